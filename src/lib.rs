@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod mount;
+pub mod setup;
 pub mod storage;
 
 pub use config::{Config, Section, Vmid};

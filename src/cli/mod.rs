@@ -1,6 +1,318 @@
 //! The `pct` command line: argument parsing and pct-compatible output. It calls the library
 //! and never does the work itself.
 
+mod argv;
+mod output;
+mod tree;
+
+use std::io::IsTerminal;
+
+use clap::ArgMatches;
+use clap::error::ErrorKind;
+
+use crate::config::{SetRequest, Vmid};
+use crate::host::{CreateOptions, DestroyOptions, Error, Host};
+use output::Format;
+
+pub use tree::command;
+
+/// pct exits with 255 (Perl's `exit(-1)`) on every error.
+const EXIT_FAILURE: i32 = 255;
+
 pub fn main() -> i32 {
-    0
+    run(std::env::args())
+}
+
+/// Run `pct` with these arguments (the first is the program name); returns the exit status.
+pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
+    let args = argv::normalize(args);
+    let matches = match command().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(error) => return report_usage_error(error, &args),
+    };
+    let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    match dispatch(name, sub) {
+        Ok(()) => 0,
+        Err(error) => {
+            let mut text = error.to_string();
+            if matches!(error, Error::Parameters(_)) {
+                text.push('\n');
+                text.push_str(&short_usage(name));
+            }
+            eprintln!("{text}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn host(matches: &ArgMatches) -> Result<Host, Error> {
+    match matches.get_one::<String>("root") {
+        Some(root) => Host::open(root),
+        None => Host::open("/"),
+    }
+}
+
+fn vmid(matches: &ArgMatches) -> Result<Vmid, Error> {
+    let text = matches.get_one::<String>("vmid").expect("vmid is required");
+    text.parse()
+        .map_err(|e: crate::config::VmidError| Error::param("vmid", e.to_string()))
+}
+
+/// pct's boolean words for flags that are not config options.
+fn flag(matches: &ArgMatches, name: &str) -> Result<bool, Error> {
+    match matches
+        .get_one::<String>(name)
+        .map(|v| v.to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(v) if ["1", "on", "yes", "true"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "off", "no", "false"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(Error::param(
+            name,
+            format!("type check ('boolean') failed - got '{v}'"),
+        )),
+    }
+}
+
+fn format(matches: &ArgMatches) -> Format {
+    Format::from_arg(matches.get_one::<String>("output-format"))
+}
+
+fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
+    match name {
+        "list" => {
+            output::list(&host(m)?.list()?, format(m));
+        }
+        "config" => {
+            let host = host(m)?;
+            let ct = host.container(vmid(m)?);
+            let (config, digest) = ct.config_and_digest()?;
+            let section =
+                match m.get_one::<String>("snapshot") {
+                    Some(name) => config.snapshots.get(name).cloned().ok_or_else(|| {
+                        Error::Failed(format!("snapshot '{name}' does not exist"))
+                    })?,
+                    None if flag(m, "current")? => config.main.clone(),
+                    None => config.with_pending_applied(),
+                };
+            output::config(&section, &digest, format(m));
+        }
+        "create" => {
+            let host = host(m)?;
+            let mut options: Vec<(String, String)> = tree::given_config_options(m);
+            let unprivileged = match options.iter().position(|(key, _)| key == "unprivileged") {
+                Some(index) => {
+                    let (_, value) = options.remove(index);
+                    let value = crate::config::check_option("unprivileged", &value)
+                        .map_err(|e| Error::param("unprivileged", e.0))?;
+                    Some(value == "1")
+                }
+                None => None,
+            };
+            let create = CreateOptions {
+                template: m
+                    .get_one::<String>("ostemplate")
+                    .cloned()
+                    .unwrap_or_default(),
+                storage: m.get_one::<String>("storage").cloned(),
+                options,
+                unprivileged,
+                force: flag(m, "force")?,
+                ignore_unpack_errors: flag(m, "ignore-unpack-errors")?,
+                progress: std::io::stderr().is_terminal(),
+            };
+            host.container(vmid(m)?).create(&create)?;
+        }
+        "destroy" => {
+            let host = host(m)?;
+            if flag(m, "force")? {
+                // Nothing runs yet, so forcing changes nothing; accepted for pct's scripts.
+            }
+            let options = DestroyOptions {
+                purge: flag(m, "purge")?,
+                destroy_unreferenced_disks: flag(m, "destroy-unreferenced-disks")?,
+            };
+            host.container(vmid(m)?).destroy(options)?;
+        }
+        "set" => {
+            let host = host(m)?;
+            let list = |name: &str| -> Vec<String> {
+                m.get_many::<String>(name)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|value| {
+                        value
+                            .split([',', ';', ' '])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            };
+            let request = SetRequest {
+                set: tree::given_config_options(m),
+                delete: list("delete"),
+                revert: list("revert"),
+            };
+            let warnings = host
+                .container(vmid(m)?)
+                .set(&request, m.get_one::<String>("digest").map(String::as_str))?;
+            crate::host::print_warnings(&warnings);
+        }
+        "pending" => {
+            output::pending(&host(m)?.container(vmid(m)?).pending()?, format(m));
+        }
+        "status" => {
+            let status = host(m)?.container(vmid(m)?).status()?;
+            output::status(&status, flag(m, "verbose")?, format(m));
+        }
+        "unlock" => host(m)?.container(vmid(m)?).unlock()?,
+        "mount" => {
+            let host = host(m)?;
+            let id = vmid(m)?;
+            host.container(id).mount()?;
+            println!("mounted CT {id} in '/var/lib/lxc/{id}/rootfs'");
+        }
+        "unmount" => host(m)?.container(vmid(m)?).unmount()?,
+        "df" => output::df(&host(m)?.container(vmid(m)?).disk_usage()?),
+        "help" => help(m)?,
+        "completions" => {
+            let shell = *m
+                .get_one::<clap_complete::Shell>("shell")
+                .expect("shell is required");
+            clap_complete::generate(shell, &mut command(), "pct", &mut std::io::stdout());
+        }
+        "man" => {
+            clap_mangen::Man::new(command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::io("unable to write the man page", e))?;
+        }
+        other => return Err(Error::Failed(format!("unknown command 'pct {other}'"))),
+    }
+    Ok(())
+}
+
+/// `pct help [COMMAND] [--verbose]`.
+fn help(m: &ArgMatches) -> Result<(), Error> {
+    let words: Vec<&String> = m
+        .get_many::<String>("extra-args")
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut root = command();
+    match words.first() {
+        Some(name) => {
+            let Some(sub) = root
+                .find_subcommand_mut(name.as_str())
+                .filter(|c| !c.is_hide_set())
+            else {
+                return Err(Error::Failed(format!("no such command '{name}'")));
+            };
+            let mut sub = sub.clone().name(format!("pct {name}"));
+            println!("{}", sub.render_long_help());
+        }
+        None if flag(m, "verbose")? => {
+            println!("USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n");
+            for sub in visible_commands(&root) {
+                let mut sub = sub.clone().name(format!("pct {}", sub.get_name()));
+                println!("{}", sub.render_long_help());
+            }
+        }
+        None => print!("{}", overview()),
+    }
+    Ok(())
+}
+
+fn visible_commands(root: &clap::Command) -> Vec<&clap::Command> {
+    let mut commands: Vec<&clap::Command> = root
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .collect();
+    commands.sort_by_key(|c| c.get_name().to_string());
+    commands
+}
+
+/// `pct <name> <args> [OPTIONS]`, as pct's short usage prints it.
+fn short_usage(name: &str) -> String {
+    let root = command();
+    let Some(sub) = root.find_subcommand(name) else {
+        return String::new();
+    };
+    let mut line = format!("pct {name}");
+    for arg in sub.get_positionals() {
+        let value = arg.get_id().as_str();
+        if arg.is_required_set() {
+            line.push_str(&format!(" <{value}>"));
+        } else {
+            line.push_str(&format!(" [<{value}>]"));
+        }
+    }
+    if sub
+        .get_arguments()
+        .any(|a| !a.is_positional() && a.get_id() != "root")
+    {
+        line.push_str(" [OPTIONS]");
+    }
+    line
+}
+
+fn overview() -> String {
+    let root = command();
+    let mut text = String::from("USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n\n");
+    for sub in visible_commands(&root) {
+        text.push_str(&format!("       {}\n", short_usage(sub.get_name())));
+    }
+    text
+}
+
+/// Usage errors in pct's words (`400 not enough arguments`, `unknown command`), exit 255.
+fn report_usage_error(error: clap::Error, args: &[String]) -> i32 {
+    let subcommand = args
+        .get(1)
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .unwrap_or_default();
+    let usage = short_usage(&subcommand);
+    let message = match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{error}");
+            return 0;
+        }
+        ErrorKind::InvalidSubcommand => {
+            format!("ERROR: unknown command 'pct {subcommand}'\n{}", overview())
+        }
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            format!("ERROR: no command specified\n{}", overview())
+        }
+        ErrorKind::MissingRequiredArgument => format!("400 not enough arguments\n{usage}"),
+        ErrorKind::UnknownArgument => {
+            let offending = error
+                .get(clap::error::ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            if offending.starts_with('-') {
+                let option = offending
+                    .trim_start_matches('-')
+                    .split('=')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                format!("Unknown option: {option}\n400 unable to parse option\n{usage}")
+            } else {
+                format!("400 too many arguments\n{usage}")
+            }
+        }
+        _ => {
+            let detail = error.to_string();
+            let first = detail
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
+            format!("400 Parameter verification failed.\n{first}\n{usage}")
+        }
+    };
+    eprintln!("{message}");
+    EXIT_FAILURE
 }

@@ -42,7 +42,11 @@ impl Config {
         }
     }
 
-    pub fn parse(vmid: Vmid, text: &str, mode: ParseMode) -> Result<(Config, Vec<Warning>), ConfigError> {
+    pub fn parse(
+        vmid: Vmid,
+        text: &str,
+        mode: ParseMode,
+    ) -> Result<(Config, Vec<Warning>), ConfigError> {
         todo!("{vmid}{text}{mode:?}")
     }
 

@@ -34,7 +34,9 @@ impl IdMap {
     }
 
     /// From the values of `lxc.idmap` lines; an empty list gives the unprivileged default.
-    pub fn from_lxc_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<IdMap, IdMapError> {
+    pub fn from_lxc_values<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<IdMap, IdMapError> {
         let _ = values.into_iter();
         todo!()
     }

@@ -21,7 +21,7 @@ mod vmid;
 pub use device::DeviceEntry;
 pub use features::Features;
 pub use file::{Config, ConfigError, ParseMode, Warning};
-pub use idmap::{IdMap, IdMapEntry, IdMapError, IdKind};
+pub use idmap::{IdKind, IdMap, IdMapEntry, IdMapError};
 pub use mountpoint::{MountKind, MountOption, MountPoint};
 pub use net::{Ip4Config, Ip6Config, NetDevice};
 pub use pending::{PendingChange, SetRequest};

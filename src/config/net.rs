@@ -7,7 +7,10 @@ use super::PropertyError;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Ip4Config {
     /// Address text as given (pct does not canonicalise) and prefix length.
-    Static { address: String, prefix: u8 },
+    Static {
+        address: String,
+        prefix: u8,
+    },
     Dhcp,
     Manual,
 }

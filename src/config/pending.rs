@@ -24,7 +24,11 @@ pub enum PendingChange {
 impl Config {
     /// Record a `pct set` into the pending section (validating every value and the protection
     /// rules), then, for a stopped container (`apply_now`), apply all pending changes.
-    pub fn update(&mut self, request: &SetRequest, apply_now: bool) -> Result<Vec<Warning>, ConfigError> {
+    pub fn update(
+        &mut self,
+        request: &SetRequest,
+        apply_now: bool,
+    ) -> Result<Vec<Warning>, ConfigError> {
         todo!("{request:?}{apply_now}")
     }
 

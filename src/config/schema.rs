@@ -6,11 +6,20 @@ use super::PropertyFormat;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
     Boolean,
-    Integer { min: Option<i64>, max: Option<i64> },
-    Number { min: Option<f64>, max: Option<f64> },
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     Enum(&'static [&'static str]),
     /// Free text with a maximum length and a named pct format (dns-name, ...), if any.
-    String { max_length: Option<usize>, format: Option<&'static str> },
+    String {
+        max_length: Option<usize>,
+        format: Option<&'static str>,
+    },
     Property(PropertyFormat),
 }
 

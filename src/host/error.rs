@@ -1,11 +1,76 @@
-//! The library's error type.
+//! The library's error type. `Display` gives pct's message for each case.
+
+use std::fmt;
+
+use crate::config::{ConfigError, IdMapError};
+use crate::mount::MountError;
+use crate::storage::{StorageError, TemplateError};
+
+/// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub key: String,
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad arguments; printed as pct's parameter-verification block.
+    #[error("{}", ParamErrors(.0))]
+    Parameters(Vec<ParamError>),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
     #[error(transparent)]
-    Storage(#[from] crate::storage::StorageError),
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    IdMap(#[from] IdMapError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other failure, worded as pct words it.
     #[error("{0}")]
-    Other(String),
+    Failed(String),
+}
+
+impl Error {
+    pub fn param(key: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Parameters(vec![ParamError {
+            key: key.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Prefix the message as pct does for a failed task (`unable to create CT 100 - ...`).
+    pub fn context(self, prefix: &str) -> Error {
+        match self {
+            Error::Parameters(_) => self,
+            other => Error::Failed(format!("{prefix} {other}")),
+        }
+    }
+}
+
+struct ParamErrors<'a>(&'a [ParamError]);
+
+impl fmt::Display for ParamErrors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "400 Parameter verification failed.")?;
+        for error in self.0 {
+            write!(f, "\n{}: {}", error.key, error.message)?;
+        }
+        Ok(())
+    }
 }

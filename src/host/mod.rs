@@ -1,48 +1,234 @@
-//! The host a set of containers lives on: its root directory (`/`, or a test root), the
-//! config files under `etc/pve/lxc`, their locks, and the management operations of `pct`
-//! (create, destroy, set, mount, ...).
+//! The host a set of containers lives on: its root directory (`/`, or a test root), the config
+//! files under `etc/pve/lxc`, their locks, and the management operations of `pct` (create,
+//! destroy, set, mount, ...). Every path corral touches is under the host root.
 
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::config::Vmid;
+use crate::config::{Config, ParseMode, Vmid, Warning};
+use crate::storage::StorageConfig;
 
+mod create;
+mod destroy;
 mod error;
+mod lock;
+mod modify;
+mod status;
+mod volumes;
 
-pub use error::Error;
+pub use create::CreateOptions;
+pub use destroy::DestroyOptions;
+pub use error::{Error, ParamError};
+pub use lock::ConfigLock;
+pub use status::{ContainerStatus, DiskUsage, ListEntry};
+pub use volumes::MountedVolumes;
 
+/// pct's timeouts for the config lock.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+const CREATE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A host root. `Host::open("/")` is the real machine; tests open a temporary directory.
+#[derive(Debug, Clone)]
 pub struct Host {
     root: PathBuf,
+    node: String,
 }
 
+/// One container id on a host; it need not exist yet.
+#[derive(Debug, Clone, Copy)]
 pub struct Container<'h> {
     host: &'h Host,
     vmid: Vmid,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct CreateOptions {}
-
 impl Host {
+    /// Open the host at `root`. The root must be an existing directory.
     pub fn open(root: impl AsRef<Path>) -> Result<Host, Error> {
-        Ok(Host { root: root.as_ref().to_path_buf() })
+        let root = root.as_ref();
+        if !root.is_dir() {
+            return Err(Error::Failed(format!(
+                "host root '{}' is not a directory",
+                root.display()
+            )));
+        }
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(format!("host root '{}'", root.display()), e))?;
+        let node = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        Ok(Host { root, node })
+    }
+
+    /// The root given by `CORRAL_ROOT`, else `/`.
+    pub fn from_env() -> Result<Host, Error> {
+        Host::open(
+            std::env::var_os("CORRAL_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/")),
+        )
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The node name pct shows in messages (the host's nodename).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     pub fn container(&self, vmid: Vmid) -> Container<'_> {
         Container { host: self, vmid }
     }
+
+    /// A path under the host root, e.g. `etc/pve/lxc`.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative.trim_start_matches('/'))
+    }
+
+    pub fn storage_config(&self) -> Result<StorageConfig, Error> {
+        Ok(StorageConfig::load(&self.root)?)
+    }
+
+    /// Every container with a config file, by id.
+    pub fn vmids(&self) -> Result<Vec<Vmid>, Error> {
+        let dir = self.path("etc/pve/lxc");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("unable to read '{}'", dir.display()), e)),
+        };
+        let mut ids: Vec<Vmid> = entries
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let stem = name.to_str()?.strip_suffix(".conf")?;
+                stem.parse().ok()
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
 }
 
-impl Container<'_> {
+impl<'h> Container<'h> {
     pub fn vmid(&self) -> Vmid {
         self.vmid
     }
 
-    pub fn config(&self) -> Result<crate::config::Config, Error> {
-        let _ = self.host;
-        todo!()
+    pub fn host(&self) -> &'h Host {
+        self.host
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.host.path(&format!("etc/pve/lxc/{}.conf", self.vmid))
+    }
+
+    /// Where `pct mount` puts the container's filesystem (`var/lib/lxc/<vmid>/rootfs`).
+    pub fn rootfs_dir(&self) -> PathBuf {
+        self.host.path(&format!("var/lib/lxc/{}/rootfs", self.vmid))
+    }
+
+    pub fn exists(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    /// Take the config lock (10 s timeout, as pct).
+    pub fn lock(&self) -> Result<ConfigLock, Error> {
+        ConfigLock::acquire(
+            &lock::lock_path(&self.host.root, self.vmid.get()),
+            LOCK_TIMEOUT,
+        )
+    }
+
+    /// The raw config file bytes; pct's message when the file does not exist.
+    pub fn read_config_raw(&self) -> Result<String, Error> {
+        match fs::read_to_string(self.config_path()) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Failed(format!(
+                "Configuration file 'nodes/{}/lxc/{}.conf' does not exist",
+                self.host.node, self.vmid
+            ))),
+            Err(e) => Err(Error::io(
+                format!("unable to read '{}'", self.config_path().display()),
+                e,
+            )),
+        }
+    }
+
+    /// Parse the config leniently, as pct reads it; warnings are printed to stderr.
+    pub fn config(&self) -> Result<Config, Error> {
+        let (config, warnings) = self.config_with_warnings()?;
+        print_warnings(&warnings);
+        Ok(config)
+    }
+
+    pub fn config_with_warnings(&self) -> Result<(Config, Vec<Warning>), Error> {
+        let text = self.read_config_raw()?;
+        Ok(Config::parse(self.vmid, &text, ParseMode::Lenient)?)
+    }
+
+    /// The config and the digest of the file it came from.
+    pub fn config_and_digest(&self) -> Result<(Config, String), Error> {
+        let text = self.read_config_raw()?;
+        let (config, warnings) = Config::parse(self.vmid, &text, ParseMode::Lenient)?;
+        print_warnings(&warnings);
+        Ok((config, Config::digest(text.as_bytes())))
+    }
+
+    /// Write the config atomically: a temporary file in the same directory, fsync, rename.
+    /// The caller holds the config lock.
+    pub fn write_config(&self, config: &Config) -> Result<(), Error> {
+        let text = config.write()?;
+        let path = self.config_path();
+        let dir = path.parent().expect("config path has a parent");
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
+        let temp = dir.join(format!(".{}.conf.tmp.{}", self.vmid, std::process::id()));
+        let result = (|| {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(Error::io(
+                format!("unable to write '{}'", path.display()),
+                e,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Remove the config file (the last step of destroy and of a failed create).
+    pub fn remove_config(&self) -> Result<(), Error> {
+        fs::remove_file(self.config_path())
+            .map_err(|e| Error::Failed(format!("failed to remove config file: {e}")))
+    }
+
+    /// Whether the container runs. Nothing starts containers yet, so this reads the state the
+    /// runtime leaves under `run/corral/<vmid>`: a live init pid.
+    pub fn is_running(&self) -> bool {
+        status::init_pid(self).is_some()
+    }
+}
+
+/// pct prints parse warnings to stderr and carries on.
+pub fn print_warnings(warnings: &[Warning]) {
+    for warning in warnings {
+        eprintln!("{}", warning.0);
+    }
+}
+
+/// pct's `check_lock`: `CT is locked (backup)`.
+pub(crate) fn check_lock(config: &Config) -> Result<(), Error> {
+    match config.main.lock() {
+        Some(lock) => Err(Error::Failed(format!("CT is locked ({lock})"))),
+        None => Ok(()),
     }
 }

@@ -24,7 +24,12 @@ pub struct MountError {
 /// Mount `source` at `target`. When `rootfs` is given, `target` is a path inside that rootfs
 /// (e.g. `/data`), resolved without following symlinks out of it and created as a directory
 /// when missing; otherwise `target` is a host path that must exist.
-pub fn mount_volume(source: &VolumeSource, rootfs: Option<&Path>, target: &Path, read_only: bool) -> Result<PathBuf, MountError> {
+pub fn mount_volume(
+    source: &VolumeSource,
+    rootfs: Option<&Path>,
+    target: &Path,
+    read_only: bool,
+) -> Result<PathBuf, MountError> {
     todo!("{source:?}{rootfs:?}{target:?}{read_only}")
 }
 

@@ -6,7 +6,12 @@ impl StorageConfig {
     /// Allocate the next free `vm-<vmid>-disk-N` / `subvol-<vmid>-disk-N` on `storage`:
     /// `size_bytes > 0` makes a raw image formatted with mkfs.ext4; 0 makes a directory
     /// (a subvolume on btrfs). The storage must allow content `rootdir`.
-    pub fn alloc_disk(&self, storage: &str, vmid: u32, size_bytes: u64) -> Result<VolumeId, StorageError> {
+    pub fn alloc_disk(
+        &self,
+        storage: &str,
+        vmid: u32,
+        size_bytes: u64,
+    ) -> Result<VolumeId, StorageError> {
         todo!("{storage}{vmid}{size_bytes}")
     }
 

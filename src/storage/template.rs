@@ -35,7 +35,11 @@ pub enum TemplateError {
 }
 
 /// Extract `archive` into the existing directory `rootfs`.
-pub fn extract_template(archive: &Path, rootfs: &Path, options: &ExtractOptions) -> Result<ExtractSummary, TemplateError> {
+pub fn extract_template(
+    archive: &Path,
+    rootfs: &Path,
+    options: &ExtractOptions,
+) -> Result<ExtractSummary, TemplateError> {
     todo!("{archive:?}{rootfs:?}{options:?}")
 }
 

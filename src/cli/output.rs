@@ -1,0 +1,226 @@
+//! pct's output formats: the text layouts pct prints, and JSON.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::{OptionKind, PendingChange, Section, option_spec};
+use crate::host::{ContainerStatus, DiskUsage, ListEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    JsonPretty,
+}
+
+impl Format {
+    pub fn from_arg(value: Option<&String>) -> Format {
+        match value.map(String::as_str) {
+            Some("json") => Format::Json,
+            Some("json-pretty") => Format::JsonPretty,
+            _ => Format::Text,
+        }
+    }
+
+    fn print_json(self, value: &Value) {
+        if self == Format::JsonPretty {
+            println!("{}", serde_json::to_string_pretty(value).expect("json"));
+        } else {
+            println!("{value}");
+        }
+    }
+}
+
+/// pct's `encode_text`: percent-escape everything but printable ASCII other than `%` and `:`.
+pub fn encode_text(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        let safe = matches!(byte, 0x20..=0x24 | 0x26..=0x39 | 0x3b..=0x7e);
+        if safe {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+pub fn list(entries: &[ListEntry], format: Format) {
+    if format != Format::Text {
+        return format.print_json(&json!(entries));
+    }
+    if entries.is_empty() {
+        return;
+    }
+    let row = |a: &str, b: &str, c: &str, d: &str| println!("{a:<10} {b:<10} {c:<12} {d:<20}");
+    row("VMID", "Status", "Lock", "Name");
+    for entry in entries {
+        row(
+            &entry.vmid.to_string(),
+            &entry.status,
+            entry.lock.as_deref().unwrap_or(""),
+            &entry.name,
+        );
+    }
+}
+
+/// A config value typed as the API returns it: integers and booleans as numbers.
+fn typed_value(key: &str, value: &str) -> Value {
+    let kind = option_spec(key).map(|spec| spec.kind);
+    match kind {
+        Some(OptionKind::Boolean) | Some(OptionKind::Integer { .. }) => value
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(value)),
+        Some(OptionKind::Number { .. }) => value
+            .parse::<f64>()
+            .ok()
+            .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+            .unwrap_or_else(|| json!(value)),
+        _ => json!(value),
+    }
+}
+
+pub fn config(section: &Section, digest: &str, format: Format) {
+    if format != Format::Text {
+        let mut object = Map::new();
+        for (key, value) in &section.options {
+            object.insert(key.clone(), typed_value(key, value));
+        }
+        if !section.description.is_empty() {
+            object.insert("description".into(), json!(section.description));
+        }
+        if !section.env.is_empty() {
+            object.insert("env".into(), json!(section.env.join("\0")));
+        }
+        if !section.lxc.is_empty() {
+            object.insert("lxc".into(), json!(section.lxc));
+        }
+        object.insert("digest".into(), json!(digest));
+        return format.print_json(&Value::Object(object));
+    }
+    let mut lines: Vec<(String, String)> = section
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !section.description.is_empty() {
+        lines.push(("description".into(), encode_text(&section.description)));
+    }
+    if !section.env.is_empty() {
+        lines.push(("env".into(), section.env.join("\0")));
+    }
+    lines.sort();
+    for (key, value) in lines {
+        println!("{key}: {value}");
+    }
+    for (key, value) in &section.lxc {
+        println!("{key}: {value}");
+    }
+}
+
+pub fn pending(changes: &[PendingChange], format: Format) {
+    if format != Format::Text {
+        return format.print_json(&json!(changes));
+    }
+    for change in changes {
+        let (word, key, value) = match change {
+            PendingChange::Cur { key, value } => ("cur", key, value),
+            PendingChange::New { key, value } => ("new", key, value),
+            PendingChange::Del { key, value } => ("del", key, value),
+        };
+        let value = if key == "description" {
+            encode_text(value)
+        } else {
+            value.clone()
+        };
+        println!("{word} {key}: {value}");
+    }
+}
+
+pub fn status(status: &ContainerStatus, verbose: bool, format: Format) {
+    match (format, verbose) {
+        (Format::Text, false) => println!("status: {}", status.status),
+        (Format::Text, true) => status
+            .verbose_lines()
+            .iter()
+            .for_each(|line| println!("{line}")),
+        (_, false) => format.print_json(&json!({ "status": status.status })),
+        (_, true) => format.print_json(&json!(status)),
+    }
+}
+
+/// pct df's sizes: one decimal in binary units (its own float formatting, not format_size).
+fn human(size: u64) -> String {
+    let mut value = size as f64;
+    if value < 1024.0 {
+        return size.to_string();
+    }
+    for unit in ["K", "M", "G", "T"] {
+        value /= 1024.0;
+        if value < 1024.0 || unit == "T" {
+            return format!("{value:.1}{unit}");
+        }
+    }
+    unreachable!()
+}
+
+pub fn df(rows: &[DiskUsage]) {
+    let mut table =
+        vec![["MP", "Volume", "Size", "Used", "Avail", "Use%", "Path"].map(String::from)];
+    for row in rows {
+        let percent = if row.total == 0 {
+            0.0
+        } else {
+            100.0 * row.used as f64 / row.total as f64
+        };
+        table.push([
+            row.mount_point.clone(),
+            row.volume.clone(),
+            human(row.total),
+            human(row.used),
+            human(row.avail),
+            format!("{percent:.1}"),
+            row.path.clone(),
+        ]);
+    }
+    let width = |column: usize| table.iter().map(|r| r[column].len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..6).map(width).collect();
+    for r in &table {
+        println!(
+            "{:<w0$} {:<w1$} {:>w2$} {:>w3$} {:>w4$} {:>w5$} {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+            w5 = widths[5]
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_text_escapes_like_pct() {
+        assert_eq!(encode_text("Hello: 5%"), "Hello%3A 5%25");
+        assert_eq!(encode_text("a\nb"), "a%0Ab");
+        assert_eq!(encode_text("ü"), "%C3%BC");
+        assert_eq!(encode_text("plain text #1 ~"), "plain text #1 ~");
+    }
+
+    #[test]
+    fn df_sizes() {
+        assert_eq!(human(512), "512");
+        assert_eq!(human(1536), "1.5K");
+        assert_eq!(human(8 * 1024 * 1024 * 1024), "8.0G");
+    }
+}

@@ -1,0 +1,180 @@
+//! The `pct` command tree. Config options of `create` and `set` come from the schema, so the
+//! CLI accepts exactly the options the config format knows.
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::config::{OptionKind, options};
+
+/// Options of the schema that only corral itself writes.
+const INTERNAL_OPTIONS: &[&str] = &["parent", "snaptime", "snapstate", "digest"];
+
+pub fn command() -> Command {
+    Command::new("pct")
+        .about("Proxmox-compatible container toolkit: manage system containers without liblxc")
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true)
+        .subcommand_required(true)
+        .arg(
+            Arg::new("root")
+                .long("root")
+                .global(true)
+                .env("CORRAL_ROOT")
+                .value_name("DIR")
+                .help("Host root directory holding etc/pve, var/lib/vz and run (default /)"),
+        )
+        .subcommands([
+            Command::new("list").about("LXC container index (per node).").arg(output_format()),
+            Command::new("config")
+                .about("Get container configuration.")
+                .arg(vmid())
+                .arg(flag("current", "Get current values (instead of pending values)."))
+                .arg(Arg::new("snapshot").long("snapshot").value_name("NAME").help("Fetch config values from given snapshot."))
+                .arg(output_format()),
+            config_options(
+                Command::new("create")
+                    .about("Create or restore a container.")
+                    .arg(vmid())
+                    .arg(Arg::new("ostemplate").required(true).value_name("ostemplate").help("The OS template or backup file."))
+                    .arg(Arg::new("storage").long("storage").value_name("STORAGE").help("Default Storage. (default = local)"))
+                    .arg(flag("force", "Allow to overwrite existing container."))
+                    .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template.")),
+            ),
+            Command::new("destroy")
+                .about("Destroy the container (also delete all uses files).")
+                .arg(vmid())
+                .arg(flag("force", "Force destroy, even if running."))
+                .arg(flag(
+                    "purge",
+                    "Remove container from all related configurations. For example, backup jobs, replication jobs or HA.",
+                ))
+                .arg(flag(
+                    "destroy-unreferenced-disks",
+                    "If set, destroy additionally all disks with the VMID from all enabled storages which are not referenced in the config.",
+                )),
+            config_options(
+                Command::new("set")
+                    .about("Set container options.")
+                    .arg(vmid())
+                    .arg(Arg::new("delete").long("delete").value_name("LIST").action(ArgAction::Append).help("A list of settings you want to delete."))
+                    .arg(Arg::new("revert").long("revert").value_name("LIST").action(ArgAction::Append).help("Revert a pending change."))
+                    .arg(Arg::new("digest").long("digest").value_name("DIGEST").help(
+                        "Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.",
+                    )),
+            ),
+            Command::new("pending").about("Get container configuration, including pending changes.").arg(vmid()).arg(output_format()),
+            Command::new("status")
+                .about("Show CT status.")
+                .arg(vmid())
+                .arg(flag("verbose", "Verbose output format"))
+                .arg(output_format()),
+            Command::new("unlock").about("Unlock the VM.").arg(vmid()),
+            Command::new("mount")
+                .about("Mount the container's filesystem on the host. This will hold a lock on the container and is meant for emergency maintenance only as it will prevent further operations on the container other than start and stop.")
+                .arg(vmid()),
+            Command::new("unmount").about("Unmount the container's filesystem.").arg(vmid()),
+            Command::new("df").about("Get the container's current disk usage.").arg(vmid()),
+            Command::new("help")
+                .about("Get help about specified command.")
+                .arg(Arg::new("extra-args").num_args(0..).value_name("extra-args").help("Shows help for a specific command"))
+                .arg(flag("verbose", "Verbose output format.")),
+            Command::new("completions")
+                .hide(true)
+                .about("Print a shell completion script")
+                .arg(Arg::new("shell").required(true).value_parser(clap::value_parser!(clap_complete::Shell))),
+            Command::new("man").hide(true).about("Print the pct(1) man page (roff)"),
+        ])
+}
+
+fn vmid() -> Arg {
+    Arg::new("vmid")
+        .required(true)
+        .value_name("vmid")
+        .help("The (unique) ID of the VM. <integer> (100 - 999999999)")
+}
+
+/// A pct boolean: `--force`, `--force 1` and `--force=0` all work.
+pub fn flag(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .num_args(0..=1)
+        .default_missing_value("1")
+        .value_name("BOOLEAN")
+        .help(help)
+}
+
+fn output_format() -> Arg {
+    Arg::new("output-format")
+        .long("output-format")
+        .value_name("FORMAT")
+        .value_parser(["text", "json", "json-pretty"])
+        .default_value("text")
+        .help("Output format.")
+}
+
+/// Every config option of the schema as `--<key> <value>`; indexed options get one argument
+/// per index, with help shown once as `--mp[n]`.
+fn config_options(mut command: Command) -> Command {
+    for spec in options() {
+        if INTERNAL_OPTIONS.contains(&spec.name) {
+            continue;
+        }
+        let value_name = match spec.kind {
+            OptionKind::Boolean => "BOOLEAN",
+            OptionKind::Integer { .. } => "INTEGER",
+            OptionKind::Number { .. } => "NUMBER",
+            OptionKind::Enum(_) => "ENUM",
+            OptionKind::String { .. } => "STRING",
+            OptionKind::Property(_) => "PROPERTIES",
+        };
+        let keys: Vec<String> = match spec.max_index {
+            Some(max) => (0..=max).map(|i| format!("{}{i}", spec.name)).collect(),
+            None => vec![spec.name.to_string()],
+        };
+        for (position, key) in keys.into_iter().enumerate() {
+            let key: &'static str = Box::leak(key.into_boxed_str());
+            let mut arg = Arg::new(key)
+                .long(key)
+                .value_name(value_name)
+                .help_heading("Config options");
+            if matches!(spec.kind, OptionKind::Boolean) {
+                arg = arg.num_args(0..=1).default_missing_value("1");
+            }
+            arg = match (spec.max_index, position) {
+                (Some(max), 0) => arg.help(format!(
+                    "[{}[n], n = 0..{max}] {}",
+                    spec.name, spec.description
+                )),
+                (Some(_), _) => arg.hide(true),
+                (None, _) => arg.help(spec.description),
+            };
+            command = command.arg(arg);
+        }
+    }
+    command
+}
+
+/// The config option keys the user gave to `create`/`set`, in command-line order.
+pub fn given_config_options(matches: &clap::ArgMatches) -> Vec<(String, String)> {
+    let mut given: Vec<(usize, String, String)> = Vec::new();
+    for id in matches.ids() {
+        let key = id.as_str();
+        if !is_config_option(key)
+            || matches.value_source(key) != Some(clap::parser::ValueSource::CommandLine)
+        {
+            continue;
+        }
+        let index = matches.index_of(key).unwrap_or(usize::MAX);
+        if let Some(value) = matches.get_one::<String>(key) {
+            given.push((index, key.to_string(), value.clone()));
+        }
+    }
+    given.sort();
+    given
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect()
+}
+
+fn is_config_option(key: &str) -> bool {
+    crate::config::option_spec(key).is_some() && !INTERNAL_OPTIONS.contains(&key)
+}

@@ -1,0 +1,413 @@
+//! `pct create`: validate everything first, reserve the id with `lock: create`, allocate the
+//! volumes, extract the template into them, detect arch and ostype, and write the config.
+//! Any failure frees what was allocated and removes the config again.
+
+use std::fs;
+
+use super::{Container, Error, ParamError};
+use crate::config::{Config, IdMap, MountPoint, NetDevice, check_option};
+use crate::storage::{
+    Allocation, ContentType, ExtractOptions, StorageConfig, VolumeId, detect_arch, extract_template,
+};
+
+/// What `pct create <vmid> <ostemplate>` was given besides the id.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// `local:vztmpl/NAME.tar.zst` or a path.
+    pub template: String,
+    /// Default storage for volumes given as bare sizes (pct's `--storage`, default `local`).
+    pub storage: Option<String>,
+    /// Config options (`memory`, `net0`, `rootfs`, ...) as raw CLI values.
+    pub options: Vec<(String, String)>,
+    /// Default: unprivileged.
+    pub unprivileged: Option<bool>,
+    /// Allow overwriting an existing config of a stopped container.
+    pub force: bool,
+    pub ignore_unpack_errors: bool,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+impl Container<'_> {
+    pub fn create(&self, options: &CreateOptions) -> Result<Config, Error> {
+        let vmid = self.vmid;
+        let storage_cfg = self.host.storage_config()?;
+        let default_storage = options.storage.clone().unwrap_or_else(|| "local".into());
+        let mut unprivileged = options.unprivileged.unwrap_or(true);
+
+        let mut config = Config::new(vmid);
+        let mut volumes: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
+        for (key, value) in &options.options {
+            if key == "unprivileged" {
+                match check_option(key, value) {
+                    Ok(normalized) => unprivileged = normalized == "1",
+                    Err(e) => errors.push(ParamError {
+                        key: key.clone(),
+                        message: e.0,
+                    }),
+                }
+            } else if key.starts_with("unused") && key[6..].parse::<u16>().is_ok() {
+                eprintln!("ignoring '{key}', cannot create/restore with unused volume");
+            } else if key == "rootfs" || is_mp_key(key) {
+                // A bare number is a size on the default storage.
+                let value = if is_plain_number(value) {
+                    format!("{default_storage}:{value}")
+                } else {
+                    value.clone()
+                };
+                match check_option(key, &value) {
+                    Ok(normalized) => volumes.push((key.clone(), normalized)),
+                    Err(e) => errors.push(ParamError {
+                        key: key.clone(),
+                        message: e.0,
+                    }),
+                }
+            } else {
+                match check_option(key, value) {
+                    Ok(normalized) => {
+                        let normalized = if is_net_key(key) {
+                            fill_net_defaults(self, &normalized)?
+                        } else {
+                            normalized
+                        };
+                        config.main.set(key, normalized);
+                    }
+                    Err(e) => errors.push(ParamError {
+                        key: key.clone(),
+                        message: e.0,
+                    }),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Parameters(errors));
+        }
+        if !volumes.is_empty() && !volumes.iter().any(|(key, _)| key == "rootfs") {
+            return Err(Error::Failed(
+                "mount points configured, but 'rootfs' not set - aborting".into(),
+            ));
+        }
+        if volumes.is_empty() {
+            volumes.push(("rootfs".into(), format!("{default_storage}:4")));
+        }
+        for (key, value) in &volumes {
+            let mp = parse_mount_point(key, value)?;
+            if let Some(allocation) = Allocation::parse(&mp.volume) {
+                check_rootdir_storage(&storage_cfg, &allocation.storage)?;
+            } else if mp.kind() == crate::config::MountKind::Volume {
+                check_rootdir_storage(&storage_cfg, &VolumeId::parse(&mp.volume)?.storage)?;
+            }
+        }
+        if unprivileged {
+            config.main.set("unprivileged", "1".into());
+        }
+        let template = storage_cfg.template_path(&options.template)?;
+
+        let prefix = format!("unable to create CT {vmid} -");
+        self.create_and_lock_config(options.force)
+            .map_err(|e| e.context(&prefix))?;
+        let mut allocated = Vec::new();
+        let result = self.populate(
+            &storage_cfg,
+            &mut config,
+            &volumes,
+            &template,
+            options,
+            &mut allocated,
+        );
+        if let Err(error) = result {
+            for volid in allocated.iter().rev() {
+                if let Err(e) = storage_cfg.free_volume(volid) {
+                    eprintln!("unable to free volume '{volid}': {e}");
+                }
+            }
+            let _guard = self.lock();
+            if let Err(e) = self.remove_config() {
+                eprintln!("{e}");
+            }
+            let rootfs_dir = self.rootfs_dir();
+            let _ = fs::remove_dir(&rootfs_dir);
+            let _ = rootfs_dir.parent().map(fs::remove_dir);
+            return Err(error.context(&prefix));
+        }
+        Ok(config)
+    }
+
+    /// Reserve the id: under the config lock, refuse an existing config (unless forced and not
+    /// locked) and write one holding only `lock: create`.
+    fn create_and_lock_config(&self, force: bool) -> Result<(), Error> {
+        let _lock = super::ConfigLock::acquire(
+            &super::lock::lock_path(self.host.root(), self.vmid.get()),
+            super::CREATE_LOCK_TIMEOUT,
+        )?;
+        if self.exists() {
+            if !force {
+                return Err(Error::Failed(format!(
+                    "CT {} already exists on node '{}'",
+                    self.vmid,
+                    self.host.node()
+                )));
+            }
+            if self.is_running() {
+                return Err(Error::Failed("can't overwrite running container".into()));
+            }
+            let existing = self.config()?;
+            super::check_lock(&existing)?;
+            if existing.main.flag("protection") {
+                return Err(Error::Failed(format!(
+                    "unable to restore CT {} - protection mode enabled",
+                    self.vmid
+                )));
+            }
+        }
+        let mut stub = Config::new(self.vmid);
+        stub.main.set("lock", "create".into());
+        self.write_config(&stub)
+    }
+
+    fn populate(
+        &self,
+        storage_cfg: &StorageConfig,
+        config: &mut Config,
+        volumes: &[(String, String)],
+        template: &std::path::Path,
+        options: &CreateOptions,
+        allocated: &mut Vec<VolumeId>,
+    ) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        for (key, value) in volumes {
+            let mut mp = parse_mount_point(key, value)?;
+            if let Some(allocation) = Allocation::parse(&mp.volume) {
+                let size = allocation_bytes(allocation.size_gib);
+                let volid = storage_cfg.alloc_disk(&allocation.storage, self.vmid.get(), size)?;
+                allocated.push(volid.clone());
+                mp.volume = volid.to_string();
+                mp.size = Some(size);
+            }
+            config.main.set(key, mp.to_string());
+        }
+        let id_map = if config.main.flag("unprivileged") {
+            Some(IdMap::from_lxc_values(lxc_idmaps(config))?)
+        } else {
+            None
+        };
+
+        let mounted = self.mount_volumes(&config.main, storage_cfg)?;
+        let rootfs = mounted.rootfs().to_path_buf();
+        if let Some(map) = &id_map {
+            shift_mount_roots(&rootfs, config, map)?;
+        }
+        println!("extracting archive '{}'", template.display());
+        let summary = extract_template(
+            template,
+            &rootfs,
+            &ExtractOptions {
+                id_map,
+                progress: options.progress,
+                ignore_unpack_errors: options.ignore_unpack_errors,
+            },
+        )?;
+        println!(
+            "Total bytes read: {} ({}MiB)",
+            summary.bytes,
+            summary.bytes / (1024 * 1024)
+        );
+
+        if config.main.get("arch").is_none() {
+            match detect_arch(&rootfs) {
+                Some(arch) => {
+                    println!("Detected container architecture: {arch}");
+                    config.main.set("arch", arch.into());
+                }
+                None => {
+                    println!("Falling back to amd64.\nUse `pct set VMID --arch ARCH` to change.");
+                    config.main.set("arch", "amd64".into());
+                }
+            }
+        }
+        let configured = config.main.get("ostype").map(str::to_string);
+        if configured.as_deref() != Some("unmanaged") {
+            let detection = crate::setup::detect_ostype(&rootfs).map_err(Error::Failed)?;
+            for warning in &detection.warnings {
+                eprintln!("{warning}");
+            }
+            if let Some(configured) = configured.as_deref()
+                && configured != detection.ostype
+            {
+                eprintln!(
+                    "got unexpected ostype ({} != {configured})",
+                    detection.ostype
+                );
+            }
+            config.main.set("ostype", detection.ostype.into());
+        }
+        mounted.unmount()?;
+
+        if config.main.get("hostname").is_none() {
+            config.main.set("hostname", format!("CT{}", self.vmid));
+        }
+        if config.main.get("memory").is_none() {
+            config.main.set("memory", "512".into());
+        }
+        if config.main.get("swap").is_none() {
+            config.main.set("swap", "512".into());
+        }
+        self.write_config(config)
+    }
+}
+
+fn is_plain_number(value: &str) -> bool {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn is_mp_key(key: &str) -> bool {
+    key.strip_prefix("mp")
+        .is_some_and(|n| n.parse::<u16>().is_ok_and(|n| n <= 255))
+}
+
+pub(crate) fn is_net_key(key: &str) -> bool {
+    key.strip_prefix("net")
+        .is_some_and(|n| n.parse::<u16>().is_ok_and(|n| n <= 31))
+}
+
+pub(crate) fn parse_mount_point(key: &str, value: &str) -> Result<MountPoint, Error> {
+    let parsed = if key == "rootfs" {
+        MountPoint::parse_rootfs(value)
+    } else {
+        MountPoint::parse_mp(value)
+    };
+    parsed.map_err(|e| Error::param(key, e.0))
+}
+
+/// pct sizes new volumes in whole KiB of the GiB figure given.
+pub(crate) fn allocation_bytes(size_gib: f64) -> u64 {
+    (size_gib * 1024.0 * 1024.0) as u64 * 1024
+}
+
+fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Error> {
+    let def = storage_cfg.storage(id)?;
+    if def.disabled || !def.content.contains(&ContentType::Rootdir) {
+        return Err(Error::param(
+            "storage",
+            format!("storage '{id}' does not support container directories"),
+        ));
+    }
+    Ok(())
+}
+
+fn lxc_idmaps(config: &Config) -> Vec<&str> {
+    config
+        .main
+        .lxc
+        .iter()
+        .filter(|(key, _)| key == "lxc.idmap")
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+/// The root directory of each freshly made volume belongs to the container's root user.
+fn shift_mount_roots(rootfs: &std::path::Path, config: &Config, map: &IdMap) -> Result<(), Error> {
+    use crate::config::IdKind;
+    let uid = map
+        .to_host(IdKind::User, 0)
+        .ok_or_else(|| Error::Failed("root user is not mapped".into()))?;
+    let gid = map
+        .to_host(IdKind::Group, 0)
+        .ok_or_else(|| Error::Failed("root group is not mapped".into()))?;
+    let mut dirs = vec![rootfs.to_path_buf()];
+    for (_, mp) in config.main.mount_points() {
+        if let Ok(mp) = mp
+            && mp.kind() == crate::config::MountKind::Volume
+            && let Some(path) = &mp.mp
+        {
+            dirs.push(rootfs.join(path.trim_start_matches('/')));
+        }
+    }
+    for dir in dirs {
+        std::os::unix::fs::lchown(&dir, Some(uid), Some(gid))
+            .map_err(|e| Error::io(format!("unable to chown '{}'", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+/// pct fills a missing `hwaddr` with a random MAC under the datacenter prefix (default
+/// `BC:24:11`) and always sets `type=veth`.
+pub(crate) fn fill_net_defaults(ct: &Container<'_>, value: &str) -> Result<String, Error> {
+    let mut net = NetDevice::parse(value).map_err(|e| Error::Failed(e.0))?;
+    if net.hwaddr.is_none() {
+        net.hwaddr = Some(random_mac(&mac_prefix(ct)));
+    }
+    net.kind = Some("veth".into());
+    Ok(net.to_string())
+}
+
+/// `mac_prefix` from `etc/pve/datacenter.cfg`, else Proxmox's own OUI.
+fn mac_prefix(ct: &Container<'_>) -> String {
+    let text = fs::read_to_string(ct.host.path("etc/pve/datacenter.cfg")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("mac_prefix:"))
+        .map(|value| value.trim().to_ascii_uppercase())
+        .next()
+        .unwrap_or_else(|| "BC:24:11".into())
+}
+
+fn random_mac(prefix: &str) -> String {
+    let given: Vec<&str> = prefix.split(':').filter(|part| !part.is_empty()).collect();
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).expect("kernel randomness");
+    let mut bytes: Vec<String> = given.iter().take(6).map(|part| part.to_string()).collect();
+    for byte in random.iter().skip(bytes.len()) {
+        bytes.push(format!("{byte:02X}"));
+    }
+    if given.is_empty() {
+        // Locally administered, unicast.
+        let first = (random[0] & 0xfe) | 0x02;
+        bytes[0] = format!("{first:02X}");
+    }
+    bytes.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers_are_sizes() {
+        assert!(is_plain_number("8"));
+        assert!(is_plain_number("0.5"));
+        assert!(!is_plain_number("local:8"));
+        assert!(!is_plain_number("8."));
+        assert!(!is_plain_number(".5"));
+    }
+
+    #[test]
+    fn allocation_sizes_in_bytes() {
+        assert_eq!(allocation_bytes(4.0), 4 * 1024 * 1024 * 1024);
+        assert_eq!(allocation_bytes(0.5), 512 * 1024 * 1024);
+        assert_eq!(allocation_bytes(0.0), 0);
+    }
+
+    #[test]
+    fn random_macs_keep_the_prefix() {
+        let mac = random_mac("BC:24:11");
+        assert!(mac.starts_with("BC:24:11:"), "{mac}");
+        assert_eq!(mac.len(), 17);
+        let local = random_mac("");
+        let first = u8::from_str_radix(&local[..2], 16).unwrap();
+        assert_eq!(first & 0x03, 0x02, "{local}");
+        assert_ne!(random_mac("BC:24:11"), random_mac("BC:24:11"));
+    }
+
+    #[test]
+    fn indexed_keys() {
+        assert!(is_mp_key("mp0") && is_mp_key("mp255") && !is_mp_key("mp256") && !is_mp_key("mpx"));
+        assert!(is_net_key("net31") && !is_net_key("net32"));
+    }
+}

@@ -1,0 +1,101 @@
+//! `pct destroy`: refuse protected, locked or running containers; free every volume the
+//! config references (and, on request, every other volume the id owns); then remove the config.
+
+use std::fs;
+
+use super::{Container, Error, check_lock};
+use crate::config::{Config, MountKind};
+use crate::storage::VolumeId;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DestroyOptions {
+    /// Also remove the container from related configurations (jobs, HA). corral keeps none.
+    pub purge: bool,
+    /// Also free volumes owned by the id that the config does not reference.
+    pub destroy_unreferenced_disks: bool,
+}
+
+impl Container<'_> {
+    pub fn destroy(&self, options: DestroyOptions) -> Result<(), Error> {
+        let vmid = self.vmid;
+        let early_checks = |config: &Config| -> Result<(), Error> {
+            if config.main.flag("protection") {
+                return Err(Error::Failed(format!(
+                    "can't remove CT {vmid} - protection mode enabled"
+                )));
+            }
+            check_lock(config)
+        };
+        let running = || {
+            Error::Failed(format!(
+                "unable to destroy CT {vmid} - container is running"
+            ))
+        };
+        early_checks(&self.config()?)?;
+        if self.is_running() {
+            return Err(running());
+        }
+
+        let _lock = self.lock()?;
+        let mut config = self.config()?;
+        early_checks(&config)?;
+        if self.is_running() {
+            return Err(running());
+        }
+        let storage = self.host.storage_config()?;
+        // From here on the config must not be used to start the container again.
+        config.main.set("lock", "destroyed".into());
+        self.write_config(&config)?;
+
+        let mut volumes = referenced_volumes(&config);
+        if options.destroy_unreferenced_disks {
+            for (volid, _) in storage.list_volumes(vmid.get())? {
+                if !volumes.contains(&volid) {
+                    volumes.push(volid);
+                }
+            }
+        }
+        for volid in &volumes {
+            // Volumes of other containers (e.g. a shared mp) are never ours to free.
+            if volid.owner().is_some_and(|owner| owner != vmid.get()) {
+                continue;
+            }
+            if let Err(e) = storage.free_volume(volid) {
+                eprintln!("unable to free volume '{volid}' - {e}");
+            }
+        }
+        if options.purge {
+            println!("purging CT {vmid} from related configurations..");
+        }
+        let rootfs_dir = self.rootfs_dir();
+        let _ = fs::remove_dir(&rootfs_dir);
+        let _ = rootfs_dir.parent().map(fs::remove_dir);
+        self.remove_config()
+    }
+}
+
+/// Storage volumes of rootfs, mpN and unusedN in the main section and every snapshot.
+fn referenced_volumes(config: &Config) -> Vec<VolumeId> {
+    let mut volumes = Vec::new();
+    for section in std::iter::once(&config.main).chain(config.snapshots.values()) {
+        let mount_points = section
+            .rootfs()
+            .into_iter()
+            .chain(section.mount_points().into_iter().map(|(_, mp)| mp));
+        for mp in mount_points.flatten() {
+            if mp.kind() == MountKind::Volume
+                && let Ok(volid) = VolumeId::parse(&mp.volume)
+            {
+                volumes.push(volid);
+            }
+        }
+        for (_, volume) in section.unused() {
+            if let Ok(volid) = VolumeId::parse(&volume) {
+                volumes.push(volid);
+            }
+        }
+    }
+    volumes.sort();
+    volumes.dedup();
+    volumes
+}

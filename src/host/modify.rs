@@ -1,0 +1,155 @@
+//! `pct set`, `pct pending`, `pct unlock`, `pct mount` and `pct unmount`: operations that
+//! change a config (or its lock) under the config lock.
+
+use super::create::{
+    allocation_bytes, fill_net_defaults, is_mp_key, is_net_key, parse_mount_point,
+};
+use super::{Container, Error, check_lock, print_warnings};
+use crate::config::{Config, PendingChange, SetRequest, Warning};
+use crate::mount::unmount_tree;
+use crate::storage::{Allocation, VolumeId};
+
+impl Container<'_> {
+    /// `pct set`. Values are validated; for a stopped container they take effect at once, for
+    /// a running one they wait in `[pve:pending]` (hotplug comes with the runtime).
+    /// `digest` refuses the change when the file changed since it was read.
+    pub fn set(&self, request: &SetRequest, digest: Option<&str>) -> Result<Vec<Warning>, Error> {
+        if request.set.is_empty() && request.delete.is_empty() && request.revert.is_empty() {
+            return Err(Error::Failed("no options specified".into()));
+        }
+        let errors: Vec<super::ParamError> = request
+            .set
+            .iter()
+            .filter_map(|(key, value)| {
+                crate::config::check_option(key, value)
+                    .err()
+                    .map(|e| super::ParamError {
+                        key: key.clone(),
+                        message: e.0,
+                    })
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::Parameters(errors));
+        }
+        let _lock = self.lock()?;
+        let (mut config, current_digest) = self.config_and_digest()?;
+        check_lock(&config)?;
+        if let Some(digest) = digest
+            && !digest.is_empty()
+            && digest != current_digest
+        {
+            return Err(Error::Failed(
+                "detected modified configuration - file changed by other user? Try again.".into(),
+            ));
+        }
+        let storage = self.host.storage_config()?;
+        let mut allocated: Vec<VolumeId> = Vec::new();
+        let result = (|| {
+            let mut request = request.clone();
+            for (key, value) in request.set.iter_mut() {
+                if key == "rootfs" || is_mp_key(key) {
+                    let mut mp = parse_mount_point(key, value)?;
+                    if let Some(allocation) = Allocation::parse(&mp.volume) {
+                        let size = allocation_bytes(allocation.size_gib);
+                        let volid =
+                            storage.alloc_disk(&allocation.storage, self.vmid.get(), size)?;
+                        allocated.push(volid.clone());
+                        mp.volume = volid.to_string();
+                        mp.size = Some(size);
+                        *value = mp.to_string();
+                    }
+                } else if is_net_key(key) {
+                    let normalized = crate::config::check_option(key, value)
+                        .map_err(|e| Error::param(key.as_str(), e.0))?;
+                    *value = fill_net_defaults(self, &normalized)?;
+                }
+            }
+            let warnings = config.update(&request, !self.is_running())?;
+            self.write_config(&config)?;
+            Ok(warnings)
+        })();
+        if result.is_err() {
+            for volid in allocated.iter().rev() {
+                if let Err(e) = storage.free_volume(volid) {
+                    eprintln!("unable to free volume '{volid}': {e}");
+                }
+            }
+        }
+        result
+    }
+
+    /// `pct pending`.
+    pub fn pending(&self) -> Result<Vec<PendingChange>, Error> {
+        Ok(self.config()?.pending_changes())
+    }
+
+    /// `pct unlock`: remove whatever lock is set.
+    pub fn unlock(&self) -> Result<(), Error> {
+        self.remove_lock(None)
+    }
+
+    /// Remove the lock, which must be `expected` when given (pct's `remove_lock`).
+    pub fn remove_lock(&self, expected: Option<&str>) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        let mut config = self.config()?;
+        match (config.main.lock(), expected) {
+            (None, expected) => {
+                let what = expected
+                    .map(|lock| format!("'{lock}' "))
+                    .unwrap_or_else(|| "any".into());
+                return Err(Error::Failed(format!(
+                    "no lock found trying to remove {what} lock"
+                )));
+            }
+            (Some(found), Some(expected)) if found != expected => {
+                return Err(Error::Failed(format!(
+                    "found lock '{found}' trying to remove '{expected}' lock"
+                )));
+            }
+            _ => {}
+        }
+        config.main.remove("lock");
+        self.write_config(&config)
+    }
+
+    /// Set a lock on an unlocked config (pct's `set_lock`); returns the config as locked.
+    pub fn set_lock(&self, lock: &str) -> Result<Config, Error> {
+        let _lock = self.lock()?;
+        let mut config = self.config()?;
+        check_lock(&config)?;
+        config.main.set("lock", lock.into());
+        self.write_config(&config)?;
+        Ok(config)
+    }
+
+    /// `pct mount`: lock `mounted` and mount every volume at `var/lib/lxc/<vmid>/rootfs`.
+    pub fn mount(&self) -> Result<std::path::PathBuf, Error> {
+        let _lock = self.lock()?;
+        let (config, warnings) = self.config_with_warnings()?;
+        print_warnings(&warnings);
+        check_lock(&config)?;
+        let storage = self.host.storage_config()?;
+        let mut locked = config.clone();
+        locked.main.set("lock", "mounted".into());
+        self.write_config(&locked)?;
+        match self.mount_volumes(&config.main, &storage) {
+            Ok(mounted) => Ok(mounted.keep()),
+            Err(e) => {
+                // Unlike pct, a failed mount leaves no `mounted` lock behind.
+                self.write_config(&config)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// `pct unmount`.
+    pub fn unmount(&self) -> Result<(), Error> {
+        {
+            let _lock = self.lock()?;
+            self.config()?;
+            unmount_tree(&self.rootfs_dir())?;
+        }
+        self.remove_lock(Some("mounted"))
+    }
+}

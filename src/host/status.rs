@@ -1,0 +1,195 @@
+//! What pct reports about containers: `pct list`, `pct status` and `pct df`.
+
+use std::fs;
+use std::path::Path;
+
+use super::volumes::mount_points_in_order;
+use super::{Container, Error, Host};
+
+/// One row of `pct list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListEntry {
+    pub vmid: u32,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    pub name: String,
+}
+
+/// `pct status`: the keys pct's vmstatus reports that corral knows for this container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ContainerStatus {
+    pub vmid: u32,
+    pub status: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<u8>,
+    pub maxmem: u64,
+    pub maxswap: u64,
+    pub maxdisk: u64,
+    pub mem: u64,
+    pub swap: u64,
+    pub disk: u64,
+    pub cpus: u64,
+    pub uptime: u64,
+    pub netin: u64,
+    pub netout: u64,
+    pub diskread: u64,
+    pub diskwrite: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+impl ContainerStatus {
+    /// `pct status --verbose`: every defined key sorted, as `key: value`.
+    pub fn verbose_lines(&self) -> Vec<String> {
+        let value = serde_json::to_value(self).expect("status serialises");
+        let object = value.as_object().expect("status is an object");
+        let mut keys: Vec<&String> = object.keys().collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|key| match &object[key] {
+                serde_json::Value::String(text) => format!("{key}: {text}"),
+                other => format!("{key}: {other}"),
+            })
+            .collect()
+    }
+}
+
+/// One row of `pct df`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiskUsage {
+    pub mount_point: String,
+    pub volume: String,
+    pub total: u64,
+    pub used: u64,
+    pub avail: u64,
+    pub path: String,
+}
+
+/// The init pid the runtime records, if that process is alive.
+pub(crate) fn init_pid(ct: &Container<'_>) -> Option<u32> {
+    let text =
+        fs::read_to_string(ct.host.path(&format!("run/corral/{}/init.pid", ct.vmid))).ok()?;
+    let pid: u32 = text.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+fn display_name(ct: &Container<'_>, hostname: Option<&str>) -> String {
+    hostname
+        .map(|name| name.split_whitespace().collect::<String>())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("CT{}", ct.vmid))
+}
+
+impl Host {
+    /// `pct list`: every container, sorted by id.
+    pub fn list(&self) -> Result<Vec<ListEntry>, Error> {
+        let mut entries = Vec::new();
+        for vmid in self.vmids()? {
+            let ct = self.container(vmid);
+            let Ok((config, _)) = ct.config_with_warnings() else {
+                continue;
+            };
+            entries.push(ListEntry {
+                vmid: vmid.get(),
+                status: if ct.is_running() {
+                    "running"
+                } else {
+                    "stopped"
+                }
+                .into(),
+                lock: config.main.lock().map(str::to_string),
+                name: display_name(&ct, config.main.hostname()),
+            });
+        }
+        Ok(entries)
+    }
+}
+
+impl Container<'_> {
+    pub fn status(&self) -> Result<ContainerStatus, Error> {
+        let config = self.config()?;
+        let main = &config.main;
+        let pid = init_pid(self);
+        let host_cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(1);
+        let cores = main.get("cores").and_then(|v| v.parse().ok());
+        let cpulimit = main
+            .get("cpulimit")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|limit| *limit > 0.0);
+        let cpus = cores
+            .or(cpulimit.map(|limit| limit.ceil() as u64))
+            .unwrap_or(host_cpus);
+        let maxdisk = main
+            .rootfs()
+            .and_then(|rootfs| rootfs.ok())
+            .and_then(|rootfs| rootfs.size)
+            .unwrap_or(4 * 1024 * 1024 * 1024);
+        Ok(ContainerStatus {
+            vmid: self.vmid.get(),
+            status: if pid.is_some() { "running" } else { "stopped" }.into(),
+            name: display_name(self, main.hostname()),
+            kind: "lxc".into(),
+            lock: main.lock().map(str::to_string),
+            tags: main.get("tags").map(str::to_string),
+            template: main.flag("template").then_some(1),
+            maxmem: main.memory() * 1024 * 1024,
+            maxswap: main.swap().unwrap_or(0) * 1024 * 1024,
+            maxdisk,
+            mem: 0,
+            swap: 0,
+            disk: 0,
+            cpus,
+            uptime: 0,
+            netin: 0,
+            netout: 0,
+            diskread: 0,
+            diskwrite: 0,
+            pid,
+        })
+    }
+
+    /// `pct df`: usage of every mount point. A stopped container is mounted for the
+    /// measurement under the `mounted` lock and taken down again.
+    pub fn disk_usage(&self) -> Result<Vec<DiskUsage>, Error> {
+        let config = self.set_lock("mounted")?;
+        let result = (|| -> Result<Vec<DiskUsage>, Error> {
+            let storage = self.host.storage_config()?;
+            let mounted = self.mount_volumes(&config.main, &storage)?;
+            let mut rows = Vec::new();
+            for (key, mp) in mount_points_in_order(&config.main)? {
+                let path = mp.mp.clone().unwrap_or_else(|| "/".into());
+                let full = mounted.rootfs().join(path.trim_start_matches('/'));
+                let stat = rustix::fs::statvfs(&full)
+                    .map_err(|e| Error::io(format!("df '{path}'"), e.into()))?;
+                let block = stat.f_frsize;
+                let total = stat.f_blocks * block;
+                let avail = stat.f_bavail * block;
+                let used = total - stat.f_bfree * block;
+                rows.push(DiskUsage {
+                    mount_point: key,
+                    volume: mp.volume.clone(),
+                    total,
+                    used,
+                    avail,
+                    path,
+                });
+            }
+            mounted.unmount()?;
+            Ok(rows)
+        })();
+        let unlocked = self.remove_lock(Some("mounted"));
+        let rows = result?;
+        unlocked?;
+        Ok(rows)
+    }
+}
