@@ -1,0 +1,30 @@
+//! Create a container with the corral library, the way `pct create` does.
+//!
+//!     cargo run --example create_container -- <host-root> <vmid> <template>
+//!
+//! e.g. `cargo run --example create_container -- /var/tmp/demo 200 local:vztmpl/busybox.tar.gz`
+//! (the template must be in `<host-root>/var/lib/vz/template/cache`).
+
+use corral::{CreateOptions, Host, Vmid};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (Some(root), Some(vmid), Some(template)) = (args.next(), args.next(), args.next()) else {
+        eprintln!("usage: create_container <host-root> <vmid> <template>");
+        std::process::exit(2);
+    };
+    let host = Host::open(&root)?;
+    let ct = host.container(vmid.parse::<Vmid>()?);
+    let options = CreateOptions {
+        template,
+        options: vec![
+            ("hostname".into(), "library-made".into()),
+            ("memory".into(), "256".into()),
+            ("rootfs".into(), "local:0".into()),
+        ],
+        ..CreateOptions::default()
+    };
+    let config = ct.create(&options)?;
+    print!("{}", config.write()?);
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Shared fixtures for integration tests: a temporary host root that unmounts and removes
+//! everything on drop, small template archives, and a runner for the `pct` binary.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A host root under a temporary directory. Drop unmounts whatever is mounted below it
+/// (deepest first) before deleting it, so a failing test leaves nothing behind.
+pub struct TestRoot {
+    dir: tempfile::TempDir,
+}
+
+impl TestRoot {
+    pub fn new() -> TestRoot {
+        let dir = tempfile::Builder::new().prefix("corral-test-").tempdir_in("/var/tmp").expect("temp dir");
+        TestRoot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative.trim_start_matches('/'))
+    }
+
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+
+    /// Run `pct` with this root; returns (exit code, stdout, stderr).
+    pub fn pct(&self, args: &[&str]) -> (i32, String, String) {
+        let output: Output = Command::new(env!("CARGO_BIN_EXE_pct"))
+            .args(args)
+            .env("CORRAL_ROOT", self.path())
+            .output()
+            .expect("run pct");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Run `pct` and require success; returns stdout.
+    pub fn pct_ok(&self, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.pct(args);
+        assert_eq!(code, 0, "pct {args:?} failed:\n{stderr}\n{stdout}");
+        stdout
+    }
+
+    /// Mount points below this root, deepest first.
+    pub fn mounts_below(&self) -> Vec<PathBuf> {
+        mounts_below(self.path())
+    }
+}
+
+pub fn mounts_below(root: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut found: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(field.replace("\\040", " ")))
+        .filter(|path| path.starts_with(root))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        for mount in self.mounts_below() {
+            let _ = Command::new("umount").arg("-l").arg(&mount).status();
+        }
+    }
+}
+
+/// The loop devices backed by files below `root`.
+pub fn loop_devices_below(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(entries) = fs::read_dir("/sys/block") {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("loop") {
+                continue;
+            }
+            if let Ok(backing) = fs::read_to_string(entry.path().join("loop/backing_file"))
+                && Path::new(backing.trim()).starts_with(root)
+            {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+/// What goes into a test template.
+pub enum Entry<'a> {
+    Dir(&'a str, u32, u32, u32),
+    File(&'a str, &'a [u8], u32, u32, u32),
+    Symlink(&'a str, &'a str),
+}
+
+/// Write a gzip template with these entries (paths without leading `./`).
+pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
+    let file = fs::File::create(path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        match entry {
+            Entry::Dir(name, mode, uid, gid) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(*mode);
+                header.set_uid(*uid as u64);
+                header.set_gid(*gid as u64);
+                header.set_size(0);
+                header.set_mtime(1_700_000_000);
+                builder.append_data(&mut header, format!("./{name}/"), std::io::empty()).unwrap();
+            }
+            Entry::File(name, data, mode, uid, gid) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(*mode);
+                header.set_uid(*uid as u64);
+                header.set_gid(*gid as u64);
+                header.set_size(data.len() as u64);
+                header.set_mtime(1_700_000_000);
+                builder.append_data(&mut header, format!("./{name}"), *data).unwrap();
+            }
+            Entry::Symlink(name, target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                header.set_mode(0o777);
+                header.set_mtime(1_700_000_000);
+                builder.append_link(&mut header, format!("./{name}"), target).unwrap();
+            }
+        }
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+/// A small Debian-looking template: busybox as /bin/sh (so the arch can be detected), an
+/// os-release, and a file owned by uid 1000.
+pub fn debianish_template(root: &TestRoot) -> PathBuf {
+    let busybox = fs::read("/bin/busybox").expect("busybox-static provides /bin/busybox");
+    let dir = root.join("var/lib/vz/template/cache");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("debianish_12.0-1_amd64.tar.gz");
+    make_template(
+        &path,
+        &[
+            Entry::Dir(".", 0o755, 0, 0),
+            Entry::Dir("bin", 0o755, 0, 0),
+            Entry::File("bin/busybox", &busybox, 0o755, 0, 0),
+            Entry::Symlink("bin/sh", "busybox"),
+            Entry::Dir("etc", 0o755, 0, 0),
+            Entry::File("etc/os-release", b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n", 0o644, 0, 0),
+            Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
+            Entry::Dir("home", 0o755, 0, 0),
+            Entry::Dir("home/user", 0o750, 1000, 1000),
+            Entry::File("home/user/notes", b"hello\n", 0o640, 1000, 1000),
+            Entry::Dir("sbin", 0o755, 0, 0),
+            Entry::Symlink("sbin/init", "/bin/busybox"),
+        ],
+    );
+    path
+}
