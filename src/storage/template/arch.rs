@@ -118,6 +118,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_each_arch_from_bin_sh_through_a_busybox_link() {
+        let scratch = Scratch::new();
+        let root = scratch.rootfs();
+        std::fs::create_dir(root.join("bin")).unwrap();
+        symlink("/bin/busybox", root.join("bin/sh")).unwrap();
+        for (class, machine, arch) in [
+            (1, 0x03, "i386"),
+            (2, 0x3e, "amd64"),
+            (1, 0x28, "armhf"),
+            (2, 0xb7, "arm64"),
+            (1, 0xf3, "riscv32"),
+            (2, 0xf3, "riscv64"),
+        ] {
+            std::fs::write(root.join("bin/busybox"), header(class, 1, machine)).unwrap();
+            assert_eq!(crate::storage::detect_arch(&root), Some(arch));
+        }
+    }
+
+    #[test]
     fn a_fifo_or_a_missing_shell_gives_none() {
         let scratch = Scratch::new();
         let root = scratch.rootfs();

@@ -62,6 +62,9 @@ pub enum TemplateError {
 
 /// Extract `archive` into the existing directory `rootfs`.
 ///
+/// The rootfs directory itself keeps its owner and mode, as tar with `--skip-old-files` leaves
+/// it; pct hands it over already owned by the container's root.
+///
 /// Member errors name the member as the archive spells it, e.g. `./usr/bin/ping: Cannot change
 /// ownership to uid 70000, gid 0: Invalid argument`. Without `ignore_unpack_errors` the first
 /// one stops the extraction; with it, each is printed on stderr and extraction goes on, as pct

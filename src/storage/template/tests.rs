@@ -961,3 +961,36 @@ fn the_busybox_template_extracts_and_detects_its_arch() {
         scratch.assert_outside_untouched();
     }
 }
+
+/// Extraction throughput on a real template:
+/// `CORRAL_TEMPLATE=/path/to/template.tar.zst cargo test --release --lib -- --ignored
+/// --nocapture extraction_throughput`. With `CORRAL_EXTRACT_TO=<empty dir>` the template is
+/// also extracted (privileged) there and left for comparison with GNU tar's result.
+#[test]
+#[ignore = "measurement; needs CORRAL_TEMPLATE"]
+fn extraction_throughput() {
+    let Some(template) = std::env::var_os("CORRAL_TEMPLATE").map(PathBuf::from) else {
+        eprintln!("CORRAL_TEMPLATE is not set");
+        return;
+    };
+    for (label, options) in [
+        ("privileged", ExtractOptions::default()),
+        ("unprivileged", unprivileged()),
+    ] {
+        let scratch = Scratch::new();
+        let started = std::time::Instant::now();
+        let summary = extract_template(&template, &scratch.rootfs(), &options).unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{label}: {} members, {:.1} MiB in {seconds:.2} s = {:.0} MiB/s, {:.0} members/s; arch {:?}",
+            summary.entries,
+            summary.bytes as f64 / 1048576.0,
+            summary.bytes as f64 / 1048576.0 / seconds,
+            summary.entries as f64 / seconds,
+            detect_arch(&scratch.rootfs()),
+        );
+    }
+    if let Some(target) = std::env::var_os("CORRAL_EXTRACT_TO") {
+        extract_template(&template, Path::new(&target), &ExtractOptions::default()).unwrap();
+    }
+}
