@@ -973,10 +973,16 @@ fn extraction_throughput() {
         eprintln!("CORRAL_TEMPLATE is not set");
         return;
     };
+    // CORRAL_PROGRESS=1 draws the bar when stderr is a terminal.
+    let progress = std::env::var_os("CORRAL_PROGRESS").is_some();
     for (label, options) in [
         ("privileged", ExtractOptions::default()),
         ("unprivileged", unprivileged()),
     ] {
+        let options = ExtractOptions {
+            progress,
+            ..options
+        };
         let scratch = Scratch::new();
         let started = std::time::Instant::now();
         let summary = extract_template(&template, &scratch.rootfs(), &options).unwrap();
