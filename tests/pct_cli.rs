@@ -11,11 +11,17 @@ use common::{TestRoot, debianish_template, loop_devices_below};
 const TEMPLATE: &str = "local:vztmpl/debianish_12.0-1_amd64.tar.gz";
 
 fn config_lines(root: &TestRoot, vmid: &str) -> Vec<String> {
-    root.pct_ok(&["config", vmid]).lines().map(str::to_string).collect()
+    root.pct_ok(&["config", vmid])
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn line_with<'a>(lines: &'a [String], prefix: &str) -> &'a str {
-    lines.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' in {lines:#?}"))
+    lines
+        .iter()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' in {lines:#?}"))
 }
 
 #[test]
@@ -23,8 +29,19 @@ fn create_privileged_on_a_directory_volume() {
     let root = TestRoot::new();
     debianish_template(&root);
     root.pct_ok(&[
-        "create", "100", TEMPLATE, "--hostname", "web", "--memory", "1024", "--unprivileged", "0", "--rootfs", "local:0",
-        "--net0", "name=eth0,bridge=vmbr0,ip=dhcp",
+        "create",
+        "100",
+        TEMPLATE,
+        "--hostname",
+        "web",
+        "--memory",
+        "1024",
+        "--unprivileged",
+        "0",
+        "--rootfs",
+        "local:0",
+        "--net0",
+        "name=eth0,bridge=vmbr0,ip=dhcp",
     ]);
     let lines = config_lines(&root, "100");
     assert_eq!(line_with(&lines, "arch:"), "arch: amd64");
@@ -32,9 +49,17 @@ fn create_privileged_on_a_directory_volume() {
     assert_eq!(line_with(&lines, "memory:"), "memory: 1024");
     assert_eq!(line_with(&lines, "ostype:"), "ostype: debian");
     assert_eq!(line_with(&lines, "swap:"), "swap: 512");
-    assert!(lines.iter().all(|l| !l.starts_with("unprivileged:") && !l.starts_with("lock:")), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.starts_with("unprivileged:") && !l.starts_with("lock:")),
+        "{lines:#?}"
+    );
     let net0 = line_with(&lines, "net0:");
-    assert!(net0.starts_with("net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:"), "{net0}");
+    assert!(
+        net0.starts_with("net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:"),
+        "{net0}"
+    );
     assert!(net0.ends_with(",ip=dhcp,type=veth"), "{net0}");
     // Keys come out sorted, as pct writes them.
     let keys: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
@@ -43,13 +68,31 @@ fn create_privileged_on_a_directory_volume() {
     assert_eq!(keys, sorted);
 
     let rootfs = line_with(&lines, "rootfs:");
-    assert!(rootfs.starts_with("rootfs: local:100/subvol-100-disk-0"), "{rootfs}");
+    assert!(
+        rootfs.starts_with("rootfs: local:100/subvol-100-disk-0"),
+        "{rootfs}"
+    );
     let volume = root.join("var/lib/vz/images/100");
-    let subvol = fs::read_dir(&volume).unwrap().next().unwrap().unwrap().path();
-    assert_eq!(fs::read_to_string(subvol.join("etc/debian_version")).unwrap(), "12.7\n");
+    let subvol = fs::read_dir(&volume)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        fs::read_to_string(subvol.join("etc/debian_version")).unwrap(),
+        "12.7\n"
+    );
     // Privileged: ids are kept as in the archive.
-    assert_eq!(fs::metadata(subvol.join("home/user/notes")).unwrap().uid(), 1000);
-    assert!(root.mounts_below().is_empty(), "create left mounts: {:?}", root.mounts_below());
+    assert_eq!(
+        fs::metadata(subvol.join("home/user/notes")).unwrap().uid(),
+        1000
+    );
+    assert!(
+        root.mounts_below().is_empty(),
+        "create left mounts: {:?}",
+        root.mounts_below()
+    );
 }
 
 #[test]
@@ -58,19 +101,36 @@ fn create_unprivileged_on_a_raw_image_and_mount_it() {
     debianish_template(&root);
     root.pct_ok(&["create", "101", TEMPLATE, "--rootfs", "local:1"]);
     let lines = config_lines(&root, "101");
-    assert_eq!(line_with(&lines, "rootfs:"), "rootfs: local:101/vm-101-disk-0.raw,size=1G");
+    assert_eq!(
+        line_with(&lines, "rootfs:"),
+        "rootfs: local:101/vm-101-disk-0.raw,size=1G"
+    );
     assert_eq!(line_with(&lines, "unprivileged:"), "unprivileged: 1");
     assert_eq!(line_with(&lines, "hostname:"), "hostname: CT101");
     assert!(root.mounts_below().is_empty());
-    assert!(loop_devices_below(root.path()).is_empty(), "loop devices left: {:?}", loop_devices_below(root.path()));
+    assert!(
+        loop_devices_below(root.path()).is_empty(),
+        "loop devices left: {:?}",
+        loop_devices_below(root.path())
+    );
 
     let out = root.pct_ok(&["mount", "101"]);
     assert_eq!(out, "mounted CT 101 in '/var/lib/lxc/101/rootfs'\n");
     let mounted = root.join("var/lib/lxc/101/rootfs");
     let notes = fs::metadata(mounted.join("home/user/notes")).unwrap();
-    assert_eq!((notes.uid(), notes.gid()), (101000, 101000), "ids shifted through the default map");
-    assert_eq!(fs::metadata(mounted.join("etc/os-release")).unwrap().uid(), 100000);
-    assert_eq!(line_with(&config_lines(&root, "101"), "lock:"), "lock: mounted");
+    assert_eq!(
+        (notes.uid(), notes.gid()),
+        (101000, 101000),
+        "ids shifted through the default map"
+    );
+    assert_eq!(
+        fs::metadata(mounted.join("etc/os-release")).unwrap().uid(),
+        100000
+    );
+    assert_eq!(
+        line_with(&config_lines(&root, "101"), "lock:"),
+        "lock: mounted"
+    );
     let (code, _, stderr) = root.pct(&["mount", "101"]);
     assert_eq!((code, stderr.trim()), (255, "CT is locked (mounted)"));
 
@@ -80,12 +140,19 @@ fn create_unprivileged_on_a_raw_image_and_mount_it() {
     root.pct_ok(&["unmount", "101"]);
     assert!(root.mounts_below().is_empty());
     assert!(loop_devices_below(root.path()).is_empty());
-    assert!(config_lines(&root, "101").iter().all(|l| !l.starts_with("lock:")));
+    assert!(
+        config_lines(&root, "101")
+            .iter()
+            .all(|l| !l.starts_with("lock:"))
+    );
 
     let df = root.pct_ok(&["df", "101"]);
     let rows: Vec<&str> = df.lines().collect();
     assert!(rows[0].starts_with("MP     Volume"), "{df}");
-    assert!(rows[1].starts_with("rootfs local:101/vm-101-disk-0.raw"), "{df}");
+    assert!(
+        rows[1].starts_with("rootfs local:101/vm-101-disk-0.raw"),
+        "{df}"
+    );
     assert!(rows[1].trim_end().ends_with(" /"), "{df}");
     assert!(root.mounts_below().is_empty());
 }
@@ -95,13 +162,26 @@ fn failed_create_leaves_nothing_behind() {
     let root = TestRoot::new();
     let cache = root.join("var/lib/vz/template/cache");
     fs::create_dir_all(&cache).unwrap();
-    fs::write(cache.join("broken.tar.gz"), b"\x1f\x8b\x08\x00not really gzip").unwrap();
-    let (code, _, stderr) = root.pct(&["create", "102", "local:vztmpl/broken.tar.gz", "--rootfs", "local:1"]);
+    fs::write(
+        cache.join("broken.tar.gz"),
+        b"\x1f\x8b\x08\x00not really gzip",
+    )
+    .unwrap();
+    let (code, _, stderr) = root.pct(&[
+        "create",
+        "102",
+        "local:vztmpl/broken.tar.gz",
+        "--rootfs",
+        "local:1",
+    ]);
     assert_eq!(code, 255);
     assert!(stderr.contains("unable to create CT 102 - "), "{stderr}");
     assert!(!root.join("etc/pve/lxc/102.conf").exists());
     let images = root.join("var/lib/vz/images/102");
-    assert!(!images.exists() || fs::read_dir(&images).unwrap().next().is_none(), "volume left behind");
+    assert!(
+        !images.exists() || fs::read_dir(&images).unwrap().next().is_none(),
+        "volume left behind"
+    );
     assert!(root.mounts_below().is_empty());
     assert!(loop_devices_below(root.path()).is_empty());
 
@@ -121,15 +201,32 @@ fn create_refuses_an_existing_id_and_bad_values() {
     assert!(stderr.contains("CT 103 already exists on node"), "{stderr}");
     assert_eq!(root.read("etc/pve/lxc/103.conf"), before);
 
-    let (code, _, stderr) = root.pct(&["create", "104", TEMPLATE, "--memory", "8", "--onboot", "maybe"]);
+    let (code, _, stderr) = root.pct(&[
+        "create", "104", TEMPLATE, "--memory", "8", "--onboot", "maybe",
+    ]);
     assert_eq!(code, 255);
-    assert!(stderr.starts_with("400 Parameter verification failed.\n"), "{stderr}");
-    assert!(stderr.contains("memory: value must have a minimum value of 16"), "{stderr}");
-    assert!(stderr.contains("onboot: type check ('boolean') failed - got 'maybe'"), "{stderr}");
+    assert!(
+        stderr.starts_with("400 Parameter verification failed.\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("memory: value must have a minimum value of 16"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("onboot: type check ('boolean') failed - got 'maybe'"),
+        "{stderr}"
+    );
     assert!(!root.join("etc/pve/lxc/104.conf").exists());
 
     let (code, _, stderr) = root.pct(&["create", "104", TEMPLATE, "--mp0", "local:1,mp=/data"]);
-    assert_eq!((code, stderr.trim()), (255, "mount points configured, but 'rootfs' not set - aborting"));
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            255,
+            "mount points configured, but 'rootfs' not set - aborting"
+        )
+    );
 }
 
 #[test]
@@ -137,19 +234,35 @@ fn usage_errors_speak_pct() {
     let root = TestRoot::new();
     let (code, _, stderr) = root.pct(&["config", "abc"]);
     assert_eq!(code, 255);
-    assert!(stderr.contains("vmid: invalid format - value does not look like a valid VM ID"), "{stderr}");
+    assert!(
+        stderr.contains("vmid: invalid format - value does not look like a valid VM ID"),
+        "{stderr}"
+    );
     let (code, _, stderr) = root.pct(&["create", "100"]);
     assert_eq!(code, 255);
-    assert!(stderr.starts_with("400 not enough arguments\npct create <vmid> <ostemplate> [OPTIONS]"), "{stderr}");
+    assert!(
+        stderr.starts_with("400 not enough arguments\npct create <vmid> <ostemplate> [OPTIONS]"),
+        "{stderr}"
+    );
     let (code, _, stderr) = root.pct(&["set", "100", "--bogus", "1"]);
     assert_eq!(code, 255);
-    assert!(stderr.starts_with("Unknown option: bogus\n400 unable to parse option"), "{stderr}");
+    assert!(
+        stderr.starts_with("Unknown option: bogus\n400 unable to parse option"),
+        "{stderr}"
+    );
     let (code, _, stderr) = root.pct(&["frobnicate"]);
     assert_eq!(code, 255);
-    assert!(stderr.starts_with("ERROR: unknown command 'pct frobnicate'"), "{stderr}");
+    assert!(
+        stderr.starts_with("ERROR: unknown command 'pct frobnicate'"),
+        "{stderr}"
+    );
     let (code, _, stderr) = root.pct(&["config", "100"]);
     assert_eq!(code, 255);
-    assert!(stderr.contains("Configuration file 'nodes/") && stderr.contains("/lxc/100.conf' does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("Configuration file 'nodes/")
+            && stderr.contains("/lxc/100.conf' does not exist"),
+        "{stderr}"
+    );
 }
 
 /// A config as pct writes it, with a description, raw lxc keys, a snapshot and pending.
@@ -192,8 +305,14 @@ fn set_keeps_a_pct_written_file_byte_for_byte() {
     let after = root.read("etc/pve/lxc/105.conf");
     let expected = PCT_WRITTEN
         .replace("memory: 2048\n", "memory: 4096\n")
-        .replace("ostype: debian\nparent", "onboot: 1\nostype: debian\nparent")
-        .replace("rootfs: local:105/vm-105-disk-0.raw,size=8G\nswap: 512\nunprivileged: 1\nlxc", "rootfs: local:105/vm-105-disk-0.raw,size=8G\nunprivileged: 1\nlxc")
+        .replace(
+            "ostype: debian\nparent",
+            "onboot: 1\nostype: debian\nparent",
+        )
+        .replace(
+            "rootfs: local:105/vm-105-disk-0.raw,size=8G\nswap: 512\nunprivileged: 1\nlxc",
+            "rootfs: local:105/vm-105-disk-0.raw,size=8G\nunprivileged: 1\nlxc",
+        )
         .replace("\n[pve:pending]\nmemory: 4096\ndelete: swap\n", "");
     assert_eq!(after, expected);
 }
@@ -203,22 +322,49 @@ fn pending_config_current_and_snapshot_views() {
     let root = TestRoot::new();
     root.write("etc/pve/lxc/105.conf", PCT_WRITTEN);
     let pending = root.pct_ok(&["pending", "105"]);
-    assert!(pending.contains("cur memory: 2048\nnew memory: 4096\n"), "{pending}");
+    assert!(
+        pending.contains("cur memory: 2048\nnew memory: 4096\n"),
+        "{pending}"
+    );
     assert!(pending.contains("del swap: 512\n"), "{pending}");
-    assert!(pending.contains("cur description: Web server%3A production%0Asecond line%0A"), "{pending}");
+    assert!(
+        pending.contains("cur description: Web server%3A production%0Asecond line%0A"),
+        "{pending}"
+    );
 
     let merged = root.pct_ok(&["config", "105"]);
-    assert!(merged.contains("memory: 4096\n") && !merged.contains("swap:"), "{merged}");
-    assert!(merged.contains("description: Web server%3A production%0Asecond line%0A\n"), "{merged}");
-    assert!(merged.ends_with("lxc.apparmor.profile: unconfined\nlxc.cgroup2.devices.allow: c 10:200 rwm\n"), "{merged}");
+    assert!(
+        merged.contains("memory: 4096\n") && !merged.contains("swap:"),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("description: Web server%3A production%0Asecond line%0A\n"),
+        "{merged}"
+    );
+    assert!(
+        merged.ends_with(
+            "lxc.apparmor.profile: unconfined\nlxc.cgroup2.devices.allow: c 10:200 rwm\n"
+        ),
+        "{merged}"
+    );
     let current = root.pct_ok(&["config", "105", "--current"]);
-    assert!(current.contains("memory: 2048\n") && current.contains("swap: 512\n"), "{current}");
+    assert!(
+        current.contains("memory: 2048\n") && current.contains("swap: 512\n"),
+        "{current}"
+    );
     let snapshot = root.pct_ok(&["config", "105", "--snapshot", "before-upgrade"]);
-    assert!(snapshot.contains("memory: 1024\n") && snapshot.contains("snaptime: 1700000000\n"), "{snapshot}");
+    assert!(
+        snapshot.contains("memory: 1024\n") && snapshot.contains("snaptime: 1700000000\n"),
+        "{snapshot}"
+    );
     let (code, _, stderr) = root.pct(&["config", "105", "--snapshot", "nope"]);
-    assert_eq!((code, stderr.trim()), (255, "snapshot 'nope' does not exist"));
+    assert_eq!(
+        (code, stderr.trim()),
+        (255, "snapshot 'nope' does not exist")
+    );
 
-    let json: serde_json::Value = serde_json::from_str(&root.pct_ok(&["config", "105", "--output-format", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&root.pct_ok(&["config", "105", "--output-format", "json"])).unwrap();
     assert_eq!(json["memory"], 4096);
     assert_eq!(json["unprivileged"], 1);
     assert_eq!(json["hostname"], "web");
@@ -228,29 +374,61 @@ fn pending_config_current_and_snapshot_views() {
 #[test]
 fn set_delete_revert_digest_and_errors() {
     let root = TestRoot::new();
-    root.write("etc/pve/lxc/106.conf", "arch: amd64\nhostname: a\nmemory: 512\nostype: debian\nrootfs: local:0\nswap: 256\n");
+    root.write(
+        "etc/pve/lxc/106.conf",
+        "arch: amd64\nhostname: a\nmemory: 512\nostype: debian\nrootfs: local:0\nswap: 256\n",
+    );
     let (code, _, stderr) = root.pct(&["set", "106"]);
     assert_eq!((code, stderr.trim()), (255, "no options specified"));
     root.pct_ok(&["set", "106", "--delete", "swap", "--hostname", "b"]);
     let text = root.read("etc/pve/lxc/106.conf");
-    assert_eq!(text, "arch: amd64\nhostname: b\nmemory: 512\nostype: debian\nrootfs: local:0\n");
+    assert_eq!(
+        text,
+        "arch: amd64\nhostname: b\nmemory: 512\nostype: debian\nrootfs: local:0\n"
+    );
 
-    let (code, _, stderr) = root.pct(&["set", "106", "--memory", "1024", "--digest", "0000000000000000000000000000000000000000"]);
-    assert_eq!((code, stderr.trim()), (255, "detected modified configuration - file changed by other user? Try again."));
-    let json: serde_json::Value = serde_json::from_str(&root.pct_ok(&["config", "106", "--output-format", "json"])).unwrap();
+    let (code, _, stderr) = root.pct(&[
+        "set",
+        "106",
+        "--memory",
+        "1024",
+        "--digest",
+        "0000000000000000000000000000000000000000",
+    ]);
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            255,
+            "detected modified configuration - file changed by other user? Try again."
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&root.pct_ok(&["config", "106", "--output-format", "json"])).unwrap();
     let digest = json["digest"].as_str().unwrap().to_string();
     root.pct_ok(&["set", "106", "--memory", "1024", "--digest", &digest]);
     assert!(root.read("etc/pve/lxc/106.conf").contains("memory: 1024\n"));
 
     let (code, _, stderr) = root.pct(&["set", "106", "--memory", "8"]);
     assert_eq!(code, 255);
-    assert!(stderr.contains("memory: value must have a minimum value of 16"), "{stderr}");
+    assert!(
+        stderr.contains("memory: value must have a minimum value of 16"),
+        "{stderr}"
+    );
     let (code, _, stderr) = root.pct(&["set", "106", "--delete", "memory"]);
     assert_eq!(code, 255);
-    assert!(stderr.contains("unable to delete required option 'memory'"), "{stderr}");
-    assert!(root.read("etc/pve/lxc/106.conf").contains("memory: 1024\n"), "a refused set writes nothing");
+    assert!(
+        stderr.contains("unable to delete required option 'memory'"),
+        "{stderr}"
+    );
+    assert!(
+        root.read("etc/pve/lxc/106.conf").contains("memory: 1024\n"),
+        "a refused set writes nothing"
+    );
 
-    root.write("etc/pve/lxc/106.conf", "hostname: b\nlock: backup\nmemory: 512\nrootfs: local:0\n");
+    root.write(
+        "etc/pve/lxc/106.conf",
+        "hostname: b\nlock: backup\nmemory: 512\nrootfs: local:0\n",
+    );
     let (code, _, stderr) = root.pct(&["set", "106", "--memory", "600"]);
     assert_eq!((code, stderr.trim()), (255, "CT is locked (backup)"));
 }
@@ -259,34 +437,76 @@ fn set_delete_revert_digest_and_errors() {
 fn unlock_destroy_protection_and_list() {
     let root = TestRoot::new();
     debianish_template(&root);
-    root.pct_ok(&["create", "107", TEMPLATE, "--rootfs", "local:1", "--hostname", "db"]);
-    root.pct_ok(&["create", "108", TEMPLATE, "--rootfs", "local:0", "--protection", "1"]);
+    root.pct_ok(&[
+        "create",
+        "107",
+        TEMPLATE,
+        "--rootfs",
+        "local:1",
+        "--hostname",
+        "db",
+    ]);
+    root.pct_ok(&[
+        "create",
+        "108",
+        TEMPLATE,
+        "--rootfs",
+        "local:0",
+        "--protection",
+        "1",
+    ]);
 
     let list = root.pct_ok(&["list"]);
     assert_eq!(
         list,
         format!(
             "{:<10} {:<10} {:<12} {:<20}\n{:<10} {:<10} {:<12} {:<20}\n{:<10} {:<10} {:<12} {:<20}\n",
-            "VMID", "Status", "Lock", "Name", "107", "stopped", "", "db", "108", "stopped", "", "CT108"
+            "VMID",
+            "Status",
+            "Lock",
+            "Name",
+            "107",
+            "stopped",
+            "",
+            "db",
+            "108",
+            "stopped",
+            "",
+            "CT108"
         )
     );
-    let json: serde_json::Value = serde_json::from_str(&root.pct_ok(&["list", "--output-format", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&root.pct_ok(&["list", "--output-format", "json"])).unwrap();
     assert_eq!(json[0]["vmid"], 107);
     assert_eq!(json[1]["name"], "CT108");
 
     assert_eq!(root.pct_ok(&["status", "107"]), "status: stopped\n");
     let verbose = root.pct_ok(&["status", "107", "--verbose"]);
-    assert!(verbose.contains("maxmem: 536870912\n") && verbose.contains("name: db\n") && verbose.contains("type: lxc\n"), "{verbose}");
+    assert!(
+        verbose.contains("maxmem: 536870912\n")
+            && verbose.contains("name: db\n")
+            && verbose.contains("type: lxc\n"),
+        "{verbose}"
+    );
 
     let (code, _, stderr) = root.pct(&["unlock", "107"]);
-    assert_eq!((code, stderr.trim()), (255, "no lock found trying to remove any lock"));
+    assert_eq!(
+        (code, stderr.trim()),
+        (255, "no lock found trying to remove any lock")
+    );
 
     let (code, _, stderr) = root.pct(&["destroy", "108"]);
-    assert_eq!((code, stderr.trim()), (255, "can't remove CT 108 - protection mode enabled"));
+    assert_eq!(
+        (code, stderr.trim()),
+        (255, "can't remove CT 108 - protection mode enabled")
+    );
     assert!(root.join("etc/pve/lxc/108.conf").exists());
 
     let conf = root.read("etc/pve/lxc/107.conf");
-    root.write("etc/pve/lxc/107.conf", &conf.replace("hostname: db\n", "hostname: db\nlock: backup\n"));
+    root.write(
+        "etc/pve/lxc/107.conf",
+        &conf.replace("hostname: db\n", "hostname: db\nlock: backup\n"),
+    );
     let (code, _, stderr) = root.pct(&["destroy", "107"]);
     assert_eq!((code, stderr.trim()), (255, "CT is locked (backup)"));
     root.pct_ok(&["unlock", "107"]);
@@ -304,12 +524,25 @@ fn unlock_destroy_protection_and_list() {
 fn help_completions_and_man_page() {
     let root = TestRoot::new();
     let help = root.pct_ok(&["help"]);
-    assert!(help.starts_with("USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n"), "{help}");
-    for line in ["       pct create <vmid> <ostemplate> [OPTIONS]", "       pct list [OPTIONS]", "       pct unlock <vmid>"] {
-        assert!(help.lines().any(|l| l == line), "missing {line:?} in\n{help}");
+    assert!(
+        help.starts_with("USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n"),
+        "{help}"
+    );
+    for line in [
+        "       pct create <vmid> <ostemplate> [OPTIONS]",
+        "       pct list [OPTIONS]",
+        "       pct unlock <vmid>",
+    ] {
+        assert!(
+            help.lines().any(|l| l == line),
+            "missing {line:?} in\n{help}"
+        );
     }
     let create_help = root.pct_ok(&["help", "create"]);
-    assert!(create_help.contains("--memory") && create_help.contains("--net0"), "{create_help}");
+    assert!(
+        create_help.contains("--memory") && create_help.contains("--net0"),
+        "{create_help}"
+    );
     let verbose = root.pct_ok(&["help", "-v"]);
     assert!(verbose.contains("--destroy-unreferenced-disks"));
     let bash = root.pct_ok(&["completions", "bash"]);

@@ -13,11 +13,21 @@ fn btrfs_storage(root: &TestRoot) {
     let image = root.join("btrfs.img");
     let file = fs::File::create(&image).unwrap();
     file.set_len(256 * 1024 * 1024).unwrap();
-    let status = Command::new("mkfs.btrfs").arg("-q").arg(&image).status().expect("mkfs.btrfs");
+    let status = Command::new("mkfs.btrfs")
+        .arg("-q")
+        .arg(&image)
+        .status()
+        .expect("mkfs.btrfs");
     assert!(status.success());
     let mountpoint = root.join("mnt/btrfs");
     fs::create_dir_all(&mountpoint).unwrap();
-    let status = Command::new("mount").arg("-o").arg("loop").arg(&image).arg(&mountpoint).status().unwrap();
+    let status = Command::new("mount")
+        .arg("-o")
+        .arg("loop")
+        .arg(&image)
+        .arg(&mountpoint)
+        .status()
+        .unwrap();
     assert!(status.success());
     root.write(
         "etc/pve/storage.cfg",
@@ -30,19 +40,50 @@ fn create_on_btrfs_makes_a_subvolume_and_destroy_removes_it() {
     let root = TestRoot::new();
     debianish_template(&root);
     btrfs_storage(&root);
-    root.pct_ok(&["create", "120", "local:vztmpl/debianish_12.0-1_amd64.tar.gz", "--storage", "tank", "--rootfs", "tank:0"]);
+    root.pct_ok(&[
+        "create",
+        "120",
+        "local:vztmpl/debianish_12.0-1_amd64.tar.gz",
+        "--storage",
+        "tank",
+        "--rootfs",
+        "tank:0",
+    ]);
     let config = root.pct_ok(&["config", "120"]);
     let rootfs = config.lines().find(|l| l.starts_with("rootfs:")).unwrap();
-    assert!(rootfs.starts_with("rootfs: tank:120/subvol-120-disk-0"), "{rootfs}");
-    let subvol = root.join("mnt/btrfs/images/120/subvol-120-disk-0");
-    let output = Command::new("btrfs").args(["subvolume", "show"]).arg(&subvol).output().unwrap();
-    assert!(output.status.success(), "not a subvolume: {}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(fs::read_to_string(subvol.join("etc/debian_version")).unwrap(), "12.7\n");
+    assert!(
+        rootfs.starts_with("rootfs: tank:120/subvol-120-disk-0"),
+        "{rootfs}"
+    );
+    let subvol = root.join("mnt/btrfs/images/120/subvol-120-disk-0.subvol");
+    let output = Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(&subvol)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "not a subvolume: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(subvol.join("etc/debian_version")).unwrap(),
+        "12.7\n"
+    );
 
     // The default storage has no rootdir content here.
-    let (code, _, stderr) = root.pct(&["create", "121", "local:vztmpl/debianish_12.0-1_amd64.tar.gz", "--rootfs", "local:0"]);
+    let (code, _, stderr) = root.pct(&[
+        "create",
+        "121",
+        "local:vztmpl/debianish_12.0-1_amd64.tar.gz",
+        "--rootfs",
+        "local:0",
+    ]);
     assert_eq!(code, 255);
-    assert!(stderr.contains("storage: storage 'local' does not support container directories"), "{stderr}");
+    assert!(
+        stderr.contains("storage: storage 'local' does not support container directories"),
+        "{stderr}"
+    );
     assert!(!root.join("etc/pve/lxc/121.conf").exists());
 
     root.pct_ok(&["destroy", "120"]);
@@ -59,22 +100,54 @@ fn hostile_templates_cannot_write_outside_the_rootfs() {
     let target = outside.to_str().unwrap().to_string();
     let escape = "../../../../../../../../../../outside/escaped";
     let cases: Vec<(&str, Vec<Entry<'_>>)> = vec![
-        ("dotdot", vec![Entry::Dir("etc", 0o755, 0, 0), Entry::File(escape, b"x", 0o644, 0, 0)]),
-        ("symlink-then-write", vec![Entry::Symlink("etc", &target), Entry::File("etc/escaped", b"x", 0o644, 0, 0)]),
+        (
+            "dotdot",
+            vec![
+                Entry::Dir("etc", 0o755, 0, 0),
+                Entry::File(escape, b"x", 0o644, 0, 0),
+            ],
+        ),
+        (
+            "symlink-then-write",
+            vec![
+                Entry::Symlink("etc", &target),
+                Entry::File("etc/escaped", b"x", 0o644, 0, 0),
+            ],
+        ),
     ];
     for (name, entries) in cases {
         let archive = cache.join(format!("{name}.tar.gz"));
         make_template(&archive, &entries);
         let template = format!("local:vztmpl/{name}.tar.gz");
-        let (code, _, stderr) = root.pct(&["create", "130", &template, "--rootfs", "local:0", "--unprivileged", "0"]);
-        assert!(!outside.join("escaped").exists(), "{name}: wrote outside the rootfs");
-        assert!(fs::read_dir(&outside).unwrap().next().is_none(), "{name}: touched the outside");
+        let (code, _, stderr) = root.pct(&[
+            "create",
+            "130",
+            &template,
+            "--rootfs",
+            "local:0",
+            "--unprivileged",
+            "0",
+        ]);
+        assert!(
+            !outside.join("escaped").exists(),
+            "{name}: wrote outside the rootfs"
+        );
+        assert!(
+            fs::read_dir(&outside).unwrap().next().is_none(),
+            "{name}: touched the outside"
+        );
         if code == 0 {
             // Extraction may succeed harmlessly (the link resolves inside the rootfs).
             root.pct_ok(&["destroy", "130"]);
         } else {
-            assert!(stderr.contains("unable to create CT 130 - "), "{name}: {stderr}");
-            assert!(!root.join("etc/pve/lxc/130.conf").exists(), "{name}: config left behind");
+            assert!(
+                stderr.contains("unable to create CT 130 - "),
+                "{name}: {stderr}"
+            );
+            assert!(
+                !root.join("etc/pve/lxc/130.conf").exists(),
+                "{name}: config left behind"
+            );
         }
         assert!(root.mounts_below().is_empty());
     }

@@ -15,7 +15,10 @@ pub struct TestRoot {
 
 impl TestRoot {
     pub fn new() -> TestRoot {
-        let dir = tempfile::Builder::new().prefix("corral-test-").tempdir_in("/var/tmp").expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir_in("/var/tmp")
+            .expect("temp dir");
         TestRoot { dir }
     }
 
@@ -125,7 +128,9 @@ pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
                 header.set_gid(*gid as u64);
                 header.set_size(0);
                 header.set_mtime(1_700_000_000);
-                builder.append_data(&mut header, format!("./{name}/"), std::io::empty()).unwrap();
+                builder
+                    .append_data(&mut header, format!("./{name}/"), std::io::empty())
+                    .unwrap();
             }
             Entry::File(name, data, mode, uid, gid) => {
                 header.set_entry_type(tar::EntryType::Regular);
@@ -134,14 +139,18 @@ pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
                 header.set_gid(*gid as u64);
                 header.set_size(data.len() as u64);
                 header.set_mtime(1_700_000_000);
-                builder.append_data(&mut header, format!("./{name}"), *data).unwrap();
+                builder
+                    .append_data(&mut header, format!("./{name}"), *data)
+                    .unwrap();
             }
             Entry::Symlink(name, target) => {
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_size(0);
                 header.set_mode(0o777);
                 header.set_mtime(1_700_000_000);
-                builder.append_link(&mut header, format!("./{name}"), target).unwrap();
+                builder
+                    .append_link(&mut header, format!("./{name}"), target)
+                    .unwrap();
             }
         }
     }
@@ -163,7 +172,13 @@ pub fn debianish_template(root: &TestRoot) -> PathBuf {
             Entry::File("bin/busybox", &busybox, 0o755, 0, 0),
             Entry::Symlink("bin/sh", "busybox"),
             Entry::Dir("etc", 0o755, 0, 0),
-            Entry::File("etc/os-release", b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n", 0o644, 0, 0),
+            Entry::File(
+                "etc/os-release",
+                b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+                0o644,
+                0,
+                0,
+            ),
             Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
             Entry::Dir("home", 0o755, 0, 0),
             Entry::Dir("home/user", 0o750, 1000, 1000),
