@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::PropertyError;
+use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceEntry {
@@ -14,15 +15,131 @@ pub struct DeviceEntry {
     pub deny_write: Option<bool>,
 }
 
+/// Must start with `/dev/` and have no `.` or `..` components.
+fn check_path(value: &str) -> Result<(), String> {
+    let dotted = value.split('/').any(|c| c == "." || c == "..");
+    if dotted || !value.starts_with("/dev/") {
+        Err(format!("{value} is not a valid device path"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_mode(value: &str) -> Result<(), String> {
+    let ok = value.len() == 4
+        && value.starts_with('0')
+        && value.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err("value does not match the regex pattern".into())
+    }
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "path",
+        kind: Kind::Text(check_path),
+        default_key: true,
+        required: false,
+    },
+    key("mode", Kind::Text(check_mode)),
+    key(
+        "uid",
+        Kind::Integer {
+            min: Some(0),
+            max: Some(u32::MAX as i64),
+        },
+    ),
+    key(
+        "gid",
+        Kind::Integer {
+            min: Some(0),
+            max: Some(u32::MAX as i64),
+        },
+    ),
+    key("deny-write", Kind::Boolean),
+];
+
 impl DeviceEntry {
     pub fn parse(value: &str) -> Result<DeviceEntry, PropertyError> {
-        todo!("{value}")
+        let map = parse(KEYS, value)?;
+        let Some(path) = map.get("path") else {
+            return Err(PropertyError(
+                "Path is not defined for passthrough device".into(),
+            ));
+        };
+        let id = |k: &str| {
+            map.get(k).map(|v| {
+                v.trim_start_matches('+')
+                    .parse::<u32>()
+                    .expect("range-checked")
+            })
+        };
+        Ok(DeviceEntry {
+            path: path.clone(),
+            mode: map.get("mode").cloned(),
+            uid: id("uid"),
+            gid: id("gid"),
+            deny_write: map.get("deny-write").map(|v| v == "1"),
+        })
     }
 }
 
 impl fmt::Display for DeviceEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let _ = f;
-        todo!()
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("path", self.path.clone());
+        if let Some(mode) = &self.mode {
+            map.insert("mode", mode.clone());
+        }
+        if let Some(uid) = self.uid {
+            map.insert("uid", uid.to_string());
+        }
+        if let Some(gid) = self.gid {
+            map.insert("gid", gid.to_string());
+        }
+        if let Some(deny) = self.deny_write {
+            map.insert("deny-write", bool_text(deny));
+        }
+        f.write_str(&print(KEYS, &map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices() {
+        let dev = DeviceEntry::parse("/dev/dri/renderD128,mode=0666,gid=44").unwrap();
+        assert_eq!(
+            (dev.path.as_str(), dev.mode.as_deref(), dev.gid),
+            ("/dev/dri/renderD128", Some("0666"), Some(44))
+        );
+        assert_eq!(dev.to_string(), "/dev/dri/renderD128,gid=44,mode=0666");
+        assert_eq!(
+            DeviceEntry::parse("path=/dev/null,deny-write=yes")
+                .unwrap()
+                .to_string(),
+            "/dev/null,deny-write=1"
+        );
+        let err = |v: &str| DeviceEntry::parse(v).unwrap_err().0;
+        assert_eq!(
+            err("/etc/passwd"),
+            "format error\npath: /etc/passwd is not a valid device path"
+        );
+        assert_eq!(
+            err("/dev/../etc/shadow"),
+            "format error\npath: /dev/../etc/shadow is not a valid device path"
+        );
+        assert_eq!(
+            err("/dev/null,mode=777"),
+            "format error\nmode: value does not match the regex pattern"
+        );
+        assert_eq!(
+            err("mode=0666"),
+            "Path is not defined for passthrough device"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::PropertyError;
+use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Features {
@@ -15,15 +16,96 @@ pub struct Features {
     pub mount: Vec<String>,
 }
 
+fn check_fstypes(value: &str) -> Result<(), String> {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ';' | ' '))
+    {
+        Ok(())
+    } else {
+        Err("value does not match the regex pattern".into())
+    }
+}
+
+const KEYS: &[Key] = &[
+    key("mount", Kind::Text(check_fstypes)),
+    key("nesting", Kind::Boolean),
+    key("keyctl", Kind::Boolean),
+    key("fuse", Kind::Boolean),
+    key("mknod", Kind::Boolean),
+    key("force_rw_sys", Kind::Boolean),
+];
+
 impl Features {
     pub fn parse(value: &str) -> Result<Features, PropertyError> {
-        todo!("{value}")
+        let map = parse(KEYS, value)?;
+        let flag = |k: &str| map.get(k).map(|v| v == "1");
+        Ok(Features {
+            force_rw_sys: flag("force_rw_sys"),
+            fuse: flag("fuse"),
+            keyctl: flag("keyctl"),
+            mknod: flag("mknod"),
+            nesting: flag("nesting"),
+            mount: map
+                .get("mount")
+                .map(|v| {
+                    v.split(';')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
     }
 }
 
 impl fmt::Display for Features {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let _ = f;
-        todo!()
+        let mut map = std::collections::BTreeMap::new();
+        let flags = [
+            ("force_rw_sys", self.force_rw_sys),
+            ("fuse", self.fuse),
+            ("keyctl", self.keyctl),
+            ("mknod", self.mknod),
+            ("nesting", self.nesting),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                map.insert(name, bool_text(value));
+            }
+        }
+        if !self.mount.is_empty() {
+            map.insert("mount", self.mount.join(";"));
+        }
+        f.write_str(&print(KEYS, &map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features() {
+        let features = Features::parse("nesting=1,keyctl=yes,mount=nfs;cifs").unwrap();
+        assert_eq!(features.nesting, Some(true));
+        assert_eq!(features.keyctl, Some(true));
+        assert_eq!(features.mount, ["nfs", "cifs"]);
+        assert_eq!(features.to_string(), "keyctl=1,mount=nfs;cifs,nesting=1");
+        assert_eq!(Features::parse("").unwrap(), Features::default());
+        assert_eq!(
+            Features::parse("nesting").unwrap_err().0,
+            "value without key, but schema does not define a default key"
+        );
+        assert_eq!(
+            Features::parse("mount=nfs,x=1").unwrap_err().0,
+            "invalid key in comma-separated list property: x"
+        );
+        assert_eq!(
+            Features::parse("mount=a/b").unwrap_err().0,
+            "format error\nmount: value does not match the regex pattern"
+        );
     }
 }

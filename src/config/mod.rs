@@ -16,6 +16,7 @@ mod schema;
 mod section;
 mod size;
 mod startup;
+mod validate;
 mod vmid;
 
 pub use device::DeviceEntry;

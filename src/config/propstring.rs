@@ -1,5 +1,9 @@
 //! The generic property-string engine (`k=v,k=v` with an optional default key) shared by the
-//! typed sub-formats, with pct's error messages.
+//! typed sub-formats, with pct's error messages and printing order.
+
+use std::collections::BTreeMap;
+
+use super::{DeviceEntry, Features, MountPoint, NetDevice, Startup};
 
 /// The property-string formats of the pct schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -20,8 +24,307 @@ pub enum PropertyFormat {
 pub struct PropertyError(pub String);
 
 impl PropertyFormat {
-    /// Parse and print back in pct's key order (what pct stores after `pct set`).
+    /// Validate `value`, and return what pct stores: network devices and mount points are
+    /// printed back in pct's key order (booleans as 1/0); the other formats are kept as given.
     pub fn normalize(self, value: &str) -> Result<String, PropertyError> {
-        todo!("{value}")
+        match self {
+            PropertyFormat::Rootfs => Ok(MountPoint::parse_rootfs(value)?.to_string()),
+            PropertyFormat::MountPoint => Ok(MountPoint::parse_mp(value)?.to_string()),
+            PropertyFormat::Net => Ok(NetDevice::parse(value)?.to_string()),
+            PropertyFormat::Device => DeviceEntry::parse(value).map(|_| value.to_string()),
+            PropertyFormat::Features => Features::parse(value).map(|_| value.to_string()),
+            PropertyFormat::Startup => Startup::parse(value).map(|_| value.to_string()),
+            PropertyFormat::Unused => {
+                let map = parse(UNUSED, value)?;
+                Ok(map["volume"].clone())
+            }
+        }
+    }
+}
+
+/// How one key's value is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Boolean,
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Number,
+    Enum(&'static [&'static str]),
+    /// Free text checked by a validator that returns pct's message.
+    Text(fn(&str) -> Result<(), String>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default_key: bool,
+    pub required: bool,
+}
+
+pub(crate) const fn key(name: &'static str, kind: Kind) -> Key {
+    Key {
+        name,
+        kind,
+        default_key: false,
+        required: false,
+    }
+}
+
+const UNUSED: &[Key] = &[Key {
+    name: "volume",
+    kind: Kind::Text(|_| Ok(())),
+    default_key: true,
+    required: true,
+}];
+
+pub(crate) fn parse_boolean(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => Some(true),
+        "0" | "off" | "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Check one value against its kind; booleans come back as `1`/`0`.
+pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
+    match kind {
+        Kind::Boolean => match parse_boolean(value) {
+            Some(b) => Ok(if b { "1" } else { "0" }.into()),
+            None => Err(format!("type check ('boolean') failed - got '{value}'")),
+        },
+        Kind::Integer { min, max } => {
+            let number: i64 = value
+                .strip_prefix('+')
+                .unwrap_or(value)
+                .parse()
+                .map_err(|_| format!("type check ('integer') failed - got '{value}'"))?;
+            if let Some(min) = min
+                && number < min
+            {
+                return Err(format!("value must have a minimum value of {min}"));
+            }
+            if let Some(max) = max
+                && number > max
+            {
+                return Err(format!("value must have a maximum value of {max}"));
+            }
+            Ok(value.to_string())
+        }
+        Kind::Number => {
+            if is_number(value) {
+                Ok(value.to_string())
+            } else {
+                Err(format!("type check ('number') failed - got '{value}'"))
+            }
+        }
+        Kind::Enum(choices) => {
+            if choices.contains(&value) {
+                Ok(value.to_string())
+            } else {
+                Err(format!(
+                    "value '{value}' does not have a value in the enumeration '{}'",
+                    choices.join(", ")
+                ))
+            }
+        }
+        Kind::Text(validate) => validate(value).map(|()| value.to_string()),
+    }
+}
+
+/// JSONSchema's number: optional sign, digits with an optional fraction, optional exponent.
+pub(crate) fn is_number(value: &str) -> bool {
+    let value = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let (mantissa, exponent) = match value.find(['e', 'E']) {
+        Some(at) => (&value[..at], Some(&value[at + 1..])),
+        None => (value, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            (digits(whole) || whole.is_empty())
+                && (digits(fraction) || fraction.is_empty())
+                && !(whole.is_empty() && fraction.is_empty())
+        }
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
+}
+
+/// Split and check a property string. Values come back checked (booleans normalised); keys
+/// missing from the string are absent.
+pub(crate) fn parse(keys: &[Key], data: &str) -> Result<BTreeMap<String, String>, PropertyError> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let default_key = keys.iter().find(|k| k.default_key);
+    let mut default_seen = false;
+    for part in data.split(',') {
+        if part.trim().is_empty() {
+            continue;
+        }
+        if let Some((k, v)) = part
+            .split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        {
+            if values.contains_key(k) {
+                return Err(PropertyError(format!(
+                    "duplicate key in comma-separated list property: {k}"
+                )));
+            }
+            if !keys.iter().any(|key| key.name == k) {
+                return Err(PropertyError(format!(
+                    "invalid key in comma-separated list property: {k}"
+                )));
+            }
+            values.insert(k.to_string(), v.to_string());
+        } else if !part.contains('=') {
+            let Some(default_key) = default_key else {
+                return Err(PropertyError(
+                    "value without key, but schema does not define a default key".into(),
+                ));
+            };
+            if default_seen || values.contains_key(default_key.name) {
+                return Err(PropertyError(format!(
+                    "duplicate key in comma-separated list property: {}",
+                    default_key.name
+                )));
+            }
+            default_seen = true;
+            values.insert(default_key.name.to_string(), part.to_string());
+        } else {
+            return Err(PropertyError(
+                "missing key in comma-separated list property".into(),
+            ));
+        }
+    }
+    let mut errors: Vec<String> = Vec::new();
+    for key in keys {
+        match values.get(key.name) {
+            None if key.required => errors.push(format!(
+                "{}: property is missing and it is not optional",
+                key.name
+            )),
+            None => {}
+            Some(value) => match check_value(key.kind, value) {
+                Ok(checked) => {
+                    values.insert(key.name.to_string(), checked);
+                }
+                Err(message) => errors.push(format!("{}: {message}", key.name)),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(PropertyError(format!(
+            "format error\n{}",
+            errors.join("\n")
+        )));
+    }
+    Ok(values)
+}
+
+/// Print as pct does: the default key bare first, then required keys sorted, then the rest
+/// sorted.
+pub(crate) fn print(keys: &[Key], values: &BTreeMap<&'static str, String>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
+    if let Some(default_key) = keys.iter().find(|k| k.default_key)
+        && let Some(value) = values.get(default_key.name)
+    {
+        parts.push(value.clone());
+        done.push(default_key.name);
+    }
+    for required in [true, false] {
+        for (name, value) in values {
+            let is_required = keys.iter().any(|k| k.name == *name && k.required);
+            if is_required == required && !done.contains(name) {
+                parts.push(format!("{name}={value}"));
+                done.push(name);
+            }
+        }
+    }
+    parts.join(",")
+}
+
+pub(crate) fn bool_text(value: bool) -> String {
+    if value { "1" } else { "0" }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &[Key] = &[
+        Key {
+            name: "volume",
+            kind: Kind::Text(|_| Ok(())),
+            default_key: true,
+            required: true,
+        },
+        key("ro", Kind::Boolean),
+        key(
+            "mtu",
+            Kind::Integer {
+                min: Some(64),
+                max: Some(65535),
+            },
+        ),
+        key("kind", Kind::Enum(&["veth"])),
+    ];
+
+    #[test]
+    fn parses_default_key_and_normalises_booleans() {
+        let map = parse(KEYS, "local:1,ro=yes,mtu=1500").unwrap();
+        assert_eq!(map["volume"], "local:1");
+        assert_eq!(map["ro"], "1");
+        assert_eq!(map["mtu"], "1500");
+        let map = parse(KEYS, "volume=local:1,,").unwrap();
+        assert_eq!(map["volume"], "local:1");
+    }
+
+    #[test]
+    fn pct_error_messages() {
+        let err = |data: &str| parse(KEYS, data).unwrap_err().0;
+        assert_eq!(
+            err("a,ro=1,ro=0"),
+            "duplicate key in comma-separated list property: ro"
+        );
+        assert_eq!(
+            err("a,b"),
+            "duplicate key in comma-separated list property: volume"
+        );
+        assert_eq!(
+            err("a,foo=1"),
+            "invalid key in comma-separated list property: foo"
+        );
+        assert_eq!(err("a,ro="), "missing key in comma-separated list property");
+        assert_eq!(
+            err("ro=1"),
+            "format error\nvolume: property is missing and it is not optional"
+        );
+        assert_eq!(
+            err("a,ro=maybe,mtu=10"),
+            "format error\nmtu: value must have a minimum value of 64\nro: type check ('boolean') failed - got 'maybe'"
+        );
+        assert_eq!(
+            err("a,kind=tap"),
+            "format error\nkind: value 'tap' does not have a value in the enumeration 'veth'"
+        );
+        assert_eq!(
+            parse(&KEYS[1..], "x").unwrap_err().0,
+            "value without key, but schema does not define a default key"
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        for yes in ["1", "1.5", "-2", ".5", "5.", "1e3", "+2.5E-1"] {
+            assert!(is_number(yes), "{yes}");
+        }
+        for no in ["", ".", "1.2.3", "abc", "1e", "0x10"] {
+            assert!(!is_number(no), "{no}");
+        }
     }
 }

@@ -13,13 +13,70 @@ pub struct Startup {
 
 impl Startup {
     pub fn parse(value: &str) -> Result<Startup, PropertyError> {
-        todo!("{value}")
+        let invalid = || PropertyError("unable to parse startup options".into());
+        let number = |text: &str| -> Result<u64, PropertyError> {
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            text.parse().map_err(|_| invalid())
+        };
+        let mut startup = Startup::default();
+        for part in value.split(',') {
+            let (key, text) = part.split_once('=').unwrap_or(("order", part));
+            let slot = match key {
+                "order" => &mut startup.order,
+                "up" => &mut startup.up,
+                "down" => &mut startup.down,
+                _ => return Err(invalid()),
+            };
+            if slot.is_some() {
+                return Err(invalid());
+            }
+            *slot = Some(number(text)?);
+        }
+        Ok(startup)
     }
 }
 
 impl fmt::Display for Startup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let _ = f;
-        todo!()
+        let parts: Vec<String> = [("order", self.order), ("up", self.up), ("down", self.down)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_order() {
+        assert_eq!(
+            Startup::parse("1,up=30,down=60").unwrap(),
+            Startup {
+                order: Some(1),
+                up: Some(30),
+                down: Some(60)
+            }
+        );
+        assert_eq!(Startup::parse("order=2").unwrap().to_string(), "order=2");
+        assert_eq!(
+            Startup::parse("up=5").unwrap(),
+            Startup {
+                order: None,
+                up: Some(5),
+                down: None
+            }
+        );
+        for bad in ["", "x", "order=1,order=2", "up=-1", "later=3", "1,,up=2"] {
+            assert_eq!(
+                Startup::parse(bad).unwrap_err().0,
+                "unable to parse startup options",
+                "{bad}"
+            );
+        }
     }
 }
