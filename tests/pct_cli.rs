@@ -282,8 +282,8 @@ lxc.apparmor.profile: unconfined
 lxc.cgroup2.devices.allow: c 10:200 rwm
 
 [pve:pending]
-memory: 4096
 delete: swap
+memory: 4096
 
 [before-upgrade]
 arch: amd64
@@ -313,7 +313,7 @@ fn set_keeps_a_pct_written_file_byte_for_byte() {
             "rootfs: local:105/vm-105-disk-0.raw,size=8G\nswap: 512\nunprivileged: 1\nlxc",
             "rootfs: local:105/vm-105-disk-0.raw,size=8G\nunprivileged: 1\nlxc",
         )
-        .replace("\n[pve:pending]\nmemory: 4096\ndelete: swap\n", "");
+        .replace("\n[pve:pending]\ndelete: swap\nmemory: 4096\n", "");
     assert_eq!(after, expected);
 }
 

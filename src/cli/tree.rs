@@ -14,6 +14,8 @@ pub fn command() -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_subcommand(true)
         .subcommand_required(true)
+        // pct (Getopt::Long) accepts any unique prefix of a long option.
+        .infer_long_args(true)
         .arg(
             Arg::new("root")
                 .long("root")
@@ -65,7 +67,7 @@ pub fn command() -> Command {
             Command::new("status")
                 .about("Show CT status.")
                 .arg(vmid())
-                .arg(flag("verbose", "Verbose output format"))
+                .arg(flag("verbose", "Verbose output format").short('v'))
                 .arg(output_format()),
             Command::new("unlock").about("Unlock the VM.").arg(vmid()),
             Command::new("mount")
@@ -76,7 +78,7 @@ pub fn command() -> Command {
             Command::new("help")
                 .about("Get help about specified command.")
                 .arg(Arg::new("extra-args").num_args(0..).value_name("extra-args").help("Shows help for a specific command"))
-                .arg(flag("verbose", "Verbose output format.")),
+                .arg(flag("verbose", "Verbose output format.").short('v')),
             Command::new("completions")
                 .hide(true)
                 .about("Print a shell completion script")

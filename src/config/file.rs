@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::description::{comment_lines, decode_text};
+use super::lxc::{LxcKey, classify};
+use super::schema::check_type;
 use super::{Section, Vmid};
 
 /// The whole config file.
@@ -32,6 +35,59 @@ pub struct Warning(pub String);
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// Which section lines go to while parsing.
+enum Target {
+    Main,
+    Pending,
+    Snapshot(String),
+}
+
+/// `[name]` with a pct snapshot name: a letter, then letters, digits, `_` or `-`.
+fn snapshot_header(line: &str) -> Option<&str> {
+    let name = line.trim_end().strip_prefix('[')?.strip_suffix(']')?;
+    let bytes = name.as_bytes();
+    let valid = bytes.len() >= 2
+        && bytes[0].is_ascii_alphabetic()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    valid.then_some(name)
+}
+
+/// `lxc.<key>` followed by `:` or optional spaces and `=`; returns key and trimmed value.
+fn lxc_line(line: &str) -> Option<(&str, &str)> {
+    let key_len = line
+        .bytes()
+        .take_while(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
+        .count();
+    let key = &line[..key_len];
+    if !key.starts_with("lxc.") || key.len() == 4 {
+        return None;
+    }
+    let rest = &line[key_len..];
+    let value = if let Some(value) = rest.strip_prefix(':') {
+        value
+    } else {
+        rest.trim_start_matches([' ', '\t']).strip_prefix('=')?
+    };
+    Some((key, value.trim()))
+}
+
+/// `key: value` with pct's key grammar `[a-z][a-z_]*\d*`; the value trimmed and non-empty.
+fn option_line(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(':')?;
+    let letters = key.trim_end_matches(|c: char| c.is_ascii_digit());
+    let key_ok = letters
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && letters.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let value = value.trim();
+    (key_ok && !value.is_empty()).then_some((key, value))
+}
+
 impl Config {
     pub fn new(vmid: Vmid) -> Config {
         Config {
@@ -47,22 +103,205 @@ impl Config {
         text: &str,
         mode: ParseMode,
     ) -> Result<(Config, Vec<Warning>), ConfigError> {
-        todo!("{vmid}{text}{mode:?}")
+        let mut config = Config::new(vmid);
+        let mut warnings = Vec::new();
+        // Deprecation notices never fail a strict read: pct only warns about them.
+        let mut notices = Vec::new();
+        let mut report = |message: String| -> Result<(), ConfigError> {
+            match mode {
+                ParseMode::Strict => Err(ConfigError(message)),
+                ParseMode::Lenient => {
+                    warnings.push(Warning(message));
+                    Ok(())
+                }
+            }
+        };
+        let mut target = Target::Main;
+        let mut description = String::new();
+        for line in text.split('\n') {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let header = if line.trim_end().eq_ignore_ascii_case("[pve:pending]") {
+                Some(Target::Pending)
+            } else {
+                snapshot_header(line).map(|name| Target::Snapshot(name.to_string()))
+            };
+            if let Some(next) = header {
+                config
+                    .section_mut(&target)
+                    .description
+                    .push_str(&std::mem::take(&mut description));
+                if let Target::Snapshot(name) = &next {
+                    config.snapshots.entry(name.clone()).or_default();
+                }
+                target = next;
+                continue;
+            }
+            let is_pending = matches!(target, Target::Pending);
+            let section = config.section_mut(&target);
+            if let Some(comment) = line.strip_prefix('#') {
+                description.push_str(&decode_text(comment));
+                description.push('\n');
+            } else if let Some((key, value)) = lxc_line(line) {
+                match classify(vmid.get(), key) {
+                    _ if key == "lxc.environment.runtime" => section.env.push(value.to_string()),
+                    LxcKey::Valid => section.lxc.push((key.to_string(), value.to_string())),
+                    LxcKey::Deprecated(warning) => {
+                        notices.push(Warning(warning));
+                        section.lxc.push((key.to_string(), value.to_string()));
+                    }
+                    LxcKey::Refused(message) => report(format!("vm {vmid} - {key}: {message}"))?,
+                    LxcKey::Unknown => {
+                        report(format!("vm {vmid} - unable to parse config: {line}"))?
+                    }
+                }
+            } else if let Some(text) = line
+                .strip_prefix("description:")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                description.push_str(&decode_text(text));
+            } else if let Some(state) = snapstate(line) {
+                section
+                    .options
+                    .insert("snapstate".into(), state.to_string());
+            } else if let Some(list) = line
+                .strip_prefix("delete:")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                if is_pending {
+                    section.delete = Some(list.to_string());
+                } else {
+                    report(format!(
+                        "vm {vmid} - property 'delete' is only allowed in [pve:pending]"
+                    ))?;
+                }
+            } else if let Some((key, value)) = option_line(line) {
+                let stored = match check_type(key, value) {
+                    Ok(normalized) => normalized,
+                    Err(message) => {
+                        report(format!(
+                            "vm {vmid} - unable to parse value of '{key}' - {message}"
+                        ))?;
+                        value.to_string()
+                    }
+                };
+                let section = config.section_mut(&target);
+                section.options.insert(key.to_string(), stored);
+            } else {
+                report(format!("vm {vmid} - unable to parse config: {line}"))?;
+            }
+        }
+        config
+            .section_mut(&target)
+            .description
+            .push_str(&description);
+        config.main.options.remove("snapstate");
+        drop(report);
+        warnings.extend(notices);
+        Ok((config, warnings))
+    }
+
+    fn section_mut(&mut self, target: &Target) -> &mut Section {
+        match target {
+            Target::Main => &mut self.main,
+            Target::Pending => &mut self.pending,
+            Target::Snapshot(name) => self.snapshots.entry(name.clone()).or_default(),
+        }
     }
 
     /// The file text pct would write for this config.
     pub fn write(&self) -> Result<String, ConfigError> {
-        todo!()
+        let mut main = self.main.clone();
+        main.options.remove("snapstate");
+        // An unusedN still referenced by rootfs/mpN is not unused.
+        let referenced = main.referenced_volumes();
+        main.options
+            .retain(|key, value| !(key.starts_with("unused") && referenced.contains(value)));
+
+        let mut text = write_section(&main)?;
+        if !self.pending.is_empty() {
+            text.push_str("\n[pve:pending]\n");
+            text.push_str(&write_section(&self.pending)?);
+        }
+        for (name, snapshot) in &self.snapshots {
+            text.push_str(&format!("\n[{name}]\n"));
+            text.push_str(&write_section(snapshot)?);
+        }
+        Ok(text)
     }
 
     /// SHA-1 hex of the raw file bytes, as pct's `digest`.
     pub fn digest(raw: &[u8]) -> String {
-        todo!("{raw:?}")
+        use sha1::{Digest, Sha1};
+        Sha1::digest(raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The main section with pending values applied and pending deletes removed
     /// (`pct config` without `--current`).
     pub fn with_pending_applied(&self) -> Section {
-        todo!()
+        let mut merged = self.main.clone();
+        for (key, value) in &self.pending.options {
+            merged.options.insert(key.clone(), value.clone());
+        }
+        if !self.pending.description.is_empty() {
+            merged.description = self.pending.description.clone();
+        }
+        if !self.pending.env.is_empty() {
+            merged.env = self.pending.env.clone();
+        }
+        for key in super::pending::pending_deletes(&self.pending).keys() {
+            merged.remove(key);
+        }
+        merged
     }
+}
+
+/// `snapstate: prepare|delete` (pct's pattern is not anchored at the start).
+fn snapstate(line: &str) -> Option<&'static str> {
+    let at = line.find("snapstate:")?;
+    match line[at + "snapstate:".len()..].trim() {
+        "prepare" => Some("prepare"),
+        "delete" => Some("delete"),
+        _ => None,
+    }
+}
+
+fn write_section(section: &Section) -> Result<String, ConfigError> {
+    let mut text = String::new();
+    for line in comment_lines(&section.description) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    // `delete` is one more key of the section, sorted with the others.
+    let delete = section.delete.as_ref().map(|list| ("delete", list));
+    let mut keys: Vec<(&str, &String)> = section
+        .options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(delete)
+        .collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, value) in keys {
+        if value.contains('\n') {
+            return Err(ConfigError(format!(
+                "detected invalid newline inside property '{key}'"
+            )));
+        }
+        text.push_str(&format!("{key}: {value}\n"));
+    }
+    for variable in section.env.iter().filter(|v| !v.is_empty()) {
+        text.push_str(&format!("lxc.environment.runtime: {variable}\n"));
+    }
+    for (key, value) in &section.lxc {
+        if key != "lxc.environment.runtime" {
+            text.push_str(&format!("{key}: {value}\n"));
+        }
+    }
+    Ok(text)
 }

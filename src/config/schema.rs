@@ -1,7 +1,10 @@
-//! The pct option schema: every top-level option with its type, range, default and help text,
-//! and the API-level check `pct create`/`pct set` apply to a value.
+//! The pct option schema: every top-level option with its type, range, default and help text;
+//! the API-level check `pct create`/`pct set` apply to a value; and the looser type check of
+//! the file parser.
 
 use super::PropertyFormat;
+use super::propstring::{is_number, parse_boolean};
+use super::validate;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
@@ -39,18 +42,704 @@ pub struct OptionSpec {
 #[error("{0}")]
 pub struct OptionError(pub String);
 
+const fn spec(
+    name: &'static str,
+    kind: OptionKind,
+    default: Option<&'static str>,
+    description: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        max_index: None,
+        kind,
+        default,
+        description,
+    }
+}
+
+const fn indexed(
+    name: &'static str,
+    max: u16,
+    format: PropertyFormat,
+    description: &'static str,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        max_index: Some(max),
+        kind: OptionKind::Property(format),
+        default: None,
+        description,
+    }
+}
+
+const fn int(min: Option<i64>, max: Option<i64>) -> OptionKind {
+    OptionKind::Integer { min, max }
+}
+
+const fn text(max_length: Option<usize>, format: Option<&'static str>) -> OptionKind {
+    OptionKind::String { max_length, format }
+}
+
+static OPTIONS: &[OptionSpec] = &[
+    spec(
+        "arch",
+        OptionKind::Enum(&["amd64", "i386", "arm64", "armhf", "riscv32", "riscv64"]),
+        Some("amd64"),
+        "OS architecture type.",
+    ),
+    spec(
+        "cmode",
+        OptionKind::Enum(&["shell", "console", "tty"]),
+        Some("tty"),
+        "Console mode. By default, the console command tries to open a connection to one of the available tty devices. By setting cmode to 'console' it tries to attach to /dev/console instead. If you set cmode to 'shell', it simply invokes a shell inside the container (no login).",
+    ),
+    spec(
+        "console",
+        OptionKind::Boolean,
+        Some("1"),
+        "Attach a console device (/dev/console) to the container.",
+    ),
+    spec(
+        "cores",
+        int(Some(1), Some(8192)),
+        None,
+        "The number of cores assigned to the container. A container can use all available cores by default.",
+    ),
+    spec(
+        "cpulimit",
+        OptionKind::Number {
+            min: Some(0.0),
+            max: Some(8192.0),
+        },
+        Some("0"),
+        "Limit of CPU usage. NOTE: If the computer has 2 CPUs, it has a total of '2' CPU time. Value '0' indicates no CPU limit.",
+    ),
+    spec(
+        "cpuunits",
+        int(Some(0), Some(500000)),
+        None,
+        "CPU weight for a container, will be clamped to [1, 10000] in cgroup v2.",
+    ),
+    spec(
+        "debug",
+        OptionKind::Boolean,
+        Some("0"),
+        "Try to be more verbose. For now this only enables debug log-level on start.",
+    ),
+    spec(
+        "description",
+        text(Some(8192), None),
+        None,
+        "Description for the Container. Shown in the web-interface CT's summary. This is saved as comment inside the configuration file.",
+    ),
+    indexed(
+        "dev",
+        255,
+        PropertyFormat::Device,
+        "Device to pass through to the container",
+    ),
+    spec(
+        "entrypoint",
+        text(None, Some("entrypoint")),
+        Some("/sbin/init"),
+        "Command to run as init, optionally with arguments; may start with an absolute path, relative path, or a binary in $PATH.",
+    ),
+    spec(
+        "env",
+        text(None, Some("env")),
+        None,
+        "The container runtime environment as NUL-separated list. Replaces any lxc.environment.runtime entries in the config.",
+    ),
+    spec(
+        "features",
+        OptionKind::Property(PropertyFormat::Features),
+        None,
+        "Allow containers access to advanced features.",
+    ),
+    spec(
+        "hookscript",
+        text(None, Some("pve-volume-id")),
+        None,
+        "Script that will be executed during various steps in the containers lifetime.",
+    ),
+    spec(
+        "hostname",
+        text(Some(255), Some("dns-name")),
+        None,
+        "Set a host name for the container.",
+    ),
+    spec(
+        "lock",
+        OptionKind::Enum(&[
+            "backup",
+            "create",
+            "destroyed",
+            "disk",
+            "fstrim",
+            "migrate",
+            "mounted",
+            "rollback",
+            "snapshot",
+            "snapshot-delete",
+        ]),
+        None,
+        "Lock/unlock the container.",
+    ),
+    spec(
+        "memory",
+        int(Some(16), None),
+        Some("512"),
+        "Amount of RAM for the container in MB.",
+    ),
+    indexed(
+        "mp",
+        255,
+        PropertyFormat::MountPoint,
+        "Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume.",
+    ),
+    spec(
+        "nameserver",
+        text(None, Some("lxc-ip-with-ll-iface-list")),
+        None,
+        "Sets DNS server IP address for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.",
+    ),
+    indexed(
+        "net",
+        31,
+        PropertyFormat::Net,
+        "Specifies network interfaces for the container.",
+    ),
+    spec(
+        "onboot",
+        OptionKind::Boolean,
+        Some("0"),
+        "Specifies whether a container will be started during system bootup.",
+    ),
+    spec(
+        "ostype",
+        OptionKind::Enum(&[
+            "debian",
+            "devuan",
+            "ubuntu",
+            "centos",
+            "fedora",
+            "opensuse",
+            "archlinux",
+            "alpine",
+            "gentoo",
+            "nixos",
+            "unmanaged",
+        ]),
+        None,
+        "OS type. This is used to setup configuration inside the container, and corresponds to lxc setup scripts in /usr/share/lxc/config/<ostype>.common.conf. Value 'unmanaged' can be used to skip and OS specific setup.",
+    ),
+    spec(
+        "parent",
+        text(Some(40), Some("pve-configid")),
+        None,
+        "Parent snapshot name. This is used internally, and should not be modified.",
+    ),
+    spec(
+        "protection",
+        OptionKind::Boolean,
+        Some("0"),
+        "Sets the protection flag of the container. This will prevent the CT or CT's disk remove/update operation.",
+    ),
+    spec(
+        "rootfs",
+        OptionKind::Property(PropertyFormat::Rootfs),
+        None,
+        "Use volume as container root.",
+    ),
+    spec(
+        "searchdomain",
+        text(None, Some("dns-name-list")),
+        None,
+        "Sets DNS search domains for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.",
+    ),
+    spec(
+        "snaptime",
+        int(Some(0), None),
+        None,
+        "Timestamp for snapshots.",
+    ),
+    spec(
+        "startup",
+        OptionKind::Property(PropertyFormat::Startup),
+        None,
+        "Startup and shutdown behavior. Order is a non-negative number defining the general startup order. Shutdown in done with reverse ordering. Additionally you can set the 'up' or 'down' delay in seconds, which specifies a delay to wait before the next VM is started or stopped.",
+    ),
+    spec(
+        "swap",
+        int(Some(0), None),
+        Some("512"),
+        "Amount of SWAP for the container in MB.",
+    ),
+    spec(
+        "tags",
+        text(None, Some("pve-tag-list")),
+        None,
+        "Tags of the Container. This is only meta information.",
+    ),
+    spec(
+        "template",
+        OptionKind::Boolean,
+        Some("0"),
+        "Enable/disable Template.",
+    ),
+    spec(
+        "timezone",
+        text(None, Some("pve-ct-timezone")),
+        None,
+        "Time zone to use in the container. If option isn't set, then nothing will be done. Can be set to 'host' to match the host time zone, or an arbitrary time zone option from /usr/share/zoneinfo/zone.tab",
+    ),
+    spec(
+        "tty",
+        int(Some(0), Some(6)),
+        Some("2"),
+        "Specify the number of tty available to the container",
+    ),
+    spec(
+        "unprivileged",
+        OptionKind::Boolean,
+        Some("0"),
+        "Makes the container run as unprivileged user. For creation, the default is 1. For restore, the default is the value from the backup. (Should not be modified manually.)",
+    ),
+    indexed(
+        "unused",
+        255,
+        PropertyFormat::Unused,
+        "Reference to unused volumes. This is used internally, and should not be modified manually.",
+    ),
+];
+
 /// Every option of the schema, in name order.
 pub fn options() -> &'static [OptionSpec] {
-    todo!()
+    OPTIONS
 }
 
 /// The spec for a concrete key (`memory`, `mp12`); `None` for unknown keys.
 pub fn option_spec(key: &str) -> Option<&'static OptionSpec> {
-    todo!("{key}")
+    OPTIONS.iter().find(|spec| match spec.max_index {
+        None => spec.name == key,
+        Some(max) => key.strip_prefix(spec.name).is_some_and(|index| {
+            !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit())
+                && (index == "0" || !index.starts_with('0'))
+                && index.parse::<u16>().is_ok_and(|i| i <= max)
+        }),
+    })
+}
+
+/// Split a list the way pct does: NUL-separated if it has NULs, else on `,`, `;` and spaces.
+pub(crate) fn split_list(text: &str) -> Vec<&str> {
+    if text.contains('\0') {
+        return text.split('\0').collect();
+    }
+    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn is_configid(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.first().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+fn is_tag(tag: &str) -> bool {
+    let bytes = tag.as_bytes();
+    bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'))
+}
+
+fn no_control_characters(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c == '\t' || !(c.is_control()))
+}
+
+/// An IP address, or a link-local IPv6 address with an interface (`fe80::1%eth0`).
+fn is_nameserver(value: &str) -> bool {
+    if let Some((address, interface)) = value.split_once('%') {
+        return address.to_ascii_lowercase().starts_with("fe80:")
+            && address.parse::<std::net::Ipv6Addr>().is_ok()
+            && validate::interface_name(interface).is_ok();
+    }
+    value.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// A zone from the host's zone.tab (plus `UTC` and `host`).
+fn is_timezone(value: &str) -> bool {
+    if value == "host" || value == "UTC" {
+        return true;
+    }
+    match std::fs::read_to_string("/usr/share/zoneinfo/zone.tab") {
+        Ok(table) => table
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .any(|l| l.split('\t').nth(2) == Some(value)),
+        Err(_) => value.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+        }),
+    }
+}
+
+/// Check a named string format; returns the value as pct stores it.
+fn check_format(format: &str, value: &str) -> Result<String, String> {
+    let invalid = |message: &str| Err(format!("invalid format - {message}"));
+    match format {
+        "dns-name" => validate::dns_name(value)
+            .map(|()| value.to_string())
+            .or_else(|e| invalid(&e)),
+        "dns-name-list" => {
+            let names = split_list(value);
+            match names.iter().find(|n| validate::dns_name(n).is_err()) {
+                Some(_) => invalid("value does not look like a valid DNS name"),
+                None => Ok(names.join(" ")),
+            }
+        }
+        "lxc-ip-with-ll-iface-list" => {
+            let servers = split_list(value);
+            match servers.iter().find(|s| !is_nameserver(s)) {
+                Some(_) => invalid("value does not look like a valid IP address"),
+                None => Ok(servers.join(" ")),
+            }
+        }
+        "pve-tag-list" => {
+            let mut tags: Vec<String> = split_list(value)
+                .into_iter()
+                .map(str::to_ascii_lowercase)
+                .collect();
+            if tags.iter().any(|t| !is_tag(t)) {
+                return invalid("invalid characters in tag");
+            }
+            tags.sort();
+            tags.dedup();
+            Ok(tags.join(";"))
+        }
+        "pve-volume-id" => validate::volume_id(value)
+            .map(|()| value.to_string())
+            .or_else(|e| invalid(&e)),
+        "pve-configid" => {
+            if is_configid(value) {
+                Ok(value.to_string())
+            } else {
+                invalid(&format!("invalid configuration ID '{value}'"))
+            }
+        }
+        "pve-ct-timezone" => {
+            if is_timezone(value) {
+                Ok(value.to_string())
+            } else {
+                invalid(&format!("invalid time zone '{value}'"))
+            }
+        }
+        "entrypoint" => {
+            if no_control_characters(value) {
+                Ok(value.to_string())
+            } else {
+                Err("value does not match the regex pattern".into())
+            }
+        }
+        "env" => {
+            let valid = value.split('\0').all(|entry| {
+                entry.split_once('=').is_some_and(|(name, v)| {
+                    !name.is_empty()
+                        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                        && v.chars().all(|c| c == '\t' || !c.is_control())
+                })
+            });
+            if valid {
+                Ok(value.to_string())
+            } else {
+                Err("value does not match the regex pattern".into())
+            }
+        }
+        _ => Ok(value.to_string()),
+    }
+}
+
+/// A property-string error as the API reports it for option `key`.
+fn property_error(key: &str, error: super::PropertyError) -> String {
+    match error.0.strip_prefix("format error\n") {
+        Some(details) => {
+            let nested: Vec<String> = details
+                .lines()
+                .map(|line| format!("{key}.{line}"))
+                .collect();
+            format!("invalid format - format error\n{}", nested.join("\n"))
+        }
+        None => format!("invalid format - {}", error.0),
+    }
 }
 
 /// The API-level check of `pct set`/`pct create`: type, enum, range and format. Returns the
 /// value normalised as pct stores it.
 pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
-    todo!("{key}{value}")
+    let spec = option_spec(key).ok_or_else(|| {
+        OptionError(
+            "property is not defined in schema and the schema does not allow additional properties"
+                .into(),
+        )
+    })?;
+    let fail = |message: String| Err(OptionError(message));
+    match spec.kind {
+        OptionKind::Boolean => match parse_boolean(value) {
+            Some(b) => Ok(if b { "1" } else { "0" }.into()),
+            None => fail(format!("type check ('boolean') failed - got '{value}'")),
+        },
+        OptionKind::Integer { min, max } => {
+            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return fail(format!("type check ('integer') failed - got '{value}'"));
+            }
+            let number: i128 = value.parse().map_err(|_| {
+                OptionError(format!("type check ('integer') failed - got '{value}'"))
+            })?;
+            if let Some(min) = min
+                && number < min as i128
+            {
+                return fail(format!("value must have a minimum value of {min}"));
+            }
+            if let Some(max) = max
+                && number > max as i128
+            {
+                return fail(format!("value must have a maximum value of {max}"));
+            }
+            // pct clamps the CPU weight to what cgroup v2 accepts before storing it.
+            let number = if key == "cpuunits" {
+                number.min(10000)
+            } else {
+                number
+            };
+            Ok(number.to_string())
+        }
+        OptionKind::Number { min, max } => {
+            if !is_number(value) {
+                return fail(format!("type check ('number') failed - got '{value}'"));
+            }
+            let number: f64 = value.parse().unwrap_or(f64::NAN);
+            if let Some(min) = min
+                && number < min
+            {
+                return fail(format!("value must have a minimum value of {min}"));
+            }
+            if let Some(max) = max
+                && number > max
+            {
+                return fail(format!("value must have a maximum value of {max}"));
+            }
+            Ok(value.to_string())
+        }
+        OptionKind::Enum(choices) => {
+            if choices.contains(&value) {
+                Ok(value.to_string())
+            } else {
+                fail(format!(
+                    "value '{value}' does not have a value in the enumeration '{}'",
+                    choices.join(", ")
+                ))
+            }
+        }
+        OptionKind::String { max_length, format } => {
+            if let Some(max) = max_length
+                && value.chars().count() > max
+            {
+                return fail(format!("value may only be {max} characters long"));
+            }
+            match format {
+                Some(format) => check_format(format, value).map_err(OptionError),
+                None => Ok(value.to_string()),
+            }
+        }
+        OptionKind::Property(format) => format
+            .normalize(value)
+            .map_err(|e| OptionError(property_error(key, e))),
+    }
+}
+
+/// The file parser's check (pct's `check_type`): only the type and named format, no enum or
+/// range. Returns the stored form (booleans `1`/`0`, integers without leading zeros).
+pub(crate) fn check_type(key: &str, value: &str) -> Result<String, String> {
+    let spec = option_spec(key).ok_or_else(|| format!("unknown setting '{key}'"))?;
+    if value.contains(['\n', '\r']) {
+        return Err("property contains a line feed".into());
+    }
+    match spec.kind {
+        OptionKind::Boolean => match parse_boolean(value) {
+            Some(b) => Ok(if b { "1" } else { "0" }.into()),
+            None => Err(format!("type check ('boolean') failed - got '{value}'")),
+        },
+        OptionKind::Integer { .. } => {
+            if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+                let trimmed = value.trim_start_matches('0');
+                Ok(if trimmed.is_empty() {
+                    "0".into()
+                } else {
+                    trimmed.to_string()
+                })
+            } else {
+                Err(format!("type check ('integer') failed - got '{value}'"))
+            }
+        }
+        OptionKind::Number { .. } => {
+            let (whole, fraction) = value.split_once('.').unwrap_or((value, "0"));
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            if digits(whole) && digits(fraction) {
+                Ok(value.to_string())
+            } else {
+                Err(format!("type check ('number') failed - got '{value}'"))
+            }
+        }
+        OptionKind::Enum(_) | OptionKind::String { format: None, .. } => Ok(value.to_string()),
+        OptionKind::String {
+            format: Some(format),
+            ..
+        } => match format {
+            "entrypoint" | "env" => Ok(value.to_string()),
+            _ => check_format(format, value)
+                .map(|_| value.to_string())
+                .map_err(|e| e.trim_start_matches("invalid format - ").to_string()),
+        },
+        OptionKind::Property(format) => format
+            .normalize(value)
+            .map(|_| value.to_string())
+            .map_err(|e| e.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_for_indexed_keys() {
+        assert_eq!(option_spec("mp0").unwrap().name, "mp");
+        assert_eq!(option_spec("mp255").unwrap().name, "mp");
+        assert!(
+            option_spec("mp256").is_none()
+                && option_spec("mp01").is_none()
+                && option_spec("mp").is_none()
+        );
+        assert_eq!(option_spec("net31").unwrap().name, "net");
+        assert!(option_spec("net32").is_none());
+        assert!(option_spec("bogus").is_none());
+        let names: Vec<&str> = options().iter().map(|s| s.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn api_checks_speak_pct() {
+        let err = |k: &str, v: &str| check_option(k, v).unwrap_err().0;
+        assert_eq!(err("memory", "8"), "value must have a minimum value of 16");
+        assert_eq!(
+            err("memory", "lots"),
+            "type check ('integer') failed - got 'lots'"
+        );
+        assert_eq!(
+            err("onboot", "maybe"),
+            "type check ('boolean') failed - got 'maybe'"
+        );
+        assert_eq!(err("tty", "7"), "value must have a maximum value of 6");
+        assert_eq!(
+            err("cpulimit", "x"),
+            "type check ('number') failed - got 'x'"
+        );
+        assert_eq!(
+            err("cpulimit", "9000"),
+            "value must have a maximum value of 8192"
+        );
+        assert_eq!(
+            err("ostype", "redhat"),
+            "value 'redhat' does not have a value in the enumeration 'debian, devuan, ubuntu, centos, fedora, opensuse, archlinux, alpine, gentoo, nixos, unmanaged'"
+        );
+        assert_eq!(
+            err("hostname", "bad_name"),
+            "invalid format - value does not look like a valid DNS name"
+        );
+        assert_eq!(
+            err("hostname", &"a".repeat(256)),
+            "value may only be 255 characters long"
+        );
+        assert_eq!(
+            err("net0", "bridge=vmbr0"),
+            "invalid format - format error\nnet0.name: property is missing and it is not optional"
+        );
+        assert_eq!(
+            err("net0", "name=eth0,foo=1"),
+            "invalid format - invalid key in comma-separated list property: foo"
+        );
+        assert_eq!(
+            err("bogus", "1"),
+            "property is not defined in schema and the schema does not allow additional properties"
+        );
+        assert_eq!(
+            err("timezone", "Mars/Olympus"),
+            "invalid format - invalid time zone 'Mars/Olympus'"
+        );
+    }
+
+    #[test]
+    fn api_checks_normalise() {
+        assert_eq!(check_option("onboot", "yes").unwrap(), "1");
+        assert_eq!(check_option("memory", "0512").unwrap(), "512");
+        assert_eq!(check_option("cpuunits", "200000").unwrap(), "10000");
+        assert_eq!(
+            check_option("tags", "Web;db,web prod").unwrap(),
+            "db;prod;web"
+        );
+        assert_eq!(
+            check_option("nameserver", "1.1.1.1,fe80::1%eth0").unwrap(),
+            "1.1.1.1 fe80::1%eth0"
+        );
+        assert_eq!(
+            check_option("searchdomain", "a.example;b.example").unwrap(),
+            "a.example b.example"
+        );
+        assert_eq!(
+            check_option("net0", "bridge=vmbr0,name=eth0,firewall=yes").unwrap(),
+            "name=eth0,bridge=vmbr0,firewall=1"
+        );
+        assert_eq!(check_option("rootfs", "local:8").unwrap(), "local:8");
+        assert_eq!(
+            check_option("features", "nesting=1,keyctl=1").unwrap(),
+            "nesting=1,keyctl=1"
+        );
+        assert_eq!(check_option("timezone", "host").unwrap(), "host");
+    }
+
+    #[test]
+    fn file_checks_are_looser() {
+        assert_eq!(check_type("ostype", "redhat").unwrap(), "redhat");
+        assert_eq!(check_type("memory", "0512").unwrap(), "512");
+        assert_eq!(check_type("memory", "1").unwrap(), "1");
+        assert_eq!(
+            check_type("memory", "-1").unwrap_err(),
+            "type check ('integer') failed - got '-1'"
+        );
+        assert_eq!(check_type("onboot", "On").unwrap(), "1");
+        assert_eq!(check_type("foo", "1").unwrap_err(), "unknown setting 'foo'");
+        assert_eq!(
+            check_type("hostname", "a\rb").unwrap_err(),
+            "property contains a line feed"
+        );
+        assert_eq!(
+            check_type("hostname", "bad_name").unwrap_err(),
+            "value does not look like a valid DNS name"
+        );
+        assert_eq!(
+            check_type("net0", "bridge=vmbr0,name=eth0").unwrap(),
+            "bridge=vmbr0,name=eth0"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{DeviceEntry, Features, MountPoint, NetDevice, PropertyError, Startup};
+use super::{DeviceEntry, Features, MountPoint, NetDevice, PropertyError, Startup, option_spec};
 
 /// Values are stored as the normalised strings pct writes (booleans `1`/`0`, integers without
 /// leading zeros), so a file pct wrote prints back byte for byte. The map's order is pct's write
@@ -22,76 +22,183 @@ pub struct Section {
     pub delete: Option<String>,
 }
 
+/// `prefix<N>` keys that are set, by index.
+fn indexed<'a>(options: &'a BTreeMap<String, String>, prefix: &str) -> Vec<(u16, &'a str)> {
+    let mut found: Vec<(u16, &str)> = options
+        .iter()
+        .filter(|(key, _)| {
+            option_spec(key).is_some_and(|spec| spec.name == prefix && spec.max_index.is_some())
+        })
+        .filter_map(|(key, value)| Some((key[prefix.len()..].parse().ok()?, value.as_str())))
+        .collect();
+    found.sort_by_key(|(index, _)| *index);
+    found
+}
+
 impl Section {
     /// The stored value of `key`; `description` and `env` come from their own fields.
     pub fn get(&self, key: &str) -> Option<&str> {
-        todo!("{key}")
+        match key {
+            "description" => Some(self.description.as_str()).filter(|d| !d.is_empty()),
+            _ => self.options.get(key).map(String::as_str),
+        }
     }
 
+    /// Set `key`; `description` and `env` (NUL-separated) go to their own fields.
     pub fn set(&mut self, key: &str, value: String) {
-        todo!("{key}{value}")
+        match key {
+            "description" => self.description = value,
+            "env" => {
+                self.env = value
+                    .split('\0')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            _ => {
+                self.options.insert(key.to_string(), value);
+            }
+        }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        todo!("{key}")
+        match key {
+            "description" => Some(std::mem::take(&mut self.description)).filter(|d| !d.is_empty()),
+            "env" => Some(std::mem::take(&mut self.env).join("\0")).filter(|e| !e.is_empty()),
+            _ => self.options.remove(key),
+        }
+    }
+
+    /// Whether `key` has a value (including description and env).
+    pub fn has(&self, key: &str) -> bool {
+        match key {
+            "env" => !self.env.is_empty(),
+            _ => self.get(key).is_some(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        todo!()
+        self.description.is_empty()
+            && self.options.is_empty()
+            && self.env.is_empty()
+            && self.lxc.is_empty()
+            && self.delete.is_none()
     }
 
     /// A boolean option, with its schema default when unset.
     pub fn flag(&self, key: &str) -> bool {
-        todo!("{key}")
+        let value = self
+            .get(key)
+            .or_else(|| option_spec(key).and_then(|spec| spec.default));
+        value == Some("1")
     }
 
     /// `memory` in MiB (default 512).
     pub fn memory(&self) -> u64 {
-        todo!()
+        self.get("memory")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(512)
     }
 
     /// `swap` in MiB, if set.
     pub fn swap(&self) -> Option<u64> {
-        todo!()
+        self.get("swap").and_then(|v| v.parse().ok())
     }
 
     pub fn hostname(&self) -> Option<&str> {
-        todo!()
+        self.get("hostname")
     }
 
     pub fn lock(&self) -> Option<&str> {
-        todo!()
+        self.get("lock")
     }
 
     pub fn rootfs(&self) -> Option<Result<MountPoint, PropertyError>> {
-        todo!()
+        self.get("rootfs").map(MountPoint::parse_rootfs)
     }
 
     /// `mp0`..`mp255` that are set, by index.
     pub fn mount_points(&self) -> Vec<(u16, Result<MountPoint, PropertyError>)> {
-        todo!()
+        indexed(&self.options, "mp")
+            .into_iter()
+            .map(|(i, v)| (i, MountPoint::parse_mp(v)))
+            .collect()
     }
 
     /// `net0`..`net31` that are set, by index.
     pub fn nets(&self) -> Vec<(u16, Result<NetDevice, PropertyError>)> {
-        todo!()
+        indexed(&self.options, "net")
+            .into_iter()
+            .map(|(i, v)| (i, NetDevice::parse(v)))
+            .collect()
     }
 
     /// `dev0`..`dev255` that are set, by index.
     pub fn devices(&self) -> Vec<(u16, Result<DeviceEntry, PropertyError>)> {
-        todo!()
+        indexed(&self.options, "dev")
+            .into_iter()
+            .map(|(i, v)| (i, DeviceEntry::parse(v)))
+            .collect()
     }
 
     /// `unused0`..`unused255` volume ids, by index.
     pub fn unused(&self) -> Vec<(u16, String)> {
-        todo!()
+        indexed(&self.options, "unused")
+            .into_iter()
+            .map(|(i, v)| (i, v.strip_prefix("volume=").unwrap_or(v).to_string()))
+            .collect()
     }
 
     pub fn features(&self) -> Result<Features, PropertyError> {
-        todo!()
+        self.get("features")
+            .map(Features::parse)
+            .unwrap_or_else(|| Ok(Features::default()))
     }
 
     pub fn startup(&self) -> Option<Result<Startup, PropertyError>> {
-        todo!()
+        self.get("startup").map(Startup::parse)
+    }
+
+    /// Storage volumes referenced by rootfs and mpN (not bind mounts or devices).
+    pub(crate) fn referenced_volumes(&self) -> Vec<String> {
+        let mut volumes: Vec<String> = self
+            .rootfs()
+            .into_iter()
+            .chain(self.mount_points().into_iter().map(|(_, mp)| mp))
+            .flatten()
+            .filter(|mp| mp.kind() == super::MountKind::Volume)
+            .map(|mp| mp.volume)
+            .collect();
+        volumes.dedup();
+        volumes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_accessors() {
+        let mut section = Section::default();
+        assert_eq!(section.memory(), 512);
+        assert!(section.flag("console") && !section.flag("onboot"));
+        section.set("memory", "1024".into());
+        section.set("mp10", "local:100/vm-100-disk-2.raw,mp=/b".into());
+        section.set("mp2", "local:100/vm-100-disk-1.raw,mp=/a".into());
+        section.set("net0", "name=eth0,bridge=vmbr0".into());
+        section.set("unused3", "local:100/vm-100-disk-9.raw".into());
+        section.set("env", "A=1\0B=2".into());
+        assert_eq!(section.memory(), 1024);
+        let indexes: Vec<u16> = section.mount_points().iter().map(|(i, _)| *i).collect();
+        assert_eq!(indexes, [2, 10]);
+        assert_eq!(section.nets()[0].1.as_ref().unwrap().name, "eth0");
+        assert_eq!(
+            section.unused(),
+            [(3, "local:100/vm-100-disk-9.raw".to_string())]
+        );
+        assert_eq!(section.env, ["A=1", "B=2"]);
+        assert_eq!(section.remove("env").unwrap(), "A=1\0B=2");
+        assert!(section.features().unwrap() == Features::default());
     }
 }

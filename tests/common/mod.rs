@@ -139,12 +139,19 @@ pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
                 header.set_gid(*gid as u64);
                 header.set_size(data.len() as u64);
                 header.set_mtime(1_700_000_000);
-                builder
-                    .append_data(&mut header, format!("./{name}"), *data)
-                    .unwrap();
+                // Written raw, so that hostile names (`..`) the tar crate refuses still get in.
+                let path = format!("./{name}");
+                let raw = &mut header.as_old_mut().name;
+                assert!(path.len() < raw.len(), "test path too long");
+                raw.fill(0);
+                raw[..path.len()].copy_from_slice(path.as_bytes());
+                header.set_cksum();
+                builder.append(&header, *data).unwrap();
             }
             Entry::Symlink(name, target) => {
                 header.set_entry_type(tar::EntryType::Symlink);
+                header.set_uid(0);
+                header.set_gid(0);
                 header.set_size(0);
                 header.set_mode(0o777);
                 header.set_mtime(1_700_000_000);
