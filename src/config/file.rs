@@ -199,7 +199,6 @@ impl Config {
             .description
             .push_str(&description);
         config.main.options.remove("snapstate");
-        drop(report);
         warnings.extend(notices);
         Ok((config, warnings))
     }

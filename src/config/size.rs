@@ -40,12 +40,12 @@ pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["K", "M", "G", "T"];
     let mut value = bytes;
     let mut unit = None;
-    for index in 0..UNITS.len() {
-        if value % 1024 != 0 {
+    for name in UNITS {
+        if !value.is_multiple_of(1024) {
             break;
         }
         value /= 1024;
-        unit = Some(UNITS[index]);
+        unit = Some(name);
     }
     match unit {
         None => bytes.to_string(),
