@@ -16,6 +16,8 @@ mod schema;
 mod section;
 mod size;
 mod startup;
+#[cfg(test)]
+mod tests;
 mod validate;
 mod vmid;
 

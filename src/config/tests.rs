@@ -1,0 +1,540 @@
+//! Tests of the whole file format: byte-exact round trips, pct's messages, pending semantics,
+//! and property tests over generated configs.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn vmid() -> Vmid {
+    Vmid::new(100).unwrap()
+}
+
+fn parse(text: &str) -> (Config, Vec<Warning>) {
+    Config::parse(vmid(), text, ParseMode::Lenient).unwrap()
+}
+
+fn strict_error(text: &str) -> String {
+    Config::parse(vmid(), text, ParseMode::Strict)
+        .unwrap_err()
+        .0
+}
+
+/// Shaped the way pct writes files: description first, keys sorted, env, raw lxc keys, then
+/// pending and snapshots sorted by name.
+const FULL: &str = "#Web front end%3A 50%25 of traffic
+#
+#second paragraph %C3%BC
+arch: amd64
+cores: 2
+cpulimit: 1.5
+features: nesting=1,keyctl=1
+hostname: web
+memory: 2048
+mp0: local:100/vm-100-disk-1.raw,mp=/srv/data,backup=1,size=32G
+mp1: /mnt/shared,mp=/shared,ro=1
+nameserver: 1.1.1.1 8.8.8.8
+net0: name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:12:34:56,ip=10.0.0.5/24,type=veth
+onboot: 1
+ostype: debian
+parent: daily
+rootfs: local:100/vm-100-disk-0.raw,size=8G
+startup: order=2,up=30
+swap: 512
+tags: prod;web
+unprivileged: 1
+unused0: local:100/vm-100-disk-7.raw
+lxc.environment.runtime: LANG=C.UTF-8
+lxc.environment.runtime: TZ=UTC
+lxc.apparmor.profile: unconfined
+lxc.cgroup2.devices.allow: c 10:200 rwm
+lxc.mount.entry: /dev/net dev/net none bind,create=dir
+
+[pve:pending]
+cores: 4
+delete: !mp1,swap
+memory: 4096
+
+[daily]
+#snapshot before upgrade
+arch: amd64
+hostname: web
+memory: 2048
+ostype: debian
+rootfs: local:100/vm-100-disk-0.raw,size=8G
+snaptime: 1700000000
+swap: 512
+
+[weekly]
+arch: amd64
+hostname: web
+memory: 1024
+ostype: debian
+parent: daily
+rootfs: local:100/vm-100-disk-0.raw,size=8G
+snapstate: prepare
+snaptime: 1700600000
+";
+
+#[test]
+fn a_pct_written_file_round_trips_byte_for_byte() {
+    let (config, warnings) = parse(FULL);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.write().unwrap(), FULL);
+    assert_eq!(
+        config.main.description,
+        "Web front end: 50% of traffic\n\nsecond paragraph ü\n"
+    );
+    assert_eq!(config.main.env, ["LANG=C.UTF-8", "TZ=UTC"]);
+    assert_eq!(config.main.lxc.len(), 3);
+    assert_eq!(config.pending.delete.as_deref(), Some("!mp1,swap"));
+    assert_eq!(config.snapshots["weekly"].get("snapstate"), Some("prepare"));
+    assert_eq!(
+        config.snapshots["daily"].description,
+        "snapshot before upgrade\n"
+    );
+}
+
+#[test]
+fn digest_is_sha1_of_the_bytes() {
+    assert_eq!(
+        Config::digest(b""),
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    );
+    assert_eq!(Config::digest(b"memory: 512\n").len(), 40);
+}
+
+#[test]
+fn lenient_reads_warn_and_keep_bad_values() {
+    let (config, warnings) = parse("onboot: maybe\nmemory: 0512\nfoo: bar\nostype: redhat\n");
+    let texts: Vec<&str> = warnings.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "vm 100 - unable to parse value of 'onboot' - type check ('boolean') failed - got 'maybe'",
+            "vm 100 - unable to parse value of 'foo' - unknown setting 'foo'",
+        ]
+    );
+    assert_eq!(config.main.get("onboot"), Some("maybe"));
+    assert_eq!(config.main.get("foo"), Some("bar"));
+    assert_eq!(
+        config.main.get("memory"),
+        Some("512"),
+        "integers are normalised"
+    );
+    assert_eq!(
+        config.main.get("ostype"),
+        Some("redhat"),
+        "the file parser checks no enums"
+    );
+    assert_eq!(
+        config.write().unwrap(),
+        "foo: bar\nmemory: 512\nonboot: maybe\nostype: redhat\n"
+    );
+}
+
+#[test]
+fn strict_reads_fail_with_pcts_messages() {
+    assert_eq!(
+        strict_error("onboot: maybe\n"),
+        "vm 100 - unable to parse value of 'onboot' - type check ('boolean') failed - got 'maybe'"
+    );
+    assert_eq!(
+        strict_error("memory: lots\n"),
+        "vm 100 - unable to parse value of 'memory' - type check ('integer') failed - got 'lots'"
+    );
+    assert_eq!(
+        strict_error("cpulimit: 1,5\n"),
+        "vm 100 - unable to parse value of 'cpulimit' - type check ('number') failed - got '1,5'"
+    );
+    assert_eq!(
+        strict_error("bogus: 1\n"),
+        "vm 100 - unable to parse value of 'bogus' - unknown setting 'bogus'"
+    );
+    assert_eq!(
+        strict_error("Memory: 1\n"),
+        "vm 100 - unable to parse config: Memory: 1"
+    );
+    assert_eq!(
+        strict_error("lxc.rootfs.path: /x\n"),
+        "vm 100 - lxc.rootfs.path: lxc.rootfs.path is auto generated from rootfs"
+    );
+    assert_eq!(
+        strict_error("lxc.rootfs.options: ro\n"),
+        "vm 100 - lxc.rootfs.options: lxc.rootfs.options is not supported, please use mount point options in the \"rootfs\" key"
+    );
+    assert_eq!(
+        strict_error("lxc.bogus.key: 1\n"),
+        "vm 100 - unable to parse config: lxc.bogus.key: 1"
+    );
+    assert_eq!(
+        strict_error("delete: swap\n"),
+        "vm 100 - property 'delete' is only allowed in [pve:pending]"
+    );
+    assert_eq!(
+        strict_error("net0: bridge=vmbr0\n"),
+        "vm 100 - unable to parse value of 'net0' - format error\nname: property is missing and it is not optional"
+    );
+    assert_eq!(
+        strict_error("hostname: a_b\n"),
+        "vm 100 - unable to parse value of 'hostname' - value does not look like a valid DNS name"
+    );
+}
+
+#[test]
+fn raw_lxc_keys_keep_order_and_accept_both_separators() {
+    let (config, warnings) = parse(
+        "lxc.mount.entry = /a a none bind 0 0\nlxc.aa_profile: unconfined\nlxc.cgroup2.memory.max: 1G\nlxc.mount.entry: /b b none bind 0 0\n",
+    );
+    assert_eq!(
+        warnings,
+        [Warning(
+            "vm 100 - lxc.aa_profile is deprecated and was renamed to lxc.apparmor.profile".into()
+        )]
+    );
+    let keys: Vec<&str> = config.main.lxc.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "lxc.mount.entry",
+            "lxc.aa_profile",
+            "lxc.cgroup2.memory.max",
+            "lxc.mount.entry"
+        ]
+    );
+    assert!(
+        config
+            .write()
+            .unwrap()
+            .starts_with("lxc.mount.entry: /a a none bind 0 0\n"),
+        "written back in `key: value` form"
+    );
+}
+
+#[test]
+fn descriptions_from_keys_and_comments_anywhere() {
+    let (config, _) = parse("memory: 512\n#late comment\ndescription: from%20key\n");
+    assert_eq!(config.main.description, "late comment\nfrom key");
+    assert_eq!(
+        config.write().unwrap(),
+        "#late comment\n#from key\nmemory: 512\n"
+    );
+}
+
+#[test]
+fn whitespace_and_carriage_returns() {
+    let (config, warnings) = parse("\n  \nmemory:   1024  \r\n[PVE:PENDING]  \r\nswap: 0\r\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.main.get("memory"), Some("1024"));
+    assert_eq!(config.pending.get("swap"), Some("0"));
+}
+
+#[test]
+fn still_referenced_unused_volumes_are_dropped_on_write() {
+    let (config, _) = parse(
+        "rootfs: local:100/vm-100-disk-0.raw,size=8G\nunused0: local:100/vm-100-disk-0.raw\nunused1: local:100/vm-100-disk-1.raw\n",
+    );
+    assert_eq!(
+        config.write().unwrap(),
+        "rootfs: local:100/vm-100-disk-0.raw,size=8G\nunused1: local:100/vm-100-disk-1.raw\n"
+    );
+}
+
+#[test]
+fn newlines_inside_values_are_refused_on_write() {
+    let mut config = Config::new(vmid());
+    config.main.set("hostname", "a\nb".into());
+    assert_eq!(
+        config.write().unwrap_err().0,
+        "detected invalid newline inside property 'hostname'"
+    );
+}
+
+#[test]
+fn pending_view_merges() {
+    let (config, _) = parse(FULL);
+    let merged = config.with_pending_applied();
+    assert_eq!(merged.get("memory"), Some("4096"));
+    assert_eq!(merged.get("cores"), Some("4"));
+    assert!(merged.get("swap").is_none() && merged.get("mp1").is_none());
+    assert_eq!(merged.get("hostname"), Some("web"));
+}
+
+fn request(set: &[(&str, &str)], delete: &[&str], revert: &[&str]) -> SetRequest {
+    SetRequest {
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        delete: delete.iter().map(|s| s.to_string()).collect(),
+        revert: revert.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+const STOPPED: &str = "hostname: a\nmemory: 512\nmp0: local:100/vm-100-disk-1.raw,mp=/data,size=8G\nostype: debian\nrootfs: local:100/vm-100-disk-0.raw,size=8G\nswap: 512\n";
+
+#[test]
+fn set_on_a_stopped_container_applies_at_once() {
+    let (mut config, _) = parse(STOPPED);
+    let warnings = config
+        .update(
+            &request(&[("memory", "1024"), ("onboot", "yes")], &["swap"], &[]),
+            true,
+        )
+        .unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(
+        config.write().unwrap(),
+        "hostname: a\nmemory: 1024\nmp0: local:100/vm-100-disk-1.raw,mp=/data,size=8G\nonboot: 1\nostype: debian\nrootfs: local:100/vm-100-disk-0.raw,size=8G\n"
+    );
+}
+
+#[test]
+fn set_on_a_running_container_waits_in_pending() {
+    let (mut config, _) = parse(STOPPED);
+    config
+        .update(
+            &request(&[("memory", "1024"), ("hostname", "a")], &["swap"], &[]),
+            false,
+        )
+        .unwrap();
+    assert!(
+        config
+            .write()
+            .unwrap()
+            .ends_with("\n[pve:pending]\ndelete: swap\nmemory: 1024\n"),
+        "unchanged hostname is not pending"
+    );
+    let changes = config.pending_changes();
+    assert!(changes.contains(&PendingChange::Cur {
+        key: "memory".into(),
+        value: "512".into()
+    }));
+    assert!(changes.contains(&PendingChange::New {
+        key: "memory".into(),
+        value: "1024".into()
+    }));
+    assert!(changes.contains(&PendingChange::Del {
+        key: "swap".into(),
+        value: "512".into()
+    }));
+    config
+        .update(&request(&[], &[], &["memory", "swap"]), false)
+        .unwrap();
+    assert!(config.pending.is_empty(), "{:?}", config.pending);
+    config
+        .update(&request(&[], &["!swap"], &[]), false)
+        .unwrap();
+    assert_eq!(config.pending.delete.as_deref(), Some("!swap"));
+}
+
+#[test]
+fn set_refusals_speak_pct() {
+    let (config, _) = parse(STOPPED);
+    let fail = |req: SetRequest| config.clone().update(&req, true).unwrap_err().0;
+    assert_eq!(
+        fail(request(&[], &["memory"], &[])),
+        "unable to delete required option 'memory'"
+    );
+    let warnings = config
+        .clone()
+        .update(&request(&[], &["unprivileged"], &[]), true)
+        .unwrap();
+    assert_eq!(
+        warnings,
+        [Warning(
+            "cannot delete 'unprivileged' - not set in current configuration!".into()
+        )]
+    );
+    assert_eq!(
+        fail(request(&[("unprivileged", "0")], &[], &[])),
+        "unable to modify read-only option: 'unprivileged'"
+    );
+    assert_eq!(
+        fail(request(&[("memory", "8")], &[], &[])),
+        "400 Parameter verification failed.\nmemory: value must have a minimum value of 16"
+    );
+    assert_eq!(
+        fail(request(&[("memory", "600")], &["memory"], &[])),
+        "400 Parameter verification failed.\ndelete: you can't use '-memory' and -delete memory' at the same time"
+    );
+    assert_eq!(
+        fail(request(&[], &["swap"], &["swap"])),
+        "400 Parameter verification failed.\ndelete: you can't use '-delete swap' and '-revert swap' at the same time"
+    );
+    assert_eq!(
+        fail(request(&[], &["bogus"], &[])),
+        "400 Parameter verification failed.\ndelete: unknown option 'bogus'"
+    );
+    assert_eq!(
+        fail(request(
+            &[("net0", "name=eth0,host-managed=1,ip6=auto")],
+            &[],
+            &[]
+        )),
+        "net0: SLAAC is not supported for host-managed network configuration."
+    );
+    let (mut unset, _) = parse(STOPPED);
+    let warnings = unset.update(&request(&[], &["cores"], &[]), true).unwrap();
+    assert_eq!(
+        warnings,
+        [Warning(
+            "cannot delete 'cores' - not set in current configuration!".into()
+        )]
+    );
+}
+
+#[test]
+fn protection_guards_the_drives() {
+    let (mut config, _) = parse(&format!("{STOPPED}protection: 1\nunprivileged: 1\n"));
+    let error = config
+        .clone()
+        .update(&request(&[], &["mp0"], &[]), true)
+        .unwrap_err()
+        .0;
+    assert_eq!(
+        error,
+        "can't remove CT 100 drive 'mp0' - protection mode enabled"
+    );
+    let error = config
+        .clone()
+        .update(
+            &request(&[("rootfs", "local:100/vm-100-disk-9.raw")], &[], &[]),
+            true,
+        )
+        .unwrap_err()
+        .0;
+    assert_eq!(
+        error,
+        "can't update CT 100 drive 'rootfs' - protection mode enabled"
+    );
+    assert_eq!(
+        config
+            .update(&request(&[], &["unprivileged"], &[]), true)
+            .unwrap_err()
+            .0,
+        "unable to delete read-only option: 'unprivileged'"
+    );
+    // Other options still change.
+    config
+        .update(&request(&[("memory", "1024")], &[], &[]), true)
+        .unwrap();
+}
+
+#[test]
+fn replaced_and_deleted_volumes_become_unused() {
+    let (mut config, _) = parse(STOPPED);
+    config
+        .update(
+            &request(
+                &[("mp0", "local:100/vm-100-disk-2.raw,mp=/data,size=4G")],
+                &[],
+                &[],
+            ),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        config.main.unused(),
+        [(0, "local:100/vm-100-disk-1.raw".to_string())]
+    );
+    config.update(&request(&[], &["mp0"], &[]), true).unwrap();
+    assert_eq!(config.main.unused().len(), 2);
+    assert!(config.main.get("mp0").is_none());
+    config
+        .update(&request(&[], &["unused0"], &[]), true)
+        .unwrap();
+    assert_eq!(
+        config.main.unused(),
+        [(1, "local:100/vm-100-disk-2.raw".to_string())]
+    );
+    for i in 0..=255 {
+        config.main.set(
+            &format!("unused{i}"),
+            format!("local:100/vm-100-disk-{}.raw", i + 100),
+        );
+    }
+    assert_eq!(
+        config
+            .add_unused_volume("local:100/vm-100-disk-9.raw")
+            .unwrap_err()
+            .0,
+        "Too many unused volumes - please delete them first."
+    );
+}
+
+fn section_strategy() -> impl Strategy<Value = Section> {
+    let keys = prop::collection::btree_map(
+        prop_oneof![
+            Just("memory".to_string()),
+            Just("swap".to_string()),
+            Just("cores".to_string()),
+            Just("onboot".to_string()),
+            Just("hostname".to_string()),
+            "net[0-9]".prop_map(|k| k),
+            "mp[0-9]{1,2}".prop_map(|k| k),
+        ],
+        "[a-z0-9=,:/._-]{1,20}",
+        0..8,
+    );
+    (
+        keys,
+        "[ -~\\n]{0,40}",
+        prop::collection::vec("[A-Z]{1,5}=[a-z0-9]{0,5}", 0..3),
+        prop::collection::vec(
+            (
+                "lxc\\.(mount\\.entry|cgroup2\\.cpu\\.max|idmap)",
+                "[a-z0-9 :/]{1,10}",
+            ),
+            0..3,
+        ),
+    )
+        .prop_map(|(options, description, env, lxc)| Section {
+            description: description.trim_start_matches('\n').to_string(),
+            options: options
+                .into_iter()
+                .map(|(k, v)| (k, v.trim().to_string()))
+                .filter(|(_, v)| !v.is_empty() && !v.contains(':'))
+                .collect(),
+            env,
+            lxc: lxc
+                .into_iter()
+                .map(|(k, v)| (k, v.trim().to_string()))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+            delete: None,
+        })
+}
+
+proptest! {
+    #[test]
+    fn written_configs_parse_back_and_write_identically(main in section_strategy(), pending in section_strategy(), snapshot in section_strategy()) {
+        let mut config = Config::new(vmid());
+        config.main = main;
+        config.pending = pending;
+        config.pending.description.clear();
+        config.pending.delete = Some("swap".into());
+        config.snapshots.insert("snap1".into(), snapshot);
+        let text = config.write().unwrap();
+        let (parsed, _) = parse(&text);
+        prop_assert_eq!(parsed.write().unwrap(), text);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "(?s).{0,400}") {
+        for mode in [ParseMode::Lenient, ParseMode::Strict] {
+            if let Ok((config, _)) = Config::parse(vmid(), &text, mode) {
+                let _ = config.write();
+                let _ = config.pending_changes();
+            }
+        }
+    }
+
+    #[test]
+    fn lenient_parse_is_a_fixed_point_after_one_write(text in "(?s)([a-z]{1,8}: [ -~]{1,12}\n|#[ -~]{0,10}\n|\\[[a-z]{2,5}\\]\n|lxc\\.[a-z.]{1,10}: [a-z ]{1,5}\n){0,12}") {
+        let (config, _) = parse(&text);
+        if let Ok(first) = config.write() {
+            let (again, _) = parse(&first);
+            prop_assert_eq!(again.write().unwrap(), first);
+        }
+    }
+}
