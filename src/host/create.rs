@@ -199,6 +199,7 @@ impl Container<'_> {
             shift_mount_roots(&rootfs, config, map)?;
         }
         println!("extracting archive '{}'", template.display());
+        let started = std::time::Instant::now();
         let summary = extract_template(
             template,
             &rootfs,
@@ -208,11 +209,7 @@ impl Container<'_> {
                 ignore_unpack_errors: options.ignore_unpack_errors,
             },
         )?;
-        println!(
-            "Total bytes read: {} ({}MiB)",
-            summary.bytes,
-            summary.bytes / (1024 * 1024)
-        );
+        println!("{}", totals_line(summary.bytes, started.elapsed()));
 
         if config.main.get("arch").is_none() {
             match detect_arch(&rootfs) {
@@ -255,6 +252,30 @@ impl Container<'_> {
         }
         self.write_config(config)
     }
+}
+
+/// GNU tar's `--totals` line, which pct's create log shows.
+fn totals_line(bytes: u64, elapsed: std::time::Duration) -> String {
+    fn human(value: f64) -> String {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut value = value;
+        let mut unit = 0;
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if value < 10.0 && unit > 0 {
+            format!("{value:.1}{}", UNITS[unit])
+        } else {
+            format!("{value:.0}{}", UNITS[unit])
+        }
+    }
+    let rate = bytes as f64 / elapsed.as_secs_f64().max(1e-6);
+    format!(
+        "Total bytes read: {bytes} ({}, {}/s)",
+        human(bytes as f64),
+        human(rate)
+    )
 }
 
 fn is_plain_number(value: &str) -> bool {
@@ -377,6 +398,16 @@ fn random_mac(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_read_like_gnu_tar() {
+        let line = totals_line(1983069, std::time::Duration::from_millis(20));
+        assert_eq!(line, "Total bytes read: 1983069 (1.9MiB, 95MiB/s)");
+        assert_eq!(
+            totals_line(512, std::time::Duration::from_secs(1)),
+            "Total bytes read: 512 (512B, 512B/s)"
+        );
+    }
 
     #[test]
     fn plain_numbers_are_sizes() {
