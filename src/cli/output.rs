@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{OptionKind, PendingChange, Section, option_spec};
+use crate::config::{OptionKind, PendingChange, Section, encode_text, option_spec};
 use crate::host::{ContainerStatus, DiskUsage, ListEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,20 +28,6 @@ impl Format {
             println!("{value}");
         }
     }
-}
-
-/// pct's `encode_text`: percent-escape everything but printable ASCII other than `%` and `:`.
-pub fn encode_text(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        let safe = matches!(byte, 0x20..=0x24 | 0x26..=0x39 | 0x3b..=0x7e);
-        if safe {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 pub fn list(entries: &[ListEntry], format: Format) {
@@ -208,14 +194,6 @@ pub fn df(rows: &[DiskUsage]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encode_text_escapes_like_pct() {
-        assert_eq!(encode_text("Hello: 5%"), "Hello%3A 5%25");
-        assert_eq!(encode_text("a\nb"), "a%0Ab");
-        assert_eq!(encode_text("ü"), "%C3%BC");
-        assert_eq!(encode_text("plain text #1 ~"), "plain text #1 ~");
-    }
 
     #[test]
     fn df_sizes() {
