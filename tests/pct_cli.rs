@@ -550,3 +550,75 @@ fn help_completions_and_man_page() {
     let man = root.pct_ok(&["man"]);
     assert!(man.contains(".TH pct"), "{}", &man[..200.min(man.len())]);
 }
+
+#[test]
+fn mount_point_volumes_are_allocated_replaced_and_freed() {
+    let root = TestRoot::new();
+    debianish_template(&root);
+    root.pct_ok(&[
+        "create",
+        "109",
+        TEMPLATE,
+        "--rootfs",
+        "local:0",
+        "--mp0",
+        "local:1,mp=/srv/data",
+    ]);
+    let lines = config_lines(&root, "109");
+    assert_eq!(
+        line_with(&lines, "mp0:"),
+        "mp0: local:109/vm-109-disk-1.raw,mp=/srv/data,size=1G"
+    );
+    let first = root.join("var/lib/vz/images/109/vm-109-disk-1.raw");
+    assert!(first.is_file());
+
+    // Replacing mp0 allocates a new volume; the old one is kept as unused0.
+    root.pct_ok(&["set", "109", "--mp0", "local:0,mp=/srv/data,backup=0"]);
+    let lines = config_lines(&root, "109");
+    assert_eq!(
+        line_with(&lines, "mp0:"),
+        "mp0: local:109/subvol-109-disk-2.subvol,mp=/srv/data,backup=0,size=0T"
+    );
+    assert_eq!(
+        line_with(&lines, "unused0:"),
+        "unused0: local:109/vm-109-disk-1.raw"
+    );
+    assert!(first.is_file());
+
+    root.pct_ok(&["mount", "109"]);
+    assert!(root.join("var/lib/lxc/109/rootfs/srv/data").is_dir());
+    root.pct_ok(&["unmount", "109"]);
+
+    // Deleting unused0 frees the volume.
+    root.pct_ok(&["set", "109", "--delete", "unused0"]);
+    assert!(!first.exists());
+    assert!(
+        config_lines(&root, "109")
+            .iter()
+            .all(|l| !l.starts_with("unused0:"))
+    );
+
+    // A set refused after the new volume was allocated (protection) frees it again.
+    root.pct_ok(&["set", "109", "--protection", "1"]);
+    let (code, _, stderr) = root.pct(&["set", "109", "--mp1", "local:1,mp=/srv/more"]);
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            255,
+            "can't update CT 109 drive 'mp1' - protection mode enabled"
+        )
+    );
+    let mut images: Vec<_> = fs::read_dir(root.join("var/lib/vz/images/109"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    images.sort();
+    assert_eq!(
+        images,
+        ["subvol-109-disk-0.subvol", "subvol-109-disk-2.subvol"],
+        "no volume left from the refused set"
+    );
+    root.pct_ok(&["set", "109", "--protection", "0"]);
+    root.pct_ok(&["destroy", "109"]);
+    assert!(!root.join("var/lib/vz/images/109").exists());
+}

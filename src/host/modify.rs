@@ -65,8 +65,25 @@ impl Container<'_> {
                     *value = fill_net_defaults(self, &normalized)?;
                 }
             }
-            let warnings = config.update(&request, !self.is_running())?;
+            let before = config.main.unused();
+            let mut warnings = config.update(&request, !self.is_running())?;
             self.write_config(&config)?;
+            // A deleted unusedN takes its volume with it, as in pct; one still referenced
+            // elsewhere (rootfs, mpN, another unusedN, a snapshot) stays.
+            let still_used = referenced_volume_texts(&config);
+            for (index, volume) in before {
+                let deleted = config.main.get(&format!("unused{index}")).is_none();
+                if deleted && !still_used.contains(&volume) {
+                    match VolumeId::parse(&volume)
+                        .map_err(Error::from)
+                        .and_then(|volid| Ok(storage.free_volume(&volid)?))
+                    {
+                        Ok(()) => {}
+                        Err(e) => warnings
+                            .push(Warning(format!("unable to free volume '{volume}' - {e}"))),
+                    }
+                }
+            }
             Ok(warnings)
         })();
         if result.is_err() {
@@ -152,4 +169,21 @@ impl Container<'_> {
         }
         self.remove_lock(Some("mounted"))
     }
+}
+
+/// Every volume id a config still names: rootfs, mpN and unusedN of every section.
+fn referenced_volume_texts(config: &Config) -> Vec<String> {
+    let mut volumes = Vec::new();
+    for section in [&config.main, &config.pending]
+        .into_iter()
+        .chain(config.snapshots.values())
+    {
+        let points = section
+            .rootfs()
+            .into_iter()
+            .chain(section.mount_points().into_iter().map(|(_, mp)| mp));
+        volumes.extend(points.flatten().map(|mp| mp.volume));
+        volumes.extend(section.unused().into_iter().map(|(_, volume)| volume));
+    }
+    volumes
 }
