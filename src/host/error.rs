@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::config::{ConfigError, IdMapError};
+use crate::config::{ConfigError, IdMapError, VmidError};
 use crate::mount::MountError;
 use crate::storage::{StorageError, TemplateError};
 
@@ -28,6 +28,8 @@ pub enum Error {
     Template(#[from] TemplateError),
     #[error(transparent)]
     IdMap(#[from] IdMapError),
+    #[error(transparent)]
+    Vmid(#[from] VmidError),
     #[error("{context}: {source}")]
     Io {
         context: String,
