@@ -373,17 +373,32 @@ fn is_nameserver(value: &str) -> bool {
     value.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// The zone names of the host's zone.tab, read once; `None` when the host has no zone.tab.
+fn zone_names() -> Option<&'static [String]> {
+    static ZONES: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    ZONES
+        .get_or_init(|| {
+            let table = std::fs::read_to_string("/usr/share/zoneinfo/zone.tab").ok()?;
+            Some(
+                table
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .filter_map(|l| l.split('\t').nth(2))
+                    .map(str::to_string)
+                    .collect(),
+            )
+        })
+        .as_deref()
+}
+
 /// A zone from the host's zone.tab (plus `UTC` and `host`).
 fn is_timezone(value: &str) -> bool {
     if value == "host" || value == "UTC" {
         return true;
     }
-    match std::fs::read_to_string("/usr/share/zoneinfo/zone.tab") {
-        Ok(table) => table
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .any(|l| l.split('\t').nth(2) == Some(value)),
-        Err(_) => value.split('/').all(|part| {
+    match zone_names() {
+        Some(zones) => zones.iter().any(|zone| zone == value),
+        None => value.split('/').all(|part| {
             !part.is_empty()
                 && part
                     .chars()
