@@ -101,16 +101,7 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
                 .unwrap_or(value)
                 .parse()
                 .map_err(|_| format!("type check ('integer') failed - got '{value}'"))?;
-            if let Some(min) = min
-                && number < min
-            {
-                return Err(format!("value must have a minimum value of {min}"));
-            }
-            if let Some(max) = max
-                && number > max
-            {
-                return Err(format!("value must have a maximum value of {max}"));
-            }
+            check_range(number.into(), min, max)?;
             Ok(value.to_string())
         }
         Kind::Number => {
@@ -132,6 +123,21 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
         }
         Kind::Text(validate) => validate(value).map(|()| value.to_string()),
     }
+}
+
+/// JSONSchema's `minimum`/`maximum` with pct's messages.
+pub(crate) fn check_range(number: i128, min: Option<i64>, max: Option<i64>) -> Result<(), String> {
+    if let Some(min) = min
+        && number < min.into()
+    {
+        return Err(format!("value must have a minimum value of {min}"));
+    }
+    if let Some(max) = max
+        && number > max.into()
+    {
+        return Err(format!("value must have a maximum value of {max}"));
+    }
+    Ok(())
 }
 
 /// JSONSchema's number: optional sign, digits with an optional fraction, optional exponent.

@@ -3,7 +3,7 @@
 //! the file parser.
 
 use super::PropertyFormat;
-use super::propstring::{is_number, parse_boolean};
+use super::propstring::{check_range, is_number, parse_boolean};
 use super::validate;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -519,16 +519,7 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
             let number: i128 = value.parse().map_err(|_| {
                 OptionError(format!("type check ('integer') failed - got '{value}'"))
             })?;
-            if let Some(min) = min
-                && number < min as i128
-            {
-                return fail(format!("value must have a minimum value of {min}"));
-            }
-            if let Some(max) = max
-                && number > max as i128
-            {
-                return fail(format!("value must have a maximum value of {max}"));
-            }
+            check_range(number, min, max).map_err(OptionError)?;
             // pct clamps the CPU weight to what cgroup v2 accepts before storing it.
             let number = if key == "cpuunits" {
                 number.min(10000)
