@@ -1,6 +1,14 @@
 //! Rootfs assembly. For now: mounting a container's volumes (rootfs and mpN) at a directory,
 //! as `pct mount` and `pct create` need, and taking them down again.
 
+mod loopdev;
+mod mountinfo;
+#[cfg(test)]
+pub(crate) mod testutil;
 mod volumes;
 
-pub use volumes::{MountError, VolumeSource, mount_volume, unmount_tree};
+pub use loopdev::{LoopDevice, backing_file, devices_backed_by};
+pub use mountinfo::{MountEntry, mount_points, mount_table};
+pub use volumes::{
+    MountError, VolumeSource, mount_volume, mount_volume_owned, probe_filesystem, unmount_tree,
+};

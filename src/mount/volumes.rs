@@ -1,14 +1,26 @@
-//! Mounting one volume: raw images through a loop device (autoclear, so the device goes away
-//! with the mount), directories by bind mount, block devices by their filesystem; mount
-//! targets inside a rootfs are resolved without leaving it.
+//! Mounting one volume: raw images through a loop device (autoclear), directories and block
+//! devices by bind/mount; mount targets inside a rootfs resolved without leaving it.
+//!
+//! Everything goes through the new mount API: the volume is first made a detached mount
+//! (`fsopen`/`fsmount` for file systems, `open_tree` for binds) and then attached with
+//! `move_mount` onto a directory descriptor. The target is never named by path after it was
+//! resolved, so a container cannot swap a symlink in between.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::ffi::CStr;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
-use rustix::mount::{MountFlags, UnmountFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, open, openat2};
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
+    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
+    open_tree, unmount,
+};
+
+use super::loopdev::LoopDevice;
+use super::mountinfo::mount_table;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeSource {
@@ -28,528 +40,760 @@ pub struct MountError {
     pub source: std::io::Error,
 }
 
-fn error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> MountError {
+fn failed(context: impl Into<String>) -> impl FnOnce(io::Error) -> MountError {
     let context = context.into();
     move |source| MountError { context, source }
 }
 
-fn errno(context: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> MountError {
-    let context = context.into();
-    move |e| MountError {
-        context,
-        source: e.into(),
+/// An error whose whole text is pct's message (e.g. `symlink encountered at: X`).
+fn refused(context: impl Into<String>, message: String, errno: i32) -> MountError {
+    let kind = io::Error::from_raw_os_error(errno).kind();
+    MountError {
+        context: context.into(),
+        source: io::Error::new(kind, message),
     }
 }
 
 /// Mount `source` at `target`. When `rootfs` is given, `target` is a path inside that rootfs
-/// (e.g. `/data`), resolved without following symlinks and created as a directory when
-/// missing; otherwise `target` is a host path that must exist. Returns the host path mounted on.
+/// (e.g. `/data`), resolved without following symlinks out of it and created as a directory
+/// when missing; otherwise `target` is a host path that must exist.
 pub fn mount_volume(
     source: &VolumeSource,
     rootfs: Option<&Path>,
     target: &Path,
     read_only: bool,
 ) -> Result<PathBuf, MountError> {
-    let (target_fd, host_path) = match rootfs {
-        Some(rootfs) => {
-            let fd = resolve_in_rootfs(rootfs, target)?;
-            let relative = target.strip_prefix("/").unwrap_or(target);
-            (fd, rootfs.join(relative))
-        }
+    mount_volume_owned(source, rootfs, target, read_only, None)
+}
+
+/// [`mount_volume`], with the directories it creates inside `rootfs` owned by `dir_owner`
+/// (uid, gid) — the container's mapped root for unprivileged containers, as pct does.
+/// Returns the host path of the mount point.
+pub fn mount_volume_owned(
+    source: &VolumeSource,
+    rootfs: Option<&Path>,
+    target: &Path,
+    read_only: bool,
+    dir_owner: Option<(u32, u32)>,
+) -> Result<PathBuf, MountError> {
+    let (target_dir, host_path) = match rootfs {
+        Some(rootfs) => resolve_in_rootfs(rootfs, target, Some(dir_owner))?,
         None => {
-            let fd = rustix::fs::open(
+            let context = || format!("unable to open mount target '{}'", target.display());
+            let dir = open(
                 target,
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(errno(format!("mount target '{}'", target.display())))?;
-            (fd, target.to_path_buf())
+            .map_err(|e| failed(context())(e.into()))?;
+            let host_path = std::fs::canonicalize(target).map_err(failed(context()))?;
+            (dir, host_path)
         }
     };
-    // Mounting on the fd's magic link mounts on exactly the directory resolved above, even if
-    // the path is swapped for a symlink in between.
-    let on = PathBuf::from(format!("/proc/self/fd/{}", target_fd.as_raw_fd()));
-    let ro = if read_only {
-        MountFlags::RDONLY
-    } else {
-        MountFlags::empty()
-    };
-    match source {
+
+    // The loop device must stay open until the mount holds it, or autoclear detaches it.
+    let mut loop_device = None;
+    let detached = match source {
+        VolumeSource::Directory(dir) => bind_tree(dir, read_only)?,
+        VolumeSource::BlockDevice(device) => mount_filesystem(device, read_only)?,
         VolumeSource::RawImage(image) => {
-            let device = LoopDevice::attach(image, read_only)?;
-            rustix::mount::mount(device.path(), &on, "ext4", ro, None::<&std::ffi::CStr>).map_err(
-                errno(format!(
-                    "mount '{}' (ext4 on {})",
-                    image.display(),
-                    device.path().display()
-                )),
-            )?;
+            let device = LoopDevice::attach(image, read_only).map_err(failed(format!(
+                "failed to setup loop device for {}",
+                image.display()
+            )))?;
+            let mount = mount_filesystem(device.path(), read_only)?;
+            loop_device = Some(device);
+            mount
         }
-        VolumeSource::Directory(dir) => bind_mount(dir, &target_fd, read_only)?,
-        VolumeSource::BlockDevice(device) => {
-            let fstype = probe_filesystem(device)
-                .map_err(error(format!("unable to read '{}'", device.display())))?;
-            let Some(fstype) = fstype else {
-                return Err(MountError {
-                    context: format!("unable to detect the filesystem on '{}'", device.display()),
-                    source: std::io::Error::from_raw_os_error(libc::EINVAL),
-                });
-            };
-            rustix::mount::mount(device, &on, fstype, ro, None::<&std::ffi::CStr>)
-                .map_err(errno(format!("mount '{}' ({fstype})", device.display())))?;
-        }
-    }
+    };
+    move_mount(
+        detached.as_fd(),
+        c"",
+        target_dir.as_fd(),
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| {
+        failed(format!(
+            "unable to mount {} at '{}'",
+            describe(source),
+            host_path.display()
+        ))(e.into())
+    })?;
+    drop(loop_device);
     Ok(host_path)
 }
 
-/// Bind `dir` onto the directory `target` (an fd), read-only if asked, without any path
-/// lookup between the two: the clone of `dir` is made read-only while still detached, so it
-/// is never visible writable.
-fn bind_mount(dir: &Path, target: &OwnedFd, read_only: bool) -> Result<(), MountError> {
-    use rustix::mount::{MoveMountFlags, OpenTreeFlags, move_mount, open_tree};
-    let tree = open_tree(
-        rustix::fs::CWD,
-        dir,
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-    )
-    .map_err(errno(format!("bind mount '{}'", dir.display())))?;
-    if read_only {
-        let attr = libc::mount_attr {
-            attr_set: libc::MOUNT_ATTR_RDONLY,
-            attr_clr: 0,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        let empty = c"";
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                tree.as_raw_fd(),
-                empty.as_ptr(),
-                libc::AT_EMPTY_PATH,
-                &attr as *const libc::mount_attr,
-                std::mem::size_of::<libc::mount_attr>(),
-            )
-        };
-        if result != 0 {
-            return Err(error(format!("read-only bind of '{}'", dir.display()))(
-                std::io::Error::last_os_error(),
-            ));
-        }
+fn describe(source: &VolumeSource) -> String {
+    match source {
+        VolumeSource::RawImage(p) => format!("image '{}'", p.display()),
+        VolumeSource::Directory(p) => format!("directory '{}'", p.display()),
+        VolumeSource::BlockDevice(p) => format!("device '{}'", p.display()),
     }
-    move_mount(
-        &tree,
-        "",
-        target,
-        "",
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-    )
-    .map_err(errno(format!("bind mount '{}'", dir.display())))
 }
 
-/// Walk `target` below `rootfs` one component at a time with O_NOFOLLOW, creating missing
-/// directories; a symlink or `..` anywhere is refused, as pct refuses them in mount paths.
-fn resolve_in_rootfs(rootfs: &Path, target: &Path) -> Result<OwnedFd, MountError> {
-    let shown = target.display().to_string();
-    let mut dir = rustix::fs::open(
+/// Open the directory `target` inside `rootfs`, one component at a time. With `create`,
+/// missing directories are made (mode 0755, owned by the given owner when there is one). A
+/// symlink anywhere on the way is refused as pct does (`symlink encountered at: <path>`),
+/// and `..` is refused outright.
+fn resolve_in_rootfs(
+    rootfs: &Path,
+    target: &Path,
+    create: Option<Option<(u32, u32)>>,
+) -> Result<(OwnedFd, PathBuf), MountError> {
+    let context = || {
+        format!(
+            "unable to prepare mount point '{}' in '{}'",
+            target.display(),
+            rootfs.display()
+        )
+    };
+    let mut names = Vec::new();
+    for component in target.components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(name) => names.push(name),
+            Component::ParentDir | Component::Prefix(_) => {
+                let message = format!("{} contains illegal character sequences", target.display());
+                return Err(refused(context(), message, libc::EINVAL));
+            }
+        }
+    }
+    let mut current = open(
         rootfs,
-        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(errno(format!("rootfs '{}'", rootfs.display())))?;
-    for component in target.components() {
-        let name = match component {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(name) => name,
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(MountError {
-                    context: format!(
-                        "mount point path '{shown}' contains illegal character sequences"
-                    ),
-                    source: std::io::Error::from_raw_os_error(libc::EINVAL),
-                });
-            }
+    .map_err(|e| {
+        failed(format!(
+            "failed to open start directory {}",
+            rootfs.display()
+        ))(e.into())
+    })?;
+    let mut host_path = rootfs.to_path_buf();
+    // Each step resolves a single name with the current directory as root, so neither a
+    // symlink nor a magic link can lead anywhere else.
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    for name in names {
+        host_path.push(name);
+        let symlink = || {
+            refused(
+                context(),
+                format!("symlink encountered at: {}", host_path.display()),
+                libc::ELOOP,
+            )
         };
-        let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let next = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+        let next = match openat2(&current, name, flags, Mode::empty(), how) {
             Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => {
-                match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => {
-                        return Err(errno(format!("unable to create mount point '{shown}'"))(e));
-                    }
-                }
-                rustix::fs::openat(&dir, name, flags, Mode::empty())
-                    .map_err(errno(format!("mount point '{shown}'")))?
-            }
-            Err(rustix::io::Errno::LOOP) | Err(rustix::io::Errno::NOTDIR) => {
-                let is_link = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map(|st| {
+            Err(rustix::io::Errno::LOOP) => return Err(symlink()),
+            Err(rustix::io::Errno::NOTDIR) => {
+                let is_link = rustix::fs::statat(&current, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| {
                         rustix::fs::FileType::from_raw_mode(st.st_mode)
                             == rustix::fs::FileType::Symlink
-                    })
-                    .unwrap_or(false);
-                let what = if is_link {
-                    "is a symlink"
-                } else {
-                    "is not a directory"
-                };
-                return Err(MountError {
-                    context: format!("mount point '{shown}': '{}' {what}", name.to_string_lossy()),
-                    source: std::io::Error::from_raw_os_error(libc::ELOOP),
-                });
+                    });
+                if is_link {
+                    return Err(symlink());
+                }
+                let message = format!(
+                    "cannot open directory {}: not a directory",
+                    host_path.display()
+                );
+                return Err(refused(context(), message, libc::ENOTDIR));
             }
-            Err(e) => return Err(errno(format!("mount point '{shown}'"))(e)),
+            Err(rustix::io::Errno::NOENT) if create.is_some() => {
+                let owner = create.flatten();
+                // EEXIST is fine: someone else created it meanwhile; the open below still
+                // refuses a symlink planted in its place.
+                match rustix::fs::mkdirat(&current, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => {
+                        return Err(failed(format!(
+                            "failed to create path: {}",
+                            host_path.display()
+                        ))(e.into()));
+                    }
+                }
+                let created =
+                    openat2(&current, name, flags, Mode::empty(), how).map_err(|e| match e {
+                        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => symlink(),
+                        e => failed(format!("failed to create path: {}", host_path.display()))(
+                            e.into(),
+                        ),
+                    })?;
+                if let Some((uid, gid)) = owner {
+                    rustix::fs::chownat(
+                        &created,
+                        c"",
+                        Some(rustix::process::Uid::from_raw(uid)),
+                        Some(rustix::process::Gid::from_raw(gid)),
+                        AtFlags::EMPTY_PATH,
+                    )
+                    .map_err(|e| {
+                        failed(format!("failed to chown {}", host_path.display()))(e.into())
+                    })?;
+                }
+                created
+            }
+            Err(e) => {
+                return Err(failed(format!(
+                    "cannot open directory {}",
+                    host_path.display()
+                ))(e.into()));
+            }
         };
-        dir = next;
+        current = next;
     }
-    Ok(dir)
+    Ok((current, host_path))
 }
 
-/// The filesystem type of a block device, from its superblock magic.
-fn probe_filesystem(device: &Path) -> std::io::Result<Option<&'static str>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(device)?;
-    let mut read_at = |offset: u64, len: usize| -> std::io::Result<Vec<u8>> {
-        let mut buffer = vec![0u8; len];
-        file.seek(SeekFrom::Start(offset))?;
-        file.read_exact(&mut buffer)?;
-        Ok(buffer)
+/// Open a host directory for a bind mount the way pct does: component by component without
+/// following symlinks, so the bind cannot be redirected.
+fn open_bind_source(dir: &Path) -> Result<OwnedFd, MountError> {
+    let absolute = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(failed("unable to get the current directory"))?
+            .join(dir)
     };
-    if read_at(1080, 2).is_ok_and(|b| b == [0x53, 0xEF]) {
-        return Ok(Some("ext4"));
+    let missing = || {
+        refused(
+            format!("unable to bind mount '{}'", dir.display()),
+            format!("directory '{}' does not exist", dir.display()),
+            libc::ENOENT,
+        )
+    };
+    if !absolute.is_dir() {
+        return Err(missing());
     }
-    if read_at(0, 4).is_ok_and(|b| b == b"XFSB") {
-        return Ok(Some("xfs"));
-    }
-    if read_at(0x10040, 8).is_ok_and(|b| b == b"_BHRfS_M") {
-        return Ok(Some("btrfs"));
-    }
-    Ok(None)
-}
-
-// <linux/loop.h>; libc does not carry the loop ioctls.
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
-const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
-const LO_FLAGS_READ_ONLY: u32 = 1;
-const LO_FLAGS_AUTOCLEAR: u32 = 4;
-
-#[repr(C)]
-struct LoopInfo64 {
-    lo_device: u64,
-    lo_inode: u64,
-    lo_rdevice: u64,
-    lo_offset: u64,
-    lo_sizelimit: u64,
-    lo_number: u32,
-    lo_encrypt_type: u32,
-    lo_encrypt_key_size: u32,
-    lo_flags: u32,
-    lo_file_name: [u8; 64],
-    lo_crypt_name: [u8; 64],
-    lo_encrypt_key: [u8; 32],
-    lo_init: [u64; 2],
-}
-
-#[repr(C)]
-struct LoopConfig {
-    fd: u32,
-    block_size: u32,
-    info: LoopInfo64,
-    reserved: [u64; 8],
-}
-
-/// A loop device bound to an image with autoclear: once the last user (our fd, then the
-/// mount) lets go, the kernel detaches it.
-struct LoopDevice {
-    path: PathBuf,
-    _file: File,
-}
-
-impl LoopDevice {
-    fn attach(image: &Path, read_only: bool) -> Result<LoopDevice, MountError> {
-        let backing = OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(image)
-            .map_err(error(format!("unable to open image '{}'", image.display())))?;
-        let control =
-            File::open("/dev/loop-control").map_err(error("unable to open /dev/loop-control"))?;
-        // Another process may take the free device between GET_FREE and CONFIGURE: retry.
-        for _ in 0..16 {
-            let number = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE as _) };
-            if number < 0 {
-                return Err(error("no free loop device")(std::io::Error::last_os_error()));
-            }
-            let path = PathBuf::from(format!("/dev/loop{number}"));
-            let device = match OpenOptions::new()
-                .read(true)
-                .write(!read_only)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&path)
-            {
-                Ok(device) => device,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(error(format!("unable to open '{}'", path.display()))(e)),
-            };
-            let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
-            info.lo_flags = LO_FLAGS_AUTOCLEAR | if read_only { LO_FLAGS_READ_ONLY } else { 0 };
-            let name = image.as_os_str().as_encoded_bytes();
-            let len = name.len().min(63);
-            info.lo_file_name[..len].copy_from_slice(&name[..len]);
-            let config = LoopConfig {
-                fd: backing.as_fd().as_raw_fd() as u32,
-                block_size: 0,
-                info,
-                reserved: [0; 8],
-            };
-            let result = unsafe {
-                libc::ioctl(
-                    device.as_raw_fd(),
-                    LOOP_CONFIGURE as _,
-                    &config as *const LoopConfig,
-                )
-            };
-            if result == 0 {
-                return Ok(LoopDevice {
-                    path,
-                    _file: device,
-                });
-            }
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EBUSY) {
-                return Err(error(format!(
-                    "unable to attach '{}' to {}",
-                    image.display(),
-                    path.display()
-                ))(e));
-            }
-        }
-        Err(MountError {
-            context: format!("no free loop device for '{}'", image.display()),
-            source: std::io::Error::from_raw_os_error(libc::EBUSY),
-        })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// Mount points at and below `target` from /proc/self/mountinfo, deepest (and newest) first.
-fn mounts_at_or_below(target: &Path) -> Result<Vec<PathBuf>, MountError> {
-    let text = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(error("unable to read /proc/self/mountinfo"))?;
-    let mut found: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(unescape_mountinfo)
-        .filter(|path| path.starts_with(target))
-        .collect();
-    found.reverse();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    Ok(found)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape_mountinfo(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            out.push(
-                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'),
-            );
-            i += 4;
+    let (fd, _) = resolve_in_rootfs(Path::new("/"), &absolute, None).map_err(|e| {
+        if e.source.kind() == io::ErrorKind::NotFound {
+            missing()
         } else {
-            out.push(bytes[i]);
-            i += 1;
+            e
         }
-    }
-    PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
+    })?;
+    Ok(fd)
 }
 
-/// Unmount everything at and below `target`, deepest first. A busy mount is detached lazily
-/// rather than left behind.
-pub fn unmount_tree(target: &Path) -> Result<(), MountError> {
-    let target = match target.canonicalize() {
-        Ok(path) => path,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(error(format!("unable to resolve '{}'", target.display()))(
-                e,
-            ));
-        }
+/// A detached, non-recursive clone of `dir` (pct binds without `rbind`), read-only on request.
+fn bind_tree(dir: &Path, read_only: bool) -> Result<OwnedFd, MountError> {
+    let source = open_bind_source(dir)?;
+    let context = || format!("unable to bind mount '{}'", dir.display());
+    let tree = open_tree(
+        source.as_fd(),
+        c"",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH,
+    )
+    .map_err(|e| failed(context())(e.into()))?;
+    if read_only {
+        set_mount_read_only(tree.as_fd()).map_err(failed(context()))?;
+    }
+    Ok(tree)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})`: rustix lacks it.
+fn set_mount_read_only(mount: BorrowedFd<'_>) -> io::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
     };
-    for mount in mounts_at_or_below(&target)? {
-        match rustix::mount::unmount(&mount, UnmountFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => {}
-            Err(rustix::io::Errno::BUSY) => rustix::mount::unmount(&mount, UnmountFlags::DETACH)
-                .map_err(errno(format!("unable to unmount '{}'", mount.display())))?,
-            Err(e) => return Err(errno(format!("unable to unmount '{}'", mount.display()))(e)),
+    let empty: &CStr = c"";
+    // SAFETY: valid descriptor, NUL-terminated path and a mount_attr of the size we pass.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The file system on a block device, from its superblock magic.
+pub fn probe_filesystem(device: &Path) -> io::Result<&'static str> {
+    let file = std::fs::File::open(device)?;
+    let read_at = |offset: u64, len: usize| -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).ok().map(|_| buf)
+    };
+    // ext2/3/4: s_magic 0xEF53 at byte 0x38 of the superblock at 1024.
+    if read_at(1024 + 0x38, 2).is_some_and(|m| m == [0x53, 0xEF]) {
+        return Ok("ext4");
+    }
+    if read_at(0, 4).is_some_and(|m| m == b"XFSB") {
+        return Ok("xfs");
+    }
+    // btrfs: the primary superblock sits at 64 KiB, its magic 0x40 bytes in.
+    if read_at(0x10000 + 0x40, 8).is_some_and(|m| m == b"_BHRfS_M") {
+        return Ok("btrfs");
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "no ext4, xfs or btrfs file system found on '{}'",
+            device.display()
+        ),
+    ))
+}
+
+/// A detached mount of the file system on `device`.
+fn mount_filesystem(device: &Path, read_only: bool) -> Result<OwnedFd, MountError> {
+    let context = || format!("unable to mount '{}'", device.display());
+    let fs_type = probe_filesystem(device).map_err(failed(context()))?;
+    let context = || format!("unable to mount '{}' ({fs_type})", device.display());
+    let fs =
+        fsopen(fs_type, FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| failed(context())(e.into()))?;
+    // Some refusals are explained through the fs context; append those words to the error.
+    let with_log = |e: rustix::io::Errno| {
+        let log = read_fs_log(&fs);
+        let source: io::Error = e.into();
+        let source = if log.is_empty() {
+            source
+        } else {
+            io::Error::new(source.kind(), format!("{source} ({log})"))
+        };
+        failed(context())(source)
+    };
+    fsconfig_set_string(&fs, "source", device).map_err(with_log)?;
+    if read_only {
+        fsconfig_set_flag(&fs, "ro").map_err(with_log)?;
+    }
+    fsconfig_create(&fs).map_err(with_log)?;
+    let attrs = if read_only {
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+    } else {
+        MountAttrFlags::empty()
+    };
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(with_log)
+}
+
+/// The messages the kernel queued on an fs context (`e ext4: ...` lines), joined.
+fn read_fs_log(fs: &OwnedFd) -> String {
+    let mut messages = Vec::new();
+    let Ok(copy) = fs.try_clone() else {
+        return String::new();
+    };
+    let mut file = std::fs::File::from(copy);
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = file.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        messages.push(String::from_utf8_lossy(&buf[..n]).trim_end().to_string());
+    }
+    messages.join("; ")
+}
+
+/// Unmount everything at and below `target`, deepest first.
+pub fn unmount_tree(target: &Path) -> Result<(), MountError> {
+    let target = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let context = || format!("unable to unmount '{}'", target.display());
+    let below = || -> Result<Vec<PathBuf>, MountError> {
+        let mut mounts: Vec<PathBuf> = mount_table()
+            .map_err(failed(context()))?
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| p.starts_with(&target))
+            .collect();
+        // Later mounts sit on earlier ones, so go backwards through the table, and deeper
+        // paths before their parents.
+        mounts.reverse();
+        mounts.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        Ok(mounts)
+    };
+    let mut last_error = None;
+    // Bounded, in case mounts keep appearing (propagation from elsewhere).
+    for _ in 0..64 {
+        let mounts = below()?;
+        if mounts.is_empty() {
+            return Ok(());
+        }
+        let mut progress = false;
+        for mount in &mounts {
+            match unmount(mount, UnmountFlags::NOFOLLOW) {
+                Ok(()) => progress = true,
+                Err(e) => last_error = Some((mount.clone(), io::Error::from(e))),
+            }
+        }
+        if !progress {
+            break;
         }
     }
-    Ok(())
+    // Something keeps a mount busy: detach what is left so the tree is gone from the
+    // namespace now, and the kernel finishes once the last user lets go.
+    for mount in below()? {
+        if let Err(e) = unmount(&mount, UnmountFlags::NOFOLLOW | UnmountFlags::DETACH) {
+            last_error = Some((mount, e.into()));
+        }
+    }
+    match below()?.first() {
+        None => Ok(()),
+        Some(left) => {
+            let source = match last_error {
+                Some((_, e)) => e,
+                None => io::Error::from_raw_os_error(libc::EBUSY),
+            };
+            Err(failed(format!("unable to unmount '{}'", left.display()))(
+                source,
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
-    use std::process::Command;
+    use crate::mount::testutil::{
+        MountGuard, anything_mounted_below, make_fs_image, mounted_source, wait_detached,
+    };
 
-    fn ext4_image(dir: &Path) -> PathBuf {
-        let image = dir.join("disk.raw");
-        File::create(&image)
-            .unwrap()
-            .set_len(32 * 1024 * 1024)
-            .unwrap();
-        assert!(
-            Command::new("mkfs.ext4")
-                .args(["-q", "-F"])
-                .arg(&image)
-                .status()
-                .unwrap()
-                .success()
-        );
-        image
+    fn loop_of(mount_point: &Path) -> PathBuf {
+        let source = mounted_source(mount_point).expect("mounted");
+        assert!(source.starts_with("/dev/loop"), "{source}");
+        PathBuf::from(source)
     }
 
-    fn loop_devices_for(image: &Path) -> usize {
-        fs::read_dir("/sys/block")
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                fs::read_to_string(e.path().join("loop/backing_file"))
-                    .is_ok_and(|b| Path::new(b.trim()) == image)
-            })
-            .count()
-    }
-
-    /// Unmounts whatever a test left below its directory.
-    struct Cleanup(PathBuf);
-
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = unmount_tree(&self.0);
-        }
+    fn is_read_only_error(e: &io::Error) -> bool {
+        e.raw_os_error() == Some(libc::EROFS)
     }
 
     #[test]
-    fn raw_images_mount_over_an_autoclear_loop_device() {
-        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-        let _cleanup = Cleanup(dir.path().to_path_buf());
-        let image = ext4_image(dir.path());
+    fn raw_image_mounts_at_a_host_dir_and_the_loop_device_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
         let target = dir.path().join("mnt");
-        fs::create_dir(&target).unwrap();
-        mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false).unwrap();
-        assert!(target.join("lost+found").is_dir());
-        fs::write(target.join("hello"), "x").unwrap();
-        assert_eq!(loop_devices_for(&image), 1);
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+
+        let mounted =
+            mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false).unwrap();
+        assert_eq!(mounted, target);
+        let entry = mount_table()
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|m| m.mount_point == target)
+            .unwrap();
+        assert_eq!(entry.fs_type, "ext4");
+        let device = loop_of(&target);
+        assert_eq!(crate::mount::backing_file(&device), Some(image.clone()));
+        std::fs::write(target.join("hello"), b"hi").unwrap();
+
         unmount_tree(&target).unwrap();
+        assert!(!anything_mounted_below(&target));
         assert!(!target.join("hello").exists());
-        assert_eq!(
-            loop_devices_for(&image),
-            0,
-            "autoclear detaches the loop device"
+        assert!(
+            wait_detached(&device, &image),
+            "{} still attached",
+            device.display()
         );
+    }
+
+    #[test]
+    fn read_only_raw_image_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
 
         mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, true).unwrap();
-        assert!(
-            fs::write(target.join("again"), "x").is_err(),
-            "read-only mount"
+        let device = loop_of(&target);
+        let name = device.file_name().unwrap().to_str().unwrap().to_string();
+        assert_eq!(
+            std::fs::read_to_string(format!("/sys/block/{name}/ro"))
+                .unwrap()
+                .trim(),
+            "1"
         );
+        let err = std::fs::write(target.join("x"), b"x").unwrap_err();
+        assert!(is_read_only_error(&err), "{err}");
         unmount_tree(&target).unwrap();
+        assert!(wait_detached(&device, &image));
     }
 
     #[test]
-    fn mount_points_inside_a_rootfs_are_created_and_nested_mounts_come_down() {
-        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-        let _cleanup = Cleanup(dir.path().to_path_buf());
+    fn missing_nested_target_inside_rootfs_is_created_with_owner() {
+        let dir = tempfile::tempdir().unwrap();
         let rootfs = dir.path().join("rootfs");
-        let data = dir.path().join("data");
-        fs::create_dir_all(&rootfs).unwrap();
-        fs::create_dir_all(&data).unwrap();
-        fs::write(data.join("file"), "data").unwrap();
-        let image = ext4_image(dir.path());
-        mount_volume(&VolumeSource::RawImage(image.clone()), None, &rootfs, false).unwrap();
-        let mounted = mount_volume(
-            &VolumeSource::Directory(data.clone()),
+        std::fs::create_dir_all(rootfs.join("data")).unwrap();
+        let image = dir.path().join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::write(shared.join("marker"), b"m").unwrap();
+        let _guard = MountGuard(rootfs.clone());
+
+        let source = VolumeSource::RawImage(image.clone());
+        let mounted = mount_volume_owned(
+            &source,
             Some(&rootfs),
-            Path::new("/srv/deep/data"),
+            Path::new("/data/deep/er"),
+            false,
+            Some((1234, 5678)),
+        )
+        .unwrap();
+        assert_eq!(mounted, rootfs.join("data/deep/er"));
+        let device = loop_of(&mounted);
+        // Only the directories that had to be made get the owner.
+        for (path, owner) in [("data", (0, 0)), ("data/deep", (1234, 5678))] {
+            let meta = std::fs::metadata(rootfs.join(path)).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), owner, "{path}");
+            if owner != (0, 0) {
+                assert_eq!(meta.mode() & 0o7777, 0o755, "{path}");
+            }
+        }
+        // A second volume below the first: the target is created inside the mounted image.
+        let nested = mount_volume(
+            &VolumeSource::Directory(shared.clone()),
+            Some(&rootfs),
+            Path::new("data/deep/er/sub"),
             true,
         )
         .unwrap();
-        assert_eq!(mounted, rootfs.join("srv/deep/data"));
-        assert_eq!(
-            fs::read_to_string(rootfs.join("srv/deep/data/file")).unwrap(),
-            "data"
-        );
-        assert!(
-            fs::write(rootfs.join("srv/deep/data/new"), "x").is_err(),
-            "read-only bind"
-        );
+        assert_eq!(nested, rootfs.join("data/deep/er/sub"));
+        assert!(nested.join("marker").is_file());
+        let err = std::fs::write(nested.join("new"), b"x").unwrap_err();
+        assert!(is_read_only_error(&err), "{err}");
+        std::fs::write(shared.join("still-writable"), b"x").unwrap();
+
         unmount_tree(&rootfs).unwrap();
-        assert!(
-            mounts_at_or_below(&rootfs.canonicalize().unwrap())
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(loop_devices_for(&image), 0);
+        assert!(!anything_mounted_below(&rootfs));
+        assert!(wait_detached(&device, &image));
+        // The created directories stay, as pct leaves them.
+        assert!(rootfs.join("data/deep/er").is_dir());
     }
 
     #[test]
-    fn symlinks_and_dotdot_in_mount_paths_are_refused() {
-        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-        let _cleanup = Cleanup(dir.path().to_path_buf());
+    fn hostile_rootfs_paths_are_refused_and_nothing_is_mounted() {
+        let dir = tempfile::tempdir().unwrap();
         let rootfs = dir.path().join("rootfs");
         let outside = dir.path().join("outside");
-        let data = dir.path().join("data");
-        for d in [&rootfs, &outside, &data] {
-            fs::create_dir_all(d).unwrap();
+        let source = dir.path().join("source");
+        for d in [&rootfs, &outside, &source] {
+            std::fs::create_dir_all(d).unwrap();
         }
-        std::os::unix::fs::symlink(&outside, rootfs.join("etc")).unwrap();
-        let source = VolumeSource::Directory(data.clone());
-        let error =
-            mount_volume(&source, Some(&rootfs), Path::new("/etc/data"), false).unwrap_err();
-        assert!(error.context.contains("'etc' is a symlink"), "{error}");
-        let error =
-            mount_volume(&source, Some(&rootfs), Path::new("/x/../../outside"), false).unwrap_err();
-        assert!(
-            error.context.contains("illegal character sequences"),
-            "{error}"
+        std::fs::write(rootfs.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, rootfs.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../outside", rootfs.join("rel")).unwrap();
+        std::os::unix::fs::symlink("/etc", rootfs.join("etc")).unwrap();
+        std::fs::create_dir(rootfs.join("ok")).unwrap();
+        std::os::unix::fs::symlink("/", rootfs.join("ok/up")).unwrap();
+        let _guard_outside = MountGuard(outside.clone());
+        let _guard_rootfs = MountGuard(rootfs.clone());
+
+        let cases = [
+            (
+                "/abs",
+                format!("symlink encountered at: {}", rootfs.join("abs").display()),
+            ),
+            (
+                "/abs/sub",
+                format!("symlink encountered at: {}", rootfs.join("abs").display()),
+            ),
+            (
+                "/rel",
+                format!("symlink encountered at: {}", rootfs.join("rel").display()),
+            ),
+            (
+                "/ok/up/etc",
+                format!("symlink encountered at: {}", rootfs.join("ok/up").display()),
+            ),
+            (
+                "/../outside",
+                "/../outside contains illegal character sequences".to_string(),
+            ),
+            (
+                "/ok/../../outside",
+                "/ok/../../outside contains illegal character sequences".to_string(),
+            ),
+            (
+                "/file/sub",
+                format!(
+                    "cannot open directory {}: not a directory",
+                    rootfs.join("file").display()
+                ),
+            ),
+        ];
+        for (target, message) in cases {
+            let err = mount_volume(
+                &VolumeSource::Directory(source.clone()),
+                Some(&rootfs),
+                Path::new(target),
+                false,
+            )
+            .unwrap_err();
+            assert_eq!(err.source.to_string(), message, "{target}");
+            assert!(err.to_string().ends_with(&message), "{err}");
+        }
+        // The symlink to the host's /etc is refused while resolving, before any mount.
+        let err = resolve_in_rootfs(&rootfs, Path::new("/etc/pve"), Some(None)).unwrap_err();
+        assert_eq!(
+            err.source.to_string(),
+            format!("symlink encountered at: {}", rootfs.join("etc").display())
         );
+        assert!(!anything_mounted_below(dir.path()));
         assert!(
-            fs::read_dir(&outside).unwrap().next().is_none(),
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
             "nothing created outside"
         );
+    }
+
+    #[test]
+    fn block_device_is_probed_and_mounted() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let device = LoopDevice::attach(&image, false).unwrap();
+        let device_path = device.path().to_path_buf();
+        let _guard = MountGuard(target.clone());
+
+        assert_eq!(probe_filesystem(&device_path).unwrap(), "ext4");
+        mount_volume(
+            &VolumeSource::BlockDevice(device_path.clone()),
+            None,
+            &target,
+            false,
+        )
+        .unwrap();
+        assert_eq!(mounted_source(&target).as_deref(), device_path.to_str());
+        drop(device);
+        // The mount keeps the autoclear device alive until it goes.
+        assert_eq!(
+            crate::mount::backing_file(&device_path),
+            Some(image.clone())
+        );
+        unmount_tree(&target).unwrap();
+        assert!(wait_detached(&device_path, &image));
+    }
+
+    #[test]
+    fn probe_rejects_unknown_data_and_finds_btrfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank");
+        std::fs::File::create(&blank)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let err = probe_filesystem(&blank).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let btrfs = dir.path().join("btrfs");
+        make_fs_image(&btrfs, 128 << 20, "mkfs.btrfs");
+        assert_eq!(probe_filesystem(&btrfs).unwrap(), "btrfs");
+        let err = mount_volume(
+            &VolumeSource::BlockDevice(blank.clone()),
+            None,
+            dir.path(),
+            false,
+        )
+        .unwrap_err();
         assert!(
-            mounts_at_or_below(&dir.path().canonicalize().unwrap())
-                .unwrap()
-                .is_empty()
+            err.to_string()
+                .contains("no ext4, xfs or btrfs file system found"),
+            "{err}"
         );
     }
 
     #[test]
-    fn block_devices_are_probed() {
+    fn failed_mount_explains_and_releases_the_loop_device() {
         let dir = tempfile::tempdir().unwrap();
-        let image = ext4_image(dir.path());
-        assert_eq!(probe_filesystem(&image).unwrap(), Some("ext4"));
-        let plain = dir.path().join("plain");
-        File::create(&plain).unwrap().set_len(1 << 20).unwrap();
-        assert_eq!(probe_filesystem(&plain).unwrap(), None);
+        // The ext4 magic on otherwise empty data: probing says ext4, the kernel disagrees.
+        let image = dir.path().join("fake.raw");
+        let file = std::fs::File::create(&image).unwrap();
+        file.set_len(8 << 20).unwrap();
+        file.write_all_at(&[0x53, 0xEF], 1024 + 0x38).unwrap();
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+
+        let err = mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("unable to mount '/dev/loop"), "{err}");
+        assert!(err.contains("(ext4): Invalid argument"), "{err}");
+        assert!(!anything_mounted_below(&target));
+        let device = PathBuf::from(err.split('\'').nth(1).unwrap());
+        assert!(
+            wait_detached(&device, &image),
+            "{} still attached",
+            device.display()
+        );
     }
 
     #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), PathBuf::from("/a b"));
-        assert_eq!(unescape_mountinfo("/plain"), PathBuf::from("/plain"));
+    fn bind_source_must_be_an_existing_directory_without_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("link")).unwrap();
+        let _guard = MountGuard(target.clone());
+        let missing = dir.path().join("missing");
+        let err = mount_volume(
+            &VolumeSource::Directory(missing.clone()),
+            None,
+            &target,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.source.to_string(),
+            format!("directory '{}' does not exist", missing.display())
+        );
+        let via_link = dir.path().join("link");
+        let err = mount_volume(
+            &VolumeSource::Directory(via_link.clone()),
+            None,
+            &target,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.source.to_string(),
+            format!("symlink encountered at: {}", via_link.display())
+        );
+        assert!(!anything_mounted_below(dir.path()));
+    }
+
+    #[test]
+    fn busy_mounts_are_detached_lazily() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+
+        // Nothing mounted: nothing to do.
+        unmount_tree(&target).unwrap();
+        mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false).unwrap();
+        let device = loop_of(&target);
+        let busy = std::fs::File::create(target.join("open")).unwrap();
+        unmount_tree(&target).unwrap();
+        assert!(!anything_mounted_below(&target));
+        // The detached file system lives on while the file is open...
+        assert_eq!(crate::mount::backing_file(&device), Some(image.clone()));
+        drop(busy);
+        // ...and the loop device goes once it is closed.
+        assert!(wait_detached(&device, &image));
     }
 }

@@ -1,358 +1,829 @@
-//! Allocating, sizing and freeing container volumes on dir and btrfs storages. Names follow
-//! pve-storage: `vm-<vmid>-disk-<n>.raw` for images, `subvol-<vmid>-disk-<n>.subvol` for
-//! directories, with `n` unique across both kinds.
+//! Allocating, sizing and freeing container volumes on dir and btrfs storages.
+//!
+//! Names and places follow PVE: `images/<vmid>/vm-<vmid>-disk-N.raw` (a sparse file holding
+//! ext4) or `images/<vmid>/subvol-<vmid>-disk-N.subvol` (a directory); on btrfs the `.subvol`
+//! is a subvolume and a raw image is `images/<vmid>/vm-<vmid>-disk-N/disk.raw` inside a
+//! subvolume of its own. An allocation that fails part-way removes what it made.
 
-use std::fs;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use super::{
-    ContentType, StorageConfig, StorageDef, StorageError, StorageType, VolumeFormat, VolumeId,
-};
+use super::btrfs;
+use super::cfg::{ContentType, StorageDef, StorageType};
+use super::volume::{MAX_VOLUMES_PER_GUEST, VolumeKind};
+use super::{StorageConfig, StorageError, VolumeFormat, VolumeId};
 
-fn io_error(context: String) -> impl FnOnce(std::io::Error) -> StorageError {
+fn io_error(context: String) -> impl FnOnce(io::Error) -> StorageError {
     move |source| StorageError::Io { context, source }
 }
 
-/// Run a storage tool, turning a failure into an error carrying its output.
-fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), StorageError> {
-    let command_line = || {
-        let mut text = program.to_string();
-        for arg in args {
-            text.push(' ');
-            text.push_str(&arg.to_string_lossy());
+/// The disk number in a name like `vm-100-disk-3.raw`: PVE's unanchored
+/// `(vm|base|subvol|basevol)-<vmid>-disk-(\d+)`, so snapshots (`...@snap`) count too.
+fn disk_number(name: &str, vmid: u32) -> Option<u32> {
+    let infix = format!("-{vmid}-disk-");
+    (0..name.len())
+        .filter(|&i| name.is_char_boundary(i))
+        .find_map(|start| {
+            let rest = &name[start..];
+            let after_prefix = ["vm", "base", "subvol", "basevol"]
+                .iter()
+                .find_map(|prefix| rest.strip_prefix(prefix)?.strip_prefix(infix.as_str()))?;
+            let digits: &str =
+                &after_prefix[..after_prefix.bytes().take_while(u8::is_ascii_digit).count()];
+            if digits.is_empty() {
+                return None;
+            }
+            // Out-of-range numbers still name a disk; they just never collide with ours.
+            Some(digits.parse::<u32>().unwrap_or(u32::MAX))
+        })
+}
+
+/// The lowest disk number not used by anything in `images_dir`.
+fn next_disk_number(images_dir: &Path, vmid: u32, storage: &str) -> Result<u32, StorageError> {
+    let mut used = std::collections::BTreeSet::new();
+    match std::fs::read_dir(images_dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(io_error(format!(
+                    "unable to list '{}'",
+                    images_dir.display()
+                )))?;
+                if let Some(number) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| disk_number(name, vmid))
+                {
+                    used.insert(number);
+                }
+            }
         }
-        text
-    };
-    let output = Command::new(program)
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(io_error(format!(
+                "unable to list '{}'",
+                images_dir.display()
+            ))(e));
+        }
+    }
+    (0..MAX_VOLUMES_PER_GUEST)
+        .find(|n| !used.contains(n))
+        .ok_or_else(|| {
+            StorageError::Invalid(format!(
+                "unable to allocate an image name for VM {vmid} in storage '{storage}'"
+            ))
+        })
+}
+
+/// A program from the usual sbin directories, else from PATH.
+fn program(name: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Format `image` as pct does: ext4 with multi-mount protection, its root directory owned by
+/// the container's root.
+fn mkfs_ext4(image: &Path, root_owner: (u32, u32)) -> Result<(), StorageError> {
+    let owner = format!("root_owner={}:{}", root_owner.0, root_owner.1);
+    let args = ["-O", "mmp", "-E", owner.as_str()];
+    let command = format!("mkfs.ext4 {} {}", args.join(" "), image.display());
+    let output = Command::new(program("mkfs.ext4"))
         .args(args)
+        .arg(image)
+        .stdin(Stdio::null())
         .output()
         .map_err(|e| StorageError::Command {
-            command: command_line(),
+            command: command.clone(),
             detail: e.to_string(),
         })?;
     if !output.status.success() {
-        let detail = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(StorageError::Command {
-            command: command_line(),
-            detail,
-        });
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail = stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with("mke2fs "))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let detail = if detail.is_empty() {
+            output.status.to_string()
+        } else {
+            detail
+        };
+        return Err(StorageError::Command { command, detail });
     }
     Ok(())
 }
 
-/// The disk number in `vm-100-disk-3.raw`, `vm-100-disk-3` (btrfs raw dir) or
-/// `subvol-100-disk-3.subvol`.
-fn disk_number(name: &str, vmid: u32) -> Option<u32> {
-    let rest = ["vm-", "subvol-", "base-", "basevol-"]
-        .iter()
-        .find_map(|p| name.strip_prefix(p))?;
-    let rest = rest.strip_prefix(&format!("{vmid}-disk-"))?;
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
+/// A new sparse file of `size` bytes; it must not exist yet.
+fn create_sparse_file(path: &Path, size: u64, nocow: bool) -> Result<(), StorageError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => {
+                StorageError::Invalid(format!("disk image '{}' already exists", path.display()))
+            }
+            _ => io_error(format!("failed to create raw file '{}'", path.display()))(e),
+        })?;
+    let sized = |file: &File| -> Result<(), StorageError> {
+        if nocow {
+            btrfs::set_nocow(file).map_err(io_error(format!(
+                "failed to set NOCOW on '{}'",
+                path.display()
+            )))?;
+        }
+        file.set_len(size).map_err(io_error(format!(
+            "failed to set file size for '{}'",
+            path.display()
+        )))
+    };
+    sized(&file).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}
+
+/// A new directory (mode 0755) owned by `owner`; it must not exist yet.
+fn create_owned_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
+    std::fs::create_dir(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => {
+            StorageError::Invalid(format!("disk image '{}' already exists", path.display()))
+        }
+        _ => io_error(format!("unable to create subvol '{}'", path.display()))(e),
+    })?;
+    chown_dir(path, owner)
+}
+
+fn chown_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .and_then(|()| std::os::unix::fs::lchown(path, Some(owner.0), Some(owner.1)))
+        .map_err(io_error(format!("unable to chown '{}'", path.display())))
+}
+
+/// Removes a half-made allocation unless disarmed.
+struct Undo<'a> {
+    armed: bool,
+    action: Box<dyn FnMut() + 'a>,
+}
+
+impl<'a> Undo<'a> {
+    fn new(action: impl FnMut() + 'a) -> Undo<'a> {
+        Undo {
+            armed: true,
+            action: Box::new(action),
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            (self.action)();
+        }
+    }
 }
 
 impl StorageConfig {
-    fn images_dir(&self, def: &StorageDef, vmid: u32) -> PathBuf {
-        self.storage_path(def).join("images").join(vmid.to_string())
-    }
-
-    /// Allocate the next free disk of `vmid` on `storage`: `size_bytes > 0` makes a sparse
-    /// raw image formatted with ext4; 0 makes a directory (a subvolume on btrfs). The storage
-    /// must allow content `rootdir`. Nothing is left behind when it fails.
+    /// Allocate the next free `vm-<vmid>-disk-N` / `subvol-<vmid>-disk-N` on `storage`:
+    /// `size_bytes > 0` makes a raw image formatted with mkfs.ext4; 0 makes a directory
+    /// (a subvolume on btrfs). The storage must allow content `rootdir`.
     pub fn alloc_disk(
         &self,
         storage: &str,
         vmid: u32,
         size_bytes: u64,
     ) -> Result<VolumeId, StorageError> {
+        self.alloc_disk_owned(storage, vmid, size_bytes, (0, 0))
+    }
+
+    /// [`alloc_disk`](Self::alloc_disk) for a container whose root is `root_owner` (uid, gid)
+    /// on the host: the image's file system root (`mkfs.ext4 -E root_owner=`) or the
+    /// directory is owned by it, as pct does for unprivileged containers.
+    pub fn alloc_disk_owned(
+        &self,
+        storage: &str,
+        vmid: u32,
+        size_bytes: u64,
+        root_owner: (u32, u32),
+    ) -> Result<VolumeId, StorageError> {
         let def = self.storage(storage)?;
-        if def.disabled {
+        if !def.allows(ContentType::Rootdir) {
             return Err(StorageError::Invalid(format!(
-                "storage '{storage}' is disabled"
+                "content type 'rootdir' is not available or configured on storage '{storage}'"
             )));
         }
-        if !def.content.contains(&ContentType::Rootdir) {
-            return Err(StorageError::Invalid(format!(
-                "storage '{storage}' does not support container directories"
-            )));
-        }
-        let images = self.images_dir(def, vmid);
-        fs::create_dir_all(&images)
-            .map_err(io_error(format!("unable to create '{}'", images.display())))?;
-        let used: Vec<u32> = fs::read_dir(&images)
-            .map_err(io_error(format!("unable to read '{}'", images.display())))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| disk_number(&e.file_name().to_string_lossy(), vmid))
-            .collect();
-        let number = (0..)
-            .find(|n| !used.contains(n))
-            .expect("a free disk number");
-        let (format, name) = if size_bytes > 0 {
-            (VolumeFormat::Raw, format!("vm-{vmid}-disk-{number}.raw"))
+        self.activate_storage(storage)?;
+        let images_dir = self
+            .content_path(def, ContentType::Images)
+            .join(vmid.to_string());
+        std::fs::create_dir_all(&images_dir).map_err(io_error(format!(
+            "unable to create '{}'",
+            images_dir.display()
+        )))?;
+        // An empty images/<vmid> left by a failure would only clutter the storage.
+        let tidy = Undo::new(|| {
+            let _ = std::fs::remove_dir(&images_dir);
+        });
+
+        let number = next_disk_number(&images_dir, vmid, storage)?;
+        let file = if size_bytes > 0 {
+            format!("vm-{vmid}-disk-{number}.raw")
         } else {
-            (
-                VolumeFormat::Subvol,
-                format!("subvol-{vmid}-disk-{number}.subvol"),
-            )
+            format!("subvol-{vmid}-disk-{number}.subvol")
         };
         let volid = VolumeId {
             storage: storage.to_string(),
-            name: format!("{vmid}/{name}"),
+            name: format!("{vmid}/{file}"),
         };
-        let result = self.make_volume(def, &volid, format, size_bytes);
-        if result.is_err() {
-            let _ = self.free_volume(&volid);
-        }
-        result.map(|()| volid)
-    }
+        let path = self.volume_path(&volid)?;
 
-    fn make_volume(
-        &self,
-        def: &StorageDef,
-        volid: &VolumeId,
-        format: VolumeFormat,
-        size: u64,
-    ) -> Result<(), StorageError> {
-        let path = self.volume_path(volid)?;
-        match (def.kind, format) {
-            (StorageType::Dir, VolumeFormat::Subvol) => fs::create_dir(&path).map_err(io_error(
-                format!("unable to create subvol '{}'", path.display()),
-            )),
-            (StorageType::Btrfs, VolumeFormat::Subvol) => run(
-                "btrfs",
-                &[
-                    "subvolume".as_ref(),
-                    "create".as_ref(),
-                    "--".as_ref(),
-                    path.as_os_str(),
-                ],
-            ),
-            (kind, VolumeFormat::Raw) => {
-                if kind == StorageType::Btrfs {
-                    let subvol = path.parent().expect("disk.raw has a parent");
-                    run(
-                        "btrfs",
-                        &[
-                            "subvolume".as_ref(),
-                            "create".as_ref(),
-                            "--".as_ref(),
-                            subvol.as_os_str(),
-                        ],
-                    )?;
+        match (def.kind, size_bytes > 0) {
+            (StorageType::Dir, true) => {
+                create_sparse_file(&path, size_bytes, false)?;
+                let undo = Undo::new(|| {
+                    let _ = std::fs::remove_file(&path);
+                });
+                mkfs_ext4(&path, root_owner)?;
+                undo.disarm();
+            }
+            (StorageType::Dir, false) => {
+                create_owned_dir(&path, root_owner)?;
+            }
+            (StorageType::Btrfs, raw) => {
+                // For a raw image the subvolume is the directory around disk.raw.
+                let subvolume = if raw {
+                    path.parent().unwrap_or(&path).to_path_buf()
+                } else {
+                    path.clone()
+                };
+                if subvolume.exists() {
+                    return Err(StorageError::Invalid(format!(
+                        "disk image '{}' already exists",
+                        subvolume.display()
+                    )));
                 }
-                make_ext4_image(&path, size)
+                btrfs::create_subvolume(&subvolume).map_err(io_error(format!(
+                    "unable to create subvolume '{}'",
+                    subvolume.display()
+                )))?;
+                let undo = Undo::new(|| {
+                    let _ = btrfs::delete_subvolume(&subvolume);
+                });
+                if raw {
+                    create_sparse_file(&path, size_bytes, def.flag("nocow", false))?;
+                    mkfs_ext4(&path, root_owner)?;
+                } else {
+                    chown_dir(&subvolume, root_owner)?;
+                }
+                undo.disarm();
             }
         }
+        tidy.disarm();
+        Ok(volid)
     }
 
     /// Remove a volume and, when empty, its `images/<vmid>` directory.
     pub fn free_volume(&self, volid: &VolumeId) -> Result<(), StorageError> {
-        let def = self.storage(&volid.storage)?;
+        let def = self.activate_storage(&volid.storage)?;
+        let VolumeKind::Image { vmid, format, .. } = volid.kind()? else {
+            return Err(StorageError::Invalid(format!(
+                "volume '{volid}' is not a disk image"
+            )));
+        };
         let path = self.volume_path(volid)?;
-        let format = volid
-            .format()
-            .ok_or_else(|| StorageError::Invalid(format!("'{volid}' is not a container volume")))?;
-        match (def.kind, format) {
-            (StorageType::Btrfs, format) => {
-                let subvol = if format == VolumeFormat::Raw {
-                    path.parent().expect("disk.raw has a parent")
-                } else {
-                    &path
-                };
-                if fs::symlink_metadata(subvol).is_ok() {
-                    run(
-                        "btrfs",
-                        &[
-                            "subvolume".as_ref(),
-                            "delete".as_ref(),
-                            "--".as_ref(),
-                            subvol.as_os_str(),
-                        ],
-                    )?;
+        // What gets deleted: the file, the directory, or the subvolume around disk.raw.
+        let target = match (def.kind, format.as_str()) {
+            (StorageType::Btrfs, "raw") => path.parent().unwrap_or(&path).to_path_buf(),
+            _ => path.clone(),
+        };
+        ensure_unused(volid, &target, &path)?;
+        let gone = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+        let context = || format!("unable to free volume '{volid}' ('{}')", target.display());
+        match (def.kind, format.as_str()) {
+            (StorageType::Btrfs, "raw" | "subvol") => {
+                for snapshot in snapshots_of(&target) {
+                    btrfs::delete_subvolume(&snapshot).map_err(io_error(context()))?;
                 }
+                let result = if btrfs::is_subvolume(&target) {
+                    btrfs::delete_subvolume(&target)
+                } else {
+                    std::fs::remove_dir_all(&target)
+                };
+                result
+                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
+                    .map_err(io_error(context()))?;
             }
-            (StorageType::Dir, VolumeFormat::Raw) => {
-                remove_if_present(&path, |p| fs::remove_file(p))?
+            (_, "subvol") => {
+                std::fs::remove_dir_all(&target)
+                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
+                    .map_err(io_error(context()))?;
             }
-            (StorageType::Dir, VolumeFormat::Subvol) => {
-                remove_if_present(&path, |p| fs::remove_dir_all(p))?
+            _ => {
+                // Like PVE, a missing image is not an error: the goal is that it is gone.
+                std::fs::remove_file(&target)
+                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
+                    .map_err(io_error(context()))?;
             }
         }
-        if let Some(images) = path
-            .ancestors()
-            .find(|p| p.parent().is_some_and(|parent| parent.ends_with("images")))
-        {
-            let _ = fs::remove_dir(images);
-        }
+        let _ = std::fs::remove_dir(
+            self.content_path(def, ContentType::Images)
+                .join(vmid.to_string()),
+        );
         Ok(())
     }
 
     /// The volume's size in bytes (image length; 0 for directories).
     pub fn volume_size(&self, volid: &VolumeId) -> Result<u64, StorageError> {
         let path = self.volume_path(volid)?;
-        let meta = fs::metadata(&path).map_err(io_error(format!("volume '{volid}'")))?;
-        Ok(if meta.is_file() { meta.len() } else { 0 })
+        let format = volid.format();
+        let meta = std::fs::metadata(&path)
+            .map_err(io_error(format!("failed to stat '{}'", path.display())))?;
+        match (format, meta.is_dir()) {
+            (Some(VolumeFormat::Subvol), true) => Ok(0),
+            (Some(VolumeFormat::Subvol), false) => Err(StorageError::Invalid(format!(
+                "expected format 'subvol', but '{}' is not a directory",
+                path.display()
+            ))),
+            (_, true) => Err(StorageError::Invalid(format!(
+                "expected format 'raw', but '{}' is a directory",
+                path.display()
+            ))),
+            (_, false) => Ok(meta.len()),
+        }
     }
 
     /// Every image volume owned by `vmid` on every enabled storage.
     pub fn list_volumes(&self, vmid: u32) -> Result<Vec<(VolumeId, VolumeFormat)>, StorageError> {
-        let mut found = Vec::new();
-        for def in self.storages.iter().filter(|s| !s.disabled) {
-            let images = self.images_dir(def, vmid);
-            let Ok(entries) = fs::read_dir(&images) else {
-                continue;
+        let mut volumes = Vec::new();
+        let holds_disks =
+            |s: &&StorageDef| s.allows(ContentType::Images) || s.allows(ContentType::Rootdir);
+        for def in self
+            .storages
+            .iter()
+            .filter(|s| !s.disabled)
+            .filter(holds_disks)
+        {
+            let dir = self
+                .content_path(def, ContentType::Images)
+                .join(vmid.to_string());
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error(format!("unable to list '{}'", dir.display()))(e)),
             };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if disk_number(&name, vmid).is_none() {
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry =
+                    entry.map_err(io_error(format!("unable to list '{}'", dir.display())))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                     continue;
-                }
-                let name =
-                    if def.kind == StorageType::Btrfs && entry.path().join("disk.raw").is_file() {
-                        format!("{name}.raw")
-                    } else {
-                        name
-                    };
-                let volid = VolumeId {
-                    storage: def.id.clone(),
-                    name: format!("{vmid}/{name}"),
                 };
-                if let Some(format) = volid.format() {
-                    found.push((volid, format));
+                let path = entry.path();
+                let volume = match def.kind {
+                    StorageType::Dir => dir_volume(&name, &path),
+                    StorageType::Btrfs => btrfs_volume(&name, &path),
+                };
+                if let Some((file, format)) = volume {
+                    found.push((
+                        VolumeId {
+                            storage: def.id.clone(),
+                            name: format!("{vmid}/{file}"),
+                        },
+                        format,
+                    ));
                 }
             }
+            // In disk order, as a listing of disk-0, disk-1, ... reads best.
+            found.sort_by_cached_key(|(volid, _)| {
+                (
+                    disk_number(&volid.name, vmid).unwrap_or(u32::MAX),
+                    volid.name.clone(),
+                )
+            });
+            volumes.extend(found);
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(found)
+        Ok(volumes)
     }
 }
 
-fn remove_if_present(
-    path: &Path,
-    remove: fn(&Path) -> std::io::Result<()>,
-) -> Result<(), StorageError> {
-    match remove(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::Io {
-            context: format!("unable to remove '{}'", path.display()),
-            source: e,
-        }),
-        _ => Ok(()),
+/// A dir storage entry as a volume: `*.raw` files and `*.subvol` directories.
+fn dir_volume(name: &str, path: &Path) -> Option<(String, VolumeFormat)> {
+    match super::volume::image_file_format(name)? {
+        "raw" if path.is_file() => Some((name.to_string(), VolumeFormat::Raw)),
+        "subvol" if path.is_dir() => Some((name.to_string(), VolumeFormat::Subvol)),
+        _ => None,
     }
 }
 
-/// A sparse file of `size` bytes holding ext4, as pct formats container volumes (with
-/// multi-mount protection, so two hosts never mount it at once).
-fn make_ext4_image(path: &Path, size: u64) -> Result<(), StorageError> {
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_error(format!(
-            "unable to create image '{}'",
-            path.display()
-        )))?;
-    file.set_len(size).map_err(io_error(format!(
-        "unable to size image '{}'",
-        path.display()
-    )))?;
-    drop(file);
-    run(
-        "mkfs.ext4",
-        &[
-            "-q".as_ref(),
-            "-F".as_ref(),
-            "-O".as_ref(),
-            "mmp".as_ref(),
-            "-E".as_ref(),
-            "root_owner=0:0".as_ref(),
-            path.as_os_str(),
-        ],
-    )
+/// A btrfs storage entry as a volume: `NAME/disk.raw` is `NAME.raw`, `NAME.subvol` a
+/// subvolume; snapshots (`NAME@snap`) are not volumes.
+fn btrfs_volume(name: &str, path: &Path) -> Option<(String, VolumeFormat)> {
+    if name.contains('@') {
+        return None;
+    }
+    match name.split_once('.') {
+        None if path.join("disk.raw").is_file() => Some((format!("{name}.raw"), VolumeFormat::Raw)),
+        Some((stem, "subvol")) if !stem.is_empty() && path.is_dir() => {
+            Some((name.to_string(), VolumeFormat::Subvol))
+        }
+        _ => None,
+    }
+}
+
+/// The btrfs snapshots kept beside a subvolume: `<name>@<snapshot>` siblings.
+fn snapshots_of(subvolume: &Path) -> Vec<PathBuf> {
+    let (Some(parent), Some(name)) = (
+        subvolume.parent(),
+        subvolume.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}@");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.len() > prefix.len())
+        })
+        .map(|e| e.path())
+        .filter(|p| btrfs::is_subvolume(p))
+        .collect()
+}
+
+/// Refuse to delete a volume that is mounted (at or below its path) or attached to a loop
+/// device: deleting would pull the data from under a running container.
+fn ensure_unused(volid: &VolumeId, target: &Path, image: &Path) -> Result<(), StorageError> {
+    let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let points = crate::mount::mount_points()
+        .map_err(io_error("unable to read the mount table".to_string()))?;
+    if let Some(point) = points.iter().find(|p| p.starts_with(&real)) {
+        return Err(StorageError::Invalid(format!(
+            "volume '{volid}' is in use (mounted at '{}')",
+            point.display()
+        )));
+    }
+    if image.is_file()
+        && let Some(device) = crate::mount::devices_backed_by(image).first()
+    {
+        return Err(StorageError::Invalid(format!(
+            "volume '{volid}' is in use by {}",
+            device.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
 
-    fn config(dir: &Path, extra: &str) -> StorageConfig {
-        StorageConfig::parse(
-            dir,
-            &format!("dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,images,vztmpl\n\n{extra}"),
+    use super::*;
+    use crate::mount::testutil::{MountGuard, make_fs_image, mounted_source, wait_detached};
+    use crate::mount::{VolumeSource, mount_volume, unmount_tree};
+
+    const MIB: u64 = 1 << 20;
+
+    fn config(root: &Path, text: &str) -> StorageConfig {
+        std::fs::create_dir_all(root.join("etc/pve")).unwrap();
+        std::fs::write(root.join("etc/pve/storage.cfg"), text).unwrap();
+        let config = StorageConfig::load(root).unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        config
+    }
+
+    fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
+        let mut file = File::open(path).unwrap();
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset)).unwrap();
+        let mut buf = vec![0; len];
+        file.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    /// The ext4 superblock magic and whether the MMP feature (incompat 0x100) is on.
+    fn ext4_with_mmp(image: &Path) -> (bool, bool) {
+        let superblock = read_at(image, 1024, 1024);
+        let magic = u16::from_le_bytes([superblock[0x38], superblock[0x39]]) == 0xEF53;
+        let incompat = u32::from_le_bytes(superblock[0x60..0x64].try_into().unwrap());
+        (magic, incompat & 0x100 != 0)
+    }
+
+    /// Mount `image` at `<dir>/check`, hand the mount point to `look`, then unmount.
+    fn inspect_image<T>(dir: &Path, image: &Path, look: impl FnOnce(&Path) -> T) -> T {
+        let target = dir.join("check");
+        std::fs::create_dir_all(&target).unwrap();
+        let guard = MountGuard(target.clone());
+        mount_volume(
+            &VolumeSource::RawImage(image.to_path_buf()),
+            None,
+            &target,
+            true,
         )
-        .unwrap()
+        .unwrap();
+        let device = PathBuf::from(mounted_source(&target).unwrap());
+        let seen = look(&target);
+        drop(guard);
+        assert!(wait_detached(&device, image));
+        seen
     }
 
     #[test]
-    fn disk_numbers() {
+    fn disk_numbers_in_names() {
         assert_eq!(disk_number("vm-100-disk-3.raw", 100), Some(3));
         assert_eq!(disk_number("subvol-100-disk-12.subvol", 100), Some(12));
-        assert_eq!(disk_number("vm-100-disk-0", 100), Some(0));
-        assert_eq!(disk_number("vm-1000-disk-0.raw", 100), None);
-        assert_eq!(disk_number("notes", 100), None);
+        assert_eq!(disk_number("basevol-100-disk-2", 100), Some(2));
+        assert_eq!(disk_number("vm-100-disk-4@snap", 100), Some(4));
+        assert_eq!(disk_number("old-vm-100-disk-5.raw", 100), Some(5));
+        assert_eq!(disk_number("vm-1000-disk-1.raw", 100), None);
+        assert_eq!(disk_number("vm-100-disk-.raw", 100), None);
+        assert_eq!(disk_number("ct-100-disk-1.raw", 100), None);
     }
 
     #[test]
-    fn raw_images_are_sparse_ext4_and_numbered() {
+    fn raw_allocation_is_a_sparse_ext4_image_numbered_and_freed() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), "");
-        let first = cfg.alloc_disk("local", 100, 64 * 1024 * 1024).unwrap();
+        let root = dir.path().join("root");
+        let config = StorageConfig::load(&root).unwrap();
+        let images = root.join("var/lib/vz/images/100");
+
+        let first = config.alloc_disk("local", 100, 64 * MIB).unwrap();
         assert_eq!(first.to_string(), "local:100/vm-100-disk-0.raw");
-        let dirvol = cfg.alloc_disk("local", 100, 0).unwrap();
-        assert_eq!(dirvol.to_string(), "local:100/subvol-100-disk-1.subvol");
-        let path = cfg.volume_path(&first).unwrap();
-        let meta = fs::metadata(&path).unwrap();
-        assert_eq!(meta.len(), 64 * 1024 * 1024);
-        use std::os::unix::fs::MetadataExt;
+        let path = images.join("vm-100-disk-0.raw");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), 64 * MIB);
         assert!(
             meta.blocks() * 512 < meta.len() / 2,
-            "image should be sparse"
+            "not sparse: {} blocks",
+            meta.blocks()
         );
-        let mut superblock = [0u8; 2];
-        let data = fs::read(&path).unwrap();
-        superblock.copy_from_slice(&data[1080..1082]);
-        assert_eq!(u16::from_le_bytes(superblock), 0xEF53, "ext4 magic");
-        assert_eq!(cfg.volume_size(&first).unwrap(), 64 * 1024 * 1024);
-        assert!(cfg.volume_path(&dirvol).unwrap().is_dir());
-        assert_eq!(cfg.list_volumes(100).unwrap().len(), 2);
+        assert_eq!(meta.mode() & 0o777, 0o640);
+        assert_eq!(ext4_with_mmp(&path), (true, true));
+        let root_dir = inspect_image(dir.path(), &path, |m| std::fs::metadata(m).unwrap());
+        assert_eq!((root_dir.uid(), root_dir.gid()), (0, 0));
 
-        cfg.free_volume(&first).unwrap();
-        cfg.free_volume(&dirvol).unwrap();
-        assert!(!dir.path().join("var/lib/vz/images/100").exists());
-    }
+        // A name in use elsewhere (a snapshot of disk 1) is skipped.
+        std::fs::write(images.join("vm-100-disk-1@snap.raw"), b"").unwrap();
+        let second = config.alloc_disk("local", 100, 0).unwrap();
+        assert_eq!(second.to_string(), "local:100/subvol-100-disk-2.subvol");
+        std::fs::remove_file(images.join("vm-100-disk-1@snap.raw")).unwrap();
 
-    #[test]
-    fn allocation_needs_rootdir_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(
-            dir.path(),
-            "dir: isos\n\tpath /isos\n\tcontent iso\n\ndir: off\n\tpath /off\n\tdisable 1\n",
-        );
+        assert_eq!(config.volume_size(&first).unwrap(), 64 * MIB);
+        assert_eq!(config.volume_size(&second).unwrap(), 0);
         assert_eq!(
-            cfg.alloc_disk("isos", 100, 0).unwrap_err().to_string(),
-            "storage 'isos' does not support container directories"
+            config.list_volumes(100).unwrap(),
+            [
+                (first.clone(), VolumeFormat::Raw),
+                (second.clone(), VolumeFormat::Subvol)
+            ]
         );
-        assert_eq!(
-            cfg.alloc_disk("off", 100, 0).unwrap_err().to_string(),
-            "storage 'off' is disabled"
-        );
-        assert_eq!(
-            cfg.alloc_disk("nope", 100, 0).unwrap_err().to_string(),
-            "storage 'nope' does not exist"
-        );
-    }
+        assert!(config.list_volumes(101).unwrap().is_empty());
 
-    #[test]
-    fn a_failed_format_leaves_no_image() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), "");
-        // Too small for ext4: mkfs fails, and the image must go again.
-        let error = cfg.alloc_disk("local", 100, 4096).unwrap_err();
-        assert!(error.to_string().contains("mkfs.ext4"), "{error}");
+        config.free_volume(&first).unwrap();
+        assert!(!path.exists());
+        assert!(images.is_dir(), "still holds the subvol");
+        config.free_volume(&second).unwrap();
+        assert!(!images.exists(), "empty images/<vmid> is removed");
+        // Freeing again is fine: the volume is gone either way.
+        config.free_volume(&first).unwrap();
+        let err = config.volume_size(&first).unwrap_err().to_string();
         assert!(
-            !dir.path()
-                .join("var/lib/vz/images/100/vm-100-disk-0.raw")
-                .exists()
+            err.starts_with(&format!("failed to stat '{}'", path.display())),
+            "{err}"
         );
+    }
+
+    #[test]
+    fn unprivileged_allocations_belong_to_the_mapped_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let config = StorageConfig::load(&root).unwrap();
+        let raw = config
+            .alloc_disk_owned("local", 200, 32 * MIB, (100000, 100000))
+            .unwrap();
+        let raw_path = config.volume_path(&raw).unwrap();
+        let owner = inspect_image(dir.path(), &raw_path, |m| {
+            let meta = std::fs::metadata(m).unwrap();
+            (meta.uid(), meta.gid())
+        });
+        assert_eq!(owner, (100000, 100000));
+
+        let subvol = config
+            .alloc_disk_owned("local", 200, 0, (100000, 100001))
+            .unwrap();
+        let meta = std::fs::metadata(config.volume_path(&subvol).unwrap()).unwrap();
+        assert!(meta.is_dir());
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+            (100000, 100001, 0o755)
+        );
+        config.free_volume(&raw).unwrap();
+        config.free_volume(&subvol).unwrap();
+    }
+
+    #[test]
+    fn storage_must_exist_be_enabled_and_allow_rootdir() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            "dir: isos\n\tpath /isos\n\tcontent iso\n\ndir: off\n\tpath /off\n\tcontent rootdir\n\tdisable 1\n",
+        );
+        let err = |s: &str| config.alloc_disk(s, 100, 0).unwrap_err().to_string();
+        assert_eq!(
+            err("isos"),
+            "content type 'rootdir' is not available or configured on storage 'isos'"
+        );
+        assert_eq!(err("off"), "storage 'off' is disabled");
+        assert_eq!(err("nope"), "storage 'nope' does not exist");
+        assert!(!dir.path().join("isos/images").exists());
+    }
+
+    #[test]
+    fn failed_format_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig::load(dir.path()).unwrap();
+        // Far too small for ext4.
+        let err = config.alloc_disk("local", 300, 4096).unwrap_err();
+        assert!(matches!(err, StorageError::Command { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("mkfs.ext4 -O mmp -E root_owner=0:0 "),
+            "{err}"
+        );
+        assert!(!dir.path().join("var/lib/vz/images/300").exists());
+        // The next allocation starts over at disk 0.
+        let ok = config.alloc_disk("local", 300, 0).unwrap();
+        assert_eq!(ok.to_string(), "local:300/subvol-300-disk-0.subvol");
+        config.free_volume(&ok).unwrap();
+    }
+
+    #[test]
+    fn volumes_in_use_are_not_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let config = StorageConfig::load(&root).unwrap();
+        let raw = config.alloc_disk("local", 400, 32 * MIB).unwrap();
+        let subvol = config.alloc_disk("local", 400, 0).unwrap();
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+
+        mount_volume(
+            &VolumeSource::RawImage(config.volume_path(&raw).unwrap()),
+            None,
+            &target,
+            false,
+        )
+        .unwrap();
+        let device = mounted_source(&target).unwrap();
+        assert_eq!(
+            config.free_volume(&raw).unwrap_err().to_string(),
+            format!("volume 'local:400/vm-400-disk-0.raw' is in use by {device}")
+        );
+        unmount_tree(&target).unwrap();
+        assert!(wait_detached(
+            Path::new(&device),
+            &config.volume_path(&raw).unwrap()
+        ));
+
+        let subvol_path = config.volume_path(&subvol).unwrap();
+        mount_volume(
+            &VolumeSource::Directory(dir.path().to_path_buf()),
+            Some(&subvol_path),
+            Path::new("/x"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            config.free_volume(&subvol).unwrap_err().to_string(),
+            format!(
+                "volume 'local:400/subvol-400-disk-1.subvol' is in use (mounted at '{}')",
+                subvol_path.join("x").display()
+            )
+        );
+        unmount_tree(&subvol_path).unwrap();
+        config.free_volume(&raw).unwrap();
+        config.free_volume(&subvol).unwrap();
+        let err = config
+            .free_volume(&VolumeId::parse("local:vztmpl/a.tar.gz").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "volume 'local:vztmpl/a.tar.gz' is not a disk image"
+        );
+    }
+
+    /// A temp root with a btrfs file system mounted at srv/fast and a storage `fast` on it.
+    struct BtrfsRoot {
+        config: StorageConfig,
+        _guard: MountGuard,
+        dir: tempfile::TempDir,
+    }
+
+    fn btrfs_root(extra: &str) -> BtrfsRoot {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("btrfs.img");
+        make_fs_image(&image, 256 * MIB, "mkfs.btrfs");
+        let root = dir.path().join("root");
+        let mount_point = root.join("srv/fast");
+        std::fs::create_dir_all(&mount_point).unwrap();
+        let guard = MountGuard(mount_point.clone());
+        mount_volume(&VolumeSource::RawImage(image), None, &mount_point, false).unwrap();
+        let text = format!("btrfs: fast\n\tpath /srv/fast\n\tcontent rootdir,images\n{extra}");
+        BtrfsRoot {
+            config: config(&root, &text),
+            _guard: guard,
+            dir,
+        }
+    }
+
+    #[test]
+    fn btrfs_allocations_are_subvolumes() {
+        let fixture = btrfs_root("\tnocow 1\n");
+        let config = &fixture.config;
+        let images = config.root.join("srv/fast/images/100");
+
+        let raw = config.alloc_disk("fast", 100, 32 * MIB).unwrap();
+        assert_eq!(raw.to_string(), "fast:100/vm-100-disk-0.raw");
+        let raw_path = images.join("vm-100-disk-0/disk.raw");
+        assert_eq!(config.volume_path(&raw).unwrap(), raw_path);
+        assert!(btrfs::is_subvolume(&images.join("vm-100-disk-0")));
+        assert_eq!(ext4_with_mmp(&raw_path), (true, true));
+        assert_eq!(config.volume_size(&raw).unwrap(), 32 * MIB);
+
+        let subvol = config
+            .alloc_disk_owned("fast", 100, 0, (100000, 100000))
+            .unwrap();
+        assert_eq!(subvol.to_string(), "fast:100/subvol-100-disk-1.subvol");
+        let subvol_path = images.join("subvol-100-disk-1.subvol");
+        assert!(btrfs::is_subvolume(&subvol_path));
+        assert_eq!(std::fs::metadata(&subvol_path).unwrap().uid(), 100000);
+        assert_eq!(
+            config.list_volumes(100).unwrap(),
+            [
+                (raw.clone(), VolumeFormat::Raw),
+                (subvol.clone(), VolumeFormat::Subvol)
+            ]
+        );
+
+        // What a container may leave inside: files, a nested subvolume, and a snapshot beside.
+        std::fs::write(subvol_path.join("file"), b"data").unwrap();
+        btrfs::create_subvolume(&subvol_path.join("nested")).unwrap();
+        let status = Command::new(program("btrfs"))
+            .args(["-q", "subvolume", "snapshot"])
+            .arg(&subvol_path)
+            .arg(images.join("subvol-100-disk-1.subvol@before"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            config.list_volumes(100).unwrap().len(),
+            2,
+            "snapshots are not volumes"
+        );
+
+        config.free_volume(&subvol).unwrap();
+        assert!(!subvol_path.exists());
+        assert!(!images.join("subvol-100-disk-1.subvol@before").exists());
+        config.free_volume(&raw).unwrap();
+        assert!(!images.exists());
+        assert!(fixture.dir.path().exists());
+    }
+
+    #[test]
+    fn btrfs_storage_on_another_file_system_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            "btrfs: fast\n\tpath /srv/fast\n\tcontent rootdir\n",
+        );
+        assert_eq!(
+            config.alloc_disk("fast", 100, 0).unwrap_err().to_string(),
+            format!(
+                "'{}' is not a btrfs file system",
+                dir.path().join("srv/fast").display()
+            )
+        );
+    }
+
+    #[test]
+    fn failed_btrfs_format_removes_the_subvolume() {
+        let fixture = btrfs_root("");
+        let config = &fixture.config;
+        let err = config.alloc_disk("fast", 100, 4096).unwrap_err();
+        assert!(matches!(err, StorageError::Command { .. }), "{err}");
+        assert!(!config.root.join("srv/fast/images/100").exists());
     }
 }

@@ -1,11 +1,17 @@
-//! `etc/pve/storage.cfg`: `dir` and `btrfs` storage sections. Other storage types are skipped,
-//! so a real Proxmox file still loads.
+//! `etc/pve/storage.cfg`: `dir` and `btrfs` storage sections, where their volumes live, and
+//! storage activation (enabled check, mount-point check, content directories).
+//!
+//! The file is PVE's section config: a `<type>: <id>` header, indented `key value` lines, and an
+//! empty line ending the section. Like PVE, the parser never fails on content: bad lines and
+//! bad sections are skipped with a warning (kept in [`StorageConfig::warnings`], worded as PVE
+//! words them), and storages of types corral does not implement (lvmthin, zfspool, nfs, ...) are
+//! skipped silently, so a real Proxmox file loads.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
-use super::volume::is_storage_id;
-use super::{StorageError, VolumeFormat, VolumeId};
+use super::volume::{VolumeKind, storage_id_error};
+use super::{StorageError, VolumeId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,17 +26,44 @@ pub enum ContentType {
 }
 
 impl ContentType {
-    fn parse(word: &str) -> Option<ContentType> {
-        Some(match word {
-            "images" => ContentType::Images,
-            "rootdir" => ContentType::Rootdir,
-            "vztmpl" => ContentType::Vztmpl,
-            "iso" => ContentType::Iso,
-            "backup" => ContentType::Backup,
-            "snippets" => ContentType::Snippets,
-            "import" => ContentType::Import,
-            _ => return None,
-        })
+    pub const ALL: [ContentType; 7] = [
+        ContentType::Images,
+        ContentType::Rootdir,
+        ContentType::Vztmpl,
+        ContentType::Iso,
+        ContentType::Backup,
+        ContentType::Snippets,
+        ContentType::Import,
+    ];
+
+    /// The name used in storage.cfg (`images`, `rootdir`, `vztmpl`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentType::Images => "images",
+            ContentType::Rootdir => "rootdir",
+            ContentType::Vztmpl => "vztmpl",
+            ContentType::Iso => "iso",
+            ContentType::Backup => "backup",
+            ContentType::Snippets => "snippets",
+            ContentType::Import => "import",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ContentType> {
+        ContentType::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The directory below the storage path that holds this content (PVE's defaults).
+    fn default_subdir(self) -> &'static str {
+        match self {
+            ContentType::Images => "images",
+            ContentType::Rootdir => "private",
+            ContentType::Vztmpl => "template/cache",
+            ContentType::Iso => "template/iso",
+            ContentType::Backup => "dump",
+            ContentType::Snippets => "snippets",
+            ContentType::Import => "import",
+        }
     }
 }
 
@@ -39,6 +72,69 @@ impl ContentType {
 pub enum StorageType {
     Dir,
     Btrfs,
+}
+
+impl StorageType {
+    fn from_name(name: &str) -> Option<StorageType> {
+        match name {
+            "dir" => Some(StorageType::Dir),
+            "btrfs" => Some(StorageType::Btrfs),
+            _ => None,
+        }
+    }
+
+    /// The keys PVE accepts in a section of this type (besides `content`, `disable`, `shared`
+    /// and `path`, which are parsed into fields).
+    fn other_keys(self) -> &'static [&'static str] {
+        match self {
+            StorageType::Dir => &[
+                "content-dirs",
+                "nodes",
+                "prune-backups",
+                "max-protected-backups",
+                "format",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "is_mountpoint",
+                "bwlimit",
+                "preallocation",
+                "snapshot-as-volume-chain",
+            ],
+            StorageType::Btrfs => &[
+                "nodes",
+                "prune-backups",
+                "max-protected-backups",
+                "format",
+                "is_mountpoint",
+                "nocow",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "preallocation",
+            ],
+        }
+    }
+
+    fn is_boolean_key(key: &str) -> bool {
+        matches!(
+            key,
+            "disable"
+                | "shared"
+                | "mkdir"
+                | "create-base-path"
+                | "create-subdirs"
+                | "nocow"
+                | "snapshot-as-volume-chain"
+        )
+    }
+
+    fn valid_formats(self) -> &'static [&'static str] {
+        match self {
+            StorageType::Dir => &["raw", "qcow2", "vmdk", "subvol"],
+            StorageType::Btrfs => &["raw", "subvol"],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -50,6 +146,9 @@ pub struct StorageDef {
     pub content: BTreeSet<ContentType>,
     pub disabled: bool,
     pub shared: bool,
+    /// Every other key of the section as written (`prune-backups`, `nodes`, `is_mountpoint`,
+    /// `content-dirs`, `nocow`, ...); kept so nothing in the file is lost.
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -57,91 +156,240 @@ pub struct StorageConfig {
     /// The host root every storage path is resolved under.
     pub root: PathBuf,
     pub storages: Vec<StorageDef>,
+    /// Sections of types corral does not implement, as `(id, type)`, in file order.
+    pub unsupported: Vec<(String, String)>,
+    /// What PVE would warn about while reading the file (skipped lines and sections); the
+    /// caller prints them to stderr as pct does.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
-/// pve-storage always has a `local` dir storage at /var/lib/vz; when storage.cfg lacks one
-/// (or names something else `local`) this is what it gets.
-fn default_local() -> StorageDef {
-    StorageDef {
-        id: "local".into(),
-        kind: StorageType::Dir,
-        path: PathBuf::from("/var/lib/vz"),
-        content: [
-            ContentType::Backup,
-            ContentType::Images,
-            ContentType::Iso,
-            ContentType::Rootdir,
-            ContentType::Snippets,
-            ContentType::Vztmpl,
-        ]
-        .into(),
-        disabled: false,
-        shared: false,
+/// The name PVE uses for the file in its parser warnings.
+const CFG_NAME: &str = "storage.cfg";
+const LOCAL_PATH: &str = "/var/lib/vz";
+
+/// Perl's `\s`.
+fn is_perl_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// A boolean as PVE's schema reads it (`1|on|yes|true`, `0|off|no|false`, any case).
+pub(crate) fn parse_boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => Some(true),
+        "0" | "off" | "no" | "false" => Some(false),
+        _ => None,
     }
 }
 
-/// A section being read: its header and properties.
-struct RawSection {
-    kind: String,
-    id: String,
-    properties: Vec<(String, String)>,
+/// PVE's `split_list`: items separated by `,`, `;` or whitespace.
+fn split_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c == ',' || c == ';' || is_perl_space(c))
+        .filter(|s| !s.is_empty())
 }
 
-impl RawSection {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.properties
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+/// `^(\S+):\s*(\S+)\s*$` → (type, id).
+fn parse_section_header(line: &str) -> Option<(String, String)> {
+    let text = line.trim_end_matches(is_perl_space);
+    if text.is_empty() || text.starts_with(is_perl_space) {
+        return None;
     }
-
-    fn flag(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.is_empty() || v == "1")
-    }
-
-    fn into_def(self) -> Option<StorageDef> {
-        let kind = match self.kind.as_str() {
-            "dir" => StorageType::Dir,
-            "btrfs" => StorageType::Btrfs,
-            _ => return None,
-        };
-        let Some(path) = self.get("path").filter(|p| p.starts_with('/')) else {
-            eprintln!(
-                "storage '{}': missing value for required option 'path'",
-                self.id
-            );
+    if let Some(space) = text.rfind(is_perl_space) {
+        let id = &text[space + 1..];
+        let head = text[..space]
+            .trim_end_matches(is_perl_space)
+            .strip_suffix(':')?;
+        if head.is_empty() || head.contains(is_perl_space) {
             return None;
+        }
+        return Some((head.to_lowercase(), id.to_string()));
+    }
+    // No whitespace at all: the greedy type runs up to the last `:` that leaves an id.
+    let mut end = text.len();
+    while let Some(colon) = text[..end].rfind(':') {
+        if colon > 0 && colon + 1 < text.len() {
+            return Some((text[..colon].to_lowercase(), text[colon + 1..].to_string()));
+        }
+        end = colon;
+    }
+    None
+}
+
+/// `^\s+(\S+)(\s+(.*\S))?\s*$` → (key, value).
+fn parse_property_line(line: &str) -> Option<(&str, Option<&str>)> {
+    if !line.starts_with(is_perl_space) {
+        return None;
+    }
+    let text = line.trim_matches(is_perl_space);
+    if text.is_empty() {
+        return None;
+    }
+    match text.find(is_perl_space) {
+        Some(split) => Some((
+            &text[..split],
+            Some(text[split..].trim_start_matches(is_perl_space)),
+        )),
+        None => Some((text, None)),
+    }
+}
+
+/// DirPlugin's path check (`^/[-/a-zA-Z0-9_.@]+$`) and `canonpath`; `..` is refused as well
+/// because every path is joined under the host root and must not climb out of it.
+fn check_storage_path(path: &str) -> Result<PathBuf, String> {
+    let illegal = || format!("illegal path for directory storage: {path}");
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'_' | b'.' | b'@');
+    if path.len() < 2 || !path.starts_with('/') || !path.bytes().all(allowed) {
+        return Err(illegal());
+    }
+    let mut clean = PathBuf::from("/");
+    for component in Path::new(path).components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => clean.push(part),
+            Component::ParentDir | Component::Prefix(_) => return Err(illegal()),
+        }
+    }
+    Ok(clean)
+}
+
+/// One `<type>: <id>` section being read.
+struct SectionDraft {
+    kind: StorageType,
+    id: String,
+    values: BTreeMap<String, Option<String>>,
+}
+
+impl SectionDraft {
+    /// PVE's `check_config` for a new section: decode every value and require `path`.
+    fn finish(self, warnings: &mut Vec<String>) -> Result<StorageDef, String> {
+        let mut def = StorageDef {
+            id: self.id,
+            kind: self.kind,
+            path: PathBuf::new(),
+            content: [ContentType::Images, ContentType::Rootdir].into(),
+            disabled: false,
+            shared: false,
+            options: BTreeMap::new(),
         };
-        let content = match self.get("content") {
-            Some(list) => list
-                .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-                .filter_map(ContentType::parse)
-                .collect(),
-            None => [ContentType::Images, ContentType::Rootdir].into(),
-        };
-        Some(StorageDef {
-            id: self.id.clone(),
-            kind,
-            path: PathBuf::from(path),
-            content,
-            disabled: self.flag("disable"),
-            shared: self.flag("shared"),
-        })
+        let mut path = None;
+        for (key, value) in self.values {
+            let value = match (value, StorageType::is_boolean_key(&key)) {
+                (Some(value), _) => value,
+                // A bare boolean key means "on".
+                (None, true) => "1".to_string(),
+                (None, false) => return Err(format!("got undefined value for option '{key}'")),
+            };
+            match key.as_str() {
+                "path" => path = Some(value),
+                "content" => def.content = decode_content(&value, warnings)?,
+                "disable" => def.disabled = decode_flag(&value),
+                "shared" => def.shared = decode_flag(&value),
+                "format" if !self.kind.valid_formats().contains(&value.as_str()) => {
+                    warnings.push(format!("storage does not support format '{value}'"));
+                }
+                _ => {
+                    def.options.insert(key, value);
+                }
+            }
+        }
+        let path = path.ok_or_else(|| "missing value for required option 'path'".to_string())?;
+        def.path = check_storage_path(&path)?;
+        Ok(def)
+    }
+}
+
+/// A boolean value after PVE's line check; numbers count by value, as Perl numifies them.
+fn decode_flag(value: &str) -> bool {
+    parse_boolean(value).unwrap_or_else(|| value.parse::<f64>().is_ok_and(|n| n != 0.0))
+}
+
+fn decode_content(
+    value: &str,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeSet<ContentType>, String> {
+    let mut content = BTreeSet::new();
+    let mut none = false;
+    for item in split_list(value) {
+        match ContentType::from_name(item) {
+            Some(kind) => {
+                content.insert(kind);
+            }
+            None if item == "none" => none = true,
+            None => warnings.push(format!("storage does not support content type '{item}'")),
+        }
+    }
+    if none && !content.is_empty() {
+        return Err("unable to combine 'none' with other content types".to_string());
+    }
+    Ok(content)
+}
+
+impl StorageDef {
+    /// PVE's `local` storage when storage.cfg lacks a usable one.
+    pub fn default_local() -> StorageDef {
+        StorageDef {
+            id: "local".to_string(),
+            kind: StorageType::Dir,
+            path: PathBuf::from(LOCAL_PATH),
+            content: [
+                ContentType::Backup,
+                ContentType::Images,
+                ContentType::Iso,
+                ContentType::Rootdir,
+                ContentType::Snippets,
+                ContentType::Vztmpl,
+            ]
+            .into(),
+            disabled: false,
+            shared: false,
+            options: [("prune-backups".to_string(), "keep-all=1".to_string())].into(),
+        }
+    }
+
+    pub fn allows(&self, content: ContentType) -> bool {
+        self.content.contains(&content)
+    }
+
+    /// A boolean option (`mkdir`, `create-subdirs`, `nocow`, ...), `default` when unset.
+    pub(crate) fn flag(&self, key: &str, default: bool) -> bool {
+        self.options.get(key).map_or(default, |v| decode_flag(v))
+    }
+
+    /// The directory (relative to the storage path) for `content`, honouring `content-dirs`.
+    pub fn content_subdir(&self, content: ContentType) -> PathBuf {
+        let overridden = self.options.get("content-dirs").and_then(|dirs| {
+            split_list(dirs).find_map(|entry| {
+                let (kind, dir) = entry.split_once('=')?;
+                (kind == content.name()).then_some(dir)
+            })
+        });
+        // An override is relative and may not climb out of the storage.
+        match overridden.map(Path::new) {
+            Some(dir)
+                if dir
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) =>
+            {
+                dir.to_path_buf()
+            }
+            _ => PathBuf::from(content.default_subdir()),
+        }
     }
 }
 
 impl StorageConfig {
-    /// Read `<root>/etc/pve/storage.cfg`; without the file, only the default `local`.
+    /// Read `<root>/etc/pve/storage.cfg`; without the file, the default `local` dir storage at
+    /// var/lib/vz with content vztmpl,rootdir,images,snippets,backup,iso.
     pub fn load(root: &Path) -> Result<StorageConfig, StorageError> {
-        let path = root.join("etc/pve/storage.cfg");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let file = root.join("etc/pve/storage.cfg");
+        let text = match std::fs::read(&file) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => {
+            Err(source) => {
                 return Err(StorageError::Io {
-                    context: format!("unable to read '{}'", path.display()),
-                    source: e,
+                    context: format!("unable to read '{}'", file.display()),
+                    source,
                 });
             }
         };
@@ -149,266 +397,694 @@ impl StorageConfig {
     }
 
     pub fn parse(root: &Path, text: &str) -> Result<StorageConfig, StorageError> {
-        let mut sections: Vec<RawSection> = Vec::new();
-        let mut current: Option<RawSection> = None;
-        for line in text.lines() {
-            if line.trim().is_empty() {
-                sections.extend(current.take());
+        let mut storages: Vec<StorageDef> = Vec::new();
+        let mut unsupported = Vec::new();
+        let mut warnings = Vec::new();
+        // Comment lines vanish before anything else sees them, even inside a section.
+        let mut lines = text
+            .split('\n')
+            .enumerate()
+            .map(|(index, line)| (index + 1, line))
+            .filter(|(_, line)| !line.trim_start_matches(is_perl_space).starts_with('#'));
+
+        while let Some((lineno, line)) = lines.next() {
+            if line.is_empty() {
                 continue;
             }
-            if line.trim_start().starts_with('#') {
+            let Some((type_name, id)) = parse_section_header(line) else {
+                warnings.push(format!(
+                    "file {CFG_NAME} line {lineno} - ignore config line: {line}"
+                ));
                 continue;
+            };
+            let prefix = |n: usize| format!("file {CFG_NAME} line {n}");
+            let mut skip = false;
+            if let Some(message) = storage_id_error(&id) {
+                warnings.push(format!(
+                    "{} (skip section '{id}'): {message}",
+                    prefix(lineno)
+                ));
+                skip = true;
             }
-            if line.starts_with(|c: char| c.is_whitespace()) {
-                let Some(section) = current.as_mut() else {
-                    eprintln!("ignore config line: {line}");
+            let kind = StorageType::from_name(&type_name);
+            if kind.is_none() && !skip {
+                unsupported.push((id.clone(), type_name.clone()));
+                skip = true;
+            }
+            let mut draft = kind.map(|kind| SectionDraft {
+                kind,
+                id: id.clone(),
+                values: BTreeMap::new(),
+            });
+            let mut last_lineno = lineno;
+            // The section runs up to the next empty line; a header without one before it is
+            // just a bad line of the current section, as in PVE.
+            for (lineno, line) in lines.by_ref() {
+                if line.is_empty() {
+                    break;
+                }
+                let Some(draft) = draft.as_mut().filter(|_| !skip) else {
                     continue;
                 };
-                let line = line.trim();
-                let (key, value) = line
-                    .split_once(|c: char| c.is_whitespace())
-                    .unwrap_or((line, ""));
-                section
-                    .properties
-                    .push((key.to_string(), value.trim().to_string()));
-                continue;
-            }
-            sections.extend(current.take());
-            match line.split_once(':') {
-                Some((kind, id)) if !kind.trim().is_empty() && is_storage_id(id.trim()) => {
-                    current = Some(RawSection {
-                        kind: kind.trim().to_string(),
-                        id: id.trim().to_string(),
-                        properties: Vec::new(),
-                    });
+                last_lineno = lineno;
+                let Some((key, value)) = parse_property_line(line) else {
+                    warnings.push(format!(
+                        "{} (section '{id}') - ignore config line: {line}",
+                        prefix(lineno)
+                    ));
+                    continue;
+                };
+                let known = matches!(key, "path" | "content" | "disable" | "shared")
+                    || draft.kind.other_keys().contains(&key);
+                let problem = if !known {
+                    Some(format!("unexpected property '{key}'"))
+                } else if draft.values.contains_key(key) {
+                    Some("duplicate attribute".to_string())
+                } else if value.is_none() && !StorageType::is_boolean_key(key) {
+                    Some("got undefined value".to_string())
+                } else {
+                    None
+                };
+                match problem {
+                    Some(problem) => warnings.push(format!(
+                        "{} (section '{id}') - unable to parse value of '{key}': {problem}",
+                        prefix(lineno)
+                    )),
+                    None => {
+                        draft
+                            .values
+                            .insert(key.to_string(), value.map(str::to_string));
+                    }
                 }
-                _ => eprintln!("ignore config line: {line}"),
+            }
+            if let Some(draft) = draft.filter(|_| !skip) {
+                match draft.finish(&mut warnings) {
+                    Ok(def) => {
+                        // A repeated id replaces the earlier section, as in PVE.
+                        storages.retain(|s| s.id != def.id);
+                        storages.push(def);
+                    }
+                    Err(message) => warnings.push(format!(
+                        "{} (skip section '{id}'): {message}",
+                        prefix(last_lineno)
+                    )),
+                }
             }
         }
-        sections.extend(current.take());
 
-        let mut storages: Vec<StorageDef> = Vec::new();
-        for def in sections.into_iter().filter_map(RawSection::into_def) {
-            if storages.iter().any(|s| s.id == def.id) {
-                return Err(StorageError::Invalid(format!(
-                    "duplicate storage ID '{}'",
-                    def.id
-                )));
-            }
-            storages.push(def);
-        }
+        // PVE keeps `local` the same on every node: a dir storage at /var/lib/vz, first in the
+        // list, without node restrictions.
         let local_ok = storages.iter().any(|s| {
-            s.id == "local" && s.kind == StorageType::Dir && s.path == Path::new("/var/lib/vz")
+            s.id == "local" && s.kind == StorageType::Dir && s.path == Path::new(LOCAL_PATH)
         });
-        if !local_ok {
+        if local_ok {
+            for storage in storages.iter_mut().filter(|s| s.id == "local") {
+                storage.options.remove("nodes");
+            }
+        } else {
             storages.retain(|s| s.id != "local");
-            storages.insert(0, default_local());
+            storages.insert(0, StorageDef::default_local());
         }
         Ok(StorageConfig {
             root: root.to_path_buf(),
             storages,
+            unsupported,
+            warnings,
         })
     }
 
-    /// The storage named `id`.
+    /// The storage named `id`; `storage 'id' does not exist` otherwise.
     pub fn storage(&self, id: &str) -> Result<&StorageDef, StorageError> {
-        self.storages
-            .iter()
-            .find(|s| s.id == id)
-            .ok_or_else(|| StorageError::Invalid(format!("storage '{id}' does not exist")))
+        if let Some(def) = self.storages.iter().find(|s| s.id == id) {
+            return Ok(def);
+        }
+        if let Some((_, kind)) = self.unsupported.iter().find(|(sid, _)| sid == id) {
+            return Err(StorageError::Invalid(format!(
+                "storage '{id}' has type '{kind}', which corral does not support (only dir and btrfs)"
+            )));
+        }
+        Err(StorageError::Invalid(format!(
+            "storage '{id}' does not exist"
+        )))
+    }
+
+    /// The storage named `id` if it is enabled: `storage 'id' is disabled` otherwise.
+    pub fn enabled_storage(&self, id: &str) -> Result<&StorageDef, StorageError> {
+        let def = self.storage(id)?;
+        if def.disabled {
+            return Err(StorageError::Invalid(format!("storage '{id}' is disabled")));
+        }
+        Ok(def)
     }
 
     /// The host path of a storage's directory (under the host root).
     pub fn storage_path(&self, def: &StorageDef) -> PathBuf {
-        self.root
-            .join(def.path.strip_prefix("/").unwrap_or(&def.path))
+        self.under_root(&def.path)
+    }
+
+    /// `path` (absolute on the host) as seen from the host root.
+    pub fn under_root(&self, path: &Path) -> PathBuf {
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        if relative.as_os_str().is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(relative)
+        }
+    }
+
+    /// The host directory holding `content` on `def`.
+    pub fn content_path(&self, def: &StorageDef, content: ContentType) -> PathBuf {
+        self.storage_path(def).join(def.content_subdir(content))
     }
 
     /// Where a volume lives: the raw image file or the directory/subvolume.
     pub fn volume_path(&self, volid: &VolumeId) -> Result<PathBuf, StorageError> {
         let def = self.storage(&volid.storage)?;
-        let base = self.storage_path(def);
-        let bad = || {
-            StorageError::Invalid(format!(
-                "unable to parse directory volume name '{}'",
-                volid.name
-            ))
-        };
-        let (kind, file) = volid.name.split_once('/').ok_or_else(bad)?;
-        let safe_file =
-            |name: &str| !name.is_empty() && !name.contains('/') && name != "." && name != "..";
-        if !safe_file(file) {
-            return Err(bad());
-        }
+        let kind = volid.kind()?;
+        let dir = self.content_path(def, kind.content_type());
         Ok(match kind {
-            "vztmpl" => base.join("template/cache").join(file),
-            "iso" => base.join("template/iso").join(file),
-            "backup" => base.join("dump").join(file),
-            "snippets" => base.join("snippets").join(file),
-            vmid if vmid.bytes().all(|b| b.is_ascii_digit()) && !vmid.is_empty() => {
-                let images = base.join("images").join(vmid);
-                match (def.kind, volid.format()) {
-                    // btrfs keeps a raw image inside a subvolume of its own.
-                    (StorageType::Btrfs, Some(VolumeFormat::Raw)) => {
-                        images.join(file.trim_end_matches(".raw")).join("disk.raw")
-                    }
-                    (_, Some(_)) => images.join(file),
-                    (_, None) => return Err(bad()),
+            VolumeKind::Image { vmid, file, format } => {
+                let owner_dir = dir.join(vmid.to_string());
+                match (def.kind, format.as_str()) {
+                    // btrfs keeps each raw image alone in a subvolume named without `.raw`.
+                    (StorageType::Btrfs, "raw") => owner_dir
+                        .join(file.strip_suffix(".raw").unwrap_or(&file))
+                        .join("disk.raw"),
+                    _ => owner_dir.join(file),
                 }
             }
-            _ => return Err(bad()),
+            VolumeKind::Vztmpl(file)
+            | VolumeKind::Iso(file)
+            | VolumeKind::Backup(file)
+            | VolumeKind::Snippets(file)
+            | VolumeKind::Import(file) => dir.join(file),
         })
     }
 
-    /// A template given as `local:vztmpl/NAME.tar.gz` or as an absolute path (under the host
-    /// root).
+    /// A template given as `local:vztmpl/NAME.tar.gz` or as a plain path (under the host root
+    /// when relative to it). Missing files are an error naming the volume.
+    ///
+    /// As in pct, a volume must name a `vztmpl/` archive and its storage must be enabled (the
+    /// storage's `content` list is not consulted). An absolute path is taken under the host
+    /// root; a relative one from the current directory. Errors: `can't find file 'X'`,
+    /// `unable to use volume X - content type needs to be 'vztmpl'`.
     pub fn template_path(&self, template: &str) -> Result<PathBuf, StorageError> {
-        let path = if template.starts_with('/') {
-            self.root.join(template.trim_start_matches('/'))
-        } else {
-            let volid = VolumeId::parse(template)?;
-            if !volid.name.starts_with("vztmpl/") {
-                return Err(StorageError::Invalid(format!(
-                    "volume '{template}' is not a container template (vztmpl)"
-                )));
+        let missing = || StorageError::Invalid(format!("can't find file '{template}'"));
+        let path = match VolumeId::parse(template) {
+            Ok(volid) => {
+                let kind = volid.kind()?;
+                if !matches!(kind, VolumeKind::Vztmpl(_)) {
+                    return Err(StorageError::Invalid(format!(
+                        "unable to use volume {template} - content type needs to be 'vztmpl'"
+                    )));
+                }
+                self.activate_storage(&volid.storage)?;
+                self.volume_path(&volid)?
             }
-            let def = self.storage(&volid.storage)?;
-            if !def.content.contains(&ContentType::Vztmpl) {
-                return Err(StorageError::Invalid(format!(
-                    "storage '{}' does not support content-type 'vztmpl'",
-                    def.id
-                )));
+            Err(_) => {
+                let path = Path::new(template);
+                if path.is_absolute() {
+                    self.under_root(path)
+                } else {
+                    path.to_path_buf()
+                }
             }
-            self.volume_path(&volid)?
         };
         if !path.is_file() {
-            return Err(StorageError::Invalid(format!(
-                "can't find file '{template}'"
-            )));
+            return Err(missing());
         }
         Ok(path)
     }
+
+    /// Make a storage usable, as PVE does before touching it: it must be enabled, mounted when
+    /// `is_mountpoint` says so, its directory is created unless `create-base-path`/`mkdir` are
+    /// off, the content directories are created unless `create-subdirs`/`mkdir` are off, and a
+    /// btrfs storage must really be btrfs.
+    pub fn activate_storage(&self, id: &str) -> Result<&StorageDef, StorageError> {
+        let def = self.enabled_storage(id)?;
+        let path = self.storage_path(def);
+        if let Some(mount_point) = self.expected_mount_point(def)
+            && !is_mount_point(&mount_point)
+        {
+            return Err(StorageError::Invalid(format!(
+                "unable to activate storage '{id}' - directory is expected to be a mount point but \
+                 is not mounted: '{}'",
+                mount_point.display()
+            )));
+        }
+        let io = |context: String| move |source| StorageError::Io { context, source };
+        let mkdir = def.flag("mkdir", true);
+        if def.flag("create-base-path", mkdir) {
+            std::fs::create_dir_all(&path)
+                .map_err(io(format!("unable to create '{}'", path.display())))?;
+        }
+        if !path.is_dir() {
+            return Err(StorageError::Invalid(format!(
+                "unable to activate storage '{id}' - directory '{}' does not exist or is unreachable",
+                path.display()
+            )));
+        }
+        if def.kind == StorageType::Btrfs && !is_btrfs(&path) {
+            return Err(StorageError::Invalid(format!(
+                "'{}' is not a btrfs file system",
+                path.display()
+            )));
+        }
+        if def.flag("create-subdirs", true) && mkdir {
+            for content in ContentType::ALL {
+                // The backup directory also serves containers (migration of old dumps).
+                let wanted = def.allows(content)
+                    || (content == ContentType::Backup && def.allows(ContentType::Rootdir));
+                if wanted {
+                    let subdir = self.content_path(def, content);
+                    std::fs::create_dir_all(&subdir).map_err(io(format!(
+                        "failed to create content directory '{}' for content '{}'",
+                        subdir.display(),
+                        content.name()
+                    )))?;
+                }
+            }
+        }
+        Ok(def)
+    }
+
+    /// `is_mountpoint`: `yes`/`1` means the storage path itself, another value is a path.
+    fn expected_mount_point(&self, def: &StorageDef) -> Option<PathBuf> {
+        let value = def.options.get("is_mountpoint")?;
+        match parse_boolean(value) {
+            Some(true) => Some(self.storage_path(def)),
+            Some(false) => None,
+            None => Some(self.under_root(Path::new(value))),
+        }
+    }
+}
+
+fn is_btrfs(path: &Path) -> bool {
+    rustix::fs::statfs(path).is_ok_and(|s| s.f_type as u64 == libc::BTRFS_SUPER_MAGIC as u64)
+}
+
+/// Whether something is mounted exactly at `path` (after resolving symlinks).
+fn is_mount_point(path: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    crate::mount::mount_points().is_ok_and(|points| points.contains(&real))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const CFG: &str = "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\n\
-lvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n\n\
-btrfs: tank\n\tpath /mnt/tank\n\tcontent rootdir,images\n\tis_mountpoint yes\n\n\
-dir: old\n\tpath /srv/old\n\tdisable\n";
+    const ROOT: &str = "/test-root";
+
+    fn parse(text: &str) -> StorageConfig {
+        StorageConfig::parse(Path::new(ROOT), text).unwrap()
+    }
+
+    fn ids(config: &StorageConfig) -> Vec<&str> {
+        config.storages.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    const SAMPLE: &str = "\
+# managed by hand
+dir: local
+\tpath /var/lib/vz
+\tcontent iso,vztmpl,backup
+\tprune-backups keep-all=1
+
+lvmthin: local-lvm
+\tthinpool data
+\tvgname pve
+\tcontent rootdir,images
+
+dir: bulk
+\tpath /srv//bulk/
+\tcontent rootdir images;snippets
+\tshared 1
+\tnodes pve1,pve2
+\tis_mountpoint no
+\tcontent-dirs vztmpl=tmpl/cache
+
+btrfs: fast
+\tpath /mnt/fast
+\tcontent rootdir,images
+\tdisable
+
+zfspool: tank
+\tpool tank
+";
 
     #[test]
-    fn parses_dir_and_btrfs_and_skips_others() {
-        let cfg = StorageConfig::parse(Path::new("/r"), CFG).unwrap();
-        let ids: Vec<&str> = cfg.storages.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["local", "tank", "old"]);
-        let local = cfg.storage("local").unwrap();
+    fn parses_sections_of_supported_types() {
+        let config = parse(SAMPLE);
+        assert_eq!(ids(&config), ["local", "bulk", "fast"]);
+        assert_eq!(
+            config.unsupported,
+            [
+                ("local-lvm".into(), "lvmthin".into()),
+                ("tank".into(), "zfspool".into())
+            ]
+        );
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+
+        let local = config.storage("local").unwrap();
         assert_eq!(
             local.content,
-            [ContentType::Backup, ContentType::Iso, ContentType::Vztmpl].into()
+            [ContentType::Iso, ContentType::Vztmpl, ContentType::Backup].into()
         );
-        let tank = cfg.storage("tank").unwrap();
+        assert_eq!(local.options["prune-backups"], "keep-all=1");
+
+        let bulk = config.storage("bulk").unwrap();
+        assert_eq!(bulk.kind, StorageType::Dir);
+        assert_eq!(bulk.path, Path::new("/srv/bulk"));
         assert_eq!(
-            (tank.kind, tank.path.as_path()),
-            (StorageType::Btrfs, Path::new("/mnt/tank"))
+            bulk.content,
+            [
+                ContentType::Rootdir,
+                ContentType::Images,
+                ContentType::Snippets
+            ]
+            .into()
         );
-        assert!(cfg.storage("old").unwrap().disabled);
+        assert!(bulk.shared && !bulk.disabled);
+        assert_eq!(bulk.options["nodes"], "pve1,pve2");
+        assert_eq!(config.storage_path(bulk), Path::new("/test-root/srv/bulk"));
+
+        let fast = config.storage("fast").unwrap();
+        assert_eq!(fast.kind, StorageType::Btrfs);
+        assert!(fast.disabled, "a bare boolean key means on");
         assert_eq!(
-            cfg.storage("old").unwrap().content,
+            config.enabled_storage("fast").unwrap_err().to_string(),
+            "storage 'fast' is disabled"
+        );
+    }
+
+    #[test]
+    fn missing_file_and_empty_text_give_pve_default_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig::load(dir.path()).unwrap();
+        assert_eq!(config.storages, [StorageDef::default_local()]);
+        let local = &config.storages[0];
+        assert_eq!(local.path, Path::new("/var/lib/vz"));
+        let names: Vec<_> = local.content.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            ["images", "rootdir", "vztmpl", "iso", "backup", "snippets"]
+        );
+        assert_eq!(config.storage_path(local), dir.path().join("var/lib/vz"));
+        assert_eq!(parse("").storages, [StorageDef::default_local()]);
+    }
+
+    #[test]
+    fn load_reads_the_file_under_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/pve")).unwrap();
+        std::fs::write(
+            dir.path().join("etc/pve/storage.cfg"),
+            "dir: store1\n\tpath /data\n",
+        )
+        .unwrap();
+        let config = StorageConfig::load(dir.path()).unwrap();
+        assert_eq!(ids(&config), ["local", "store1"]);
+        assert_eq!(config.root, dir.path());
+    }
+
+    #[test]
+    fn local_is_forced_to_a_dir_at_var_lib_vz() {
+        let config = parse("dir: data\n\tpath /data\n\nbtrfs: local\n\tpath /var/lib/vz\n");
+        assert_eq!(ids(&config), ["local", "data"]);
+        assert_eq!(
+            config.storage("local").unwrap(),
+            &StorageDef::default_local()
+        );
+        let config = parse("dir: local\n\tpath /elsewhere\n");
+        assert_eq!(
+            config.storage("local").unwrap().path,
+            Path::new("/var/lib/vz")
+        );
+        // A proper local keeps its content and position but loses node restrictions.
+        let config = parse(
+            "dir: a1\n\tpath /a\n\ndir: local\n\tpath /var/lib/vz/\n\tnodes n1\n\tcontent iso\n",
+        );
+        assert_eq!(ids(&config), ["a1", "local"]);
+        let local = config.storage("local").unwrap();
+        assert_eq!(local.content, [ContentType::Iso].into());
+        assert!(!local.options.contains_key("nodes"));
+    }
+
+    #[test]
+    fn default_content_is_images_and_rootdir_and_none_is_empty() {
+        let config = parse("dir: d1\n\tpath /d1\n\ndir: d2\n\tpath /d2\n\tcontent none\n");
+        assert_eq!(
+            config.storage("d1").unwrap().content,
             [ContentType::Images, ContentType::Rootdir].into()
         );
+        assert!(config.storage("d2").unwrap().content.is_empty());
+    }
+
+    #[test]
+    fn bad_lines_and_sections_are_skipped_with_pve_warnings() {
+        let text = "\
+stray line
+dir: ok1
+\tpath /ok
+\tcontent images,bogus
+\tfrobnicate 1
+\tpath /again
+\tformat qcow9
+not indented
+   \t
+\tshared
+
+dir: nopath
+\tcontent images
+
+dir: x!
+\tpath /x
+
+dir: badpath
+\tpath relative/dir
+
+dir: mixed
+\tpath /mixed
+\tcontent none,images
+
+dir: climb
+\tpath /a/../etc
+dir: swallowed
+\tpath /swallowed
+";
+        let config = parse(text);
+        assert_eq!(ids(&config), ["local", "ok1"]);
+        let ok1 = config.storage("ok1").unwrap();
+        assert_eq!(ok1.path, Path::new("/ok"));
+        assert_eq!(ok1.content, [ContentType::Images].into());
+        assert!(ok1.shared);
+        assert!(!ok1.options.contains_key("format"));
+        let expected = [
+            "file storage.cfg line 1 - ignore config line: stray line",
+            "file storage.cfg line 5 (section 'ok1') - unable to parse value of 'frobnicate': unexpected property 'frobnicate'",
+            "file storage.cfg line 6 (section 'ok1') - unable to parse value of 'path': duplicate attribute",
+            "file storage.cfg line 8 (section 'ok1') - ignore config line: not indented",
+            "file storage.cfg line 9 (section 'ok1') - ignore config line:    \t",
+            "storage does not support content type 'bogus'",
+            "storage does not support format 'qcow9'",
+            "file storage.cfg line 13 (skip section 'nopath'): missing value for required option 'path'",
+            "file storage.cfg line 15 (skip section 'x!'): storage ID 'x!' contains illegal characters",
+            "file storage.cfg line 19 (skip section 'badpath'): illegal path for directory storage: relative/dir",
+            "file storage.cfg line 23 (skip section 'mixed'): unable to combine 'none' with other content types",
+            "file storage.cfg line 27 (section 'climb') - ignore config line: dir: swallowed",
+            "file storage.cfg line 28 (section 'climb') - unable to parse value of 'path': duplicate attribute",
+            "file storage.cfg line 28 (skip section 'climb'): illegal path for directory storage: /a/../etc",
+        ];
+        assert_eq!(config.warnings, expected);
+    }
+
+    #[test]
+    fn header_forms() {
         assert_eq!(
-            cfg.storage("local-lvm").unwrap_err().to_string(),
-            "storage 'local-lvm' does not exist"
+            parse_section_header("dir: local"),
+            Some(("dir".into(), "local".into()))
+        );
+        assert_eq!(
+            parse_section_header("DIR:local  \r"),
+            Some(("dir".into(), "local".into()))
+        );
+        assert_eq!(
+            parse_section_header("a:b:"),
+            Some(("a".into(), "b:".into()))
+        );
+        assert_eq!(parse_section_header("dir: local extra"), None);
+        assert_eq!(parse_section_header(" dir: local"), None);
+        assert_eq!(parse_section_header("dir :local"), None);
+        assert_eq!(parse_section_header(":local"), None);
+        assert_eq!(
+            parse_property_line("\tcontent  a, b  \r"),
+            Some(("content", Some("a, b")))
+        );
+        assert_eq!(parse_property_line("  disable"), Some(("disable", None)));
+        assert_eq!(parse_property_line("disable 1"), None);
+    }
+
+    #[test]
+    fn storage_lookup_errors() {
+        let config = parse(SAMPLE);
+        assert_eq!(
+            config.storage("nope").unwrap_err().to_string(),
+            "storage 'nope' does not exist"
+        );
+        assert_eq!(
+            config.storage("local-lvm").unwrap_err().to_string(),
+            "storage 'local-lvm' has type 'lvmthin', which corral does not support (only dir and btrfs)"
         );
     }
 
     #[test]
-    fn local_always_exists() {
-        let cfg = StorageConfig::parse(Path::new("/r"), "").unwrap();
-        let local = cfg.storage("local").unwrap();
-        assert_eq!(local.path, Path::new("/var/lib/vz"));
-        assert!(
-            local.content.contains(&ContentType::Rootdir)
-                && local.content.contains(&ContentType::Vztmpl)
-        );
-        // A `local` that is not the standard dir storage is replaced, as pve-storage does.
-        let cfg = StorageConfig::parse(Path::new("/r"), "dir: local\n\tpath /elsewhere\n").unwrap();
-        assert_eq!(cfg.storage("local").unwrap().path, Path::new("/var/lib/vz"));
-    }
-
-    #[test]
-    fn duplicate_ids_are_refused() {
-        let error =
-            StorageConfig::parse(Path::new("/r"), "dir: a\n\tpath /a\n\ndir: a\n\tpath /b\n")
-                .unwrap_err();
-        assert_eq!(error.to_string(), "duplicate storage ID 'a'");
-    }
-
-    #[test]
-    fn volume_paths_live_under_the_root() {
-        let cfg = StorageConfig::parse(Path::new("/r"), CFG).unwrap();
-        let path = |v: &str| cfg.volume_path(&VolumeId::parse(v).unwrap());
+    fn volume_paths_follow_pve_layout() {
+        let config = parse(SAMPLE);
+        let path = |v: &str| {
+            config
+                .volume_path(&VolumeId::parse(v).unwrap())
+                .map(|p| p.display().to_string())
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(
             path("local:100/vm-100-disk-0.raw").unwrap(),
-            Path::new("/r/var/lib/vz/images/100/vm-100-disk-0.raw")
+            "/test-root/var/lib/vz/images/100/vm-100-disk-0.raw"
         );
         assert_eq!(
-            path("local:vztmpl/d.tar.zst").unwrap(),
-            Path::new("/r/var/lib/vz/template/cache/d.tar.zst")
+            path("local:100/subvol-100-disk-1.subvol").unwrap(),
+            "/test-root/var/lib/vz/images/100/subvol-100-disk-1.subvol"
         );
         assert_eq!(
-            path("tank:100/vm-100-disk-1.raw").unwrap(),
-            Path::new("/r/mnt/tank/images/100/vm-100-disk-1/disk.raw")
+            path("local:100/base-100-disk-0.raw/105/vm-105-disk-0.qcow2").unwrap(),
+            "/test-root/var/lib/vz/images/105/vm-105-disk-0.qcow2"
         );
         assert_eq!(
-            path("tank:100/subvol-100-disk-2.subvol").unwrap(),
-            Path::new("/r/mnt/tank/images/100/subvol-100-disk-2.subvol")
+            path("local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst").unwrap(),
+            "/test-root/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst"
         );
-        for bad in [
-            "local:vztmpl/../x",
-            "local:100/x",
-            "local:foo/bar",
-            "local:vztmpl/a/b",
-        ] {
-            let error = path(bad).unwrap_err().to_string();
-            assert!(
-                error.starts_with("unable to parse directory volume name"),
-                "{bad}: {error}"
-            );
-        }
+        assert_eq!(
+            path("local:iso/x.iso").unwrap(),
+            "/test-root/var/lib/vz/template/iso/x.iso"
+        );
+        assert_eq!(
+            path("local:backup/vzdump-lxc-1.tgz").unwrap(),
+            "/test-root/var/lib/vz/dump/vzdump-lxc-1.tgz"
+        );
+        assert_eq!(
+            path("bulk:snippets/hook.pl").unwrap(),
+            "/test-root/srv/bulk/snippets/hook.pl"
+        );
+        assert_eq!(
+            path("bulk:vztmpl/a.tar.xz").unwrap(),
+            "/test-root/srv/bulk/tmpl/cache/a.tar.xz"
+        );
+        // btrfs: raw images sit in their own subvolume, subvols are directories.
+        assert_eq!(
+            path("fast:100/vm-100-disk-0.raw").unwrap(),
+            "/test-root/mnt/fast/images/100/vm-100-disk-0/disk.raw"
+        );
+        assert_eq!(
+            path("fast:100/subvol-100-disk-1.subvol").unwrap(),
+            "/test-root/mnt/fast/images/100/subvol-100-disk-1.subvol"
+        );
+        assert_eq!(
+            path("gone:vztmpl/a.tar").unwrap_err(),
+            "storage 'gone' does not exist"
+        );
+        assert_eq!(
+            path("local:vztmpl/a.zip").unwrap_err(),
+            "unable to parse directory volume name 'vztmpl/a.zip'"
+        );
+    }
+
+    #[test]
+    fn content_dir_overrides_cannot_climb_out() {
+        let config = parse("dir: d1\n\tpath /d\n\tcontent-dirs vztmpl=../../etc,iso=isos\n");
+        let d1 = config.storage("d1").unwrap();
+        assert_eq!(
+            d1.content_subdir(ContentType::Vztmpl),
+            Path::new("template/cache")
+        );
+        assert_eq!(d1.content_subdir(ContentType::Iso), Path::new("isos"));
     }
 
     #[test]
     fn template_paths() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("var/lib/vz/template/cache")).unwrap();
-        std::fs::write(dir.path().join("var/lib/vz/template/cache/t.tar.gz"), "x").unwrap();
-        std::fs::write(dir.path().join("plain.tar"), "x").unwrap();
-        let cfg = StorageConfig::parse(dir.path(), CFG).unwrap();
-        assert!(
-            cfg.template_path("local:vztmpl/t.tar.gz")
-                .unwrap()
-                .ends_with("template/cache/t.tar.gz")
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc/pve")).unwrap();
+        std::fs::write(
+            root.join("etc/pve/storage.cfg"),
+            "dir: tmpl\n\tpath /srv/t\n\tcontent vztmpl\n\tdisable 1\n",
+        )
+        .unwrap();
+        let config = StorageConfig::load(root).unwrap();
+        let cache = root.join("var/lib/vz/template/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("alpine.tar.xz"), b"x").unwrap();
+        std::fs::write(root.join("plain.tar.gz"), b"x").unwrap();
+
+        assert_eq!(
+            config.template_path("local:vztmpl/alpine.tar.xz").unwrap(),
+            cache.join("alpine.tar.xz")
         );
         assert_eq!(
-            cfg.template_path("/plain.tar").unwrap(),
-            dir.path().join("plain.tar")
+            config.template_path("/plain.tar.gz").unwrap(),
+            root.join("plain.tar.gz")
         );
+        let err = |t: &str| config.template_path(t).unwrap_err().to_string();
         assert_eq!(
-            cfg.template_path("local:vztmpl/missing.tar.gz")
-                .unwrap_err()
-                .to_string(),
+            err("local:vztmpl/missing.tar.gz"),
             "can't find file 'local:vztmpl/missing.tar.gz'"
         );
+        assert_eq!(err("/missing.tar.gz"), "can't find file '/missing.tar.gz'");
+        // A directory is not a template either.
+        assert_eq!(err("/var"), "can't find file '/var'");
         assert_eq!(
-            cfg.template_path("tank:vztmpl/t.tar.gz")
-                .unwrap_err()
-                .to_string(),
-            "storage 'tank' does not support content-type 'vztmpl'"
+            err("local:iso/x.iso"),
+            "unable to use volume local:iso/x.iso - content type needs to be 'vztmpl'"
         );
-        assert!(cfg.template_path("local:100/vm-100-disk-0.raw").is_err());
+        assert_eq!(
+            err("local:vztmpl/x.zip"),
+            "unable to parse directory volume name 'vztmpl/x.zip'"
+        );
+        assert_eq!(err("nope:vztmpl/x.tar"), "storage 'nope' does not exist");
+        assert_eq!(err("tmpl:vztmpl/x.tar"), "storage 'tmpl' is disabled");
+    }
+
+    #[test]
+    fn activation_creates_content_dirs_and_checks_mount_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let text = "dir: d1\n\tpath /d1\n\tcontent rootdir,vztmpl\n\n\
+                    dir: d2\n\tpath /d2\n\tcreate-base-path 0\n\n\
+                    dir: d3\n\tpath /d3\n\tis_mountpoint yes\n\n\
+                    btrfs: b1\n\tpath /b1\n";
+        let config = StorageConfig::parse(root, text).unwrap();
+        config.activate_storage("d1").unwrap();
+        for sub in ["d1/private", "d1/template/cache", "d1/dump"] {
+            assert!(root.join(sub).is_dir(), "{sub}");
+        }
+        assert!(!root.join("d1/images").exists());
+        assert_eq!(
+            config.activate_storage("d2").unwrap_err().to_string(),
+            format!(
+                "unable to activate storage 'd2' - directory '{}' does not exist or is unreachable",
+                root.join("d2").display()
+            )
+        );
+        assert_eq!(
+            config.activate_storage("d3").unwrap_err().to_string(),
+            format!(
+                "unable to activate storage 'd3' - directory is expected to be a mount point but is not mounted: '{}'",
+                root.join("d3").display()
+            )
+        );
+        assert_eq!(
+            config.activate_storage("b1").unwrap_err().to_string(),
+            format!("'{}' is not a btrfs file system", root.join("b1").display())
+        );
     }
 }

@@ -5,13 +5,14 @@
 //! the real /var/lib/vz.
 
 mod alloc;
+mod btrfs;
 mod cfg;
 pub mod template;
 mod volume;
 
 pub use cfg::{ContentType, StorageConfig, StorageDef, StorageType};
 pub use template::{ExtractOptions, ExtractSummary, TemplateError, detect_arch, extract_template};
-pub use volume::{Allocation, VolumeFormat, VolumeId};
+pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};
 
 /// A storage error; `Display` is pct's wording where pct has one
 /// (`storage 'foo' does not exist`, `unable to parse volume ID 'x'`).
