@@ -622,3 +622,29 @@ fn mount_point_volumes_are_allocated_replaced_and_freed() {
     root.pct_ok(&["destroy", "109"]);
     assert!(!root.join("var/lib/vz/images/109").exists());
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let root = TestRoot::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pct"))
+        .args(["help", "-v"])
+        .env("CORRAL_ROOT", root.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+}

@@ -35,7 +35,8 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Ok(()) => 0,
         Err(error) => {
             let mut text = error.to_string();
-            if matches!(error, Error::Parameters(_)) {
+            // Parameter errors, from here or from the config layer, end with the usage line.
+            if matches!(error, Error::Parameters(_)) || text.starts_with("400 ") {
                 text.push('\n');
                 text.push_str(&short_usage(name));
             }
