@@ -145,7 +145,12 @@ impl Config {
                 description.push('\n');
             } else if let Some((key, value)) = lxc_line(line) {
                 match classify(vmid.get(), key) {
-                    _ if key == "lxc.environment.runtime" => section.env.push(value.to_string()),
+                    // An empty entry is nothing: pct drops it when it splits `env`.
+                    _ if key == "lxc.environment.runtime" => {
+                        if !value.is_empty() {
+                            section.env.push(value.to_string());
+                        }
+                    }
                     LxcKey::Valid => section.lxc.push((key.to_string(), value.to_string())),
                     LxcKey::Deprecated(warning) => {
                         notices.push(Warning(warning));

@@ -240,6 +240,14 @@ fn still_referenced_unused_volumes_are_dropped_on_write() {
 }
 
 #[test]
+fn empty_environment_entries_vanish() {
+    // Found by fuzzing: an empty entry once made an empty `[pve:pending]` header appear.
+    let (config, _) = parse("memory: 512\n[pve:pending]\nlxc.environment.runtime:\n");
+    assert!(config.pending.is_empty());
+    assert_eq!(config.write().unwrap(), "memory: 512\n");
+}
+
+#[test]
 fn newlines_inside_values_are_refused_on_write() {
     let mut config = Config::new(vmid());
     config.main.set("hostname", "a\nb".into());
