@@ -226,9 +226,12 @@ impl Config {
             .retain(|key, value| !(key.starts_with("unused") && referenced.contains(value)));
 
         let mut text = write_section(&main)?;
-        if !self.pending.is_empty() {
+        // A pending section that would write no lines (say, a description of empty lines)
+        // gets no header either, so what is written reads back the same.
+        let pending = write_section(&self.pending)?;
+        if !pending.is_empty() {
             text.push_str("\n[pve:pending]\n");
-            text.push_str(&write_section(&self.pending)?);
+            text.push_str(&pending);
         }
         for (name, snapshot) in &self.snapshots {
             text.push_str(&format!("\n[{name}]\n"));

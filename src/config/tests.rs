@@ -248,6 +248,13 @@ fn empty_environment_entries_vanish() {
 }
 
 #[test]
+fn a_pending_section_without_lines_gets_no_header() {
+    // Found by fuzzing: `#` lines alone make a description of empty lines, which writes nothing.
+    let (config, _) = parse("memory: 512\n[pve:pending]\n#\n#\n");
+    assert_eq!(config.write().unwrap(), "memory: 512\n");
+}
+
+#[test]
 fn newlines_inside_values_are_refused_on_write() {
     let mut config = Config::new(vmid());
     config.main.set("hostname", "a\nb".into());
