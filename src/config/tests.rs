@@ -529,7 +529,10 @@ proptest! {
         config.pending.description.clear();
         config.pending.delete = Some("swap".into());
         config.snapshots.insert("snap1".into(), snapshot);
-        let text = config.write().unwrap();
+        // Parsing normalises typed values as pct does ("00" → 0, "yes" → 1), so the text
+        // is stable from the first parse on.
+        let (normalised, _) = parse(&config.write().unwrap());
+        let text = normalised.write().unwrap();
         let (parsed, _) = parse(&text);
         prop_assert_eq!(parsed.write().unwrap(), text);
     }
