@@ -10,10 +10,12 @@
 //! # Ok::<(), corral::Error>(())
 //! ```
 
+pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod host;
 pub mod mount;
+pub mod runtime;
 pub mod setup;
 pub mod storage;
 

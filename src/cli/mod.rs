@@ -11,7 +11,7 @@ use clap::ArgMatches;
 use clap::error::ErrorKind;
 
 use crate::config::{SetRequest, Vmid};
-use crate::host::{CreateOptions, DestroyOptions, Error, Host};
+use crate::host::{CreateOptions, DestroyOptions, Error, Host, StartOptions};
 use output::Format;
 
 pub use tree::command;
@@ -72,6 +72,17 @@ fn flag(matches: &ArgMatches, name: &str) -> Result<bool, Error> {
             name,
             format!("type check ('boolean') failed - got '{v}'"),
         )),
+    }
+}
+
+/// A whole number of seconds, pct's `--timeout`.
+fn seconds(matches: &ArgMatches, name: &str, default: u64) -> Result<std::time::Duration, Error> {
+    match matches.get_one::<String>(name) {
+        None => Ok(std::time::Duration::from_secs(default)),
+        Some(v) => v
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| Error::param(name, format!("type check ('integer') failed - got '{v}'"))),
     }
 }
 
@@ -176,6 +187,79 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
         }
         "unmount" => host(m)?.container(vmid(m)?).unmount()?,
         "df" => output::df(&host(m)?.container(vmid(m)?).disk_usage()?),
+        "start" => {
+            let host = host(m)?;
+            let ct = host.container(vmid(m)?);
+            if flag(m, "dry-run")? {
+                let plan = ct.start_plan()?;
+                match format(m) {
+                    Format::Text => print!("{}", plan.describe()),
+                    other => output::json(&plan, other),
+                }
+                return Ok(());
+            }
+            let options = StartOptions {
+                skiplock: flag(m, "skiplock")?,
+                debug: flag(m, "debug")?,
+                foreground: flag(m, "foreground")?,
+            };
+            if let Some(exit) = ct.start(&options)? {
+                std::process::exit(exit.code());
+            }
+        }
+        "stop" => host(m)?.container(vmid(m)?).stop(flag(m, "skiplock")?)?,
+        "shutdown" => {
+            let timeout = seconds(m, "timeout", 60)?;
+            host(m)?
+                .container(vmid(m)?)
+                .shutdown(timeout, flag(m, "forceStop")?)?
+        }
+        "reboot" => {
+            let timeout = seconds(m, "timeout", 60)?;
+            host(m)?.container(vmid(m)?).reboot(timeout)?
+        }
+        "startall" => {
+            for (vmid, result) in host(m)?.start_all()? {
+                if let Err(e) = result {
+                    eprintln!("Starting CT {vmid} failed: {e}");
+                }
+            }
+        }
+        "stopall" => {
+            let timeout = seconds(m, "timeout", 60)?;
+            let force = match m.get_one::<String>("force-stop") {
+                None => true,
+                Some(_) => flag(m, "force-stop")?,
+            };
+            for (vmid, result) in host(m)?.stop_all(timeout, force)? {
+                if let Err(e) = result {
+                    eprintln!("Stopping CT {vmid} failed: {e}");
+                }
+            }
+        }
+        "cpusets" => output::cpusets(&host(m)?.cpusets()?),
+        "exec" => {
+            let command: Vec<String> = m
+                .get_many::<String>("extra-args")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
+            if command.is_empty() {
+                return Err(Error::Failed("missing command".into()));
+            }
+            let code = host(m)?
+                .container(vmid(m)?)
+                .exec(&command, flag(m, "keep-env")?)?;
+            std::process::exit(code);
+        }
+        "enter" => {
+            let code = host(m)?.container(vmid(m)?).enter(flag(m, "keep-env")?)?;
+            std::process::exit(code);
+        }
+        "console" => {
+            let escape = m.get_one::<String>("escape").map(String::as_str);
+            let code = host(m)?.container(vmid(m)?).console(escape)?;
+            std::process::exit(code);
+        }
         "help" => help(m)?,
         "completions" => {
             let shell = *m

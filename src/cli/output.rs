@@ -202,3 +202,61 @@ mod tests {
         assert_eq!(human(8 * 1024 * 1024 * 1024), "8.0G");
     }
 }
+
+/// Any serialisable value as JSON (`--output-format json|json-pretty`).
+pub fn json<T: serde::Serialize>(value: &T, format: Format) {
+    format.print_json(&serde_json::to_value(value).expect("json"));
+}
+
+/// `pct cpusets`: a grid of each running container's CPUs between dashed lines, ids sorted
+/// as strings like pct does.
+pub fn cpusets(sets: &std::collections::BTreeMap<u32, Vec<u32>>) {
+    print!("{}", cpuset_table(sets));
+}
+
+pub fn cpuset_table(sets: &std::collections::BTreeMap<u32, Vec<u32>>) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for (vmid, cpus) in sets {
+        let mut line = String::from(": ");
+        let last = cpus.iter().copied().max().unwrap_or(0);
+        for id in 0..=last {
+            line.push(' ');
+            if cpus.contains(&id) {
+                line.push_str(&id.to_string());
+            } else {
+                line.push_str(&" ".repeat(id.to_string().len()));
+            }
+        }
+        rows.push((vmid.to_string(), line));
+    }
+    if rows.is_empty() {
+        return "no running containers\n".into();
+    }
+    rows.sort();
+    let len = rows.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+    let id_len = rows.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+    let header = format!("{}\n", "-".repeat(len + id_len));
+    let mut out = header.clone();
+    for (vmid, line) in rows {
+        out.push_str(&format!("{vmid:>id_len$}{line}\n"));
+    }
+    out.push_str(&header);
+    out
+}
+
+#[cfg(test)]
+mod cpuset_tests {
+    use super::*;
+
+    #[test]
+    fn cpuset_grid_matches_pcts_layout() {
+        let mut sets = std::collections::BTreeMap::new();
+        sets.insert(100, vec![0, 2]);
+        sets.insert(1000, vec![1]);
+        assert_eq!(
+            cpuset_table(&sets),
+            "------------\n 100:  0   2\n1000:    1\n------------\n"
+        );
+        assert_eq!(cpuset_table(&Default::default()), "no running containers\n");
+    }
+}

@@ -75,6 +75,49 @@ pub fn command() -> Command {
                 .arg(vmid()),
             Command::new("unmount").about("Unmount the container's filesystem.").arg(vmid()),
             Command::new("df").about("Get the container's current disk usage.").arg(vmid()),
+            Command::new("start")
+                .about("Start the container.")
+                .arg(vmid())
+                .arg(flag("skiplock", "Ignore locks - only root is allowed to use this option."))
+                .arg(flag("debug", "If set, enables very verbose debug log-level on start."))
+                .arg(flag("dry-run", "Print the start plan instead of starting (corral extension)."))
+                .arg(flag("foreground", "Stay in the foreground until init exits, and exit with its status (corral extension)."))
+                .arg(output_format()),
+            Command::new("stop")
+                .about("Stop the container. This will abruptly stop all processes running in the container.")
+                .arg(vmid())
+                .arg(flag("skiplock", "Ignore locks - only root is allowed to use this option."))
+                .arg(flag("overrule-shutdown", "Try to abort active 'vzshutdown' tasks before stopping.")),
+            Command::new("shutdown")
+                .about("Shutdown the container. This will trigger a clean shutdown of the container, see lxc-stop(1) for details.")
+                .arg(vmid())
+                .arg(Arg::new("timeout").long("timeout").value_name("INTEGER").help("Wait maximal timeout seconds. (default = 60)"))
+                .arg(flag("forceStop", "Make sure the Container stops.")),
+            Command::new("reboot")
+                .about("Reboot the container by shutting it down, and starting it again. Applies pending changes.")
+                .arg(vmid())
+                .arg(Arg::new("timeout").long("timeout").value_name("INTEGER").help("Wait maximal timeout seconds for the shutdown.")),
+            Command::new("startall")
+                .about("Start all containers that have onboot set, in startup order.")
+                .arg(flag("force", "Issue start command even if virtual guest have 'onboot' not set or set to off.")),
+            Command::new("stopall")
+                .about("Stop all running containers, in reverse startup order.")
+                .arg(Arg::new("timeout").long("timeout").value_name("INTEGER").help("Timeout for each guest shutdown task. (default = 60)"))
+                .arg(flag("force-stop", "Force a hard-stop after the timeout. (default = 1)")),
+            Command::new("cpusets").about("Print the list of assigned CPU sets."),
+            Command::new("enter")
+                .about("Launch a shell for the specified container.")
+                .arg(vmid())
+                .arg(flag("keep-env", "Keep the current environment. This option will disabled by default with PVE 9. If you rely on a preserved environment, please use this option to be future-proof.")),
+            Command::new("exec")
+                .about("Launch a command inside the specified container.")
+                .arg(vmid())
+                .arg(flag("keep-env", "Keep the current environment. This option will disabled by default with PVE 9. If you rely on a preserved environment, please use this option to be future-proof."))
+                .arg(Arg::new("extra-args").num_args(0..).trailing_var_arg(true).allow_hyphen_values(true).value_name("extra-args").help("Extra arguments as array")),
+            Command::new("console")
+                .about("Launch a console for the specified container.")
+                .arg(vmid())
+                .arg(Arg::new("escape").long("escape").value_name("STRING").help("Escape sequence prefix. For example to use <Ctrl+b q> as the escape sequence pass '^b'. (default = ^a)")),
             Command::new("help")
                 .about("Get help about specified command.")
                 .arg(Arg::new("extra-args").num_args(0..).value_name("extra-args").help("Shows help for a specific command"))

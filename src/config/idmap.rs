@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Which id space an entry maps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IdKind {
     User,
     Group,
@@ -20,7 +20,7 @@ impl IdKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMapEntry {
     pub kind: IdKind,
     /// First id inside the container.
@@ -56,7 +56,7 @@ impl fmt::Display for IdMapEntry {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     pub entries: Vec<IdMapEntry>,
 }

@@ -10,9 +10,11 @@ use std::time::Duration;
 use crate::config::{Config, ParseMode, Vmid, Warning};
 use crate::storage::StorageConfig;
 
+mod attach;
 mod create;
 mod destroy;
 mod error;
+mod lifecycle;
 mod lock;
 mod modify;
 mod status;
@@ -21,6 +23,7 @@ mod volumes;
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{Error, ParamError};
+pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use volumes::MountedVolumes;
@@ -211,10 +214,9 @@ impl<'h> Container<'h> {
             .map_err(|e| Error::Failed(format!("failed to remove config file: {e}")))
     }
 
-    /// Whether the container runs. Nothing starts containers yet, so this reads the state the
-    /// runtime leaves under `run/corral/<vmid>`: a live init pid.
+    /// Whether the container runs: the init recorded under `run/corral/<vmid>` is alive.
     pub fn is_running(&self) -> bool {
-        status::init_pid(self).is_some()
+        self.running_init().is_some()
     }
 }
 

@@ -1,8 +1,5 @@
 //! What pct reports about containers: `pct list`, `pct status` and `pct df`.
 
-use std::fs;
-use std::path::Path;
-
 use super::volumes::mount_points_in_order;
 use super::{Container, Error, Host};
 
@@ -73,12 +70,9 @@ pub struct DiskUsage {
     pub path: String,
 }
 
-/// The init pid the runtime records, if that process is alive.
+/// The init pid the runtime records, if that very process is alive.
 pub(crate) fn init_pid(ct: &Container<'_>) -> Option<u32> {
-    let text =
-        fs::read_to_string(ct.host.path(&format!("run/corral/{}/init.pid", ct.vmid))).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    ct.running_init().map(|init| init.pid)
 }
 
 fn display_name(ct: &Container<'_>, hostname: Option<&str>) -> String {

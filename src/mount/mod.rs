@@ -1,6 +1,7 @@
 //! Rootfs assembly. For now: mounting a container's volumes (rootfs and mpN) at a directory,
 //! as `pct mount` and `pct create` need, and taking them down again.
 
+pub mod container;
 mod loopdev;
 mod mountinfo;
 #[cfg(test)]
@@ -8,6 +9,8 @@ pub(crate) mod testutil;
 mod volumes;
 
 pub use loopdev::{LoopDevice, backing_file, devices_backed_by};
+#[cfg(test)]
+pub(crate) use mountinfo::parse_mountinfo;
 pub use mountinfo::{MountEntry, mount_points, mount_table};
 pub use volumes::{
     MountError, VolumeSource, mount_volume, mount_volume_owned, probe_filesystem, unmount_tree,

@@ -22,7 +22,7 @@ use rustix::mount::{
 use super::loopdev::LoopDevice;
 use super::mountinfo::mount_table;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeSource {
     /// A raw image holding ext4.
     RawImage(PathBuf),
@@ -141,11 +141,34 @@ fn resolve_in_rootfs(
     target: &Path,
     create: Option<Option<(u32, u32)>>,
 ) -> Result<(OwnedFd, PathBuf), MountError> {
+    let start = open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        failed(format!(
+            "failed to open start directory {}",
+            rootfs.display()
+        ))(e.into())
+    })?;
+    resolve_beneath(start, rootfs, target, create)
+}
+
+/// [`resolve_in_rootfs`] from an open directory: `shown_root` only names it in messages. The
+/// container side uses this with a descriptor, as the path to its rootfs may not be
+/// searchable from inside its user namespace.
+pub(crate) fn resolve_beneath(
+    start: OwnedFd,
+    shown_root: &Path,
+    target: &Path,
+    create: Option<Option<(u32, u32)>>,
+) -> Result<(OwnedFd, PathBuf), MountError> {
     let context = || {
         format!(
             "unable to prepare mount point '{}' in '{}'",
             target.display(),
-            rootfs.display()
+            shown_root.display()
         )
     };
     let mut names = Vec::new();
@@ -159,18 +182,8 @@ fn resolve_in_rootfs(
             }
         }
     }
-    let mut current = open(
-        rootfs,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| {
-        failed(format!(
-            "failed to open start directory {}",
-            rootfs.display()
-        ))(e.into())
-    })?;
-    let mut host_path = rootfs.to_path_buf();
+    let mut current = start;
+    let mut host_path = shown_root.to_path_buf();
     // Each step resolves a single name with the current directory as root, so neither a
     // symlink nor a magic link can lead anywhere else.
     let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS;
@@ -297,7 +310,7 @@ fn bind_tree(dir: &Path, read_only: bool) -> Result<OwnedFd, MountError> {
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})`: rustix lacks it.
-fn set_mount_read_only(mount: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn set_mount_read_only(mount: BorrowedFd<'_>) -> io::Result<()> {
     let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_RDONLY,
         attr_clr: 0,

@@ -54,6 +54,73 @@ pub(crate) fn exists_in_root(rootfs: &Path, path: &str) -> bool {
     .is_ok()
 }
 
+/// Write `path` (absolute inside the container) atomically: a temporary file in the same
+/// directory, then rename. The directory is resolved inside the container; a new file is owned
+/// by the container's root (`owner` as the host sees it), an existing one keeps its owner and
+/// mode. A missing directory means the guest does not use the file: `Ok(false)`.
+pub fn write_in_root(
+    rootfs: &Path,
+    path: &str,
+    data: &[u8],
+    owner: (u32, u32),
+) -> std::io::Result<bool> {
+    use std::io::Write;
+    let relative = path.trim_start_matches('/');
+    let (parent, name) = match relative.rsplit_once('/') {
+        Some((parent, name)) => (parent, name),
+        None => ("", relative),
+    };
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let dir = match openat2(
+        &root,
+        if parent.is_empty() { "." } else { parent },
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        resolve,
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let existing = rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok();
+    let (uid, gid, mode) = match &existing {
+        Some(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() => {
+            (st.st_uid, st.st_gid, st.st_mode & 0o7777)
+        }
+        _ => (owner.0, owner.1, 0o644),
+    };
+    let temp = format!(".{name}.corral-tmp");
+    let file = openat2(
+        &dir,
+        temp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    )?;
+    let result = (|| {
+        rustix::fs::fchown(
+            &file,
+            Some(rustix::process::Uid::from_raw(uid)),
+            Some(rustix::process::Gid::from_raw(gid)),
+        )?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+        let mut file = std::fs::File::from(file);
+        file.write_all(data)?;
+        file.sync_all()?;
+        rustix::fs::renameat(&dir, temp.as_str(), &dir, name)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(&dir, temp.as_str(), rustix::fs::AtFlags::empty());
+    }
+    result.map(|()| true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,468 @@
+//! Starting and stopping containers as pct does: `start` (plan, pre-start hook, monitor,
+//! post-start hook), `stop`, `shutdown`, `reboot`, `startall`/`stopall` in startup order,
+//! and the host facts a start plan needs.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::volumes::{mount_points_in_order, volume_source};
+use super::{Container, Error, Host, check_lock};
+use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::config::Section;
+use crate::runtime::command::{Request, request};
+use crate::runtime::hooks::{Phase, run_hookscript};
+use crate::runtime::monitor::{self, InitExit};
+use crate::runtime::plan::{HostFacts, StartPlan, parse_cpu_list};
+use crate::runtime::state::{InitState, StateDir};
+
+/// One container's result in `startall`/`stopall`.
+pub type BulkOutcome = (u32, Result<(), Error>);
+
+/// `pct start` options.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Ignore a lock on the config (root only in pct).
+    pub skiplock: bool,
+    /// Log every step of the monitor to stderr.
+    pub debug: bool,
+    /// Run the monitor in this process until init exits (like `lxc-start -F`); the post-start
+    /// hook is not run.
+    pub foreground: bool,
+}
+
+/// How long pct waits for a monitor to confirm a stop.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Container<'_> {
+    pub(crate) fn state_dir(&self) -> StateDir {
+        StateDir::new(self.host.root(), self.vmid.get())
+    }
+
+    /// The running init, when there is one.
+    pub fn running_init(&self) -> Option<InitState> {
+        self.state_dir().live_init()
+    }
+
+    /// The facts a start plan of `section` needs from this host.
+    pub fn host_facts(&self, section: &Section) -> Result<HostFacts, Error> {
+        let storage = self.host.storage_config()?;
+        let mut facts = HostFacts::default();
+        for (key, mp) in mount_points_in_order(section)? {
+            let source = volume_source(self.host, &storage, &mp)
+                .map_err(|e| Error::Failed(format!("{key}: {e}")))?;
+            facts.volumes.insert(key, source);
+        }
+        for (index, device) in section.devices() {
+            let device = device.map_err(|e| Error::Failed(format!("dev{index}: {e}")))?;
+            let meta = std::fs::metadata(&device.path)
+                .map_err(|_| Error::Failed(format!("Device {} does not exist", device.path)))?;
+            let kind = if meta.file_type().is_char_device() {
+                'c'
+            } else if meta.file_type().is_block_device() {
+                'b'
+            } else {
+                return Err(Error::Failed(format!("{} is not a device", device.path)));
+            };
+            let rdev = meta.rdev();
+            facts.devices.insert(
+                device.path.clone(),
+                (kind, libc::major(rdev), libc::minor(rdev)),
+            );
+        }
+        let hierarchy = Hierarchy::find();
+        facts.cgroup_controllers = hierarchy.as_ref().map(|h| h.controllers());
+        facts.host_cpus = hierarchy
+            .as_ref()
+            .and_then(|h| std::fs::read_to_string(h.path("cpuset.cpus.effective")).ok())
+            .or_else(|| std::fs::read_to_string("/sys/devices/system/cpu/online").ok())
+            .map(|text| parse_cpu_list(&text))
+            .unwrap_or_default();
+        if let Some((_, path)) = section
+            .lxc
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "lxc.seccomp.profile")
+        {
+            let full = self.host.path(path);
+            facts.seccomp_profile = Some(std::fs::read_to_string(&full).map_err(|e| {
+                Error::Failed(format!("unable to read seccomp profile '{path}': {e}"))
+            })?);
+        }
+        if let Some(volid) = section.get("hookscript") {
+            facts.hookscript = Some(hookscript_path(self.host, volid)?);
+        }
+        Ok(facts)
+    }
+
+    /// The plan `pct start` would apply now (pending changes included).
+    pub fn start_plan(&self) -> Result<StartPlan, Error> {
+        let config = self.config()?;
+        let section = config.with_pending_applied();
+        let facts = self.host_facts(&section)?;
+        StartPlan::build(self.vmid.get(), &section, &facts).map_err(Error::Failed)
+    }
+
+    /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
+    pub fn start(&self, options: &StartOptions) -> Result<Option<InitExit>, Error> {
+        let vmid = self.vmid.get();
+        let lock = self.lock()?;
+        let mut config = self.config()?;
+        if self.running_init().is_some() {
+            return Err(Error::Failed(format!("CT {vmid} already running")));
+        }
+        if config.main.flag("template") {
+            return Err(Error::Failed(
+                "you can't start a CT if it's a template".into(),
+            ));
+        }
+        if !options.skiplock && config.main.lock() != Some("mounted") {
+            check_lock(&config)?;
+        }
+        if !config.pending.is_empty() {
+            for warning in config.apply_pending() {
+                eprintln!("{}", warning.0);
+            }
+            self.write_config(&config)?;
+        }
+        let facts = self.host_facts(&config.main)?;
+        let plan = StartPlan::build(vmid, &config.main, &facts).map_err(Error::Failed)?;
+        for warning in &plan.warnings {
+            eprintln!("WARN: {warning}");
+        }
+        let state = self.state_dir();
+        // Leftovers of a container that died with its monitor: nothing runs, clear them.
+        self.clear_leftovers(&state);
+        state
+            .create()
+            .and_then(|()| state.write_plan(&plan))
+            .map_err(|e| Error::io(format!("unable to write '{}'", state.path().display()), e))?;
+        if let Some(hook) = &plan.hookscript
+            && let Err(message) = run_hookscript(hook, vmid, Phase::PreStart, None)
+        {
+            let _ = state.remove();
+            return Err(Error::Failed(message));
+        }
+        let failed = |message: String| {
+            Error::Failed(format!("{message}\nstartup for container '{vmid}' failed"))
+        };
+        if options.foreground {
+            drop(lock);
+            return monitor::run(self.host.root(), vmid, None)
+                .map(Some)
+                .map_err(failed);
+        }
+        monitor::launch(self.host.root(), vmid, options.debug).map_err(failed)?;
+        drop(lock);
+        if let Some(hook) = &plan.hookscript
+            && let Err(message) = run_hookscript(hook, vmid, Phase::PostStart, None)
+        {
+            eprintln!("{message}");
+        }
+        Ok(None)
+    }
+
+    fn clear_leftovers(&self, state: &StateDir) {
+        if let Some(hierarchy) = Hierarchy::find() {
+            let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
+            if !cgroup.populated() {
+                let _ = cgroup.remove();
+            }
+        }
+        let _ = state.remove();
+    }
+
+    /// `pct stop`: kill the container now.
+    pub fn stop(&self, skiplock: bool) -> Result<(), Error> {
+        let vmid = self.vmid.get();
+        let (init, plan) = self.prepare_stop(skiplock)?;
+        self.pre_stop_hook(plan.as_ref());
+        let state = self.state_dir();
+        match request(&state.socket(), &Request::Stop) {
+            Ok(Some((stream, line, _))) if line == "ok" => wait_for_close(stream, STOP_TIMEOUT)
+                .then_some(())
+                .ok_or_else(|| Error::Failed("container did not stop".into())),
+            _ => {
+                // No monitor: stop through what the kernel knows.
+                self.kill_without_monitor(&init);
+                self.cleanup_without_monitor(plan.as_ref());
+                let _ = vmid;
+                Ok(())
+            }
+        }
+    }
+
+    /// `pct shutdown`: ask init to power off (SIGPWR, or SIGRTMIN+3 for systemd); after
+    /// `timeout` kill it when `force_stop`, else fail as pct does.
+    pub fn shutdown(&self, timeout: Duration, force_stop: bool) -> Result<(), Error> {
+        let (init, plan) = self.prepare_stop(false)?;
+        self.pre_stop_hook(plan.as_ref());
+        let state = self.state_dir();
+        let stopped = match request(&state.socket(), &Request::Shutdown) {
+            Ok(Some((stream, line, _))) if line == "ok" => wait_for_close(stream, timeout),
+            Ok(Some((_, line, _))) => {
+                return Err(Error::Failed(format!("shutdown failed: {line}")));
+            }
+            _ => {
+                // SAFETY: kill(2) of the recorded, start-time-checked init.
+                unsafe { libc::kill(init.pid as i32, init.halt_signal) };
+                let gone = wait_until(timeout, || self.running_init().is_none());
+                if gone {
+                    self.cleanup_without_monitor(plan.as_ref());
+                }
+                gone
+            }
+        };
+        if stopped {
+            return Ok(());
+        }
+        if force_stop {
+            return self.stop(true);
+        }
+        Err(Error::Failed("container did not stop".into()))
+    }
+
+    /// `pct reboot`: shut down (killing after the timeout), apply pending changes, start.
+    pub fn reboot(&self, timeout: Duration) -> Result<(), Error> {
+        self.shutdown(timeout, true)?;
+        self.start(&StartOptions::default()).map(|_| ())
+    }
+
+    fn prepare_stop(&self, skiplock: bool) -> Result<(InitState, Option<StartPlan>), Error> {
+        let config = self.config()?;
+        if !skiplock && config.main.lock() != Some("mounted") {
+            check_lock(&config)?;
+        }
+        let init = self
+            .running_init()
+            .ok_or_else(|| Error::Failed(format!("CT {} not running", self.vmid)))?;
+        Ok((init, self.state_dir().read_plan().ok()))
+    }
+
+    fn pre_stop_hook(&self, plan: Option<&StartPlan>) {
+        if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
+            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
+        {
+            eprintln!("{message}");
+        }
+    }
+
+    fn kill_without_monitor(&self, init: &InitState) {
+        let cgroup = Hierarchy::find().map(|h| ContainerCgroup::of(&h, self.vmid.get()));
+        let killed = cgroup.as_ref().is_some_and(|c| c.kill().unwrap_or(false));
+        if !killed
+            && let Ok(pidfd) = rustix::process::pidfd_open(
+                rustix::process::Pid::from_raw(init.pid as i32).expect("init pid is positive"),
+                rustix::process::PidfdFlags::empty(),
+            )
+        {
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        }
+        wait_until(STOP_TIMEOUT, || self.running_init().is_none());
+    }
+
+    /// What a monitor would do after init ended, when no monitor is left to do it.
+    fn cleanup_without_monitor(&self, plan: Option<&StartPlan>) {
+        if let Some(hierarchy) = Hierarchy::find() {
+            let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
+            cgroup.wait_empty(Duration::from_secs(10));
+            if let Err(e) = cgroup.remove() {
+                eprintln!("{e}");
+            }
+        }
+        let _ = self.state_dir().remove();
+        if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
+            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
+        {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// Wait until the monitor closes the connection (it exits once the container is gone).
+fn wait_for_close(mut stream: std::os::unix::net::UnixStream, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 64];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// pct's checks of a `hookscript` volume: in a snippets directory, existing, executable.
+fn hookscript_path(host: &Host, volid: &str) -> Result<PathBuf, Error> {
+    let storage = host.storage_config()?;
+    let parsed = crate::storage::VolumeId::parse(volid)?;
+    if !matches!(parsed.kind(), Ok(crate::storage::VolumeKind::Snippets(_))) {
+        return Err(Error::Failed(format!(
+            "'{volid}' is not in the snippets directory"
+        )));
+    }
+    let path = storage.volume_path(&parsed)?;
+    let meta = std::fs::metadata(&path)
+        .map_err(|_| Error::Failed(format!("script '{}' does not exist", path.display())))?;
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(Error::Failed(format!(
+            "script '{}' is not executable",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// One container of `startall`/`stopall`, with its startup settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootEntry {
+    pub vmid: u32,
+    pub order: Option<u64>,
+    pub up: Option<u64>,
+    pub down: Option<u64>,
+}
+
+/// pve's boot order: containers with an `order` first, ascending, then the rest by vmid.
+/// `stopall` uses the reverse.
+pub fn boot_order(mut entries: Vec<BootEntry>) -> Vec<BootEntry> {
+    entries.sort_by_key(|e| (e.order.unwrap_or(u64::MAX), e.vmid));
+    entries
+}
+
+impl Host {
+    fn boot_entries(&self, onboot_only: bool) -> Result<Vec<BootEntry>, Error> {
+        let mut entries = Vec::new();
+        for vmid in self.vmids()? {
+            let Ok((config, _)) = self.container(vmid).config_with_warnings() else {
+                continue;
+            };
+            if onboot_only && !config.main.flag("onboot") {
+                continue;
+            }
+            if config.main.flag("template") {
+                continue;
+            }
+            let startup = config
+                .main
+                .startup()
+                .and_then(|s| s.ok())
+                .unwrap_or_default();
+            entries.push(BootEntry {
+                vmid: vmid.get(),
+                order: startup.order,
+                up: startup.up,
+                down: startup.down,
+            });
+        }
+        Ok(boot_order(entries))
+    }
+
+    /// `pct startall`: every `onboot` container in startup order, waiting `up` seconds after
+    /// each that sets it. Failures are reported and the rest still start.
+    pub fn start_all(&self) -> Result<Vec<BulkOutcome>, Error> {
+        let mut results = Vec::new();
+        for entry in self.boot_entries(true)? {
+            let ct = self.container(crate::config::Vmid::new(entry.vmid)?);
+            if ct.running_init().is_some() {
+                continue;
+            }
+            let result = ct.start(&StartOptions::default()).map(|_| ());
+            let started = result.is_ok();
+            results.push((entry.vmid, result));
+            if started && let Some(up) = entry.up {
+                std::thread::sleep(Duration::from_secs(up));
+            }
+        }
+        Ok(results)
+    }
+
+    /// `pct stopall`: every running container in reverse startup order, each shut down with
+    /// its `down` timeout (else `timeout`), killed afterwards when `force_stop`.
+    pub fn stop_all(&self, timeout: Duration, force_stop: bool) -> Result<Vec<BulkOutcome>, Error> {
+        let mut results = Vec::new();
+        for entry in self.boot_entries(false)?.into_iter().rev() {
+            let ct = self.container(crate::config::Vmid::new(entry.vmid)?);
+            if ct.running_init().is_none() {
+                continue;
+            }
+            let wait = entry.down.map(Duration::from_secs).unwrap_or(timeout);
+            results.push((entry.vmid, ct.shutdown(wait, force_stop)));
+        }
+        Ok(results)
+    }
+
+    /// `pct cpusets`: the CPUs each running container may use.
+    pub fn cpusets(&self) -> Result<BTreeMap<u32, Vec<u32>>, Error> {
+        let mut sets = BTreeMap::new();
+        let hierarchy = Hierarchy::find();
+        let all_cpus = || {
+            std::fs::read_to_string("/sys/devices/system/cpu/online")
+                .map(|t| parse_cpu_list(&t))
+                .unwrap_or_default()
+        };
+        for vmid in self.vmids()? {
+            if self.container(vmid).running_init().is_none() {
+                continue;
+            }
+            let cpus = hierarchy
+                .as_ref()
+                .map(|h| ContainerCgroup::of(h, vmid.get()))
+                .and_then(|c| c.read("cpuset.cpus.effective"))
+                .map(|t| parse_cpu_list(&t))
+                .filter(|cpus| !cpus.is_empty())
+                .unwrap_or_else(all_cpus);
+            sets.insert(vmid.get(), cpus);
+        }
+        Ok(sets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_order_puts_ordered_containers_first() {
+        let entry = |vmid, order| BootEntry {
+            vmid,
+            order,
+            up: None,
+            down: None,
+        };
+        let sorted = boot_order(vec![
+            entry(300, None),
+            entry(200, Some(2)),
+            entry(100, None),
+            entry(400, Some(1)),
+        ]);
+        let ids: Vec<u32> = sorted.iter().map(|e| e.vmid).collect();
+        assert_eq!(ids, [400, 200, 100, 300]);
+    }
+}

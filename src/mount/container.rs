@@ -1,0 +1,603 @@
+//! The container side of rootfs assembly, run by the freshly cloned init inside its new
+//! namespaces: /dev as a small tmpfs with its nodes, devpts, console and ttys, proc and sys in
+//! LXC's mixed modes, cgroup2, raw `lxc.mount.entry` lines, and finally pivot_root.
+//!
+//! Every target is reached from a directory descriptor of the staging rootfs, one component at
+//! a time without following symlinks, and every mount is made detached first and then moved
+//! onto the resolved descriptor (new mount API), so nothing inside the container can redirect
+//! a mount out of it.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags, fsconfig_create,
+    fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount, open_tree,
+};
+
+use super::volumes::resolve_beneath;
+use crate::runtime::plan::{MountEntryPlan, NodeCreation, ProcMode, StartPlan, SysMode};
+
+/// A failed step, with the path inside the container it was about.
+#[derive(Debug)]
+pub struct SetupError {
+    pub step: String,
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.step, self.source)
+    }
+}
+
+fn step(text: impl Into<String>) -> impl FnOnce(io::Error) -> SetupError {
+    let step = text.into();
+    move |source| SetupError { step, source }
+}
+
+fn errno(step_text: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> SetupError {
+    let f = step(step_text);
+    move |e| f(e.into())
+}
+
+/// Host paths the container side needs before its pivot: the staging rootfs, host nodes to
+/// bind, the pty slaves and passthrough nodes. The child opens them itself — a descriptor
+/// opened by the monitor would refer to the monitor's mount namespace, where the child
+/// cannot mount — and does so before it takes the container's root identity, while host
+/// directories are still searchable for it.
+#[derive(Debug, Clone, Default)]
+pub struct HostPaths {
+    pub rootfs: PathBuf,
+    pub basic_nodes: Vec<(String, PathBuf)>,
+    pub console: Option<PathBuf>,
+    pub ttys: Vec<PathBuf>,
+    /// `devN` nodes prepared by the monitor, with their path inside the container.
+    pub devices: Vec<(String, PathBuf)>,
+}
+
+/// [`HostPaths`], opened.
+pub struct HostObjects {
+    pub rootfs: OwnedFd,
+    pub basic_nodes: Vec<(String, OwnedFd)>,
+    pub console: Option<OwnedFd>,
+    pub ttys: Vec<OwnedFd>,
+    pub devices: Vec<(String, OwnedFd)>,
+}
+
+impl HostPaths {
+    pub fn open(&self) -> Result<HostObjects, SetupError> {
+        let path_fd = |path: &Path| {
+            rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+                .map_err(errno(format!("open '{}'", path.display())))
+        };
+        Ok(HostObjects {
+            rootfs: path_fd(&self.rootfs)?,
+            basic_nodes: self
+                .basic_nodes
+                .iter()
+                .map(|(name, path)| Ok((name.clone(), path_fd(path)?)))
+                .collect::<Result<_, SetupError>>()?,
+            console: self.console.as_deref().map(path_fd).transpose()?,
+            ttys: self
+                .ttys
+                .iter()
+                .map(|p| path_fd(p))
+                .collect::<Result<_, _>>()?,
+            devices: self
+                .devices
+                .iter()
+                .map(|(target, path)| Ok((target.clone(), path_fd(path)?)))
+                .collect::<Result<_, SetupError>>()?,
+        })
+    }
+}
+
+/// Build the container's file system tree on the staging rootfs and pivot into it.
+pub fn assemble_and_pivot(plan: &StartPlan, host: &HostObjects) -> Result<(), SetupError> {
+    let shown = Path::new("");
+    let dir = |path: &str, create: bool| -> Result<OwnedFd, SetupError> {
+        let start = host
+            .rootfs
+            .try_clone()
+            .map_err(step("duplicate rootfs descriptor"))?;
+        resolve_beneath(start, shown, Path::new(path), create.then_some(None))
+            .map(|(fd, _)| fd)
+            .map_err(|e| SetupError {
+                step: format!("resolve '/{path}'"),
+                source: io::Error::new(e.source.kind(), e.to_string()),
+            })
+    };
+
+    // proc and sys first: a user namespace may only mount them while a fully visible
+    // instance exists in its mount namespace, which is true until the pivot.
+    mount_proc(plan, &dir("proc", true)?)?;
+    mount_sys(plan, &dir("sys", true)?)?;
+    mount_dev(plan, host, &dir("dev", true)?)?;
+    for entry in &plan.mount_entries {
+        mount_entry(entry, &host.rootfs)?;
+    }
+    pivot(&host.rootfs)
+}
+
+fn detached_fs(
+    fstype: &str,
+    options: &[(&str, &str)],
+    attrs: MountAttrFlags,
+) -> Result<OwnedFd, SetupError> {
+    let what = || format!("mount {fstype}");
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(errno(what()))?;
+    fsconfig_set_string(&fs, "source", fstype).map_err(errno(what()))?;
+    for (key, value) in options {
+        if value.is_empty() {
+            fsconfig_set_flag(&fs, *key).map_err(errno(format!("{} ({key})", what())))?;
+        } else {
+            fsconfig_set_string(&fs, *key, *value)
+                .map_err(errno(format!("{} ({key}={value})", what())))?;
+        }
+    }
+    fsconfig_create(&fs).map_err(errno(what()))?;
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(errno(what()))
+}
+
+fn attach(mount: &OwnedFd, target: BorrowedFd<'_>, shown: &str) -> Result<(), SetupError> {
+    move_mount(
+        mount.as_fd(),
+        c"",
+        target,
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(errno(format!("mount at '{shown}'")))
+}
+
+/// A detached copy of the mount at `path` below `base` (`open_tree` clone).
+fn clone_tree(
+    base: BorrowedFd<'_>,
+    path: &CStr,
+    recursive: bool,
+    shown: &str,
+) -> Result<OwnedFd, SetupError> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if path.is_empty() {
+        flags |= OpenTreeFlags::AT_EMPTY_PATH;
+    }
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(base, path, flags).map_err(errno(format!("bind '{shown}'")))
+}
+
+/// `mount_setattr` on a detached or attached mount: rustix lacks it.
+fn set_attrs(mount: BorrowedFd<'_>, set: u64, clear: u64, shown: &str) -> Result<(), SetupError> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: valid descriptor, empty NUL-terminated path, a mount_attr of the size passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(step(format!("set mount flags of '{shown}'"))(
+            io::Error::last_os_error(),
+        ))
+    }
+}
+
+fn open_below(base: BorrowedFd<'_>, path: &str, shown: &str) -> Result<OwnedFd, SetupError> {
+    openat2(
+        base,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(errno(format!("open '{shown}'")))
+}
+
+const NOSUID_NODEV_NOEXEC: MountAttrFlags = MountAttrFlags::MOUNT_ATTR_NOSUID
+    .union(MountAttrFlags::MOUNT_ATTR_NODEV)
+    .union(MountAttrFlags::MOUNT_ATTR_NOEXEC);
+
+/// proc, and for proc:mixed read-only /proc/sys (with /proc/sys/net writable, as LXC keeps
+/// it per network namespace) and /proc/sysrq-trigger.
+fn mount_proc(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
+    let proc = detached_fs("proc", &[], NOSUID_NODEV_NOEXEC)?;
+    attach(&proc, target.as_fd(), "/proc")?;
+    if plan.proc == ProcMode::Mixed {
+        // The mount's own descriptor reaches the new instance; `target` is the directory
+        // it now covers.
+        let live = proc;
+        let net = clone_tree(live.as_fd(), c"sys/net", false, "/proc/sys/net")?;
+        let sys = clone_tree(live.as_fd(), c"sys", false, "/proc/sys")?;
+        set_attrs(sys.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, "/proc/sys")?;
+        attach(
+            &sys,
+            open_below(live.as_fd(), "sys", "/proc/sys")?.as_fd(),
+            "/proc/sys",
+        )?;
+        attach(
+            &net,
+            open_below(live.as_fd(), "sys/net", "/proc/sys/net")?.as_fd(),
+            "/proc/sys/net",
+        )?;
+        // Kernels built without magic SysRq have no trigger file to protect.
+        if rustix::fs::accessat(
+            &live,
+            "sysrq-trigger",
+            rustix::fs::Access::EXISTS,
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_ok()
+        {
+            let sysrq = clone_tree(live.as_fd(), c"sysrq-trigger", false, "/proc/sysrq-trigger")?;
+            set_attrs(
+                sysrq.as_fd(),
+                libc::MOUNT_ATTR_RDONLY,
+                0,
+                "/proc/sysrq-trigger",
+            )?;
+            attach(
+                &sysrq,
+                open_below(live.as_fd(), "sysrq-trigger", "/proc/sysrq-trigger")?.as_fd(),
+                "/proc/sysrq-trigger",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// sysfs (read-only for sys:mixed and sys:ro, with /sys/devices/virtual/net writable for
+/// mixed), then cgroup2 at /sys/fs/cgroup, which shows the container's cgroup namespace.
+fn mount_sys(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
+    let read_only = matches!(plan.sys, SysMode::Mixed | SysMode::Ro);
+    let mut attrs = NOSUID_NODEV_NOEXEC;
+    if read_only {
+        attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+    }
+    // The writable net subtree comes from a second, writable instance: a bind of a read-only
+    // mount cannot be made writable from inside a user namespace on every kernel.
+    let writable_net = if plan.sys == SysMode::Mixed {
+        Some(detached_fs("sysfs", &[], NOSUID_NODEV_NOEXEC)?)
+    } else {
+        None
+    };
+    let sys = detached_fs("sysfs", &[], attrs)?;
+    attach(&sys, target.as_fd(), "/sys")?;
+    let live = sys;
+    if let Some(writable) = writable_net {
+        let net = clone_tree(
+            writable.as_fd(),
+            c"devices/virtual/net",
+            false,
+            "/sys/devices/virtual/net",
+        )?;
+        attach(
+            &net,
+            open_below(
+                live.as_fd(),
+                "devices/virtual/net",
+                "/sys/devices/virtual/net",
+            )?
+            .as_fd(),
+            "/sys/devices/virtual/net",
+        )?;
+    }
+    let cgroup = detached_fs("cgroup2", &[], NOSUID_NODEV_NOEXEC)?;
+    attach(
+        &cgroup,
+        open_below(live.as_fd(), "fs/cgroup", "/sys/fs/cgroup")?.as_fd(),
+        "/sys/fs/cgroup",
+    )
+}
+
+fn make_dir(dir: BorrowedFd<'_>, name: &str, mode: u32) -> Result<OwnedFd, SetupError> {
+    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(errno(format!("mkdir '/dev/{name}'"))(e)),
+    }
+    open_below(dir, name, &format!("/dev/{name}"))
+}
+
+fn make_file(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, SetupError> {
+    let shown = format!("/dev/{name}");
+    let file = openat2(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(errno(format!("create '{shown}'")))?;
+    drop(file);
+    open_below(dir, name, &shown)
+}
+
+fn bind_onto(source: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &str) -> Result<(), SetupError> {
+    let shown = format!("/dev/{name}");
+    let target = make_file(dir, name)?;
+    let tree = clone_tree(source, c"", false, &shown)?;
+    attach(&tree, target.as_fd(), &shown)
+}
+
+/// /dev: a tmpfs with the basic nodes, devpts with its own ptmx, the console and ttys bound
+/// to the monitor's ptys, shm and mqueue, the passthrough devices, and the usual symlinks.
+fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(), SetupError> {
+    let tmpfs = detached_fs(
+        "tmpfs",
+        &[("size", "500k"), ("mode", "755")],
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )?;
+    attach(&tmpfs, target.as_fd(), "/dev")?;
+    let dev_dir = openat2(
+        &tmpfs,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::empty(),
+    )
+    .map_err(errno("open '/dev'"))?;
+    let dev = dev_dir.as_fd();
+
+    match plan.dev.creation {
+        NodeCreation::Mknod => {
+            for node in &plan.dev.nodes {
+                let device = rustix::fs::makedev(node.major, node.minor);
+                rustix::fs::mknodat(
+                    dev,
+                    node.name.as_str(),
+                    rustix::fs::FileType::CharacterDevice,
+                    Mode::from_raw_mode(0o666),
+                    device,
+                )
+                .map_err(errno(format!("mknod '/dev/{}'", node.name)))?;
+                // The umask must not narrow the modes LXC gives these nodes.
+                rustix::fs::chmodat(
+                    dev,
+                    node.name.as_str(),
+                    Mode::from_raw_mode(0o666),
+                    rustix::fs::AtFlags::empty(),
+                )
+                .map_err(errno(format!("chmod '/dev/{}'", node.name)))?;
+            }
+        }
+        NodeCreation::Bind => {
+            for (name, source) in &host.basic_nodes {
+                bind_onto(source.as_fd(), dev, name)?;
+            }
+        }
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        rustix::fs::symlinkat(target, dev, name)
+            .map_err(errno(format!("symlink '/dev/{name}'")))?;
+    }
+
+    let pts = make_dir(dev, "pts", 0o755)?;
+    let devpts = detached_fs(
+        "devpts",
+        &[
+            ("newinstance", ""),
+            ("ptmxmode", "0666"),
+            ("mode", "0620"),
+            ("gid", "5"),
+        ],
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )
+    .or_else(|_| {
+        // gid 5 (tty) may not be mapped in a custom id map.
+        detached_fs(
+            "devpts",
+            &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "0620")],
+            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        )
+    })?;
+    attach(&devpts, pts.as_fd(), "/dev/pts")?;
+    let ptmx = open_below(dev, "pts/ptmx", "/dev/pts/ptmx")?;
+    bind_onto(ptmx.as_fd(), dev, "ptmx")?;
+
+    if let Some(console) = &host.console {
+        bind_onto(console.as_fd(), dev, "console")?;
+    }
+    for (index, tty) in host.ttys.iter().enumerate() {
+        bind_onto(tty.as_fd(), dev, &format!("tty{}", index + 1))?;
+    }
+
+    let shm = make_dir(dev, "shm", 0o1777)?;
+    let shm_fs = detached_fs(
+        "tmpfs",
+        &[("mode", "1777")],
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV,
+    )?;
+    attach(&shm_fs, shm.as_fd(), "/dev/shm")?;
+    let mqueue = make_dir(dev, "mqueue", 0o755)?;
+    let mqueue_fs = detached_fs("mqueue", &[], NOSUID_NODEV_NOEXEC)?;
+    attach(&mqueue_fs, mqueue.as_fd(), "/dev/mqueue")?;
+
+    for (path, source) in &host.devices {
+        let relative = path.trim_start_matches("/dev/");
+        let (parent, name) = match relative.rsplit_once('/') {
+            Some((parent, name)) => {
+                let mut current = dev_dir.try_clone().map_err(step("dup /dev"))?;
+                for part in parent.split('/') {
+                    current = make_dir(current.as_fd(), part, 0o755)?;
+                    current = openat2(
+                        &current,
+                        ".",
+                        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                        ResolveFlags::empty(),
+                    )
+                    .map_err(errno(format!("open '{path}'")))?;
+                }
+                (current, name)
+            }
+            None => (dev_dir.try_clone().map_err(step("dup /dev"))?, relative),
+        };
+        bind_onto(source.as_fd(), parent.as_fd(), name)?;
+    }
+
+    if plan.nesting {
+        // Fully visible proc and sys for nested containers, as LXC's allow_nesting gives.
+        let lxc = make_dir(dev, ".lxc", 0o755)?;
+        let lxc_dir = openat2(
+            &lxc,
+            ".",
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::empty(),
+        )
+        .map_err(errno("open '/dev/.lxc'"))?;
+        let proc_target = make_dir(lxc_dir.as_fd(), "proc", 0o755)?;
+        attach(
+            &detached_fs("proc", &[], NOSUID_NODEV_NOEXEC)?,
+            proc_target.as_fd(),
+            "/dev/.lxc/proc",
+        )?;
+        let sys_target = make_dir(lxc_dir.as_fd(), "sys", 0o755)?;
+        attach(
+            &detached_fs("sysfs", &[], NOSUID_NODEV_NOEXEC)?,
+            sys_target.as_fd(),
+            "/dev/.lxc/sys",
+        )?;
+    }
+    Ok(())
+}
+
+/// One raw `lxc.mount.entry`: binds of host paths (seen before the pivot) or file systems by
+/// type; `create=dir|file` makes the target, `optional` skips a missing source.
+fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
+    let has = |name: &str| entry.options.iter().any(|o| o == name);
+    let shown = format!("/{}", entry.target);
+    let bind = has("bind") || has("rbind");
+    if bind && !Path::new(&entry.source).exists() {
+        if has("optional") {
+            return Ok(());
+        }
+        return Err(step(format!("lxc.mount.entry source '{}'", entry.source))(
+            io::Error::from_raw_os_error(libc::ENOENT),
+        ));
+    }
+    let target_path = Path::new(&entry.target);
+    let (parent, name) = match (target_path.parent(), target_path.file_name()) {
+        (Some(parent), Some(name)) => (parent, name),
+        _ => {
+            return Err(step(format!("lxc.mount.entry target '{shown}'"))(
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
+    };
+    let parent_fd = resolve_beneath(
+        rootfs.try_clone().map_err(step("dup rootfs"))?,
+        Path::new(""),
+        parent,
+        Some(None),
+    )
+    .map_err(|e| SetupError {
+        step: format!("lxc.mount.entry target '{shown}'"),
+        source: io::Error::new(e.source.kind(), e.to_string()),
+    })?
+    .0;
+    let parent_dir = openat2(
+        &parent_fd,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::empty(),
+    )
+    .map_err(errno(format!("open parent of '{shown}'")))?;
+    let name = name.to_string_lossy().into_owned();
+    if has("create=file") {
+        match openat2(
+            &parent_dir,
+            name.as_str(),
+            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o644),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
+        ) {
+            Ok(_) => {}
+            Err(e) => return Err(errno(format!("create '{shown}'"))(e)),
+        }
+    } else if has("create=dir") {
+        match rustix::fs::mkdirat(&parent_dir, name.as_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(errno(format!("mkdir '{shown}'"))(e)),
+        }
+    }
+    let target = match open_below(parent_dir.as_fd(), &name, &shown) {
+        Ok(fd) => fd,
+        Err(_) if has("optional") => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mount = if bind {
+        let source = rustix::fs::open(
+            entry.source.as_str(),
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno(format!("open '{}'", entry.source)))?;
+        let tree = clone_tree(source.as_fd(), c"", has("rbind"), &entry.source)?;
+        if has("ro") {
+            set_attrs(tree.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, &shown)?;
+        }
+        tree
+    } else {
+        let mut options = Vec::new();
+        let mut attrs = MountAttrFlags::empty();
+        for option in &entry.options {
+            match option.as_str() {
+                "defaults" | "rw" | "optional" | "create=dir" | "create=file" => {}
+                "ro" => attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY,
+                "nosuid" => attrs |= MountAttrFlags::MOUNT_ATTR_NOSUID,
+                "nodev" => attrs |= MountAttrFlags::MOUNT_ATTR_NODEV,
+                "noexec" => attrs |= MountAttrFlags::MOUNT_ATTR_NOEXEC,
+                other => options.push(match other.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (other.to_string(), String::new()),
+                }),
+            }
+        }
+        let borrowed: Vec<(&str, &str)> = options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        detached_fs(&entry.fstype, &borrowed, attrs)?
+    };
+    attach(&mount, target.as_fd(), &shown)
+}
+
+/// Make the staging rootfs `/`: pivot_root onto itself, then detach the old root stacked
+/// beneath, so no host path stays reachable.
+fn pivot(rootfs: &OwnedFd) -> Result<(), SetupError> {
+    rustix::process::fchdir(rootfs).map_err(errno("chdir into the rootfs"))?;
+    rustix::process::pivot_root(".", ".").map_err(errno("pivot_root"))?;
+    // The old root is now mounted over the new one; keep its unmount from propagating.
+    rustix::mount::mount_change(
+        ".",
+        rustix::mount::MountPropagationFlags::DOWNSTREAM
+            | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(errno("make the old root a slave"))?;
+    rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
+        .map_err(errno("detach the old root"))?;
+    rustix::process::chdir("/").map_err(errno("chdir /"))
+}

@@ -1,0 +1,171 @@
+//! Entering a running container (`pct enter`, `pct exec`): a process joins init's
+//! namespaces through its pidfd, its cgroup, and gets the same bounding set and seccomp filter
+//! init got, then execs the command. Works from the kernel's view alone, so a container whose
+//! monitor died can still be entered.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::caps;
+use super::plan::{DEFAULT_PATH, StartPlan};
+use super::spawn::exec_command;
+use super::state::InitState;
+
+/// What to run inside and how.
+pub struct AttachRequest<'a> {
+    pub argv: &'a [String],
+    pub env: Vec<String>,
+    /// A pty slave to become the controlling terminal; else stdio is inherited.
+    pub terminal: Option<OwnedFd>,
+}
+
+/// The environment of an attached process: pct's `--keep-env` keeps the caller's, otherwise
+/// LXC's clear environment with a standard PATH.
+pub fn attach_environment(keep_env: bool, plan: &StartPlan) -> Vec<String> {
+    let mut env: Vec<String> = if keep_env {
+        std::env::vars()
+            .filter(|(k, _)| k != "SSL_CERT_FILE" && k != "SSL_CERT_DIR")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    } else {
+        vec![format!("PATH={DEFAULT_PATH}")]
+    };
+    let has =
+        |env: &Vec<String>, name: &str| env.iter().any(|e| e.starts_with(&format!("{name}=")));
+    if !has(&env, "container") {
+        env.push("container=lxc".into());
+    }
+    if !keep_env {
+        if let Ok(term) = std::env::var("TERM") {
+            env.push(format!("TERM={term}"));
+        }
+        for var in &plan.init.env {
+            let name = var.split('=').next().unwrap_or("");
+            if name != "TERM" && !has(&env, name) {
+                env.push(var.clone());
+            }
+        }
+    }
+    env
+}
+
+/// Run a command in the container; returns its exit status (128+signal when killed).
+pub fn attach(
+    init: &InitState,
+    plan: &StartPlan,
+    request: AttachRequest<'_>,
+    seccomp: &[libc::sock_filter],
+) -> io::Result<i32> {
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(init.pid as i32)
+            .ok_or_else(|| io::Error::other("invalid init pid"))?,
+        rustix::process::PidfdFlags::empty(),
+    )?;
+    let attach_cgroup = init_cgroup_procs(init.pid);
+    // SAFETY: fork of a process that has no other threads doing work; the child only
+    // joins namespaces and execs (or _exits).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let error = match attach_child(&pidfd, plan, &request, seccomp, attach_cgroup.as_deref()) {
+            Ok(never) => match never {},
+            Err(message) => message,
+        };
+        eprintln!("{error}");
+        // SAFETY: leave the forked child without running destructors.
+        unsafe { libc::_exit(255) };
+    }
+    drop(request.terminal);
+    wait_status(pid)
+}
+
+/// The cgroup.procs file of the cgroup init is in now (systemd moves itself to init.scope).
+fn init_cgroup_procs(pid: u32) -> Option<std::path::PathBuf> {
+    let hierarchy = crate::cgroup::Hierarchy::find()?;
+    let relative = crate::cgroup::Hierarchy::cgroup_of(pid)?;
+    Some(hierarchy.path(&relative).join("cgroup.procs"))
+}
+
+pub fn wait_status(pid: i32) -> io::Result<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    })
+}
+
+fn attach_child(
+    pidfd: &OwnedFd,
+    plan: &StartPlan,
+    request: &AttachRequest<'_>,
+    seccomp: &[libc::sock_filter],
+    cgroup_procs: Option<&std::path::Path>,
+) -> Result<std::convert::Infallible, String> {
+    // Join the cgroup first, while its host path still means something.
+    if let Some(procs) = cgroup_procs {
+        std::fs::write(procs, "0")
+            .map_err(|e| format!("unable to join the container's cgroup: {e}"))?;
+    }
+    let flags = plan.clone_flags() as i32;
+    // SAFETY: setns with a pidfd joins all the named namespaces of that process at once.
+    if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        return Err(format!(
+            "unable to enter the container's namespaces: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    // A new pid namespace only applies to children: fork once more.
+    // SAFETY: as above; this process is single-threaded.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid > 0 {
+        let code = wait_status(pid).unwrap_or(255);
+        // SAFETY: leave with the command's status.
+        unsafe { libc::_exit(code) };
+    }
+    if plan.id_map.is_some() {
+        // SAFETY: plain id syscalls in a single-threaded process.
+        unsafe {
+            if libc::setresgid(0, 0, 0) != 0
+                || libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresuid(0, 0, 0) != 0
+            {
+                return Err(format!(
+                    "unable to become root in the container: {}",
+                    io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    if let Some(terminal) = &request.terminal {
+        rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+        for target in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors.
+            unsafe { libc::dup2(terminal.as_raw_fd(), target) };
+        }
+        rustix::process::ioctl_tiocsctty(terminal)
+            .map_err(|e| format!("controlling terminal: {e}"))?;
+    }
+    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+    if !seccomp.is_empty() {
+        super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
+    }
+    exec_command(request.argv, &request.env, "command")
+}

@@ -1,0 +1,236 @@
+//! Linux capabilities by LXC's names (`sys_admin`, `mac_override`, ...): which ones a container
+//! loses, and dropping them from the bounding set before init runs.
+
+use std::io;
+
+/// Every capability the kernel knows, by number, with the lower-case name `lxc.cap.drop` uses.
+pub const CAPABILITIES: &[&str] = &[
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// What privileged containers lose (pve's LXC config for every distribution).
+pub const PRIVILEGED_DROP: &[&str] = &[
+    "mac_admin",
+    "mac_override",
+    "sys_time",
+    "sys_module",
+    "sys_rawio",
+];
+
+/// The number of a capability named as in `lxc.cap.drop` (`sys_admin`, `CAP_SYS_ADMIN`), or a
+/// plain number.
+pub fn capability_number(name: &str) -> Option<u32> {
+    let lower = name.trim().to_ascii_lowercase();
+    let bare = lower.strip_prefix("cap_").unwrap_or(&lower);
+    if let Ok(number) = bare.parse::<u32>() {
+        return ((number as usize) < CAPABILITIES.len()).then_some(number);
+    }
+    CAPABILITIES
+        .iter()
+        .position(|cap| *cap == bare)
+        .map(|n| n as u32)
+}
+
+/// The capabilities to remove from the bounding set: the privileged default, then
+/// `lxc.cap.drop` values (space separated; an empty value clears the list so far, as in LXC),
+/// or — when `lxc.cap.keep` is given — everything not kept. Unknown names are errors.
+pub fn bounding_drop(
+    unprivileged: bool,
+    cap_drop: &[&str],
+    cap_keep: &[&str],
+) -> Result<Vec<String>, String> {
+    let known = |name: &str| {
+        capability_number(name)
+            .map(|n| CAPABILITIES[n as usize].to_string())
+            .ok_or_else(|| format!("unknown capability '{name}'"))
+    };
+    if !cap_keep.is_empty() {
+        let mut keep = Vec::new();
+        for value in cap_keep {
+            for name in value.split_whitespace() {
+                if name == "none" {
+                    keep.clear();
+                } else {
+                    keep.push(known(name)?);
+                }
+            }
+        }
+        return Ok(CAPABILITIES
+            .iter()
+            .filter(|cap| !keep.iter().any(|k| k == *cap))
+            .map(|cap| cap.to_string())
+            .collect());
+    }
+    let mut drop: Vec<String> = if unprivileged {
+        Vec::new()
+    } else {
+        PRIVILEGED_DROP.iter().map(|c| c.to_string()).collect()
+    };
+    for value in cap_drop {
+        if value.trim().is_empty() {
+            drop.clear();
+        }
+        for name in value.split_whitespace() {
+            let name = known(name)?;
+            if !drop.contains(&name) {
+                drop.push(name);
+            }
+        }
+    }
+    Ok(drop)
+}
+
+/// Remove capabilities from this process's bounding set (before exec, so init and everything
+/// it starts can never regain them). Capabilities newer than the running kernel are skipped.
+pub fn drop_bounding(names: &[String]) -> io::Result<()> {
+    let last = last_capability();
+    for name in names {
+        let Some(number) = capability_number(name) else {
+            continue;
+        };
+        if number > last {
+            continue;
+        }
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, number as libc::c_ulong, 0, 0, 0) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            return Err(io::Error::new(
+                err.kind(),
+                format!("failed to drop capability {name}: {err}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The highest capability number the running kernel knows.
+pub fn last_capability() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// The capabilities in a process's bounding set, from `/proc/<pid>/status`.
+pub fn bounding_set_of(pid: u32) -> io::Result<Vec<String>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapBnd:"))
+        .ok_or_else(|| io::Error::other("no CapBnd in status"))?;
+    let bits = u64::from_str_radix(hex.trim(), 16).map_err(io::Error::other)?;
+    Ok(CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| bits & (1 << n) != 0)
+        .map(|(_, name)| name.to_string())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(capability_number("sys_admin"), Some(21));
+        assert_eq!(capability_number("CAP_SYS_ADMIN"), Some(21));
+        assert_eq!(capability_number("mac_admin"), Some(33));
+        assert_eq!(capability_number("40"), Some(40));
+        assert_eq!(capability_number("41"), None);
+        assert_eq!(capability_number("sys_everything"), None);
+    }
+
+    #[test]
+    fn privileged_containers_lose_pves_five() {
+        let drop = bounding_drop(false, &[], &[]).unwrap();
+        assert_eq!(drop, PRIVILEGED_DROP);
+        assert!(bounding_drop(true, &[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn cap_drop_adds_and_an_empty_value_clears() {
+        let drop = bounding_drop(true, &["sys_admin net_raw"], &[]).unwrap();
+        assert_eq!(drop, ["sys_admin", "net_raw"]);
+        let drop = bounding_drop(false, &["", "sys_boot"], &[]).unwrap();
+        assert_eq!(drop, ["sys_boot"]);
+        assert_eq!(
+            bounding_drop(false, &["sys_frobnicate"], &[]).unwrap_err(),
+            "unknown capability 'sys_frobnicate'"
+        );
+    }
+
+    #[test]
+    fn cap_keep_drops_everything_else() {
+        let drop = bounding_drop(false, &[], &["chown kill"]).unwrap();
+        assert_eq!(drop.len(), CAPABILITIES.len() - 2);
+        assert!(!drop.contains(&"chown".to_string()));
+        assert!(drop.contains(&"sys_admin".to_string()));
+    }
+
+    #[test]
+    fn dropping_shows_in_the_bounding_set_of_a_child() {
+        // SAFETY: the child only calls async-signal-safe functions before _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let ok = drop_bounding(&["sys_time".to_string()]).is_ok();
+            // SAFETY: pause until killed by the parent.
+            unsafe {
+                if !ok {
+                    libc::_exit(1);
+                }
+                libc::pause();
+                libc::_exit(0);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let set = bounding_set_of(pid as u32).unwrap();
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        assert!(!set.contains(&"sys_time".to_string()));
+        assert!(set.contains(&"sys_admin".to_string()));
+    }
+}

@@ -1,0 +1,15 @@
+//! Starting and supervising containers: the start plan, the monitor, spawning init into its
+//! namespaces, ID maps, capabilities, seccomp, attaching (enter/exec), consoles and state.
+
+pub mod attach;
+pub mod caps;
+pub mod command;
+pub mod hooks;
+pub mod monitor;
+pub mod plan;
+pub mod seccomp;
+pub mod signals;
+pub mod spawn;
+pub mod state;
+
+pub use plan::{HostFacts, StartPlan};

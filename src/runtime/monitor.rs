@@ -1,0 +1,793 @@
+//! The monitor: one small process per running container (`corral monitor <vmid>` in `ps`). It
+//! stages the rootfs in a mount namespace of its own, holds the console, clones init, answers
+//! the command socket, and when init exits cleans up and runs the post-stop hook — or starts
+//! init again when the container rebooted itself.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fs::{Mode, OFlags, ResolveFlags, open, openat2};
+
+use super::command::{Request, read_request, send_reply};
+use super::hooks::{Phase, run_hookscript};
+use super::plan::{NodeCreation, StartPlan};
+use super::signals::{parse_signal, sigrtmin};
+use super::spawn::{ChildInputs, Spawned, spawn_init};
+use super::state::{InitState, StateDir, process_start_time};
+use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::mount::container::HostPaths;
+use crate::mount::{mount_volume_owned, unmount_tree};
+
+/// Environment the monitor process reads its arguments from (its argv is only for `ps`).
+const ROOT_ENV: &str = "CORRAL_MONITOR_ROOT";
+const REPORT_FD_ENV: &str = "CORRAL_MONITOR_REPORT_FD";
+/// The report descriptor's number in the monitor.
+const REPORT_FD: i32 = 3;
+
+/// How a container's init ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitExit {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl InitExit {
+    /// In a pid namespace, reboot(2) kills init with SIGHUP (halt and power-off with SIGINT).
+    pub fn is_reboot(self) -> bool {
+        self == InitExit::Signaled(libc::SIGHUP)
+    }
+
+    /// The exit status a shell would show.
+    pub fn code(self) -> i32 {
+        match self {
+            InitExit::Exited(code) => code,
+            InitExit::Signaled(signal) => 128 + signal,
+        }
+    }
+}
+
+/// Start the monitor process for a container whose plan is already in its state dir, and
+/// wait until init has exec'd. The monitor is detached: its own session, no terminal.
+pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
+    let (mut report_read, report_write) =
+        UnixStream::pair().map_err(|e| format!("unable to create report socket: {e}"))?;
+    let state = StateDir::new(host_root, vmid);
+    let log = if debug {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    let report_raw = report_write.as_raw_fd();
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .arg0("corral")
+        .args(["monitor", &vmid.to_string()])
+        .env(ROOT_ENV, host_root)
+        .env(REPORT_FD_ENV, REPORT_FD.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::dup2(report_raw, REPORT_FD) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("unable to start the monitor: {e}"))?;
+    drop(report_write);
+    let mut report = String::new();
+    let _ = report_read.read_to_string(&mut report);
+    let report = report.trim();
+    if report == "ok" {
+        // The monitor runs on; it is reaped by whoever inherits it once this process exits.
+        std::mem::forget(child);
+        return Ok(());
+    }
+    let _ = child.wait();
+    let _ = state.remove();
+    Err(if report.is_empty() {
+        "the monitor exited before init started".to_string()
+    } else {
+        report.to_string()
+    })
+}
+
+/// The `corral monitor <vmid>` process.
+pub fn monitor_main(args: &[String]) -> i32 {
+    let Some(root) = std::env::var_os(ROOT_ENV) else {
+        eprintln!("corral monitor: only pct starts monitors");
+        return 2;
+    };
+    let Some(vmid) = args.get(2).and_then(|a| a.parse::<u32>().ok()) else {
+        eprintln!("corral monitor: missing vmid");
+        return 2;
+    };
+    let report = std::env::var(REPORT_FD_ENV)
+        .ok()
+        .and_then(|fd| fd.parse::<i32>().ok())
+        // SAFETY: the launcher placed the report socket at this descriptor.
+        .map(|fd| unsafe { UnixStream::from_raw_fd(fd) });
+    // SAFETY: set close-on-exec so hooks and init never inherit the report socket.
+    if let Some(report) = &report {
+        unsafe { libc::fcntl(report.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    match run(Path::new(&root), vmid, report) {
+        Ok(exit) => exit.code(),
+        Err(_) => 1,
+    }
+}
+
+/// Run a container to its end in this process: stage, clone init, report, supervise, clean
+/// up. `report` gets `ok` once init runs, or the error. Returns how init ended.
+pub fn run(
+    host_root: &Path,
+    vmid: u32,
+    mut report: Option<UnixStream>,
+) -> Result<InitExit, String> {
+    let state = StateDir::new(host_root, vmid);
+    let mut say = |text: &str| {
+        if let Some(stream) = report.as_mut() {
+            let _ = stream.write_all(text.as_bytes());
+        }
+    };
+    let plan = match state.read_plan() {
+        Ok(plan) => plan,
+        Err(e) => {
+            let message = format!("unable to read the start plan: {e}");
+            say(&message);
+            return Err(message);
+        }
+    };
+    // Hooks run in the host's mount namespace, not in the monitor's private one.
+    let host_ns = File::open("/proc/self/ns/mnt").ok();
+    let mut monitor = match Monitor::prepare(host_root, &plan, &state) {
+        Ok(monitor) => monitor,
+        Err(message) => {
+            say(&message);
+            return Err(message);
+        }
+    };
+    let mut spawned = match monitor.spawn(&plan) {
+        Ok(spawned) => spawned,
+        Err(message) => {
+            monitor.teardown(&state);
+            say(&message);
+            return Err(message);
+        }
+    };
+    say("ok");
+    drop(report);
+    let exit = loop {
+        let exit = monitor.supervise(&spawned);
+        if !exit.is_reboot() {
+            break exit;
+        }
+        // The container rebooted itself: same mounts and consoles, fresh init and cgroup.
+        monitor.reset_cgroup(&plan);
+        match monitor.spawn(&plan) {
+            Ok(next) => spawned = next,
+            Err(_) => break exit,
+        }
+    };
+    monitor.teardown(&state);
+    if let Some(hook) = &plan.hookscript
+        && let Err(message) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
+    {
+        eprintln!("{message}");
+    }
+    Ok(exit)
+}
+
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+    path: PathBuf,
+}
+
+/// What the monitor holds for a running container.
+struct Monitor {
+    vmid: u32,
+    rootfs: PathBuf,
+    cgroup: Option<ContainerCgroup>,
+    hierarchy: Option<Hierarchy>,
+    console: Option<Pty>,
+    ttys: Vec<Pty>,
+    listener: UnixListener,
+    seccomp: Vec<libc::sock_filter>,
+    halt_signal: i32,
+    /// Connections holding a tty (index 0 = console, n = ttyn).
+    tty_clients: Vec<Option<UnixStream>>,
+    /// Connections waiting for the container to stop.
+    waiters: Vec<UnixStream>,
+    state: StateDir,
+}
+
+impl Monitor {
+    fn prepare(host_root: &Path, plan: &StartPlan, state: &StateDir) -> Result<Monitor, String> {
+        let _ = host_root;
+        // A mount namespace of our own: the staged rootfs is invisible to the host and goes
+        // away with the monitor and the container.
+        unshare_mount_namespace()?;
+        let rootfs = state.rootfs();
+        let mut monitor = Monitor {
+            vmid: plan.vmid,
+            rootfs: rootfs.clone(),
+            cgroup: None,
+            hierarchy: Hierarchy::find(),
+            console: None,
+            ttys: Vec::new(),
+            listener: bind_listener(&state.socket())?,
+            seccomp: Vec::new(),
+            halt_signal: libc::SIGPWR,
+            tty_clients: Vec::new(),
+            waiters: Vec::new(),
+            state: state.clone(),
+        };
+        if let Err(message) = monitor.stage(plan) {
+            monitor.teardown(state);
+            return Err(message);
+        }
+        Ok(monitor)
+    }
+
+    fn stage(&mut self, plan: &StartPlan) -> Result<(), String> {
+        std::fs::create_dir_all(&self.rootfs)
+            .map_err(|e| format!("unable to create '{}': {e}", self.rootfs.display()))?;
+        let owner = plan.id_map.as_ref().map(|_| plan.root_owner);
+        for (index, volume) in plan.volumes.iter().enumerate() {
+            let result = if index == 0 {
+                mount_volume_owned(&volume.source, None, &self.rootfs, volume.read_only, None)
+            } else {
+                mount_volume_owned(
+                    &volume.source,
+                    Some(&self.rootfs),
+                    Path::new(&volume.target),
+                    volume.read_only,
+                    owner,
+                )
+            };
+            let host_path = result
+                .map_err(|e| format!("unable to mount {} ({}): {e}", volume.key, volume.volume))?;
+            apply_mount_options(&host_path, volume)?;
+        }
+        crate::setup::write_hostname(&self.rootfs, &plan.hostname, plan.root_owner)?;
+        self.halt_signal = match &plan.halt_signal {
+            Some(name) => parse_signal(name)
+                .ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))?,
+            None if init_is_systemd(&self.rootfs, &plan.init.argv[0]) => sigrtmin() + 3,
+            None => libc::SIGPWR,
+        };
+        make_device_nodes(&self.state.devices(), plan)?;
+        if plan.dev.console {
+            self.console = Some(open_pty(plan.root_owner)?);
+        }
+        for _ in 0..plan.dev.ttys {
+            self.ttys.push(open_pty(plan.root_owner)?);
+        }
+        self.tty_clients = (0..=self.ttys.len()).map(|_| None).collect();
+        self.make_cgroup(plan)?;
+        self.seccomp = super::seccomp::cached_filter(
+            &self.state.path().join("../../../var/cache/corral/seccomp"),
+            &plan.seccomp.policy,
+        )
+        .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
+        Ok(())
+    }
+
+    fn make_cgroup(&mut self, plan: &StartPlan) -> Result<(), String> {
+        let Some(hierarchy) = &self.hierarchy else {
+            return Ok(());
+        };
+        let cgroup = ContainerCgroup::create(hierarchy, plan.vmid)
+            .map_err(|e| format!("unable to create the container's cgroup: {e}"))?;
+        let controllers = hierarchy.controllers();
+        for write in &plan.cgroup.writes {
+            let controller = write.key.split('.').next().unwrap_or("");
+            if !controllers.iter().any(|c| c == controller) && controller != "cgroup" {
+                continue; // reported in the plan's warnings
+            }
+            if let Err(e) = cgroup.write(&write.key, &write.value) {
+                let _ = cgroup.remove();
+                return Err(e.to_string());
+            }
+        }
+        if plan.id_map.is_some()
+            && let Err(e) = cgroup.delegate(plan.root_owner.0, plan.root_owner.1)
+        {
+            let _ = cgroup.remove();
+            return Err(e.to_string());
+        }
+        self.cgroup = Some(cgroup);
+        Ok(())
+    }
+
+    fn reset_cgroup(&mut self, plan: &StartPlan) {
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.kill();
+            cgroup.wait_empty(std::time::Duration::from_secs(5));
+            let _ = cgroup.remove();
+        }
+        let _ = self.make_cgroup(plan);
+    }
+
+    fn host_paths(&self, plan: &StartPlan) -> Result<HostPaths, String> {
+        let mut paths = HostPaths {
+            rootfs: self.rootfs.clone(),
+            ..Default::default()
+        };
+        if plan.dev.creation == NodeCreation::Bind {
+            for node in &plan.dev.nodes {
+                paths
+                    .basic_nodes
+                    .push((node.name.clone(), Path::new("/dev").join(&node.name)));
+            }
+        }
+        for device in &plan.devices {
+            paths
+                .devices
+                .push((device.path.clone(), self.state.devices().join(&device.key)));
+        }
+        paths.console = self.console.as_ref().map(|pty| pty.path.clone());
+        paths.ttys = self.ttys.iter().map(|pty| pty.path.clone()).collect();
+        Ok(paths)
+    }
+
+    fn spawn(&mut self, plan: &StartPlan) -> Result<Spawned, String> {
+        let host = self.host_paths(plan)?;
+        let (stdio, console_is_tty) = match &self.console {
+            Some(pty) => (
+                pty.slave.try_clone().map_err(|e| format!("dup: {e}"))?,
+                true,
+            ),
+            None => (
+                open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| format!("/dev/null: {e}"))?,
+                false,
+            ),
+        };
+        let cgroup = match &self.cgroup {
+            Some(cgroup) => Some(
+                cgroup
+                    .payload_fd()
+                    .map_err(|e| format!("unable to open the payload cgroup: {e}"))?,
+            ),
+            None => None,
+        };
+        let spawned = spawn_init(ChildInputs {
+            plan,
+            host,
+            stdio,
+            console_is_tty,
+            seccomp: &self.seccomp,
+            cgroup,
+        })?;
+        let init = InitState {
+            pid: spawned.pid,
+            start_time: process_start_time(spawned.pid).unwrap_or(0),
+            monitor_pid: std::process::id(),
+            cgroup: self
+                .cgroup
+                .as_ref()
+                .map(|c| c.payload.clone())
+                .unwrap_or_default(),
+            halt_signal: self.halt_signal,
+        };
+        if let Err(e) = self.state.write_init(&init) {
+            let _ =
+                rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
+            super::spawn::reap(&spawned);
+            return Err(format!("unable to record the container's state: {e}"));
+        }
+        Ok(spawned)
+    }
+
+    /// Serve requests until init exits.
+    fn supervise(&mut self, spawned: &Spawned) -> InitExit {
+        let _ = self.listener.set_nonblocking(true);
+        if let Some(console) = &self.console {
+            let _ = rustix::io::ioctl_fionbio(&console.master, true);
+        }
+        loop {
+            let console_idle = self.console.is_some() && self.tty_clients[0].is_none();
+            let mut fds = vec![
+                PollFd::new(&spawned.pidfd, PollFlags::IN),
+                PollFd::new(&self.listener, PollFlags::IN),
+            ];
+            if console_idle {
+                fds.push(PollFd::new(
+                    &self.console.as_ref().unwrap().master,
+                    PollFlags::IN,
+                ));
+            }
+            let clients: Vec<(usize, &UnixStream)> = self
+                .tty_clients
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+                .collect();
+            let client_base = fds.len();
+            for (_, client) in &clients {
+                fds.push(PollFd::new(*client, PollFlags::IN));
+            }
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+            let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
+            let init_done = ready(&fds[0]);
+            let incoming = ready(&fds[1]);
+            let console_ready = console_idle && ready(&fds[2]);
+            let released: Vec<usize> = clients
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| ready(&fds[client_base + k]))
+                .map(|(_, (index, _))| *index)
+                .collect();
+            drop(fds);
+            if init_done && let Some(exit) = wait_exit(spawned) {
+                return exit;
+            }
+            if console_ready {
+                let mut sink = [0u8; 4096];
+                let master = &self.console.as_ref().unwrap().master;
+                while matches!(rustix::io::read(master, &mut sink), Ok(n) if n > 0) {}
+            }
+            for index in released {
+                // A client's end closed (or sent something, which nobody should): free its tty.
+                let mut probe = [0u8; 64];
+                let closed = match &self.tty_clients[index] {
+                    Some(client) => matches!(
+                        rustix::net::recv(client, &mut probe, rustix::net::RecvFlags::DONTWAIT),
+                        Ok((0, _)) | Err(_)
+                    ),
+                    None => false,
+                };
+                if closed {
+                    self.tty_clients[index] = None;
+                }
+            }
+            if incoming {
+                while let Ok((stream, _)) = self.listener.accept() {
+                    let _ = stream.set_nonblocking(false);
+                    self.handle(stream, spawned);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, stream: UnixStream, spawned: &Spawned) {
+        let request = match read_request(&stream) {
+            Ok(Some(request)) => request,
+            _ => {
+                let _ = send_reply(&stream, "error unknown request", None);
+                return;
+            }
+        };
+        match request {
+            Request::State => {
+                let _ = send_reply(&stream, &format!("running {}", spawned.pid), None);
+            }
+            Request::Stop => {
+                self.kill(spawned);
+                let _ = send_reply(&stream, "ok", None);
+                self.waiters.push(stream);
+            }
+            Request::Shutdown => {
+                let signal = self.halt_signal;
+                // SAFETY: pidfd_send_signal with a null siginfo.
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        spawned.pidfd.as_raw_fd(),
+                        signal,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+                let reply = if rc == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("error {}", io::Error::last_os_error())
+                };
+                let _ = send_reply(&stream, &reply, None);
+                self.waiters.push(stream);
+            }
+            Request::Console(wanted) => {
+                let index = if wanted < 0 {
+                    (1..self.tty_clients.len()).find(|&i| self.tty_clients[i].is_none())
+                } else {
+                    Some(wanted as usize)
+                };
+                let master = index.and_then(|i| match i {
+                    0 => self.console.as_ref().map(|p| &p.master),
+                    i => self.ttys.get(i - 1).map(|p| &p.master),
+                });
+                match (index, master) {
+                    (Some(i), Some(master)) if self.tty_clients[i].is_none() => {
+                        let _ = rustix::io::ioctl_fionbio(master, false);
+                        if send_reply(&stream, &format!("ok {i}"), Some(master.as_fd())).is_ok() {
+                            self.tty_clients[i] = Some(stream);
+                        }
+                    }
+                    (Some(_), Some(_)) => {
+                        let _ = send_reply(&stream, "busy", None);
+                    }
+                    _ => {
+                        let _ = send_reply(&stream, "error no such tty", None);
+                    }
+                }
+            }
+            Request::Pidfd => {
+                let _ = send_reply(&stream, "ok", Some(spawned.pidfd.as_fd()));
+            }
+            Request::Cgroup => {
+                let path = self
+                    .cgroup
+                    .as_ref()
+                    .map(|c| c.payload.display().to_string())
+                    .unwrap_or_default();
+                let _ = send_reply(&stream, &format!("ok {path}"), None);
+            }
+        }
+    }
+
+    /// Kill every process of the container: the whole cgroup at once where the kernel can,
+    /// else init (its pid namespace dies with it).
+    fn kill(&self, spawned: &Spawned) {
+        let killed = self
+            .cgroup
+            .as_ref()
+            .is_some_and(|c| c.kill().unwrap_or(false));
+        if !killed {
+            let _ =
+                rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
+        }
+    }
+
+    fn teardown(&mut self, state: &StateDir) {
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.kill();
+            cgroup.wait_empty(std::time::Duration::from_secs(10));
+            if let Err(e) = cgroup.remove() {
+                eprintln!("{e}");
+            }
+        }
+        if let Err(e) = unmount_tree(&self.rootfs) {
+            eprintln!("unable to unmount '{}': {e}", self.rootfs.display());
+        }
+        let _ = state.remove();
+        let _ = self.vmid;
+    }
+}
+
+/// unshare(CLONE_NEWNS) and make every mount private, so nothing staged here propagates to
+/// the host and nothing the host mounts later shows up in containers.
+fn unshare_mount_namespace() -> Result<(), String> {
+    // SAFETY: unshare of the mount namespace only; the monitor is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(format!(
+            "unable to create the monitor's mount namespace: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| format!("unable to make the monitor's mounts private: {e}"))
+}
+
+fn wait_exit(spawned: &Spawned) -> Option<InitExit> {
+    // SAFETY: waitid on our own child's pidfd with a zeroed siginfo.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            spawned.pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: filled in by waitid for an exited child.
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if pid == 0 {
+        return None;
+    }
+    Some(if info.si_code == libc::CLD_EXITED {
+        InitExit::Exited(status)
+    } else {
+        InitExit::Signaled(status)
+    })
+}
+
+fn bind_listener(path: &Path) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("unable to create '{}': {e}", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| {
+        format!(
+            "unable to create the command socket '{}': {e}",
+            path.display()
+        )
+    })?;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    Ok(listener)
+}
+
+/// `mountoptions`: per-mount flags on the mount itself; file-system options (discard,
+/// lazytime) by remounting the file system of volumes that are not binds.
+fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result<(), String> {
+    if volume.flags.is_empty() && volume.fs_options.is_empty() {
+        return Ok(());
+    }
+    let mut flags = libc::MS_REMOUNT | libc::MS_BIND;
+    if volume.read_only {
+        flags |= libc::MS_RDONLY;
+    }
+    for flag in &volume.flags {
+        flags |= match flag.as_str() {
+            "nosuid" => libc::MS_NOSUID,
+            "nodev" => libc::MS_NODEV,
+            "noexec" => libc::MS_NOEXEC,
+            "noatime" => libc::MS_NOATIME,
+            _ => 0,
+        };
+    }
+    let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| "mount path holds a NUL byte".to_string())?;
+    // SAFETY: mount(2) with valid strings.
+    if unsafe {
+        libc::mount(
+            std::ptr::null(),
+            target.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(format!(
+            "unable to apply mount options of {}: {}",
+            volume.key,
+            io::Error::last_os_error()
+        ));
+    }
+    if !volume.fs_options.is_empty() {
+        let mut sb_flags = libc::MS_REMOUNT;
+        let mut data = Vec::new();
+        for option in &volume.fs_options {
+            match option.as_str() {
+                "lazytime" => sb_flags |= libc::MS_LAZYTIME,
+                other => data.push(other.to_string()),
+            }
+        }
+        if volume.read_only {
+            sb_flags |= libc::MS_RDONLY;
+        }
+        let data = std::ffi::CString::new(data.join(",")).unwrap_or_default();
+        // SAFETY: mount(2) with valid strings.
+        if unsafe {
+            libc::mount(
+                std::ptr::null(),
+                target.as_ptr(),
+                std::ptr::null(),
+                sb_flags,
+                data.as_ptr().cast(),
+            )
+        } != 0
+        {
+            return Err(format!(
+                "unable to apply mount options of {}: {}",
+                volume.key,
+                io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// LXC sends systemd SIGRTMIN+3 to halt, everything else SIGPWR: follow the init path's
+/// symlinks inside the rootfs and look at what it ends in.
+fn init_is_systemd(rootfs: &Path, init: &str) -> bool {
+    let Ok(root) = open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let Ok(file) = openat2(
+        &root,
+        init.trim_start_matches('/'),
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    ) else {
+        return false;
+    };
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .map(|target| target.file_name().is_some_and(|name| name == "systemd"))
+        .unwrap_or(false)
+}
+
+/// A pty pair from the host's devpts; the slave is handed to the container's root.
+fn open_pty(owner: (u32, u32)) -> Result<Pty, String> {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let fail = |e: rustix::io::Errno| format!("unable to allocate a console pty: {e}");
+    let master =
+        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).map_err(fail)?;
+    grantpt(&master).map_err(fail)?;
+    unlockpt(&master).map_err(fail)?;
+    let name = ptsname(&master, Vec::new()).map_err(fail)?;
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let slave = open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail)?;
+    rustix::fs::fchown(
+        &slave,
+        Some(rustix::process::Uid::from_raw(owner.0)),
+        Some(rustix::process::Gid::from_raw(owner.1)),
+    )
+    .map_err(fail)?;
+    Ok(Pty {
+        master,
+        slave,
+        path,
+    })
+}
+
+/// `devN` nodes made by the monitor (which may mknod) in the state dir, with their mode and
+/// owner, for the container to bind.
+fn make_device_nodes(dir: &Path, plan: &StartPlan) -> Result<(), String> {
+    if plan.devices.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("unable to create '{}': {e}", dir.display()))?;
+    for device in &plan.devices {
+        let path = dir.join(&device.key);
+        let _ = std::fs::remove_file(&path);
+        let kind = if device.kind == 'b' {
+            rustix::fs::FileType::BlockDevice
+        } else {
+            rustix::fs::FileType::CharacterDevice
+        };
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            kind,
+            Mode::from_raw_mode(device.mode),
+            rustix::fs::makedev(device.major, device.minor),
+        )
+        .map_err(|e| format!("unable to create device node for {}: {e}", device.path))?;
+        rustix::fs::chmod(&path, Mode::from_raw_mode(device.mode))
+            .map_err(|e| format!("chmod {}: {e}", device.path))?;
+        std::os::unix::fs::chown(&path, Some(device.uid), Some(device.gid))
+            .map_err(|e| format!("chown {}: {e}", device.path))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,978 @@
+//! The start plan: everything a start will do, decided from the config and a few host facts
+//! before any kernel object exists. It is pure data — `pct start --dry-run` prints it, unit
+//! tests check it, the monitor applies it — and corral's counterpart of the LXC config that
+//! pct generates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::caps;
+use super::seccomp;
+use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
+use crate::mount::VolumeSource;
+
+/// Where the container's init and its children live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    User,
+    Mount,
+    Pid,
+    Uts,
+    Ipc,
+    Net,
+    Cgroup,
+}
+
+impl Namespace {
+    pub fn clone_flag(self) -> u64 {
+        (match self {
+            Namespace::User => libc::CLONE_NEWUSER,
+            Namespace::Mount => libc::CLONE_NEWNS,
+            Namespace::Pid => libc::CLONE_NEWPID,
+            Namespace::Uts => libc::CLONE_NEWUTS,
+            Namespace::Ipc => libc::CLONE_NEWIPC,
+            Namespace::Net => libc::CLONE_NEWNET,
+            Namespace::Cgroup => libc::CLONE_NEWCGROUP,
+        }) as u64
+    }
+
+    /// The name under /proc/<pid>/ns.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Mount => "mnt",
+            Namespace::Pid => "pid",
+            Namespace::Uts => "uts",
+            Namespace::Ipc => "ipc",
+            Namespace::Net => "net",
+            Namespace::Cgroup => "cgroup",
+        }
+    }
+}
+
+/// One volume mounted into the staging rootfs by the monitor, before init is cloned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// `rootfs`, `mp0`, ...
+    pub key: String,
+    pub volume: String,
+    pub source: VolumeSource,
+    /// The path inside the container (`/` for the rootfs).
+    pub target: String,
+    pub read_only: bool,
+    /// Per-mount flags from `mountoptions` (nodev, noexec, nosuid, noatime).
+    pub flags: Vec<String>,
+    /// File-system options from `mountoptions` (discard, lazytime); never applied to binds,
+    /// which share the host's file system.
+    pub fs_options: Vec<String>,
+}
+
+/// How /dev gets its basic nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeCreation {
+    /// mknod in the container's /dev (privileged).
+    Mknod,
+    /// Bind the host's nodes (a user namespace may not mknod).
+    Bind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevNode {
+    pub name: String,
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// A `devN` passthrough device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassthroughDevice {
+    pub key: String,
+    /// The host node and the path it gets inside the container.
+    pub path: String,
+    /// `c` or `b`.
+    pub kind: char,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+    /// Owner as stored on the host (already shifted for unprivileged containers).
+    pub uid: u32,
+    pub gid: u32,
+    pub deny_write: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevSetup {
+    pub creation: NodeCreation,
+    pub nodes: Vec<DevNode>,
+    /// `/dev/console` bound to a pty the monitor holds.
+    pub console: bool,
+    /// `tty1`..`ttyN` for `pct console`.
+    pub ttys: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcMode {
+    /// LXC's proc:mixed: /proc/sys and /proc/sysrq-trigger read-only, /proc/sys/net writable.
+    Mixed,
+    Rw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SysMode {
+    /// LXC's sys:mixed: /sys read-only except /sys/devices/virtual/net.
+    Mixed,
+    Ro,
+    Rw,
+}
+
+/// A raw `lxc.mount.entry` (fstab format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountEntryPlan {
+    pub source: String,
+    /// Relative to the container root.
+    pub target: String,
+    pub fstype: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupWrite {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupPlan {
+    /// The limiting cgroup relative to the v2 root (`lxc/100`); init goes to `<path>/ns`.
+    pub path: String,
+    pub writes: Vec<CgroupWrite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkDevice {
+    pub key: String,
+    /// The name inside the container.
+    pub name: String,
+    /// The host side of the veth pair, `veth<vmid>i<N>`.
+    pub host_name: String,
+    pub bridge: Option<String>,
+    pub hwaddr: Option<String>,
+    pub mtu: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitPlan {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompPlan {
+    /// `default` (LXC's policy plus pct's additions) or the `lxc.seccomp.profile` path.
+    pub source: String,
+    /// The policy in LXC's text format.
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartPlan {
+    pub vmid: u32,
+    pub hostname: String,
+    pub arch: String,
+    pub ostype: String,
+    pub unprivileged: bool,
+    pub namespaces: Vec<Namespace>,
+    /// The user namespace's maps; none for privileged containers.
+    pub id_map: Option<IdMap>,
+    /// Container root (uid, gid) as seen on the host.
+    pub root_owner: (u32, u32),
+    pub volumes: Vec<VolumeMount>,
+    pub dev: DevSetup,
+    pub devices: Vec<PassthroughDevice>,
+    pub proc: ProcMode,
+    pub sys: SysMode,
+    /// /dev/.lxc/proc and /dev/.lxc/sys for nested containers.
+    pub nesting: bool,
+    pub mount_entries: Vec<MountEntryPlan>,
+    pub sysctls: Vec<(String, String)>,
+    pub rlimits: Vec<(String, String)>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: SeccompPlan,
+    pub cgroup: CgroupPlan,
+    pub network: Vec<NetworkDevice>,
+    pub init: InitPlan,
+    /// Signal names for `lxc.signal.halt`/`reboot`/`stop`, when set.
+    pub halt_signal: Option<String>,
+    pub reboot_signal: Option<String>,
+    pub stop_signal: Option<String>,
+    pub hookscript: Option<PathBuf>,
+    /// Limits and keys corral will not enforce, said out loud.
+    pub warnings: Vec<String>,
+}
+
+/// Facts about the host that a plan needs, gathered before the pure planning step.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// Resolved sources of rootfs and mpN by key; resolution needs storage.cfg and the disk.
+    pub volumes: BTreeMap<String, VolumeSource>,
+    /// `devN` host nodes by path: kind, major, minor.
+    pub devices: BTreeMap<String, (char, u32, u32)>,
+    /// Controllers of the cgroup v2 hierarchy; `None` when there is none.
+    pub cgroup_controllers: Option<Vec<String>>,
+    /// CPUs the container cgroups may use.
+    pub host_cpus: Vec<u32>,
+    /// The text of the file `lxc.seccomp.profile` names.
+    pub seccomp_profile: Option<String>,
+    pub hookscript: Option<PathBuf>,
+}
+
+/// The nodes every container's /dev gets, as LXC's autodev makes them.
+const BASIC_NODES: &[(&str, u32, u32)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Raw keys the plan understands; others are warned about.
+const HANDLED_RAW: &[&str] = &[
+    "lxc.idmap",
+    "lxc.init.cmd",
+    "lxc.init.cwd",
+    "lxc.init.uid",
+    "lxc.init.gid",
+    "lxc.environment",
+    "lxc.cap.drop",
+    "lxc.cap.keep",
+    "lxc.seccomp.profile",
+    "lxc.mount.entry",
+    "lxc.mount.auto",
+    "lxc.signal.halt",
+    "lxc.signal.reboot",
+    "lxc.signal.stop",
+    "lxc.tty.max",
+    "lxc.console.path",
+    "lxc.uts.name",
+    "lxc.arch",
+];
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl StartPlan {
+    /// Plan the start of `vmid` from its (pending-applied) main section.
+    pub fn build(vmid: u32, section: &Section, facts: &HostFacts) -> Result<StartPlan, String> {
+        let mut warnings = Vec::new();
+        let raw = |key: &str| raw_values(section, key);
+        let last_raw = |key: &str| raw(key).last().map(|v| v.to_string());
+        for (key, _) in &section.lxc {
+            let handled = HANDLED_RAW.contains(&key.as_str())
+                || key.starts_with("lxc.cgroup2.")
+                || key.starts_with("lxc.sysctl.")
+                || key.starts_with("lxc.prlimit.");
+            if !handled {
+                let warning = format!("{key} is not supported by corral, ignoring it");
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
+
+        let features = section.features().map_err(|e| format!("features: {e}"))?;
+        let raw_idmap = raw("lxc.idmap");
+        let unprivileged = section.flag("unprivileged") || !raw_idmap.is_empty();
+        let id_map = if unprivileged {
+            let map = IdMap::from_lxc_values(raw_idmap.iter().copied()).map_err(|e| e.0)?;
+            map.validate().map_err(|e| e.0)?;
+            Some(map)
+        } else {
+            None
+        };
+        let root_owner = match &id_map {
+            Some(map) => {
+                let uid = map.to_host(IdKind::User, 0);
+                let gid = map.to_host(IdKind::Group, 0);
+                match (uid, gid) {
+                    (Some(uid), Some(gid)) => (uid, gid),
+                    _ => return Err("lxc.idmap: the container's root (0) is not mapped".into()),
+                }
+            }
+            None => (0, 0),
+        };
+
+        let mut namespaces = vec![
+            Namespace::Mount,
+            Namespace::Pid,
+            Namespace::Uts,
+            Namespace::Ipc,
+            Namespace::Net,
+            Namespace::Cgroup,
+        ];
+        if unprivileged {
+            namespaces.insert(0, Namespace::User);
+        }
+
+        let volumes = plan_volumes(section, facts)?;
+        let devices = plan_devices(section, facts, id_map.as_ref())?;
+
+        let ttys = last_raw("lxc.tty.max")
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| section.get("tty").and_then(|v| v.parse().ok()))
+            .unwrap_or(2u32);
+        let console =
+            section.flag("console") && last_raw("lxc.console.path").as_deref() != Some("none");
+        let dev = DevSetup {
+            creation: if unprivileged {
+                NodeCreation::Bind
+            } else {
+                NodeCreation::Mknod
+            },
+            nodes: BASIC_NODES
+                .iter()
+                .map(|(name, major, minor)| DevNode {
+                    name: name.to_string(),
+                    major: *major,
+                    minor: *minor,
+                })
+                .collect(),
+            console,
+            ttys,
+        };
+
+        let nesting = features.nesting.unwrap_or(false);
+        let mut proc = ProcMode::Mixed;
+        let mut sys = if nesting || features.force_rw_sys.unwrap_or(false) {
+            SysMode::Rw
+        } else {
+            SysMode::Mixed
+        };
+        for value in raw("lxc.mount.auto") {
+            for word in value.split_whitespace() {
+                match word {
+                    "proc:mixed" => proc = ProcMode::Mixed,
+                    "proc:rw" => proc = ProcMode::Rw,
+                    "sys:mixed" => sys = SysMode::Mixed,
+                    "sys:ro" => sys = SysMode::Ro,
+                    "sys:rw" => sys = SysMode::Rw,
+                    other => warnings.push(format!(
+                        "lxc.mount.auto: '{other}' is not supported by corral, ignoring it"
+                    )),
+                }
+            }
+        }
+
+        let mut mount_entries = Vec::new();
+        for value in raw("lxc.mount.entry") {
+            mount_entries.push(parse_mount_entry(value)?);
+        }
+        if features.fuse.unwrap_or(false) {
+            mount_entries.push(MountEntryPlan {
+                source: "/dev/fuse".into(),
+                target: "dev/fuse".into(),
+                fstype: "none".into(),
+                options: vec!["bind".into(), "create=file".into()],
+            });
+        }
+        let entrypoint = section.get("entrypoint");
+        if entrypoint.is_some_and(|e| e != "/sbin/init") {
+            mount_entries.push(MountEntryPlan {
+                source: "shm".into(),
+                target: "dev/shm".into(),
+                fstype: "tmpfs".into(),
+                options: ["rw", "nosuid", "nodev", "create=dir"]
+                    .map(String::from)
+                    .to_vec(),
+            });
+        }
+
+        let sysctls = section
+            .lxc
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("lxc.sysctl.")?.to_string(), v.clone())))
+            .collect();
+        let rlimits = section
+            .lxc
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("lxc.prlimit.")?.to_string(), v.clone())))
+            .collect();
+
+        let cap_drop =
+            caps::bounding_drop(unprivileged, &raw("lxc.cap.drop"), &raw("lxc.cap.keep"))?;
+
+        let seccomp = match last_raw("lxc.seccomp.profile") {
+            Some(path) => SeccompPlan {
+                policy: facts
+                    .seccomp_profile
+                    .clone()
+                    .ok_or_else(|| format!("unable to read seccomp profile '{path}'"))?,
+                source: path,
+            },
+            None => SeccompPlan {
+                source: "default".into(),
+                policy: seccomp::container_policy(unprivileged, features.keyctl.unwrap_or(false)),
+            },
+        };
+
+        let cgroup = plan_cgroup(vmid, section, facts, &mut warnings);
+        let network = plan_network(vmid, section)?;
+
+        let hostname = last_raw("lxc.uts.name")
+            .or_else(|| section.hostname().map(str::to_string))
+            .unwrap_or_else(|| format!("CT{vmid}"));
+        let init = plan_init(section)?;
+
+        Ok(StartPlan {
+            vmid,
+            hostname,
+            arch: last_raw("lxc.arch")
+                .or_else(|| section.get("arch").map(str::to_string))
+                .unwrap_or_else(|| "amd64".into()),
+            ostype: section.get("ostype").unwrap_or("unmanaged").to_string(),
+            unprivileged,
+            namespaces,
+            id_map,
+            root_owner,
+            volumes,
+            dev,
+            devices,
+            proc,
+            sys,
+            nesting,
+            mount_entries,
+            sysctls,
+            rlimits,
+            cap_drop,
+            seccomp,
+            cgroup,
+            network,
+            init,
+            halt_signal: last_raw("lxc.signal.halt"),
+            reboot_signal: last_raw("lxc.signal.reboot"),
+            stop_signal: last_raw("lxc.signal.stop"),
+            hookscript: facts.hookscript.clone(),
+            warnings,
+        })
+    }
+
+    pub fn clone_flags(&self) -> u64 {
+        self.namespaces
+            .iter()
+            .fold(0, |flags, ns| flags | ns.clone_flag())
+    }
+
+    /// The text `pct start --dry-run` prints: one line per decision, in the order they apply.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let mut line = |text: String| {
+            out.push_str(&text);
+            out.push('\n');
+        };
+        line(format!("vmid: {}", self.vmid));
+        line(format!("hostname: {}", self.hostname));
+        line(format!("arch: {}", self.arch));
+        line(format!("ostype: {}", self.ostype));
+        line(format!(
+            "namespaces: {}",
+            self.namespaces
+                .iter()
+                .map(|ns| ns.proc_name())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        match &self.id_map {
+            Some(map) => {
+                for entry in &map.entries {
+                    line(format!("idmap: {entry}"));
+                }
+            }
+            None => line("idmap: none (privileged)".into()),
+        }
+        for volume in &self.volumes {
+            let mut options = Vec::new();
+            if volume.read_only {
+                options.push("ro".to_string());
+            }
+            options.extend(volume.flags.iter().cloned());
+            options.extend(volume.fs_options.iter().cloned());
+            line(format!(
+                "mount {}: {} ({}) at {}{}",
+                volume.key,
+                volume.volume,
+                describe_source(&volume.source),
+                volume.target,
+                if options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", options.join(","))
+                }
+            ));
+        }
+        line(format!(
+            "dev: tmpfs with {} ({}), devpts, console {}, ttys {}",
+            self.dev
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            match self.dev.creation {
+                NodeCreation::Mknod => "mknod",
+                NodeCreation::Bind => "bound from the host",
+            },
+            if self.dev.console { "yes" } else { "none" },
+            self.dev.ttys
+        ));
+        for device in &self.devices {
+            line(format!(
+                "device {}: {} {} {}:{} mode {:04o} owner {}:{}{}",
+                device.key,
+                device.path,
+                device.kind,
+                device.major,
+                device.minor,
+                device.mode,
+                device.uid,
+                device.gid,
+                if device.deny_write { " deny-write" } else { "" }
+            ));
+        }
+        line(format!(
+            "proc: {}, sys: {}, cgroup2 at /sys/fs/cgroup{}",
+            match self.proc {
+                ProcMode::Mixed => "mixed",
+                ProcMode::Rw => "rw",
+            },
+            match self.sys {
+                SysMode::Mixed => "mixed",
+                SysMode::Ro => "ro",
+                SysMode::Rw => "rw",
+            },
+            if self.nesting { ", nesting" } else { "" }
+        ));
+        for entry in &self.mount_entries {
+            line(format!(
+                "mount entry: {} {} {} {}",
+                entry.source,
+                entry.target,
+                entry.fstype,
+                entry.options.join(",")
+            ));
+        }
+        for (key, value) in &self.sysctls {
+            line(format!("sysctl: {key} = {value}"));
+        }
+        for (key, value) in &self.rlimits {
+            line(format!("prlimit: {key} = {value}"));
+        }
+        line(format!(
+            "capabilities dropped: {}",
+            if self.cap_drop.is_empty() {
+                "none".to_string()
+            } else {
+                self.cap_drop.join(" ")
+            }
+        ));
+        line(format!("seccomp: {}", self.seccomp.source));
+        for rule in self.seccomp.policy.lines() {
+            line(format!("  {rule}"));
+        }
+        line(format!(
+            "cgroup: {} (init in {}/ns)",
+            self.cgroup.path, self.cgroup.path
+        ));
+        for write in &self.cgroup.writes {
+            line(format!("  {} = {}", write.key, write.value));
+        }
+        for net in &self.network {
+            line(format!(
+                "network {}: {} (host {}){}{}",
+                net.key,
+                net.name,
+                net.host_name,
+                net.bridge
+                    .as_ref()
+                    .map(|b| format!(" bridge {b}"))
+                    .unwrap_or_default(),
+                net.hwaddr
+                    .as_ref()
+                    .map(|h| format!(" hwaddr {h}"))
+                    .unwrap_or_default()
+            ));
+        }
+        line(format!("init: {}", self.init.argv.join(" ")));
+        for var in &self.init.env {
+            line(format!("  env {var}"));
+        }
+        if let Some(hook) = &self.hookscript {
+            line(format!("hookscript: {}", hook.display()));
+        }
+        for warning in &self.warnings {
+            line(format!("warning: {warning}"));
+        }
+        out
+    }
+}
+
+/// The values of a raw `lxc.*` key, in file order.
+fn raw_values<'a>(section: &'a Section, key: &str) -> Vec<&'a str> {
+    section
+        .lxc
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn describe_source(source: &VolumeSource) -> String {
+    match source {
+        VolumeSource::RawImage(path) => format!("raw image {}", path.display()),
+        VolumeSource::Directory(path) => format!("directory {}", path.display()),
+        VolumeSource::BlockDevice(path) => format!("block device {}", path.display()),
+    }
+}
+
+fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>, String> {
+    let rootfs = section
+        .rootfs()
+        .ok_or("missing 'rootfs' configuration")?
+        .map_err(|e| format!("rootfs: {e}"))?;
+    let mut points = vec![("rootfs".to_string(), rootfs)];
+    let mut mps = Vec::new();
+    for (index, mp) in section.mount_points() {
+        mps.push((
+            format!("mp{index}"),
+            mp.map_err(|e| format!("mp{index}: {e}"))?,
+        ));
+    }
+    // Parents before children: sorted by the path inside the container.
+    mps.sort_by(|a, b| a.1.mp.cmp(&b.1.mp));
+    points.extend(mps);
+    points
+        .into_iter()
+        .map(|(key, mp)| {
+            let source = facts
+                .volumes
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| format!("{key}: volume '{}' was not resolved", mp.volume))?;
+            let (mut flags, mut fs_options) = (Vec::new(), Vec::new());
+            for option in &mp.mountoptions {
+                match option {
+                    MountOption::Discard | MountOption::Lazytime => {
+                        if mp.kind() != MountKind::Bind {
+                            fs_options.push(option.name().to_string());
+                        }
+                    }
+                    _ => flags.push(option.name().to_string()),
+                }
+            }
+            Ok(VolumeMount {
+                target: mp.mp.clone().unwrap_or_else(|| "/".into()),
+                volume: mp.volume.clone(),
+                read_only: mp.ro.unwrap_or(false),
+                key,
+                source,
+                flags,
+                fs_options,
+            })
+        })
+        .collect()
+}
+
+fn plan_devices(
+    section: &Section,
+    facts: &HostFacts,
+    id_map: Option<&IdMap>,
+) -> Result<Vec<PassthroughDevice>, String> {
+    let mut devices = Vec::new();
+    for (index, entry) in section.devices() {
+        let key = format!("dev{index}");
+        let entry = entry.map_err(|e| format!("{key}: {e}"))?;
+        let (kind, major, minor) = *facts
+            .devices
+            .get(&entry.path)
+            .ok_or_else(|| format!("Device {} does not exist", entry.path))?;
+        let mode = match &entry.mode {
+            Some(text) => u32::from_str_radix(text, 8).map_err(|_| format!("{key}: bad mode"))?,
+            None => 0o660,
+        };
+        let (uid, gid) = (entry.uid.unwrap_or(0), entry.gid.unwrap_or(0));
+        let shift = |kind, id| match id_map {
+            Some(map) => map
+                .to_host(kind, id)
+                .ok_or_else(|| format!("{key}: id {id} is not mapped into the container")),
+            None => Ok(id),
+        };
+        devices.push(PassthroughDevice {
+            path: entry.path.clone(),
+            kind,
+            major,
+            minor,
+            mode,
+            uid: shift(IdKind::User, uid)?,
+            gid: shift(IdKind::Group, gid)?,
+            deny_write: entry.deny_write.unwrap_or(false),
+            key,
+        });
+    }
+    Ok(devices)
+}
+
+/// pve-container's limits (memory.max/high/swap.max, cpu.max/weight, cpuset.cpus) and raw
+/// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
+fn plan_cgroup(
+    vmid: u32,
+    section: &Section,
+    facts: &HostFacts,
+    warnings: &mut Vec<String>,
+) -> CgroupPlan {
+    let mut writes = Vec::new();
+    let mut add = |key: &str, value: String| {
+        writes.retain(|w: &CgroupWrite| w.key != key);
+        writes.push(CgroupWrite {
+            key: key.to_string(),
+            value,
+        });
+    };
+    let memory = section.memory();
+    const MIB: u64 = 1024 * 1024;
+    add("memory.max", (memory * MIB).to_string());
+    let high = if memory < 16384 {
+        memory * 1024 * 1016
+    } else {
+        (memory - 128) * MIB
+    };
+    add("memory.high", high.to_string());
+    add(
+        "memory.swap.max",
+        (section.swap().unwrap_or(0) * MIB).to_string(),
+    );
+    if let Some(limit) = section
+        .get("cpulimit")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|l| *l > 0.0)
+    {
+        add("cpu.max", format!("{} 100000", (limit * 100000.0) as u64));
+    }
+    if let Some(units) = section.get("cpuunits").and_then(|v| v.parse::<u64>().ok()) {
+        add("cpu.weight", units.min(10000).to_string());
+    }
+    let raw_cpuset = section
+        .lxc
+        .iter()
+        .any(|(k, _)| k == "lxc.cgroup2.cpuset.cpus");
+    if let (Some(cores), false) = (
+        section.get("cores").and_then(|v| v.parse::<usize>().ok()),
+        raw_cpuset,
+    ) && !facts.host_cpus.is_empty()
+    {
+        add("cpuset.cpus", pick_cpus(vmid, cores, &facts.host_cpus));
+    }
+    for (key, value) in &section.lxc {
+        if let Some(file) = key.strip_prefix("lxc.cgroup2.") {
+            add(file, value.clone());
+        }
+    }
+    match &facts.cgroup_controllers {
+        None => {
+            warnings.push("no cgroup v2 hierarchy on this host: no limit is enforced".to_string())
+        }
+        Some(controllers) => {
+            for write in &writes {
+                let controller = write.key.split('.').next().unwrap_or("");
+                let builtin = controller == "cgroup" || controller == "devices";
+                if !builtin && !controllers.iter().any(|c| c == controller) {
+                    warnings.push(format!(
+                        "cgroup v2 controller '{controller}' is not available: {} = {} is not enforced",
+                        write.key, write.value
+                    ));
+                }
+            }
+        }
+    }
+    CgroupPlan {
+        path: crate::cgroup::container_path(vmid),
+        writes,
+    }
+}
+
+/// `cores` picks that many host CPUs. pct picks them at random; corral rotates through the host
+/// CPUs by vmid, which spreads containers the same way and keeps plans reproducible.
+pub fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
+    let count = cores.min(host_cpus.len());
+    let offset = vmid as usize % host_cpus.len();
+    let mut chosen: Vec<u32> = (0..count)
+        .map(|i| host_cpus[(offset + i) % host_cpus.len()])
+        .collect();
+    chosen.sort_unstable();
+    format_cpu_list(&chosen)
+}
+
+/// `0-3,6`: the kernel's list format.
+pub fn format_cpu_list(cpus: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        let mut end = start;
+        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
+            i += 1;
+            end = cpus[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Parse the kernel's list format back.
+pub fn parse_cpu_list(text: &str) -> Vec<u32> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<u32>().ok()),
+        }
+    }
+    cpus
+}
+
+fn plan_network(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+    section
+        .nets()
+        .into_iter()
+        .map(|(index, net)| {
+            let net = net.map_err(|e| format!("net{index}: {e}"))?;
+            Ok(NetworkDevice {
+                key: format!("net{index}"),
+                host_name: format!("veth{vmid}i{index}"),
+                name: net.name,
+                bridge: net.bridge,
+                hwaddr: net.hwaddr,
+                mtu: net.mtu,
+            })
+        })
+        .collect()
+}
+
+fn plan_init(section: &Section) -> Result<InitPlan, String> {
+    let raw = |key: &str| raw_values(section, key);
+    let command = raw("lxc.init.cmd")
+        .last()
+        .map(|v| v.to_string())
+        .or_else(|| section.get("entrypoint").map(str::to_string))
+        .unwrap_or_else(|| "/sbin/init".into());
+    let argv = split_command(&command)?;
+    if argv.is_empty() {
+        return Err("lxc.init.cmd: empty command".into());
+    }
+    let mut env = vec!["container=lxc".to_string(), "TERM=linux".to_string()];
+    let mut set = |var: &str| {
+        let name = var.split('=').next().unwrap_or(var);
+        env.retain(|e| e.split('=').next() != Some(name));
+        env.push(var.to_string());
+    };
+    for var in raw("lxc.environment") {
+        // A bare name passes the host's value in LXC; the monitor has none worth passing.
+        if var.contains('=') {
+            set(var.trim());
+        }
+    }
+    for var in &section.env {
+        set(var);
+    }
+    let id = |key: &str| -> Result<u32, String> {
+        match raw(key).last() {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{key}: invalid id '{v}'")),
+            None => Ok(0),
+        }
+    };
+    Ok(InitPlan {
+        argv,
+        env,
+        cwd: raw("lxc.init.cwd")
+            .last()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "/".into()),
+        uid: id("lxc.init.uid")?,
+        gid: id("lxc.init.gid")?,
+    })
+}
+
+/// Split a command line on blanks, honouring single and double quotes (LXC's rules for
+/// `lxc.init.cmd`).
+pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unterminated quote in command '{command}'"));
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// `lxc.mount.entry = <source> <target> <fstype> <options> [dump pass]`.
+fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    if fields.len() < 4 {
+        return Err(format!("lxc.mount.entry: invalid entry '{value}'"));
+    }
+    let target = fields[1].trim_start_matches('/').to_string();
+    if target.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "lxc.mount.entry: target '{}' leaves the container",
+            fields[1]
+        ));
+    }
+    Ok(MountEntryPlan {
+        source: fields[0].to_string(),
+        target,
+        fstype: fields[2].to_string(),
+        options: fields[3].split(',').map(str::to_string).collect(),
+    })
+}

@@ -1,0 +1,367 @@
+//! Cloning the container's init: clone3 into every new namespace at once (and straight into
+//! its cgroup), the ID maps written from outside, and the child's way from a copy of the
+//! monitor to the container's init — mounts, hostname, limits, console, capabilities,
+//! seccomp, exec. Errors travel back to the monitor over a socket that exec closes, so a
+//! silent EOF means init is running.
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use super::caps;
+use super::plan::{InitPlan, StartPlan};
+use crate::config::{IdKind, IdMap};
+use crate::mount::container::{HostPaths, assemble_and_pivot};
+
+/// The running init as its parent sees it.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: u32,
+    pub pidfd: OwnedFd,
+}
+
+/// What the monitor hands the child besides the plan.
+pub struct ChildInputs<'a> {
+    pub plan: &'a StartPlan,
+    pub host: HostPaths,
+    /// init's stdin/stdout/stderr: the console pty slave, or /dev/null.
+    pub stdio: OwnedFd,
+    pub console_is_tty: bool,
+    pub seccomp: &'a [libc::sock_filter],
+    /// The payload cgroup for CLONE_INTO_CGROUP, when there is one.
+    pub cgroup: Option<OwnedFd>,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Clone init and wait until it has exec'd or failed; on failure the child is reaped and
+/// the error names the step. `id_map` is written between clone and the child's setup.
+pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
+    let (parent_sync, child_sync) =
+        UnixStream::pair().map_err(|e| format!("unable to create sync socket: {e}"))?;
+    let plan = inputs.plan;
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: plan.clone_flags() | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(cgroup) = &inputs.cgroup {
+        // CLONE_INTO_CGROUP (0x200000000) does not fit libc's c_int constant.
+        args.flags |= 0x2_0000_0000;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
+    // SAFETY: clone3 without CLONE_VM gives the child its own copy of this single-threaded
+    // process; it never returns from `child_main`.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid < 0 {
+        let err = io::Error::last_os_error();
+        return Err(format!("unable to clone the container's init: {err}"));
+    }
+    if pid == 0 {
+        drop(parent_sync);
+        child_main(inputs, child_sync);
+    }
+    drop(child_sync);
+    // SAFETY: the kernel returned a fresh pidfd for the child.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let spawned = Spawned {
+        pid: pid as u32,
+        pidfd,
+    };
+    let result = parent_side(plan, &spawned, parent_sync);
+    if let Err(message) = result {
+        let _ = rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
+        reap(&spawned);
+        return Err(message);
+    }
+    Ok(spawned)
+}
+
+fn parent_side(plan: &StartPlan, spawned: &Spawned, mut sync: UnixStream) -> Result<(), String> {
+    if let Some(map) = &plan.id_map {
+        write_id_maps(spawned.pid, map)?;
+    }
+    sync.write_all(b"g")
+        .map_err(|e| format!("unable to signal the container's init: {e}"))?;
+    let mut report = String::new();
+    let _ = sync.read_to_string(&mut report);
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(report)
+    }
+}
+
+/// Wait for a child that failed to start.
+pub fn reap(spawned: &Spawned) {
+    // SAFETY: waitpid on our own child.
+    unsafe {
+        libc::waitpid(spawned.pid as i32, std::ptr::null_mut(), 0);
+    }
+}
+
+/// `newuidmap`/`newgidmap` when the shadow tools are installed and the host is the real
+/// machine (they read the real /etc/subuid), direct writes otherwise — LXC's choice.
+fn write_id_maps(pid: u32, map: &IdMap) -> Result<(), String> {
+    let shadow_tools = find_program("newuidmap").zip(find_program("newgidmap"));
+    for (kind, file, tool) in [
+        (IdKind::User, "uid_map", shadow_tools.as_ref().map(|t| &t.0)),
+        (
+            IdKind::Group,
+            "gid_map",
+            shadow_tools.as_ref().map(|t| &t.1),
+        ),
+    ] {
+        let entries: Vec<_> = map.entries.iter().filter(|e| e.kind == kind).collect();
+        match tool {
+            Some(tool) if std::env::var_os("CORRAL_DIRECT_IDMAP").is_none() => {
+                let mut command = std::process::Command::new(tool);
+                command.arg(pid.to_string());
+                for e in &entries {
+                    command.args([
+                        e.inside.to_string(),
+                        e.outside.to_string(),
+                        e.count.to_string(),
+                    ]);
+                }
+                let output = command
+                    .output()
+                    .map_err(|e| format!("unable to run {}: {e}", tool.display()))?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "{} failed to write the {} mapping: {}",
+                        tool.display(),
+                        kind.letter(),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ));
+                }
+            }
+            _ => {
+                let text: String = entries
+                    .iter()
+                    .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
+                    .collect();
+                std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
+                    format!(
+                        "unable to write /proc/{pid}/{file} ({}): {e}",
+                        describe_map(&entries)
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_map(entries: &[&crate::config::IdMapEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| super::plan::DEFAULT_PATH.into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The child: everything from here on runs in the new namespaces and ends in exec or _exit.
+fn child_main(inputs: ChildInputs<'_>, mut sync: UnixStream) -> ! {
+    let error = match child_setup(&inputs, &mut sync) {
+        Ok(never) => match never {},
+        Err(message) => message,
+    };
+    let _ = sync.write_all(error.as_bytes());
+    // SAFETY: leave without running the monitor's destructors or atexit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", io::Error::last_os_error())
+}
+
+fn child_setup(
+    inputs: &ChildInputs<'_>,
+    sync: &mut UnixStream,
+) -> Result<std::convert::Infallible, String> {
+    let plan = inputs.plan;
+    // Die with the monitor until init runs: a half-built container must not outlive it.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    let mut go = [0u8; 1];
+    sync.read_exact(&mut go)
+        .map_err(|e| format!("waiting for the monitor: {e}"))?;
+    let host = inputs.host.open().map_err(|e| e.to_string())?;
+    if plan.id_map.is_some() {
+        become_root()?;
+    }
+    rustix::system::sethostname(plan.hostname.as_bytes())
+        .map_err(|e| format!("sethostname '{}': {e}", plan.hostname))?;
+    assemble_and_pivot(plan, &host).map_err(|e| e.to_string())?;
+    for (key, value) in &plan.sysctls {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| format!("lxc.sysctl.{key}: {path}: {e}"))?;
+    }
+    for (name, value) in &plan.rlimits {
+        set_rlimit(name, value)?;
+    }
+    setup_stdio(&inputs.stdio, inputs.console_is_tty)?;
+    caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+    if !inputs.seccomp.is_empty() {
+        super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+    }
+    // SAFETY: undo the death signal; init now belongs to itself.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong) };
+    exec_init(&plan.init)
+}
+
+/// Inside a fresh user namespace the creator's ids are unmapped; take the container's root.
+fn become_root() -> Result<(), String> {
+    // SAFETY: plain id syscalls; the process is single-threaded.
+    unsafe {
+        if libc::setresgid(0, 0, 0) != 0 {
+            return Err(os_err("setresgid 0"));
+        }
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(os_err("setgroups"));
+        }
+        if libc::setresuid(0, 0, 0) != 0 {
+            return Err(os_err("setresuid 0"));
+        }
+    }
+    Ok(())
+}
+
+fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), String> {
+    rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors.
+        if unsafe { libc::dup2(stdio.as_raw_fd(), target) } < 0 {
+            return Err(os_err("dup2 console"));
+        }
+    }
+    if is_tty {
+        rustix::process::ioctl_tiocsctty(stdio.as_fd())
+            .map_err(|e| format!("make the console the controlling terminal: {e}"))?;
+    }
+    Ok(())
+}
+
+fn set_rlimit(name: &str, value: &str) -> Result<(), String> {
+    let resource = match name {
+        "as" => libc::RLIMIT_AS,
+        "core" => libc::RLIMIT_CORE,
+        "cpu" => libc::RLIMIT_CPU,
+        "data" => libc::RLIMIT_DATA,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "locks" => libc::RLIMIT_LOCKS,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "rss" => libc::RLIMIT_RSS,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "stack" => libc::RLIMIT_STACK,
+        _ => return Err(format!("lxc.prlimit.{name}: unknown resource")),
+    };
+    let parse = |text: &str| -> Result<u64, String> {
+        if text == "unlimited" {
+            Ok(libc::RLIM_INFINITY)
+        } else {
+            text.parse()
+                .map_err(|_| format!("lxc.prlimit.{name}: invalid value '{value}'"))
+        }
+    };
+    let (soft, hard) = match value.split_once(':') {
+        Some((soft, hard)) => (parse(soft)?, parse(hard)?),
+        None => (parse(value)?, parse(value)?),
+    };
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+        return Err(os_err(&format!("lxc.prlimit.{name}")));
+    }
+    Ok(())
+}
+
+/// Exec init: an absolute path as given, else looked up in the standard PATH inside the
+/// container (LXC does the same for `lxc.init.cmd`).
+fn exec_init(init: &InitPlan) -> Result<std::convert::Infallible, String> {
+    if init.gid != 0 && unsafe { libc::setresgid(init.gid, init.gid, init.gid) } != 0 {
+        return Err(os_err(&format!("lxc.init.gid {}", init.gid)));
+    }
+    if init.uid != 0 && unsafe { libc::setresuid(init.uid, init.uid, init.uid) } != 0 {
+        return Err(os_err(&format!("lxc.init.uid {}", init.uid)));
+    }
+    std::env::set_current_dir(&init.cwd).map_err(|e| format!("chdir '{}': {e}", init.cwd))?;
+    exec_command(&init.argv, &init.env, "init")
+}
+
+/// execve with a PATH lookup for bare names.
+pub fn exec_command(
+    argv: &[String],
+    env: &[String],
+    what: &str,
+) -> Result<std::convert::Infallible, String> {
+    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| format!("NUL byte in '{s}'"));
+    let c_argv: Vec<CString> = argv.iter().map(to_c).collect::<Result<_, _>>()?;
+    let c_env: Vec<CString> = env.iter().map(to_c).collect::<Result<_, _>>()?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = c_argv.iter().map(|c| c.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let program = &argv[0];
+    let candidates: Vec<String> = if program.contains('/') {
+        vec![program.clone()]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(super::plan::DEFAULT_PATH);
+        path.split(':')
+            .map(|dir| format!("{dir}/{program}"))
+            .filter(|p| Path::new(p).exists())
+            .collect()
+    };
+    let mut last = io::Error::from_raw_os_error(libc::ENOENT);
+    for candidate in candidates {
+        let c_path = CString::new(candidate).map_err(|_| "NUL byte in path".to_string())?;
+        // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
+        unsafe { libc::execve(c_path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+        last = io::Error::last_os_error();
+    }
+    Err(format!("unable to exec {what} '{program}': {last}"))
+}
