@@ -17,7 +17,7 @@ impl Container<'_> {
             .read_plan()
             .map_err(|e| Error::io("unable to read the container's start plan", e))?;
         let filter = crate::runtime::seccomp::cached_filter(
-            &self.host.path("var/cache/corral/seccomp"),
+            &crate::runtime::seccomp::cache_dir(self.host.root()),
             &plan.seccomp.policy,
         )
         .map_err(|e| Error::Failed(format!("seccomp: {e}")))?;

@@ -98,10 +98,14 @@ impl HostPaths {
 
 /// Build the container's file system tree on the staging rootfs and pivot into it.
 pub fn assemble_and_pivot(plan: &StartPlan, host: &HostObjects) -> Result<(), SetupError> {
+    // Mounts copied into a mount namespace owned by a new user namespace are locked to their
+    // parents, and pivot_root refuses a locked new root. A recursive bind of the staging tree
+    // onto itself, made here, is this namespace's own and can be pivoted to.
+    let rootfs = clone_tree(host.rootfs.as_fd(), c"", true, "/")?;
+    attach(&rootfs, host.rootfs.as_fd(), "/")?;
     let shown = Path::new("");
     let dir = |path: &str, create: bool| -> Result<OwnedFd, SetupError> {
-        let start = host
-            .rootfs
+        let start = rootfs
             .try_clone()
             .map_err(step("duplicate rootfs descriptor"))?;
         resolve_beneath(start, shown, Path::new(path), create.then_some(None))
@@ -118,9 +122,9 @@ pub fn assemble_and_pivot(plan: &StartPlan, host: &HostObjects) -> Result<(), Se
     mount_sys(plan, &dir("sys", true)?)?;
     mount_dev(plan, host, &dir("dev", true)?)?;
     for entry in &plan.mount_entries {
-        mount_entry(entry, &host.rootfs)?;
+        mount_entry(entry, &rootfs)?;
     }
-    pivot(&host.rootfs)
+    pivot(&rootfs)
 }
 
 fn detached_fs(

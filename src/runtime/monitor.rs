@@ -209,6 +209,7 @@ struct Monitor {
     ttys: Vec<Pty>,
     listener: UnixListener,
     seccomp: Vec<libc::sock_filter>,
+    seccomp_cache: PathBuf,
     halt_signal: i32,
     /// Connections holding a tty (index 0 = console, n = ttyn).
     tty_clients: Vec<Option<UnixStream>>,
@@ -219,7 +220,6 @@ struct Monitor {
 
 impl Monitor {
     fn prepare(host_root: &Path, plan: &StartPlan, state: &StateDir) -> Result<Monitor, String> {
-        let _ = host_root;
         // A mount namespace of our own: the staged rootfs is invisible to the host and goes
         // away with the monitor and the container.
         unshare_mount_namespace()?;
@@ -233,6 +233,7 @@ impl Monitor {
             ttys: Vec::new(),
             listener: bind_listener(&state.socket())?,
             seccomp: Vec::new(),
+            seccomp_cache: super::seccomp::cache_dir(host_root),
             halt_signal: libc::SIGPWR,
             tty_clients: Vec::new(),
             waiters: Vec::new(),
@@ -281,11 +282,8 @@ impl Monitor {
         }
         self.tty_clients = (0..=self.ttys.len()).map(|_| None).collect();
         self.make_cgroup(plan)?;
-        self.seccomp = super::seccomp::cached_filter(
-            &self.state.path().join("../../../var/cache/corral/seccomp"),
-            &plan.seccomp.policy,
-        )
-        .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
+        self.seccomp = super::seccomp::cached_filter(&self.seccomp_cache, &plan.seccomp.policy)
+            .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
         Ok(())
     }
 

@@ -1,4 +1,26 @@
-//! The seccomp policy of corral containers, in LXC's text format.
+//! Seccomp for containers: policies in LXC's text format, compiled with libseccomp for every
+//! architecture the container can run (i386 and x32 besides x86_64 on amd64), and cached as
+//! BPF so a start or an attach costs one file read.
+//!
+//! The format, as LXC reads it (version 2):
+//!
+//! ```text
+//! 2
+//! denylist [default rule action]      # or allowlist [default policy action]
+//! reject_force_umount                 # umount2(…, MNT_FORCE) fails with EACCES
+//! [all]                               # or [x86_64], [i386], [x32], [arm64], …
+//! syscall [action] [[arg,value,op(,mask)]]…
+//! ```
+//!
+//! Actions are `kill`, `errno N`, `allow`, `trap` and `log`. Version 1 files are a plain
+//! allowlist of syscall numbers.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 
 /// LXC's default policy plus pct's rules for unprivileged containers.
 pub fn container_policy(unprivileged: bool, keyctl_allowed: bool) -> String {
@@ -6,6 +28,8 @@ pub fn container_policy(unprivileged: bool, keyctl_allowed: bool) -> String {
         "2\ndenylist\nreject_force_umount  # comment this to allow umount -f;  not recommended\n[all]\nkexec_load errno 1\nopen_by_handle_at errno 1\ninit_module errno 1\nfinit_module errno 1\ndelete_module errno 1\n",
     );
     if unprivileged {
+        // btrfs ioctls (type 0x94), keyctl (so systemd falls back from kernel keyrings) and
+        // AF_ALG sockets, as pct denies them.
         text.push_str("ioctl errno 1 [1,0x9400,SCMP_CMP_MASKED_EQ,0xff00]\n");
         if !keyctl_allowed {
             text.push_str("keyctl errno 38\n");
@@ -15,12 +39,517 @@ pub fn container_policy(unprivileged: bool, keyctl_allowed: bool) -> String {
     text
 }
 
-/// Compile (or fetch from the cache) the BPF program for a policy.
+/// What a rule (or the policy's default) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Kill,
+    Errno(u16),
+    Allow,
+    Trap,
+    Log,
+}
+
+impl Action {
+    fn to_scmp(self) -> ScmpAction {
+        match self {
+            Action::Kill => ScmpAction::KillThread,
+            Action::Errno(n) => ScmpAction::Errno(i32::from(n)),
+            Action::Allow => ScmpAction::Allow,
+            Action::Trap => ScmpAction::Trap,
+            Action::Log => ScmpAction::Log,
+        }
+    }
+}
+
+/// Which architectures a rule is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchScope {
+    All,
+    Only(ScmpArch),
+    /// A section for an architecture this host's containers cannot run: its rules are read
+    /// and ignored, as LXC does.
+    Foreign,
+}
+
+/// One condition on a syscall argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCondition {
+    pub index: u32,
+    pub op: ScmpCompareOp,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub scope: ArchScope,
+    pub syscall: SyscallRef,
+    pub action: Action,
+    pub args: Vec<ArgCondition>,
+    pub line: usize,
+}
+
+/// A syscall by name (version 2) or by native number (version 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyscallRef {
+    Name(String),
+    Number(i32),
+}
+
+/// A parsed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub default_action: Action,
+    pub rules: Vec<Rule>,
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u64::from_str_radix(&text[1..], 8).ok()
+    } else {
+        text.parse().ok()
+    }
+}
+
+/// An action at the start of `words`, and how many words it took.
+fn parse_action(words: &[&str]) -> Result<Option<(Action, usize)>, String> {
+    let Some(first) = words.first() else {
+        return Ok(None);
+    };
+    Ok(Some(match *first {
+        "kill" => (Action::Kill, 1),
+        "allow" => (Action::Allow, 1),
+        "trap" => (Action::Trap, 1),
+        "log" => (Action::Log, 1),
+        "errno" => {
+            let value = words
+                .get(1)
+                .and_then(|w| parse_number(w))
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n < 4096)
+                .ok_or("errno needs a number below 4096")?;
+            (Action::Errno(value), 2)
+        }
+        "notify" => return Err("the notify action is not supported".into()),
+        word if word.starts_with('[') => return Ok(None),
+        word => return Err(format!("unknown action '{word}'")),
+    }))
+}
+
+fn parse_op(text: &str, mask: Option<u64>) -> Result<ScmpCompareOp, String> {
+    Ok(match text {
+        "SCMP_CMP_NE" | "!=" => ScmpCompareOp::NotEqual,
+        "SCMP_CMP_LT" | "<" => ScmpCompareOp::Less,
+        "SCMP_CMP_LE" | "<=" => ScmpCompareOp::LessOrEqual,
+        "SCMP_CMP_EQ" | "==" => ScmpCompareOp::Equal,
+        "SCMP_CMP_GE" | ">=" => ScmpCompareOp::GreaterEqual,
+        "SCMP_CMP_GT" | ">" => ScmpCompareOp::Greater,
+        "SCMP_CMP_MASKED_EQ" | "&=" => {
+            ScmpCompareOp::MaskedEqual(mask.ok_or("SCMP_CMP_MASKED_EQ needs a mask")?)
+        }
+        other => return Err(format!("unknown comparison '{other}'")),
+    })
+}
+
+/// `[index,value,op]` or `[index,value,op,mask]`.
+fn parse_condition(text: &str) -> Result<ArgCondition, String> {
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .ok_or_else(|| format!("malformed argument condition '{text}'"))?;
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    if !(3..=4).contains(&parts.len()) {
+        return Err(format!("malformed argument condition '{text}'"));
+    }
+    let index = parse_number(parts[0])
+        .filter(|i| *i < 6)
+        .ok_or_else(|| format!("argument index in '{text}' must be 0 to 5"))?;
+    let value = parse_number(parts[1])
+        .ok_or_else(|| format!("bad value in argument condition '{text}'"))?;
+    let mask = match parts.get(3) {
+        Some(m) => Some(
+            parse_number(m).ok_or_else(|| format!("bad mask in argument condition '{text}'"))?,
+        ),
+        None => None,
+    };
+    Ok(ArgCondition {
+        index: index as u32,
+        op: parse_op(parts[2], mask)?,
+        value,
+    })
+}
+
+/// The architectures a section header names, relative to this host.
+fn section_scope(name: &str) -> Result<ArchScope, String> {
+    let name = name.to_ascii_lowercase();
+    let arch = match name.as_str() {
+        "all" => return Ok(ArchScope::All),
+        "x86_64" | "amd64" => ScmpArch::X8664,
+        "x86" | "i386" | "i686" => ScmpArch::X86,
+        "x32" => ScmpArch::X32,
+        "arm64" | "aarch64" => ScmpArch::Aarch64,
+        "arm" | "armel" | "armhf" | "armv7l" => ScmpArch::Arm,
+        "ppc64le" => ScmpArch::Ppc64Le,
+        "ppc64" => ScmpArch::Ppc64,
+        "ppc" => ScmpArch::Ppc,
+        "s390x" => ScmpArch::S390X,
+        "s390" => ScmpArch::S390,
+        "riscv64" => ScmpArch::Riscv64,
+        "mips" | "mips64" | "mips64n32" | "mipsel" | "mipsel64" | "mipsel64n32" => {
+            return Ok(ArchScope::Foreign);
+        }
+        other => return Err(format!("unknown architecture section '[{other}]'")),
+    };
+    Ok(if container_arches().contains(&arch) {
+        ArchScope::Only(arch)
+    } else {
+        ArchScope::Foreign
+    })
+}
+
+/// Strip a `#` comment that starts a line or follows white space.
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+impl Policy {
+    /// Parse a policy in LXC's format. Errors name the line.
+    pub fn parse(text: &str) -> Result<Policy, String> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, strip_comment(l).trim()))
+            .filter(|(_, l)| !l.is_empty());
+        let (_, version) = lines.next().ok_or("empty seccomp policy")?;
+        match version {
+            "1" => Self::parse_v1(lines),
+            "2" => Self::parse_v2(lines),
+            other => Err(format!("unsupported seccomp policy version '{other}'")),
+        }
+    }
+
+    fn parse_v1<'a>(mut lines: impl Iterator<Item = (usize, &'a str)>) -> Result<Policy, String> {
+        match lines.next() {
+            Some((_, "whitelist" | "allowlist")) => {}
+            Some((n, other)) => {
+                return Err(format!(
+                    "line {n}: version 1 policies must be an allowlist, not '{other}'"
+                ));
+            }
+            None => return Err("version 1 policy without its list type".into()),
+        }
+        let mut rules = Vec::new();
+        for (line, text) in lines {
+            let number = text
+                .parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| format!("line {line}: '{text}' is not a syscall number"))?;
+            rules.push(Rule {
+                scope: ArchScope::Only(ScmpArch::native()),
+                syscall: SyscallRef::Number(number),
+                action: Action::Allow,
+                args: Vec::new(),
+                line,
+            });
+        }
+        Ok(Policy {
+            default_action: Action::Kill,
+            rules,
+        })
+    }
+
+    fn parse_v2<'a>(mut lines: impl Iterator<Item = (usize, &'a str)>) -> Result<Policy, String> {
+        let (type_line, list_type) = lines.next().ok_or("seccomp policy without its list type")?;
+        let words: Vec<&str> = list_type.split_whitespace().collect();
+        let deny = match words[0] {
+            "denylist" | "blacklist" => true,
+            "allowlist" | "whitelist" => false,
+            other => {
+                return Err(format!(
+                    "line {type_line}: expected denylist or allowlist, not '{other}'"
+                ));
+            }
+        };
+        let given = parse_action(&words[1..]).map_err(|e| format!("line {type_line}: {e}"))?;
+        // For a denylist the action after the keyword is what listed syscalls get by
+        // default; for an allowlist it is what every other syscall gets.
+        let (default_action, rule_default) = match (deny, given) {
+            (true, Some((action, _))) => (Action::Allow, action),
+            (true, None) => (Action::Allow, Action::Kill),
+            (false, Some((action, _))) => (action, Action::Allow),
+            (false, None) => (Action::Kill, Action::Allow),
+        };
+
+        let mut scope = ArchScope::All;
+        let mut rules = Vec::new();
+        for (line, text) in lines {
+            let fail = |e: String| format!("line {line}: {e}");
+            if let Some(section) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
+                && !section.contains(',')
+            {
+                scope = section_scope(section).map_err(fail)?;
+                continue;
+            }
+            if text.starts_with("reject_force_umount") {
+                rules.push(Rule {
+                    scope: ArchScope::All,
+                    syscall: SyscallRef::Name("umount2".into()),
+                    action: Action::Errno(libc::EACCES as u16),
+                    args: vec![ArgCondition {
+                        index: 1,
+                        op: ScmpCompareOp::MaskedEqual(libc::MNT_FORCE as u64),
+                        value: libc::MNT_FORCE as u64,
+                    }],
+                    line,
+                });
+                continue;
+            }
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let name = words[0];
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(fail(format!("'{name}' is not a syscall name")));
+            }
+            let (action, used) = match parse_action(&words[1..]).map_err(fail)? {
+                Some((action, used)) => (action, used),
+                None => (rule_default, 0),
+            };
+            let args = words[1 + used..]
+                .iter()
+                .map(|w| parse_condition(w))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(fail)?;
+            rules.push(Rule {
+                scope,
+                syscall: SyscallRef::Name(name.to_string()),
+                action,
+                args,
+                line,
+            });
+        }
+        Ok(Policy {
+            default_action,
+            rules,
+        })
+    }
+}
+
+/// The architectures a container on this host may execute: the native one and its
+/// compatibility modes.
+pub fn container_arches() -> Vec<ScmpArch> {
+    if cfg!(target_arch = "x86_64") {
+        vec![ScmpArch::X8664, ScmpArch::X86, ScmpArch::X32]
+    } else if cfg!(target_arch = "aarch64") {
+        vec![ScmpArch::Aarch64, ScmpArch::Arm]
+    } else {
+        vec![ScmpArch::native()]
+    }
+}
+
+/// A compiled filter, ready for `seccomp(SECCOMP_SET_MODE_FILTER)`, and what was skipped.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub program: Vec<libc::sock_filter>,
+    /// Syscalls no architecture knows: LXC skips these with a warning, and so does corral.
+    pub skipped: Vec<String>,
+}
+
+fn scmp_error(what: &str) -> impl Fn(libseccomp::error::SeccompError) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// A context for exactly one architecture.
+fn single_arch_context(arch: ScmpArch, default: Action) -> Result<ScmpFilterContext, String> {
+    let mut ctx = ScmpFilterContext::new(default.to_scmp()).map_err(scmp_error("seccomp_init"))?;
+    let native = ScmpArch::native();
+    if arch != native {
+        ctx.add_arch(arch).map_err(scmp_error("seccomp_arch_add"))?;
+        ctx.remove_arch(native)
+            .map_err(scmp_error("seccomp_arch_remove"))?;
+    }
+    // corral installs the exported program itself, as root of the container's user
+    // namespace; no_new_privs would break setuid programs inside.
+    ctx.set_ctl_nnp(false)
+        .map_err(scmp_error("seccomp attribute"))?;
+    Ok(ctx)
+}
+
+impl Policy {
+    /// Compile for every container architecture.
+    pub fn compile(&self) -> Result<Compiled, String> {
+        let arches = container_arches();
+        let mut compiled = Compiled::default();
+        let mut known_somewhere = std::collections::BTreeSet::new();
+        let mut contexts = Vec::new();
+        for &arch in &arches {
+            let mut ctx = single_arch_context(arch, self.default_action)?;
+            for rule in &self.rules {
+                let applies = match rule.scope {
+                    ArchScope::All => true,
+                    ArchScope::Only(only) => only == arch,
+                    ArchScope::Foreign => false,
+                };
+                // A rule doing what the default does adds nothing (libseccomp refuses it).
+                if !applies || rule.action == self.default_action {
+                    continue;
+                }
+                let conditions: Vec<ScmpArgCompare> = rule
+                    .args
+                    .iter()
+                    .map(|c| ScmpArgCompare::new(c.index, c.op, c.value))
+                    .collect();
+                let action = rule.action.to_scmp();
+                let added = match &rule.syscall {
+                    SyscallRef::Number(n) => ctx
+                        .add_rule_conditional_exact(action, ScmpSyscall::from(*n), &conditions)
+                        .map(|_| ()),
+                    SyscallRef::Name(name) => {
+                        if ScmpSyscall::from_name_by_arch(name, arch).is_err() {
+                            continue;
+                        }
+                        known_somewhere.insert(rule.line);
+                        // By its native number (or libseccomp's pseudo number for calls the
+                        // native arch lacks), which libseccomp translates for the context's
+                        // architecture, multiplexed socketcall/ipc included.
+                        let syscall = ScmpSyscall::from_name(name)
+                            .or_else(|_| ScmpSyscall::from_name_by_arch(name, arch));
+                        match syscall {
+                            Ok(syscall) => ctx
+                                .add_rule_conditional(action, syscall, &conditions)
+                                .map(|_| ()),
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                if let Err(e) = added {
+                    // EDOM: not a syscall of this architecture after all.
+                    if e.errno() != Some(libseccomp::error::SeccompErrno::EDOM) {
+                        return Err(format!("line {}: {e}", rule.line));
+                    }
+                }
+            }
+            contexts.push(ctx);
+        }
+        for rule in &self.rules {
+            if let (SyscallRef::Name(name), ArchScope::All | ArchScope::Only(_)) =
+                (&rule.syscall, rule.scope)
+                && !known_somewhere.contains(&rule.line)
+                && rule.action != self.default_action
+            {
+                compiled.skipped.push(name.clone());
+            }
+        }
+        let mut contexts = contexts.into_iter();
+        let mut merged = contexts.next().ok_or("no architecture to compile for")?;
+        for ctx in contexts {
+            merged.merge(ctx).map_err(scmp_error("seccomp_merge"))?;
+        }
+        compiled.program = export(&merged)?;
+        Ok(compiled)
+    }
+}
+
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, String> {
+    let memfd = rustix::fs::memfd_create("corral-seccomp", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| format!("memfd_create: {e}"))?;
+    let mut file = std::fs::File::from(memfd);
+    ctx.export_bpf(&file)
+        .map_err(scmp_error("seccomp_export_bpf"))?;
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| format!("read the exported filter: {e}"))?;
+    program_from_bytes(&bytes)
+}
+
+const INSTRUCTION: usize = std::mem::size_of::<libc::sock_filter>();
+
+fn program_from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, String> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(INSTRUCTION) || bytes.len() / INSTRUCTION > 4096 {
+        return Err(format!(
+            "a filter of {} bytes is not a BPF program",
+            bytes.len()
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(INSTRUCTION)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
+}
+
+fn program_to_bytes(program: &[libc::sock_filter]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(program.len() * INSTRUCTION);
+    for insn in program {
+        bytes.extend_from_slice(&insn.code.to_ne_bytes());
+        bytes.push(insn.jt);
+        bytes.push(insn.jf);
+        bytes.extend_from_slice(&insn.k.to_ne_bytes());
+    }
+    bytes
+}
+
+/// The cache key: the policy text, the architectures and the libseccomp version (a newer
+/// libseccomp may know more syscalls).
+fn cache_key(policy_text: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut hash = Sha1::new();
+    hash.update(b"corral-seccomp-1\0");
+    hash.update(format!("{:?}\0", container_arches()).as_bytes());
+    if let Ok(v) = libseccomp::ScmpVersion::current() {
+        hash.update(format!("{}.{}.{}\0", v.major, v.minor, v.micro).as_bytes());
+    }
+    hash.update(policy_text.as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where compiled filters are kept, below a host root.
+pub fn cache_dir(host_root: &Path) -> std::path::PathBuf {
+    host_root.join("var/cache/corral/seccomp")
+}
+
+/// The BPF program for a policy: from `cache_dir` when compiled before, else compiled now and
+/// stored there (atomically; a cache that cannot be written is not an error).
 pub fn cached_filter(
-    _cache_dir: &std::path::Path,
-    _policy_text: &str,
+    cache_dir: &Path,
+    policy_text: &str,
 ) -> Result<Vec<libc::sock_filter>, String> {
-    Ok(Vec::new())
+    let path = cache_dir.join(format!("{}.bpf", cache_key(policy_text)));
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(program) = program_from_bytes(&bytes)
+    {
+        return Ok(program);
+    }
+    let compiled = Policy::parse(policy_text)?.compile()?;
+    for name in &compiled.skipped {
+        eprintln!("WARN: seccomp: unknown syscall '{name}' is not filtered");
+    }
+    let _ = store(cache_dir, &path, &program_to_bytes(&compiled.program));
+    Ok(compiled.program)
+}
+
+fn store(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|_| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 /// Install a filter in this process.
@@ -29,13 +558,13 @@ pub fn install(filter: &[libc::sock_filter]) -> std::io::Result<()> {
         len: filter.len() as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: seccomp(2) with a valid program.
+    // SAFETY: seccomp(2) with a program that outlives the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
             0,
-            &program,
+            &program as *const libc::sock_fprog,
         )
     };
     if rc == 0 {
@@ -44,3 +573,6 @@ pub fn install(filter: &[libc::sock_filter]) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+mod tests;

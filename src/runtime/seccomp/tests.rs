@@ -1,0 +1,318 @@
+use super::*;
+
+fn names(policy: &Policy) -> Vec<(String, Action)> {
+    policy
+        .rules
+        .iter()
+        .map(|r| match &r.syscall {
+            SyscallRef::Name(n) => (n.clone(), r.action),
+            SyscallRef::Number(n) => (n.to_string(), r.action),
+        })
+        .collect()
+}
+
+#[test]
+fn the_default_policy_parses_into_lxcs_and_pcts_rules() {
+    let policy = Policy::parse(&container_policy(true, false)).unwrap();
+    assert_eq!(policy.default_action, Action::Allow);
+    assert_eq!(
+        names(&policy),
+        [
+            ("umount2".to_string(), Action::Errno(13)),
+            ("kexec_load".into(), Action::Errno(1)),
+            ("open_by_handle_at".into(), Action::Errno(1)),
+            ("init_module".into(), Action::Errno(1)),
+            ("finit_module".into(), Action::Errno(1)),
+            ("delete_module".into(), Action::Errno(1)),
+            ("ioctl".into(), Action::Errno(1)),
+            ("keyctl".into(), Action::Errno(38)),
+            ("socket".into(), Action::Errno(97)),
+        ]
+    );
+    let ioctl = &policy.rules[6];
+    assert_eq!(
+        ioctl.args,
+        [ArgCondition {
+            index: 1,
+            op: ScmpCompareOp::MaskedEqual(0xff00),
+            value: 0x9400
+        }]
+    );
+    let privileged = Policy::parse(&container_policy(false, false)).unwrap();
+    assert_eq!(privileged.rules.len(), 6);
+    let keyctl_allowed = Policy::parse(&container_policy(true, true)).unwrap();
+    assert!(!names(&keyctl_allowed).iter().any(|(n, _)| n == "keyctl"));
+}
+
+#[test]
+fn list_types_set_the_default_and_rule_actions() {
+    let deny = Policy::parse("2\nblacklist errno 38\nmount\nreboot kill\n").unwrap();
+    assert_eq!(deny.default_action, Action::Allow);
+    assert_eq!(
+        names(&deny),
+        [
+            ("mount".to_string(), Action::Errno(38)),
+            ("reboot".into(), Action::Kill)
+        ]
+    );
+    let allow =
+        Policy::parse("2\nallowlist errno 1\n# only these\nread\nwrite   # out\nexit_group\n")
+            .unwrap();
+    assert_eq!(allow.default_action, Action::Errno(1));
+    assert!(allow.rules.iter().all(|r| r.action == Action::Allow));
+    assert_eq!(allow.rules.len(), 3);
+    let v1 = Policy::parse("1\nwhitelist\n0\n1\n60\n").unwrap();
+    assert_eq!(v1.default_action, Action::Kill);
+    assert_eq!(v1.rules[2].syscall, SyscallRef::Number(60));
+}
+
+#[test]
+fn sections_scope_rules_to_architectures() {
+    let policy = Policy::parse(
+        "2\ndenylist\n[x86_64]\nmount errno 1\n[i386]\numount errno 1\n[arm64]\nchmod errno 1\n[all]\nreboot errno 1\n",
+    )
+    .unwrap();
+    let scopes: Vec<ArchScope> = policy.rules.iter().map(|r| r.scope).collect();
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(
+            scopes,
+            [
+                ArchScope::Only(ScmpArch::X8664),
+                ArchScope::Only(ScmpArch::X86),
+                ArchScope::Foreign,
+                ArchScope::All
+            ]
+        );
+    }
+    policy.compile().unwrap();
+}
+
+#[test]
+fn bad_policies_name_their_line() {
+    let cases = [
+        ("", "empty seccomp policy"),
+        ("3\n", "unsupported seccomp policy version '3'"),
+        (
+            "2\ngreylist\n",
+            "line 2: expected denylist or allowlist, not 'greylist'",
+        ),
+        (
+            "2\ndenylist\nmount errno\n",
+            "line 3: errno needs a number below 4096",
+        ),
+        (
+            "2\ndenylist\n\nmount explode\n",
+            "line 4: unknown action 'explode'",
+        ),
+        (
+            "2\ndenylist\nmount errno 1 [7,0,SCMP_CMP_EQ]\n",
+            "line 3: argument index in '[7,0,SCMP_CMP_EQ]' must be 0 to 5",
+        ),
+        (
+            "2\ndenylist\nioctl errno 1 [1,2,SCMP_CMP_MASKED_EQ]\n",
+            "line 3: SCMP_CMP_MASKED_EQ needs a mask",
+        ),
+        (
+            "2\ndenylist\nioctl errno 1 [1,2,LIKE]\n",
+            "line 3: unknown comparison 'LIKE'",
+        ),
+        (
+            "2\ndenylist\n[vax]\n",
+            "line 3: unknown architecture section '[vax]'",
+        ),
+        (
+            "2\ndenylist\nmount notify\n",
+            "line 3: the notify action is not supported",
+        ),
+        (
+            "2\ndenylist\nmo/unt\n",
+            "line 3: 'mo/unt' is not a syscall name",
+        ),
+        (
+            "1\nblacklist\n",
+            "line 2: version 1 policies must be an allowlist, not 'blacklist'",
+        ),
+        (
+            "1\nwhitelist\nread\n",
+            "line 3: 'read' is not a syscall number",
+        ),
+    ];
+    for (text, message) in cases {
+        assert_eq!(Policy::parse(text).unwrap_err(), message, "for {text:?}");
+    }
+}
+
+#[test]
+fn unknown_syscalls_are_skipped_and_reported() {
+    let compiled = Policy::parse("2\ndenylist\nno_such_syscall errno 1\nmount errno 1\n")
+        .unwrap()
+        .compile()
+        .unwrap();
+    assert_eq!(compiled.skipped, ["no_such_syscall"]);
+    assert!(!compiled.program.is_empty());
+}
+
+#[test]
+fn filters_are_cached_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = container_policy(true, false);
+    let first = cached_filter(dir.path(), &text).unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let path = files[0].as_ref().unwrap().path();
+    assert_eq!(std::fs::read(&path).unwrap(), program_to_bytes(&first));
+    // A damaged cache entry is recompiled, not trusted.
+    std::fs::write(&path, b"garbage").unwrap();
+    let again = cached_filter(dir.path(), &text).unwrap();
+    assert_eq!(program_to_bytes(&again), program_to_bytes(&first));
+    // Another policy gets another entry.
+    cached_filter(dir.path(), &container_policy(false, false)).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+/// The errno of each probe, run in a forked child with `filter` installed (or none).
+fn probe_errnos(filter: Option<&[libc::sock_filter]>) -> Vec<i32> {
+    let (mut read_end, write_end) = std::io::pipe().unwrap();
+    // SAFETY: the child makes raw syscalls only and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        use std::os::fd::AsRawFd;
+        let out = write_end.as_raw_fd();
+        unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            if let Some(filter) = filter
+                && install(filter).is_err()
+            {
+                libc::_exit(2);
+            }
+            let errno = |rc: libc::c_long| if rc < 0 { *libc::__errno_location() } else { 0 };
+            let empty = c"".as_ptr();
+            let missing = c"/nonexistent-corral-probe".as_ptr();
+            let unix = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let results = [
+                errno(libc::syscall(libc::SYS_init_module, 0usize, 0usize, empty)),
+                errno(libc::syscall(libc::SYS_finit_module, -1, empty, 0)),
+                errno(libc::syscall(libc::SYS_delete_module, empty, 0)),
+                errno(libc::syscall(
+                    libc::SYS_kexec_load,
+                    0usize,
+                    1usize,
+                    0usize,
+                    0usize,
+                )),
+                errno(libc::syscall(libc::SYS_open_by_handle_at, -1, 0usize, 0)),
+                errno(libc::syscall(libc::SYS_keyctl, 0, -1, 0)),
+                errno(libc::socket(38, libc::SOCK_SEQPACKET, 0) as libc::c_long),
+                errno(unix as libc::c_long),
+                // BTRFS_IOC_SYNC, _IO(0x94, 8), on a socket.
+                errno(libc::ioctl(unix, 0x9408) as libc::c_long),
+                errno(libc::umount2(missing, libc::MNT_FORCE) as libc::c_long),
+                errno(libc::umount2(missing, 0) as libc::c_long),
+                i386_init_module(),
+            ];
+            let bytes: Vec<u8> = results.iter().flat_map(|r| r.to_ne_bytes()).collect();
+            libc::write(out, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(0);
+        }
+    }
+    drop(write_end);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut read_end, &mut bytes).unwrap();
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "probe child: {status:#x}"
+    );
+    bytes
+        .chunks_exact(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// init_module through the i386 entry point (int 0x80, syscall 128): the compat filter.
+#[cfg(target_arch = "x86_64")]
+fn i386_init_module() -> i32 {
+    if !std::path::Path::new("/proc/sys/abi/vsyscall32").exists() {
+        return -1;
+    }
+    let mut rc: i64 = 128;
+    // SAFETY: a compat syscall with null arguments; it faults on no memory of ours.
+    unsafe {
+        // rbx belongs to LLVM: swap the first argument in and out around the call.
+        std::arch::asm!(
+            "xchg {arg}, rbx",
+            "int 0x80",
+            "xchg {arg}, rbx",
+            arg = inout(reg) 0u64 => _,
+            inout("rax") rc,
+            in("rcx") 0u64,
+            in("rdx") 0u64,
+        );
+    }
+    if rc < 0 { -rc as i32 } else { 0 }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn i386_init_module() -> i32 {
+    -1
+}
+
+#[test]
+fn installed_filters_deny_what_the_policy_lists() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the unfiltered comparison needs root");
+        return;
+    }
+    let unfiltered = probe_errnos(None);
+    eprintln!("unfiltered errnos: {unfiltered:?}");
+    let program = Policy::parse(&container_policy(true, false))
+        .unwrap()
+        .compile()
+        .unwrap()
+        .program;
+    let filtered = probe_errnos(Some(&program));
+    let expected = [
+        ("init_module", libc::EPERM),
+        ("finit_module", libc::EPERM),
+        ("delete_module", libc::EPERM),
+        ("kexec_load", libc::EPERM),
+        ("open_by_handle_at", libc::EPERM),
+        ("keyctl", libc::ENOSYS),
+        ("socket(AF_ALG)", libc::EAFNOSUPPORT),
+        ("socket(AF_UNIX)", 0),
+        ("btrfs ioctl", libc::EPERM),
+        ("umount2(MNT_FORCE)", libc::EACCES),
+        ("umount2", unfiltered[10]),
+    ];
+    for (i, (name, errno)) in expected.iter().enumerate() {
+        assert_eq!(filtered[i], *errno, "{name}: filtered errno");
+    }
+    // The filter, not the kernel, gave these answers.
+    for (i, name) in [
+        (0, "init_module"),
+        (1, "finit_module"),
+        (8, "btrfs ioctl"),
+        (9, "umount2(MNT_FORCE)"),
+    ] {
+        assert_ne!(
+            unfiltered[i], filtered[i],
+            "{name} is refused without the filter too"
+        );
+    }
+    if unfiltered[11] != -1 {
+        assert_eq!(filtered[11], libc::EPERM, "i386 init_module");
+        assert_ne!(unfiltered[11], libc::EPERM);
+    }
+    // The privileged policy leaves keyctl and sockets alone.
+    let privileged = Policy::parse(&container_policy(false, false))
+        .unwrap()
+        .compile()
+        .unwrap()
+        .program;
+    let filtered = probe_errnos(Some(&privileged));
+    assert_eq!(filtered[5], unfiltered[5]);
+    assert_eq!(filtered[8], unfiltered[8]);
+    assert_eq!(filtered[0], libc::EPERM);
+}
