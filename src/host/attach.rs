@@ -1,11 +1,14 @@
 //! `pct exec`, `pct enter` and `pct console` on a running container.
 
 use std::io::IsTerminal;
+use std::os::fd::AsFd;
 
 use super::{Container, Error};
 use crate::runtime::attach::{AttachRequest, attach, attach_environment};
+use crate::runtime::command::{Request, request};
 use crate::runtime::plan::StartPlan;
 use crate::runtime::state::InitState;
+use crate::runtime::terminal;
 
 impl Container<'_> {
     fn attach_target(&self) -> Result<(InitState, StartPlan, Vec<libc::sock_filter>), Error> {
@@ -30,30 +33,89 @@ impl Container<'_> {
         let request = AttachRequest {
             argv: command,
             env: attach_environment(keep_env, &plan),
-            terminal: None,
+            terminal: false,
         };
         attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
     }
 
-    /// `pct enter`: a login shell.
+    /// `pct enter`: root's login shell from the container's /etc/passwd (else /bin/sh), on
+    /// a pty of the container's own when stdin is a terminal.
     pub fn enter(&self, keep_env: bool) -> Result<i32, Error> {
         let (init, plan, filter) = self.attach_target()?;
-        let shell = vec!["/bin/sh".to_string(), "-l".to_string()];
-        let env = attach_environment(keep_env, &plan);
-        if !std::io::stdin().is_terminal() {
-            let request = AttachRequest {
-                argv: &shell,
-                env,
-                terminal: None,
-            };
-            return attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e));
-        }
-        Err(Error::Failed("enter with a terminal: pending".into()))
+        let shell = vec![root_shell(init.pid), "-l".to_string()];
+        let request = AttachRequest {
+            argv: &shell,
+            env: attach_environment(keep_env, &plan),
+            terminal: std::io::stdin().is_terminal(),
+        };
+        attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
     }
 
-    /// `pct console`.
+    /// `pct console`: tty (the first free one), /dev/console or a shell, by `cmode`.
     pub fn console(&self, escape: Option<&str>) -> Result<i32, Error> {
-        let _ = escape;
-        Err(Error::Failed("console: pending".into()))
+        let escape = terminal::parse_escape(escape.unwrap_or("^a")).map_err(Error::Failed)?;
+        let config = self.config()?;
+        let index = match config.main.get("cmode").unwrap_or("tty") {
+            "shell" => return self.enter(false),
+            "console" => 0,
+            _ => -1,
+        };
+        if self.running_init().is_none() {
+            return Err(Error::Failed(format!(
+                "container '{}' not running!",
+                self.vmid
+            )));
+        }
+        let socket = self.state_dir().socket();
+        let reply = request(&socket, &Request::Console(index))
+            .map_err(|e| Error::io("unable to reach the container's monitor", e))?;
+        let (connection, line, master) = reply.ok_or_else(|| {
+            Error::Failed(format!(
+                "console of container '{}' unavailable: its monitor is not running",
+                self.vmid
+            ))
+        })?;
+        let (master, tty) = match (line.strip_prefix("ok "), master) {
+            (Some(tty), Some(master)) => (master, tty.parse::<usize>().unwrap_or(0)),
+            _ if line == "busy" => {
+                return Err(Error::Failed(format!(
+                    "console of container '{}' is in use",
+                    self.vmid
+                )));
+            }
+            _ => {
+                let reason = line.strip_prefix("error ").unwrap_or(&line).to_string();
+                return Err(Error::Failed(format!("console: {reason}")));
+            }
+        };
+        connection
+            .set_read_timeout(None)
+            .map_err(|e| Error::io("console", e))?;
+        eprint!("{}", terminal::console_banner(tty, escape));
+        let raw = terminal::RawMode::enable(std::io::stdin().as_fd())
+            .map_err(|e| Error::io("console", e))?;
+        let relayed = terminal::relay(&master, Some(escape), true);
+        drop(raw);
+        // Holding the connection until here keeps the tty ours; closing it frees it.
+        drop(connection);
+        relayed.map_err(|e| Error::io("console", e))?;
+        Ok(0)
     }
+}
+
+/// root's shell as the container's passwd file names it, read inside init's root.
+fn root_shell(init_pid: u32) -> String {
+    let root = std::path::PathBuf::from(format!("/proc/{init_pid}/root"));
+    let passwd = crate::setup::read_in_root(&root, "/etc/passwd")
+        .ok()
+        .flatten();
+    passwd
+        .and_then(|bytes| {
+            String::from_utf8_lossy(&bytes).lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.len() == 7 && fields[0] == "root" && fields[6].starts_with('/'))
+                    .then(|| fields[6].to_string())
+            })
+        })
+        .unwrap_or_else(|| "/bin/sh".to_string())
 }

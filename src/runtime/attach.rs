@@ -4,7 +4,7 @@
 //! monitor died can still be entered.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::caps;
 use super::plan::{DEFAULT_PATH, StartPlan};
@@ -15,8 +15,9 @@ use super::state::InitState;
 pub struct AttachRequest<'a> {
     pub argv: &'a [String],
     pub env: Vec<String>,
-    /// A pty slave to become the controlling terminal; else stdio is inherited.
-    pub terminal: Option<OwnedFd>,
+    /// Give the command a pty of the container's own devpts as its controlling terminal and
+    /// relay it to our stdin/stdout; else stdio is inherited.
+    pub terminal: bool,
 }
 
 /// The environment of an attached process: pct's `--keep-env` keeps the caller's, otherwise
@@ -62,6 +63,12 @@ pub fn attach(
         rustix::process::PidfdFlags::empty(),
     )?;
     let attach_cgroup = init_cgroup_procs(init.pid);
+    let (terminal_ours, terminal_theirs) = if request.terminal {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        (Some(ours), Some(theirs))
+    } else {
+        (None, None)
+    };
     // SAFETY: fork of a process that has no other threads doing work; the child only
     // joins namespaces and execs (or _exits).
     let pid = unsafe { libc::fork() };
@@ -69,7 +76,16 @@ pub fn attach(
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        let error = match attach_child(&pidfd, plan, &request, seccomp, attach_cgroup.as_deref()) {
+        drop(terminal_ours);
+        let child = AttachChild {
+            pidfd: &pidfd,
+            plan,
+            request: &request,
+            seccomp,
+            cgroup_procs: attach_cgroup.as_deref(),
+            terminal: terminal_theirs.as_ref(),
+        };
+        let error = match child.run() {
             Ok(never) => match never {},
             Err(message) => message,
         };
@@ -77,7 +93,17 @@ pub fn attach(
         // SAFETY: leave the forked child without running destructors.
         unsafe { libc::_exit(255) };
     }
-    drop(request.terminal);
+    drop(terminal_theirs);
+    if let Some(channel) = terminal_ours {
+        // The pty master comes from inside the container; no master means the child failed
+        // before it got there and has said why.
+        if let Ok((_, Some(master))) = super::command::recv_reply(&channel) {
+            let raw = super::terminal::RawMode::enable(std::io::stdin().as_fd())?;
+            let relayed = super::terminal::relay(&master, None, false);
+            drop(raw);
+            relayed?;
+        }
+    }
     wait_status(pid)
 }
 
@@ -108,64 +134,92 @@ pub fn wait_status(pid: i32) -> io::Result<i32> {
     })
 }
 
-fn attach_child(
-    pidfd: &OwnedFd,
-    plan: &StartPlan,
-    request: &AttachRequest<'_>,
-    seccomp: &[libc::sock_filter],
-    cgroup_procs: Option<&std::path::Path>,
-) -> Result<std::convert::Infallible, String> {
-    // Join the cgroup first, while its host path still means something.
-    if let Some(procs) = cgroup_procs {
-        std::fs::write(procs, "0")
-            .map_err(|e| format!("unable to join the container's cgroup: {e}"))?;
-    }
-    let flags = plan.clone_flags() as i32;
-    // SAFETY: setns with a pidfd joins all the named namespaces of that process at once.
-    if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
-        return Err(format!(
-            "unable to enter the container's namespaces: {}",
-            io::Error::last_os_error()
-        ));
-    }
-    // A new pid namespace only applies to children: fork once more.
-    // SAFETY: as above; this process is single-threaded.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid > 0 {
-        let code = wait_status(pid).unwrap_or(255);
-        // SAFETY: leave with the command's status.
-        unsafe { libc::_exit(code) };
-    }
-    if plan.id_map.is_some() {
-        // SAFETY: plain id syscalls in a single-threaded process.
-        unsafe {
-            if libc::setresgid(0, 0, 0) != 0
-                || libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setresuid(0, 0, 0) != 0
-            {
-                return Err(format!(
-                    "unable to become root in the container: {}",
-                    io::Error::last_os_error()
-                ));
+struct AttachChild<'a> {
+    pidfd: &'a OwnedFd,
+    plan: &'a StartPlan,
+    request: &'a AttachRequest<'a>,
+    seccomp: &'a [libc::sock_filter],
+    cgroup_procs: Option<&'a std::path::Path>,
+    terminal: Option<&'a std::os::unix::net::UnixStream>,
+}
+
+impl AttachChild<'_> {
+    fn run(&self) -> Result<std::convert::Infallible, String> {
+        let AttachChild {
+            pidfd,
+            plan,
+            request,
+            seccomp,
+            cgroup_procs,
+            terminal,
+        } = *self;
+        // Join the cgroup first, while its host path still means something.
+        if let Some(procs) = cgroup_procs {
+            std::fs::write(procs, "0")
+                .map_err(|e| format!("unable to join the container's cgroup: {e}"))?;
+        }
+        let flags = plan.clone_flags() as i32;
+        // SAFETY: setns with a pidfd joins all the named namespaces of that process at once.
+        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+            return Err(format!(
+                "unable to enter the container's namespaces: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        // A new pid namespace only applies to children: fork once more.
+        // SAFETY: as above; this process is single-threaded.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", io::Error::last_os_error()));
+        }
+        if pid > 0 {
+            let code = wait_status(pid).unwrap_or(255);
+            // SAFETY: leave with the command's status.
+            unsafe { libc::_exit(code) };
+        }
+        if plan.id_map.is_some() {
+            // SAFETY: plain id syscalls in a single-threaded process.
+            unsafe {
+                if libc::setresgid(0, 0, 0) != 0
+                    || libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresuid(0, 0, 0) != 0
+                {
+                    return Err(format!(
+                        "unable to become root in the container: {}",
+                        io::Error::last_os_error()
+                    ));
+                }
             }
         }
-    }
-    if let Some(terminal) = &request.terminal {
-        rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
-        for target in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors.
-            unsafe { libc::dup2(terminal.as_raw_fd(), target) };
+        if let Some(channel) = terminal {
+            open_container_terminal(channel)?;
         }
-        rustix::process::ioctl_tiocsctty(terminal)
-            .map_err(|e| format!("controlling terminal: {e}"))?;
+        std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+        caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+        if !seccomp.is_empty() {
+            super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
+        }
+        exec_command(request.argv, &request.env, "command")
     }
-    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
-    caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
-    if !seccomp.is_empty() {
-        super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
+}
+
+/// Open a pty on the container's devpts (so `tty` names it inside), send its master to the
+/// caller, and make its slave our controlling terminal and stdio.
+fn open_container_terminal(channel: &std::os::unix::net::UnixStream) -> Result<(), String> {
+    use rustix::pty::OpenptFlags;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .map_err(|e| format!("unable to open /dev/ptmx in the container: {e}"))?;
+    rustix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
+    let slave = rustix::pty::ioctl_tiocgptpeer(&master, OpenptFlags::RDWR | OpenptFlags::NOCTTY)
+        .map_err(|e| format!("unable to open the pty slave: {e}"))?;
+    super::command::send_reply(channel, "ok", Some(master.as_fd()))
+        .map_err(|e| format!("unable to pass the terminal: {e}"))?;
+    drop(master);
+    rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors.
+        unsafe { libc::dup2(slave.as_raw_fd(), target) };
     }
-    exec_command(request.argv, &request.env, "command")
+    rustix::process::ioctl_tiocsctty(&slave).map_err(|e| format!("controlling terminal: {e}"))
 }

@@ -11,5 +11,6 @@ pub mod seccomp;
 pub mod signals;
 pub mod spawn;
 pub mod state;
+pub mod terminal;
 
 pub use plan::{HostFacts, StartPlan};

@@ -473,7 +473,10 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, String> {
 const INSTRUCTION: usize = std::mem::size_of::<libc::sock_filter>();
 
 fn program_from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, String> {
-    if bytes.is_empty() || !bytes.len().is_multiple_of(INSTRUCTION) || bytes.len() / INSTRUCTION > 4096 {
+    if bytes.is_empty()
+        || !bytes.len().is_multiple_of(INSTRUCTION)
+        || bytes.len() / INSTRUCTION > 4096
+    {
         return Err(format!(
             "a filter of {} bytes is not a BPF program",
             bytes.len()
