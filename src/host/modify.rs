@@ -146,6 +146,13 @@ impl Container<'_> {
         let (config, warnings) = self.config_with_warnings()?;
         print_warnings(&warnings);
         check_lock(&config)?;
+        if self.running_init().is_some() {
+            // Its volumes are in use by the container: a second mount would bypass it.
+            return Err(Error::Failed(format!(
+                "unable to mount CT {} - container is running",
+                self.vmid
+            )));
+        }
         let storage = self.host.storage_config()?;
         let mut locked = config.clone();
         locked.main.set("lock", "mounted".into());

@@ -70,9 +70,16 @@ pub struct DiskUsage {
     pub path: String,
 }
 
-/// The init pid the runtime records, if that very process is alive.
-pub(crate) fn init_pid(ct: &Container<'_>) -> Option<u32> {
-    ct.running_init().map(|init| init.pid)
+/// Seconds since a process started, from its start time in clock ticks after boot.
+fn seconds_since_start(start_ticks: u64) -> Option<u64> {
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let since_boot: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks <= 0 {
+        return None;
+    }
+    Some((since_boot - start_ticks as f64 / ticks as f64).max(0.0) as u64)
 }
 
 fn display_name(ct: &Container<'_>, hostname: Option<&str>) -> String {
@@ -111,7 +118,12 @@ impl Container<'_> {
     pub fn status(&self) -> Result<ContainerStatus, Error> {
         let config = self.config()?;
         let main = &config.main;
-        let pid = init_pid(self);
+        let init = self.running_init();
+        let pid = init.as_ref().map(|init| init.pid);
+        let uptime = init
+            .as_ref()
+            .and_then(|init| seconds_since_start(init.start_time))
+            .unwrap_or(0);
         let host_cpus = std::thread::available_parallelism()
             .map(|n| n.get() as u64)
             .unwrap_or(1);
@@ -143,7 +155,7 @@ impl Container<'_> {
             swap: 0,
             disk: 0,
             cpus,
-            uptime: 0,
+            uptime,
             netin: 0,
             netout: 0,
             diskread: 0,

@@ -976,3 +976,6 @@ fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
         options: fields[3].split(',').map(str::to_string).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests;

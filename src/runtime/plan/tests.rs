@@ -1,0 +1,324 @@
+use super::*;
+use crate::config::{Config, ParseMode, Vmid};
+
+fn section(text: &str) -> Section {
+    let (config, _) = Config::parse(Vmid::new(100).unwrap(), text, ParseMode::Strict).unwrap();
+    config.main
+}
+
+/// Facts of a host with every controller, four CPUs, and volumes resolved as directories.
+fn facts_for(section: &Section) -> HostFacts {
+    let mut facts = HostFacts {
+        cgroup_controllers: Some(
+            ["cpuset", "cpu", "io", "memory", "pids"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        host_cpus: vec![0, 1, 2, 3],
+        ..Default::default()
+    };
+    facts.volumes.insert(
+        "rootfs".into(),
+        VolumeSource::Directory("/vz/images/100/subvol-100-disk-0.subvol".into()),
+    );
+    for (index, _) in section.mount_points() {
+        facts.volumes.insert(
+            format!("mp{index}"),
+            VolumeSource::Directory(format!("/srv/mp{index}").into()),
+        );
+    }
+    facts
+}
+
+fn plan(text: &str) -> StartPlan {
+    let section = section(text);
+    StartPlan::build(100, &section, &facts_for(&section)).unwrap()
+}
+
+fn writes(plan: &StartPlan) -> Vec<(&str, &str)> {
+    plan.cgroup
+        .writes
+        .iter()
+        .map(|w| (w.key.as_str(), w.value.as_str()))
+        .collect()
+}
+
+const PRIVILEGED: &str = "arch: amd64\nhostname: web\nmemory: 1024\nswap: 256\ncores: 2\ncpulimit: 1.5\ncpuunits: 200000\nostype: debian\nrootfs: local:100/subvol-100-disk-0.subvol,size=8G\n";
+
+#[test]
+fn a_privileged_plan_has_no_user_namespace_and_drops_lxcs_capabilities() {
+    let plan = plan(PRIVILEGED);
+    assert!(!plan.unprivileged);
+    assert_eq!(
+        plan.namespaces,
+        [
+            Namespace::Mount,
+            Namespace::Pid,
+            Namespace::Uts,
+            Namespace::Ipc,
+            Namespace::Net,
+            Namespace::Cgroup
+        ]
+    );
+    assert_eq!(plan.id_map, None);
+    assert_eq!(plan.root_owner, (0, 0));
+    assert_eq!(plan.dev.creation, NodeCreation::Mknod);
+    assert_eq!(
+        plan.cap_drop,
+        [
+            "mac_admin",
+            "mac_override",
+            "sys_time",
+            "sys_module",
+            "sys_rawio"
+        ]
+    );
+    assert_eq!(plan.proc, ProcMode::Mixed);
+    assert_eq!(plan.sys, SysMode::Mixed);
+    assert_eq!(plan.hostname, "web");
+    assert_eq!(plan.init.argv, ["/sbin/init"]);
+    assert_eq!(plan.init.env, ["container=lxc", "TERM=linux"]);
+    assert_eq!(plan.seccomp.source, "default");
+    assert!(!plan.seccomp.policy.contains("keyctl"));
+    assert_eq!(plan.cgroup.path, "lxc/100");
+    let w = writes(&plan);
+    assert!(w.contains(&("memory.max", "1073741824")));
+    assert!(w.contains(&("memory.swap.max", "268435456")));
+    assert!(w.contains(&("cpu.max", "150000 100000")));
+    // cpuunits clamps at 10000 as pct does.
+    assert!(w.contains(&("cpu.weight", "10000")));
+    assert!(
+        w.iter()
+            .any(|(k, v)| *k == "cpuset.cpus" && parse_cpu_list(v).len() == 2),
+        "{w:?}"
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    assert_eq!(plan.volumes.len(), 1);
+    assert_eq!(plan.volumes[0].target, "/");
+}
+
+#[test]
+fn an_unprivileged_plan_maps_ids_and_binds_nodes() {
+    let plan = plan(&format!("{PRIVILEGED}unprivileged: 1\n"));
+    assert!(plan.unprivileged);
+    assert_eq!(plan.namespaces[0], Namespace::User);
+    let map = plan.id_map.as_ref().unwrap();
+    assert_eq!(
+        map.entries
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>(),
+        ["u 0 100000 65536", "g 0 100000 65536"]
+    );
+    assert_eq!(plan.root_owner, (100000, 100000));
+    assert_eq!(plan.dev.creation, NodeCreation::Bind);
+    assert!(plan.cap_drop.is_empty());
+    assert!(plan.seccomp.policy.contains("keyctl errno 38"));
+    assert!(
+        plan.seccomp
+            .policy
+            .contains("socket errno 97 [0,38,SCMP_CMP_EQ]")
+    );
+    assert!(plan.clone_flags() & libc::CLONE_NEWUSER as u64 != 0);
+
+    let keyctl = plan_with("unprivileged: 1\nfeatures: keyctl=1\n");
+    assert!(!keyctl.seccomp.policy.contains("keyctl"));
+}
+
+fn plan_with(extra: &str) -> StartPlan {
+    plan(&format!("{PRIVILEGED}{extra}"))
+}
+
+#[test]
+fn custom_id_maps_come_from_raw_keys_and_must_map_root() {
+    let plan = plan_with(
+        "lxc.idmap: u 0 200000 1000\nlxc.idmap: g 0 200000 1000\nlxc.idmap: u 1000 1000 1\nlxc.idmap: g 1000 1000 1\n",
+    );
+    assert!(plan.unprivileged);
+    assert_eq!(plan.root_owner, (200000, 200000));
+    assert_eq!(plan.id_map.unwrap().entries.len(), 4);
+
+    let text = format!("{PRIVILEGED}lxc.idmap: u 1 200000 1000\nlxc.idmap: g 1 200000 1000\n");
+    let section = section(&text);
+    let error = StartPlan::build(100, &section, &facts_for(&section)).unwrap_err();
+    assert_eq!(error, "lxc.idmap: the container's root (0) is not mapped");
+}
+
+#[test]
+fn nesting_gives_writable_sys_and_the_lxc_proc_and_sys() {
+    let plan = plan_with("unprivileged: 1\nfeatures: nesting=1,fuse=1\n");
+    assert!(plan.nesting);
+    assert_eq!(plan.sys, SysMode::Rw);
+    assert!(plan.describe().contains("proc: mixed, sys: rw"));
+    assert_eq!(plan.mount_entries.len(), 1);
+    assert_eq!(plan.mount_entries[0].target, "dev/fuse");
+    let plain = plan_with("unprivileged: 1\n");
+    assert!(!plain.nesting);
+    assert_eq!(plain.sys, SysMode::Mixed);
+}
+
+#[test]
+fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
+    let plan = plan_with(
+        "lxc.init.cmd: /bin/sh -c 'sleep 1'\nlxc.environment: FOO=bar\nlxc.environment: TERM=xterm\nlxc.cap.drop: net_raw\nlxc.cap.keep: \nlxc.mount.entry: /srv/data srv/data none bind,create=dir,optional 0 0\nlxc.mount.auto: proc:rw sys:ro\nlxc.sysctl.kernel.msgmax: 65536\nlxc.prlimit.nofile: 1024:4096\nlxc.cgroup2.memory.high: 900M\nlxc.signal.halt: SIGTERM\nlxc.apparmor.profile: unconfined\nlxc.tty.max: 4\n",
+    );
+    assert_eq!(plan.init.argv, ["/bin/sh", "-c", "sleep 1"]);
+    assert_eq!(plan.init.env, ["container=lxc", "FOO=bar", "TERM=xterm"]);
+    assert!(plan.cap_drop.contains(&"net_raw".to_string()));
+    assert_eq!(
+        plan.mount_entries[0],
+        MountEntryPlan {
+            source: "/srv/data".into(),
+            target: "srv/data".into(),
+            fstype: "none".into(),
+            options: ["bind", "create=dir", "optional"]
+                .map(String::from)
+                .to_vec(),
+        }
+    );
+    assert_eq!(plan.proc, ProcMode::Rw);
+    assert_eq!(plan.sys, SysMode::Ro);
+    assert_eq!(
+        plan.sysctls,
+        [("kernel.msgmax".to_string(), "65536".to_string())]
+    );
+    assert_eq!(
+        plan.rlimits,
+        [("nofile".to_string(), "1024:4096".to_string())]
+    );
+    assert!(writes(&plan).contains(&("memory.high", "900M")));
+    assert_eq!(plan.halt_signal.as_deref(), Some("SIGTERM"));
+    assert_eq!(plan.dev.ttys, 4);
+    assert_eq!(
+        plan.warnings,
+        ["lxc.apparmor.profile is not supported by corral, ignoring it"]
+    );
+}
+
+#[test]
+fn entrypoint_and_env_set_the_init_command() {
+    let plan = plan_with(
+        "entrypoint: /usr/bin/app --serve\nlxc.environment.runtime: A=1\nlxc.environment.runtime: B=two words\n",
+    );
+    assert_eq!(plan.init.argv, ["/usr/bin/app", "--serve"]);
+    assert!(plan.init.env.contains(&"A=1".to_string()));
+    assert!(plan.init.env.contains(&"B=two words".to_string()));
+    // A non-init entrypoint gets its own /dev/shm as pct arranges.
+    assert!(plan.mount_entries.iter().any(|e| e.target == "dev/shm"));
+}
+
+#[test]
+fn every_mount_point_kind_is_planned_in_path_order() {
+    let text = format!(
+        "{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/var/lib/data,size=4G,mountoptions=noatime;discard,ro=1\nmp1: /srv/share,mp=/srv,mountoptions=nosuid;discard,backup=0\nmp2: /dev/sdb1,mp=/mnt/disk\nmp3: local:100/subvol-100-disk-2.subvol,mp=/var,acl=1,size=0\n"
+    );
+    let section = section(&text);
+    let mut facts = facts_for(&section);
+    facts.volumes.insert(
+        "mp0".into(),
+        VolumeSource::RawImage("/vz/images/100/vm-100-disk-1.raw".into()),
+    );
+    facts
+        .volumes
+        .insert("mp2".into(), VolumeSource::BlockDevice("/dev/sdb1".into()));
+    let plan = StartPlan::build(100, &section, &facts).unwrap();
+    let order: Vec<(&str, &str)> = plan
+        .volumes
+        .iter()
+        .map(|v| (v.key.as_str(), v.target.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("rootfs", "/"),
+            ("mp2", "/mnt/disk"),
+            ("mp1", "/srv"),
+            ("mp3", "/var"),
+            ("mp0", "/var/lib/data")
+        ]
+    );
+    let by_key = |key: &str| plan.volumes.iter().find(|v| v.key == key).unwrap();
+    let image = by_key("mp0");
+    assert!(image.read_only);
+    assert_eq!(image.flags, ["noatime"]);
+    assert_eq!(image.fs_options, ["discard"]);
+    let bind = by_key("mp1");
+    // A bind shares the host's file system: file-system options do not apply to it.
+    assert_eq!(bind.flags, ["nosuid"]);
+    assert!(bind.fs_options.is_empty());
+    assert_eq!(
+        by_key("mp2").source,
+        VolumeSource::BlockDevice("/dev/sdb1".into())
+    );
+    assert!(!by_key("mp3").read_only);
+}
+
+#[test]
+fn unresolved_volumes_and_missing_devices_are_errors() {
+    let section = section(&format!("{PRIVILEGED}mp0: /srv/x,mp=/x\n"));
+    let mut facts = facts_for(&section);
+    facts.volumes.remove("mp0");
+    assert_eq!(
+        StartPlan::build(100, &section, &facts).unwrap_err(),
+        "mp0: volume '/srv/x' was not resolved"
+    );
+    let section = section_with_device();
+    let facts = facts_for(&section);
+    assert_eq!(
+        StartPlan::build(100, &section, &facts).unwrap_err(),
+        "Device /dev/ttyUSB0 does not exist"
+    );
+}
+
+fn section_with_device() -> Section {
+    section(&format!(
+        "{PRIVILEGED}unprivileged: 1\ndev0: /dev/ttyUSB0,mode=0660,uid=1000,gid=20\n"
+    ))
+}
+
+#[test]
+fn passthrough_devices_get_shifted_owners() {
+    let section = section_with_device();
+    let mut facts = facts_for(&section);
+    facts.devices.insert("/dev/ttyUSB0".into(), ('c', 188, 0));
+    let plan = StartPlan::build(100, &section, &facts).unwrap();
+    let device = &plan.devices[0];
+    assert_eq!((device.kind, device.major, device.minor), ('c', 188, 0));
+    assert_eq!(device.mode, 0o660);
+    assert_eq!((device.uid, device.gid), (101000, 100020));
+    assert_eq!(device.path, "/dev/ttyUSB0");
+}
+
+#[test]
+fn missing_controllers_are_named_in_warnings() {
+    let section = section(PRIVILEGED);
+    let mut facts = facts_for(&section);
+    facts.cgroup_controllers = Some(vec!["hugetlb".into()]);
+    let plan = StartPlan::build(100, &section, &facts).unwrap();
+    for key in [
+        "memory.max",
+        "memory.swap.max",
+        "cpu.max",
+        "cpu.weight",
+        "cpuset.cpus",
+    ] {
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains(key) && w.contains("not enforced")),
+            "{key}: {:?}",
+            plan.warnings
+        );
+    }
+}
+
+#[test]
+fn plans_round_trip_through_json() {
+    let plan = plan_with(
+        "unprivileged: 1\nnet0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,type=veth\n",
+    );
+    assert_eq!(plan.network[0].host_name, "veth100i0");
+    let json = serde_json::to_string(&plan).unwrap();
+    let back: StartPlan = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, plan);
+}
