@@ -583,8 +583,18 @@ fn failed_starts_say_why_and_leave_nothing_behind() {
             format!("{config}lxc.init.cmd: /no/such/init\n"),
         )
         .unwrap();
-        let (code, _, err) = ct.pct(&["start", &ct.id()]);
+        // --debug logs each step up to the failing one, then the cause.
+        let (code, _, err) = ct.pct(&["start", &ct.id(), "--debug"]);
         assert_ne!(code, 0);
+        for step in [
+            "monitor: mount rootfs",
+            "clone3 init into new namespaces",
+            "child: pivot_root",
+            "child: install seccomp filter",
+            "child: exec /no/such/init",
+        ] {
+            assert!(err.contains(&format!("ms  {step}")), "no '{step}' in {err}");
+        }
         assert!(err.contains("/no/such/init"), "{err}");
         assert!(err.contains("No such file or directory"), "{err}");
         assert!(

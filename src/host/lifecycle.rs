@@ -17,6 +17,7 @@ use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::monitor::{self, InitExit};
 use crate::runtime::plan::{HostFacts, StartPlan, parse_cpu_list};
 use crate::runtime::state::{InitState, StateDir};
+use crate::runtime::trace::Trace;
 
 /// One container's result in `startall`/`stopall`.
 pub type BulkOutcome = (u32, Result<(), Error>);
@@ -150,7 +151,12 @@ impl Container<'_> {
         };
         if options.foreground {
             drop(lock);
-            return monitor::run(self.host.root(), vmid, None)
+            let trace = if options.debug {
+                Trace::to_stderr()
+            } else {
+                Trace::off()
+            };
+            return monitor::run(self.host.root(), vmid, None, trace)
                 .map(Some)
                 .map_err(failed);
         }

@@ -97,7 +97,13 @@ impl HostPaths {
 }
 
 /// Build the container's file system tree on the staging rootfs and pivot into it.
-pub fn assemble_and_pivot(plan: &StartPlan, host: &HostObjects) -> Result<(), SetupError> {
+/// `log` hears of each stage (the `pct start --debug` log).
+pub fn assemble_and_pivot(
+    plan: &StartPlan,
+    host: &HostObjects,
+    log: &dyn Fn(String),
+) -> Result<(), SetupError> {
+    log("bind the staged rootfs onto itself".into());
     // Mounts copied into a mount namespace owned by a new user namespace are locked to their
     // parents, and pivot_root refuses a locked new root. A recursive bind of the staging tree
     // onto itself, made here, is this namespace's own and can be pivoted to.
@@ -118,12 +124,23 @@ pub fn assemble_and_pivot(plan: &StartPlan, host: &HostObjects) -> Result<(), Se
 
     // proc and sys first: a user namespace may only mount them while a fully visible
     // instance exists in its mount namespace, which is true until the pivot.
+    log(format!("mount proc at /proc ({:?})", plan.proc));
     mount_proc(plan, &dir("proc", true)?)?;
+    log(format!("mount sysfs at /sys ({:?})", plan.sys));
     mount_sys(plan, &dir("sys", true)?)?;
+    log("mount tmpfs at /dev with devices, devpts, console and ttys".into());
     mount_dev(plan, host, &dir("dev", true)?)?;
     for entry in &plan.mount_entries {
+        log(format!(
+            "mount {} at /{} ({} {})",
+            entry.source,
+            entry.target,
+            entry.fstype,
+            entry.options.join(",")
+        ));
         mount_entry(entry, &rootfs)?;
     }
+    log("pivot_root and detach the old root".into());
     pivot(&rootfs)
 }
 

@@ -12,5 +12,6 @@ pub mod signals;
 pub mod spawn;
 pub mod state;
 pub mod terminal;
+pub mod trace;
 
 pub use plan::{HostFacts, StartPlan};

@@ -4,7 +4,7 @@
 //! init again when the container rebooted itself.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -21,6 +21,7 @@ use super::plan::{NodeCreation, StartPlan};
 use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::state::{InitState, StateDir, process_start_time};
+use super::trace::{REPORT_PREFIX, Trace};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
 use crate::mount::container::HostPaths;
 use crate::mount::{mount_volume_owned, unmount_tree};
@@ -28,6 +29,8 @@ use crate::mount::{mount_volume_owned, unmount_tree};
 /// Environment the monitor process reads its arguments from (its argv is only for `ps`).
 const ROOT_ENV: &str = "CORRAL_MONITOR_ROOT";
 const REPORT_FD_ENV: &str = "CORRAL_MONITOR_REPORT_FD";
+/// Set when `pct start --debug` wants the step log on the report socket.
+const DEBUG_ENV: &str = "CORRAL_MONITOR_DEBUG";
 /// The report descriptor's number in the monitor.
 const REPORT_FD: i32 = 3;
 
@@ -53,17 +56,31 @@ impl InitExit {
     }
 }
 
+/// The monitor's own messages once it runs detached (post-stop hook failures, unmount
+/// trouble): `var/log/corral/<vmid>.log` of the host root, as LXC keeps one log per container.
+pub fn log_path(host_root: &Path, vmid: u32) -> PathBuf {
+    host_root.join(format!("var/log/corral/{vmid}.log"))
+}
+
+fn open_log(host_root: &Path, vmid: u32) -> Stdio {
+    let path = log_path(host_root, vmid);
+    let file = path.parent().map(std::fs::create_dir_all).and_then(|_| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok()
+    });
+    file.map(Stdio::from).unwrap_or_else(Stdio::null)
+}
+
 /// Start the monitor process for a container whose plan is already in its state dir, and
-/// wait until init has exec'd. The monitor is detached: its own session, no terminal.
+/// wait until init has exec'd. The monitor is detached: its own session, no terminal. With
+/// `debug` its step log is copied to stderr as it comes.
 pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
-    let (mut report_read, report_write) =
+    let (report_read, report_write) =
         UnixStream::pair().map_err(|e| format!("unable to create report socket: {e}"))?;
     let state = StateDir::new(host_root, vmid);
-    let log = if debug {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    };
     let report_raw = report_write.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
     command
@@ -73,7 +90,10 @@ pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
         .env(REPORT_FD_ENV, REPORT_FD.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log);
+        .stderr(open_log(host_root, vmid));
+    if debug {
+        command.env(DEBUG_ENV, "1");
+    }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -91,7 +111,16 @@ pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
         .map_err(|e| format!("unable to start the monitor: {e}"))?;
     drop(report_write);
     let mut report = String::new();
-    let _ = report_read.read_to_string(&mut report);
+    for line in BufReader::new(report_read).lines() {
+        let Ok(line) = line else { break };
+        match line.strip_prefix(REPORT_PREFIX) {
+            Some(step) => eprintln!("DEBUG {step}"),
+            None => {
+                report.push_str(&line);
+                report.push('\n');
+            }
+        }
+    }
     let report = report.trim();
     if report == "ok" {
         // The monitor runs on; it is reaped by whoever inherits it once this process exits.
@@ -126,18 +155,26 @@ pub fn monitor_main(args: &[String]) -> i32 {
     if let Some(report) = &report {
         unsafe { libc::fcntl(report.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
     }
-    match run(Path::new(&root), vmid, report) {
+    let trace = match &report {
+        Some(report) if std::env::var_os(DEBUG_ENV).is_some() => {
+            Trace::to_report(report.as_raw_fd())
+        }
+        _ => Trace::off(),
+    };
+    match run(Path::new(&root), vmid, report, trace) {
         Ok(exit) => exit.code(),
         Err(_) => 1,
     }
 }
 
 /// Run a container to its end in this process: stage, clone init, report, supervise, clean
-/// up. `report` gets `ok` once init runs, or the error. Returns how init ended.
+/// up. `report` gets `ok` once init runs, or the error; `trace` hears of each step of the
+/// start. Returns how init ended.
 pub fn run(
     host_root: &Path,
     vmid: u32,
     mut report: Option<UnixStream>,
+    trace: Trace,
 ) -> Result<InitExit, String> {
     let state = StateDir::new(host_root, vmid);
     let mut say = |text: &str| {
@@ -155,7 +192,7 @@ pub fn run(
     };
     // Hooks run in the host's mount namespace, not in the monitor's private one.
     let host_ns = File::open("/proc/self/ns/mnt").ok();
-    let mut monitor = match Monitor::prepare(host_root, &plan, &state) {
+    let mut monitor = match Monitor::prepare(host_root, &plan, &state, trace) {
         Ok(monitor) => monitor,
         Err(message) => {
             say(&message);
@@ -170,6 +207,10 @@ pub fn run(
             return Err(message);
         }
     };
+    trace.step("init runs; the monitor supervises");
+    // The step log may write to the report socket, which closes now; its descriptor number
+    // must not be written to once it is reused.
+    monitor.trace = Trace::off();
     say("ok");
     drop(report);
     let exit = loop {
@@ -216,12 +257,19 @@ struct Monitor {
     /// Connections waiting for the container to stop.
     waiters: Vec<UnixStream>,
     state: StateDir,
+    trace: Trace,
 }
 
 impl Monitor {
-    fn prepare(host_root: &Path, plan: &StartPlan, state: &StateDir) -> Result<Monitor, String> {
+    fn prepare(
+        host_root: &Path,
+        plan: &StartPlan,
+        state: &StateDir,
+        trace: Trace,
+    ) -> Result<Monitor, String> {
         // A mount namespace of our own: the staged rootfs is invisible to the host and goes
         // away with the monitor and the container.
+        trace.step("monitor: unshare a private mount namespace");
         unshare_mount_namespace()?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
@@ -238,6 +286,7 @@ impl Monitor {
             tty_clients: Vec::new(),
             waiters: Vec::new(),
             state: state.clone(),
+            trace,
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -251,6 +300,17 @@ impl Monitor {
             .map_err(|e| format!("unable to create '{}': {e}", self.rootfs.display()))?;
         let owner = plan.id_map.as_ref().map(|_| plan.root_owner);
         for (index, volume) in plan.volumes.iter().enumerate() {
+            self.trace.step(format_args!(
+                "monitor: mount {} ({}) at {}{}",
+                volume.key,
+                volume.volume,
+                if index == 0 { "the staged rootfs " } else { "" },
+                if index == 0 {
+                    self.rootfs.display().to_string()
+                } else {
+                    volume.target.clone()
+                }
+            ));
             let result = if index == 0 {
                 mount_volume_owned(&volume.source, None, &self.rootfs, volume.read_only, None)
             } else {
@@ -266,6 +326,8 @@ impl Monitor {
                 .map_err(|e| format!("unable to mount {} ({}): {e}", volume.key, volume.volume))?;
             apply_mount_options(&host_path, volume)?;
         }
+        self.trace
+            .step("monitor: write /etc/hostname in the container");
         crate::setup::write_hostname(&self.rootfs, &plan.hostname, plan.root_owner)?;
         self.halt_signal = match &plan.halt_signal {
             Some(name) => parse_signal(name)
@@ -273,7 +335,22 @@ impl Monitor {
             None if init_is_systemd(&self.rootfs, &plan.init.argv[0]) => sigrtmin() + 3,
             None => libc::SIGPWR,
         };
+        self.trace.step(format_args!(
+            "monitor: halt signal is {}",
+            super::signals::signal_name(self.halt_signal)
+        ));
+        if !plan.devices.is_empty() {
+            self.trace.step(format_args!(
+                "monitor: create {} passthrough device nodes",
+                plan.devices.len()
+            ));
+        }
         make_device_nodes(&self.state.devices(), plan)?;
+        self.trace.step(format_args!(
+            "monitor: open ptys for {} console and {} ttys",
+            if plan.dev.console { "the" } else { "no" },
+            plan.dev.ttys
+        ));
         if plan.dev.console {
             self.console = Some(open_pty(plan.root_owner)?);
         }
@@ -282,6 +359,11 @@ impl Monitor {
         }
         self.tty_clients = (0..=self.ttys.len()).map(|_| None).collect();
         self.make_cgroup(plan)?;
+        self.trace.step(format_args!(
+            "monitor: seccomp policy {} (compiled once, cached in {})",
+            plan.seccomp.source,
+            self.seccomp_cache.display()
+        ));
         self.seccomp = super::seccomp::cached_filter(&self.seccomp_cache, &plan.seccomp.policy)
             .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
         Ok(())
@@ -289,16 +371,28 @@ impl Monitor {
 
     fn make_cgroup(&mut self, plan: &StartPlan) -> Result<(), String> {
         let Some(hierarchy) = &self.hierarchy else {
+            self.trace
+                .step("monitor: no cgroup v2 hierarchy; no cgroup");
             return Ok(());
         };
         let cgroup = ContainerCgroup::create(hierarchy, plan.vmid)
             .map_err(|e| format!("unable to create the container's cgroup: {e}"))?;
+        self.trace
+            .step(format_args!("monitor: cgroup {}", cgroup.payload.display()));
         let controllers = hierarchy.controllers();
         for write in &plan.cgroup.writes {
             let controller = write.key.split('.').next().unwrap_or("");
             if !controllers.iter().any(|c| c == controller) && controller != "cgroup" {
+                self.trace.step(format_args!(
+                    "monitor: skip {} = {} (no {controller} controller)",
+                    write.key, write.value
+                ));
                 continue; // reported in the plan's warnings
             }
+            self.trace.step(format_args!(
+                "monitor: write {} = {}",
+                write.key, write.value
+            ));
             if let Err(e) = cgroup.write(&write.key, &write.value) {
                 let _ = cgroup.remove();
                 return Err(e.to_string());
@@ -373,6 +467,7 @@ impl Monitor {
             console_is_tty,
             seccomp: &self.seccomp,
             cgroup,
+            trace: self.trace,
         })?;
         let init = InitState {
             pid: spawned.pid,

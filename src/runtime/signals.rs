@@ -62,6 +62,17 @@ pub fn parse_signal(text: &str) -> Option<i32> {
     NAMES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
+/// The name LXC's keys would use for `signal`: `SIGPWR`, `SIGRTMIN+3`, or the number.
+pub fn signal_name(signal: i32) -> String {
+    if let Some((name, _)) = NAMES.iter().find(|(_, s)| *s == signal) {
+        return format!("SIG{name}");
+    }
+    if (sigrtmin()..=sigrtmax()).contains(&signal) {
+        return format!("SIGRTMIN+{}", signal - sigrtmin());
+    }
+    signal.to_string()
+}
+
 fn parse_offset(text: &str) -> Option<i32> {
     if text.is_empty() {
         Some(0)
@@ -84,5 +95,13 @@ mod tests {
         assert_eq!(parse_signal("SIGNOPE"), None);
         assert_eq!(parse_signal("0"), None);
         assert_eq!(parse_signal("SIGRTMIN+99"), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["SIGPWR", "SIGKILL", "SIGRTMIN+3", "SIGRTMIN+0"] {
+            assert_eq!(signal_name(parse_signal(name).unwrap()), name);
+        }
+        assert_eq!(signal_name(0), "0");
     }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::caps;
 use super::plan::{InitPlan, StartPlan};
+use super::trace::Trace;
 use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
 
@@ -32,6 +33,7 @@ pub struct ChildInputs<'a> {
     pub seccomp: &'a [libc::sock_filter],
     /// The payload cgroup for CLONE_INTO_CGROUP, when there is one.
     pub cgroup: Option<OwnedFd>,
+    pub trace: Trace,
 }
 
 #[repr(C)]
@@ -63,6 +65,19 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    inputs.trace.step(format_args!(
+        "clone3 init into new namespaces: {}{}",
+        plan.namespaces
+            .iter()
+            .map(|ns| ns.proc_name())
+            .collect::<Vec<_>>()
+            .join(" "),
+        if inputs.cgroup.is_some() {
+            ", straight into its cgroup"
+        } else {
+            ""
+        }
+    ));
     if let Some(cgroup) = &inputs.cgroup {
         // CLONE_INTO_CGROUP (0x200000000) does not fit libc's c_int constant.
         args.flags |= 0x2_0000_0000;
@@ -92,7 +107,10 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
         pid: pid as u32,
         pidfd,
     };
-    let result = parent_side(plan, &spawned, parent_sync);
+    inputs
+        .trace
+        .step(format_args!("init is pid {} on the host", spawned.pid));
+    let result = parent_side(plan, &spawned, parent_sync, &inputs.trace);
     if let Err(message) = result {
         let _ = rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
         reap(&spawned);
@@ -101,9 +119,14 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
     Ok(spawned)
 }
 
-fn parent_side(plan: &StartPlan, spawned: &Spawned, mut sync: UnixStream) -> Result<(), String> {
+fn parent_side(
+    plan: &StartPlan,
+    spawned: &Spawned,
+    mut sync: UnixStream,
+    trace: &Trace,
+) -> Result<(), String> {
     if let Some(map) = &plan.id_map {
-        write_id_maps(spawned.pid, map)?;
+        write_id_maps(spawned.pid, map, trace)?;
     }
     sync.write_all(b"g")
         .map_err(|e| format!("unable to signal the container's init: {e}"))?;
@@ -126,7 +149,7 @@ pub fn reap(spawned: &Spawned) {
 
 /// `newuidmap`/`newgidmap` when the shadow tools are installed and the host is the real
 /// machine (they read the real /etc/subuid), direct writes otherwise — LXC's choice.
-fn write_id_maps(pid: u32, map: &IdMap) -> Result<(), String> {
+fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
     let shadow_tools = find_program("newuidmap").zip(find_program("newgidmap"));
     for (kind, file, tool) in [
         (IdKind::User, "uid_map", shadow_tools.as_ref().map(|t| &t.0)),
@@ -139,6 +162,11 @@ fn write_id_maps(pid: u32, map: &IdMap) -> Result<(), String> {
         let entries: Vec<_> = map.entries.iter().filter(|e| e.kind == kind).collect();
         match tool {
             Some(tool) if std::env::var_os("CORRAL_DIRECT_IDMAP").is_none() => {
+                trace.step(format_args!(
+                    "write {file} with {}: {}",
+                    tool.display(),
+                    describe_map(&entries)
+                ));
                 let mut command = std::process::Command::new(tool);
                 command.arg(pid.to_string());
                 for e in &entries {
@@ -161,6 +189,10 @@ fn write_id_maps(pid: u32, map: &IdMap) -> Result<(), String> {
                 }
             }
             _ => {
+                trace.step(format_args!(
+                    "write /proc/{pid}/{file}: {}",
+                    describe_map(&entries)
+                ));
                 let text: String = entries
                     .iter()
                     .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
@@ -218,27 +250,48 @@ fn child_setup(
     let mut go = [0u8; 1];
     sync.read_exact(&mut go)
         .map_err(|e| format!("waiting for the monitor: {e}"))?;
+    let trace = inputs.trace;
     let host = inputs.host.open().map_err(|e| e.to_string())?;
     if plan.id_map.is_some() {
+        trace.step("child: become root of the user namespace");
         become_root()?;
     }
+    trace.step(format_args!("child: sethostname '{}'", plan.hostname));
     rustix::system::sethostname(plan.hostname.as_bytes())
         .map_err(|e| format!("sethostname '{}': {e}", plan.hostname))?;
-    assemble_and_pivot(plan, &host).map_err(|e| e.to_string())?;
+    assemble_and_pivot(plan, &host, &|text| {
+        trace.step(format_args!("child: {text}"))
+    })
+    .map_err(|e| e.to_string())?;
     for (key, value) in &plan.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        trace.step(format_args!("child: sysctl {key} = {value}"));
         std::fs::write(&path, value).map_err(|e| format!("lxc.sysctl.{key}: {path}: {e}"))?;
     }
     for (name, value) in &plan.rlimits {
+        trace.step(format_args!("child: prlimit {name} = {value}"));
         set_rlimit(name, value)?;
     }
     setup_stdio(&inputs.stdio, inputs.console_is_tty)?;
+    trace.step(format_args!(
+        "child: drop capabilities from the bounding set: {}",
+        if plan.cap_drop.is_empty() {
+            "none".to_string()
+        } else {
+            plan.cap_drop.join(" ")
+        }
+    ));
     caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
     if !inputs.seccomp.is_empty() {
+        trace.step(format_args!(
+            "child: install seccomp filter ({} BPF instructions)",
+            inputs.seccomp.len()
+        ));
         super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
     }
     // SAFETY: undo the death signal; init now belongs to itself.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong) };
+    trace.step(format_args!("child: exec {}", plan.init.argv.join(" ")));
     exec_init(&plan.init)
 }
 
