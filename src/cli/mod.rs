@@ -26,7 +26,7 @@ pub fn main() -> i32 {
 /// Run `pct` with these arguments (the first is the program name); returns the exit status.
 pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     let args = argv::normalize(args);
-    let matches = match command().try_get_matches_from(&args) {
+    let matches = match tree::command_for(&args).try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => return report_usage_error(error, &args),
     };

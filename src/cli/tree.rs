@@ -8,7 +8,49 @@ use crate::config::{OptionKind, options};
 /// Options of the schema that only corral itself writes.
 const INTERNAL_OPTIONS: &[&str] = &["parent", "snaptime", "snapstate", "digest"];
 
+/// The full command tree: for help, completions, the man page and usage errors.
 pub fn command() -> Command {
+    build(true)
+}
+
+/// The tree `pct` parses `args` with. The schema's config options (several hundred with
+/// mp0..mp255, dev0..dev255 and net0..net31) are only built when the subcommand takes them:
+/// building them costs more than everything else `pct start` or `pct exec` does before
+/// its first system call.
+pub fn command_for(args: &[String]) -> Command {
+    build(needs_config_options(args))
+}
+
+/// The subcommands that take config options. `help`, `completions` and `man` build the
+/// full tree themselves.
+const CONFIG_COMMANDS: &[&str] = &["create", "set"];
+
+fn needs_config_options(args: &[String]) -> bool {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if let Some(long) = word.strip_prefix("--") {
+            // `--root DIR`, or any unique prefix of it, takes the next word as its value.
+            if !long.is_empty() && !long.contains('=') && "root".starts_with(long) {
+                words.next();
+            }
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        return CONFIG_COMMANDS.contains(&word.as_str());
+    }
+    false
+}
+
+fn build(with_config_options: bool) -> Command {
+    let config_options = |command: Command| {
+        if with_config_options {
+            config_options(command)
+        } else {
+            command
+        }
+    };
     Command::new("pct")
         .about("Proxmox-compatible container toolkit: manage system containers without liblxc")
         .version(env!("CARGO_PKG_VERSION"))
@@ -222,4 +264,52 @@ pub fn given_config_options(matches: &clap::ArgMatches) -> Vec<(String, String)>
 
 fn is_config_option(key: &str) -> bool {
     crate::config::option_spec(key).is_some() && !INTERNAL_OPTIONS.contains(&key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        std::iter::once("pct")
+            .chain(words.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn config_options_only_for_the_commands_that_take_them() {
+        assert!(!needs_config_options(&args(&["start", "100"])));
+        assert!(!needs_config_options(&args(&[
+            "--root", "/x", "exec", "100", "--", "set"
+        ])));
+        assert!(!needs_config_options(&args(&[
+            "--ro", "create", "status", "100"
+        ])));
+        assert!(needs_config_options(&args(&[
+            "--root=/x",
+            "create",
+            "100",
+            "t"
+        ])));
+        assert!(needs_config_options(&args(&[
+            "set", "100", "--memory", "512"
+        ])));
+        assert!(!needs_config_options(&args(&["--version"])));
+        assert!(!needs_config_options(&args(&["help", "create"])));
+    }
+
+    #[test]
+    fn light_tree_still_parses_its_commands() {
+        let matches = command_for(&args(&["start", "100", "--debug"]))
+            .try_get_matches_from(args(&["start", "100", "--debug"]))
+            .unwrap();
+        assert_eq!(matches.subcommand_name(), Some("start"));
+        let light = build(false);
+        let create = light.find_subcommand("create").unwrap();
+        assert!(create.get_arguments().all(|a| a.get_id() != "memory"));
+        let full = command();
+        let create = full.find_subcommand("create").unwrap();
+        assert!(create.get_arguments().any(|a| a.get_id() == "memory"));
+    }
 }
