@@ -1,14 +1,16 @@
-//! Entering a running container (`pct enter`, `pct exec`): a process joins init's
-//! namespaces through its pidfd, its cgroup, and gets the same bounding set and seccomp filter
-//! init got, then execs the command. Works from the kernel's view alone, so a container whose
-//! monitor died can still be entered.
+//! Entering a running container (`pct enter`, `pct exec`): a process is born into init's
+//! cgroup and pid namespace, joins its other namespaces through its pidfd, and gets the same
+//! bounding set and seccomp filter init got, then execs the command. Works from the kernel's
+//! view alone, so a container whose monitor died can still be entered.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use rustix::fs::{Mode, OFlags};
+
 use super::caps;
 use super::plan::{DEFAULT_PATH, StartPlan};
-use super::spawn::exec_command;
+use super::spawn::{exec_command, fork_into};
 use super::state::InitState;
 
 /// What to run inside and how.
@@ -62,27 +64,37 @@ pub fn attach(
             .ok_or_else(|| io::Error::other("invalid init pid"))?,
         rustix::process::PidfdFlags::empty(),
     )?;
-    let attach_cgroup = init_cgroup_procs(init.pid);
+    let cgroup = init_cgroup(init.pid);
     let (terminal_ours, terminal_theirs) = if request.terminal {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         (Some(ours), Some(theirs))
     } else {
         (None, None)
     };
-    // SAFETY: fork of a process that has no other threads doing work; the child only
-    // joins namespaces and execs (or _exits).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
+    let flags = plan.clone_flags() as i32;
+    if flags & libc::CLONE_NEWPID != 0 {
+        // Children of this process are born in the container's pid namespace: a new pid
+        // namespace only ever applies to children, so this spares the child a second fork.
+        // SAFETY: setns with a pidfd this process owns.
+        if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            let err = io::Error::last_os_error();
+            return Err(io::Error::new(
+                err.kind(),
+                format!("unable to enter the container's pid namespace: {err}"),
+            ));
+        }
     }
+    // SAFETY: this process is single-threaded; the child only joins namespaces and execs
+    // (or _exits).
+    let pid = unsafe { fork_into(0, cgroup.as_ref().map(|fd| fd.as_fd()), None) }?;
     if pid == 0 {
         drop(terminal_ours);
         let child = AttachChild {
             pidfd: &pidfd,
+            namespaces: flags & !libc::CLONE_NEWPID,
             plan,
             request: &request,
             seccomp,
-            cgroup_procs: attach_cgroup.as_deref(),
             terminal: terminal_theirs.as_ref(),
         };
         let error = match child.run() {
@@ -104,14 +116,19 @@ pub fn attach(
             relayed?;
         }
     }
-    wait_status(pid)
+    wait_status(pid as i32)
 }
 
-/// The cgroup.procs file of the cgroup init is in now (systemd moves itself to init.scope).
-fn init_cgroup_procs(pid: u32) -> Option<std::path::PathBuf> {
+/// The cgroup init is in now (systemd moves itself to init.scope), for CLONE_INTO_CGROUP.
+fn init_cgroup(pid: u32) -> Option<OwnedFd> {
     let hierarchy = crate::cgroup::Hierarchy::find()?;
     let relative = crate::cgroup::Hierarchy::cgroup_of(pid)?;
-    Some(hierarchy.path(&relative).join("cgroup.procs"))
+    rustix::fs::open(
+        hierarchy.path(&relative),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
 }
 
 pub fn wait_status(pid: i32) -> io::Result<i32> {
@@ -136,10 +153,11 @@ pub fn wait_status(pid: i32) -> io::Result<i32> {
 
 struct AttachChild<'a> {
     pidfd: &'a OwnedFd,
+    /// The namespaces still to join (CLONE_NEW* flags).
+    namespaces: i32,
     plan: &'a StartPlan,
     request: &'a AttachRequest<'a>,
     seccomp: &'a [libc::sock_filter],
-    cgroup_procs: Option<&'a std::path::Path>,
     terminal: Option<&'a std::os::unix::net::UnixStream>,
 }
 
@@ -147,35 +165,18 @@ impl AttachChild<'_> {
     fn run(&self) -> Result<std::convert::Infallible, String> {
         let AttachChild {
             pidfd,
+            namespaces,
             plan,
             request,
             seccomp,
-            cgroup_procs,
             terminal,
         } = *self;
-        // Join the cgroup first, while its host path still means something.
-        if let Some(procs) = cgroup_procs {
-            std::fs::write(procs, "0")
-                .map_err(|e| format!("unable to join the container's cgroup: {e}"))?;
-        }
-        let flags = plan.clone_flags() as i32;
         // SAFETY: setns with a pidfd joins all the named namespaces of that process at once.
-        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        if unsafe { libc::setns(pidfd.as_raw_fd(), namespaces) } != 0 {
             return Err(format!(
                 "unable to enter the container's namespaces: {}",
                 io::Error::last_os_error()
             ));
-        }
-        // A new pid namespace only applies to children: fork once more.
-        // SAFETY: as above; this process is single-threaded.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", io::Error::last_os_error()));
-        }
-        if pid > 0 {
-            let code = wait_status(pid).unwrap_or(255);
-            // SAFETY: leave with the command's status.
-            unsafe { libc::_exit(code) };
         }
         if plan.id_map.is_some() {
             // SAFETY: plain id syscalls in a single-threaded process.
