@@ -10,6 +10,7 @@ use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, open};
@@ -32,10 +33,15 @@ pub fn cgroup2_mount(table: &[MountEntry]) -> Option<PathBuf> {
 }
 
 impl Hierarchy {
-    /// The v2 hierarchy of this mount namespace, from /proc/self/mountinfo.
+    /// The v2 hierarchy of this mount namespace, from /proc/self/mountinfo. Looked up once
+    /// per process: the cgroup2 mount does not move while corral runs, and `pct start`
+    /// would otherwise parse the mount table several times.
     pub fn find() -> Option<Hierarchy> {
-        let table = mount_table().ok()?;
-        cgroup2_mount(&table).map(|mount| Hierarchy { mount })
+        static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+        FOUND
+            .get_or_init(|| cgroup2_mount(&mount_table().ok()?))
+            .clone()
+            .map(|mount| Hierarchy { mount })
     }
 
     pub fn at(mount: impl Into<PathBuf>) -> Hierarchy {

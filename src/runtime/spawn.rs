@@ -52,19 +52,14 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// Clone init and wait until it has exec'd or failed; on failure the child is reaped and
-/// the error names the step. `id_map` is written between clone and the child's setup.
-pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
+/// Clone init and let it set itself up: `id_map` is written between clone and the child's
+/// setup. The caller can record the pid while the child works, then waits with
+/// [`Starting::wait_exec`].
+pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
     let (parent_sync, child_sync) =
         UnixStream::pair().map_err(|e| format!("unable to create sync socket: {e}"))?;
     let plan = inputs.plan;
     let mut pidfd: RawFd = -1;
-    let mut args = CloneArgs {
-        flags: plan.clone_flags() | libc::CLONE_PIDFD as u64,
-        pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
     inputs.trace.step(format_args!(
         "clone3 init into new namespaces: {}{}",
         plan.namespaces
@@ -78,24 +73,15 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
             ""
         }
     ));
-    if let Some(cgroup) = &inputs.cgroup {
-        // CLONE_INTO_CGROUP (0x200000000) does not fit libc's c_int constant.
-        args.flags |= 0x2_0000_0000;
-        args.cgroup = cgroup.as_raw_fd() as u64;
-    }
-    // SAFETY: clone3 without CLONE_VM gives the child its own copy of this single-threaded
-    // process; it never returns from `child_main`.
+    // SAFETY: the monitor is single-threaded; the child never returns from `child_main`.
     let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+        fork_into(
+            plan.clone_flags(),
+            inputs.cgroup.as_ref().map(|fd| fd.as_fd()),
+            Some(&mut pidfd),
         )
-    };
-    if pid < 0 {
-        let err = io::Error::last_os_error();
-        return Err(format!("unable to clone the container's init: {err}"));
     }
+    .map_err(|e| format!("unable to clone the container's init: {e}"))?;
     if pid == 0 {
         drop(parent_sync);
         child_main(inputs, child_sync);
@@ -110,32 +96,98 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Spawned, String> {
     inputs
         .trace
         .step(format_args!("init is pid {} on the host", spawned.pid));
-    let result = parent_side(plan, &spawned, parent_sync, &inputs.trace);
-    if let Err(message) = result {
-        let _ = rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
-        reap(&spawned);
-        return Err(message);
+    let mut starting = Starting {
+        spawned,
+        sync: parent_sync,
+    };
+    if let Err(message) = starting.release(plan, &inputs.trace) {
+        return Err(starting.abort(message));
     }
-    Ok(spawned)
+    Ok(starting)
 }
 
-fn parent_side(
-    plan: &StartPlan,
-    spawned: &Spawned,
-    mut sync: UnixStream,
-    trace: &Trace,
-) -> Result<(), String> {
-    if let Some(map) = &plan.id_map {
-        write_id_maps(spawned.pid, map, trace)?;
+/// An init that is setting itself up.
+pub struct Starting {
+    spawned: Spawned,
+    sync: UnixStream,
+}
+
+impl Starting {
+    pub fn pid(&self) -> u32 {
+        self.spawned.pid
     }
-    sync.write_all(b"g")
-        .map_err(|e| format!("unable to signal the container's init: {e}"))?;
-    let mut report = String::new();
-    let _ = sync.read_to_string(&mut report);
-    if report.is_empty() {
-        Ok(())
+
+    /// Write the ID maps, then let the child go.
+    fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), String> {
+        if let Some(map) = &plan.id_map {
+            write_id_maps(self.spawned.pid, map, trace)?;
+        }
+        self.sync
+            .write_all(b"g")
+            .map_err(|e| format!("unable to signal the container's init: {e}"))
+    }
+
+    /// Wait until init has exec'd (the sync socket closes on exec) or failed; on failure
+    /// the child is reaped and the error names the step.
+    pub fn wait_exec(mut self) -> Result<Spawned, String> {
+        let mut report = String::new();
+        let _ = self.sync.read_to_string(&mut report);
+        if report.is_empty() {
+            Ok(self.spawned)
+        } else {
+            Err(self.abort(report))
+        }
+    }
+
+    /// Kill and reap the child; returns `message`.
+    pub fn abort(self, message: String) -> String {
+        let _ =
+            rustix::process::pidfd_send_signal(&self.spawned.pidfd, rustix::process::Signal::KILL);
+        reap(&self.spawned);
+        message
+    }
+}
+
+/// clone3 as a fork: the child gets a copy of this process, in the new namespaces of `flags`,
+/// and — with `cgroup` — born straight into that cgroup (CLONE_INTO_CGROUP), which spares
+/// the migration a write to cgroup.procs would cost (an RCU grace period, milliseconds).
+/// With `pidfd` the kernel puts a pidfd for the child there. Returns 0 in the child.
+///
+/// # Safety
+/// As fork(2): the caller must be single-threaded, and the child may only do what is safe
+/// after fork before it execs or `_exit`s.
+pub unsafe fn fork_into(
+    flags: u64,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    pidfd: Option<&mut RawFd>,
+) -> io::Result<u32> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(pidfd) = pidfd {
+        args.flags |= libc::CLONE_PIDFD as u64;
+        args.pidfd = pidfd as *mut RawFd as u64;
+    }
+    if let Some(cgroup) = cgroup {
+        // CLONE_INTO_CGROUP (0x200000000) does not fit libc's c_int constant.
+        args.flags |= 0x2_0000_0000;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
+    // SAFETY: clone3 without CLONE_VM duplicates the process like fork; the caller upholds
+    // fork's rules.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
     } else {
-        Err(report)
+        Ok(pid as u32)
     }
 }
 
