@@ -20,4 +20,4 @@ pub mod setup;
 pub mod storage;
 
 pub use config::{Config, Section, Vmid};
-pub use host::{Container, CreateOptions, Error, Host};
+pub use host::{Container, CreateOptions, Error, Host, StartOptions};

@@ -157,7 +157,22 @@ impl Ct<'_> {
         if let Some(cgroup) = container_cgroup(self.vmid) {
             assert!(!cgroup.exists(), "cgroup left: {}", cgroup.display());
         }
-        assert_eq!(monitor_pids(self.vmid), Vec::<u32>::new(), "monitor left");
+        // A monitor that has reported its end may still be on its way out of the kernel.
+        let since = Instant::now();
+        while !monitor_pids(self.vmid).is_empty() && since.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left: Vec<String> = monitor_pids(self.vmid)
+            .iter()
+            .map(|pid| {
+                let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                format!(
+                    "{pid}: {}",
+                    status.lines().take(3).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "monitor left");
         let config = self.pct_ok(&["config", &self.id()]);
         assert!(!config.contains("\nlock:"), "lock left:\n{config}");
     }
@@ -182,14 +197,19 @@ impl Drop for Ct<'_> {
 }
 
 /// Processes whose command line is `corral monitor <vmid>`.
+/// Monitors as `ps` shows them: command line `corral monitor <vmid>`, name `corral-monitor`.
 fn monitor_pids(vmid: u32) -> Vec<u32> {
-    let wanted = format!("corral\0monitor\0{vmid}\0");
+    let wanted = format!("corral monitor {vmid}");
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes())
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.trim_end_matches('\0') == wanted
+                && fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "corral-monitor")
         })
         .collect()
 }

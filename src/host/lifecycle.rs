@@ -17,7 +17,7 @@ use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::monitor::{self, InitExit};
 use crate::runtime::plan::{HostFacts, StartPlan, parse_cpu_list};
 use crate::runtime::state::{InitState, StateDir};
-use crate::runtime::trace::Trace;
+use crate::runtime::trace::{self, Trace};
 
 /// One container's result in `startall`/`stopall`.
 pub type BulkOutcome = (u32, Result<(), Error>);
@@ -108,6 +108,11 @@ impl Container<'_> {
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
     pub fn start(&self, options: &StartOptions) -> Result<Option<InitExit>, Error> {
+        let trace = if options.debug {
+            Trace::to_stderr(trace::now_ns())
+        } else {
+            Trace::off()
+        };
         let vmid = self.vmid.get();
         let lock = self.lock()?;
         let mut config = self.config()?;
@@ -130,6 +135,7 @@ impl Container<'_> {
         }
         let facts = self.host_facts(&config.main)?;
         let plan = StartPlan::build(vmid, &config.main, &facts).map_err(Error::Failed)?;
+        trace.step("pct: start plan built");
         for warning in &plan.warnings {
             eprintln!("WARN: {warning}");
         }
@@ -151,16 +157,12 @@ impl Container<'_> {
         };
         if options.foreground {
             drop(lock);
-            let trace = if options.debug {
-                Trace::to_stderr()
-            } else {
-                Trace::off()
-            };
-            return monitor::run(self.host.root(), vmid, None, trace)
+            return monitor::run(self.host.root(), &plan, None, trace)
                 .map(Some)
                 .map_err(failed);
         }
-        monitor::launch(self.host.root(), vmid, options.debug).map_err(failed)?;
+        monitor::launch(self.host.root(), &plan, trace).map_err(failed)?;
+        trace.step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript
             && let Err(message) = run_hookscript(hook, vmid, Phase::PostStart, None)

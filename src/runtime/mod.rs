@@ -7,6 +7,7 @@ pub mod command;
 pub mod hooks;
 pub mod monitor;
 pub mod plan;
+pub mod residency;
 pub mod seccomp;
 pub mod signals;
 pub mod spawn;

@@ -8,12 +8,11 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fs::{Mode, OFlags, ResolveFlags, open, openat2};
+use rustix::mount::UnmountFlags;
 
 use super::command::{Request, read_request, send_reply};
 use super::hooks::{Phase, run_hookscript};
@@ -21,18 +20,10 @@ use super::plan::{NodeCreation, StartPlan};
 use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::state::{InitState, StateDir, process_start_time};
-use super::trace::{REPORT_PREFIX, Trace};
+use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
 use crate::mount::container::HostPaths;
-use crate::mount::{mount_volume_owned, unmount_tree};
-
-/// Environment the monitor process reads its arguments from (its argv is only for `ps`).
-const ROOT_ENV: &str = "CORRAL_MONITOR_ROOT";
-const REPORT_FD_ENV: &str = "CORRAL_MONITOR_REPORT_FD";
-/// Set when `pct start --debug` wants the step log on the report socket.
-const DEBUG_ENV: &str = "CORRAL_MONITOR_DEBUG";
-/// The report descriptor's number in the monitor.
-const REPORT_FD: i32 = 3;
+use crate::mount::mount_volume_owned;
 
 /// How a container's init ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,59 +53,79 @@ pub fn log_path(host_root: &Path, vmid: u32) -> PathBuf {
     host_root.join(format!("var/log/corral/{vmid}.log"))
 }
 
-fn open_log(host_root: &Path, vmid: u32) -> Stdio {
+fn open_log(host_root: &Path, vmid: u32) -> Option<File> {
     let path = log_path(host_root, vmid);
-    let file = path.parent().map(std::fs::create_dir_all).and_then(|_| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok()
-    });
-    file.map(Stdio::from).unwrap_or_else(Stdio::null)
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()
 }
 
-/// Start the monitor process for a container whose plan is already in its state dir, and
-/// wait until init has exec'd. The monitor is detached: its own session, no terminal. With
-/// `debug` its step log is copied to stderr as it comes.
-pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
+/// Start the monitor for `plan` (already in its state dir), and wait until init has exec'd.
+///
+/// The monitor is a fork of this process, detached through a second fork (so it is never
+/// this process's zombie) and its own session, with no terminal; it appears in `ps` as
+/// `corral monitor <vmid>`. Forking without exec spares every start the loading of a fresh
+/// binary; in the child nothing but the monitor runs, with its own descriptors only. When
+/// `trace` is on, the monitor's step log is copied to stderr as it comes.
+pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), String> {
+    let vmid = plan.vmid;
     let (report_read, report_write) =
         UnixStream::pair().map_err(|e| format!("unable to create report socket: {e}"))?;
-    let state = StateDir::new(host_root, vmid);
-    let report_raw = report_write.as_raw_fd();
-    let mut command = Command::new("/proc/self/exe");
-    command
-        .arg0("corral")
-        .args(["monitor", &vmid.to_string()])
-        .env(ROOT_ENV, host_root)
-        .env(REPORT_FD_ENV, REPORT_FD.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(open_log(host_root, vmid));
-    if debug {
-        command.env(DEBUG_ENV, "1");
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("/dev/null: {e}"))?;
+    let log = open_log(host_root, vmid);
+    trace.step("pct: fork the monitor");
+    // SAFETY: fork; the child only forks again and exits, or becomes the monitor and never
+    // returns (it leaves through _exit).
+    let intermediate = unsafe { libc::fork() };
+    if intermediate < 0 {
+        return Err(format!(
+            "unable to start the monitor: {}",
+            io::Error::last_os_error()
+        ));
     }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
+    if intermediate == 0 {
+        // SAFETY: as above.
+        let monitor = unsafe { libc::fork() };
+        if monitor != 0 {
+            // SAFETY: leave the intermediate child without running destructors.
+            unsafe { libc::_exit(i32::from(monitor < 0)) };
+        }
+        drop(report_read);
+        let code = match become_monitor(vmid, &null, log.as_ref().unwrap_or(&null), report_write) {
+            Ok(report) => {
+                let trace = if trace.is_on() {
+                    Trace::to_report(report.as_raw_fd(), trace.origin())
+                } else {
+                    Trace::off()
+                };
+                trace.step("monitor: running");
+                match run(host_root, plan, Some(report), trace) {
+                    Ok(exit) => exit.code(),
+                    Err(_) => 1,
+                }
             }
-            if libc::dup2(report_raw, REPORT_FD) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+            Err(_) => 1,
+        };
+        // SAFETY: the monitor ends here, without the caller's destructors.
+        unsafe { libc::_exit(code) };
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("unable to start the monitor: {e}"))?;
     drop(report_write);
+    drop(log);
+    drop(null);
+    super::attach::wait_status(intermediate)
+        .map_err(|e| format!("waiting for the monitor: {e}"))?;
     let mut report = String::new();
     for line in BufReader::new(report_read).lines() {
         let Ok(line) = line else { break };
         match line.strip_prefix(REPORT_PREFIX) {
-            Some(step) => eprintln!("DEBUG {step}"),
+            Some(step) => eprintln!("{STDERR_PREFIX}{step}"),
             None => {
                 report.push_str(&line);
                 report.push('\n');
@@ -123,12 +134,9 @@ pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
     }
     let report = report.trim();
     if report == "ok" {
-        // The monitor runs on; it is reaped by whoever inherits it once this process exits.
-        std::mem::forget(child);
         return Ok(());
     }
-    let _ = child.wait();
-    let _ = state.remove();
+    let _ = StateDir::new(host_root, vmid).remove();
     Err(if report.is_empty() {
         "the monitor exited before init started".to_string()
     } else {
@@ -136,35 +144,91 @@ pub fn launch(host_root: &Path, vmid: u32, debug: bool) -> Result<(), String> {
     })
 }
 
-/// The `corral monitor <vmid>` process.
-pub fn monitor_main(args: &[String]) -> i32 {
-    let Some(root) = std::env::var_os(ROOT_ENV) else {
-        eprintln!("corral monitor: only pct starts monitors");
-        return 2;
-    };
-    let Some(vmid) = args.get(2).and_then(|a| a.parse::<u32>().ok()) else {
-        eprintln!("corral monitor: missing vmid");
-        return 2;
-    };
-    let report = std::env::var(REPORT_FD_ENV)
-        .ok()
-        .and_then(|fd| fd.parse::<i32>().ok())
-        // SAFETY: the launcher placed the report socket at this descriptor.
-        .map(|fd| unsafe { UnixStream::from_raw_fd(fd) });
-    // SAFETY: set close-on-exec so hooks and init never inherit the report socket.
-    if let Some(report) = &report {
-        unsafe { libc::fcntl(report.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
-    let trace = match &report {
-        Some(report) if std::env::var_os(DEBUG_ENV).is_some() => {
-            Trace::to_report(report.as_raw_fd())
+/// Turn the freshly forked child into the monitor: its own session, /dev/null for input and
+/// the log for output, no descriptor of the caller's but the report socket (a lock file
+/// left open here would hold the caller's lock for the container's lifetime), SIGPIPE
+/// ignored, and named for `ps`. Returns the report socket, at descriptor 3.
+fn become_monitor(
+    vmid: u32,
+    null: &File,
+    log: &File,
+    report: UnixStream,
+) -> io::Result<UnixStream> {
+    const REPORT_FD: i32 = 3;
+    let check = |rc: libc::c_int| {
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
         }
-        _ => Trace::off(),
     };
-    match run(Path::new(&root), vmid, report, trace) {
-        Ok(exit) => exit.code(),
-        Err(_) => 1,
+    // SAFETY: plain descriptor and process calls on descriptors this process owns.
+    unsafe {
+        check(libc::setsid())?;
+        check(libc::dup2(null.as_raw_fd(), 0))?;
+        check(libc::dup2(log.as_raw_fd(), 1))?;
+        check(libc::dup2(log.as_raw_fd(), 2))?;
+        check(libc::dup2(report.as_raw_fd(), REPORT_FD))?;
+        check(libc::fcntl(REPORT_FD, libc::F_SETFD, libc::FD_CLOEXEC))?;
+        check(libc::syscall(libc::SYS_close_range, REPORT_FD + 1, u32::MAX, 0) as libc::c_int)?;
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // The originals are closed already; do not close their numbers again.
+    std::mem::forget(report);
+    set_process_name(vmid);
+    // SAFETY: descriptor 3 is the report socket, set up above and owned from here on.
+    Ok(unsafe { UnixStream::from_raw_fd(REPORT_FD) })
+}
+
+/// `corral monitor <vmid>` as the command line `ps` shows, and `corral-monitor` as the
+/// process name.
+fn set_process_name(vmid: u32) {
+    // SAFETY: PR_SET_NAME copies at most 16 bytes from a NUL-terminated string.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"corral-monitor".as_ptr()) };
+    set_command_line(&format!("corral monitor {vmid}"));
+}
+
+/// Rewrite the command line in place, over the original argument and environment strings,
+/// as setproctitle does it for nginx and PostgreSQL: the kernel reads a command line whose
+/// last NUL was overwritten as one string running on into the old environment. The
+/// environment is copied to the heap first, so hooks the monitor runs still get it.
+fn set_command_line(title: &str) {
+    let Some((args, env)) = argument_area() else {
+        return;
+    };
+    let end = if env.0 == args.1 { env.1 } else { args.1 };
+    if end <= args.0 {
+        return;
+    }
+    let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+    // SAFETY: the monitor is single-threaded; the environment is rebuilt on the heap before
+    // the strings it pointed into are overwritten, and [args.0, end) is this process's own
+    // argument and environment memory as the kernel reports it.
+    unsafe {
+        libc::clearenv();
+        for (key, value) in vars {
+            std::env::set_var(key, value);
+        }
+        let area = std::slice::from_raw_parts_mut(args.0 as *mut u8, end - args.0);
+        let len = title.len().min(area.len() - 1);
+        area[..len].copy_from_slice(&title.as_bytes()[..len]);
+        area[len..].fill(0);
+    }
+}
+
+/// The (start, end) addresses of the argument and environment strings, from
+/// /proc/self/stat (fields 48 to 51).
+fn argument_area() -> Option<((usize, usize), (usize, usize))> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<usize> = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // After the command name, the list starts at field 3.
+    let field = |number: usize| fields.get(number - 3).copied();
+    Some(((field(48)?, field(49)?), (field(50)?, field(51)?)))
 }
 
 /// Run a container to its end in this process: stage, clone init, report, supervise, clean
@@ -172,34 +236,28 @@ pub fn monitor_main(args: &[String]) -> i32 {
 /// start. Returns how init ended.
 pub fn run(
     host_root: &Path,
-    vmid: u32,
+    plan: &StartPlan,
     mut report: Option<UnixStream>,
     trace: Trace,
 ) -> Result<InitExit, String> {
+    let vmid = plan.vmid;
     let state = StateDir::new(host_root, vmid);
+    let reporting = report.is_some();
     let mut say = |text: &str| {
         if let Some(stream) = report.as_mut() {
             let _ = stream.write_all(text.as_bytes());
         }
     };
-    let plan = match state.read_plan() {
-        Ok(plan) => plan,
-        Err(e) => {
-            let message = format!("unable to read the start plan: {e}");
-            say(&message);
-            return Err(message);
-        }
-    };
     // Hooks run in the host's mount namespace, not in the monitor's private one.
     let host_ns = File::open("/proc/self/ns/mnt").ok();
-    let mut monitor = match Monitor::prepare(host_root, &plan, &state, trace) {
+    let mut monitor = match Monitor::prepare(host_root, plan, &state, trace) {
         Ok(monitor) => monitor,
         Err(message) => {
             say(&message);
             return Err(message);
         }
     };
-    let mut spawned = match monitor.spawn(&plan) {
+    let mut spawned = match monitor.spawn(plan) {
         Ok(spawned) => spawned,
         Err(message) => {
             monitor.teardown(&state);
@@ -208,19 +266,24 @@ pub fn run(
         }
     };
     trace.step("init runs; the monitor supervises");
-    // The step log may write to the report socket, which closes now; its descriptor number
-    // must not be written to once it is reused.
-    monitor.trace = Trace::off();
+    if reporting {
+        // The step log writes to the report socket, which closes now; its descriptor number
+        // must not be written to once it is reused.
+        monitor.trace = Trace::off();
+    }
     say("ok");
     drop(report);
     let exit = loop {
         let exit = monitor.supervise(&spawned);
+        monitor
+            .trace
+            .step(format_args!("monitor: init ended: {exit:?}"));
         if !exit.is_reboot() {
             break exit;
         }
         // The container rebooted itself: same mounts and consoles, fresh init and cgroup.
-        monitor.reset_cgroup(&plan);
-        match monitor.spawn(&plan) {
+        monitor.reset_cgroup(plan);
+        match monitor.spawn(plan) {
             Ok(next) => spawned = next,
             Err(_) => break exit,
         }
@@ -242,7 +305,6 @@ struct Pty {
 
 /// What the monitor holds for a running container.
 struct Monitor {
-    vmid: u32,
     rootfs: PathBuf,
     cgroup: Option<ContainerCgroup>,
     hierarchy: Option<Hierarchy>,
@@ -258,6 +320,8 @@ struct Monitor {
     waiters: Vec<UnixStream>,
     state: StateDir,
     trace: Trace,
+    /// Whether the start-up code's pages were given back (see `residency`).
+    trimmed: bool,
 }
 
 impl Monitor {
@@ -273,7 +337,6 @@ impl Monitor {
         unshare_mount_namespace()?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
-            vmid: plan.vmid,
             rootfs: rootfs.clone(),
             cgroup: None,
             hierarchy: Hierarchy::find(),
@@ -287,6 +350,7 @@ impl Monitor {
             waiters: Vec::new(),
             state: state.clone(),
             trace,
+            trimmed: false,
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -460,7 +524,7 @@ impl Monitor {
             ),
             None => None,
         };
-        let spawned = spawn_init(ChildInputs {
+        let starting = spawn_init(ChildInputs {
             plan,
             host,
             stdio,
@@ -469,9 +533,12 @@ impl Monitor {
             cgroup,
             trace: self.trace,
         })?;
+        // Record the container while its init sets itself up; a start that fails after this
+        // is cleaned up with the rest of the state directory.
+        let pid = starting.pid();
         let init = InitState {
-            pid: spawned.pid,
-            start_time: process_start_time(spawned.pid).unwrap_or(0),
+            pid,
+            start_time: process_start_time(pid).unwrap_or(0),
             monitor_pid: std::process::id(),
             cgroup: self
                 .cgroup
@@ -481,11 +548,9 @@ impl Monitor {
             halt_signal: self.halt_signal,
         };
         if let Err(e) = self.state.write_init(&init) {
-            let _ =
-                rustix::process::pidfd_send_signal(&spawned.pidfd, rustix::process::Signal::KILL);
-            super::spawn::reap(&spawned);
-            return Err(format!("unable to record the container's state: {e}"));
+            return Err(starting.abort(format!("unable to record the container's state: {e}")));
         }
+        let spawned = starting.wait_exec()?;
         Ok(spawned)
     }
 
@@ -517,7 +582,18 @@ impl Monitor {
             for (_, client) in &clients {
                 fds.push(PollFd::new(*client, PollFlags::IN));
             }
-            match poll(&mut fds, None) {
+            // Once the container has run quietly for a while, only this loop will run on:
+            // give back the start-up code's pages then, off the start path.
+            let timeout = (!self.trimmed).then_some(rustix::event::Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            });
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(0) if !self.trimmed => {
+                    self.trimmed = true;
+                    let _ = super::residency::drop_clean_file_pages();
+                    continue;
+                }
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
@@ -655,17 +731,25 @@ impl Monitor {
 
     fn teardown(&mut self, state: &StateDir) {
         if let Some(cgroup) = self.cgroup.take() {
+            self.trace
+                .step("monitor: kill what is left in the cgroup and remove it");
             let _ = cgroup.kill();
             cgroup.wait_empty(std::time::Duration::from_secs(10));
             if let Err(e) = cgroup.remove() {
                 eprintln!("{e}");
             }
         }
-        if let Err(e) = unmount_tree(&self.rootfs) {
+        self.trace.step("monitor: unmount the staged rootfs");
+        // The staging mounts live in the monitor's own namespace and nothing else uses them
+        // now: one lazy detach takes the whole tree down (a busy file system, such as a loop
+        // device someone still reads, is released when its last user goes).
+        if let Err(e) =
+            rustix::mount::unmount(&self.rootfs, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW)
+        {
             eprintln!("unable to unmount '{}': {e}", self.rootfs.display());
         }
         let _ = state.remove();
-        let _ = self.vmid;
+        self.trace.step("monitor: stopped");
     }
 }
 

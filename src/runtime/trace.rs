@@ -1,27 +1,39 @@
 //! The step log of `pct start --debug`: one line per step of the start — staging, cgroup,
-//! clone, ID maps, every mount, pivot, capabilities, seccomp, exec — timed from the start of
-//! the monitor. The monitor and the cloned child write to the same descriptor (the
-//! launcher's report socket, or stderr in the foreground) with plain write(2), which is safe
-//! in the child between clone and exec.
+//! clone, ID maps, every mount, pivot, capabilities, seccomp, exec — timed from the moment
+//! `pct start` began. `pct`, the monitor and the cloned child all write to it: the monitor
+//! and the child to the launcher's report socket (or stderr in the foreground) with plain
+//! write(2), which is safe in the child between clone and exec.
 
 use std::fmt::Display;
 use std::os::fd::RawFd;
-use std::time::Instant;
 
 /// Prefix of a step line on the report socket, to tell it from the final verdict.
 pub const REPORT_PREFIX: &str = "debug ";
+/// Prefix of a step line on stderr.
+pub const STDERR_PREFIX: &str = "DEBUG ";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Trace {
     sink: Option<Sink>,
-    start: Instant,
+    /// CLOCK_MONOTONIC nanoseconds the times are counted from.
+    origin: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Sink {
     fd: RawFd,
-    /// Lines on a report socket carry `REPORT_PREFIX`; lines to a terminal do not.
-    prefixed: bool,
+    prefix: &'static str,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: comparable between processes, unlike `Instant`.
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl Trace {
@@ -29,27 +41,37 @@ impl Trace {
     pub fn off() -> Trace {
         Trace {
             sink: None,
-            start: Instant::now(),
+            origin: 0,
         }
     }
 
-    /// Step lines to the launcher's report socket.
-    pub fn to_report(fd: RawFd) -> Trace {
-        Trace {
-            sink: Some(Sink { fd, prefixed: true }),
-            start: Instant::now(),
-        }
-    }
-
-    /// Step lines straight to stderr (`pct start --foreground --debug`).
-    pub fn to_stderr() -> Trace {
+    /// Step lines to the launcher's report socket, timed from `origin` (see [`now_ns`]).
+    pub fn to_report(fd: RawFd, origin: u64) -> Trace {
         Trace {
             sink: Some(Sink {
-                fd: libc::STDERR_FILENO,
-                prefixed: false,
+                fd,
+                prefix: REPORT_PREFIX,
             }),
-            start: Instant::now(),
+            origin,
         }
+    }
+
+    /// Step lines to stderr, through a copy of it (the child of a foreground start puts the
+    /// console on its own stderr before its last steps).
+    pub fn to_stderr(origin: u64) -> Trace {
+        // SAFETY: duplicating our own stderr; the copy stays open for the process's life.
+        let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 10) };
+        Trace {
+            sink: (fd >= 0).then_some(Sink {
+                fd,
+                prefix: STDERR_PREFIX,
+            }),
+            origin,
+        }
+    }
+
+    pub fn origin(&self) -> u64 {
+        self.origin
     }
 
     pub fn is_on(&self) -> bool {
@@ -59,13 +81,13 @@ impl Trace {
     /// Log one step. Newlines in `text` become spaces: one step, one line.
     pub fn step(&self, text: impl Display) {
         let Some(sink) = self.sink else { return };
-        let elapsed = self.start.elapsed();
-        let prefix = if sink.prefixed { REPORT_PREFIX } else { "" };
+        let micros = now_ns().saturating_sub(self.origin) / 1000;
         let text = text.to_string().replace('\n', " ");
         let line = format!(
-            "{prefix}{:>4}.{:03} ms  {text}\n",
-            elapsed.as_millis(),
-            elapsed.subsec_micros() % 1000
+            "{}{:>4}.{:03} ms  {text}\n",
+            sink.prefix,
+            micros / 1000,
+            micros % 1000
         );
         write_all(sink.fd, line.as_bytes());
     }
@@ -92,7 +114,7 @@ mod tests {
     #[test]
     fn report_lines_are_prefixed_and_single_line() {
         let (mut read, write) = UnixStream::pair().unwrap();
-        let trace = Trace::to_report(write.as_raw_fd());
+        let trace = Trace::to_report(write.as_raw_fd(), now_ns());
         trace.step("mount proc\nat /proc");
         trace.step(format_args!("exec {}", "/sbin/init"));
         drop(write);
