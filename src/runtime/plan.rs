@@ -425,6 +425,13 @@ impl StartPlan {
 
         let cgroup = plan_cgroup(vmid, section, facts, &mut warnings);
         let network = plan_network(vmid, section)?;
+        // The veth pairs come with the networking work; until then say so, once per device.
+        for net in &network {
+            warnings.push(format!(
+                "{}: network devices are not set up yet; the container has loopback only",
+                net.key
+            ));
+        }
 
         let hostname = last_raw("lxc.uts.name")
             .or_else(|| section.hostname().map(str::to_string))
