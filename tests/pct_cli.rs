@@ -628,7 +628,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let root = TestRoot::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pct"))
+    let mut child = Command::new(common::pct_binary())
         .args(["help", "-v"])
         .env("CORRAL_ROOT", root.path())
         .stdout(Stdio::piped())

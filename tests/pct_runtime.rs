@@ -298,7 +298,7 @@ impl PtySession {
         // SAFETY: both descriptors were just opened and are ours.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pct"));
+        let mut command = Command::new(common::pct_binary());
         command
             .args(args)
             .env("CORRAL_ROOT", root.path())
@@ -412,7 +412,7 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     // exec: exit status, output and stdin pass through; the id inside is root.
     let (code, out, _) = ct.exec("id -u; hostname; exit 7");
     assert_eq!((code, out.as_str()), (7, "0\nct-test\n"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pct"))
+    let mut child = Command::new(common::pct_binary())
         .args(["exec", &id, "--", "tr", "a-z", "A-Z"])
         .env("CORRAL_ROOT", root.path())
         .stdin(Stdio::piped())

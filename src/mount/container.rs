@@ -286,24 +286,14 @@ fn mount_proc(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
 /// sysfs (read-only for sys:mixed and sys:ro, with /sys/devices/virtual/net writable for
 /// mixed), then cgroup2 at /sys/fs/cgroup, which shows the container's cgroup namespace.
 fn mount_sys(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
-    let read_only = matches!(plan.sys, SysMode::Mixed | SysMode::Ro);
-    let mut attrs = NOSUID_NODEV_NOEXEC;
-    if read_only {
-        attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
-    }
-    // The writable net subtree comes from a second, writable instance: a bind of a read-only
-    // mount cannot be made writable from inside a user namespace on every kernel.
-    let writable_net = if plan.sys == SysMode::Mixed {
-        Some(detached_fs("sysfs", &[], NOSUID_NODEV_NOEXEC)?)
-    } else {
-        None
-    };
-    let sys = detached_fs("sysfs", &[], attrs)?;
+    // LXC's order: sysfs writable, the net subtree bound onto itself (a mount of its own,
+    // so it stays writable), then the top mount alone made read-only. Cloning needs the
+    // source attached on kernels before 6.15, hence attach first.
+    let sys = detached_fs("sysfs", &[], NOSUID_NODEV_NOEXEC)?;
     attach(&sys, target.as_fd(), "/sys")?;
-    let live = sys;
-    if let Some(writable) = writable_net {
+    if plan.sys == SysMode::Mixed {
         let net = clone_tree(
-            writable.as_fd(),
+            sys.as_fd(),
             c"devices/virtual/net",
             false,
             "/sys/devices/virtual/net",
@@ -311,7 +301,7 @@ fn mount_sys(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
         attach(
             &net,
             open_below(
-                live.as_fd(),
+                sys.as_fd(),
                 "devices/virtual/net",
                 "/sys/devices/virtual/net",
             )?
@@ -322,9 +312,13 @@ fn mount_sys(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
     let cgroup = detached_fs("cgroup2", &[], NOSUID_NODEV_NOEXEC)?;
     attach(
         &cgroup,
-        open_below(live.as_fd(), "fs/cgroup", "/sys/fs/cgroup")?.as_fd(),
+        open_below(sys.as_fd(), "fs/cgroup", "/sys/fs/cgroup")?.as_fd(),
         "/sys/fs/cgroup",
-    )
+    )?;
+    if matches!(plan.sys, SysMode::Mixed | SysMode::Ro) {
+        set_attrs(sys.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, "/sys")?;
+    }
+    Ok(())
 }
 
 fn make_dir(dir: BorrowedFd<'_>, name: &str, mode: u32) -> Result<OwnedFd, SetupError> {

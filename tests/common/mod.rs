@@ -7,6 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The `pct` under test: `CORRAL_TEST_PCT` when set (the VM rig runs tests away from the
+/// build tree), else the one cargo built.
+pub fn pct_binary() -> PathBuf {
+    std::env::var_os("CORRAL_TEST_PCT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pct")))
+}
+
 /// A host root under a temporary directory. Drop unmounts whatever is mounted below it
 /// (deepest first) before deleting it, so a failing test leaves nothing behind.
 pub struct TestRoot {
@@ -42,7 +50,7 @@ impl TestRoot {
 
     /// Run `pct` with this root; returns (exit code, stdout, stderr).
     pub fn pct(&self, args: &[&str]) -> (i32, String, String) {
-        let output: Output = Command::new(env!("CARGO_BIN_EXE_pct"))
+        let output: Output = Command::new(pct_binary())
             .args(args)
             .env("CORRAL_ROOT", self.path())
             .output()
