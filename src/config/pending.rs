@@ -302,6 +302,36 @@ impl Config {
         warnings
     }
 
+    /// Apply the pending sets and deletes of the keys `hot` accepts (pct's hotplug into a
+    /// running container); the rest stays pending. Returns the keys applied, in order.
+    pub fn apply_pending_keys(&mut self, hot: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut applied = Vec::new();
+        for (key, _) in pending_deletes(&self.pending) {
+            if hot(&key) {
+                self.main.remove(&key);
+                self.remove_from_pending_delete(&key);
+                applied.push(key);
+            }
+        }
+        let sets: Vec<(String, String)> = self
+            .pending
+            .options
+            .iter()
+            .filter(|(key, _)| hot(key))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, value) in sets {
+            self.main.set(&key, value);
+            self.pending.options.remove(&key);
+            applied.push(key);
+        }
+        if hot("description") && !self.pending.description.is_empty() {
+            self.main.description = std::mem::take(&mut self.pending.description);
+        }
+        self.cleanup_pending();
+        applied
+    }
+
     /// Put a no longer referenced volume into the lowest free `unusedN`; returns the key.
     pub fn add_unused_volume(&mut self, volid: &str) -> Result<String, ConfigError> {
         let unused = self.main.unused();

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use super::volumes::{mount_points_in_order, volume_source};
 use super::{Container, Error, Host, check_lock};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
-use crate::config::Section;
+use crate::config::{Config, Section, Warning};
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::monitor::{self, InitExit};
-use crate::runtime::plan::{HostFacts, StartPlan, parse_cpu_list};
+use crate::runtime::plan::{HostFacts, StartPlan, cgroup_writes, parse_cpu_list};
 use crate::runtime::state::{InitState, StateDir};
 use crate::runtime::trace::{self, Trace};
 
@@ -32,6 +32,36 @@ pub struct StartOptions {
     /// Run the monitor in this process until init exits (like `lxc-start -F`); the post-start
     /// hook is not run.
     pub foreground: bool,
+}
+
+/// The keys a running container takes at once (pct's hotplug list; net and mount points
+/// come with their own work): config-only ones, and the cgroup limits.
+const HOTPLUG_KEYS: &[&str] = &[
+    "description",
+    "onboot",
+    "startup",
+    "protection",
+    "hostname",
+    "hookscript",
+    "tags",
+    "lock",
+    "cores",
+    "memory",
+    "swap",
+    "cpulimit",
+    "cpuunits",
+];
+
+/// The cgroup side of the host: controllers offered, and the CPUs containers may use.
+fn add_cgroup_facts(facts: &mut HostFacts) {
+    let hierarchy = Hierarchy::find();
+    facts.cgroup_controllers = hierarchy.as_ref().map(|h| h.controllers());
+    facts.host_cpus = hierarchy
+        .as_ref()
+        .and_then(|h| std::fs::read_to_string(h.path("cpuset.cpus.effective")).ok())
+        .or_else(|| std::fs::read_to_string("/sys/devices/system/cpu/online").ok())
+        .map(|text| parse_cpu_list(&text))
+        .unwrap_or_default();
 }
 
 /// How long pct waits for a monitor to confirm a stop.
@@ -73,14 +103,7 @@ impl Container<'_> {
                 (kind, libc::major(rdev), libc::minor(rdev)),
             );
         }
-        let hierarchy = Hierarchy::find();
-        facts.cgroup_controllers = hierarchy.as_ref().map(|h| h.controllers());
-        facts.host_cpus = hierarchy
-            .as_ref()
-            .and_then(|h| std::fs::read_to_string(h.path("cpuset.cpus.effective")).ok())
-            .or_else(|| std::fs::read_to_string("/sys/devices/system/cpu/online").ok())
-            .map(|text| parse_cpu_list(&text))
-            .unwrap_or_default();
+        add_cgroup_facts(&mut facts);
         if let Some((_, path)) = section
             .lxc
             .iter()
@@ -96,6 +119,87 @@ impl Container<'_> {
             facts.hookscript = Some(hookscript_path(self.host, volid)?);
         }
         Ok(facts)
+    }
+
+    /// pct's hotplug for a running container: apply the pending changes that take effect at
+    /// once (config-only keys, and the cgroup limits, written into the limiting cgroup in
+    /// pct's order), leaving the rest pending for the next start. Errors are pct's
+    /// `unable to hotplug <key>: ...`; limits the host cannot enforce are warnings.
+    pub fn hotplug(&self, config: &mut Config) -> Result<Vec<Warning>, Error> {
+        let applied = config.apply_pending_keys(|key| HOTPLUG_KEYS.contains(&key));
+        let mut warnings = Vec::new();
+        let mut facts = HostFacts::default();
+        add_cgroup_facts(&mut facts);
+        let (writes, _) = cgroup_writes(self.vmid.get(), &config.main, &facts);
+        let value_of = |file: &str| {
+            writes
+                .iter()
+                .find(|w| w.key == file)
+                .map(|w| w.value.clone())
+        };
+        let mut files: Vec<(&str, &str, String)> = Vec::new();
+        for key in &applied {
+            match key.as_str() {
+                "swap" => files.push((
+                    key,
+                    "memory.swap.max",
+                    value_of("memory.swap.max").unwrap_or_default(),
+                )),
+                "memory" => {
+                    files.push((
+                        key,
+                        "memory.high",
+                        value_of("memory.high").unwrap_or_default(),
+                    ));
+                    files.push((
+                        key,
+                        "memory.max",
+                        value_of("memory.max").unwrap_or_default(),
+                    ));
+                }
+                "cpulimit" => files.push((
+                    key,
+                    "cpu.max",
+                    value_of("cpu.max").unwrap_or_else(|| "max 100000".into()),
+                )),
+                "cpuunits" => files.push((
+                    key,
+                    "cpu.weight",
+                    value_of("cpu.weight").unwrap_or_else(|| "100".into()),
+                )),
+                "cores" => files.push((
+                    key,
+                    "cpuset.cpus",
+                    value_of("cpuset.cpus").unwrap_or_default(),
+                )),
+                _ => {}
+            }
+        }
+        // pct writes swap before memory, so a smaller memory.max never meets an old swap.max.
+        files.sort_by_key(|(key, _, _)| *key != "swap");
+        let Some(hierarchy) = Hierarchy::find() else {
+            if !files.is_empty() {
+                warnings.push(Warning(
+                    "no cgroup v2 hierarchy on this host: no limit is enforced".into(),
+                ));
+            }
+            return Ok(warnings);
+        };
+        let controllers = hierarchy.controllers();
+        let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
+        for (key, file, value) in files {
+            let controller = file.split('.').next().unwrap_or("");
+            if !controllers.iter().any(|c| c == controller) {
+                warnings.push(Warning(format!(
+                    "cgroup v2 controller '{controller}' is not available: {file} = {value} is not enforced"
+                )));
+                continue;
+            }
+            cgroup
+                .write(file, &value)
+                .map_err(|e| Error::param(key, format!("unable to hotplug {key}: {e}")))?;
+        }
+        Ok(warnings)
     }
 
     /// The plan `pct start` would apply now (pending changes included).

@@ -10,8 +10,9 @@ use crate::mount::unmount_tree;
 use crate::storage::{Allocation, VolumeId};
 
 impl Container<'_> {
-    /// `pct set`. Values are validated; for a stopped container they take effect at once, for
-    /// a running one they wait in `[pve:pending]` (hotplug comes with the runtime).
+    /// `pct set`. Values are validated; for a stopped container they take effect at once; for
+    /// a running one what pct hotplugs (limits, config-only keys) does too, and the rest waits
+    /// in `[pve:pending]` for the next start.
     /// `digest` refuses the change when the file changed since it was read.
     pub fn set(&self, request: &SetRequest, digest: Option<&str>) -> Result<Vec<Warning>, Error> {
         if request.set.is_empty() && request.delete.is_empty() && request.revert.is_empty() {
@@ -66,7 +67,11 @@ impl Container<'_> {
                 }
             }
             let before = config.main.unused();
-            let mut warnings = config.update(&request, !self.is_running())?;
+            let running = self.is_running();
+            let mut warnings = config.update(&request, !running)?;
+            if running {
+                warnings.extend(self.hotplug(&mut config)?);
+            }
             self.write_config(&config)?;
             // A deleted unusedN takes its volume with it, as in pct; one still referenced
             // elsewhere (rootfs, mpN, another unusedN, a snapshot) stays.

@@ -737,6 +737,22 @@ fn plan_devices(
 
 /// pve-container's limits (memory.max/high/swap.max, cpu.max/weight, cpuset.cpus) and raw
 /// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
+/// The cgroup writes a config asks for, with warnings for what the host cannot enforce
+/// (the same as a start would make; `pct set` on a running container writes a subset).
+pub fn cgroup_writes(
+    vmid: u32,
+    section: &Section,
+    facts: &HostFacts,
+) -> (Vec<CgroupWrite>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let plan = plan_cgroup(vmid, section, facts, &mut warnings);
+    (plan.writes, warnings)
+}
+
+/// The default `pids.max` of a container: generous for any service, small against a fork
+/// bomb.
+pub const DEFAULT_PIDS_MAX: u32 = 8192;
+
 fn plan_cgroup(
     vmid: u32,
     section: &Section,
@@ -785,6 +801,9 @@ fn plan_cgroup(
     {
         add("cpuset.cpus", pick_cpus(vmid, cores, &facts.host_cpus));
     }
+    // Not pct's: a bound on tasks so a fork bomb inside stops at the container's edge
+    // instead of the host's pid_max. `lxc.cgroup2.pids.max` overrides it.
+    add("pids.max", DEFAULT_PIDS_MAX.to_string());
     for (key, value) in &section.lxc {
         if let Some(file) = key.strip_prefix("lxc.cgroup2.") {
             add(file, value.clone());
