@@ -449,6 +449,15 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     }
     assert!(mask & (1 << 21) != 0, "sys_admin stays");
 
+    // Devices: a privileged container may make any node but open only the allowed ones
+    // (the cgroup device filter); /dev/null stays usable.
+    if !unprivileged {
+        let (code, _, err) = ct.exec("mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem");
+        assert_ne!(code, 0);
+        assert!(err.contains("Operation not permitted"), "{err}");
+        ct.exec_ok("echo x > /dev/null && rm /tmp/mem");
+    }
+
     // The file system LXC gives: proc:mixed, sys:mixed, a small /dev, devpts, console.
     let mounts = ct.exec_ok("cat /proc/self/mounts");
     for needle in [

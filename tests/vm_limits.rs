@@ -252,3 +252,15 @@ fn set_on_a_running_container_writes_its_cgroup_at_once() {
     let (code, _, _) = ct.exec("dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null");
     assert_eq!(code, 128 + libc::SIGKILL);
 }
+
+#[test]
+#[ignore = "needs cgroup v2 memory/cpu/cpuset/pids controllers: run tests/vm/run"]
+fn the_device_filter_refuses_a_disk_to_a_privileged_container() {
+    let root = TestRoot::new();
+    let ct = Ct::start(&root, 807, &["--unprivileged", "0"]);
+    // loop0 is a block device (7:0): the node can be made, not opened.
+    let (code, _, err) = ct.exec("mknod /tmp/disk b 7 0 && head -c 1 /tmp/disk");
+    assert_ne!(code, 0);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    ct.exec_ok("head -c 1 /dev/zero > /dev/null && echo ok > /dev/null");
+}

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, open};
 
+pub mod devices;
+
 use crate::mount::{MountEntry, mount_table};
 
 /// The mounted cgroup v2 hierarchy.

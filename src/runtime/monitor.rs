@@ -468,6 +468,17 @@ impl Monitor {
             let _ = cgroup.remove();
             return Err(e.to_string());
         }
+        if let Some(rules) = &plan.device_rules {
+            self.trace.step(format_args!(
+                "monitor: attach the device filter ({} rules) to {}",
+                rules.len(),
+                cgroup.limiting.display()
+            ));
+            if let Err(e) = crate::cgroup::devices::restrict(&cgroup.limiting, rules) {
+                let _ = cgroup.remove();
+                return Err(e.to_string());
+            }
+        }
         self.cgroup = Some(cgroup);
         Ok(())
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caps;
 use super::seccomp;
+use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
 use crate::mount::VolumeSource;
 
@@ -208,6 +209,9 @@ pub struct StartPlan {
     pub cap_drop: Vec<String>,
     pub seccomp: SeccompPlan,
     pub cgroup: CgroupPlan,
+    /// The device filter of a privileged container, first match deciding and everything
+    /// else denied; none for unprivileged ones, which their user namespace confines.
+    pub device_rules: Option<Vec<DeviceRule>>,
     pub network: Vec<NetworkDevice>,
     pub init: InitPlan,
     /// Signal names for `lxc.signal.halt`/`reboot`/`stop`, when set.
@@ -424,6 +428,11 @@ impl StartPlan {
         };
 
         let cgroup = plan_cgroup(vmid, section, facts, &mut warnings);
+        let device_rules = if unprivileged {
+            None
+        } else {
+            Some(plan_device_rules(section, &devices)?)
+        };
         let network = plan_network(vmid, section)?;
         // The veth pairs come with the networking work; until then say so, once per device.
         for net in &network {
@@ -461,6 +470,7 @@ impl StartPlan {
             cap_drop,
             seccomp,
             cgroup,
+            device_rules,
             network,
             init,
             halt_signal: last_raw("lxc.signal.halt"),
@@ -599,6 +609,15 @@ impl StartPlan {
         ));
         for write in &self.cgroup.writes {
             line(format!("  {} = {}", write.key, write.value));
+        }
+        match &self.device_rules {
+            None => line("devices: any node (the user namespace confines them)".into()),
+            Some(rules) => {
+                line("devices: deny all but".into());
+                for rule in rules {
+                    line(format!("  {}", describe_device_rule(rule)));
+                }
+            }
         }
         for net in &self.network {
             line(format!(
@@ -749,6 +768,50 @@ pub fn cgroup_writes(
     (plan.writes, warnings)
 }
 
+/// LXC's default device list, each `devN` node, then `lxc.cgroup2.devices.allow`/`deny` in
+/// config order: `deny a` empties the list, `allow a` opens everything, other denies go
+/// first (the first matching rule decides).
+fn plan_device_rules(
+    section: &Section,
+    devices: &[PassthroughDevice],
+) -> Result<Vec<DeviceRule>, String> {
+    let mut rules = devices::default_rules();
+    for device in devices {
+        rules.push(DeviceRule::node(device.kind, device.major, device.minor));
+    }
+    for (key, value) in &section.lxc {
+        let allow = match key.as_str() {
+            "lxc.cgroup2.devices.allow" => true,
+            "lxc.cgroup2.devices.deny" => false,
+            _ => continue,
+        };
+        let rule = DeviceRule::parse(value, allow).map_err(|e| format!("{key}: {e}"))?;
+        match (rule.is_everything(), allow) {
+            (true, false) => rules.clear(),
+            (true, true) => rules = vec![rule],
+            (false, true) => rules.push(rule),
+            (false, false) => rules.insert(0, rule),
+        }
+    }
+    Ok(rules)
+}
+
+fn describe_device_rule(rule: &DeviceRule) -> String {
+    let number = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
+    let access: String = [(1, 'm'), (2, 'r'), (4, 'w')]
+        .iter()
+        .filter(|(bit, _)| rule.access & bit != 0)
+        .map(|(_, letter)| *letter)
+        .collect();
+    format!(
+        "{} {} {}:{} {access}",
+        if rule.allow { "allow" } else { "deny" },
+        rule.kind.unwrap_or('a'),
+        number(rule.major),
+        number(rule.minor)
+    )
+}
+
 /// The default `pids.max` of a container: generous for any service, small against a fork
 /// bomb.
 pub const DEFAULT_PIDS_MAX: u32 = 8192;
@@ -805,7 +868,9 @@ fn plan_cgroup(
     // instead of the host's pid_max. `lxc.cgroup2.pids.max` overrides it.
     add("pids.max", DEFAULT_PIDS_MAX.to_string());
     for (key, value) in &section.lxc {
-        if let Some(file) = key.strip_prefix("lxc.cgroup2.") {
+        if let Some(file) = key.strip_prefix("lxc.cgroup2.")
+            && !file.starts_with("devices.")
+        {
             add(file, value.clone());
         }
     }

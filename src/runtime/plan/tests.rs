@@ -322,3 +322,38 @@ fn plans_round_trip_through_json() {
     let back: StartPlan = serde_json::from_str(&json).unwrap();
     assert_eq!(back, plan);
 }
+
+#[test]
+fn privileged_containers_get_a_device_filter_from_defaults_devices_and_raw_keys() {
+    let text = format!(
+        "{PRIVILEGED}dev0: /dev/ttyUSB0\nlxc.cgroup2.devices.allow: b 8:* r\nlxc.cgroup2.devices.deny: c 1:9 rwm\n"
+    );
+    let with_device = section(&text);
+    let mut facts = facts_for(&with_device);
+    facts.devices.insert("/dev/ttyUSB0".into(), ('c', 188, 0));
+    let plan = StartPlan::build(100, &with_device, &facts).unwrap();
+    let rules = plan.device_rules.as_ref().expect("a filter");
+    let shown: Vec<String> = rules.iter().map(describe_device_rule).collect();
+    assert_eq!(shown[0], "deny c 1:9 mrw", "denies come first");
+    assert!(shown.contains(&"allow c 1:3 mrw".to_string()));
+    assert!(shown.contains(&"allow c 188:0 mrw".to_string()), "dev0");
+    assert_eq!(shown.last().unwrap(), "allow b 8:* r");
+    assert!(
+        writes(&plan)
+            .iter()
+            .all(|(key, _)| !key.starts_with("devices."))
+    );
+
+    let reset = plan_with("lxc.cgroup2.devices.deny: a\nlxc.cgroup2.devices.allow: c 1:3 rw\n");
+    let rules = reset.device_rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(describe_device_rule(&rules[0]), "allow c 1:3 rw");
+
+    let bad = section(&format!("{PRIVILEGED}lxc.cgroup2.devices.allow: x 1:3\n"));
+    let error = StartPlan::build(100, &bad, &facts_for(&bad)).unwrap_err();
+    assert!(error.contains("invalid device rule 'x 1:3'"), "{error}");
+
+    let unprivileged = section(&format!("{PRIVILEGED}unprivileged: 1\n"));
+    let plan = StartPlan::build(100, &unprivileged, &facts_for(&unprivileged)).unwrap();
+    assert!(plan.device_rules.is_none());
+}
