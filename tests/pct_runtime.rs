@@ -501,6 +501,15 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     assert_ne!(code, 0);
     assert!(err.contains("container is running"), "{err}");
 
+    // suspend and resume freeze and thaw every process through the cgroup.
+    let events = container_cgroup(vmid).unwrap().join("cgroup.events");
+    ct.pct_ok(&["suspend", &id]);
+    assert!(fs::read_to_string(&events).unwrap().contains("frozen 1"));
+    assert_eq!(ct.status(), "status: running");
+    ct.pct_ok(&["resume", &id]);
+    assert!(fs::read_to_string(&events).unwrap().contains("frozen 0"));
+    ct.exec_ok("true");
+
     // enter: a login shell on a pty of the container's own.
     let mut session = PtySession::spawn(&root, &["enter", &id]);
     session.expect("#");

@@ -185,6 +185,38 @@ impl ContainerCgroup {
         Ok(true)
     }
 
+    /// Freeze (`true`) or thaw every process of the container through `cgroup.freeze`, and
+    /// wait until `cgroup.events` says it is done, up to `timeout`.
+    pub fn set_frozen(&self, frozen: bool, timeout: Duration) -> io::Result<()> {
+        self.write("cgroup.freeze", if frozen { "1" } else { "0" })?;
+        let wanted = if frozen { "frozen 1" } else { "frozen 0" };
+        let start = Instant::now();
+        loop {
+            let events = fs::read_to_string(self.limiting.join("cgroup.events"))?;
+            if events.lines().any(|line| line == wanted) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "'{}' did not become {} within {} s",
+                        self.limiting.display(),
+                        if frozen { "frozen" } else { "thawed" },
+                        timeout.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Whether the container is frozen.
+    pub fn frozen(&self) -> bool {
+        self.read("cgroup.events")
+            .is_some_and(|events| events.lines().any(|line| line == "frozen 1"))
+    }
+
     /// Wait until no process is left, up to `timeout`.
     pub fn wait_empty(&self, timeout: Duration) -> bool {
         let start = Instant::now();

@@ -238,6 +238,8 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             }
         }
         "cpusets" => output::cpusets(&host(m)?.cpusets()?),
+        "suspend" => host(m)?.container(vmid(m)?).set_suspended(true)?,
+        "resume" => host(m)?.container(vmid(m)?).set_suspended(false)?,
         "exec" => {
             let command: Vec<String> = m
                 .get_many::<String>("extra-args")

@@ -147,6 +147,8 @@ fn build(with_config_options: bool) -> Command {
                 .arg(Arg::new("timeout").long("timeout").value_name("INTEGER").help("Timeout for each guest shutdown task. (default = 60)"))
                 .arg(flag("force-stop", "Force a hard-stop after the timeout. (default = 1)")),
             Command::new("cpusets").about("Print the list of assigned CPU sets."),
+            Command::new("suspend").about("Suspend the container. This is experimental.").arg(vmid()),
+            Command::new("resume").about("Resume the container.").arg(vmid()),
             Command::new("enter")
                 .about("Launch a shell for the specified container.")
                 .arg(vmid())

@@ -64,6 +64,9 @@ fn add_cgroup_facts(facts: &mut HostFacts) {
         .unwrap_or_default();
 }
 
+/// How long `pct suspend` waits for the freezer, as pct does (lxc-freeze's 30 s).
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long pct waits for a monitor to confirm a stop.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -304,6 +307,22 @@ impl Container<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// `pct suspend` (freeze every process of the container) and `pct resume` (thaw them),
+    /// through the limiting cgroup's `cgroup.freeze`, under the config lock.
+    pub fn set_suspended(&self, suspended: bool) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        let config = self.config()?;
+        check_lock(&config)?;
+        if self.running_init().is_none() {
+            return Err(Error::Failed(format!("CT {} not running", self.vmid)));
+        }
+        let hierarchy = Hierarchy::find()
+            .ok_or_else(|| Error::Failed("no cgroup v2 hierarchy on this host".into()))?;
+        ContainerCgroup::of(&hierarchy, self.vmid.get())
+            .set_frozen(suspended, FREEZE_TIMEOUT)
+            .map_err(|e| Error::io("unable to freeze the container".to_string(), e))
     }
 
     /// `pct shutdown`: ask init to power off (SIGPWR, or SIGRTMIN+3 for systemd); after
