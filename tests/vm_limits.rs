@@ -242,6 +242,18 @@ fn set_on_a_running_container_writes_its_cgroup_at_once() {
     let config = fs::read_to_string(root.join("etc/pve/lxc/806.conf")).unwrap();
     assert!(config.contains("memory: 256\n"), "{config}");
     assert!(!config.contains("[pve:pending]"), "{config}");
+    // Usage comes from the cgroup; every limit is enforced here.
+    let status = root.pct_ok(&["status", "806", "--verbose"]);
+    let mem: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("mem: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(mem > 0 && mem < 256 << 20, "mem {mem}");
+    assert!(status.contains("pressurememorysome: "), "{status}");
+    assert!(!status.contains("unenforced"), "{status}");
+
     root.pct_ok(&["set", "806", "--delete", "cpulimit,cpuunits"]);
     assert_eq!(ct.cgroup_file("cpu.max"), "max 100000");
     assert_eq!(ct.cgroup_file("cpu.weight"), "100");

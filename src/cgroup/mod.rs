@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags, open};
 
 pub mod devices;
+pub mod metrics;
 
 use crate::mount::{MountEntry, mount_table};
 

@@ -2,6 +2,7 @@
 
 use super::volumes::mount_points_in_order;
 use super::{Container, Error, Host};
+use crate::cgroup::{ContainerCgroup, Hierarchy};
 
 /// One row of `pct list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +35,8 @@ pub struct ContainerStatus {
     pub swap: u64,
     pub disk: u64,
     pub cpus: u64,
+    /// Share of its CPUs the container used since it started (pct samples it over time).
+    pub cpu: f64,
     pub uptime: u64,
     pub netin: u64,
     pub netout: u64,
@@ -41,6 +44,22 @@ pub struct ContainerStatus {
     pub diskwrite: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressurecpusome: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressurecpufull: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressureiosome: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressureiofull: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressurememorysome: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressurememoryfull: Option<f64>,
+    /// corral's: the limits of a running container this host cannot enforce (missing cgroup
+    /// v2 controllers), space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unenforced: Option<String>,
 }
 
 impl ContainerStatus {
@@ -140,7 +159,7 @@ impl Container<'_> {
             .and_then(|rootfs| rootfs.ok())
             .and_then(|rootfs| rootfs.size)
             .unwrap_or(4 * 1024 * 1024 * 1024);
-        Ok(ContainerStatus {
+        let mut status = ContainerStatus {
             vmid: self.vmid.get(),
             status: if pid.is_some() { "running" } else { "stopped" }.into(),
             name: display_name(self, main.hostname()),
@@ -161,7 +180,64 @@ impl Container<'_> {
             diskread: 0,
             diskwrite: 0,
             pid,
-        })
+            cpu: 0.0,
+            pressurecpusome: None,
+            pressurecpufull: None,
+            pressureiosome: None,
+            pressureiofull: None,
+            pressurememorysome: None,
+            pressurememoryfull: None,
+            unenforced: None,
+        };
+        if let (Some(init), Some(hierarchy)) = (&init, Hierarchy::find()) {
+            self.add_usage(&mut status, init.pid, &hierarchy);
+        }
+        Ok(status)
+    }
+
+    /// What a running container uses, from its cgroup and its root file system.
+    fn add_usage(&self, status: &mut ContainerStatus, init_pid: u32, hierarchy: &Hierarchy) {
+        let cgroup = ContainerCgroup::of(hierarchy, self.vmid.get());
+        let usage = cgroup.usage();
+        status.mem = usage.mem;
+        status.swap = usage.swap;
+        status.diskread = usage.diskread;
+        status.diskwrite = usage.diskwrite;
+        if status.uptime > 0 && status.cpus > 0 {
+            status.cpu = usage.cpu_usec as f64 / (status.uptime as f64 * 1e6) / status.cpus as f64;
+        }
+        let round = |value: f64| (value * 100.0).round() / 100.0;
+        for (resource, some, full) in usage.pressure {
+            let (some_field, full_field) = match resource {
+                "cpu" => (&mut status.pressurecpusome, &mut status.pressurecpufull),
+                "io" => (&mut status.pressureiosome, &mut status.pressureiofull),
+                _ => (
+                    &mut status.pressurememorysome,
+                    &mut status.pressurememoryfull,
+                ),
+            };
+            *some_field = Some(round(some));
+            *full_field = Some(round(full));
+        }
+        if let Ok(fs) = rustix::fs::statvfs(format!("/proc/{init_pid}/root")) {
+            status.disk = (fs.f_blocks - fs.f_bfree) * fs.f_frsize;
+        }
+        let controllers = hierarchy.controllers();
+        if let Ok(plan) = self.state_dir().read_plan() {
+            let unenforced: Vec<&str> = plan
+                .cgroup
+                .writes
+                .iter()
+                .map(|write| write.key.as_str())
+                .filter(|key| {
+                    let controller = key.split('.').next().unwrap_or("");
+                    controller != "cgroup" && !controllers.iter().any(|c| c == controller)
+                })
+                .collect();
+            if !unenforced.is_empty() {
+                status.unenforced = Some(unenforced.join(" "));
+            }
+        }
     }
 
     /// `pct df`: usage of every mount point. A stopped container is mounted for the
