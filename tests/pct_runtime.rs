@@ -173,6 +173,10 @@ impl Ct<'_> {
             })
             .collect();
         assert_eq!(left, Vec::<String>::new(), "monitor left");
+        if let Some(root) = cgroup2_root() {
+            let monitor_cgroup = root.join(format!("lxc.monitor/{}", self.vmid));
+            assert!(!monitor_cgroup.exists(), "monitor cgroup left");
+        }
         let config = self.pct_ok(&["config", &self.id()]);
         assert!(!config.contains("\nlock:"), "lock left:\n{config}");
     }
@@ -193,10 +197,13 @@ impl Drop for Ct<'_> {
             let _ = fs::remove_dir(cgroup.join("ns"));
             let _ = fs::remove_dir(&cgroup);
         }
+        if let Some(root) = cgroup2_root() {
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = fs::remove_dir(root.join(format!("lxc.monitor/{}", self.vmid)));
+        }
     }
 }
 
-/// Processes whose command line is `corral monitor <vmid>`.
 /// Monitors as `ps` shows them: command line `corral monitor <vmid>`, name `corral-monitor`.
 fn monitor_pids(vmid: u32) -> Vec<u32> {
     let wanted = format!("corral monitor {vmid}");
@@ -398,6 +405,12 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     assert_eq!(monitors.len(), 1);
     let ppid: u32 = proc_status_field(init, "PPid").parse().unwrap();
     assert_eq!(ppid, monitors[0], "init is the monitor's child");
+    // The monitor lives in a cgroup of its own, outside the container's.
+    let monitor_cgroup = fs::read_to_string(format!("/proc/{}/cgroup", monitors[0])).unwrap();
+    assert!(
+        monitor_cgroup.contains(&format!("0::/lxc.monitor/{vmid}\n")),
+        "{monitor_cgroup}"
+    );
     // uid 0 inside is 100000 outside for unprivileged containers.
     let host_uid = proc_status_field(init, "Uid");
     let expected = if unprivileged { "100000" } else { "0" };

@@ -245,10 +245,16 @@ fn bpf<T>(command: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
     }
 }
 
-/// Load the program for `rules`; the kernel's verifier log comes back in the error.
+/// Load the program for `rules`. Loading runs without the verifier's log, which costs more
+/// than the verification itself; a refused program is loaded again with it, so the error
+/// says why.
 pub fn load(rules: &[DeviceRule]) -> io::Result<OwnedFd> {
     let code = program(rules);
-    let mut log = vec![0u8; 64 * 1024];
+    load_code(&code, false).or_else(|_| load_code(&code, true))
+}
+
+fn load_code(code: &[Insn], with_log: bool) -> io::Result<OwnedFd> {
+    let mut log = vec![0u8; if with_log { 64 * 1024 } else { 0 }];
     let mut name = [0u8; 16];
     name[..13].copy_from_slice(b"corral_device");
     let mut attr = ProgLoadAttr {
@@ -256,9 +262,9 @@ pub fn load(rules: &[DeviceRule]) -> io::Result<OwnedFd> {
         insn_cnt: code.len() as u32,
         insns: code.as_ptr() as u64,
         license: c"GPL".as_ptr() as u64,
-        log_level: 1,
+        log_level: u32::from(with_log),
         log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
+        log_buf: if with_log { log.as_mut_ptr() as u64 } else { 0 },
         prog_name: name,
         ..Default::default()
     };

@@ -239,6 +239,58 @@ impl ContainerCgroup {
     }
 }
 
+/// The cgroup a container's monitor lives in, `lxc.monitor/<vmid>` as pve-container names
+/// it: out of the caller's session (which may end before the container does) and out of the
+/// container's accounting. No controller is enabled below `lxc.monitor`, so the monitor may
+/// sit in either level.
+pub struct MonitorCgroup {
+    dir: PathBuf,
+}
+
+impl MonitorCgroup {
+    /// Create it, replacing an empty leftover of an earlier run.
+    pub fn create(hierarchy: &Hierarchy, vmid: u32) -> io::Result<MonitorCgroup> {
+        let parent = hierarchy.path("lxc.monitor");
+        make_dir(&parent)?;
+        let dir = parent.join(vmid.to_string());
+        make_dir(&dir)?;
+        Ok(MonitorCgroup { dir })
+    }
+
+    pub fn of(hierarchy: &Hierarchy, vmid: u32) -> MonitorCgroup {
+        MonitorCgroup {
+            dir: hierarchy.path(&format!("lxc.monitor/{vmid}")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A descriptor for CLONE_INTO_CGROUP.
+    pub fn fd(&self) -> io::Result<OwnedFd> {
+        Ok(open(
+            &self.dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?)
+    }
+
+    /// Called by the monitor as its last act: step up into `lxc.monitor` and remove its own
+    /// cgroup, as LXC's monitor does.
+    pub fn leave(&self) {
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::write(parent.join("cgroup.procs"), "0");
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+
+    /// Remove it if nothing is in it (a monitor that died without leaving).
+    pub fn remove_if_empty(&self) {
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
 fn make_dir(path: &Path) -> io::Result<()> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::volumes::{mount_points_in_order, volume_source};
 use super::{Container, Error, Host, check_lock};
-use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::config::{Config, Section, Warning};
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
@@ -285,6 +285,7 @@ impl Container<'_> {
             if !cgroup.populated() {
                 let _ = cgroup.remove();
             }
+            MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
         }
         let _ = state.remove();
     }
@@ -402,6 +403,7 @@ impl Container<'_> {
             if let Err(e) = cgroup.remove() {
                 eprintln!("{e}");
             }
+            MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
         }
         let _ = self.state_dir().remove();
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())

@@ -21,7 +21,7 @@ use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::state::{InitState, StateDir, process_start_time};
 use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
-use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::mount::container::HostPaths;
 use crate::mount::mount_volume_owned;
 
@@ -80,6 +80,9 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         .open("/dev/null")
         .map_err(|e| format!("/dev/null: {e}"))?;
     let log = open_log(host_root, vmid);
+    // Best effort: without a v2 hierarchy the monitor stays in the caller's cgroup.
+    let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
+    let monitor_cgroup_fd = monitor_cgroup.as_ref().and_then(|c| c.fd().ok());
     trace.step("pct: fork the monitor");
     // SAFETY: fork; the child only forks again and exits, or becomes the monitor and never
     // returns (it leaves through _exit).
@@ -91,11 +94,17 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         ));
     }
     if intermediate == 0 {
-        // SAFETY: as above.
-        let monitor = unsafe { libc::fork() };
-        if monitor != 0 {
+        // The monitor is born in its own cgroup: no migration later, which would cost an RCU
+        // grace period.
+        // SAFETY: as above; this intermediate child is single-threaded.
+        let monitor = unsafe {
+            super::spawn::fork_into(0, monitor_cgroup_fd.as_ref().map(|fd| fd.as_fd()), None)
+        };
+        match monitor {
+            Ok(0) => {}
             // SAFETY: leave the intermediate child without running destructors.
-            unsafe { libc::_exit(i32::from(monitor < 0)) };
+            Ok(_) => unsafe { libc::_exit(0) },
+            Err(_) => unsafe { libc::_exit(1) },
         }
         drop(report_read);
         let code = match become_monitor(vmid, &null, log.as_ref().unwrap_or(&null), report_write) {
@@ -106,10 +115,15 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
                     Trace::off()
                 };
                 trace.step("monitor: running");
-                match run(host_root, plan, Some(report), trace) {
+                let code = match run(host_root, plan, Some(report), trace) {
                     Ok(exit) => exit.code(),
                     Err(_) => 1,
+                };
+                // Everything the monitor held is closed by now, so `pct stop` has returned.
+                if let Some(cgroup) = &monitor_cgroup {
+                    cgroup.leave();
                 }
+                code
             }
             Err(_) => 1,
         };
