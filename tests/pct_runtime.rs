@@ -662,6 +662,19 @@ fn failed_starts_say_why_and_leave_nothing_behind() {
         );
         ct.assert_nothing_left();
 
+        // Strict limits refuse a start this host cannot limit (its v2 tree has no memory
+        // controller), and leave nothing behind.
+        if cgroup2_root()
+            .and_then(|root| fs::read_to_string(root.join("cgroup.controllers")).ok())
+            .is_some_and(|controllers| !controllers.contains("memory"))
+        {
+            fs::write(&config_path, &config).unwrap();
+            let (code, _, err) = ct.pct(&["start", &ct.id(), "--strict-limits"]);
+            assert_ne!(code, 0);
+            assert!(err.contains("cannot enforce memory.max"), "{err}");
+            ct.assert_nothing_left();
+        }
+
         // A failing pre-start hook aborts with pct's message.
         fs::write(&config_path, &config).unwrap();
         let hook = install_hookscript(&root, Some("pre-start"));

@@ -170,7 +170,8 @@ fn pids_limit_stops_a_fork_bomb() {
     root.pct_ok(&["stop", "804"]);
     let text = fs::read_to_string(&config).unwrap();
     fs::write(&config, format!("{text}lxc.cgroup2.pids.max: 24\n")).unwrap();
-    root.pct_ok(&["start", "804"]);
+    // Every limit is enforceable here, so a strict start goes through.
+    root.pct_ok(&["start", "804", "--strict-limits"]);
     assert_eq!(ct.cgroup_file("pids.max"), "24");
     // The bomb: far more sleepers than the limit allows; the shell fails to fork.
     let (_, _, err) = ct.exec("for i in $(seq 60); do sleep 30 >/dev/null 2>&1 </dev/null & done");
@@ -257,6 +258,13 @@ fn set_on_a_running_container_writes_its_cgroup_at_once() {
     root.pct_ok(&["set", "806", "--delete", "cpulimit,cpuunits"]);
     assert_eq!(ct.cgroup_file("cpu.max"), "max 100000");
     assert_eq!(ct.cgroup_file("cpu.weight"), "100");
+
+    // Freeze and thaw.
+    root.pct_ok(&["suspend", "806"]);
+    assert!(ct.cgroup_file("cgroup.events").contains("frozen 1"));
+    root.pct_ok(&["resume", "806"]);
+    assert!(ct.cgroup_file("cgroup.events").contains("frozen 0"));
+    ct.exec_ok("true");
 
     // Lowering memory below what the container uses takes effect at once too.
     root.pct_ok(&["set", "806", "--memory", "64", "--swap", "0"]);

@@ -202,6 +202,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 skiplock: flag(m, "skiplock")?,
                 debug: flag(m, "debug")?,
                 foreground: flag(m, "foreground")?,
+                strict_limits: flag(m, "strict-limits")?,
             };
             if let Some(exit) = ct.start(&options)? {
                 std::process::exit(exit.code());

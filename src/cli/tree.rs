@@ -124,6 +124,7 @@ fn build(with_config_options: bool) -> Command {
                 .arg(flag("debug", "If set, enables very verbose debug log-level on start."))
                 .arg(flag("dry-run", "Print the start plan instead of starting (corral extension)."))
                 .arg(flag("foreground", "Stay in the foreground until init exits, and exit with its status (corral extension)."))
+                .arg(flag("strict-limits", "Refuse to start when a limit cannot be enforced on this host (corral extension)."))
                 .arg(output_format()),
             Command::new("stop")
                 .about("Stop the container. This will abruptly stop all processes running in the container.")

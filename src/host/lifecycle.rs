@@ -32,6 +32,9 @@ pub struct StartOptions {
     /// Run the monitor in this process until init exits (like `lxc-start -F`); the post-start
     /// hook is not run.
     pub foreground: bool,
+    /// Refuse to start when a limit cannot be enforced (a cgroup v2 controller is missing).
+    /// Also set for every start by `strict_limits: 1` in the host's `etc/corral/host.conf`.
+    pub strict_limits: bool,
 }
 
 /// The keys a running container takes at once (pct's hotplug list; net and mount points
@@ -243,6 +246,14 @@ impl Container<'_> {
         let facts = self.host_facts(&config.main)?;
         let plan = StartPlan::build(vmid, &config.main, &facts).map_err(Error::Failed)?;
         trace.step("pct: start plan built");
+        if (options.strict_limits || self.host.strict_limits())
+            && !plan.cgroup.unenforced.is_empty()
+        {
+            return Err(Error::Failed(format!(
+                "unable to start CT {vmid}: this host cannot enforce {} (strict limits)",
+                plan.cgroup.unenforced.join(", ")
+            )));
+        }
         for warning in &plan.warnings {
             eprintln!("WARN: {warning}");
         }

@@ -93,6 +93,22 @@ impl Host {
         self.root.join(relative.trim_start_matches('/'))
     }
 
+    /// The host's own settings, `etc/corral/host.conf` (`key: value` lines, `#` comments).
+    pub fn setting(&self, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.path("etc/corral/host.conf")).ok()?;
+        text.lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                (name.trim() == key).then(|| value.trim().to_string())
+            })
+    }
+
+    /// `strict_limits: 1`: no container starts with a limit this host cannot enforce.
+    pub fn strict_limits(&self) -> bool {
+        self.setting("strict_limits").is_some_and(|v| v == "1")
+    }
+
     pub fn storage_config(&self) -> Result<StorageConfig, Error> {
         Ok(StorageConfig::load(&self.root)?)
     }

@@ -153,6 +153,9 @@ pub struct CgroupPlan {
     /// The limiting cgroup relative to the v2 root (`lxc/100`); init goes to `<path>/ns`.
     pub path: String,
     pub writes: Vec<CgroupWrite>,
+    /// The files of `writes` this host has no controller for (each also a warning).
+    #[serde(default)]
+    pub unenforced: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -874,9 +877,11 @@ fn plan_cgroup(
             add(file, value.clone());
         }
     }
+    let mut unenforced = Vec::new();
     match &facts.cgroup_controllers {
         None => {
-            warnings.push("no cgroup v2 hierarchy on this host: no limit is enforced".to_string())
+            warnings.push("no cgroup v2 hierarchy on this host: no limit is enforced".to_string());
+            unenforced = writes.iter().map(|w| w.key.clone()).collect();
         }
         Some(controllers) => {
             for write in &writes {
@@ -887,6 +892,7 @@ fn plan_cgroup(
                         "cgroup v2 controller '{controller}' is not available: {} = {} is not enforced",
                         write.key, write.value
                     ));
+                    unenforced.push(write.key.clone());
                 }
             }
         }
@@ -894,6 +900,7 @@ fn plan_cgroup(
     CgroupPlan {
         path: crate::cgroup::container_path(vmid),
         writes,
+        unenforced,
     }
 }
 
