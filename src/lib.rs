@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod mount;
+pub mod net;
 pub mod runtime;
 pub mod setup;
 pub mod storage;

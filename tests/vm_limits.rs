@@ -9,30 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::TestRoot;
-
-/// The busybox template: the rig's copy, else one made (and cached) here.
-fn busybox_template() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CORRAL_TEST_TEMPLATES") {
-        let found = fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with(".tar.gz"));
-        return found.expect("a busybox template in CORRAL_TEST_TEMPLATES");
-    }
-    let cache = Path::new("/var/tmp/corral-test-templates");
-    fs::create_dir_all(cache).unwrap();
-    let output = std::process::Command::new(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-template"),
-    )
-    .arg(cache)
-    .output()
-    .unwrap();
-    assert!(output.status.success(), "make-busybox-template failed");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    PathBuf::from(stdout.lines().last().unwrap())
-}
+use common::{TestRoot, busybox_template};
 
 fn cgroup_root() -> PathBuf {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap();

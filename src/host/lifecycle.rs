@@ -298,6 +298,7 @@ impl Container<'_> {
             }
             MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
         }
+        crate::net::remove_leftovers(self.vmid.get());
         let _ = state.remove();
     }
 
@@ -416,6 +417,7 @@ impl Container<'_> {
             }
             MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
         }
+        crate::net::remove_leftovers(self.vmid.get());
         let _ = self.state_dir().remove();
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
             && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)

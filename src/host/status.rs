@@ -189,6 +189,9 @@ impl Container<'_> {
             pressurememoryfull: None,
             unenforced: None,
         };
+        if init.is_some() {
+            (status.netin, status.netout) = crate::net::counters(self.vmid.get());
+        }
         if let (Some(init), Some(hierarchy)) = (&init, Hierarchy::find()) {
             self.add_usage(&mut status, init.pid, &hierarchy);
         }

@@ -319,6 +319,7 @@ struct Pty {
 
 /// What the monitor holds for a running container.
 struct Monitor {
+    vmid: u32,
     rootfs: PathBuf,
     cgroup: Option<ContainerCgroup>,
     hierarchy: Option<Hierarchy>,
@@ -351,6 +352,7 @@ impl Monitor {
         unshare_mount_namespace()?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
+            vmid: plan.vmid,
             rootfs: rootfs.clone(),
             cgroup: None,
             hierarchy: Hierarchy::find(),
@@ -549,7 +551,7 @@ impl Monitor {
             ),
             None => None,
         };
-        let starting = spawn_init(ChildInputs {
+        let mut starting = spawn_init(ChildInputs {
             plan,
             host,
             stdio,
@@ -575,7 +577,26 @@ impl Monitor {
         if let Err(e) = self.state.write_init(&init) {
             return Err(starting.abort(format!("unable to record the container's state: {e}")));
         }
-        let spawned = starting.wait_exec()?;
+        if !plan.network.is_empty() {
+            self.trace.step(format_args!(
+                "monitor: {} veth pair(s), peers inside the container",
+                plan.network.len()
+            ));
+        }
+        if let Err(e) = crate::net::create_host_side(&plan.network, pid) {
+            return Err(starting.abort(e));
+        }
+        if let Err(e) = starting.release(plan, &self.trace) {
+            crate::net::remove_leftovers(plan.vmid);
+            return Err(starting.abort(e));
+        }
+        let spawned = match starting.wait_exec() {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                crate::net::remove_leftovers(plan.vmid);
+                return Err(e);
+            }
+        };
         Ok(spawned)
     }
 
@@ -764,6 +785,8 @@ impl Monitor {
                 eprintln!("{e}");
             }
         }
+        // The host sides go with the namespace, but the kernel cleans namespaces up later.
+        crate::net::remove_leftovers(self.vmid);
         self.trace.step("monitor: unmount the staged rootfs");
         // The staging mounts live in the monitor's own namespace and nothing else uses them
         // now: one lazy detach takes the whole tree down (a busy file system, such as a loop

@@ -13,6 +13,7 @@ use super::seccomp;
 use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
 use crate::mount::VolumeSource;
+pub use crate::net::NetworkDevice;
 
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,18 +157,6 @@ pub struct CgroupPlan {
     /// The files of `writes` this host has no controller for (each also a warning).
     #[serde(default)]
     pub unenforced: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkDevice {
-    pub key: String,
-    /// The name inside the container.
-    pub name: String,
-    /// The host side of the veth pair, `veth<vmid>i<N>`.
-    pub host_name: String,
-    pub bridge: Option<String>,
-    pub hwaddr: Option<String>,
-    pub mtu: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -436,14 +425,7 @@ impl StartPlan {
         } else {
             Some(plan_device_rules(section, &devices)?)
         };
-        let network = plan_network(vmid, section)?;
-        // The veth pairs come with the networking work; until then say so, once per device.
-        for net in &network {
-            warnings.push(format!(
-                "{}: network devices are not set up yet; the container has loopback only",
-                net.key
-            ));
-        }
+        let network = plan_network(vmid, section, &mut warnings)?;
 
         let hostname = last_raw("lxc.uts.name")
             .or_else(|| section.hostname().map(str::to_string))
@@ -953,19 +935,66 @@ pub fn parse_cpu_list(text: &str) -> Vec<u32> {
     cpus
 }
 
-fn plan_network(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+fn plan_network(
+    vmid: u32,
+    section: &Section,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<NetworkDevice>, String> {
+    use crate::config::{Ip4Config, Ip6Config};
+    // The guest's network files carry the addresses (guest setup), except where pct leaves
+    // the guest alone: unmanaged containers, and host-managed interfaces.
+    let unmanaged = section.get("ostype") == Some("unmanaged");
     section
         .nets()
         .into_iter()
         .map(|(index, net)| {
             let net = net.map_err(|e| format!("net{index}: {e}"))?;
+            let key = format!("net{index}");
+            let ours = unmanaged || net.host_managed == Some(true);
+            let mut addresses = Vec::new();
+            let mut gateways = Vec::new();
+            if ours {
+                match &net.ip {
+                    Some(Ip4Config::Static { address, prefix }) => {
+                        addresses.push(format!("{address}/{prefix}"))
+                    }
+                    Some(Ip4Config::Dhcp) => warnings.push(format!(
+                        "{key}: ip=dhcp runs no DHCP client in this container"
+                    )),
+                    _ => {}
+                }
+                match &net.ip6 {
+                    Some(Ip6Config::Static { address, prefix }) => {
+                        addresses.push(format!("{address}/{prefix}"))
+                    }
+                    Some(Ip6Config::Dhcp) => warnings.push(format!(
+                        "{key}: ip6=dhcp runs no DHCP client in this container"
+                    )),
+                    _ => {}
+                }
+                gateways.extend(net.gw.clone());
+                gateways.extend(net.gw6.clone());
+            }
+            if net.firewall == Some(true) {
+                warnings.push(format!(
+                    "{key}: firewall=1 is accepted, but corral has no firewall yet"
+                ));
+            }
+            if net.rate.is_some() {
+                warnings.push(format!("{key}: rate limits are not applied yet"));
+            }
             Ok(NetworkDevice {
-                key: format!("net{index}"),
+                key,
                 host_name: format!("veth{vmid}i{index}"),
                 name: net.name,
                 bridge: net.bridge,
                 hwaddr: net.hwaddr,
                 mtu: net.mtu,
+                tag: net.tag,
+                trunks: net.trunks.unwrap_or_default(),
+                link_down: net.link_down == Some(true),
+                addresses,
+                gateways,
             })
         })
         .collect()

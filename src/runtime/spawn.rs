@@ -52,9 +52,9 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// Clone init and let it set itself up: `id_map` is written between clone and the child's
-/// setup. The caller can record the pid while the child works, then waits with
-/// [`Starting::wait_exec`].
+/// Clone init. The child waits until the caller has done the host's part (its state, the
+/// host side of its network) and calls [`Starting::release`], then sets itself up while the
+/// caller waits with [`Starting::wait_exec`].
 pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
     let (parent_sync, child_sync) =
         UnixStream::pair().map_err(|e| format!("unable to create sync socket: {e}"))?;
@@ -96,14 +96,10 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
     inputs
         .trace
         .step(format_args!("init is pid {} on the host", spawned.pid));
-    let mut starting = Starting {
+    Ok(Starting {
         spawned,
         sync: parent_sync,
-    };
-    if let Err(message) = starting.release(plan, &inputs.trace) {
-        return Err(starting.abort(message));
-    }
-    Ok(starting)
+    })
 }
 
 /// An init that is setting itself up.
@@ -118,7 +114,7 @@ impl Starting {
     }
 
     /// Write the ID maps, then let the child go.
-    fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), String> {
+    pub fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), String> {
         if let Some(map) = &plan.id_map {
             write_id_maps(self.spawned.pid, map, trace)?;
         }
@@ -308,6 +304,10 @@ fn child_setup(
         trace.step("child: become root of the user namespace");
         become_root()?;
     }
+    if !plan.network.is_empty() {
+        trace.step("child: bring up loopback and the network links, set addresses");
+    }
+    crate::net::configure_inside(&plan.network)?;
     trace.step(format_args!("child: sethostname '{}'", plan.hostname));
     rustix::system::sethostname(plan.hostname.as_bytes())
         .map_err(|e| format!("sethostname '{}': {e}", plan.hostname))?;

@@ -204,3 +204,29 @@ pub fn debianish_template(root: &TestRoot) -> PathBuf {
     );
     path
 }
+
+/// The busybox template (made once by scripts/make-busybox-template and cached in
+/// /var/tmp/corral-test-templates), or the one in `CORRAL_TEST_TEMPLATES` (the VM rig's).
+pub fn busybox_template() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CORRAL_TEST_TEMPLATES") {
+        return fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+            .expect("a busybox template in CORRAL_TEST_TEMPLATES");
+    }
+    let cache = Path::new("/var/tmp/corral-test-templates");
+    fs::create_dir_all(cache).unwrap();
+    let lock = fs::File::create(cache.join("busybox-.lock")).unwrap();
+    // SAFETY: flock on a descriptor we own; released when `lock` drops.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    let output =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-template"))
+            .arg(cache)
+            .output()
+            .expect("run make-busybox-template");
+    assert!(output.status.success(), "make-busybox-template failed");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().unwrap())
+}

@@ -1,0 +1,289 @@
+//! Container networking as pct sets it up: for each `netN` a veth pair, the host side
+//! `veth<vmid>i<N>` on its bridge (with VLANs on a VLAN-aware bridge), the peer made straight
+//! inside the container's network namespace with the configured name, MAC and MTU. Inside,
+//! loopback and the links come up, and for `ostype: unmanaged` or `host-managed=1`
+//! containers corral sets the static addresses and default routes itself (the guest's own
+//! network files do that for the others).
+
+pub mod netlink;
+
+use std::io;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use netlink::{Netlink, VLAN_PVID, VLAN_UNTAGGED, VethPeer, link_index};
+
+/// One `netN` as the start path needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkDevice {
+    pub key: String,
+    /// The name inside the container.
+    pub name: String,
+    /// The host side of the veth pair, `veth<vmid>i<N>`.
+    pub host_name: String,
+    pub bridge: Option<String>,
+    pub hwaddr: Option<String>,
+    pub mtu: Option<u16>,
+    #[serde(default)]
+    pub tag: Option<u16>,
+    #[serde(default)]
+    pub trunks: Vec<u16>,
+    #[serde(default)]
+    pub link_down: bool,
+    /// Static addresses (`address/prefix`) corral sets itself; empty when the guest does.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Default gateways corral sets itself.
+    #[serde(default)]
+    pub gateways: Vec<String>,
+}
+
+fn failed(what: String) -> impl FnOnce(io::Error) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let mut mac = [0u8; 6];
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("invalid MAC address '{text}'"));
+    }
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte =
+            u8::from_str_radix(part, 16).map_err(|_| format!("invalid MAC address '{text}'"))?;
+    }
+    Ok(mac)
+}
+
+fn read_sys(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|text| text.trim().to_string())
+}
+
+/// The bridge a device joins: its index and MTU, or pct's error.
+fn bridge_of(device: &NetworkDevice, bridge: &str) -> Result<(u32, u32), String> {
+    let index = link_index(bridge).ok_or_else(|| format!("bridge '{bridge}' does not exist"))?;
+    let mtu: u32 = read_sys(&format!("/sys/class/net/{bridge}/mtu"))
+        .and_then(|mtu| mtu.parse().ok())
+        .unwrap_or(1500);
+    if let Some(wanted) = device.mtu
+        && u32::from(wanted) > mtu
+    {
+        return Err(format!(
+            "{}: MTU size '{wanted}' is bigger than bridge MTU '{mtu}'",
+            device.key
+        ));
+    }
+    Ok((index, mtu))
+}
+
+/// Host side of a start: make every pair, its peer inside the namespace of `init_pid`, and
+/// put the host side on its bridge. On failure what was made is removed again.
+pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), String> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let netlink = Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
+    let mut made = Vec::new();
+    let result = (|| {
+        for device in devices {
+            // A pair of an earlier run can outlive its namespace for a moment.
+            if let Some(stale) = link_index(&device.host_name) {
+                let _ = netlink.delete_link(stale);
+            }
+            let bridge = match &device.bridge {
+                Some(bridge) => Some(bridge_of(device, bridge)?),
+                None => None,
+            };
+            let mtu = device.mtu.map(u32::from).or(bridge.map(|(_, mtu)| mtu));
+            let mac = device.hwaddr.as_deref().map(parse_mac).transpose()?;
+            netlink
+                .create_veth(
+                    &device.host_name,
+                    mtu,
+                    &VethPeer {
+                        name: &device.name,
+                        mac,
+                        mtu,
+                        netns_pid: init_pid,
+                    },
+                )
+                .map_err(failed(format!(
+                    "{}: unable to create veth pair '{}'",
+                    device.key, device.host_name
+                )))?;
+            made.push(device.host_name.clone());
+            let index = link_index(&device.host_name)
+                .ok_or_else(|| format!("{}: '{}' vanished", device.key, device.host_name))?;
+            if let (Some((bridge_index, _)), Some(name)) = (bridge, &device.bridge) {
+                netlink
+                    .set_master(index, Some(bridge_index))
+                    .map_err(failed(format!(
+                        "{}: unable to add '{}' to bridge '{name}'",
+                        device.key, device.host_name
+                    )))?;
+                set_vlans(&netlink, device, name, index)?;
+            }
+            netlink.set_up(index, true).map_err(failed(format!(
+                "{}: unable to bring '{}' up",
+                device.key, device.host_name
+            )))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for name in made {
+            if let Some(index) = link_index(&name) {
+                let _ = netlink.delete_link(index);
+            }
+        }
+    }
+    result
+}
+
+/// `tag=` and `trunks=` on a VLAN-aware bridge: the tag becomes the port's untagged PVID in
+/// place of VLAN 1, trunks are added tagged.
+fn set_vlans(
+    netlink: &Netlink,
+    device: &NetworkDevice,
+    bridge: &str,
+    port: u32,
+) -> Result<(), String> {
+    if device.tag.is_none() && device.trunks.is_empty() {
+        return Ok(());
+    }
+    if read_sys(&format!("/sys/class/net/{bridge}/bridge/vlan_filtering")).as_deref() != Some("1") {
+        return Err(format!(
+            "{}: tag and trunks need a VLAN-aware bridge; '{bridge}' has vlan_filtering off",
+            device.key
+        ));
+    }
+    let what = format!(
+        "{}: unable to set VLANs on '{}'",
+        device.key, device.host_name
+    );
+    let mut vlans: Vec<(u16, u16)> = device.trunks.iter().map(|vid| (*vid, 0)).collect();
+    if let Some(tag) = device.tag {
+        netlink
+            .bridge_vlans(port, &[(1, 0)], false)
+            .map_err(failed(what.clone()))?;
+        vlans.push((tag, VLAN_PVID | VLAN_UNTAGGED));
+    }
+    netlink
+        .bridge_vlans(port, &vlans, true)
+        .map_err(failed(what))
+}
+
+/// Container side, run in the container's network namespace before its init runs:
+/// loopback and every link up (unless `link_down`), and the addresses and default routes
+/// corral owns.
+pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), String> {
+    let netlink = Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
+    if let Some(lo) = link_index("lo") {
+        netlink
+            .set_up(lo, true)
+            .map_err(failed("unable to bring lo up".into()))?;
+    }
+    for device in devices {
+        let index = link_index(&device.name).ok_or_else(|| {
+            format!(
+                "{}: '{}' is missing in the container",
+                device.key, device.name
+            )
+        })?;
+        if device.link_down {
+            continue;
+        }
+        netlink.set_up(index, true).map_err(failed(format!(
+            "{}: unable to bring '{}' up",
+            device.key, device.name
+        )))?;
+        for address in &device.addresses {
+            let (ip, prefix) = address
+                .split_once('/')
+                .and_then(|(ip, prefix)| Some((ip.parse::<IpAddr>().ok()?, prefix.parse().ok()?)))
+                .ok_or_else(|| format!("{}: invalid address '{address}'", device.key))?;
+            netlink
+                .add_address(index, ip, prefix)
+                .map_err(failed(format!("{}: unable to add {address}", device.key)))?;
+        }
+        for gateway in &device.gateways {
+            let ip: IpAddr = gateway
+                .parse()
+                .map_err(|_| format!("{}: invalid gateway '{gateway}'", device.key))?;
+            netlink
+                .add_default_route(index, ip)
+                .map_err(failed(format!(
+                    "{}: unable to add the route via {gateway}",
+                    device.key
+                )))?;
+        }
+    }
+    Ok(())
+}
+
+/// Host links of a container left behind (its namespace died without taking them, or a
+/// start failed half-way): `veth<vmid>i*`.
+pub fn leftover_links(vmid: u32) -> Vec<String> {
+    let prefix = format!("veth{vmid}i");
+    std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| {
+            name.strip_prefix(&prefix)
+                .is_some_and(|index| !index.is_empty() && index.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect()
+}
+
+/// Remove every leftover host link of a container.
+pub fn remove_leftovers(vmid: u32) {
+    let links = leftover_links(vmid);
+    if links.is_empty() {
+        return;
+    }
+    if let Ok(netlink) = Netlink::open() {
+        for name in links {
+            if let Some(index) = link_index(&name) {
+                let _ = netlink.delete_link(index);
+            }
+        }
+    }
+}
+
+/// Bytes into and out of the container (`netin`, `netout`), summed over the host sides: what
+/// the host side sends goes in.
+pub fn counters(vmid: u32) -> (u64, u64) {
+    let read = |name: &str, counter: &str| -> u64 {
+        read_sys(&format!("/sys/class/net/{name}/statistics/{counter}"))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    leftover_links(vmid)
+        .iter()
+        .fold((0, 0), |(netin, netout), name| {
+            (
+                netin + read(name, "tx_bytes"),
+                netout + read(name, "rx_bytes"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse() {
+        assert_eq!(
+            parse_mac("BC:24:11:00:aa:FF").unwrap(),
+            [0xbc, 0x24, 0x11, 0, 0xaa, 0xff]
+        );
+        assert!(parse_mac("BC:24:11:00:aa").is_err());
+        assert!(parse_mac("BC:24:11:00:aa:GG").is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! Container networking, for real: each test builds its own "host" as a network namespace
+//! with a bridge, runs `pct` inside it, and starts busybox containers (ostype unmanaged, so
+//! corral sets their addresses itself) on that bridge. Needs root and iproute2.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestRoot, busybox_template};
+
+/// A network namespace standing in for the host, with bridge `br0`; deleted on drop.
+struct NetHost {
+    name: String,
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("run ip");
+    assert!(status.success(), "ip {args:?} failed");
+}
+
+impl NetHost {
+    fn new(tag: &str) -> NetHost {
+        let name = format!("corral-{tag}-{}", std::process::id());
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        ip(&["netns", "add", &name]);
+        let host = NetHost { name };
+        ip(&["-n", &host.name, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &host.name, "link", "set", "br0", "up"]);
+        host
+    }
+
+    /// Turn VLAN filtering on; false where the kernel has no CONFIG_BRIDGE_VLAN_FILTERING.
+    fn make_vlan_aware(&self) -> bool {
+        Command::new("ip")
+            .args([
+                "-n",
+                &self.name,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "vlan_filtering",
+                "1",
+            ])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Run pct in this namespace. `ip netns exec` gives a fresh /sys for the namespace's
+    /// links, without the cgroup2 mount, which is mounted again there.
+    fn pct(&self, root: &TestRoot, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.name, "sh", "-c"])
+            .arg("mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec \"$0\" \"$@\"")
+            .arg(common::pct_binary())
+            .args(args)
+            .env("CORRAL_ROOT", root.path())
+            .output()
+            .expect("run pct");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn pct_ok(&self, root: &TestRoot, args: &[&str]) -> String {
+        let (code, out, err) = self.pct(root, args);
+        assert_eq!(code, 0, "pct {args:?}: {err}");
+        out
+    }
+
+    /// The links of this namespace, one name per line.
+    fn links(&self) -> Vec<String> {
+        let output = Command::new("ip")
+            .args(["-n", &self.name, "-o", "link", "show"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split(": ").nth(1))
+            .map(|name| name.split('@').next().unwrap().to_string())
+            .collect()
+    }
+
+    fn veths(&self) -> Vec<String> {
+        self.links()
+            .into_iter()
+            .filter(|name| name.starts_with("veth"))
+            .collect()
+    }
+}
+
+impl Drop for NetHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Containers made in one test root; stopped on drop.
+struct Containers<'a> {
+    host: &'a NetHost,
+    root: TestRoot,
+    vmids: Vec<u32>,
+}
+
+impl<'a> Containers<'a> {
+    fn new(host: &'a NetHost) -> Containers<'a> {
+        let root = TestRoot::new();
+        let template = busybox_template();
+        let cache = root.join("var/lib/vz/template/cache");
+        fs::create_dir_all(&cache).unwrap();
+        fs::copy(&template, cache.join(template.file_name().unwrap())).unwrap();
+        Containers {
+            host,
+            root,
+            vmids: Vec::new(),
+        }
+    }
+
+    fn create(&mut self, vmid: u32, options: &[&str]) {
+        let template = busybox_template();
+        let volume = format!(
+            "local:vztmpl/{}",
+            template.file_name().unwrap().to_string_lossy()
+        );
+        let id = vmid.to_string();
+        let mut args = vec!["create", &id, &volume, "--rootfs", "local:0"];
+        args.extend_from_slice(options);
+        self.host.pct_ok(&self.root, &args);
+        self.vmids.push(vmid);
+    }
+
+    fn pct(&self, args: &[&str]) -> (i32, String, String) {
+        self.host.pct(&self.root, args)
+    }
+
+    fn pct_ok(&self, args: &[&str]) -> String {
+        self.host.pct_ok(&self.root, args)
+    }
+
+    fn exec(&self, vmid: u32, script: &str) -> (i32, String, String) {
+        self.pct(&["exec", &vmid.to_string(), "--", "sh", "-c", script])
+    }
+
+    fn exec_ok(&self, vmid: u32, script: &str) -> String {
+        let (code, out, err) = self.exec(vmid, script);
+        assert_eq!(code, 0, "CT {vmid}: {script}: {err}{out}");
+        out
+    }
+
+    fn ping(&self, vmid: u32, address: &str) -> bool {
+        let flag = if address.contains(':') { "-6" } else { "-4" };
+        self.exec(vmid, &format!("ping {flag} -c 1 -W 2 {address}"))
+            .0
+            == 0
+    }
+}
+
+impl Drop for Containers<'_> {
+    fn drop(&mut self) {
+        for vmid in &self.vmids {
+            let _ = self.pct(&["stop", &vmid.to_string(), "--skiplock"]);
+        }
+    }
+}
+
+#[test]
+fn containers_on_one_bridge_reach_each_other_by_ipv4_and_ipv6() {
+    let host = NetHost::new("pair");
+    let mut cts = Containers::new(&host);
+    cts.create(
+        9801,
+        &[
+            "--net0",
+            "name=eth0,bridge=br0,ip=10.61.0.1/24,ip6=fd61::1/64,hwaddr=BC:24:11:61:00:01,mtu=1400",
+            "--net1",
+            "name=eth1,bridge=br0,link_down=1",
+        ],
+    );
+    cts.create(
+        9802,
+        &[
+            "--net0",
+            "name=eth0,bridge=br0,ip=10.61.0.2/24,ip6=fd61::2/64,gw=10.61.0.254",
+        ],
+    );
+    cts.pct_ok(&["start", "9801"]);
+    cts.pct_ok(&["start", "9802"]);
+    let mut veths = host.veths();
+    veths.sort();
+    assert_eq!(veths, ["veth9801i0", "veth9801i1", "veth9802i0"]);
+
+    assert!(cts.ping(9801, "10.61.0.2"), "IPv4 across the bridge");
+    assert!(cts.ping(9802, "10.61.0.1"));
+    assert!(cts.ping(9801, "fd61::2"), "IPv6 across the bridge");
+
+    // Name, MAC and MTU as configured; link_down leaves net1 down; the gateway is routed.
+    let eth0 = cts.exec_ok(9801, "ip -o link show eth0");
+    assert!(eth0.contains("mtu 1400"), "{eth0}");
+    assert!(eth0.contains("bc:24:11:61:00:01"), "{eth0}");
+    let eth1 = cts.exec_ok(9801, "ip -o link show eth1");
+    assert!(!eth1.contains(",UP"), "{eth1}");
+    let routes = cts.exec_ok(9802, "ip route");
+    assert!(
+        routes.contains("default via 10.61.0.254 dev eth0"),
+        "{routes}"
+    );
+    // The host side takes the bridge's MTU unless one is set, and the pct-generated MAC.
+    let config = cts.pct_ok(&["config", "9802"]);
+    assert!(config.contains("hwaddr=BC:24:11:"), "{config}");
+
+    // Counters from the host side.
+    let status = cts.pct_ok(&["status", "9801", "--verbose"]);
+    let counter = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}: ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(counter("netin") > 0 && counter("netout") > 0, "{status}");
+
+    cts.pct_ok(&["stop", "9801"]);
+    cts.pct_ok(&["stop", "9802"]);
+    assert_eq!(host.veths(), Vec::<String>::new(), "veths left after stop");
+}
+
+#[test]
+fn vlan_tags_separate_containers_on_a_vlan_aware_bridge() {
+    let host = NetHost::new("vlan");
+    let mut cts = Containers::new(&host);
+    if !host.make_vlan_aware() {
+        // This kernel has no VLAN filtering: tags are refused in so many words.
+        cts.create(9814, &["--net0", "name=eth0,bridge=br0,tag=10"]);
+        let (code, _, err) = cts.pct(&["start", "9814"]);
+        assert_ne!(code, 0);
+        assert!(err.contains("need a VLAN-aware bridge"), "{err}");
+        assert_eq!(host.veths(), Vec::<String>::new());
+        return;
+    }
+    cts.create(
+        9811,
+        &["--net0", "name=eth0,bridge=br0,ip=10.62.0.1/24,tag=10"],
+    );
+    cts.create(
+        9812,
+        &["--net0", "name=eth0,bridge=br0,ip=10.62.0.2/24,tag=10"],
+    );
+    cts.create(
+        9813,
+        &[
+            "--net0",
+            "name=eth0,bridge=br0,ip=10.62.0.3/24,tag=20,trunks=30;40",
+        ],
+    );
+    for vmid in ["9811", "9812", "9813"] {
+        cts.pct_ok(&["start", vmid]);
+    }
+    assert!(cts.ping(9811, "10.62.0.2"), "same VLAN");
+    assert!(!cts.ping(9811, "10.62.0.3"), "another VLAN");
+    let vlans = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &host.name,
+            "bridge",
+            "vlan",
+            "show",
+            "dev",
+            "veth9813i0",
+        ])
+        .output()
+        .unwrap();
+    let vlans = String::from_utf8_lossy(&vlans.stdout);
+    assert!(vlans.contains("20 PVID Egress Untagged"), "{vlans}");
+    assert!(vlans.contains("30") && vlans.contains("40"), "{vlans}");
+    assert!(
+        !vlans
+            .lines()
+            .any(|line| line.trim_start().starts_with("1 ")),
+        "{vlans}"
+    );
+}
+
+#[test]
+fn failures_and_crashes_leave_no_veth() {
+    let host = NetHost::new("fail");
+    let mut cts = Containers::new(&host);
+    // A missing bridge is a start error in pct's words, after the first pair was made.
+    cts.create(
+        9821,
+        &[
+            "--net0",
+            "name=eth0,bridge=br0",
+            "--net1",
+            "name=eth1,bridge=nope",
+        ],
+    );
+    let (code, _, err) = cts.pct(&["start", "9821"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("bridge 'nope' does not exist"), "{err}");
+    assert_eq!(host.veths(), Vec::<String>::new(), "after a failed start");
+
+    // An MTU above the bridge's is refused.
+    cts.create(9822, &["--net0", "name=eth0,bridge=br0,mtu=9000"]);
+    let (code, _, err) = cts.pct(&["start", "9822"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("MTU size '9000' is bigger than bridge MTU '1500'"),
+        "{err}"
+    );
+
+    // A monitor killed with SIGKILL: stop still removes the pair.
+    cts.create(9823, &["--net0", "name=eth0,bridge=br0,ip=10.63.0.1/24"]);
+    cts.pct_ok(&["start", "9823"]);
+    let monitor = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c).trim_end_matches('\0') == "corral monitor 9823"
+            })
+        })
+        .expect("the monitor");
+    // SAFETY: killing the test's own container monitor.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    let since = Instant::now();
+    while fs::metadata(format!("/proc/{monitor}/cmdline")).is_ok()
+        && since.elapsed() < Duration::from_secs(2)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cts.pct_ok(&["stop", "9823"]);
+    assert_eq!(
+        host.veths(),
+        Vec::<String>::new(),
+        "after stop without a monitor"
+    );
+}
