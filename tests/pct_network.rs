@@ -349,3 +349,84 @@ fn failures_and_crashes_leave_no_veth() {
         "after stop without a monitor"
     );
 }
+
+#[test]
+fn nics_hotplug_into_a_running_container() {
+    let host = NetHost::new("hot");
+    let mut cts = Containers::new(&host);
+    cts.create(9831, &["--net0", "name=eth0,bridge=br0,ip=10.64.0.1/24"]);
+    cts.create(9832, &["--net0", "name=eth0,bridge=br0,ip=10.64.0.2/24"]);
+    cts.pct_ok(&["start", "9831"]);
+    cts.pct_ok(&["start", "9832"]);
+
+    // Add: the pair appears, configured, and the change is applied, not pending.
+    cts.pct_ok(&[
+        "set",
+        "9831",
+        "--net1",
+        "name=eth1,bridge=br0,ip=10.64.1.1/24",
+    ]);
+    cts.pct_ok(&[
+        "set",
+        "9832",
+        "--net1",
+        "name=eth1,bridge=br0,ip=10.64.1.2/24",
+    ]);
+    assert!(cts.ping(9831, "10.64.1.2"), "over the hotplugged NICs");
+    let config = fs::read_to_string(cts.root.join("etc/pve/lxc/9831.conf")).unwrap();
+    assert!(config.contains("net1: name=eth1,bridge=br0"), "{config}");
+    assert!(!config.contains("[pve:pending]"), "{config}");
+
+    // Change in place (same MAC, as the GUI sends it): link_down takes the link down inside
+    // and the pair stays the same one.
+    let net1 = config
+        .lines()
+        .find_map(|line| line.strip_prefix("net1: "))
+        .unwrap()
+        .to_string();
+    let host_index = |name: &str| {
+        let output = Command::new("ip")
+            .args(["-n", &host.name, "-o", "link", "show", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .split(':')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let before = host_index("veth9831i1");
+    cts.pct_ok(&["set", "9831", "--net1", &format!("{net1},link_down=1")]);
+    let eth1 = cts.exec_ok(9831, "ip -o link show eth1");
+    assert!(!eth1.contains(",UP"), "{eth1}");
+    assert_eq!(host_index("veth9831i1"), before, "changed in place");
+
+    // A new MAC recreates the pair.
+    cts.pct_ok(&[
+        "set",
+        "9831",
+        "--net1",
+        "name=eth1,bridge=br0,ip=10.64.1.1/24,hwaddr=BC:24:11:64:01:01",
+    ]);
+    let eth1 = cts.exec_ok(9831, "ip -o link show eth1");
+    assert!(
+        eth1.contains("bc:24:11:64:01:01") && eth1.contains(",UP"),
+        "{eth1}"
+    );
+    assert!(cts.ping(9831, "10.64.1.2"));
+
+    // Remove.
+    cts.pct_ok(&["set", "9831", "--delete", "net1"]);
+    assert_ne!(cts.exec(9831, "ip link show eth1").0, 0);
+    assert!(!host.veths().contains(&"veth9831i1".to_string()));
+
+    // A hotplug that cannot be done is pct's parameter error, and nothing changes.
+    let (code, _, err) = cts.pct(&["set", "9831", "--net2", "name=eth2,bridge=missing"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("unable to hotplug net2: bridge 'missing' does not exist"),
+        "{err}"
+    );
+    let config = fs::read_to_string(cts.root.join("etc/pve/lxc/9831.conf")).unwrap();
+    assert!(!config.contains("net2"), "{config}");
+}

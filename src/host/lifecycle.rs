@@ -132,6 +132,7 @@ impl Container<'_> {
     /// pct's order), leaving the rest pending for the next start. Errors are pct's
     /// `unable to hotplug <key>: ...`; limits the host cannot enforce are warnings.
     pub fn hotplug(&self, config: &mut Config) -> Result<Vec<Warning>, Error> {
+        self.hotplug_network(config)?;
         let applied = config.apply_pending_keys(|key| HOTPLUG_KEYS.contains(&key));
         let mut warnings = Vec::new();
         let mut facts = HostFacts::default();
@@ -206,6 +207,50 @@ impl Container<'_> {
                 .map_err(|e| Error::param(key, format!("unable to hotplug {key}: {e}")))?;
         }
         Ok(warnings)
+    }
+
+    /// Pending `netN` changes, one by one: add, remove or change the NIC of the running
+    /// container, then take the change out of pending. A failure stops there with pct's
+    /// `unable to hotplug netN: ...`.
+    fn hotplug_network(&self, config: &mut Config) -> Result<(), Error> {
+        let vmid = self.vmid.get();
+        let is_net = |key: &str| {
+            key.strip_prefix("net")
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        };
+        let mut keys: Vec<String> = config
+            .pending_changes()
+            .into_iter()
+            .filter_map(|change| match change {
+                crate::config::PendingChange::New { key, .. }
+                | crate::config::PendingChange::Del { key, .. } => Some(key),
+                crate::config::PendingChange::Cur { .. } => None,
+            })
+            .filter(|key| is_net(key))
+            .collect();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let Some(init) = self.running_init() else {
+            return Ok(());
+        };
+        for key in keys {
+            let devices = |section: &Section| {
+                crate::runtime::plan::network_devices(vmid, section)
+                    .map_err(|e| Error::param(key.as_str(), e))
+            };
+            let before = devices(&config.main)?;
+            let mut after_config = config.clone();
+            after_config.apply_pending_keys(|k| k == key);
+            let after = devices(&after_config.main)?;
+            let old = before.iter().find(|d| d.key == key);
+            let new = after.iter().find(|d| d.key == key);
+            crate::net::hotplug(old, new, init.pid)
+                .map_err(|e| Error::param(key.as_str(), format!("unable to hotplug {key}: {e}")))?;
+            config.apply_pending_keys(|k| k == key);
+        }
+        Ok(())
     }
 
     /// The plan `pct start` would apply now (pending changes included).

@@ -187,41 +187,173 @@ pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), String> {
             .map_err(failed("unable to bring lo up".into()))?;
     }
     for device in devices {
-        let index = link_index(&device.name).ok_or_else(|| {
-            format!(
-                "{}: '{}' is missing in the container",
-                device.key, device.name
-            )
-        })?;
-        if device.link_down {
-            continue;
-        }
-        netlink.set_up(index, true).map_err(failed(format!(
-            "{}: unable to bring '{}' up",
-            device.key, device.name
-        )))?;
-        for address in &device.addresses {
-            let (ip, prefix) = address
-                .split_once('/')
-                .and_then(|(ip, prefix)| Some((ip.parse::<IpAddr>().ok()?, prefix.parse().ok()?)))
-                .ok_or_else(|| format!("{}: invalid address '{address}'", device.key))?;
-            netlink
-                .add_address(index, ip, prefix)
-                .map_err(failed(format!("{}: unable to add {address}", device.key)))?;
-        }
-        for gateway in &device.gateways {
-            let ip: IpAddr = gateway
-                .parse()
-                .map_err(|_| format!("{}: invalid gateway '{gateway}'", device.key))?;
-            netlink
-                .add_default_route(index, ip)
-                .map_err(failed(format!(
-                    "{}: unable to add the route via {gateway}",
-                    device.key
-                )))?;
-        }
+        configure_device(&netlink, device)?;
     }
     Ok(())
+}
+
+/// One device inside: up unless `link_down`, with corral's addresses and routes.
+fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), String> {
+    let index = link_index(&device.name).ok_or_else(|| {
+        format!(
+            "{}: '{}' is missing in the container",
+            device.key, device.name
+        )
+    })?;
+    if device.link_down {
+        return Ok(());
+    }
+    netlink.set_up(index, true).map_err(failed(format!(
+        "{}: unable to bring '{}' up",
+        device.key, device.name
+    )))?;
+    for address in &device.addresses {
+        let (ip, prefix) = address
+            .split_once('/')
+            .and_then(|(ip, prefix)| Some((ip.parse::<IpAddr>().ok()?, prefix.parse().ok()?)))
+            .ok_or_else(|| format!("{}: invalid address '{address}'", device.key))?;
+        netlink
+            .add_address(index, ip, prefix)
+            .map_err(failed(format!("{}: unable to add {address}", device.key)))?;
+    }
+    for gateway in &device.gateways {
+        let ip: IpAddr = gateway
+            .parse()
+            .map_err(|_| format!("{}: invalid gateway '{gateway}'", device.key))?;
+        netlink
+            .add_default_route(index, ip)
+            .map_err(failed(format!(
+                "{}: unable to add the route via {gateway}",
+                device.key
+            )))?;
+    }
+    Ok(())
+}
+
+/// Run `work` in the network namespace of `pid`, in a forked child (a netlink socket
+/// belongs to the namespace it is opened in). Its error comes back through a socket.
+fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .map_err(|e| format!("unable to open the container's network namespace: {e}"))?;
+    let (mut read, mut write) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    // SAFETY: fork of the single-threaded pct; the child only switches namespace, talks
+    // netlink and leaves with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if child == 0 {
+        drop(read);
+        // SAFETY: setns on a namespace descriptor we opened.
+        let result = if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            Err(format!(
+                "unable to enter the container's network namespace: {}",
+                io::Error::last_os_error()
+            ))
+        } else {
+            work()
+        };
+        let code = match result {
+            Ok(()) => 0,
+            Err(message) => {
+                let _ = write.write_all(message.as_bytes());
+                1
+            }
+        };
+        // SAFETY: leave the child without the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    drop(write);
+    let mut message = String::new();
+    let _ = read.read_to_string(&mut message);
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else if message.is_empty() {
+        Err("the network helper failed".into())
+    } else {
+        Err(message)
+    }
+}
+
+/// pct's hotplug of one `netN` on a running container whose init is `init_pid`: `old` is the
+/// device now, `new` the wanted one (either missing: add or remove). A new name, MAC or MTU
+/// recreates the pair; bridge, VLANs and link_down change in place.
+pub fn hotplug(
+    old: Option<&NetworkDevice>,
+    new: Option<&NetworkDevice>,
+    init_pid: u32,
+) -> Result<(), String> {
+    let netlink = Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
+    let remove = |device: &NetworkDevice| -> Result<(), String> {
+        if let Some(index) = link_index(&device.host_name) {
+            netlink.delete_link(index).map_err(failed(format!(
+                "{}: unable to remove '{}'",
+                device.key, device.host_name
+            )))?;
+        }
+        Ok(())
+    };
+    let add = |device: &NetworkDevice| -> Result<(), String> {
+        create_host_side(std::slice::from_ref(device), init_pid)?;
+        in_netns_of(init_pid, || {
+            let inside =
+                Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
+            configure_device(&inside, device)
+        })
+        .inspect_err(|_| {
+            if let Some(index) = link_index(&device.host_name) {
+                let _ = netlink.delete_link(index);
+            }
+        })
+    };
+    match (old, new) {
+        (None, None) => Ok(()),
+        (Some(old), None) => remove(old),
+        (None, Some(new)) => add(new),
+        (Some(old), Some(new)) => {
+            if old.name != new.name || old.hwaddr != new.hwaddr || old.mtu != new.mtu {
+                remove(old)?;
+                return add(new);
+            }
+            let index = link_index(&new.host_name)
+                .ok_or_else(|| format!("{}: '{}' is missing", new.key, new.host_name))?;
+            if old.bridge != new.bridge || old.tag != new.tag || old.trunks != new.trunks {
+                // Leaving the bridge drops the port's VLANs; joining again starts afresh.
+                netlink.set_master(index, None).map_err(failed(format!(
+                    "{}: unable to take '{}' off its bridge",
+                    new.key, new.host_name
+                )))?;
+                if let Some(bridge) = &new.bridge {
+                    let (bridge_index, _) = bridge_of(new, bridge)?;
+                    netlink
+                        .set_master(index, Some(bridge_index))
+                        .map_err(failed(format!(
+                            "{}: unable to add '{}' to bridge '{bridge}'",
+                            new.key, new.host_name
+                        )))?;
+                    set_vlans(&netlink, new, bridge, index)?;
+                }
+            }
+            if old.link_down != new.link_down {
+                in_netns_of(init_pid, || {
+                    let inside = Netlink::open()
+                        .map_err(failed("unable to open a netlink socket".into()))?;
+                    let peer = link_index(&new.name)
+                        .ok_or_else(|| format!("{}: '{}' is missing", new.key, new.name))?;
+                    inside
+                        .set_up(peer, !new.link_down)
+                        .map_err(failed(format!("{}: unable to set '{}'", new.key, new.name)))
+                })?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Host links of a container left behind (its namespace died without taking them, or a

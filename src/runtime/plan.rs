@@ -935,6 +935,11 @@ pub fn parse_cpu_list(text: &str) -> Vec<u32> {
     cpus
 }
 
+/// The network devices a config asks for (pct set's hotplug compares them).
+pub fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+    plan_network(vmid, section, &mut Vec::new())
+}
+
 fn plan_network(
     vmid: u32,
     section: &Section,
