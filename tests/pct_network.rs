@@ -90,6 +90,19 @@ impl NetHost {
             .collect()
     }
 
+    /// The veths left once the kernel has had up to two seconds to clean up the network
+    /// namespaces of stopped containers (it does so in the background).
+    fn veths_settled(&self) -> Vec<String> {
+        let since = Instant::now();
+        loop {
+            let veths = self.veths();
+            if veths.is_empty() || since.elapsed() > Duration::from_secs(2) {
+                return veths;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn veths(&self) -> Vec<String> {
         self.links()
             .into_iter()
@@ -233,7 +246,11 @@ fn containers_on_one_bridge_reach_each_other_by_ipv4_and_ipv6() {
 
     cts.pct_ok(&["stop", "9801"]);
     cts.pct_ok(&["stop", "9802"]);
-    assert_eq!(host.veths(), Vec::<String>::new(), "veths left after stop");
+    assert_eq!(
+        host.veths_settled(),
+        Vec::<String>::new(),
+        "veths left after stop"
+    );
 }
 
 #[test]

@@ -120,6 +120,10 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
                     Err(_) => 1,
                 };
                 // Everything the monitor held is closed by now, so `pct stop` has returned.
+                // The host sides of the veth pairs go with the container's network namespace,
+                // which the kernel cleans up in the background; whatever something kept
+                // alive goes here, off the stop path (deleting a link waits for RCU).
+                crate::net::remove_leftovers(plan.vmid);
                 if let Some(cgroup) = &monitor_cgroup {
                     cgroup.leave();
                 }
@@ -319,7 +323,6 @@ struct Pty {
 
 /// What the monitor holds for a running container.
 struct Monitor {
-    vmid: u32,
     rootfs: PathBuf,
     cgroup: Option<ContainerCgroup>,
     hierarchy: Option<Hierarchy>,
@@ -352,7 +355,6 @@ impl Monitor {
         unshare_mount_namespace()?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
-            vmid: plan.vmid,
             rootfs: rootfs.clone(),
             cgroup: None,
             hierarchy: Hierarchy::find(),
@@ -785,8 +787,6 @@ impl Monitor {
                 eprintln!("{e}");
             }
         }
-        // The host sides go with the namespace, but the kernel cleans namespaces up later.
-        crate::net::remove_leftovers(self.vmid);
         self.trace.step("monitor: unmount the staged rootfs");
         // The staging mounts live in the monitor's own namespace and nothing else uses them
         // now: one lazy detach takes the whole tree down (a busy file system, such as a loop
