@@ -31,6 +31,9 @@ pub struct NetworkDevice {
     pub trunks: Vec<u16>,
     #[serde(default)]
     pub link_down: bool,
+    /// `rate=` in MB/s (MiB, as pct counts them).
+    #[serde(default)]
+    pub rate: Option<String>,
     /// Static addresses (`address/prefix`) corral sets itself; empty when the guest does.
     #[serde(default)]
     pub addresses: Vec<String>,
@@ -126,6 +129,7 @@ pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), 
                     )))?;
                 set_vlans(&netlink, device, name, index)?;
             }
+            apply_rate(device)?;
             netlink.set_up(index, true).map_err(failed(format!(
                 "{}: unable to bring '{}' up",
                 device.key, device.host_name
@@ -174,6 +178,63 @@ fn set_vlans(
     netlink
         .bridge_vlans(port, &vlans, true)
         .map_err(failed(what))
+}
+
+/// `rate=`, the way pct sets it up with `tc` (iproute2; netlink has no typed HTB or police
+/// here): traffic into the container is shaped by an HTB class on the host side's egress,
+/// traffic out of it policed on the host side's ingress, both at the rate with a 1 MiB
+/// burst. Earlier limits are removed first, so this also changes or lifts one.
+pub fn apply_rate(device: &NetworkDevice) -> Result<(), String> {
+    let dev = device.host_name.as_str();
+    let tc = |args: &[&str]| std::process::Command::new("tc").args(args).output();
+    for args in [
+        &["qdisc", "del", "dev", dev, "ingress"][..],
+        &["qdisc", "del", "dev", dev, "root"][..],
+    ] {
+        let _ = tc(args);
+    }
+    let Some(rate) = &device.rate else {
+        return Ok(());
+    };
+    let mib: f64 = rate
+        .parse()
+        .map_err(|_| format!("{}: invalid rate '{rate}'", device.key))?;
+    if mib <= 0.0 {
+        return Ok(());
+    }
+    let bytes = format!("{}bps", (mib * 1024.0 * 1024.0) as u64);
+    let burst = "1048576b";
+    let steps: [&[&str]; 4] = [
+        &["qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
+        &[
+            "filter", "add", "dev", dev, "parent", "ffff:", "prio", "50", "basic", "police",
+            "rate", &bytes, "burst", burst, "mtu", "64kb", "drop",
+        ],
+        &[
+            "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1",
+        ],
+        &[
+            "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", &bytes,
+            "burst", burst,
+        ],
+    ];
+    for args in steps {
+        let output = tc(args).map_err(|e| {
+            format!(
+                "{}: rate={rate} needs the tc program (iproute2): {e}",
+                device.key
+            )
+        })?;
+        if !output.status.success() {
+            return Err(format!(
+                "{}: unable to apply rate={rate}: tc {} failed: {}",
+                device.key,
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Container side, run in the container's network namespace before its init runs:
@@ -339,6 +400,9 @@ pub fn hotplug(
                         )))?;
                     set_vlans(&netlink, new, bridge, index)?;
                 }
+            }
+            if old.rate != new.rate {
+                apply_rate(new)?;
             }
             if old.link_down != new.link_down {
                 in_netns_of(init_pid, || {

@@ -985,9 +985,6 @@ fn plan_network(
                     "{key}: firewall=1 is accepted, but corral has no firewall yet"
                 ));
             }
-            if net.rate.is_some() {
-                warnings.push(format!("{key}: rate limits are not applied yet"));
-            }
             Ok(NetworkDevice {
                 key,
                 host_name: format!("veth{vmid}i{index}"),
@@ -998,6 +995,7 @@ fn plan_network(
                 tag: net.tag,
                 trunks: net.trunks.unwrap_or_default(),
                 link_down: net.link_down == Some(true),
+                rate: net.rate,
                 addresses,
                 gateways,
             })
