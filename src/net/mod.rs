@@ -121,13 +121,7 @@ pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), 
             let index = link_index(&device.host_name)
                 .ok_or_else(|| format!("{}: '{}' vanished", device.key, device.host_name))?;
             if let (Some((bridge_index, _)), Some(name)) = (bridge, &device.bridge) {
-                netlink
-                    .set_master(index, Some(bridge_index))
-                    .map_err(failed(format!(
-                        "{}: unable to add '{}' to bridge '{name}'",
-                        device.key, device.host_name
-                    )))?;
-                set_vlans(&netlink, device, name, index)?;
+                join_bridge(&netlink, device, name, bridge_index, index)?;
             }
             apply_rate(device)?;
             netlink.set_up(index, true).map_err(failed(format!(
@@ -145,6 +139,23 @@ pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), 
         }
     }
     result
+}
+
+/// Put the host side (`port`) on its bridge, with its VLANs.
+fn join_bridge(
+    netlink: &Netlink,
+    device: &NetworkDevice,
+    bridge: &str,
+    bridge_index: u32,
+    port: u32,
+) -> Result<(), String> {
+    netlink
+        .set_master(port, Some(bridge_index))
+        .map_err(failed(format!(
+            "{}: unable to add '{}' to bridge '{bridge}'",
+            device.key, device.host_name
+        )))?;
+    set_vlans(netlink, device, bridge, port)
 }
 
 /// `tag=` and `trunks=` on a VLAN-aware bridge: the tag becomes the port's untagged PVID in
@@ -392,13 +403,7 @@ pub fn hotplug(
                 )))?;
                 if let Some(bridge) = &new.bridge {
                     let (bridge_index, _) = bridge_of(new, bridge)?;
-                    netlink
-                        .set_master(index, Some(bridge_index))
-                        .map_err(failed(format!(
-                            "{}: unable to add '{}' to bridge '{bridge}'",
-                            new.key, new.host_name
-                        )))?;
-                    set_vlans(&netlink, new, bridge, index)?;
+                    join_bridge(&netlink, new, bridge, bridge_index, index)?;
                 }
             }
             if old.rate != new.rate {
