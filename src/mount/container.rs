@@ -101,9 +101,9 @@ impl HostPaths {
 pub fn assemble_and_pivot(
     plan: &StartPlan,
     host: &HostObjects,
-    log: &dyn Fn(String),
+    log: &dyn Fn(std::fmt::Arguments<'_>),
 ) -> Result<(), SetupError> {
-    log("bind the staged rootfs onto itself".into());
+    log(format_args!("bind the staged rootfs onto itself"));
     // Mounts copied into a mount namespace owned by a new user namespace are locked to their
     // parents, and pivot_root refuses a locked new root. A recursive bind of the staging tree
     // onto itself, made here, is this namespace's own and can be pivoted to.
@@ -124,23 +124,22 @@ pub fn assemble_and_pivot(
 
     // proc and sys first: a user namespace may only mount them while a fully visible
     // instance exists in its mount namespace, which is true until the pivot.
-    log(format!("mount proc at /proc ({:?})", plan.proc));
+    log(format_args!("mount proc at /proc ({:?})", plan.proc));
     mount_proc(plan, &dir("proc", true)?)?;
-    log(format!("mount sysfs at /sys ({:?})", plan.sys));
+    log(format_args!("mount sysfs at /sys ({:?})", plan.sys));
     mount_sys(plan, &dir("sys", true)?)?;
-    log("mount tmpfs at /dev with devices, devpts, console and ttys".into());
+    log(format_args!(
+        "mount tmpfs at /dev with devices, devpts, console and ttys"
+    ));
     mount_dev(plan, host, &dir("dev", true)?)?;
     for entry in &plan.mount_entries {
-        log(format!(
-            "mount {} at /{} ({} {})",
-            entry.source,
-            entry.target,
-            entry.fstype,
-            entry.options.join(",")
+        log(format_args!(
+            "mount {} at /{} ({} {:?})",
+            entry.source, entry.target, entry.fstype, entry.options
         ));
         mount_entry(entry, &rootfs)?;
     }
-    log("pivot_root and detach the old root".into());
+    log(format_args!("pivot_root and detach the old root"));
     pivot(&rootfs)
 }
 

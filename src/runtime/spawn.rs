@@ -60,19 +60,21 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
         UnixStream::pair().map_err(|e| format!("unable to create sync socket: {e}"))?;
     let plan = inputs.plan;
     let mut pidfd: RawFd = -1;
-    inputs.trace.step(format_args!(
-        "clone3 init into new namespaces: {}{}",
-        plan.namespaces
-            .iter()
-            .map(|ns| ns.proc_name())
-            .collect::<Vec<_>>()
-            .join(" "),
-        if inputs.cgroup.is_some() {
-            ", straight into its cgroup"
-        } else {
-            ""
-        }
-    ));
+    inputs.trace.step_with(|| {
+        format!(
+            "clone3 init into new namespaces: {}{}",
+            plan.namespaces
+                .iter()
+                .map(|ns| ns.proc_name())
+                .collect::<Vec<_>>()
+                .join(" "),
+            if inputs.cgroup.is_some() {
+                ", straight into its cgroup"
+            } else {
+                ""
+            }
+        )
+    });
     // SAFETY: the monitor is single-threaded; the child never returns from `child_main`.
     let pid = unsafe {
         fork_into(
@@ -210,11 +212,13 @@ fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
         let entries: Vec<_> = map.entries.iter().filter(|e| e.kind == kind).collect();
         match tool {
             Some(tool) if std::env::var_os("CORRAL_DIRECT_IDMAP").is_none() => {
-                trace.step(format_args!(
-                    "write {file} with {}: {}",
-                    tool.display(),
-                    describe_map(&entries)
-                ));
+                trace.step_with(|| {
+                    format!(
+                        "write {file} with {}: {}",
+                        tool.display(),
+                        describe_map(&entries)
+                    )
+                });
                 let mut command = std::process::Command::new(tool);
                 command.arg(pid.to_string());
                 for e in &entries {
@@ -237,10 +241,7 @@ fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
                 }
             }
             _ => {
-                trace.step(format_args!(
-                    "write /proc/{pid}/{file}: {}",
-                    describe_map(&entries)
-                ));
+                trace.step_with(|| format!("write /proc/{pid}/{file}: {}", describe_map(&entries)));
                 let text: String = entries
                     .iter()
                     .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
@@ -325,14 +326,16 @@ fn child_setup(
         set_rlimit(name, value)?;
     }
     setup_stdio(&inputs.stdio, inputs.console_is_tty)?;
-    trace.step(format_args!(
-        "child: drop capabilities from the bounding set: {}",
-        if plan.cap_drop.is_empty() {
-            "none".to_string()
-        } else {
-            plan.cap_drop.join(" ")
-        }
-    ));
+    trace.step_with(|| {
+        format!(
+            "child: drop capabilities from the bounding set: {}",
+            if plan.cap_drop.is_empty() {
+                "none".to_string()
+            } else {
+                plan.cap_drop.join(" ")
+            }
+        )
+    });
     caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
     if !inputs.seccomp.is_empty() {
         trace.step(format_args!(
@@ -343,7 +346,7 @@ fn child_setup(
     }
     // SAFETY: undo the death signal; init now belongs to itself.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong) };
-    trace.step(format_args!("child: exec {}", plan.init.argv.join(" ")));
+    trace.step_with(|| format!("child: exec {}", plan.init.argv.join(" ")));
     exec_init(&plan.init)
 }
 

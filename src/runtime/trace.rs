@@ -78,6 +78,13 @@ impl Trace {
         self.sink.is_some()
     }
 
+    /// Log one step whose text costs something to make: `text` runs only when the log is on.
+    pub fn step_with<D: Display>(&self, text: impl FnOnce() -> D) {
+        if self.is_on() {
+            self.step(text());
+        }
+    }
+
     /// Log one step. Newlines in `text` become spaces: one step, one line.
     pub fn step(&self, text: impl Display) {
         let Some(sink) = self.sink else { return };
