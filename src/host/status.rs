@@ -225,21 +225,10 @@ impl Container<'_> {
         if let Ok(fs) = rustix::fs::statvfs(format!("/proc/{init_pid}/root")) {
             status.disk = (fs.f_blocks - fs.f_bfree) * fs.f_frsize;
         }
-        let controllers = hierarchy.controllers();
-        if let Ok(plan) = self.state_dir().read_plan() {
-            let unenforced: Vec<&str> = plan
-                .cgroup
-                .writes
-                .iter()
-                .map(|write| write.key.as_str())
-                .filter(|key| {
-                    let controller = key.split('.').next().unwrap_or("");
-                    controller != "cgroup" && !controllers.iter().any(|c| c == controller)
-                })
-                .collect();
-            if !unenforced.is_empty() {
-                status.unenforced = Some(unenforced.join(" "));
-            }
+        if let Ok(plan) = self.state_dir().read_plan()
+            && !plan.cgroup.unenforced.is_empty()
+        {
+            status.unenforced = Some(plan.cgroup.unenforced.join(" "));
         }
     }
 

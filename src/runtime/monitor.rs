@@ -88,10 +88,11 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
     // returns (it leaves through _exit).
     let intermediate = unsafe { libc::fork() };
     if intermediate < 0 {
-        return Err(format!(
-            "unable to start the monitor: {}",
-            io::Error::last_os_error()
-        ));
+        let error = io::Error::last_os_error();
+        if let Some(cgroup) = &monitor_cgroup {
+            cgroup.remove_if_empty();
+        }
+        return Err(format!("unable to start the monitor: {error}"));
     }
     if intermediate == 0 {
         // The monitor is born in its own cgroup: no migration later, which would cost an RCU
@@ -124,13 +125,13 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
                 // which the kernel cleans up in the background; whatever something kept
                 // alive goes here, off the stop path (deleting a link waits for RCU).
                 crate::net::remove_leftovers(plan.vmid);
-                if let Some(cgroup) = &monitor_cgroup {
-                    cgroup.leave();
-                }
                 code
             }
             Err(_) => 1,
         };
+        if let Some(cgroup) = &monitor_cgroup {
+            cgroup.leave();
+        }
         // SAFETY: the monitor ends here, without the caller's destructors.
         unsafe { libc::_exit(code) };
     }
@@ -155,6 +156,10 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         return Ok(());
     }
     let _ = StateDir::new(host_root, vmid).remove();
+    // A monitor that never got going (the fork failed) leaves its cgroup empty behind.
+    if let Some(cgroup) = &monitor_cgroup {
+        cgroup.remove_if_empty();
+    }
     Err(if report.is_empty() {
         "the monitor exited before init started".to_string()
     } else {
@@ -382,17 +387,17 @@ impl Monitor {
             .map_err(|e| format!("unable to create '{}': {e}", self.rootfs.display()))?;
         let owner = plan.id_map.as_ref().map(|_| plan.root_owner);
         for (index, volume) in plan.volumes.iter().enumerate() {
-            self.trace.step(format_args!(
-                "monitor: mount {} ({}) at {}{}",
-                volume.key,
-                volume.volume,
-                if index == 0 { "the staged rootfs " } else { "" },
-                if index == 0 {
-                    self.rootfs.display().to_string()
+            self.trace.step_with(|| {
+                let target = if index == 0 {
+                    format!("the staged rootfs {}", self.rootfs.display())
                 } else {
                     volume.target.clone()
-                }
-            ));
+                };
+                format!(
+                    "monitor: mount {} ({}) at {target}",
+                    volume.key, volume.volume
+                )
+            });
             let result = if index == 0 {
                 mount_volume_owned(&volume.source, None, &self.rootfs, volume.read_only, None)
             } else {
@@ -461,15 +466,14 @@ impl Monitor {
             .map_err(|e| format!("unable to create the container's cgroup: {e}"))?;
         self.trace
             .step(format_args!("monitor: cgroup {}", cgroup.payload.display()));
-        let controllers = hierarchy.controllers();
         for write in &plan.cgroup.writes {
-            let controller = write.key.split('.').next().unwrap_or("");
-            if !controllers.iter().any(|c| c == controller) && controller != "cgroup" {
+            // The plan knows which controllers this host lacks (and warned about them).
+            if plan.cgroup.unenforced.contains(&write.key) {
                 self.trace.step(format_args!(
-                    "monitor: skip {} = {} (no {controller} controller)",
+                    "monitor: skip {} = {} (no controller for it)",
                     write.key, write.value
                 ));
-                continue; // reported in the plan's warnings
+                continue;
             }
             self.trace.step(format_args!(
                 "monitor: write {} = {}",
