@@ -15,7 +15,9 @@ use crate::config::{Config, Section, Warning};
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::monitor::{self, InitExit};
-use crate::runtime::plan::{HostFacts, StartPlan, cgroup_writes, parse_cpu_list};
+use crate::runtime::plan::{
+    HostFacts, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
+};
 use crate::runtime::state::{InitState, StateDir};
 use crate::runtime::trace::{self, Trace};
 
@@ -53,6 +55,17 @@ const HOTPLUG_KEYS: &[&str] = &[
     "swap",
     "cpulimit",
     "cpuunits",
+];
+
+/// The cgroup files each hotplugged key writes, in pct's order (swap before memory, so a
+/// smaller memory.max never meets an old swap.max), with the value that lifts the limit
+/// when the key is deleted.
+const HOTPLUG_CGROUP_FILES: &[(&str, &[(&str, &str)])] = &[
+    ("swap", &[("memory.swap.max", "0")]),
+    ("memory", &[("memory.high", "max"), ("memory.max", "max")]),
+    ("cpulimit", &[("cpu.max", "max 100000")]),
+    ("cpuunits", &[("cpu.weight", "100")]),
+    ("cores", &[("cpuset.cpus", "")]),
 ];
 
 /// The cgroup side of the host: controllers offered, and the CPUs containers may use.
@@ -134,77 +147,32 @@ impl Container<'_> {
     pub fn hotplug(&self, config: &mut Config) -> Result<Vec<Warning>, Error> {
         self.hotplug_network(config)?;
         let applied = config.apply_pending_keys(|key| HOTPLUG_KEYS.contains(&key));
-        let mut warnings = Vec::new();
         let mut facts = HostFacts::default();
         add_cgroup_facts(&mut facts);
-        let (writes, _) = cgroup_writes(self.vmid.get(), &config.main, &facts);
-        let value_of = |file: &str| {
-            writes
-                .iter()
-                .find(|w| w.key == file)
-                .map(|w| w.value.clone())
-        };
-        let mut files: Vec<(&str, &str, String)> = Vec::new();
-        for key in &applied {
-            match key.as_str() {
-                "swap" => files.push((
-                    key,
-                    "memory.swap.max",
-                    value_of("memory.swap.max").unwrap_or_default(),
-                )),
-                "memory" => {
-                    files.push((
-                        key,
-                        "memory.high",
-                        value_of("memory.high").unwrap_or_default(),
-                    ));
-                    files.push((
-                        key,
-                        "memory.max",
-                        value_of("memory.max").unwrap_or_default(),
-                    ));
-                }
-                "cpulimit" => files.push((
-                    key,
-                    "cpu.max",
-                    value_of("cpu.max").unwrap_or_else(|| "max 100000".into()),
-                )),
-                "cpuunits" => files.push((
-                    key,
-                    "cpu.weight",
-                    value_of("cpu.weight").unwrap_or_else(|| "100".into()),
-                )),
-                "cores" => files.push((
-                    key,
-                    "cpuset.cpus",
-                    value_of("cpuset.cpus").unwrap_or_default(),
-                )),
-                _ => {}
-            }
-        }
-        // pct writes swap before memory, so a smaller memory.max never meets an old swap.max.
-        files.sort_by_key(|(key, _, _)| *key != "swap");
-        let Some(hierarchy) = Hierarchy::find() else {
-            if !files.is_empty() {
-                warnings.push(Warning(
-                    "no cgroup v2 hierarchy on this host: no limit is enforced".into(),
-                ));
-            }
-            return Ok(warnings);
-        };
-        let controllers = hierarchy.controllers();
-        let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
-        for (key, file, value) in files {
-            let controller = file.split('.').next().unwrap_or("");
-            if !controllers.iter().any(|c| c == controller) {
-                warnings.push(Warning(format!(
-                    "cgroup v2 controller '{controller}' is not available: {file} = {value} is not enforced"
-                )));
+        let plan = cgroup_writes(self.vmid.get(), &config.main, &facts);
+        let hierarchy = Hierarchy::find();
+        let mut warnings = Vec::new();
+        for (key, files) in HOTPLUG_CGROUP_FILES {
+            if !applied.iter().any(|a| a == key) {
                 continue;
             }
-            cgroup
-                .write(file, &value)
-                .map_err(|e| Error::param(key, format!("unable to hotplug {key}: {e}")))?;
+            for (file, lifted) in *files {
+                let value = plan
+                    .writes
+                    .iter()
+                    .find(|w| w.key == *file)
+                    .map_or(*lifted, |w| w.value.as_str());
+                match &hierarchy {
+                    Some(hierarchy) if !plan.unenforced.iter().any(|u| u == file) => {
+                        ContainerCgroup::of(hierarchy, self.vmid.get())
+                            .write(file, value)
+                            .map_err(|e| {
+                                Error::param(*key, format!("unable to hotplug {key}: {e}"))
+                            })?
+                    }
+                    _ => warnings.push(Warning(unenforced_warning(file, value))),
+                }
+            }
         }
         Ok(warnings)
     }

@@ -743,14 +743,16 @@ fn plan_devices(
 /// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
 /// The cgroup writes a config asks for, with warnings for what the host cannot enforce
 /// (the same as a start would make; `pct set` on a running container writes a subset).
-pub fn cgroup_writes(
-    vmid: u32,
-    section: &Section,
-    facts: &HostFacts,
-) -> (Vec<CgroupWrite>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let plan = plan_cgroup(vmid, section, facts, &mut warnings);
-    (plan.writes, warnings)
+pub fn cgroup_writes(vmid: u32, section: &Section, facts: &HostFacts) -> CgroupPlan {
+    plan_cgroup(vmid, section, facts, &mut Vec::new())
+}
+
+/// The warning for a limit this host has no controller for.
+pub fn unenforced_warning(file: &str, value: &str) -> String {
+    let controller = file.split('.').next().unwrap_or("");
+    format!(
+        "cgroup v2 controller '{controller}' is not available: {file} = {value} is not enforced"
+    )
 }
 
 /// LXC's default device list, each `devN` node, then `lxc.cgroup2.devices.allow`/`deny` in
@@ -870,10 +872,7 @@ fn plan_cgroup(
                 let controller = write.key.split('.').next().unwrap_or("");
                 let builtin = controller == "cgroup" || controller == "devices";
                 if !builtin && !controllers.iter().any(|c| c == controller) {
-                    warnings.push(format!(
-                        "cgroup v2 controller '{controller}' is not available: {} = {} is not enforced",
-                        write.key, write.value
-                    ));
+                    warnings.push(unenforced_warning(&write.key, &write.value));
                     unenforced.push(write.key.clone());
                 }
             }
