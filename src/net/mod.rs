@@ -425,9 +425,9 @@ pub fn hotplug(
     }
 }
 
-/// Host links of a container left behind (its namespace died without taking them, or a
-/// start failed half-way): `veth<vmid>i*`.
-pub fn leftover_links(vmid: u32) -> Vec<String> {
+/// The host sides of a container's pairs, `veth<vmid>i*`: its live NICs while it runs,
+/// leftovers once it stopped.
+pub fn host_links(vmid: u32) -> Vec<String> {
     let prefix = format!("veth{vmid}i");
     std::fs::read_dir("/sys/class/net")
         .into_iter()
@@ -443,7 +443,7 @@ pub fn leftover_links(vmid: u32) -> Vec<String> {
 
 /// Remove every leftover host link of a container.
 pub fn remove_leftovers(vmid: u32) {
-    let links = leftover_links(vmid);
+    let links = host_links(vmid);
     if links.is_empty() {
         return;
     }
@@ -464,7 +464,7 @@ pub fn counters(vmid: u32) -> (u64, u64) {
             .and_then(|value| value.parse().ok())
             .unwrap_or(0)
     };
-    leftover_links(vmid)
+    host_links(vmid)
         .iter()
         .fold((0, 0), |(netin, netout), name| {
             (
