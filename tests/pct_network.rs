@@ -8,7 +8,7 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestRoot, busybox_template};
+use common::{TestRoot, busybox_template, monitor_pids};
 
 /// A network namespace standing in for the host, with bridge `br0`; deleted on drop.
 struct NetHost {
@@ -171,6 +171,18 @@ impl<'a> Containers<'a> {
         out
     }
 
+    /// `pct start` must fail with `message` and leave no veth behind.
+    fn start_fails(&self, vmid: u32, message: &str) {
+        let (code, _, err) = self.pct(&["start", &vmid.to_string()]);
+        assert_ne!(code, 0, "CT {vmid} started");
+        assert!(err.contains(message), "{err}");
+        assert_eq!(
+            self.host.veths(),
+            Vec::<String>::new(),
+            "after a failed start"
+        );
+    }
+
     fn ping(&self, vmid: u32, address: &str) -> bool {
         let flag = if address.contains(':') { "-6" } else { "-4" };
         self.exec(vmid, &format!("ping {flag} -c 1 -W 2 {address}"))
@@ -260,10 +272,7 @@ fn vlan_tags_separate_containers_on_a_vlan_aware_bridge() {
     if !host.make_vlan_aware() {
         // This kernel has no VLAN filtering: tags are refused in so many words.
         cts.create(9814, &["--net0", "name=eth0,bridge=br0,tag=10"]);
-        let (code, _, err) = cts.pct(&["start", "9814"]);
-        assert_ne!(code, 0);
-        assert!(err.contains("need a VLAN-aware bridge"), "{err}");
-        assert_eq!(host.veths(), Vec::<String>::new());
+        cts.start_fails(9814, "need a VLAN-aware bridge");
         return;
     }
     cts.create(
@@ -324,39 +333,20 @@ fn failures_and_crashes_leave_no_veth() {
             "name=eth1,bridge=nope",
         ],
     );
-    let (code, _, err) = cts.pct(&["start", "9821"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("bridge 'nope' does not exist"), "{err}");
-    assert_eq!(host.veths(), Vec::<String>::new(), "after a failed start");
+    cts.start_fails(9821, "bridge 'nope' does not exist");
 
     // An MTU above the bridge's is refused.
     cts.create(9822, &["--net0", "name=eth0,bridge=br0,mtu=9000"]);
-    let (code, _, err) = cts.pct(&["start", "9822"]);
-    assert_ne!(code, 0);
-    assert!(
-        err.contains("MTU size '9000' is bigger than bridge MTU '1500'"),
-        "{err}"
-    );
+    cts.start_fails(9822, "MTU size '9000' is bigger than bridge MTU '1500'");
 
     // A monitor killed with SIGKILL: stop still removes the pair.
     cts.create(9823, &["--net0", "name=eth0,bridge=br0,ip=10.63.0.1/24"]);
     cts.pct_ok(&["start", "9823"]);
-    let monitor = fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .find(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                String::from_utf8_lossy(&c).trim_end_matches('\0') == "corral monitor 9823"
-            })
-        })
-        .expect("the monitor");
+    let monitor = monitor_pids(9823)[0];
     // SAFETY: killing the test's own container monitor.
-    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
     let since = Instant::now();
-    while fs::metadata(format!("/proc/{monitor}/cmdline")).is_ok()
-        && since.elapsed() < Duration::from_secs(2)
-    {
+    while !monitor_pids(9823).is_empty() && since.elapsed() < Duration::from_secs(2) {
         std::thread::sleep(Duration::from_millis(20));
     }
     cts.pct_ok(&["stop", "9823"]);

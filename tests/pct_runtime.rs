@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TestRoot;
+use common::{TestRoot, monitor_pids};
 
 // ---------------------------------------------------------------------------------------
 // Templates, built once per machine and shared between test processes.
@@ -202,23 +202,6 @@ impl Drop for Ct<'_> {
             let _ = fs::remove_dir(root.join(format!("lxc.monitor/{}", self.vmid)));
         }
     }
-}
-
-/// Monitors as `ps` shows them: command line `corral monitor <vmid>`, name `corral-monitor`.
-fn monitor_pids(vmid: u32) -> Vec<u32> {
-    let wanted = format!("corral monitor {vmid}");
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            cmdline.trim_end_matches('\0') == wanted
-                && fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|comm| comm.trim() == "corral-monitor")
-        })
-        .collect()
 }
 
 fn proc_status_field(pid: u32, field: &str) -> String {
@@ -735,31 +718,15 @@ fn debian_boot(vmid: u32, unprivileged: bool, template: &str, root: &TestRoot) {
     assert_eq!(ct.exec_ok("hostname"), "ct-test\n");
 
     // The seccomp denials (x86_64 numbers).
-    assert_eq!(
-        syscall_errno(&ct, "175, 0, 0, 0"),
-        libc::EPERM,
-        "init_module"
-    );
-    assert_eq!(
-        syscall_errno(&ct, "313, -1, 0, 0"),
-        libc::EPERM,
-        "finit_module"
-    );
-    assert_eq!(
-        syscall_errno(&ct, "246, 0, 0, 0, 0"),
-        libc::EPERM,
-        "kexec_load"
-    );
-    assert_eq!(
-        syscall_errno(&ct, "304, -1, 0, 0"),
-        libc::EPERM,
-        "open_by_handle_at"
-    );
-    assert_eq!(
-        syscall_errno(&ct, "166, 0, 1"),
-        libc::EACCES,
-        "umount2 MNT_FORCE"
-    );
+    for (call, args, errno) in [
+        ("init_module", "175, 0, 0, 0", libc::EPERM),
+        ("finit_module", "313, -1, 0, 0", libc::EPERM),
+        ("kexec_load", "246, 0, 0, 0, 0", libc::EPERM),
+        ("open_by_handle_at", "304, -1, 0, 0", libc::EPERM),
+        ("umount2 MNT_FORCE", "166, 0, 1", libc::EACCES),
+    ] {
+        assert_eq!(syscall_errno(&ct, args), errno, "{call}");
+    }
     let keyctl = syscall_errno(&ct, "250, 0, -1, 0");
     let af_alg = syscall_errno(&ct, "41, 38, 5, 0");
     if unprivileged {

@@ -108,7 +108,7 @@ Anonymous:            16 kB
     }
 
     #[test]
-    fn clean_code_pages_leave_the_resident_set_and_come_back_on_use() {
+    fn clean_code_pages_leave_the_resident_set() {
         let resident_code_kb = || {
             let text = std::fs::read_to_string("/proc/self/smaps").unwrap();
             let mut total = 0u64;
@@ -129,7 +129,5 @@ Anonymous:            16 kB
             after < before,
             "resident read-only file pages: {before} kB -> {after} kB"
         );
-        // The code runs on: its pages are read again from the file.
-        assert_eq!(parse_smaps(SMAPS).len(), 6);
     }
 }

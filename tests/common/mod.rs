@@ -230,3 +230,20 @@ pub fn busybox_template() -> PathBuf {
     let stdout = String::from_utf8(output.stdout).unwrap();
     PathBuf::from(stdout.lines().last().unwrap())
 }
+
+/// Monitors as `ps` shows them: command line `corral monitor <vmid>`, name `corral-monitor`.
+pub fn monitor_pids(vmid: u32) -> Vec<u32> {
+    let wanted = format!("corral monitor {vmid}");
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.trim_end_matches('\0') == wanted
+                && fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "corral-monitor")
+        })
+        .collect()
+}
