@@ -123,7 +123,11 @@ pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), 
             if let (Some((bridge_index, _)), Some(name)) = (bridge, &device.bridge) {
                 join_bridge(&netlink, device, name, bridge_index, index)?;
             }
-            apply_rate(device)?;
+            // A fresh link has no qdisc to replace; without rate= there is nothing to do,
+            // and every `tc` run costs milliseconds on the start path.
+            if device.rate.is_some() {
+                apply_rate(device, false)?;
+            }
             netlink.set_up(index, true).map_err(failed(format!(
                 "{}: unable to bring '{}' up",
                 device.key, device.host_name
@@ -194,15 +198,18 @@ fn set_vlans(
 /// `rate=`, the way pct sets it up with `tc` (iproute2; netlink has no typed HTB or police
 /// here): traffic into the container is shaped by an HTB class on the host side's egress,
 /// traffic out of it policed on the host side's ingress, both at the rate with a 1 MiB
-/// burst. Earlier limits are removed first, so this also changes or lifts one.
-pub fn apply_rate(device: &NetworkDevice) -> Result<(), String> {
+/// burst. With `replace`, earlier limits are removed first, so this also changes or lifts
+/// one on a running container.
+pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), String> {
     let dev = device.host_name.as_str();
     let tc = |args: &[&str]| std::process::Command::new("tc").args(args).output();
-    for args in [
-        &["qdisc", "del", "dev", dev, "ingress"][..],
-        &["qdisc", "del", "dev", dev, "root"][..],
-    ] {
-        let _ = tc(args);
+    if replace {
+        for args in [
+            &["qdisc", "del", "dev", dev, "ingress"][..],
+            &["qdisc", "del", "dev", dev, "root"][..],
+        ] {
+            let _ = tc(args);
+        }
     }
     let Some(rate) = &device.rate else {
         return Ok(());
@@ -407,7 +414,7 @@ pub fn hotplug(
                 }
             }
             if old.rate != new.rate {
-                apply_rate(new)?;
+                apply_rate(new, true)?;
             }
             if old.link_down != new.link_down {
                 in_netns_of(init_pid, || {
