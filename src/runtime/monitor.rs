@@ -98,9 +98,19 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         // The monitor is born in its own cgroup: no migration later, which would cost an RCU
         // grace period.
         // SAFETY: as above; this intermediate child is single-threaded.
-        let monitor = unsafe {
+        let mut monitor = unsafe {
             super::spawn::fork_into(0, monitor_cgroup_fd.as_ref().map(|fd| fd.as_fd()), None)
         };
+        if monitor.is_err() && monitor_cgroup.is_some() {
+            // The previous monitor of this container (a reboot, a quick restart) removes its
+            // cgroup as its last act and may just have done so: make it again, once.
+            let fresh = Hierarchy::find()
+                .and_then(|h| MonitorCgroup::create(&h, vmid).ok())
+                .and_then(|c| c.fd().ok());
+            // SAFETY: as above.
+            monitor =
+                unsafe { super::spawn::fork_into(0, fresh.as_ref().map(|fd| fd.as_fd()), None) };
+        }
         match monitor {
             Ok(0) => {}
             // SAFETY: leave the intermediate child without running destructors.
