@@ -461,6 +461,7 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
         "proc /proc/sys proc ro,",
         "proc /proc/sys/net proc rw,",
         "sysfs /sys sysfs ro,",
+        "sysfs /sys/devices/virtual/net sysfs rw,",
         "cgroup2 /sys/fs/cgroup cgroup2",
         "tmpfs /dev tmpfs",
         "devpts /dev/pts devpts",
