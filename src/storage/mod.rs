@@ -11,6 +11,7 @@ pub mod template;
 mod volume;
 
 pub use cfg::{ContentType, StorageConfig, StorageDef, StorageType};
+pub(crate) use template::confine_beneath;
 pub use template::{ExtractOptions, ExtractSummary, TemplateError, detect_arch, extract_template};
 pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};
 

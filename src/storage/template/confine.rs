@@ -429,7 +429,7 @@ fn close_inherited_fds(keep: &[RawFd]) {
     close(next, u32::MAX);
 }
 
-pub(super) enum LandlockOutcome {
+pub(crate) enum LandlockOutcome {
     Enforced,
     Unavailable(String),
 }
@@ -441,6 +441,17 @@ pub(super) fn confine_to_rootfs(
     rootfs: BorrowedFd<'_>,
     archive: BorrowedFd<'_>,
 ) -> Result<LandlockOutcome, String> {
+    confine_beneath(rootfs, Some(archive))
+        .map_err(|e| format!("failed to confine template extraction with Landlock: {e}"))
+}
+
+/// Restricts the calling process, for good, to filesystem access beneath `rootfs` (and
+/// reading the file `read_only`, if given), with no network binds or connects and no signals
+/// to processes outside its domain. A kernel without Landlock gives `Unavailable`.
+pub(crate) fn confine_beneath(
+    rootfs: BorrowedFd<'_>,
+    read_only: Option<BorrowedFd<'_>>,
+) -> Result<LandlockOutcome, String> {
     let abi = ABI::V7;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
@@ -448,9 +459,12 @@ pub(super) fn confine_to_rootfs(
         .and_then(|ruleset| ruleset.scope(Scope::from_all(abi)))
         .and_then(|ruleset| ruleset.create())
         .and_then(|ruleset| ruleset.add_rule(PathBeneath::new(rootfs, AccessFs::from_all(abi))))
-        .and_then(|ruleset| ruleset.add_rule(PathBeneath::new(archive, AccessFs::ReadFile)))
+        .and_then(|ruleset| match read_only {
+            Some(file) => ruleset.add_rule(PathBeneath::new(file, AccessFs::ReadFile)),
+            None => Ok(ruleset),
+        })
         .and_then(|ruleset| ruleset.restrict_self())
-        .map_err(|e| format!("failed to confine template extraction with Landlock: {e}"))?;
+        .map_err(|e| e.to_string())?;
     Ok(match status.ruleset {
         RulesetStatus::NotEnforced => {
             LandlockOutcome::Unavailable("not supported by the running kernel".into())

@@ -17,6 +17,7 @@
 mod arch;
 mod compression;
 mod confine;
+pub(crate) use confine::confine_beneath;
 mod member;
 mod rootdir;
 mod unpack;
