@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod net;
+
 /// The `pct` under test: `CORRAL_TEST_PCT` when set (the VM rig runs tests away from the
 /// build tree), else the one cargo built.
 pub fn pct_binary() -> PathBuf {
@@ -246,4 +248,51 @@ pub fn monitor_pids(vmid: u32) -> Vec<u32> {
                     .is_ok_and(|comm| comm.trim() == "corral-monitor")
         })
         .collect()
+}
+
+// Templates built by the scripts, once per machine, shared between test processes.
+
+pub fn template_cache() -> PathBuf {
+    let dir = PathBuf::from("/var/tmp/corral-test-templates");
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The template a script makes, built under an exclusive lock so parallel test processes
+/// build it once.
+pub fn cached_template(script: &str, args: &[&str], name_prefix: &str) -> PathBuf {
+    let dir = template_cache();
+    let lock = fs::File::create(dir.join(format!("{name_prefix}.lock"))).unwrap();
+    // SAFETY: flock on a descriptor we own; released when `lock` closes.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
+    let existing = fs::read_dir(&dir).unwrap().flatten().find(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.starts_with(name_prefix) && !name.ends_with(".lock")
+    });
+    if let Some(entry) = existing {
+        return entry.path();
+    }
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let output = Command::new(script_path)
+        .args(args)
+        .arg(&dir)
+        .output()
+        .expect("run template script");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    PathBuf::from(stdout.lines().last().unwrap().trim())
+}
+
+/// A debootstrapped Debian 12 template, made once per machine.
+pub fn debian_template() -> PathBuf {
+    cached_template("make-debian-template", &["bookworm"], "debian-12-")
 }
