@@ -3,6 +3,7 @@
 
 mod argv;
 mod output;
+mod terminal;
 mod tree;
 
 use std::io::IsTerminal;
@@ -60,6 +61,31 @@ fn vmid(matches: &ArgMatches) -> Result<Vmid, Error> {
 }
 
 /// pct's boolean words for flags that are not config options.
+/// `--password VALUE`, or asked for twice on the terminal for a bare `--password`, as pct's
+/// CLI does; pct's API wants at least 5 characters.
+fn create_password(matches: &ArgMatches) -> Result<Option<String>, Error> {
+    let Some(given) = matches.get_one::<String>("password") else {
+        return Ok(None);
+    };
+    let password = if given.is_empty() {
+        let first = terminal::read_password("Enter new password: ")?;
+        let second = terminal::read_password("Retype new password: ")?;
+        if first != second {
+            return Err(Error::Failed("passwords do not match".into()));
+        }
+        first
+    } else {
+        given.clone()
+    };
+    if password.chars().count() < 5 {
+        return Err(Error::param(
+            "password",
+            "value must be at least 5 characters long",
+        ));
+    }
+    Ok(Some(password))
+}
+
 fn flag(matches: &ArgMatches, name: &str) -> Result<bool, Error> {
     match matches
         .get_one::<String>(name)
@@ -132,6 +158,13 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 force: flag(m, "force")?,
                 ignore_unpack_errors: flag(m, "ignore-unpack-errors")?,
                 progress: std::io::stderr().is_terminal(),
+                password: create_password(m)?,
+                ssh_public_keys: match m.get_one::<String>("ssh-public-keys") {
+                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                        Error::Failed(format!("unable to open file '{path}' - {e}"))
+                    })?),
+                    None => None,
+                },
             };
             host.container(vmid(m)?).create(&create)?;
         }

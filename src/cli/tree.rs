@@ -81,7 +81,21 @@ fn build(with_config_options: bool) -> Command {
                     .arg(Arg::new("ostemplate").required(true).value_name("ostemplate").help("The OS template or backup file."))
                     .arg(Arg::new("storage").long("storage").value_name("STORAGE").help("Default Storage. (default = local)"))
                     .arg(flag("force", "Allow to overwrite existing container."))
-                    .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template.")),
+                    .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template."))
+                    .arg(
+                        Arg::new("password")
+                            .long("password")
+                            .value_name("PASSWORD")
+                            .num_args(0..=1)
+                            .default_missing_value("")
+                            .help("Sets root password inside container. Without a value, it is asked for on the terminal."),
+                    )
+                    .arg(
+                        Arg::new("ssh-public-keys")
+                            .long("ssh-public-keys")
+                            .value_name("FILEPATH")
+                            .help("Setup public SSH keys (one key per line, OpenSSH format)."),
+                    ),
             ),
             Command::new("destroy")
                 .about("Destroy the container (also delete all uses files).")

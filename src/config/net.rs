@@ -6,7 +6,7 @@ use std::fmt;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 use super::{PropertyError, validate};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip4Config {
     /// Address text as given (pct does not canonicalise) and prefix length.
     Static {
@@ -17,7 +17,7 @@ pub enum Ip4Config {
     Manual,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip6Config {
     Static { address: String, prefix: u8 },
     Auto,
@@ -25,7 +25,7 @@ pub enum Ip6Config {
     Manual,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetDevice {
     pub name: String,
     pub bridge: Option<String>,

@@ -5,7 +5,8 @@
 use std::fs;
 
 use super::{Container, Error, ParamError};
-use crate::config::{Config, IdMap, MountPoint, NetDevice, check_option};
+use crate::config::{Config, IdKind, IdMap, MountPoint, NetDevice, check_option};
+use crate::setup::{GuestConfig, Hook, HostEnv, SetupRequest};
 use crate::storage::{
     Allocation, ContentType, ExtractOptions, StorageConfig, VolumeId, detect_arch, extract_template,
 };
@@ -26,11 +27,18 @@ pub struct CreateOptions {
     pub ignore_unpack_errors: bool,
     /// Draw a progress bar on a terminal.
     pub progress: bool,
+    /// Root's password inside the container: plain text, or a crypt hash used as it is.
+    pub password: Option<String>,
+    /// Public SSH keys for root's authorized_keys, one per line (OpenSSH format).
+    pub ssh_public_keys: Option<String>,
 }
 
 impl Container<'_> {
     pub fn create(&self, options: &CreateOptions) -> Result<Config, Error> {
         let vmid = self.vmid;
+        if let Some(keys) = &options.ssh_public_keys {
+            validate_ssh_public_keys(keys)?;
+        }
         let storage_cfg = self.host.storage_config()?;
         let default_storage = options.storage.clone().unwrap_or_else(|| "local".into());
         let mut unprivileged = options.unprivileged.unwrap_or(true);
@@ -192,6 +200,12 @@ impl Container<'_> {
         } else {
             None
         };
+        let root_owner = id_map.as_ref().and_then(|map| {
+            Some((
+                map.to_host(IdKind::User, 0)?,
+                map.to_host(IdKind::Group, 0)?,
+            ))
+        });
 
         let mounted = self.mount_volumes(&config.main, storage_cfg)?;
         let rootfs = mounted.rootfs().to_path_buf();
@@ -211,8 +225,17 @@ impl Container<'_> {
         )?;
         println!("{}", totals_line(summary.bytes, started.elapsed()));
 
+        let configured = config.main.get("ostype").map(str::to_string);
+        let detected = match configured.as_deref() {
+            Some("unmanaged") => "unmanaged",
+            _ => {
+                crate::setup::detect_ostype(&rootfs)
+                    .map_err(Error::Failed)?
+                    .ostype
+            }
+        };
         if config.main.get("arch").is_none() {
-            match detect_arch(&rootfs) {
+            match guest_arch(&rootfs, detected) {
                 Some(arch) => {
                     println!("Detected container architecture: {arch}");
                     config.main.set("arch", arch.into());
@@ -223,22 +246,31 @@ impl Container<'_> {
                 }
             }
         }
-        let configured = config.main.get("ostype").map(str::to_string);
-        if configured.as_deref() != Some("unmanaged") {
-            let detection = crate::setup::detect_ostype(&rootfs).map_err(Error::Failed)?;
-            for warning in &detection.warnings {
-                eprintln!("{warning}");
-            }
-            if let Some(configured) = configured.as_deref()
-                && configured != detection.ostype
-            {
-                eprintln!(
-                    "got unexpected ostype ({} != {configured})",
-                    detection.ostype
-                );
-            }
-            config.main.set("ostype", detection.ostype.into());
+        let guest = GuestConfig::from_section(&config.main).map_err(Error::Failed)?;
+        let host_env = HostEnv::read(self.host.root());
+        let request = SetupRequest {
+            rootfs: &rootfs,
+            owner: root_owner,
+            conf: &guest,
+            host: &host_env,
+            hook: Hook::PostCreate {
+                password: options.password.clone(),
+                ssh_public_keys: options.ssh_public_keys.clone(),
+            },
+        };
+        let result = crate::setup::run(&request);
+        let report = match &result {
+            Ok(outcome) => &outcome.report,
+            Err(error) => &error.report,
+        };
+        for warning in &report.warnings {
+            eprintln!("{warning}");
         }
+        for message in &report.messages {
+            println!("{message}");
+        }
+        let outcome = result.map_err(|e| Error::Failed(e.message))?;
+        config.main.set("ostype", outcome.ostype);
         mounted.unmount()?;
 
         if config.main.get("hostname").is_none() {
@@ -251,6 +283,55 @@ impl Container<'_> {
             config.main.set("swap", "512".into());
         }
         self.write_config(config)
+    }
+}
+
+/// pct's check of `--ssh-public-keys`: `ssh-keygen -l` must accept every non-blank line.
+fn validate_ssh_public_keys(keys: &str) -> Result<(), Error> {
+    let invalid = || Error::Failed("SSH public key validation error".into());
+    for line in keys.split('\n').filter(|line| !line.trim().is_empty()) {
+        let mut name = [0u8; 8];
+        getrandom::fill(&mut name).map_err(|_| invalid())?;
+        let name: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!(".corral-key-{name}.pub"));
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut file| {
+                std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes())
+            });
+        let accepted = written.is_ok()
+            && std::process::Command::new("ssh-keygen")
+                .arg("-l")
+                .arg("-f")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+        let _ = fs::remove_file(&path);
+        if !accepted {
+            return Err(invalid());
+        }
+    }
+    Ok(())
+}
+
+/// The container's architecture as pct's plugins find it: from `/bin/sh`, for NixOS from the
+/// shell named in `/sbin/init`'s first line, and not at all for unmanaged guests.
+fn guest_arch(rootfs: &std::path::Path, ostype: &str) -> Option<&'static str> {
+    match ostype {
+        "unmanaged" => None,
+        "nixos" => {
+            let init = crate::setup::read_in_root(rootfs, "/sbin/init").ok()??;
+            let first_line = init.split(|&b| b == b'\n').next()?;
+            let shell = std::str::from_utf8(first_line.strip_prefix(b"#!")?).ok()?;
+            let shell = shell.strip_prefix(' ').unwrap_or(shell);
+            let shell = shell.split_whitespace().next()?;
+            crate::storage::template::detect_elf_arch(rootfs, shell)
+        }
+        _ => detect_arch(rootfs),
     }
 }
 

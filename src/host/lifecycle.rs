@@ -137,6 +137,7 @@ impl Container<'_> {
         if let Some(volid) = section.get("hookscript") {
             facts.hookscript = Some(hookscript_path(self.host, volid)?);
         }
+        facts.guest_host = crate::setup::HostEnv::read(self.host.root());
         Ok(facts)
     }
 

@@ -423,9 +423,8 @@ impl Monitor {
                 .map_err(|e| format!("unable to mount {} ({}): {e}", volume.key, volume.volume))?;
             apply_mount_options(&host_path, volume)?;
         }
-        self.trace
-            .step("monitor: write /etc/hostname in the container");
-        crate::setup::write_hostname(&self.rootfs, &plan.hostname, plan.root_owner)?;
+        self.trace.step("monitor: guest setup (pre-start)");
+        run_guest_setup(&self.rootfs, plan)?;
         self.halt_signal = match &plan.halt_signal {
             Some(name) => parse_signal(name)
                 .ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))?,
@@ -948,6 +947,30 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
 
 /// LXC sends systemd SIGRTMIN+3 to halt, everything else SIGPWR: follow the init path's
 /// symlinks inside the rootfs and look at what it ends in.
+/// pct's pre-start hook: the guest's files for this start. Its warnings go to the log, as
+/// pct's go to the container's task log.
+fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
+    let request = crate::setup::SetupRequest {
+        rootfs,
+        owner: plan.id_map.as_ref().map(|_| plan.root_owner),
+        conf: &plan.guest,
+        host: &plan.guest_host,
+        hook: crate::setup::Hook::PreStart,
+    };
+    let result = crate::setup::run(&request);
+    let report = match &result {
+        Ok(outcome) => &outcome.report,
+        Err(error) => &error.report,
+    };
+    for message in &report.messages {
+        eprintln!("{message}");
+    }
+    for warning in &report.warnings {
+        eprintln!("WARN: {warning}");
+    }
+    result.map(|_| ()).map_err(|e| e.message)
+}
+
 fn init_is_systemd(rootfs: &Path, init: &str) -> bool {
     let Ok(root) = open(
         rootfs,

@@ -14,6 +14,7 @@ use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
 use crate::mount::VolumeSource;
 pub use crate::net::NetworkDevice;
+use crate::setup::{GuestConfig, HostEnv};
 
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +214,9 @@ pub struct StartPlan {
     pub hookscript: Option<PathBuf>,
     /// Limits and keys corral will not enforce, said out loud.
     pub warnings: Vec<String>,
+    /// What guest setup reads from the config, and the host files it falls back on.
+    pub guest: GuestConfig,
+    pub guest_host: HostEnv,
 }
 
 /// Facts about the host that a plan needs, gathered before the pure planning step.
@@ -229,6 +233,8 @@ pub struct HostFacts {
     /// The text of the file `lxc.seccomp.profile` names.
     pub seccomp_profile: Option<String>,
     pub hookscript: Option<PathBuf>,
+    /// The host's resolv.conf and time zone, for guest setup.
+    pub guest_host: HostEnv,
 }
 
 /// The nodes every container's /dev gets, as LXC's autodev makes them.
@@ -463,6 +469,8 @@ impl StartPlan {
             stop_signal: last_raw("lxc.signal.stop"),
             hookscript: facts.hookscript.clone(),
             warnings,
+            guest: GuestConfig::from_section(section)?,
+            guest_host: facts.guest_host.clone(),
         })
     }
 
@@ -483,6 +491,20 @@ impl StartPlan {
         line(format!("hostname: {}", self.hostname));
         line(format!("arch: {}", self.arch));
         line(format!("ostype: {}", self.ostype));
+        line(if self.guest.ostype.as_deref() == Some("unmanaged") {
+            "guest setup: none (unmanaged)".to_string()
+        } else {
+            let nics: Vec<&str> = self.guest.named_nets().map(|n| n.name.as_str()).collect();
+            format!(
+                "guest setup: pre-start files for hostname, hosts, resolv.conf, ttys ({}){}",
+                self.guest.tty,
+                if nics.is_empty() {
+                    String::new()
+                } else {
+                    format!(", network for {}", nics.join(" "))
+                }
+            )
+        });
         line(format!(
             "namespaces: {}",
             self.namespaces

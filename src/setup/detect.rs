@@ -1,9 +1,10 @@
 //! Which distribution a rootfs holds, decided the way pct decides it: `ID` in os-release,
 //! then the distributions' own release files.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::rootfs::{exists_in_root, read_in_root};
+use super::root::GuestRoot;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
@@ -33,95 +34,148 @@ fn ostype_for_id(id: &str) -> Option<&'static str> {
     })
 }
 
-/// The value of `ID` in os-release text: single quotes literal, double quotes with backslash
-/// escapes, bare words.
-fn os_release_id(text: &str) -> Option<String> {
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some(value) = line.strip_prefix("ID=") else {
-            continue;
-        };
-        let value = if let Some(inner) = value.strip_prefix('\'') {
-            inner.split('\'').next().unwrap_or("").to_string()
-        } else if let Some(inner) = value.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => out.extend(chars.next()),
-                    '"' => break,
-                    c => out.push(c),
-                }
+/// The variables of an os-release file, parsed as pct parses them: `NAME=value` lines,
+/// single quotes literal, double quotes with backslash escapes, bare `[A-Za-z0-9]*` words;
+/// a later assignment wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OsRelease(BTreeMap<String, String>);
+
+impl OsRelease {
+    pub fn parse(text: &str) -> OsRelease {
+        let mut vars = BTreeMap::new();
+        for line in text.lines() {
+            let line = line.trim_start();
+            let Some((name, content)) = line.split_once('=') else {
+                continue;
+            };
+            let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                continue;
             }
-            out
-        } else {
-            value
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect()
-        };
-        return Some(value);
+            vars.insert(name.to_string(), parse_value(content));
+        }
+        OsRelease(vars)
     }
-    None
+
+    /// `/etc/os-release`, else `/usr/lib/os-release`, inside the container.
+    pub fn read(root: &GuestRoot) -> OsRelease {
+        for path in ["/etc/os-release", "/usr/lib/os-release"] {
+            if root.is_file(path) {
+                return OsRelease::parse(&root.read(path).ok().flatten().unwrap_or_default());
+            }
+        }
+        OsRelease::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
 }
 
-/// Detect the distribution of `rootfs`. `Err` carries pct's message when an os-release exists
-/// but nothing can be made of it.
-pub fn detect_ostype(rootfs: &Path) -> Result<Detection, String> {
-    let mut warnings = Vec::new();
-    let os_release = ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|path| read_in_root(rootfs, path).ok().flatten());
-    if let Some(text) = &os_release
-        && let Some(id) = os_release_id(&String::from_utf8_lossy(text))
+fn parse_value(content: &str) -> String {
+    if let Some(inner) = content.strip_prefix('\'')
+        && let Some(end) = inner.find('\'')
     {
-        if let Some(ostype) = ostype_for_id(&id) {
-            return Ok(Detection { ostype, warnings });
+        return inner[..end].to_string();
+    }
+    if let Some(inner) = content.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        let mut closed = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(c @ ('"' | '\'' | '`' | '$' | '\\')) => out.push(c),
+                    Some(other) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                    None => break,
+                },
+                '"' => {
+                    closed = true;
+                    break;
+                }
+                c => out.push(c),
+            }
+        }
+        if closed {
+            return out;
+        }
+    }
+    content
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+/// The plugin type for a rootfs, as pct's autodetection finds it.
+pub fn detect_type(
+    root: &GuestRoot,
+    os_release: &OsRelease,
+    warnings: &mut Vec<String>,
+) -> Result<&'static str, String> {
+    if let Some(id) = os_release.get("ID") {
+        if let Some(ostype) = ostype_for_id(id) {
+            return Ok(ostype);
         }
         warnings.push(format!(
             "unknown ID '{id}' in /etc/os-release file, trying fallback detection"
         ));
     }
-    let read = |path: &str| read_in_root(rootfs, path).ok().flatten();
-    let exists = |path: &str| exists_in_root(rootfs, path);
-    let lsb_is_ubuntu = read("/etc/lsb-release")
-        .is_some_and(|text| String::from_utf8_lossy(&text).contains("DISTRIB_ID=Ubuntu"));
-    let fallback: &[(bool, &'static str)] = &[
+    let lsb_is_ubuntu = root.is_file("/etc/lsb-release")
+        && root
+            .read("/etc/lsb-release")
+            .ok()
+            .flatten()
+            .is_some_and(|text| {
+                text.lines()
+                    .any(|l| l.eq_ignore_ascii_case("DISTRIB_ID=Ubuntu"))
+            });
+    let file = |path: &str| root.is_file(path);
+    let fallback: [(bool, &'static str); 11] = [
         (lsb_is_ubuntu, "ubuntu"),
-        (exists("/etc/debian_version"), "debian"),
-        (exists("/etc/devuan_version"), "devuan"),
+        (file("/etc/debian_version"), "debian"),
+        (file("/etc/devuan_version"), "devuan"),
         (
-            exists("/etc/SuSE-brand") || exists("/etc/SuSE-release"),
+            file("/etc/SuSE-brand") || file("/etc/SuSE-release"),
             "opensuse",
         ),
-        (exists("/etc/fedora-release"), "fedora"),
+        (file("/etc/fedora-release"), "fedora"),
         (
-            exists("/etc/centos-release") || exists("/etc/redhat-release"),
+            file("/etc/centos-release") || file("/etc/redhat-release"),
             "centos",
         ),
-        (exists("/etc/arch-release"), "archlinux"),
-        (exists("/etc/alpine-release"), "alpine"),
-        (exists("/etc/gentoo-release"), "gentoo"),
-        (exists("/nix/store"), "nixos"),
-        (exists("/etc/openEuler-release"), "openeuler"),
+        (file("/etc/arch-release"), "archlinux"),
+        (file("/etc/alpine-release"), "alpine"),
+        (file("/etc/gentoo-release"), "gentoo"),
+        (root.is_dir("/nix/store"), "nixos"),
+        (file("/etc/openEuler-release"), "openeuler"),
     ];
     if let Some((_, ostype)) = fallback.iter().find(|(found, _)| *found) {
-        return Ok(Detection { ostype, warnings });
+        return Ok(ostype);
     }
-    if os_release.is_some() {
+    if file("/etc/os-release") {
         return Err("unable to detect OS distribution".into());
     }
     warnings.push(
         "/etc/os-release file not found and autodetection failed, falling back to 'unmanaged'"
             .into(),
     );
-    Ok(Detection {
-        ostype: "unmanaged",
-        warnings,
-    })
+    Ok("unmanaged")
+}
+
+/// Detect the distribution of `rootfs`. `Err` carries pct's message when an os-release exists
+/// but nothing can be made of it.
+pub fn detect_ostype(rootfs: &Path) -> Result<Detection, String> {
+    let root = GuestRoot::open(rootfs, None)
+        .map_err(|e| format!("unable to open '{}': {e}", rootfs.display()))?;
+    let mut warnings = Vec::new();
+    let ostype = detect_type(&root, &OsRelease::read(&root), &mut warnings)?;
+    Ok(Detection { ostype, warnings })
 }
 
 #[cfg(test)]
@@ -139,17 +193,17 @@ mod tests {
     }
 
     #[test]
-    fn os_release_id_forms() {
-        assert_eq!(
-            os_release_id("NAME=x\nID=debian\n").as_deref(),
-            Some("debian")
-        );
-        assert_eq!(
-            os_release_id("ID='opensuse-leap'\n").as_deref(),
-            Some("opensuse-leap")
-        );
-        assert_eq!(os_release_id("ID=\"rocky\"\n").as_deref(), Some("rocky"));
-        assert_eq!(os_release_id("# ID=fedora\nVERSION=1\n"), None);
+    fn os_release_value_forms() {
+        let id = |text: &str| OsRelease::parse(text).get("ID").map(str::to_string);
+        assert_eq!(id("NAME=x\nID=debian\n").as_deref(), Some("debian"));
+        assert_eq!(id("ID='opensuse-leap'\n").as_deref(), Some("opensuse-leap"));
+        assert_eq!(id("ID=\"rocky\"\n").as_deref(), Some("rocky"));
+        assert_eq!(id("# ID=fedora\nVERSION=1\n"), None);
+        assert_eq!(id("ID=a\nID=b\n").as_deref(), Some("b"));
+        assert_eq!(id("ID=debian-like x\n").as_deref(), Some("debian"));
+        let release = OsRelease::parse("PRETTY_NAME=\"A \\\"B\\\" \\$C\"\nVERSION_ID=\"12\"\n");
+        assert_eq!(release.get("PRETTY_NAME"), Some("A \"B\" $C"));
+        assert_eq!(release.get("VERSION_ID"), Some("12"));
     }
 
     #[test]

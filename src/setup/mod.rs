@@ -1,11 +1,32 @@
-//! Guest OS handling inside a container's root filesystem: distribution detection, which
-//! `pct create` uses to set `ostype`, and the files written at every start (for now the host
-//! name).
+//! Guest OS setup: the files pct writes inside a container when it is created and every time
+//! it starts — host name, hosts, network configuration, DNS, ttys, time zone, root password,
+//! SSH keys — for each distribution pct supports, byte for byte as pct writes them.
+//!
+//! Pure in the sense of DESIGN.md: a directory tree and a config in, file writes out; no
+//! namespaces. [`run`] is the entry point; it runs the steps in a child process that
+//! Landlock confines to the rootfs.
 
+mod base;
+mod context;
+mod crontab;
 mod detect;
-mod hostname;
+mod distro;
+mod network;
+mod password;
+mod random;
+mod root;
 mod rootfs;
+mod run;
+mod section;
+mod ssh;
+mod systemd;
 
-pub use detect::{Detection, detect_ostype};
-pub use hostname::write_hostname;
-pub use rootfs::{read_in_root, write_in_root};
+pub use context::{GuestConfig, HostEnv, Report, Setup, parse_resolv_conf};
+pub use detect::{Detection, OsRelease, detect_ostype};
+pub use password::{crypt_sha512, is_crypt_hash};
+pub use random::{Drand48, OsRandom, RandomSource, uuid_v4};
+pub use root::{GuestRoot, ModifyOptions};
+pub use rootfs::read_in_root;
+pub use run::{Hook, SetupError, SetupOutcome, SetupRequest, run, run_unconfined};
+pub use section::{Placement, modify_section, remove_sections};
+pub use ssh::HostKey;

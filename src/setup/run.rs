@@ -1,0 +1,338 @@
+//! Running guest setup: pct's hook pipelines (post-create, pre-start) over the distribution's
+//! plugin, in a forked child that Landlock confines to the rootfs, so a hostile guest file
+//! can at worst mislead the writes it is the subject of, never reach the host.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::process::{Pid, WaitOptions, waitpid};
+
+use super::context::{GuestConfig, HostEnv, Report, Setup};
+use super::distro::{self, Distro};
+use super::random::{OsRandom, RandomSource};
+use super::root::GuestRoot;
+use super::ssh::{self, HostKey};
+
+/// Which of pct's pipelines to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    /// Every start: init, network, host name, DNS, time zone.
+    PreStart,
+    /// `pct create`: first the one-time steps (machine-id, template fixes, crontab, root
+    /// password and keys, SSH host keys), then what every start does.
+    PostCreate {
+        password: Option<String>,
+        ssh_public_keys: Option<String>,
+    },
+}
+
+/// pct's warning for a systemd too old for a cgroup2-only host.
+const CGROUP_V2_WARNING: &str = "old systemd (< v232) detected, container won't run in a pure \
+     cgroupv2 environment! Please see documentation -> container -> cgroup version.";
+
+/// One setup run.
+pub struct SetupRequest<'a> {
+    pub rootfs: &'a Path,
+    /// The container's root as the host sees it, for unprivileged containers.
+    pub owner: Option<(u32, u32)>,
+    pub conf: &'a GuestConfig,
+    pub host: &'a HostEnv,
+    pub hook: Hook,
+}
+
+/// What a run did: the plugin's ostype and what it had to say.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SetupOutcome {
+    pub ostype: String,
+    pub report: Report,
+}
+
+/// A failed run: pct's message, and what was said before it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SetupError {
+    pub message: String,
+    pub report: Report,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the parent prepares before the child is confined: the plugin, and SSH host keys,
+/// whose generation runs ssh-keygen on the host.
+struct Prepared {
+    distro: Box<dyn Distro>,
+    host_keys: Vec<HostKey>,
+    report: Report,
+}
+
+fn prepare(request: &SetupRequest, root: &GuestRoot) -> Result<Prepared, SetupError> {
+    let mut report = Report::default();
+    let distro =
+        distro::load(root, request.conf, &mut report.warnings).map_err(|message| SetupError {
+            message,
+            report: report.clone(),
+        })?;
+    let mut host_keys = Vec::new();
+    if matches!(request.hook, Hook::PostCreate { .. })
+        && root.is_dir("/etc/ssh")
+        && !distro.ssh_host_key_types().is_empty()
+    {
+        host_keys = ssh::generate_host_keys(
+            distro.ssh_host_key_types(),
+            request.conf.short_hostname(),
+            &mut report.messages,
+        )
+        .map_err(|message| SetupError {
+            message,
+            report: report.clone(),
+        })?;
+    }
+    Ok(Prepared {
+        distro,
+        host_keys,
+        report,
+    })
+}
+
+fn apply(
+    request: &SetupRequest,
+    root: &GuestRoot,
+    prepared: Prepared,
+    random: &mut dyn RandomSource,
+) -> Result<SetupOutcome, SetupError> {
+    let distro = prepared.distro;
+    let mut setup = Setup::new(root, request.conf, request.host, random);
+    setup.report = prepared.report;
+    let result = (|| -> Result<(), String> {
+        match &request.hook {
+            Hook::PreStart => {
+                if distro.managed() {
+                    setup.write("/fastboot", "", None)?;
+                }
+            }
+            Hook::PostCreate {
+                password,
+                ssh_public_keys,
+            } => {
+                distro.clear_machine_id(&mut setup, false)?;
+                distro.snakeoil_fixup(&mut setup)?;
+                distro.template_fixup(&mut setup)?;
+                if distro.managed() {
+                    super::crontab::randomize_crontab(&mut setup)?;
+                }
+                distro.set_user_password(&mut setup, "root", password.as_deref())?;
+                if let Some(keys) = ssh_public_keys
+                    && distro.managed()
+                {
+                    ssh::set_authorized_keys(&mut setup, "root", keys)?;
+                }
+            }
+        }
+        distro.setup_init(&mut setup)?;
+        distro.setup_network(&mut setup)?;
+        distro.set_hostname(&mut setup)?;
+        distro.set_dns(&mut setup)?;
+        distro.set_timezone(&mut setup)?;
+        if distro.managed() {
+            ssh::write_host_keys(&setup, &prepared.host_keys)?;
+            if let Some(warning) = super::base::systemd_nesting_warning(root, request.conf) {
+                setup.warn(warning);
+            }
+            // corral runs on cgroup v2 alone, where pct gives this warning.
+            if request.hook == Hook::PreStart && !super::base::unified_cgroupv2_support(root) {
+                setup.warn(CGROUP_V2_WARNING);
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(SetupOutcome {
+            ostype: distro.ostype().to_string(),
+            report: setup.report,
+        }),
+        Err(message) => Err(SetupError {
+            message,
+            report: setup.report,
+        }),
+    }
+}
+
+fn open_root(request: &SetupRequest) -> Result<GuestRoot, SetupError> {
+    GuestRoot::open(request.rootfs, request.owner).map_err(|e| SetupError {
+        message: format!("unable to open rootfs '{}': {e}", request.rootfs.display()),
+        report: Report::default(),
+    })
+}
+
+/// Run setup in this process, unconfined, drawing from `random`: for tests, and for callers
+/// that are already confined.
+pub fn run_unconfined(
+    request: &SetupRequest,
+    random: &mut dyn RandomSource,
+) -> Result<SetupOutcome, SetupError> {
+    let root = open_root(request)?;
+    let prepared = prepare(request, &root)?;
+    apply(request, &root, prepared, random)
+}
+
+/// Run setup: detection and SSH host key generation here, the writes in a child process
+/// confined by Landlock to the rootfs (where the kernel has Landlock).
+pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
+    // pct does not even look inside an unmanaged container.
+    if request.conf.ostype.as_deref() == Some("unmanaged") {
+        return Ok(SetupOutcome {
+            ostype: "unmanaged".into(),
+            report: Report::default(),
+        });
+    }
+    let root = open_root(request)?;
+    let prepared = prepare(request, &root)?;
+    let failed = |message: String| SetupError {
+        message,
+        report: Report::default(),
+    };
+    let (from_child, to_parent) = pipe_with(PipeFlags::CLOEXEC)
+        .map_err(|e| failed(format!("unable to create a pipe for guest setup: {e}")))?;
+    // SAFETY: the callers (pct create, the monitor) run no other thread of ours while
+    // setting up a guest; the child runs only this crate's setup code, writes its result to
+    // the pipe and leaves through `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(failed(format!(
+            "unable to fork the guest setup process: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        drop(from_child);
+        let result = match confine(&root) {
+            Ok(()) => apply(request, &root, prepared, &mut OsRandom),
+            Err(message) => Err(SetupError {
+                message,
+                report: Report::default(),
+            }),
+        };
+        let encoded = serde_json::to_vec(&result).unwrap_or_default();
+        let mut pipe = std::fs::File::from(to_parent);
+        let code = i32::from(pipe.write_all(&encoded).is_err() || result.is_err());
+        // SAFETY: leaving the forked child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    drop(to_parent);
+    drop(prepared);
+    let mut encoded = Vec::new();
+    let read = std::fs::File::from(from_child).read_to_end(&mut encoded);
+    let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
+    let status = loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => break Some(status),
+            Ok(None) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break None,
+        }
+    };
+    let decoded: Option<Result<SetupOutcome, SetupError>> = read
+        .ok()
+        .and_then(|_| serde_json::from_slice(&encoded).ok());
+    match decoded {
+        Some(result) => result,
+        None => Err(failed(format!(
+            "error in setup task (the setup process ended with {status:?} and no result)"
+        ))),
+    }
+}
+
+/// Hold the calling process to the rootfs for good. A kernel without Landlock leaves the
+/// in-root path resolution as the only guard, which holds by itself.
+fn confine(root: &GuestRoot) -> Result<(), String> {
+    crate::storage::confine_beneath(root.as_fd(), None)
+        .map(|_| ())
+        .map_err(|e| format!("failed to confine guest setup with Landlock: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::random::Drand48;
+    use std::fs;
+
+    #[test]
+    fn the_setup_process_cannot_write_outside_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("etc")).unwrap();
+        let outside = dir.path().join("outside");
+        let root = GuestRoot::open(&rootfs, None).unwrap();
+        let outside_c = std::ffi::CString::new(outside.to_str().unwrap()).unwrap();
+        // SAFETY: the child only makes raw syscalls and Landlock calls, then _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = match confine(&root) {
+                Err(_) => 2,
+                Ok(()) => {
+                    let inside = root.write("/etc/inside", b"ok", None).is_ok();
+                    // SAFETY: a plain open(2) of a NUL-terminated path.
+                    let fd = unsafe {
+                        libc::open(outside_c.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o644)
+                    };
+                    match (inside, fd < 0) {
+                        (true, true) => 0,
+                        (false, _) => 3,
+                        (true, false) => 4,
+                    }
+                }
+            };
+            // SAFETY: leave the forked child at once.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child forked above.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let code = libc::WEXITSTATUS(status);
+        // SAFETY: asks the kernel for its Landlock ABI version; no memory is passed.
+        let landlock = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<u8>(),
+                0,
+                1,
+            )
+        } > 0;
+        if landlock {
+            assert_eq!(
+                code, 0,
+                "3: the rootfs refused a write, 4: outside accepted one"
+            );
+            assert!(!outside.exists());
+        } else {
+            assert!(code == 0 || code == 4, "{code}");
+        }
+        assert_eq!(fs::read_to_string(rootfs.join("etc/inside")).unwrap(), "ok");
+    }
+
+    #[test]
+    fn unmanaged_containers_are_not_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = GuestConfig {
+            ostype: Some("unmanaged".into()),
+            hostname: Some("x".into()),
+            ..GuestConfig::default()
+        };
+        let request = SetupRequest {
+            rootfs: dir.path(),
+            owner: None,
+            conf: &conf,
+            host: &HostEnv::default(),
+            hook: Hook::PreStart,
+        };
+        assert_eq!(run(&request).unwrap().ostype, "unmanaged");
+        let outcome = run_unconfined(&request, &mut Drand48::seeded(0)).unwrap();
+        assert_eq!(outcome.ostype, "unmanaged");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
