@@ -6,7 +6,7 @@ use std::fs;
 
 use super::{Container, Error, ParamError};
 use crate::config::{Config, IdKind, IdMap, MountPoint, NetDevice, check_option};
-use crate::setup::{GuestConfig, Hook, HostEnv, SetupRequest};
+use crate::setup::{GuestConfig, Hook, HostEnv, OsRandom, RandomSource, SetupRequest};
 use crate::storage::{
     Allocation, ContentType, ExtractOptions, StorageConfig, VolumeId, detect_arch, extract_template,
 };
@@ -444,7 +444,7 @@ fn shift_mount_roots(rootfs: &std::path::Path, config: &Config, map: &IdMap) -> 
 pub(crate) fn fill_net_defaults(ct: &Container<'_>, value: &str) -> Result<String, Error> {
     let mut net = NetDevice::parse(value).map_err(|e| Error::Failed(e.0))?;
     if net.hwaddr.is_none() {
-        net.hwaddr = Some(random_mac(&mac_prefix(ct)));
+        net.hwaddr = Some(random_mac(&mac_prefix(ct), &mut OsRandom));
     }
     net.kind = Some("veth".into());
     Ok(net.to_string())
@@ -460,10 +460,10 @@ fn mac_prefix(ct: &Container<'_>) -> String {
         .unwrap_or_else(|| "BC:24:11".into())
 }
 
-fn random_mac(prefix: &str) -> String {
+fn random_mac(prefix: &str, source: &mut dyn RandomSource) -> String {
     let given: Vec<&str> = prefix.split(':').filter(|part| !part.is_empty()).collect();
     let mut random = [0u8; 6];
-    getrandom::fill(&mut random).expect("kernel randomness");
+    source.fill(&mut random);
     let mut bytes: Vec<String> = given.iter().take(6).map(|part| part.to_string()).collect();
     for byte in random.iter().skip(bytes.len()) {
         bytes.push(format!("{byte:02X}"));
@@ -508,13 +508,21 @@ mod tests {
 
     #[test]
     fn random_macs_keep_the_prefix() {
-        let mac = random_mac("BC:24:11");
+        let mut os = OsRandom;
+        let mac = random_mac("BC:24:11", &mut os);
         assert!(mac.starts_with("BC:24:11:"), "{mac}");
         assert_eq!(mac.len(), 17);
-        let local = random_mac("");
+        let local = random_mac("", &mut os);
         let first = u8::from_str_radix(&local[..2], 16).unwrap();
         assert_eq!(first & 0x03, 0x02, "{local}");
-        assert_ne!(random_mac("BC:24:11"), random_mac("BC:24:11"));
+        assert_ne!(
+            random_mac("BC:24:11", &mut os),
+            random_mac("BC:24:11", &mut os)
+        );
+        // A seeded source gives the same address every time.
+        let seeded = |seed| random_mac("BC:24:11", &mut crate::setup::Drand48::seeded(seed));
+        assert_eq!(seeded(0), seeded(0));
+        assert_ne!(seeded(0), seeded(1));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use sha2::{Digest, Sha512};
 
 use super::context::Setup;
-use super::section::perl_lines;
 
 const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const DEFAULT_ROUNDS: u32 = 5000;
@@ -224,16 +223,6 @@ pub fn set_user_password(
     } else {
         replace_password(setup, "/etc/passwd", user, &hash, None)
     }
-}
-
-/// Lines of /etc/passwd, for other modules that look users up.
-pub fn home_of(passwd: &str, user: &str) -> Option<String> {
-    perl_lines(passwd).into_iter().find_map(|line| {
-        let rest = line.strip_prefix(user)?.strip_prefix(':')?;
-        let fields: Vec<&str> = rest.split(':').collect();
-        // `user:pw:uid:gid:gecos:home:` — home must be followed by another colon.
-        (fields.len() >= 6).then(|| fields[4].to_string())
-    })
 }
 
 #[cfg(test)]

@@ -126,8 +126,10 @@ fn apply(
                     super::crontab::randomize_crontab(&mut setup)?;
                 }
                 distro.set_user_password(&mut setup, "root", password.as_deref())?;
+                // pct skips keys that are empty (or Perl-false "0").
                 if let Some(keys) = ssh_public_keys
                     && distro.managed()
+                    && super::base::truthy(Some(keys))
                 {
                     ssh::set_authorized_keys(&mut setup, "root", keys)?;
                 }

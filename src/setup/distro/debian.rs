@@ -1,23 +1,36 @@
 //! Debian: ifupdown's `/etc/network/interfaces`, systemd's container getty or sysvinit's
-//! inittab, and the snakeoil certificate some templates ship.
+//! inittab, and the snakeoil certificate some templates ship. Devuan and Ubuntu build on the
+//! functions here, Alpine on the inittab and interfaces ones.
 
 use super::{Distro, Probe};
 use crate::setup::context::{GuestConfig, Setup};
-use crate::setup::network::interfaces::setup_interfaces;
+use crate::setup::network::interfaces::{AddressForm, setup_interfaces};
 use crate::setup::root::GuestRoot;
-use crate::setup::section::perl_lines;
 use crate::setup::systemd::{
     init_links_to_systemd, setup_container_getty_service, setup_systemd_preset,
 };
 
 /// Older than this is refused.
-const MINIMUM_RELEASE: u32 = 4;
+const MINIMUM_RELEASE: u64 = 4;
 /// Newer than this gets a warning: it has not been tested.
-const MAXIMUM_RELEASE: u32 = 14;
+const MAXIMUM_RELEASE: u64 = 14;
+
+const INITTAB: &str = "/etc/inittab";
 
 pub struct Debian {
     /// The major release.
-    pub(super) version: u32,
+    pub(super) version: u64,
+}
+
+/// pct's `file_read_firstline`: the first line without its newline; nothing for a file that
+/// is missing, unreadable or empty.
+pub(super) fn file_read_firstline(root: &GuestRoot, path: &str) -> Option<String> {
+    let data = root.read_bytes(path).ok()??;
+    if data.is_empty() {
+        return None;
+    }
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    Some(String::from_utf8_lossy(line).into_owned())
 }
 
 /// Testing releases and derivatives whose debian_version names no number.
@@ -35,16 +48,18 @@ fn mapped_version(first_line: &str) -> &str {
     }
 }
 
-/// The leading integer of a version like `12.7` or `9.1`.
-fn major_of(version: &str) -> Option<u32> {
+/// The integer part of a version starting with digits (`12.7`, `9.1`, `10abc`).
+fn major_of(version: &str) -> Option<u64> {
     let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    if digits.is_empty() {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
 }
 
-pub(super) fn read_debian_version(root: &GuestRoot) -> Result<u32, String> {
-    let line = root
-        .read_first_line("/etc/debian_version")
-        .ok_or("unable to read version info")?;
+pub(super) fn read_debian_version(root: &GuestRoot) -> Result<u64, String> {
+    let line =
+        file_read_firstline(root, "/etc/debian_version").ok_or("unable to read version info")?;
     let version = mapped_version(&line);
     major_of(version).ok_or_else(|| format!("unable to parse version info '{version}'"))
 }
@@ -66,59 +81,112 @@ impl Debian {
     }
 }
 
-/// sysvinit's gettys on the container's ttys and a power-fail line, replacing the
-/// template's.
-pub(super) fn setup_inittab(setup: &Setup, version: u32) -> Result<(), String> {
-    const INITTAB: &str = "/etc/inittab";
-    if !setup.root.is_file(INITTAB) {
-        return Ok(());
-    }
-    let inittab = setup.read(INITTAB)?;
-    let kept: Vec<&str> = perl_lines(&inittab)
-        .into_iter()
-        .filter(|line| !is_getty_line(line, "") && !is_power_line(line))
-        .collect();
-    let mut text = kept.join("\n") + "\n";
-    text.push_str("p0::powerfail:/sbin/init 0\n");
-    for id in (1..=setup.conf.tty).filter(|&id| id != 7) {
-        let levels = if id == 1 { "2345" } else { "23" };
-        let option = if version < 7 { "-L" } else { "--noclear" };
-        text.push_str(&format!(
-            "{id}:{levels}:respawn:/sbin/getty {option} 38400 tty{id}\n"
-        ));
-    }
-    setup.write(INITTAB, &text, None)
+/// Perl's `\s` on bytes.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn trim_start(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+/// `text` after a run of at least `min` ASCII digits, if it starts with one.
+fn skip_digits(text: &[u8], min: usize) -> Option<&[u8]> {
+    let count = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    (count >= min).then(|| &text[count..])
 }
 
 /// `/^\s*<prefix>\d+:\d*:[^:]*:.*getty/`: an inittab getty line, its id after `prefix`
 /// (none on Debian, `tty` on Alpine).
-pub(super) fn is_getty_line(line: &str, prefix: &str) -> bool {
-    let Some(rest) = line.trim_start().strip_prefix(prefix) else {
-        return false;
+pub(super) fn is_getty_line(line: &[u8], prefix: &str) -> bool {
+    let matched = || -> Option<bool> {
+        let rest = trim_start(line).strip_prefix(prefix.as_bytes())?;
+        let rest = skip_digits(rest, 1)?.strip_prefix(b":")?;
+        let rest = skip_digits(rest, 0)?.strip_prefix(b":")?;
+        let process = &rest[rest.iter().position(|&b| b == b':')? + 1..];
+        Some(process.windows(5).any(|window| window == b"getty"))
     };
-    let id_len = rest.chars().take_while(char::is_ascii_digit).count();
-    if id_len == 0 {
-        return false;
-    }
-    let Some(rest) = rest[id_len..].strip_prefix(':') else {
-        return false;
-    };
-    let levels_len = rest.chars().take_while(char::is_ascii_digit).count();
-    let Some(rest) = rest[levels_len..].strip_prefix(':') else {
-        return false;
-    };
-    rest.find(':')
-        .is_some_and(|colon| rest[colon + 1..].contains("getty"))
+    matched().unwrap_or(false)
 }
 
-/// `/^\s*p[fno0]:/`
-fn is_power_line(line: &str) -> bool {
-    let rest = line.trim_start().as_bytes();
-    rest.len() >= 3 && rest[0] == b'p' && b"fno0".contains(&rest[1]) && rest[2] == b':'
+/// `/^\s*p[fno0]:/`: sysvinit's power-event lines.
+fn is_power_line(line: &[u8]) -> bool {
+    matches!(
+        trim_start(line),
+        [b'p', b'f' | b'n' | b'o' | b'0', b':', ..]
+    )
+}
+
+/// Perl's `split(/\n/, ...)`: trailing empty lines are dropped.
+fn perl_split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    while lines.last().is_some_and(|line| line.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Rewrite `/etc/inittab`, where there is one, without the lines `drop` matches and with
+/// `appended` at its end. Bytes pct keeps are kept as they are.
+pub(super) fn rewrite_inittab(
+    setup: &Setup,
+    drop: impl Fn(&[u8]) -> bool,
+    appended: &str,
+) -> Result<(), String> {
+    if !setup.root.is_file(INITTAB) {
+        return Ok(());
+    }
+    let inittab = match setup.root.read_bytes(INITTAB) {
+        Ok(Some(data)) => data,
+        Ok(None) => {
+            return Err(format!(
+                "can't open '{INITTAB}' - No such file or directory"
+            ));
+        }
+        Err(e) => return Err(format!("can't open '{INITTAB}' - {e}")),
+    };
+    let kept: Vec<&[u8]> = perl_split_lines(&inittab)
+        .into_iter()
+        .filter(|line| !drop(line))
+        .collect();
+    let mut text = kept.join(&b'\n');
+    text.push(b'\n');
+    text.extend_from_slice(appended.as_bytes());
+    setup
+        .root
+        .write(INITTAB, &text, None)
+        .map_err(|e| format!("unable to write '{INITTAB}': {e}"))
+}
+
+/// The gettys on the container's ttys (7 is X11's) and the power-fail line sysvinit needs.
+fn sysvinit_lines(ttys: u32, version: u64) -> String {
+    let mut text = String::from("p0::powerfail:/sbin/init 0\n");
+    // getty before Debian 7 has no --noclear.
+    let option = if version < 7 { "-L" } else { "--noclear" };
+    for id in (1..=ttys).filter(|&id| id != 7) {
+        let levels = if id == 1 { "2345" } else { "23" };
+        text.push_str(&format!(
+            "{id}:{levels}:respawn:/sbin/getty {option} 38400 tty{id}\n"
+        ));
+    }
+    text
+}
+
+/// sysvinit's gettys and power-fail line replace the template's.
+pub(super) fn setup_inittab(setup: &Setup, version: u64) -> Result<(), String> {
+    rewrite_inittab(
+        setup,
+        |line| is_getty_line(line, "") || is_power_line(line),
+        &sysvinit_lines(setup.conf.tty, version),
+    )
 }
 
 /// Debian's init setup, shared with the distributions built on it.
-pub(super) fn setup_init(setup: &Setup, version: u32, ttydir: &str) -> Result<(), String> {
+pub(super) fn setup_init(setup: &Setup, version: u64, ttydir: &str) -> Result<(), String> {
     if init_links_to_systemd(setup) {
         setup_container_getty_service(setup, ttydir)?;
         if version >= 12 {
@@ -164,8 +232,23 @@ pub(super) fn snakeoil_fixup(setup: &mut Setup) -> Result<(), String> {
         setup.warn("Template contains pre-generated snakeoil certificate!");
         setup.warn("Run `make-ssl-cert generate-default-snakeoil -f` to regenerate it!");
     }
+    // Even if regeneration never happens, the shared key must not be used.
     setup.root.unlink(KEY);
     Ok(())
+}
+
+/// pct writes `address ip/prefix` only for Debian itself from 10 on.
+fn address_form(version: u64) -> AddressForm {
+    if version >= 10 {
+        AddressForm::Cidr
+    } else {
+        AddressForm::Netmask
+    }
+}
+
+/// `/etc/network/interfaces` for the container's named NICs.
+pub(super) fn setup_network(setup: &Setup, form: AddressForm) -> Result<(), String> {
+    setup_interfaces(setup, setup.conf.named_nets(), form)
 }
 
 impl Distro for Debian {
@@ -186,8 +269,7 @@ impl Distro for Debian {
     }
 
     fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
-        // `address ip/prefix` from Debian 10 on; Devuan and Ubuntu keep netmask lines.
-        setup_interfaces(setup, self.version >= 10)
+        setup_network(setup, address_form(self.version))
     }
 }
 

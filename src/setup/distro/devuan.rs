@@ -1,24 +1,25 @@
-//! Devuan: Debian without systemd; its release names map to Debian's versions.
+//! Devuan: Debian without systemd; its release names map to Debian's versions, and it
+//! behaves as Debian otherwise.
 
-use super::debian::{setup_init, snakeoil_fixup};
+use super::debian::{file_read_firstline, setup_init, setup_network, snakeoil_fixup};
 use super::{Distro, Probe};
 use crate::setup::context::{GuestConfig, Setup};
-use crate::setup::network::interfaces::setup_interfaces;
+use crate::setup::network::interfaces::AddressForm;
 
 pub struct Devuan {
     /// The Debian release it follows.
-    version: u32,
+    version: u64,
 }
 
-fn debian_version_of(name: &str) -> Option<u32> {
-    let base = name.strip_suffix("/ceres").unwrap_or(name);
-    let version = match base {
-        "jessie" if name == base => 8,
-        "ascii" => 9,
-        "beowulf" => 10,
-        "chimaera" => 11,
-        "daedalus" => 12,
-        "excalibur" => 13,
+/// The Debian release of a (lower-cased) Devuan release name, testing (`/ceres`) included.
+fn debian_version_of(name: &str) -> Option<u64> {
+    let version = match name {
+        "jessie" => 8,
+        "ascii" | "ascii/ceres" => 9,
+        "beowulf" | "beowulf/ceres" => 10,
+        "chimaera" | "chimaera/ceres" => 11,
+        "daedalus" | "daedalus/ceres" => 12,
+        "excalibur" | "excalibur/ceres" => 13,
         _ => return None,
     };
     Some(version)
@@ -26,14 +27,13 @@ fn debian_version_of(name: &str) -> Option<u32> {
 
 impl Devuan {
     pub fn new(probe: &mut Probe) -> Result<Devuan, String> {
-        let version = probe
-            .root
-            .read_first_line("/etc/devuan_version")
+        // Perl's lc on the bytes it read changes ASCII letters only.
+        let name = file_read_firstline(probe.root, "/etc/devuan_version")
             .ok_or("unable to read version info")?
-            .to_lowercase();
-        let debian = debian_version_of(&version)
-            .ok_or_else(|| format!("unsupported Devuan version '{version}'"))?;
-        Ok(Devuan { version: debian })
+            .to_ascii_lowercase();
+        let version = debian_version_of(&name)
+            .ok_or_else(|| format!("unsupported Devuan version '{name}'"))?;
+        Ok(Devuan { version })
     }
 }
 
@@ -55,6 +55,118 @@ impl Distro for Devuan {
     }
 
     fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
-        setup_interfaces(setup, false)
+        // pct's address/prefix form is for ostype debian only, whatever Devuan follows.
+        setup_network(setup, AddressForm::Netmask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::context::HostEnv;
+    use crate::setup::detect::OsRelease;
+    use crate::setup::random::Drand48;
+    use crate::setup::root::GuestRoot;
+    use std::fs;
+
+    fn fixture(version_file: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        if let Some(text) = version_file {
+            fs::write(dir.path().join("etc/devuan_version"), text).unwrap();
+        }
+        dir
+    }
+
+    fn probe(dir: &std::path::Path) -> Result<Devuan, String> {
+        let root = GuestRoot::open(dir, None).unwrap();
+        let os_release = OsRelease::default();
+        let mut warnings = Vec::new();
+        let result = Devuan::new(&mut Probe {
+            root: &root,
+            os_release: &os_release,
+            warnings: &mut warnings,
+        });
+        assert!(warnings.is_empty());
+        result
+    }
+
+    #[test]
+    fn release_names_map_to_debian_versions() {
+        for (text, version) in [
+            ("jessie\n", 8),
+            ("ascii/ceres\n", 9),
+            ("Beowulf\n", 10),
+            ("chimaera", 11),
+            ("daedalus/ceres\n", 12),
+            ("EXCALIBUR\n", 13),
+        ] {
+            let dir = fixture(Some(text));
+            assert_eq!(probe(dir.path()).unwrap().version, version, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_missing_releases() {
+        for (text, name) in [("jessie/ceres\n", "jessie/ceres"), ("Freia\n", "freia")] {
+            let dir = fixture(Some(text));
+            assert_eq!(
+                probe(dir.path()).err().unwrap(),
+                format!("unsupported Devuan version '{name}'")
+            );
+        }
+        for missing in [None, Some("")] {
+            let dir = fixture(missing);
+            assert_eq!(
+                probe(dir.path()).err().unwrap(),
+                "unable to read version info"
+            );
+        }
+    }
+
+    #[test]
+    fn netmask_form_even_when_following_debian_12() {
+        let dir = fixture(Some("daedalus\n"));
+        let root = GuestRoot::open(dir.path(), None).unwrap();
+        let conf = GuestConfig {
+            nets: vec![(
+                0,
+                crate::config::NetDevice::parse("name=eth0,ip=10.0.0.2/24,gw=10.0.0.1").unwrap(),
+            )],
+            ..GuestConfig::default()
+        };
+        let host = HostEnv::default();
+        let mut random = Drand48::seeded(0);
+        let mut setup = Setup::new(&root, &conf, &host, &mut random);
+        Devuan { version: 12 }.setup_network(&mut setup).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("etc/network/interfaces")).unwrap(),
+            "auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n\
+             auto eth0\niface eth0 inet static\n\taddress 10.0.0.2\n\tnetmask 255.255.255.0\n\
+             \tgateway 10.0.0.1\n\n"
+        );
+    }
+
+    #[test]
+    fn sysvinit_gettys_as_on_debian() {
+        let dir = fixture(Some("chimaera\n"));
+        fs::write(
+            dir.path().join("etc/inittab"),
+            "id:2:initdefault:\n1:2345:respawn:/sbin/getty 38400 tty1\n",
+        )
+        .unwrap();
+        let root = GuestRoot::open(dir.path(), None).unwrap();
+        let conf = GuestConfig {
+            tty: 1,
+            ..GuestConfig::default()
+        };
+        let host = HostEnv::default();
+        let mut random = Drand48::seeded(0);
+        let mut setup = Setup::new(&root, &conf, &host, &mut random);
+        Devuan { version: 11 }.setup_init(&mut setup).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("etc/inittab")).unwrap(),
+            "id:2:initdefault:\np0::powerfail:/sbin/init 0\n1:2345:respawn:/sbin/getty --noclear 38400 tty1\n"
+        );
     }
 }

@@ -1,8 +1,11 @@
-//! Debian's `/etc/network/interfaces` (also Devuan, older Ubuntu and Alpine), rewritten the
-//! way pct does it: the existing file is read line by line, comments and stanzas of other
-//! interfaces stay, the `iface` stanzas of the container's NICs are regenerated (keeping
-//! their other options), missing ones are appended in name order, and loopback is added
-//! when nothing brings it up.
+//! Debian's `/etc/network/interfaces` (also Devuan, Ubuntu before 17.10 and Alpine), rewritten
+//! the way pct does it: the existing file is read line by line; comments, other interfaces'
+//! stanzas and unknown options stay; the `iface` stanzas of the container's NICs are
+//! regenerated and those of a family no longer configured dropped; NICs the file lacks are
+//! appended in name order, and loopback is prepended when nothing brings it up.
+//!
+//! The file is handled as bytes and matched with Perl's ASCII notion of whitespace, so text
+//! pct would keep (in any encoding) is kept byte for byte.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,87 +16,292 @@ use crate::setup::section::{BEGIN, END};
 
 const INTERFACES: &str = "/etc/network/interfaces";
 
-/// What pct knows about one interface.
-#[derive(Debug, Default)]
-struct Settings {
-    /// `dhcp`, `manual`, or the static address without prefix.
-    address: Option<String>,
-    netmask: Option<String>,
-    cidr: Option<String>,
-    gateway: Option<String>,
-    gateway_off_subnet: bool,
-    /// `auto`, `dhcp`, `manual`, or the static address.
-    address6: Option<String>,
-    netmask6: Option<String>,
-    cidr6: Option<String>,
-    gateway6: Option<String>,
-    gateway6_off_subnet: bool,
-}
-
-impl Settings {
-    fn of(net: &NetDevice) -> Settings {
-        let mut settings = Settings::default();
-        match &net.ip {
-            Some(Ip4Config::Dhcp) => settings.address = Some("dhcp".into()),
-            Some(Ip4Config::Manual) => settings.address = Some("manual".into()),
-            Some(Ip4Config::Static { address, prefix }) => {
-                settings.address = Some(address.clone());
-                settings.netmask = Some(ipv4_netmask(*prefix));
-                settings.cidr = Some(format!("{address}/{prefix}"));
-            }
-            None => {}
-        }
-        if let Some(gw) = &net.gw {
-            settings.gateway = Some(gw.clone());
-            settings.gateway_off_subnet = settings
-                .cidr
-                .as_deref()
-                .is_some_and(|cidr| !ip_in_cidr(gw, cidr));
-        }
-        match &net.ip6 {
-            Some(Ip6Config::Auto) => settings.address6 = Some("auto".into()),
-            Some(Ip6Config::Dhcp) => settings.address6 = Some("dhcp".into()),
-            Some(Ip6Config::Manual) => settings.address6 = Some("manual".into()),
-            Some(Ip6Config::Static { address, prefix }) => {
-                settings.address6 = Some(address.clone());
-                settings.netmask6 = Some(prefix.to_string());
-                settings.cidr6 = Some(format!("{address}/{prefix}"));
-            }
-            None => {}
-        }
-        if let Some(gw) = &net.gw6 {
-            settings.gateway6 = Some(gw.clone());
-            settings.gateway6_off_subnet = settings
-                .cidr6
-                .as_deref()
-                .is_some_and(|cidr| !ip_in_cidr(gw, cidr) && !is_link_local6(gw));
-        }
-        settings
-    }
-
-    fn is_empty(&self) -> bool {
-        self.address.is_none()
-            && self.gateway.is_none()
-            && self.address6.is_none()
-            && self.gateway6.is_none()
-    }
-}
-
+/// How a static address is written; pct decides by distribution and release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressForm {
+    /// `address ip/prefix`: Debian from 10, Alpine from 3.13.
+    Cidr,
+    /// `address ip` and `netmask mask`, the mask dotted for IPv4 and a prefix length for
+    /// IPv6: older Debian and Alpine, every Devuan, Ubuntu before 17.10.
+    Netmask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Family {
     V4,
     V6,
 }
 
-/// An `iface` stanza of one of the container's NICs, being read.
-struct Stanza {
-    family: Family,
-    ifname: String,
-    /// Its other option lines (and PVE markers, so old route scripts can be found).
-    attrs: Vec<String>,
+impl Family {
+    fn keyword(self) -> &'static str {
+        match self {
+            Family::V4 => "inet",
+            Family::V6 => "inet6",
+        }
+    }
 }
 
-/// The route scripts for a gateway outside the interface's subnet, marked as pct's.
+/// The address of one family of a NIC.
+#[derive(Debug)]
+enum Address {
+    /// `dhcp`, `manual` or (IPv6) `auto`: written as the stanza's method.
+    Method(&'static str),
+    Static {
+        address: String,
+        netmask: String,
+        cidr: String,
+    },
+}
+
+/// What pct writes for one family of a NIC.
+#[derive(Debug, Default)]
+struct FamilyConfig {
+    address: Option<Address>,
+    gateway: Option<String>,
+    /// The gateway lies outside the static subnet, so it needs a route of its own.
+    needs_route: bool,
+}
+
+/// What pct writes for one NIC.
+#[derive(Debug)]
+struct Interface {
+    v4: FamilyConfig,
+    v6: FamilyConfig,
+}
+
+impl Interface {
+    fn of(net: &NetDevice) -> Interface {
+        let v4_address = net.ip.as_ref().map(|ip| match ip {
+            Ip4Config::Dhcp => Address::Method("dhcp"),
+            Ip4Config::Manual => Address::Method("manual"),
+            Ip4Config::Static { address, prefix } => Address::Static {
+                address: address.clone(),
+                netmask: ipv4_netmask(*prefix),
+                cidr: format!("{address}/{prefix}"),
+            },
+        });
+        let v6_address = net.ip6.as_ref().map(|ip| match ip {
+            Ip6Config::Auto => Address::Method("auto"),
+            Ip6Config::Dhcp => Address::Method("dhcp"),
+            Ip6Config::Manual => Address::Method("manual"),
+            Ip6Config::Static { address, prefix } => Address::Static {
+                address: address.clone(),
+                netmask: prefix.to_string(),
+                cidr: format!("{address}/{prefix}"),
+            },
+        });
+        Interface {
+            v4: FamilyConfig::new(v4_address, net.gw.as_deref(), |gw, cidr| {
+                !ip_in_cidr(gw, cidr)
+            }),
+            // A link-local IPv6 gateway is always reachable.
+            v6: FamilyConfig::new(v6_address, net.gw6.as_deref(), |gw, cidr| {
+                !ip_in_cidr(gw, cidr) && !is_link_local6(gw)
+            }),
+        }
+    }
+
+    /// pct skips a NIC with neither address nor gateway in either family.
+    fn is_empty(&self) -> bool {
+        [&self.v4, &self.v6]
+            .iter()
+            .all(|family| family.address.is_none() && family.gateway.is_none())
+    }
+
+    fn family(&self, family: Family) -> &FamilyConfig {
+        match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        }
+    }
+}
+
+impl FamilyConfig {
+    fn new(
+        address: Option<Address>,
+        gateway: Option<&str>,
+        off_subnet: impl Fn(&str, &str) -> bool,
+    ) -> FamilyConfig {
+        // Only a static address has a subnet to be outside of.
+        let needs_route = match (&address, gateway) {
+            (Some(Address::Static { cidr, .. }), Some(gw)) => off_subnet(gw, cidr),
+            _ => false,
+        };
+        FamilyConfig {
+            address,
+            gateway: gateway.map(str::to_string),
+            needs_route,
+        }
+    }
+}
+
+/// Perl's `\s` on bytes.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn trim_start(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+/// The runs of non-space bytes, as Perl's `\S+` finds them.
+fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| is_space(b)).filter(|word| !word.is_empty())
+}
+
+/// `keyword` followed by a whitespace byte.
+fn starts_with_word(text: &[u8], keyword: &str) -> bool {
+    text.strip_prefix(keyword.as_bytes())
+        .and_then(|rest| rest.first())
+        .is_some_and(|&b| is_space(b))
+}
+
+/// One line of the file, by the first of pct's patterns that matches it.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'t> {
+    /// `# --- BEGIN PVE ---` or `# --- END PVE ---` at the start of the line.
+    Marker,
+    Comment,
+    Blank,
+    /// `iface <name> inet|inet6 <method>` and nothing else.
+    Iface {
+        name: &'t [u8],
+        family: Family,
+    },
+    /// `auto` and what follows — pct does not require a space after the keyword.
+    Auto(Vec<&'t [u8]>),
+    /// `mapping`, `allow-*`, `source`, `source-directory`.
+    OtherStanza,
+    /// `<name> <value…>`: an option when inside a stanza; `data` is all of it.
+    Option {
+        name: &'t [u8],
+        data: &'t [u8],
+    },
+    Other,
+}
+
+fn classify(line: &[u8]) -> Line<'_> {
+    if line.starts_with(b"# --- BEGIN PVE ---") || line.starts_with(b"# --- END PVE ---") {
+        return Line::Marker;
+    }
+    if line.starts_with(b"#") {
+        return Line::Comment;
+    }
+    let data = trim_start(line);
+    if data.is_empty() {
+        return Line::Blank;
+    }
+    let tokens: Vec<&[u8]> = words(data).collect();
+    if let [b"iface", name, family, _method] = tokens.as_slice() {
+        let family = match *family {
+            b"inet" => Some(Family::V4),
+            b"inet6" => Some(Family::V6),
+            _ => None,
+        };
+        if let Some(family) = family {
+            return Line::Iface { name, family };
+        }
+    }
+    if let Some(rest) = data.strip_prefix(b"auto") {
+        return Line::Auto(words(rest).collect());
+    }
+    if starts_with_word(data, "mapping")
+        || data.starts_with(b"allow-")
+        || starts_with_word(data, "source")
+        || starts_with_word(data, "source-directory")
+    {
+        return Line::OtherStanza;
+    }
+    match data.iter().position(|&b| is_space(b)) {
+        Some(end) => Line::Option {
+            name: &data[..end],
+            data,
+        },
+        None => Line::Other,
+    }
+}
+
+/// Options pct regenerates itself, so the old ones are dropped.
+fn is_regenerated_option(name: &[u8]) -> bool {
+    matches!(name, b"address" | b"netmask" | b"gateway" | b"broadcast")
+}
+
+/// `(ip, dev)` of an option that is exactly `<prefix words…> <ip> dev <dev>`, as pct's
+/// `^\s*<prefix>\s+(\S+)\s+dev\s+(\S+)$` matches it (no trailing whitespace).
+fn route_option<'t>(option: &'t [u8], prefix: &[&str]) -> Option<(&'t [u8], &'t [u8])> {
+    if option.last().is_some_and(|&b| is_space(b)) {
+        return None;
+    }
+    let mut tokens = words(option);
+    for expected in prefix {
+        if tokens.next()? != expected.as_bytes() {
+            return None;
+        }
+    }
+    let ip = tokens.next()?;
+    if tokens.next()? != b"dev" {
+        return None;
+    }
+    let dev = tokens.next()?;
+    tokens.next().is_none().then_some((ip, dev))
+}
+
+/// Whether the four options are the route scripts pct wrote before it marked them, all
+/// naming the same gateway and device.
+fn is_legacy_route_block(options: &[&[u8]]) -> bool {
+    let Some(first) = route_option(options[0], &["post-up", "ip", "route", "add"]) else {
+        return false;
+    };
+    [
+        (
+            options[1],
+            ["post-up", "ip", "route", "add", "default", "via"].as_slice(),
+        ),
+        (
+            options[2],
+            &["pre-down", "ip", "route", "del", "default", "via"],
+        ),
+        (options[3], &["pre-down", "ip", "route", "del"]),
+    ]
+    .into_iter()
+    .all(|(option, prefix)| route_option(option, prefix) == Some(first))
+}
+
+/// Drop pct's earlier route scripts from a stanza's options: every marked block when there
+/// is a marker (an unterminated block runs to the end), otherwise each unmarked four-line
+/// block from older pct versions.
+fn remove_gateway_scripts(options: &mut Vec<&[u8]>) {
+    let is_marker = |option: &&[u8]| *option == BEGIN.as_bytes() || *option == END.as_bytes();
+    if options.iter().any(is_marker) {
+        let mut keep = true;
+        options.retain(|&option| {
+            if option == BEGIN.as_bytes() {
+                keep = false;
+                false
+            } else if option == END.as_bytes() {
+                keep = true;
+                false
+            } else {
+                keep
+            }
+        });
+        return;
+    }
+    let mut i = 0;
+    while i + 3 < options.len() {
+        if is_legacy_route_block(&options[i..i + 4]) {
+            options.drain(i..i + 4);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The marked route scripts that make an off-subnet gateway reachable.
 fn gateway_scripts(ifname: &str, gw: &str) -> String {
     format!(
         "{BEGIN}\n\
@@ -105,309 +313,234 @@ fn gateway_scripts(ifname: &str, gw: &str) -> String {
     )
 }
 
-/// `(ip, dev)` of an option line `<verb> ip route <action> [default via] <ip> dev <dev>`.
-fn route_line(line: &str, verb: &str, action: &str, default: bool) -> Option<(String, String)> {
-    let mut words = line.split_whitespace();
-    let expected: &[&str] = if default {
-        &[verb, "ip", "route", action, "default", "via"]
-    } else {
-        &[verb, "ip", "route", action]
-    };
-    for word in expected {
-        if words.next()? != *word {
-            return None;
-        }
-    }
-    let ip = words.next()?;
-    if words.next()? != "dev" {
-        return None;
-    }
-    let dev = words.next()?;
-    if words.next().is_some() || line.ends_with(char::is_whitespace) {
-        return None;
-    }
-    Some((ip.to_string(), dev.to_string()))
+/// An `iface` stanza of one of the container's NICs, its old options being collected.
+struct Stanza<'n, 't> {
+    ifname: &'n str,
+    family: Family,
+    /// The options pct keeps, and PVE markers so its old route scripts can be found.
+    options: Vec<&'t [u8]>,
 }
 
-/// Drop pct's earlier route scripts from a stanza's options: the marked block, or (from
-/// before pct marked them) four lines that name the same gateway and device exactly.
-fn remove_gateway_scripts(attrs: &mut Vec<String>) {
-    if attrs.iter().any(|a| a == BEGIN || a == END) {
-        let mut keep = true;
-        attrs.retain(|attr| {
-            if attr == BEGIN {
-                keep = false;
-                false
-            } else if attr == END {
-                keep = true;
-                false
-            } else {
-                keep
-            }
-        });
-        return;
-    }
-    let mut i = 0;
-    while i + 3 < attrs.len() {
-        let matches = route_line(&attrs[i], "post-up", "add", false).is_some_and(|first| {
-            [
-                route_line(&attrs[i + 1], "post-up", "add", true),
-                route_line(&attrs[i + 2], "pre-down", "del", true),
-                route_line(&attrs[i + 3], "pre-down", "del", false),
-            ]
-            .iter()
-            .all(|other| other.as_ref() == Some(&first))
-        });
-        if matches {
-            attrs.drain(i..i + 4);
-        } else {
-            i += 1;
-        }
-    }
+/// The new file being written while the old one is read.
+struct Rewriter<'n, 't> {
+    interfaces: &'n BTreeMap<String, Interface>,
+    form: AddressForm,
+    out: Vec<u8>,
+    /// Interfaces an `auto` line names, in the file or written here.
+    auto_done: BTreeSet<Vec<u8>>,
+    /// The stanzas written so far.
+    written: BTreeSet<(&'n str, Family)>,
+    open: Option<Stanza<'n, 't>>,
 }
 
-/// The rewriting state: the text so far and what has been written.
-struct Writer<'a> {
-    networks: &'a BTreeMap<String, Settings>,
-    cidr_form: bool,
-    out: String,
-    done_auto: BTreeSet<String>,
-    done_v4: BTreeSet<String>,
-    done_v6: BTreeSet<String>,
-}
-
-impl Writer<'_> {
-    fn print(&mut self, stanza: Option<Stanza>) {
-        let Some(mut stanza) = stanza else {
-            return;
-        };
-        let net = &self.networks[&stanza.ifname];
-        let ifname = stanza.ifname.as_str();
-        if self.done_auto.insert(ifname.to_string()) {
-            self.out.push_str(&format!("auto {ifname}\n"));
+impl<'n, 't> Rewriter<'n, 't> {
+    fn new(interfaces: &'n BTreeMap<String, Interface>, form: AddressForm) -> Self {
+        Rewriter {
+            interfaces,
+            form,
+            out: Vec::new(),
+            auto_done: BTreeSet::new(),
+            written: BTreeSet::new(),
+            open: None,
         }
-        let (done, address, netmask, cidr, gateway, off_subnet, inet) = match stanza.family {
-            Family::V4 => (
-                &mut self.done_v4,
-                &net.address,
-                &net.netmask,
-                &net.cidr,
-                &net.gateway,
-                net.gateway_off_subnet,
-                "inet",
-            ),
-            Family::V6 => (
-                &mut self.done_v6,
-                &net.address6,
-                &net.netmask6,
-                &net.cidr6,
-                &net.gateway6,
-                net.gateway6_off_subnet,
-                "inet6",
-            ),
-        };
-        done.insert(ifname.to_string());
-        let Some(address) = address else {
-            return;
-        };
-        let is_method = match stanza.family {
-            Family::V4 => matches!(address.as_str(), "dhcp" | "manual"),
-            Family::V6 => matches!(address.as_str(), "auto" | "dhcp" | "manual"),
-        };
-        if is_method {
-            self.out
-                .push_str(&format!("iface {ifname} {inet} {address}\n\n"));
-            return;
-        }
-        self.out
-            .push_str(&format!("iface {ifname} {inet} static\n"));
-        if self.cidr_form {
-            if let Some(cidr) = cidr {
-                self.out.push_str(&format!("\taddress {cidr}\n"));
-            }
-        } else {
-            self.out.push_str(&format!("\taddress {address}\n"));
-            if let Some(netmask) = netmask {
-                self.out.push_str(&format!("\tnetmask {netmask}\n"));
-            }
-        }
-        remove_gateway_scripts(&mut stanza.attrs);
-        if let Some(gw) = gateway {
-            if off_subnet {
-                self.out.push_str(&gateway_scripts(ifname, gw));
-            } else {
-                self.out.push_str(&format!("\tgateway {gw}\n"));
-            }
-        }
-        for attr in &stanza.attrs {
-            self.out.push_str(&format!("\t{attr}\n"));
-        }
-        self.out.push('\n');
     }
-}
 
-/// `iface <name> <family> <method>` alone on a line.
-fn iface_line(line: &str) -> Option<(&str, Family)> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    match words.as_slice() {
-        ["iface", name, "inet", _] => Some((name, Family::V4)),
-        ["iface", name, "inet6", _] => Some((name, Family::V6)),
-        _ => None,
+    fn push(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
     }
-}
 
-/// A line that starts another kind of stanza.
-fn is_other_stanza(line: &str) -> bool {
-    let rest = line.trim_start();
-    rest.starts_with("allow-")
-        || ["mapping", "source", "source-directory"]
-            .iter()
-            .any(|word| {
-                rest.strip_prefix(word)
-                    .is_some_and(|after| after.starts_with(char::is_whitespace))
-            })
-}
-
-/// The new `/etc/network/interfaces` for `nets` given the current text, or `None` when no
-/// NIC has an address or gateway (pct leaves the file alone then). `cidr_form` writes
-/// `address ip/prefix` (Debian ≥ 10, Alpine ≥ 3.13) instead of `address` and `netmask`.
-pub fn render<'n>(
-    existing: Option<&str>,
-    nets: impl IntoIterator<Item = &'n NetDevice>,
-    cidr_form: bool,
-) -> Option<String> {
-    let networks: BTreeMap<String, Settings> = nets
-        .into_iter()
-        .filter(|net| !net.name.is_empty())
-        .map(|net| (net.name.clone(), Settings::of(net)))
-        .filter(|(_, settings)| !settings.is_empty())
-        .collect();
-    if networks.is_empty() {
-        return None;
+    fn keep_line(&mut self, line: &[u8]) {
+        self.out.extend_from_slice(line);
+        self.out.push(b'\n');
     }
-    let mut writer = Writer {
-        networks: &networks,
-        cidr_form,
-        out: String::new(),
-        done_auto: BTreeSet::new(),
-        done_v4: BTreeSet::new(),
-        done_v6: BTreeSet::new(),
-    };
-    let mut stanza: Option<Stanza> = None;
-    if let Some(existing) = existing {
-        // Lines as Perl's readline gives them: a final newline ends the last one.
-        let mut lines: Vec<&str> = existing.split('\n').collect();
-        if existing.is_empty() || existing.ends_with('\n') {
-            lines.pop();
-        }
-        for line in lines {
-            if line.starts_with("# --- BEGIN PVE ---") || line.starts_with("# --- END PVE ---") {
-                if let Some(current) = stanza.as_mut() {
-                    current.attrs.push(line.to_string());
+
+    /// The container's interface of that name, with the map's own key.
+    fn managed(&self, name: &[u8]) -> Option<&'n str> {
+        let name = std::str::from_utf8(name).ok()?;
+        self.interfaces
+            .get_key_value(name)
+            .map(|(key, _)| key.as_str())
+    }
+
+    fn feed(&mut self, line: &'t [u8]) {
+        match classify(line) {
+            Line::Marker => {
+                if let Some(stanza) = self.open.as_mut() {
+                    stanza.options.push(line);
                 }
-                continue;
             }
-            if line.starts_with('#') {
-                writer.out.push_str(line);
-                writer.out.push('\n');
-                continue;
-            }
-            if line.trim().is_empty() {
-                if stanza.is_some() {
-                    writer.print(stanza.take());
-                } else {
-                    writer.out.push_str(line);
-                    writer.out.push('\n');
-                }
-                continue;
-            }
-            if let Some((ifname, family)) = iface_line(line) {
-                writer.print(stanza.take());
-                if networks.contains_key(ifname) {
-                    stanza = Some(Stanza {
-                        family,
-                        ifname: ifname.to_string(),
-                        attrs: Vec::new(),
-                    });
-                } else {
-                    writer.out.push_str(line);
-                    writer.out.push('\n');
-                }
-                continue;
-            }
-            if let Some(rest) = line.trim_start().strip_prefix("auto") {
-                for iface in rest.split_whitespace() {
-                    writer.done_auto.insert(iface.to_string());
-                }
-                writer.print(stanza.take());
-                writer.out.push_str(line);
-                writer.out.push('\n');
-                continue;
-            }
-            if is_other_stanza(line) {
-                writer.print(stanza.take());
-                writer.out.push_str(line);
-                writer.out.push('\n');
-                continue;
-            }
-            if let Some(current) = stanza.as_mut() {
-                let data = line.trim_start();
-                if let Some(space) = data.find(char::is_whitespace) {
-                    let name = &data[..space];
-                    if !matches!(name, "address" | "netmask" | "gateway" | "broadcast") {
-                        current.attrs.push(data.to_string());
+            Line::Comment => self.keep_line(line),
+            // A blank line ends a stanza; its regenerated text brings its own.
+            Line::Blank if self.open.is_some() => self.close_stanza(),
+            Line::Blank => self.keep_line(line),
+            Line::Iface { name, family } => {
+                self.close_stanza();
+                match self.managed(name) {
+                    Some(ifname) => {
+                        self.open = Some(Stanza {
+                            ifname,
+                            family,
+                            options: Vec::new(),
+                        })
                     }
+                    None => self.keep_line(line),
+                }
+            }
+            Line::Auto(names) => {
+                self.auto_done.extend(names.into_iter().map(<[u8]>::to_vec));
+                self.close_stanza();
+                self.keep_line(line);
+            }
+            Line::OtherStanza => {
+                self.close_stanza();
+                self.keep_line(line);
+            }
+            Line::Option { name, data } if self.open.is_some() => {
+                if !is_regenerated_option(name)
+                    && let Some(stanza) = self.open.as_mut()
+                {
+                    stanza.options.push(data);
+                }
+            }
+            Line::Option { .. } | Line::Other => self.keep_line(line),
+        }
+    }
+
+    fn close_stanza(&mut self) {
+        if let Some(stanza) = self.open.take() {
+            self.write_stanza(stanza);
+        }
+    }
+
+    fn write_stanza(&mut self, mut stanza: Stanza<'n, 't>) {
+        let ifname = stanza.ifname;
+        if self.auto_done.insert(ifname.as_bytes().to_vec()) {
+            self.push(&format!("auto {ifname}\n"));
+        }
+        self.written.insert((ifname, stanza.family));
+        let config = self.interfaces[ifname].family(stanza.family);
+        let keyword = stanza.family.keyword();
+        let (address, netmask, cidr) = match &config.address {
+            // The family is no longer configured: its stanza goes.
+            None => return,
+            // pct keeps no options for these.
+            Some(Address::Method(method)) => {
+                self.push(&format!("iface {ifname} {keyword} {method}\n\n"));
+                return;
+            }
+            Some(Address::Static {
+                address,
+                netmask,
+                cidr,
+            }) => (address, netmask, cidr),
+        };
+        self.push(&format!("iface {ifname} {keyword} static\n"));
+        match self.form {
+            AddressForm::Cidr => self.push(&format!("\taddress {cidr}\n")),
+            AddressForm::Netmask => {
+                self.push(&format!("\taddress {address}\n\tnetmask {netmask}\n"));
+            }
+        }
+        remove_gateway_scripts(&mut stanza.options);
+        match &config.gateway {
+            Some(gw) if config.needs_route => self.push(&gateway_scripts(ifname, gw)),
+            Some(gw) => self.push(&format!("\tgateway {gw}\n")),
+            None => {}
+        }
+        for option in stanza.options {
+            self.out.push(b'\t');
+            self.keep_line(option);
+        }
+        self.out.push(b'\n');
+    }
+
+    /// Stanzas of the NICs the file did not have, by name, separated from what came before
+    /// by a blank line.
+    fn append_missing(&mut self) {
+        let mut need_separator = !self.out.is_empty() && !self.out.ends_with(b"\n\n");
+        for (ifname, interface) in self.interfaces {
+            for family in [Family::V4, Family::V6] {
+                if self.written.contains(&(ifname.as_str(), family))
+                    || interface.family(family).address.is_none()
+                {
                     continue;
                 }
+                if need_separator {
+                    self.out.push(b'\n');
+                    need_separator = false;
+                }
+                self.write_stanza(Stanza {
+                    ifname,
+                    family,
+                    options: Vec::new(),
+                });
             }
-            writer.out.push_str(line);
-            writer.out.push('\n');
-        }
-        writer.print(stanza.take());
-    }
-    let mut need_separator = !writer.out.is_empty() && !writer.out.ends_with("\n\n");
-    for (ifname, net) in &networks {
-        for (family, has_address) in [
-            (Family::V4, net.address.is_some()),
-            (Family::V6, net.address6.is_some()),
-        ] {
-            let done = match family {
-                Family::V4 => &writer.done_v4,
-                Family::V6 => &writer.done_v6,
-            };
-            if done.contains(ifname) || !has_address {
-                continue;
-            }
-            if need_separator {
-                writer.out.push('\n');
-                need_separator = false;
-            }
-            writer.print(Some(Stanza {
-                family,
-                ifname: ifname.clone(),
-                attrs: Vec::new(),
-            }));
         }
     }
-    let mut text = writer.out;
-    // Templates before Debian 8 do not bring loopback up unless told to.
-    if !writer.done_auto.contains("lo") {
-        text = format!("auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n{text}");
+
+    fn finish(self) -> Vec<u8> {
+        // Templates before Debian 8 do not bring loopback up unless told to.
+        if self.auto_done.contains(b"lo".as_slice()) {
+            return self.out;
+        }
+        let mut text = b"auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n".to_vec();
+        text.extend_from_slice(&self.out);
+        text
     }
-    Some(text)
 }
 
-/// Rewrite the guest's `/etc/network/interfaces` for its named NICs.
-pub fn setup_interfaces(setup: &Setup, cidr_form: bool) -> Result<(), String> {
-    let existing = setup
-        .root
-        .read(INTERFACES)
-        .map_err(|e| format!("unable to read '{INTERFACES}': {e}"))?;
-    let Some(text) = render(existing.as_deref(), setup.conf.named_nets(), cidr_form) else {
+/// The lines of a file as Perl's readline gives them, newlines removed.
+fn read_lines(text: &[u8]) -> Vec<&[u8]> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    body.split(|&b| b == b'\n').collect()
+}
+
+/// The new `/etc/network/interfaces` for `nets` given the current contents, or `None` when
+/// no named NIC has an address or gateway (pct leaves the file alone then).
+pub fn render<'n>(
+    existing: Option<&[u8]>,
+    nets: impl IntoIterator<Item = &'n NetDevice>,
+    form: AddressForm,
+) -> Option<Vec<u8>> {
+    let interfaces: BTreeMap<String, Interface> = nets
+        .into_iter()
+        .filter(|net| !net.name.is_empty())
+        .map(|net| (net.name.clone(), Interface::of(net)))
+        .filter(|(_, interface)| !interface.is_empty())
+        .collect();
+    if interfaces.is_empty() {
+        return None;
+    }
+    let mut rewriter = Rewriter::new(&interfaces, form);
+    if let Some(existing) = existing {
+        for line in read_lines(existing) {
+            rewriter.feed(line);
+        }
+        rewriter.close_stanza();
+    }
+    rewriter.append_missing();
+    Some(rewriter.finish())
+}
+
+/// Rewrite the guest's `/etc/network/interfaces` for `nets`.
+pub fn setup_interfaces<'n>(
+    setup: &Setup,
+    nets: impl IntoIterator<Item = &'n NetDevice>,
+    form: AddressForm,
+) -> Result<(), String> {
+    // pct reads what it can open; a file it cannot read counts as absent.
+    let existing = setup.root.read_bytes(INTERFACES).ok().flatten();
+    let Some(text) = render(existing.as_deref(), nets, form) else {
         return Ok(());
     };
     setup.make_path("/etc/network")?;
-    setup.write(INTERFACES, &text, None)
+    setup
+        .root
+        .write(INTERFACES, &text, None)
+        .map_err(|e| format!("unable to write '{INTERFACES}': {e}"))
 }
 
 #[cfg(test)]

@@ -155,12 +155,3 @@ fn ignored_and_linked_shadow() {
         "root:HOST:1::::::\n"
     );
 }
-
-#[test]
-fn home_directories() {
-    let passwd = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000:Bob:/home/bob:/bin/sh\nbad:x:1\n";
-    assert_eq!(home_of(passwd, "root").as_deref(), Some("/root"));
-    assert_eq!(home_of(passwd, "bob").as_deref(), Some("/home/bob"));
-    assert_eq!(home_of(passwd, "bad"), None);
-    assert_eq!(home_of(passwd, "ro"), None);
-}
