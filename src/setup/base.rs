@@ -334,29 +334,28 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// pct's warning for a systemd newer than 241 without `nesting`.
-pub fn systemd_nesting_warning(root: &GuestRoot, conf: &GuestConfig) -> Option<String> {
-    if conf.nesting {
-        return None;
-    }
+/// What init is, for pct's checks on systemd: `None` when `/sbin/init` is not systemd,
+/// else systemd's major version if it can be told. Read once per setup run; the binary is
+/// scanned for its library name.
+pub fn init_systemd(root: &GuestRoot) -> Option<Option<u32>> {
     let init = init_path(root).ok()?;
-    if !init.ends_with("/systemd") {
-        return None;
-    }
-    let version = systemd_version(root, &init)?;
+    init.ends_with("/systemd")
+        .then(|| systemd_version(root, &init))
+}
+
+/// pct's warning for a systemd newer than 241 without `nesting`.
+pub fn systemd_nesting_warning(systemd: Option<Option<u32>>, conf: &GuestConfig) -> Option<String> {
+    let version = systemd.flatten().filter(|_| !conf.nesting)?;
     (version > 241).then(|| format!("Systemd {version} detected. You may need to enable nesting."))
 }
 
 /// Whether the guest's init copes with a cgroup2-only host (systemd from 232 on; anything
 /// that is not systemd is assumed to).
-pub fn unified_cgroupv2_support(root: &GuestRoot) -> bool {
-    let Ok(init) = init_path(root) else {
-        return true;
-    };
-    if !init.ends_with("/systemd") {
-        return true;
+pub fn unified_cgroupv2_support(systemd: Option<Option<u32>>) -> bool {
+    match systemd {
+        None => true,
+        Some(version) => version.is_some_and(|version| version >= 232),
     }
-    systemd_version(root, &init).is_some_and(|version| version >= 232)
 }
 
 #[cfg(test)]

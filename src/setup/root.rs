@@ -233,17 +233,6 @@ impl GuestRoot {
         Ok(current)
     }
 
-    fn chown_fd(&self, fd: impl AsFd) -> io::Result<()> {
-        if let Some((uid, gid)) = self.owner {
-            rustix::fs::fchown(
-                fd,
-                Some(rustix::process::Uid::from_raw(uid)),
-                Some(rustix::process::Gid::from_raw(gid)),
-            )?;
-        }
-        Ok(())
-    }
-
     /// Owner and permission bits of a regular file (links followed), as the host sees them.
     pub fn file_owner_and_mode(&self, path: &str) -> Option<(u32, u32, u32)> {
         let st = self.stat(path)?;
@@ -285,8 +274,14 @@ impl GuestRoot {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let temp = format!("{name}.tmp.{}", std::process::id());
         let mode = Mode::from_raw_mode(perms.unwrap_or(0o644));
+        let owner = owner.or(self.owner);
+        // Every start rewrites the same files: leave one alone that already is what the
+        // rewrite would make, so an unchanged guest costs reads, not writes and renames.
+        if self.already_holds(&dir, name, data, mode.bits(), owner) {
+            return Ok(());
+        }
+        let temp = format!("{name}.tmp.{}", std::process::id());
         let file = rustix::fs::openat(
             &dir,
             temp.as_str(),
@@ -295,19 +290,19 @@ impl GuestRoot {
         )
         .map_err(|e| io::Error::other(format!("unable to open file '{path}.tmp': {e}")))?;
         let result = (|| {
-            match owner {
-                Some((uid, gid)) => rustix::fs::fchown(
+            if let Some((uid, gid)) = owner {
+                rustix::fs::fchown(
                     &file,
                     Some(rustix::process::Uid::from_raw(uid)),
                     Some(rustix::process::Gid::from_raw(gid)),
-                )?,
-                None => self.chown_fd(&file)?,
+                )?;
             }
             // After the chown, which clears set-id bits.
             rustix::fs::fchmod(&file, mode)?;
             let mut file = std::fs::File::from(file);
             file.write_all(data)?;
-            file.sync_all()?;
+            // No fsync, as pct has none: the rename keeps readers from seeing half a file,
+            // and these files are rewritten at every start anyway.
             rustix::fs::renameat(&dir, temp.as_str(), &dir, name)?;
             Ok(())
         })();
@@ -315,6 +310,42 @@ impl GuestRoot {
             let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
         }
         result
+    }
+
+    /// Whether `name` in `dir` is a regular file (not a link) with exactly this content,
+    /// mode and owner (`None`: this process's).
+    fn already_holds(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        data: &[u8],
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> bool {
+        let Ok(fd) = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            return false;
+        };
+        let (uid, gid) = owner.unwrap_or((
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        ));
+        if !FileType::from_raw_mode(st.st_mode).is_file()
+            || st.st_mode & 0o7777 != mode
+            || (st.st_uid, st.st_gid) != (uid, gid)
+            || st.st_size as u64 != data.len() as u64
+        {
+            return false;
+        }
+        let mut current = Vec::with_capacity(data.len());
+        std::fs::File::from(fd).read_to_end(&mut current).is_ok() && current == data
     }
 
     /// Remove `path` (not what it links to); a missing file is no error, as for pct.
@@ -473,6 +504,24 @@ mod tests {
         symlink(outside.path(), dir.path().join("etc/out")).unwrap();
         assert!(root.write("/etc/out/hosts", b"x", None).is_err());
         assert_eq!(fs::read_to_string(&host_file).unwrap(), "host\n");
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_rewritten() {
+        let (dir, root) = root();
+        let path = dir.path().join("etc/hostname");
+        root.write("/etc/hostname", b"ct\n", None).unwrap();
+        let inode = || fs::metadata(&path).unwrap().ino();
+        let first = inode();
+        root.write("/etc/hostname", b"ct\n", None).unwrap();
+        assert_eq!(inode(), first, "same bytes, mode and owner: left alone");
+        root.write("/etc/hostname", b"ct\n", Some(0o600)).unwrap();
+        assert_ne!(inode(), first, "another mode: replaced");
+        let second = inode();
+        root.write("/etc/hostname", b"other\n", Some(0o600))
+            .unwrap();
+        assert_ne!(inode(), second, "other bytes: replaced");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "other\n");
     }
 
     #[test]

@@ -142,11 +142,12 @@ fn apply(
         distro.set_timezone(&mut setup)?;
         if distro.managed() {
             ssh::write_host_keys(&setup, &prepared.host_keys)?;
-            if let Some(warning) = super::base::systemd_nesting_warning(root, request.conf) {
+            let systemd = super::base::init_systemd(root);
+            if let Some(warning) = super::base::systemd_nesting_warning(systemd, request.conf) {
                 setup.warn(warning);
             }
             // corral runs on cgroup v2 alone, where pct gives this warning.
-            if request.hook == Hook::PreStart && !super::base::unified_cgroupv2_support(root) {
+            if request.hook == Hook::PreStart && !super::base::unified_cgroupv2_support(systemd) {
                 setup.warn(CGROUP_V2_WARNING);
             }
         }

@@ -285,22 +285,22 @@ fn systemd_version_and_nesting_warning() {
     );
     let plain = GuestConfig::default();
     assert_eq!(
-        systemd_nesting_warning(&root, &plain).as_deref(),
+        systemd_nesting_warning(init_systemd(&root), &plain).as_deref(),
         Some("Systemd 252 detected. You may need to enable nesting.")
     );
     let nested = GuestConfig {
         nesting: true,
         ..GuestConfig::default()
     };
-    assert_eq!(systemd_nesting_warning(&root, &nested), None);
-    assert!(unified_cgroupv2_support(&root));
+    assert_eq!(systemd_nesting_warning(init_systemd(&root), &nested), None);
+    assert!(unified_cgroupv2_support(init_systemd(&root)));
     // Debian 10's systemd: no warning, and old enough names still parse.
     fs::write(
         dir.path().join("usr/lib/systemd/systemd"),
         b"libsystemd-shared-241.so\0",
     )
     .unwrap();
-    assert_eq!(systemd_nesting_warning(&root, &plain), None);
+    assert_eq!(systemd_nesting_warning(init_systemd(&root), &plain), None);
     fs::write(
         dir.path().join("usr/lib/systemd/systemd"),
         b"libsystemd-shared-219-el7.so\0",
@@ -310,7 +310,7 @@ fn systemd_version_and_nesting_warning() {
         systemd_version(&root, "/usr/lib/systemd/systemd"),
         Some(219)
     );
-    assert!(!unified_cgroupv2_support(&root));
+    assert!(!unified_cgroupv2_support(init_systemd(&root)));
 }
 
 #[test]
