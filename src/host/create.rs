@@ -225,27 +225,6 @@ impl Container<'_> {
         )?;
         println!("{}", totals_line(summary.bytes, started.elapsed()));
 
-        let configured = config.main.get("ostype").map(str::to_string);
-        let detected = match configured.as_deref() {
-            Some("unmanaged") => "unmanaged",
-            _ => {
-                crate::setup::detect_ostype(&rootfs)
-                    .map_err(Error::Failed)?
-                    .ostype
-            }
-        };
-        if config.main.get("arch").is_none() {
-            match guest_arch(&rootfs, detected) {
-                Some(arch) => {
-                    println!("Detected container architecture: {arch}");
-                    config.main.set("arch", arch.into());
-                }
-                None => {
-                    println!("Falling back to amd64.\nUse `pct set VMID --arch ARCH` to change.");
-                    config.main.set("arch", "amd64".into());
-                }
-            }
-        }
         let guest = GuestConfig::from_section(&config.main).map_err(Error::Failed)?;
         let host_env = HostEnv::read(self.host.root());
         let request = SetupRequest {
@@ -270,6 +249,19 @@ impl Container<'_> {
             println!("{message}");
         }
         let outcome = result.map_err(|e| Error::Failed(e.message))?;
+        // The plugin setup detected is the one whose rules find the architecture.
+        if config.main.get("arch").is_none() {
+            match guest_arch(&rootfs, &outcome.ostype) {
+                Some(arch) => {
+                    println!("Detected container architecture: {arch}");
+                    config.main.set("arch", arch.into());
+                }
+                None => {
+                    println!("Falling back to amd64.\nUse `pct set VMID --arch ARCH` to change.");
+                    config.main.set("arch", "amd64".into());
+                }
+            }
+        }
         config.main.set("ostype", outcome.ostype);
         mounted.unmount()?;
 
