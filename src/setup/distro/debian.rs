@@ -18,8 +18,11 @@ const MAXIMUM_RELEASE: u64 = 14;
 const INITTAB: &str = "/etc/inittab";
 
 pub struct Debian {
-    /// The major release.
+    /// The major release (for Devuan, the Debian release it follows).
     pub(super) version: u64,
+    /// `debian` or `devuan`: Devuan is Debian's plugin under another name, which also
+    /// keeps it on the netmask address form.
+    pub(super) ostype: &'static str,
 }
 
 /// pct's `file_read_firstline`: the first line without its newline; nothing for a file that
@@ -77,7 +80,10 @@ impl Debian {
                  be guaranteed. Please check for PVE system updates."
             ));
         }
-        Ok(Debian { version })
+        Ok(Debian {
+            version,
+            ostype: "debian",
+        })
     }
 }
 
@@ -253,7 +259,7 @@ pub(super) fn setup_network(setup: &Setup, form: AddressForm) -> Result<(), Stri
 
 impl Distro for Debian {
     fn ostype(&self) -> &'static str {
-        "debian"
+        self.ostype
     }
 
     fn devttydir(&self, _conf: &GuestConfig) -> &'static str {
@@ -269,7 +275,12 @@ impl Distro for Debian {
     }
 
     fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
-        setup_network(setup, address_form(self.version))
+        let form = if self.ostype == "debian" {
+            address_form(self.version)
+        } else {
+            AddressForm::Netmask
+        };
+        setup_network(setup, form)
     }
 }
 

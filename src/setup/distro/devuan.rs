@@ -1,15 +1,8 @@
 //! Devuan: Debian without systemd; its release names map to Debian's versions, and it
 //! behaves as Debian otherwise.
 
-use super::debian::{file_read_firstline, setup_init, setup_network, snakeoil_fixup};
-use super::{Distro, Probe};
-use crate::setup::context::{GuestConfig, Setup};
-use crate::setup::network::interfaces::AddressForm;
-
-pub struct Devuan {
-    /// The Debian release it follows.
-    version: u64,
-}
+use super::Probe;
+use super::debian::{Debian, file_read_firstline};
 
 /// The Debian release of a (lower-cased) Devuan release name, testing (`/ceres`) included.
 fn debian_version_of(name: &str) -> Option<u64> {
@@ -25,46 +18,26 @@ fn debian_version_of(name: &str) -> Option<u64> {
     Some(version)
 }
 
-impl Devuan {
-    pub fn new(probe: &mut Probe) -> Result<Devuan, String> {
-        // Perl's lc on the bytes it read changes ASCII letters only.
-        let name = file_read_firstline(probe.root, "/etc/devuan_version")
-            .ok_or("unable to read version info")?
-            .to_ascii_lowercase();
-        let version = debian_version_of(&name)
-            .ok_or_else(|| format!("unsupported Devuan version '{name}'"))?;
-        Ok(Devuan { version })
-    }
-}
-
-impl Distro for Devuan {
-    fn ostype(&self) -> &'static str {
-        "devuan"
-    }
-
-    fn devttydir(&self, _conf: &GuestConfig) -> &'static str {
-        ""
-    }
-
-    fn snakeoil_fixup(&self, setup: &mut Setup) -> Result<(), String> {
-        snakeoil_fixup(setup)
-    }
-
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
-        setup_init(setup, self.version, "")
-    }
-
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
-        // pct's address/prefix form is for ostype debian only, whatever Devuan follows.
-        setup_network(setup, AddressForm::Netmask)
-    }
+/// Devuan's plugin: Debian's, with the version from /etc/devuan_version.
+pub fn new(probe: &mut Probe) -> Result<Debian, String> {
+    // Perl's lc on the bytes it read changes ASCII letters only.
+    let name = file_read_firstline(probe.root, "/etc/devuan_version")
+        .ok_or("unable to read version info")?
+        .to_ascii_lowercase();
+    let version =
+        debian_version_of(&name).ok_or_else(|| format!("unsupported Devuan version '{name}'"))?;
+    Ok(Debian {
+        version,
+        ostype: "devuan",
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::context::HostEnv;
+    use crate::setup::context::{GuestConfig, HostEnv, Setup};
     use crate::setup::detect::OsRelease;
+    use crate::setup::distro::Distro;
     use crate::setup::random::Drand48;
     use crate::setup::root::GuestRoot;
     use std::fs;
@@ -78,11 +51,11 @@ mod tests {
         dir
     }
 
-    fn probe(dir: &std::path::Path) -> Result<Devuan, String> {
+    fn probe(dir: &std::path::Path) -> Result<Debian, String> {
         let root = GuestRoot::open(dir, None).unwrap();
         let os_release = OsRelease::default();
         let mut warnings = Vec::new();
-        let result = Devuan::new(&mut Probe {
+        let result = new(&mut Probe {
             root: &root,
             os_release: &os_release,
             warnings: &mut warnings,
@@ -138,7 +111,12 @@ mod tests {
         let host = HostEnv::default();
         let mut random = Drand48::seeded(0);
         let mut setup = Setup::new(&root, &conf, &host, &mut random);
-        Devuan { version: 12 }.setup_network(&mut setup).unwrap();
+        Debian {
+            version: 12,
+            ostype: "devuan",
+        }
+        .setup_network(&mut setup)
+        .unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join("etc/network/interfaces")).unwrap(),
             "auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n\
@@ -163,7 +141,12 @@ mod tests {
         let host = HostEnv::default();
         let mut random = Drand48::seeded(0);
         let mut setup = Setup::new(&root, &conf, &host, &mut random);
-        Devuan { version: 11 }.setup_init(&mut setup).unwrap();
+        Debian {
+            version: 11,
+            ostype: "devuan",
+        }
+        .setup_init(&mut setup)
+        .unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join("etc/inittab")).unwrap(),
             "id:2:initdefault:\np0::powerfail:/sbin/init 0\n1:2345:respawn:/sbin/getty --noclear 38400 tty1\n"

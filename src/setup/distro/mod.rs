@@ -93,7 +93,7 @@ pub trait Distro {
 fn construct(ostype: &str, probe: &mut Probe) -> Result<Box<dyn Distro>, String> {
     Ok(match ostype {
         "debian" => Box::new(debian::Debian::new(probe)?),
-        "devuan" => Box::new(devuan::Devuan::new(probe)?),
+        "devuan" => Box::new(devuan::new(probe)?),
         "ubuntu" => Box::new(ubuntu::Ubuntu::new(probe)?),
         "alpine" => Box::new(alpine::Alpine::new(probe)?),
         "centos" => Box::new(centos::CentOS::new(probe)?),

@@ -106,7 +106,13 @@ fn run(
     let host = HostEnv::default();
     let mut random = Drand48::seeded(0);
     let mut setup = Setup::new(&root, &conf, &host, &mut random);
-    step(&Debian { version }, &mut setup);
+    step(
+        &Debian {
+            version,
+            ostype: "debian",
+        },
+        &mut setup,
+    );
     let mut said = setup.report.messages;
     said.extend(setup.report.warnings);
     said
