@@ -20,6 +20,8 @@ mod run;
 mod section;
 mod ssh;
 mod systemd;
+#[cfg(test)]
+mod testing;
 
 pub use context::{GuestConfig, HostEnv, Report, Setup, parse_resolv_conf};
 pub use detect::{Detection, OsRelease, detect_ostype};

@@ -6,17 +6,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-/// A fixture root with the given files.
-fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("etc")).unwrap();
-    for (path, content) in files {
-        let full = dir.path().join(path.trim_start_matches('/'));
-        fs::create_dir_all(full.parent().unwrap()).unwrap();
-        fs::write(full, content).unwrap();
-    }
-    dir
-}
+use crate::setup::testing::fixture;
 
 fn read(dir: &Path, path: &str) -> String {
     fs::read_to_string(dir.join(path.trim_start_matches('/'))).unwrap()

@@ -132,16 +132,7 @@ mod tests {
 
     const LOOPBACK: &str = "auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n";
 
-    fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        for (path, text) in files {
-            let full = dir.path().join(path);
-            fs::create_dir_all(full.parent().unwrap()).unwrap();
-            fs::write(full, text).unwrap();
-        }
-        dir
-    }
+    use crate::setup::testing::fixture;
 
     fn alpine(dir: &Path) -> Alpine {
         let root = GuestRoot::open(dir, None).unwrap();

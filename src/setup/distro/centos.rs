@@ -317,17 +317,7 @@ pub(super) mod tests {
     use std::fs;
     use std::path::Path;
 
-    /// A fixture root with the given files.
-    pub fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        for (path, content) in files {
-            let full = dir.path().join(path.trim_start_matches('/'));
-            fs::create_dir_all(full.parent().unwrap()).unwrap();
-            fs::write(full, content).unwrap();
-        }
-        dir
-    }
+    pub(crate) use crate::setup::testing::fixture;
 
     pub fn read(dir: &Path, path: &str) -> Option<String> {
         fs::read_to_string(dir.join(path.trim_start_matches('/'))).ok()

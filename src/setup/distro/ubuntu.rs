@@ -209,16 +209,7 @@ mod tests {
     use std::fs;
     use std::path::Path;
 
-    fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        for (path, text) in files {
-            let full = dir.path().join(path);
-            fs::create_dir_all(full.parent().unwrap()).unwrap();
-            fs::write(full, text).unwrap();
-        }
-        dir
-    }
+    use crate::setup::testing::fixture;
 
     fn probe(lsb: Option<&str>) -> (Result<Ubuntu, String>, Vec<String>) {
         let dir = match lsb {

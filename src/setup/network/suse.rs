@@ -138,16 +138,7 @@ mod tests {
         nic_files(&nic(text)).map(|files| (files.ifcfg, files.routes))
     }
 
-    fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        for (path, content) in files {
-            let full = dir.path().join(path.trim_start_matches('/'));
-            fs::create_dir_all(full.parent().unwrap()).unwrap();
-            fs::write(full, content).unwrap();
-        }
-        dir
-    }
+    use crate::setup::testing::fixture;
 
     fn read(dir: &Path, path: &str) -> Option<String> {
         fs::read_to_string(dir.join(path.trim_start_matches('/'))).ok()
