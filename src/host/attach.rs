@@ -27,13 +27,17 @@ impl Container<'_> {
         Ok((init, plan, filter))
     }
 
-    /// `pct exec <vmid> -- command...`: the command's exit status.
+    /// `pct exec <vmid> -- command...`: the command's exit status. When any of the caller's
+    /// stdio is a terminal, the command gets a pty of the container's own instead (relayed),
+    /// as lxc-attach does: a host terminal inside would let the container type into it.
     pub fn exec(&self, command: &[String], keep_env: bool) -> Result<i32, Error> {
         let (init, plan, filter) = self.attach_target()?;
         let request = AttachRequest {
             argv: command,
             env: attach_environment(keep_env, &plan),
-            terminal: false,
+            terminal: std::io::stdin().is_terminal()
+                || std::io::stdout().is_terminal()
+                || std::io::stderr().is_terminal(),
         };
         attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
     }

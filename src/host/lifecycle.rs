@@ -138,6 +138,8 @@ impl Container<'_> {
             facts.hookscript = Some(hookscript_path(self.host, volid)?);
         }
         facts.guest_host = crate::setup::HostEnv::read(self.host.root());
+        facts.apparmor = crate::runtime::apparmor::host_support();
+        facts.host_root = self.host.root().display().to_string();
         Ok(facts)
     }
 

@@ -139,6 +139,13 @@ pub fn assemble_and_pivot(
         ));
         mount_entry(entry, &rootfs)?;
     }
+    // Last, so that no mount entry lands on top of a mask.
+    log(format_args!(
+        "mask {} and make {} read-only",
+        plan.masked_paths.join(" "),
+        plan.readonly_paths.join(" ")
+    ));
+    mask_paths(plan, &rootfs)?;
     log(format_args!("pivot_root and detach the old root"));
     pivot(&rootfs)
 }
@@ -493,6 +500,62 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
             sys_target.as_fd(),
             "/dev/.lxc/sys",
         )?;
+    }
+    Ok(())
+}
+
+/// Cover each masked path with /dev/null (files) or an empty read-only tmpfs (directories),
+/// both read-only, so reads find nothing and writes fail with EROFS; then bind each
+/// read-only path onto itself read-only. Paths this kernel lacks are skipped.
+fn mask_paths(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
+    let lookup = |path: &str| -> Result<Option<OwnedFd>, SetupError> {
+        let relative = path.trim_start_matches('/');
+        match openat2(
+            rootfs,
+            relative,
+            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(errno(format!("open '{path}'"))(e)),
+        }
+    };
+    let null = lookup("/dev/null")?;
+    for path in &plan.masked_paths {
+        let Some(target) = lookup(path)? else {
+            continue;
+        };
+        let stat = rustix::fs::fstat(&target).map_err(errno(format!("stat '{path}'")))?;
+        let mask = if rustix::fs::FileType::from_raw_mode(stat.st_mode).is_dir() {
+            detached_fs(
+                "tmpfs",
+                &[("size", "4k"), ("nr_inodes", "1"), ("mode", "555")],
+                NOSUID_NODEV_NOEXEC | MountAttrFlags::MOUNT_ATTR_RDONLY,
+            )?
+        } else {
+            let null = null.as_ref().ok_or_else(|| {
+                step(format!("mask '{path}'"))(io::Error::from_raw_os_error(libc::ENOENT))
+            })?;
+            let tree = clone_tree(null.as_fd(), c"", false, "/dev/null")?;
+            set_attrs(
+                tree.as_fd(),
+                libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOEXEC | libc::MOUNT_ATTR_NOSUID,
+                0,
+                path,
+            )?;
+            tree
+        };
+        attach(&mask, target.as_fd(), path)?;
+    }
+    for path in &plan.readonly_paths {
+        let Some(target) = lookup(path)? else {
+            continue;
+        };
+        let tree = clone_tree(target.as_fd(), c"", true, path)?;
+        set_attrs(tree.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, path)?;
+        attach(&tree, target.as_fd(), path)?;
     }
     Ok(())
 }

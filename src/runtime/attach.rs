@@ -197,7 +197,12 @@ impl AttachChild<'_> {
         }
         std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
         caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+        if let Some(label) = &plan.apparmor.label {
+            super::apparmor::exec_into(label)?;
+        }
         if !seccomp.is_empty() {
+            // A listener made here would have nobody to answer it: notify rules of an
+            // attached command fail with ENOSYS, as with a monitor that is gone.
             super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
         }
         exec_command(request.argv, &request.env, "command")

@@ -1,10 +1,12 @@
 //! Starting and supervising containers: the start plan, the monitor, spawning init into its
 //! namespaces, ID maps, capabilities, seccomp, attaching (enter/exec), consoles and state.
 
+pub mod apparmor;
 pub mod attach;
 pub mod caps;
 pub mod command;
 pub mod hooks;
+pub mod mknod;
 pub mod monitor;
 pub mod plan;
 pub mod residency;

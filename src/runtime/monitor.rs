@@ -355,6 +355,9 @@ struct Monitor {
     trace: Trace,
     /// Whether the start-up code's pages were given back (see `residency`).
     trimmed: bool,
+    host_root: PathBuf,
+    /// The generated AppArmor profile loaded for this container, unloaded at the end.
+    apparmor: Option<super::apparmor::GeneratedProfile>,
 }
 
 impl Monitor {
@@ -384,6 +387,8 @@ impl Monitor {
             state: state.clone(),
             trace,
             trimmed: false,
+            host_root: host_root.to_path_buf(),
+            apparmor: None,
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -462,6 +467,21 @@ impl Monitor {
         ));
         self.seccomp = super::seccomp::cached_filter(&self.seccomp_cache, &plan.seccomp.policy)
             .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
+        if let Some(profile) = &plan.apparmor.generated {
+            self.trace.step_with(|| {
+                format!(
+                    "monitor: load the AppArmor profile {}{}",
+                    profile.name,
+                    profile
+                        .namespace
+                        .as_ref()
+                        .map(|ns| format!(" and the policy namespace {ns}"))
+                        .unwrap_or_default()
+                )
+            });
+            super::apparmor::load(&self.host_root, profile)?;
+            self.apparmor = Some(profile.clone());
+        }
         Ok(())
     }
 
@@ -621,6 +641,7 @@ impl Monitor {
         if let Some(console) = &self.console {
             let _ = rustix::io::ioctl_fionbio(&console.master, true);
         }
+        let mut notify = spawned.notify.as_ref();
         loop {
             let console_idle = self.console.is_some() && self.tty_clients[0].is_none();
             let mut fds = vec![
@@ -643,6 +664,10 @@ impl Monitor {
             for (_, client) in &clients {
                 fds.push(PollFd::new(*client, PollFlags::IN));
             }
+            let notify_index = notify.map(|listener| {
+                fds.push(PollFd::new(listener, PollFlags::IN));
+                fds.len() - 1
+            });
             // Once the container has run quietly for a while, only this loop will run on:
             // give back the start-up code's pages then, off the start path.
             let timeout = (!self.trimmed).then_some(rustix::event::Timespec {
@@ -669,7 +694,17 @@ impl Monitor {
                 .filter(|(k, _)| ready(&fds[client_base + k]))
                 .map(|(_, (index, _))| *index)
                 .collect();
+            let notified = notify_index.map(|i| fds[i].revents());
             drop(fds);
+            if let (Some(events), Some(listener)) = (notified, notify) {
+                if events.contains(PollFlags::IN) {
+                    // A mknod from inside (features: mknod=1).
+                    let _ = super::mknod::handle(listener.as_fd());
+                }
+                if events.intersects(PollFlags::HUP | PollFlags::ERR) {
+                    notify = None;
+                }
+            }
             if init_done && let Some(exit) = wait_exit(spawned) {
                 return exit;
             }
@@ -808,6 +843,13 @@ impl Monitor {
             rustix::mount::unmount(&self.rootfs, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW)
         {
             eprintln!("unable to unmount '{}': {e}", self.rootfs.display());
+        }
+        if let Some(profile) = self.apparmor.take() {
+            self.trace.step(format_args!(
+                "monitor: unload the AppArmor profile {}",
+                profile.name
+            ));
+            super::apparmor::unload(&self.host_root, &profile);
         }
         let _ = state.remove();
         self.trace.step("monitor: stopped");

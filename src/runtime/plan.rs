@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::apparmor::{self, AppArmorHost, AppArmorPlan, AppArmorRequest};
 use super::caps;
 use super::seccomp;
 use crate::cgroup::devices::{self, DeviceRule};
@@ -200,6 +201,11 @@ pub struct StartPlan {
     pub sysctls: Vec<(String, String)>,
     pub rlimits: Vec<(String, String)>,
     pub cap_drop: Vec<String>,
+    /// Paths inside the container covered by an empty read-only file or directory.
+    pub masked_paths: Vec<String>,
+    /// Paths inside the container bound read-only onto themselves.
+    pub readonly_paths: Vec<String>,
+    pub apparmor: AppArmorPlan,
     pub seccomp: SeccompPlan,
     pub cgroup: CgroupPlan,
     /// The device filter of a privileged container, first match deciding and everything
@@ -235,7 +241,33 @@ pub struct HostFacts {
     pub hookscript: Option<PathBuf>,
     /// The host's resolv.conf and time zone, for guest setup.
     pub guest_host: HostEnv,
+    /// AppArmor's abilities; `None` when this host has no AppArmor.
+    pub apparmor: Option<AppArmorHost>,
+    /// The host root corral manages (part of generated AppArmor profile names).
+    pub host_root: String,
 }
+
+/// Kernel interfaces of /proc and /sys that reach the whole machine, hidden in every
+/// container whatever its LSM: the OCI runtimes' masked paths, with kallsyms (kernel
+/// addresses for a privileged root) and securityfs added. Missing ones are skipped.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/kallsyms",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/sys/kernel/security",
+];
+
+/// Read-only besides /proc/sys and /proc/sysrq-trigger (proc:mixed does those).
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq"];
 
 /// The nodes every container's /dev gets, as LXC's autodev makes them.
 const BASIC_NODES: &[(&str, u32, u32)] = &[
@@ -258,6 +290,9 @@ const HANDLED_RAW: &[&str] = &[
     "lxc.cap.drop",
     "lxc.cap.keep",
     "lxc.seccomp.profile",
+    "lxc.apparmor.profile",
+    "lxc.apparmor.raw",
+    "lxc.apparmor.allow_nesting",
     "lxc.mount.entry",
     "lxc.mount.auto",
     "lxc.signal.halt",
@@ -411,6 +446,11 @@ impl StartPlan {
         let cap_drop =
             caps::bounding_drop(unprivileged, &raw("lxc.cap.drop"), &raw("lxc.cap.keep"))?;
 
+        let mknod = features.mknod.unwrap_or(false);
+        if mknod && !unprivileged {
+            // A privileged root makes nodes itself; the device filter decides their use.
+            warnings.push("features: mknod=1 only applies to unprivileged containers".into());
+        }
         let seccomp = match last_raw("lxc.seccomp.profile") {
             Some(path) => SeccompPlan {
                 policy: facts
@@ -421,9 +461,50 @@ impl StartPlan {
             },
             None => SeccompPlan {
                 source: "default".into(),
-                policy: seccomp::container_policy(unprivileged, features.keyctl.unwrap_or(false)),
+                policy: seccomp::container_policy(seccomp::PolicyOptions {
+                    unprivileged,
+                    keyctl: features.keyctl.unwrap_or(false),
+                    nesting,
+                    mknod: mknod && unprivileged,
+                }),
             },
         };
+        if seccomp.source != "default" {
+            let overridden: Vec<&str> = [
+                ("keyctl", features.keyctl.unwrap_or(false)),
+                ("mknod", mknod),
+            ]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect();
+            if !overridden.is_empty() {
+                warnings.push(format!(
+                    "explicitly configured lxc.seccomp.profile overrides the following settings: {}",
+                    overridden
+                        .iter()
+                        .map(|f| format!("features:{f}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        let apparmor = apparmor::plan(
+            &AppArmorRequest {
+                vmid,
+                host_root: &facts.host_root,
+                unprivileged,
+                nesting,
+                mount_fstypes: &features.mount,
+                profile: raw("lxc.apparmor.profile").last().map(|p| p.trim()),
+                raw: raw("lxc.apparmor.raw"),
+                allow_nesting: raw("lxc.apparmor.allow_nesting")
+                    .last()
+                    .map(|v| v.trim() == "1"),
+            },
+            facts.apparmor.as_ref(),
+            &mut warnings,
+        );
 
         let cgroup = plan_cgroup(vmid, section, facts, &mut warnings);
         let device_rules = if unprivileged {
@@ -459,6 +540,13 @@ impl StartPlan {
             sysctls,
             rlimits,
             cap_drop,
+            masked_paths: MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
+            readonly_paths: if proc == ProcMode::Mixed {
+                READONLY_PATHS.iter().map(|p| p.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+            apparmor,
             seccomp,
             cgroup,
             device_rules,
@@ -606,6 +694,22 @@ impl StartPlan {
                 self.cap_drop.join(" ")
             }
         ));
+        line(format!("masked: {}", self.masked_paths.join(" ")));
+        if !self.readonly_paths.is_empty() {
+            line(format!("read-only: {}", self.readonly_paths.join(" ")));
+        }
+        line(match (&self.apparmor.label, &self.apparmor.generated) {
+            (None, _) => "apparmor: none".to_string(),
+            (Some(label), Some(profile)) => format!(
+                "apparmor: {label} (generated, {} rules)",
+                profile
+                    .text
+                    .lines()
+                    .filter(|l| l.trim_end().ends_with(','))
+                    .count()
+            ),
+            (Some(label), None) => format!("apparmor: {label}"),
+        });
         line(format!("seccomp: {}", self.seccomp.source));
         for rule in self.seccomp.policy.lines() {
             line(format!("  {rule}"));

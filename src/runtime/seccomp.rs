@@ -12,7 +12,8 @@
 //! syscall [action] [[arg,value,op(,mask)]]…
 //! ```
 //!
-//! Actions are `kill`, `errno N`, `allow`, `trap` and `log`. Version 1 files are a plain
+//! Actions are `kill`, `errno N`, `allow`, `trap`, `log` and `notify` (answered by the
+//! monitor, which holds the filter's listener). Version 1 files are a plain
 //! allowlist of syscall numbers.
 
 use std::io::{Read, Seek, Write};
@@ -22,19 +23,52 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
-/// LXC's default policy plus pct's rules for unprivileged containers.
-pub fn container_policy(unprivileged: bool, keyctl_allowed: bool) -> String {
+/// What the default policy depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyOptions {
+    pub unprivileged: bool,
+    /// `features: keyctl=1`.
+    pub keyctl: bool,
+    /// `features: nesting=1`: a nested runtime may need bpf for its device cgroups.
+    pub nesting: bool,
+    /// `features: mknod=1`: device-node creation goes to the monitor (seccomp notify).
+    pub mknod: bool,
+}
+
+/// LXC's default policy plus pct's rules for unprivileged containers, plus corral's for
+/// privileged ones, whose root is the host's root wherever no namespace stands between.
+pub fn container_policy(options: PolicyOptions) -> String {
     let mut text = String::from(
         "2\ndenylist\nreject_force_umount  # comment this to allow umount -f;  not recommended\n[all]\nkexec_load errno 1\nopen_by_handle_at errno 1\ninit_module errno 1\nfinit_module errno 1\ndelete_module errno 1\n",
     );
-    if unprivileged {
-        // btrfs ioctls (type 0x94), keyctl (so systemd falls back from kernel keyrings) and
-        // AF_ALG sockets, as pct denies them.
+    // LXC's list predates kexec_file_load; CAP_SYS_BOOT of a privileged root would let it
+    // stage a kernel.
+    text.push_str("kexec_file_load errno 1\n");
+    if options.unprivileged {
+        // btrfs ioctls (type 0x94), as pct denies them; a user namespace confines the rest.
         text.push_str("ioctl errno 1 [1,0x9400,SCMP_CMP_MASKED_EQ,0xff00]\n");
-        if !keyctl_allowed {
-            text.push_str("keyctl errno 38\n");
+    } else {
+        // A privileged root holds these capabilities over the whole machine: the host's
+        // kernel log (read and clear), its swap, and BPF programs that read kernel memory.
+        text.push_str("syslog errno 1\nswapon errno 1\nswapoff errno 1\n");
+        if !options.nesting {
+            text.push_str("bpf errno 1\n");
         }
-        text.push_str("socket errno 97 [0,38,SCMP_CMP_EQ]\n");
+    }
+    // keyctl fails as absent (systemd then falls back from kernel keyrings), as pct does it
+    // for unprivileged containers; a privileged container's root would otherwise share the
+    // host root's user keyring.
+    if !options.keyctl {
+        text.push_str("keyctl errno 38\nadd_key errno 38\nrequest_key errno 38\n");
+    }
+    // AF_ALG sockets: the kernel's crypto API, a long line of bugs reachable by anyone.
+    text.push_str("socket errno 97 [0,38,SCMP_CMP_EQ]\n");
+    if options.mknod {
+        // Character and block nodes are made by the monitor when they are on its list.
+        text.push_str("mknod notify [1,0x2000,SCMP_CMP_MASKED_EQ,0xf000]\n");
+        text.push_str("mknod notify [1,0x6000,SCMP_CMP_MASKED_EQ,0xf000]\n");
+        text.push_str("mknodat notify [2,0x2000,SCMP_CMP_MASKED_EQ,0xf000]\n");
+        text.push_str("mknodat notify [2,0x6000,SCMP_CMP_MASKED_EQ,0xf000]\n");
     }
     text
 }
@@ -47,6 +81,8 @@ pub enum Action {
     Allow,
     Trap,
     Log,
+    /// Ask the supervisor listening on the filter's notification descriptor (the monitor).
+    Notify,
 }
 
 impl Action {
@@ -57,6 +93,7 @@ impl Action {
             Action::Allow => ScmpAction::Allow,
             Action::Trap => ScmpAction::Trap,
             Action::Log => ScmpAction::Log,
+            Action::Notify => ScmpAction::Notify,
         }
     }
 }
@@ -132,7 +169,7 @@ fn parse_action(words: &[&str]) -> Result<Option<(Action, usize)>, String> {
                 .ok_or("errno needs a number below 4096")?;
             (Action::Errno(value), 2)
         }
-        "notify" => return Err("the notify action is not supported".into()),
+        "notify" => (Action::Notify, 1),
         word if word.starts_with('[') => return Ok(None),
         word => return Err(format!("unknown action '{word}'")),
     }))
@@ -555,25 +592,51 @@ fn store(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// Install a filter in this process.
-pub fn install(filter: &[libc::sock_filter]) -> std::io::Result<()> {
+/// SECCOMP_RET_USER_NOTIF: the filter asks a listener.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const RET_ACTION_FULL: u32 = 0xffff_0000;
+const FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
+/// Whether a program has notify rules, and so needs a listener when installed.
+pub fn wants_listener(filter: &[libc::sock_filter]) -> bool {
+    filter.iter().any(|insn| {
+        insn.code == (libc::BPF_RET | libc::BPF_K) as u16
+            && insn.k & RET_ACTION_FULL == RET_USER_NOTIF
+    })
+}
+
+/// Install a filter in this process. A filter with notify rules comes with its listener,
+/// the descriptor its notifications are read from.
+pub fn install(filter: &[libc::sock_filter]) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
     let program = libc::sock_fprog {
         len: filter.len() as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    let listener = wants_listener(filter);
+    let flags = if listener {
+        FILTER_FLAG_NEW_LISTENER
+    } else {
+        0
     };
     // SAFETY: seccomp(2) with a program that outlives the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            flags,
             &program as *const libc::sock_fprog,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
+    if rc < 0 {
         Err(std::io::Error::last_os_error())
+    } else if listener {
+        // SAFETY: the kernel returned a new descriptor for the listener.
+        Ok(Some(unsafe {
+            std::os::fd::OwnedFd::from_raw_fd(rc as i32)
+        }))
+    } else {
+        Ok(None)
     }
 }
 

@@ -16,11 +16,17 @@ use super::trace::Trace;
 use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
 
+/// What the child says, with the descriptor attached, when its filter has a listener.
+const LISTENER_MESSAGE: &str = "seccomp-listener";
+
 /// The running init as its parent sees it.
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: u32,
     pub pidfd: OwnedFd,
+    /// The seccomp listener of init's filter, when its policy has notify rules
+    /// (`features: mknod=1`); the monitor answers what it reads there.
+    pub notify: Option<OwnedFd>,
 }
 
 /// What the monitor hands the child besides the plan.
@@ -94,6 +100,7 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
     let spawned = Spawned {
         pid: pid as u32,
         pidfd,
+        notify: None,
     };
     inputs
         .trace
@@ -126,10 +133,20 @@ impl Starting {
     }
 
     /// Wait until init has exec'd (the sync socket closes on exec) or failed; on failure
-    /// the child is reaped and the error names the step.
+    /// the child is reaped and the error names the step. A seccomp listener sent on the way
+    /// is kept in the result.
     pub fn wait_exec(mut self) -> Result<Spawned, String> {
         let mut report = String::new();
-        let _ = self.sync.read_to_string(&mut report);
+        while let Ok((text, fd)) = super::command::recv_reply(&self.sync) {
+            let rest = match (text.strip_prefix(LISTENER_MESSAGE), fd) {
+                (Some(rest), Some(fd)) => {
+                    self.spawned.notify = Some(fd);
+                    rest.trim_start()
+                }
+                _ => text.as_str(),
+            };
+            report.push_str(rest);
+        }
         if report.is_empty() {
             Ok(self.spawned)
         } else {
@@ -337,12 +354,21 @@ fn child_setup(
         )
     });
     caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+    if let Some(label) = &plan.apparmor.label {
+        trace.step(format_args!("child: AppArmor profile '{label}' at exec"));
+        super::apparmor::exec_into(label)?;
+    }
     if !inputs.seccomp.is_empty() {
         trace.step(format_args!(
             "child: install seccomp filter ({} BPF instructions)",
             inputs.seccomp.len()
         ));
-        super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+        let listener =
+            super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+        if let Some(listener) = listener {
+            super::command::send_reply(sync, LISTENER_MESSAGE, Some(listener.as_fd()))
+                .map_err(|e| format!("unable to pass the seccomp listener: {e}"))?;
+        }
     }
     // SAFETY: undo the death signal; init now belongs to itself.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong) };

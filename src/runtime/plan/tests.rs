@@ -15,6 +15,8 @@ fn facts_for(section: &Section) -> HostFacts {
                 .to_vec(),
         ),
         host_cpus: vec![0, 1, 2, 3],
+        apparmor: Some(crate::runtime::apparmor::AppArmorHost::default()),
+        host_root: "/".into(),
         ..Default::default()
     };
     facts.volumes.insert(
@@ -79,7 +81,11 @@ fn a_privileged_plan_has_no_user_namespace_and_drops_lxcs_capabilities() {
     assert_eq!(plan.init.argv, ["/sbin/init"]);
     assert_eq!(plan.init.env, ["container=lxc", "TERM=linux"]);
     assert_eq!(plan.seccomp.source, "default");
-    assert!(!plan.seccomp.policy.contains("keyctl"));
+    // corral refuses keyctl to privileged roots too (they share the host root's keyring).
+    assert!(plan.seccomp.policy.contains("keyctl errno 38"));
+    assert!(plan.seccomp.policy.contains("syslog errno 1"));
+    assert!(plan.masked_paths.iter().any(|p| p == "/proc/kcore"));
+    assert_eq!(plan.readonly_paths, ["/proc/bus", "/proc/fs", "/proc/irq"]);
     assert_eq!(plan.cgroup.path, "lxc/100");
     let w = writes(&plan);
     assert!(w.contains(&("memory.max", "1073741824")));
@@ -189,10 +195,16 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
     assert!(writes(&plan).contains(&("memory.high", "900M")));
     assert_eq!(plan.halt_signal.as_deref(), Some("SIGTERM"));
     assert_eq!(plan.dev.ttys, 4);
+    // proc:rw leaves /proc/bus and friends writable, but the masks stay.
+    assert!(plan.readonly_paths.is_empty());
+    assert!(plan.apparmor.generated.is_none());
+    assert!(plan.masked_paths.iter().any(|p| p == "/proc/kcore"));
+    // lxc.apparmor.profile: unconfined, honoured without a word.
     assert_eq!(
-        plan.warnings,
-        ["lxc.apparmor.profile is not supported by corral, ignoring it"]
+        plan.apparmor,
+        crate::runtime::apparmor::AppArmorPlan::default()
     );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
 
 #[test]
@@ -356,4 +368,40 @@ fn privileged_containers_get_a_device_filter_from_defaults_devices_and_raw_keys(
     let unprivileged = section(&format!("{PRIVILEGED}unprivileged: 1\n"));
     let plan = StartPlan::build(100, &unprivileged, &facts_for(&unprivileged)).unwrap();
     assert!(plan.device_rules.is_none());
+}
+
+#[test]
+fn security_settings_show_in_the_dry_run() {
+    let unprivileged = plan(
+        "arch: amd64\nrootfs: local:100/vm-100-disk-0.raw\nunprivileged: 1\nfeatures: mknod=1,mount=nfs\n",
+    );
+    let text = unprivileged.describe();
+    assert!(
+        text.contains("\nmasked: /proc/acpi /proc/asound /proc/kcore /proc/kallsyms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nread-only: /proc/bus /proc/fs /proc/irq\n"),
+        "{text}"
+    );
+    let apparmor = text.lines().find(|l| l.starts_with("apparmor: ")).unwrap();
+    assert!(
+        apparmor.starts_with("apparmor: corral-100_</> (generated, "),
+        "{apparmor}"
+    );
+    let profile = &unprivileged.apparmor.generated.as_ref().unwrap().text;
+    assert!(profile.contains("  mount fstype=nfs,\n"));
+    // mknod=1 sends device nodes to the monitor; a privileged container gets a warning.
+    assert!(
+        unprivileged
+            .seccomp
+            .policy
+            .contains("mknodat notify [2,0x2000,SCMP_CMP_MASKED_EQ,0xf000]")
+    );
+    let privileged = plan("arch: amd64\nrootfs: local:100/vm-100-disk-0.raw\nfeatures: mknod=1\n");
+    assert!(!privileged.seccomp.policy.contains("notify"));
+    assert_eq!(
+        privileged.warnings,
+        ["features: mknod=1 only applies to unprivileged containers"]
+    );
 }

@@ -1,5 +1,13 @@
 use super::*;
 
+fn opts(unprivileged: bool, keyctl: bool) -> PolicyOptions {
+    PolicyOptions {
+        unprivileged,
+        keyctl,
+        ..Default::default()
+    }
+}
+
 fn names(policy: &Policy) -> Vec<(String, Action)> {
     policy
         .rules
@@ -13,7 +21,7 @@ fn names(policy: &Policy) -> Vec<(String, Action)> {
 
 #[test]
 fn the_default_policy_parses_into_lxcs_and_pcts_rules() {
-    let policy = Policy::parse(&container_policy(true, false)).unwrap();
+    let policy = Policy::parse(&container_policy(opts(true, false))).unwrap();
     assert_eq!(policy.default_action, Action::Allow);
     assert_eq!(
         names(&policy),
@@ -24,12 +32,15 @@ fn the_default_policy_parses_into_lxcs_and_pcts_rules() {
             ("init_module".into(), Action::Errno(1)),
             ("finit_module".into(), Action::Errno(1)),
             ("delete_module".into(), Action::Errno(1)),
+            ("kexec_file_load".into(), Action::Errno(1)),
             ("ioctl".into(), Action::Errno(1)),
             ("keyctl".into(), Action::Errno(38)),
+            ("add_key".into(), Action::Errno(38)),
+            ("request_key".into(), Action::Errno(38)),
             ("socket".into(), Action::Errno(97)),
         ]
     );
-    let ioctl = &policy.rules[6];
+    let ioctl = &policy.rules[7];
     assert_eq!(
         ioctl.args,
         [ArgCondition {
@@ -38,10 +49,70 @@ fn the_default_policy_parses_into_lxcs_and_pcts_rules() {
             value: 0x9400
         }]
     );
-    let privileged = Policy::parse(&container_policy(false, false)).unwrap();
-    assert_eq!(privileged.rules.len(), 6);
-    let keyctl_allowed = Policy::parse(&container_policy(true, true)).unwrap();
-    assert!(!names(&keyctl_allowed).iter().any(|(n, _)| n == "keyctl"));
+    let keyctl_allowed = Policy::parse(&container_policy(opts(true, true))).unwrap();
+    assert!(
+        !names(&keyctl_allowed)
+            .iter()
+            .any(|(n, _)| n.contains("key"))
+    );
+}
+
+#[test]
+fn privileged_containers_also_lose_the_host_wide_calls() {
+    let privileged = names(&Policy::parse(&container_policy(opts(false, false))).unwrap());
+    for (name, errno) in [
+        ("syslog", 1),
+        ("swapon", 1),
+        ("swapoff", 1),
+        ("bpf", 1),
+        ("keyctl", 38),
+        ("socket", 97),
+    ] {
+        assert!(
+            privileged.contains(&(name.to_string(), Action::Errno(errno))),
+            "{name}"
+        );
+    }
+    assert!(
+        !privileged.iter().any(|(n, _)| n == "ioctl"),
+        "btrfs ioctls stay open"
+    );
+    let nesting = container_policy(PolicyOptions {
+        nesting: true,
+        ..opts(false, false)
+    });
+    assert!(!nesting.contains("bpf"), "a nested runtime needs bpf");
+}
+
+#[test]
+fn mknod_notify_rules_match_character_and_block_nodes_only() {
+    let policy = Policy::parse(&container_policy(PolicyOptions {
+        mknod: true,
+        ..opts(true, false)
+    }))
+    .unwrap();
+    let notify: Vec<&Rule> = policy
+        .rules
+        .iter()
+        .filter(|r| r.action == Action::Notify)
+        .collect();
+    assert_eq!(notify.len(), 4);
+    assert_eq!(
+        notify[3].args,
+        [ArgCondition {
+            index: 2,
+            op: ScmpCompareOp::MaskedEqual(0xf000),
+            value: 0x6000
+        }]
+    );
+    let program = policy.compile().unwrap().program;
+    assert!(wants_listener(&program));
+    let plain = Policy::parse(&container_policy(opts(true, false)))
+        .unwrap()
+        .compile()
+        .unwrap()
+        .program;
+    assert!(!wants_listener(&plain));
 }
 
 #[test]
@@ -121,10 +192,6 @@ fn bad_policies_name_their_line() {
             "line 3: unknown architecture section '[vax]'",
         ),
         (
-            "2\ndenylist\nmount notify\n",
-            "line 3: the notify action is not supported",
-        ),
-        (
             "2\ndenylist\nmo/unt\n",
             "line 3: 'mo/unt' is not a syscall name",
         ),
@@ -155,7 +222,7 @@ fn unknown_syscalls_are_skipped_and_reported() {
 #[test]
 fn filters_are_cached_by_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let text = container_policy(true, false);
+    let text = container_policy(opts(true, false));
     let first = cached_filter(dir.path(), &text).unwrap();
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(files.len(), 1);
@@ -166,7 +233,7 @@ fn filters_are_cached_by_policy() {
     let again = cached_filter(dir.path(), &text).unwrap();
     assert_eq!(program_to_bytes(&again), program_to_bytes(&first));
     // Another policy gets another entry.
-    cached_filter(dir.path(), &container_policy(false, false)).unwrap();
+    cached_filter(dir.path(), &container_policy(opts(false, false))).unwrap();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
 
@@ -267,7 +334,7 @@ fn installed_filters_deny_what_the_policy_lists() {
     }
     let unfiltered = probe_errnos(None);
     eprintln!("unfiltered errnos: {unfiltered:?}");
-    let program = Policy::parse(&container_policy(true, false))
+    let program = Policy::parse(&container_policy(opts(true, false)))
         .unwrap()
         .compile()
         .unwrap()
@@ -305,14 +372,14 @@ fn installed_filters_deny_what_the_policy_lists() {
         assert_eq!(filtered[11], libc::EPERM, "i386 init_module");
         assert_ne!(unfiltered[11], libc::EPERM);
     }
-    // The privileged policy leaves keyctl and sockets alone.
-    let privileged = Policy::parse(&container_policy(false, false))
+    // The privileged policy leaves btrfs ioctls alone, and refuses keyctl all the same.
+    let privileged = Policy::parse(&container_policy(opts(false, false)))
         .unwrap()
         .compile()
         .unwrap()
         .program;
     let filtered = probe_errnos(Some(&privileged));
-    assert_eq!(filtered[5], unfiltered[5]);
+    assert_eq!(filtered[5], libc::ENOSYS);
     assert_eq!(filtered[8], unfiltered[8]);
     assert_eq!(filtered[0], libc::EPERM);
 }
