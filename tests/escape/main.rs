@@ -1,0 +1,978 @@
+//! The escape suite: ways out of a container, tried from inside privileged and unprivileged
+//! busybox containers by a static probe (tests/escape/probe.rs), and from the host side with
+//! hostile templates and mount points. Every attempt asserts the specific denial — the
+//! errno, or the effect (nothing read, nothing changed) — and a few positive controls show
+//! the probe can tell success from failure.
+//!
+//! Privileged containers are root on the host wherever no namespace stands between: on a
+//! kernel without AppArmor, corral's masks and read-only mounts can be unmounted or
+//! remounted by them. Those attempts run only where AppArmor is enabled (the VM rig);
+//! elsewhere each is listed as skipped, with the reason. Runs as root.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Entry, TestRoot, busybox_template, make_template};
+
+/// The probe, built once per source with the host's rustc as one static executable, or
+/// the one in `CORRAL_TEST_PROBE` (the VM rig builds it outside).
+fn probe_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CORRAL_TEST_PROBE") {
+        return PathBuf::from(path);
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.rs");
+    let text = fs::read(&source).unwrap();
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("escape-probe-{hash:016x}"));
+    let binary = dir.join("probe");
+    fs::create_dir_all(&dir).unwrap();
+    let lock = fs::File::create(dir.join(".lock")).unwrap();
+    // SAFETY: flock on a descriptor we own; released when `lock` closes.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !binary.exists() {
+        let output = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+            .args([
+                "--edition",
+                "2021",
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "-o",
+            ])
+            .arg(dir.join("probe.tmp"))
+            .arg(&source)
+            .output()
+            .expect("run rustc");
+        assert!(
+            output.status.success(),
+            "building the probe failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        fs::rename(dir.join("probe.tmp"), &binary).unwrap();
+    }
+    binary
+}
+
+fn apparmor_enabled() -> bool {
+    fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y'))
+}
+
+/// What an attempt must come to.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// The kernel's answer: this errno (at any step).
+    Errno(i32),
+    /// This errno at this step of the attempt (`open`, `mount`, `write`, ...).
+    ErrnoAt(i32, &'static str),
+    /// Success with exactly this detail (a positive control, or an effect: `0` bytes read).
+    Ok(String),
+    /// Either of these: under AppArmor, whether the profile or the kernel refuses first
+    /// depends on the rule set, and both are denials.
+    AnyOf(Vec<Expect>),
+    /// Not run here, and why.
+    Skip(&'static str),
+}
+
+impl Expect {
+    fn check(&self, line: &str) -> Result<(), String> {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let matches = match (self, fields.as_slice()) {
+            (Expect::Errno(want), ["errno", got, ..]) => got.parse() == Ok(*want),
+            (Expect::ErrnoAt(want, step), ["errno", got, at]) => {
+                got.parse() == Ok(*want) && at == step
+            }
+            (Expect::Ok(detail), ["ok", rest @ ..]) => rest.join(" ") == *detail,
+            (Expect::AnyOf(choices), _) => choices.iter().any(|e| e.check(line).is_ok()),
+            (Expect::Skip(_), _) => true,
+            _ => false,
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(format!("expected {self:?}, got '{line}'"))
+        }
+    }
+}
+
+fn errno(n: i32) -> Expect {
+    Expect::Errno(n)
+}
+
+fn at(n: i32, step: &'static str) -> Expect {
+    Expect::ErrnoAt(n, step)
+}
+
+fn ok(detail: &str) -> Expect {
+    Expect::Ok(detail.to_string())
+}
+
+/// One way out: what the probe runs, and what privileged and unprivileged containers
+/// must answer.
+struct Attempt {
+    what: String,
+    probe: Vec<String>,
+    privileged: Expect,
+    unprivileged: Expect,
+}
+
+fn attempt(what: &str, probe: &[&str], privileged: Expect, unprivileged: Expect) -> Attempt {
+    // An attempt on a kernel interface this kernel lacks has nothing to try.
+    let missing = probe.iter().find(|arg| {
+        (arg.starts_with("/proc/") || arg.starts_with("/sys/")) && !Path::new(arg).exists()
+    });
+    if let Some(path) = missing {
+        let skip = || Expect::Skip("not in this kernel");
+        return Attempt {
+            what: format!("{what} ({path} absent)"),
+            probe: probe.iter().map(|s| s.to_string()).collect(),
+            privileged: skip(),
+            unprivileged: skip(),
+        };
+    }
+    Attempt {
+        what: what.to_string(),
+        probe: probe.iter().map(|s| s.to_string()).collect(),
+        privileged,
+        unprivileged,
+    }
+}
+
+/// Facts about the host the attempts aim at.
+struct Target {
+    /// The monitor's pid on the host.
+    monitor_pid: u32,
+    /// The host's root file system device, to make and open as a node.
+    disk: (u32, u32),
+    /// A file only the host has.
+    marker: PathBuf,
+}
+
+const NEEDS_LSM: &str = "a privileged root can undo mounts; only AppArmor stops this";
+
+/// A privileged expectation that holds only under AppArmor.
+fn with_lsm(expect: Expect) -> Expect {
+    if apparmor_enabled() {
+        expect
+    } else {
+        Expect::Skip(NEEDS_LSM)
+    }
+}
+
+/// AppArmor's answer where it is on (it refuses before the kernel's own checks), else
+/// the kernel's.
+fn lsm_or(under_apparmor: Expect, without: Expect) -> Expect {
+    if apparmor_enabled() {
+        under_apparmor
+    } else {
+        without
+    }
+}
+
+/// An unprivileged mount attempt the kernel refuses (`without`), which AppArmor may refuse
+/// before it.
+fn kernel_or_lsm(without: Expect) -> Expect {
+    lsm_or(
+        Expect::AnyOf(vec![
+            Expect::ErrnoAt(libc::EACCES, "mount"),
+            without.clone(),
+        ]),
+        without,
+    )
+}
+
+fn attempts(target: &Target) -> Vec<Attempt> {
+    let (eperm, eacces, erofs, esrch, enosys) = (
+        libc::EPERM,
+        libc::EACCES,
+        libc::EROFS,
+        libc::ESRCH,
+        libc::ENOSYS,
+    );
+    let monitor = target.monitor_pid.to_string();
+    let (major, minor) = (target.disk.0.to_string(), target.disk.1.to_string());
+    let marker = target.marker.to_str().unwrap();
+    // Kernels without CONFIG_X86_IOPL_IOPERM have no port access to refuse.
+    // SAFETY: ioperm turning access off changes nothing.
+    let port_io = if unsafe { libc::syscall(libc::SYS_ioperm, 0x80, 1, 0) } < 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(enosys)
+    {
+        enosys
+    } else {
+        eperm
+    };
+    let dmesg_restricted =
+        fs::read_to_string("/proc/sys/kernel/dmesg_restrict").is_ok_and(|v| v.trim() == "1");
+    // Under AppArmor a denied mount fails with EACCES; the profile also refuses writes to
+    // the host's sysctls, so the second step of an undo fails there too.
+    let lsm_mount = with_lsm(at(eacces, "mount"));
+    vec![
+        // Kernel interfaces in /proc and /sys.
+        attempt(
+            "sysrq-trigger",
+            &["write", "/proc/sysrq-trigger", "h"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysctl kernel.sysrq",
+            &["write", "/proc/sys/kernel/sysrq", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysctl kernel.core_pattern",
+            &["write", "/proc/sys/kernel/core_pattern", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysctl kernel.modprobe",
+            &["write", "/proc/sys/kernel/modprobe", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysctl vm.overcommit_memory",
+            &["write", "/proc/sys/vm/overcommit_memory", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysfs uevent_helper",
+            &["write", "/sys/kernel/uevent_helper", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysfs ksm/run",
+            &["write", "/sys/kernel/mm/ksm/run", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "sysfs power/state",
+            &["write", "/sys/power/state", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        // The profile denies kcore outright; without it, the mask reads as empty.
+        attempt(
+            "/proc/kcore",
+            &["read", "/proc/kcore"],
+            lsm_or(at(eacces, "open"), ok("0")),
+            lsm_or(at(eacces, "open"), ok("0")),
+        ),
+        attempt(
+            "/proc/kallsyms",
+            &["read", "/proc/kallsyms"],
+            ok("0"),
+            ok("0"),
+        ),
+        attempt("/proc/keys", &["read", "/proc/keys"], ok("0"), ok("0")),
+        attempt(
+            "/proc/timer_list",
+            &["read", "/proc/timer_list"],
+            ok("0"),
+            ok("0"),
+        ),
+        attempt(
+            "/proc/kcore written",
+            &["write", "/proc/kcore", "x"],
+            lsm_or(at(eacces, "open"), at(erofs, "open")),
+            lsm_or(at(eacces, "open"), at(erofs, "open")),
+        ),
+        attempt(
+            "/sys/firmware",
+            &["list", "/sys/firmware"],
+            ok("0"),
+            ok("0"),
+        ),
+        attempt(
+            "/sys/kernel/security",
+            &["list", "/sys/kernel/security"],
+            ok("0"),
+            ok("0"),
+        ),
+        attempt(
+            "/proc/irq",
+            &["write", "/proc/irq/default_smp_affinity", "-"],
+            at(erofs, "open"),
+            at(eacces, "open"),
+        ),
+        // Positive control: the network namespace's own sysctls stay writable.
+        attempt(
+            "control: net sysctl",
+            &["write", "/proc/sys/net/ipv4/ip_forward", "-"],
+            ok(""),
+            ok(""),
+        ),
+        // Syscalls seccomp, the bounding set or the user namespace refuse.
+        attempt("init_module", &["init_module"], errno(eperm), errno(eperm)),
+        attempt(
+            "finit_module",
+            &["finit_module"],
+            errno(eperm),
+            errno(eperm),
+        ),
+        attempt(
+            "delete_module",
+            &["delete_module"],
+            errno(eperm),
+            errno(eperm),
+        ),
+        attempt("kexec_load", &["kexec_load"], errno(eperm), errno(eperm)),
+        attempt(
+            "kexec_file_load",
+            &["kexec_file_load"],
+            errno(eperm),
+            errno(eperm),
+        ),
+        attempt(
+            "open_by_handle_at",
+            &["open_by_handle_at"],
+            errno(eperm),
+            errno(eperm),
+        ),
+        attempt("keyctl", &["keyctl"], errno(enosys), errno(enosys)),
+        attempt("add_key", &["add_key"], errno(enosys), errno(enosys)),
+        attempt(
+            "request_key",
+            &["request_key"],
+            errno(enosys),
+            errno(enosys),
+        ),
+        attempt(
+            "AF_ALG socket",
+            &["af_alg"],
+            errno(libc::EAFNOSUPPORT),
+            errno(libc::EAFNOSUPPORT),
+        ),
+        attempt("bpf", &["bpf"], errno(eperm), errno(eperm)),
+        attempt(
+            "syslog",
+            &["syslog"],
+            errno(eperm),
+            if dmesg_restricted {
+                errno(eperm)
+            } else {
+                Expect::Skip("dmesg_restrict is 0 on this host: the log is everyone's")
+            },
+        ),
+        attempt("swapoff", &["swapoff"], errno(eperm), errno(eperm)),
+        attempt("swapon", &["swapon"], errno(eperm), errno(eperm)),
+        attempt("iopl", &["iopl"], errno(port_io), errno(port_io)),
+        attempt("ioperm", &["ioperm"], errno(port_io), errno(port_io)),
+        attempt(
+            "settimeofday",
+            &["settimeofday"],
+            at(eperm, "settimeofday"),
+            at(eperm, "settimeofday"),
+        ),
+        attempt(
+            "clock_settime",
+            &["clock_settime"],
+            at(eperm, "clock_settime"),
+            at(eperm, "clock_settime"),
+        ),
+        attempt(
+            "umount -f",
+            &["umount_force", "/proc"],
+            errno(eacces),
+            errno(eacces),
+        ),
+        // Host processes.
+        attempt(
+            "ptrace a host pid",
+            &["ptrace", &monitor],
+            errno(esrch),
+            errno(esrch),
+        ),
+        attempt(
+            "signal a host pid",
+            &["kill", &monitor],
+            errno(esrch),
+            errno(esrch),
+        ),
+        attempt(
+            "pidfd of a host pid",
+            &["pidfd_open", &monitor],
+            errno(esrch),
+            errno(esrch),
+        ),
+        attempt(
+            "memory of a host pid",
+            &["process_vm_readv", &monitor],
+            errno(esrch),
+            errno(esrch),
+        ),
+        attempt(
+            "/proc of a host pid",
+            &["exists", &format!("/proc/{monitor}")],
+            ok("false"),
+            ok("false"),
+        ),
+        // Device nodes: an unprivileged root cannot make them, a privileged one cannot
+        // open what the device filter does not list.
+        attempt(
+            "mknod+open host disk",
+            &["mknod_open", "/tmp/disk", "b", &major, &minor],
+            at(eperm, "open"),
+            at(eperm, "mknod"),
+        ),
+        attempt(
+            "mknod+open /dev/mem",
+            &["mknod_open", "/tmp/mem", "c", "1", "1"],
+            at(eperm, "open"),
+            at(eperm, "mknod"),
+        ),
+        attempt(
+            "mknod+open /dev/kmsg",
+            &["mknod_open", "/tmp/kmsg", "c", "1", "11"],
+            at(eperm, "open"),
+            at(eperm, "mknod"),
+        ),
+        attempt(
+            "mknod+open tty0",
+            &["mknod_open", "/tmp/tty0", "c", "4", "0"],
+            at(eperm, "open"),
+            at(eperm, "mknod"),
+        ),
+        // The host's root file system is mounted already, so the kernel hands out its
+        // superblock without opening the device: the device filter never sees this one.
+        attempt(
+            "mount host disk",
+            &["mknod_mount", "/tmp/disk2", &major, &minor, "ext4"],
+            lsm_mount.clone(),
+            at(eperm, "mknod"),
+        ),
+        // Undoing the masks and read-only mounts.
+        attempt(
+            "remount /proc/sys rw",
+            &[
+                "remount_write",
+                "/proc/sys",
+                "/proc/sys/kernel/core_pattern",
+            ],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eacces, "open")),
+        ),
+        attempt(
+            "unmount /proc/sys",
+            &["umount_write", "/proc/sys", "/proc/sys/kernel/core_pattern"],
+            with_lsm(at(eacces, "open")),
+            at(eacces, "open"),
+        ),
+        attempt(
+            "unmount the kcore mask",
+            &["umount_read", "/proc/kcore", "/proc/kcore"],
+            lsm_or(at(eacces, "open"), at(eperm, "open")),
+            lsm_or(at(eacces, "open"), at(eperm, "open")),
+        ),
+        attempt(
+            "remount /sys rw",
+            &["remount_write", "/sys", "/sys/kernel/mm/ksm/run"],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eacces, "open")),
+        ),
+        // The kernel lets a user namespace mount proc and sysfs again (the masks are its own
+        // mounts, not locked ones), but not write what the host owns through them.
+        attempt(
+            "new proc instance",
+            &[
+                "newmount_write",
+                "/tmp/proc",
+                "proc",
+                "sys/kernel/core_pattern",
+            ],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eacces, "open")),
+        ),
+        attempt(
+            "new sysfs instance",
+            &["newmount_write", "/tmp/sys", "sysfs", "kernel/mm/ksm/run"],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eacces, "open")),
+        ),
+        attempt(
+            "bind of bare /proc",
+            &[
+                "bind_write",
+                "/proc",
+                "/tmp/bproc",
+                "sys/kernel/core_pattern",
+            ],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eacces, "open")),
+        ),
+        attempt(
+            "mount debugfs",
+            &["mount", "debugfs", "/tmp/debugfs", "debugfs"],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eperm, "mount")),
+        ),
+        attempt(
+            "mount securityfs",
+            &["mount", "securityfs", "/tmp/securityfs", "securityfs"],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eperm, "mount")),
+        ),
+        // The file system root and the cgroup tree.
+        attempt(
+            "chroot escape",
+            &["chroot_escape", marker],
+            ok("false"),
+            ok("false"),
+        ),
+        attempt(
+            "climb the cgroup tree",
+            &["cgroup_climb"],
+            ok("0::/"),
+            ok("0::/"),
+        ),
+        // Consoles are the container's own ptys, never the host's.
+        attempt(
+            "/dev/console",
+            &["major", "/dev/console"],
+            ok("136"),
+            ok("136"),
+        ),
+        attempt("/dev/tty1", &["major", "/dev/tty1"], ok("136"), ok("136")),
+    ]
+}
+
+/// A busybox container with the probe bound in at /probe; stopped and destroyed with the
+/// root however the test ends.
+struct Container<'a> {
+    root: &'a TestRoot,
+    vmid: u32,
+}
+
+impl<'a> Container<'a> {
+    fn start(root: &'a TestRoot, vmid: u32, unprivileged: bool, extra: &[&str]) -> Container<'a> {
+        let template = busybox_template();
+        let cache = root.join("var/lib/vz/template/cache");
+        fs::create_dir_all(&cache).unwrap();
+        let name = template.file_name().unwrap().to_string_lossy().into_owned();
+        fs::copy(&template, cache.join(&name)).unwrap();
+        let probe_dir = root.join("probe");
+        fs::create_dir_all(&probe_dir).unwrap();
+        fs::copy(probe_binary(), probe_dir.join("probe")).unwrap();
+        let id = vmid.to_string();
+        let volume = format!("local:vztmpl/{name}");
+        // Bind sources are paths of the host root.
+        let mp = "/probe,mp=/probe,ro=1".to_string();
+        let flag = if unprivileged { "1" } else { "0" };
+        let mut args = vec![
+            "create",
+            &id,
+            &volume,
+            "--rootfs",
+            "local:0",
+            "--unprivileged",
+            flag,
+            "--mp0",
+            &mp,
+        ];
+        args.extend_from_slice(extra);
+        root.pct_ok(&args);
+        let container = Container { root, vmid };
+        root.pct_ok(&["start", &id]);
+        container
+    }
+
+    fn probe(&self, args: &[String]) -> Vec<String> {
+        let mut command = vec![
+            "exec".to_string(),
+            self.vmid.to_string(),
+            "--".into(),
+            "/probe/probe".into(),
+        ];
+        command.extend(args.iter().cloned());
+        let refs: Vec<&str> = command.iter().map(String::as_str).collect();
+        let out = self.root.pct_ok(&refs);
+        out.lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .root
+            .pct(&["stop", &self.vmid.to_string(), "--skiplock"]);
+    }
+}
+
+fn host_disk() -> (u32, u32) {
+    let dev = fs::metadata("/").unwrap().dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    // A root on tmpfs or 9p (the VM rig) has no disk; aim at the first SCSI disk instead.
+    if major == 0 { (8, 0) } else { (major, minor) }
+}
+
+fn run_suite(vmid: u32, unprivileged: bool) {
+    let root = TestRoot::new();
+    let container = Container::start(&root, vmid, unprivileged, &[]);
+    let marker = root.join("host-only-marker");
+    fs::write(&marker, "host").unwrap();
+    let monitor_pid = common::monitor_pids(vmid)[0];
+    let target = Target {
+        monitor_pid,
+        disk: host_disk(),
+        marker,
+    };
+    let attempts = attempts(&target);
+    let mut args = Vec::new();
+    for attempt in &attempts {
+        if !args.is_empty() {
+            args.push("::".to_string());
+        }
+        args.extend(attempt.probe.iter().cloned());
+    }
+    let lines = container.probe(&args);
+    assert_eq!(
+        lines.len(),
+        attempts.len(),
+        "one line per attempt:\n{}",
+        lines.join("\n")
+    );
+    let mut failures = Vec::new();
+    let mut skipped = Vec::new();
+    for (attempt, line) in attempts.iter().zip(&lines) {
+        let expect = if unprivileged {
+            &attempt.unprivileged
+        } else {
+            &attempt.privileged
+        };
+        let result = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
+        if let Expect::Skip(why) = expect {
+            skipped.push(format!("{}: {why} (got '{result}')", attempt.what));
+            continue;
+        }
+        if let Err(message) = expect.check(result) {
+            failures.push(format!("{}: {message}", attempt.what));
+        }
+    }
+    let mode = if unprivileged {
+        "unprivileged"
+    } else {
+        "privileged"
+    };
+    for line in &skipped {
+        eprintln!("skipped ({mode}) {line}");
+    }
+    eprintln!(
+        "{mode}: {} attempts, {} checked, {} skipped",
+        attempts.len(),
+        attempts.len() - skipped.len(),
+        skipped.len()
+    );
+    assert!(failures.is_empty(), "{mode}:\n{}", failures.join("\n"));
+
+    // The climb changed nothing above the container: its limiting cgroup holds no process.
+    if let Some(cgroup) = cgroup_root() {
+        let procs = fs::read_to_string(cgroup.join(format!("lxc/{vmid}/cgroup.procs"))).unwrap();
+        assert_eq!(procs.trim(), "", "a process reached lxc/{vmid}");
+    }
+}
+
+fn cgroup_root() -> Option<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (_, rest) = line.split_once(" - ")?;
+        rest.starts_with("cgroup2 ")
+            .then(|| PathBuf::from(line.split(' ').nth(4).unwrap()))
+    })
+}
+
+#[test]
+fn nothing_gets_out_of_an_unprivileged_container() {
+    run_suite(9801, true);
+}
+
+#[test]
+fn nothing_gets_out_of_a_privileged_container() {
+    run_suite(9802, false);
+}
+
+#[test]
+fn under_apparmor_containers_run_confined_by_their_profile() {
+    if !apparmor_enabled() {
+        eprintln!("skipped: AppArmor is not enabled on this host (the VM rig runs this)");
+        return;
+    }
+    let root = TestRoot::new();
+    let container = Container::start(&root, 9803, false, &[]);
+    let label = format!("corral-9803_<{}> (enforce)", root.path().display());
+    let lines = container.probe(&[
+        "apparmor_label".into(),
+        "::".into(),
+        "apparmor_unconfine".into(),
+    ]);
+    assert_eq!(lines[0], format!("apparmor_label: ok {label}"));
+    assert!(
+        lines[1].starts_with("apparmor_unconfine: errno "),
+        "{}",
+        lines[1]
+    );
+    // pct exec runs confined too.
+    let out = root.pct_ok(&["exec", "9803", "--", "cat", "/proc/self/attr/current"]);
+    assert_eq!(out.trim(), label);
+    drop(container);
+    // The profile goes with the container.
+    let profiles = fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
+    assert!(!profiles.contains("corral-9803_"), "{profiles}");
+}
+
+#[test]
+fn a_host_terminal_never_reaches_the_container() {
+    // pct exec from a terminal: the command gets a pty of the container's own devpts, as
+    // lxc-attach gives one, never the caller's terminal (where TIOCSTI from a privileged
+    // root would type into the host's shell).
+    let root = TestRoot::new();
+    let container = Container::start(&root, 9804, false, &[]);
+    let pty =
+        rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+            .unwrap();
+    rustix::pty::grantpt(&pty).unwrap();
+    rustix::pty::unlockpt(&pty).unwrap();
+    let slave_name = rustix::pty::ptsname(&pty, Vec::new()).unwrap();
+    let slave = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(slave_name.to_str().unwrap())
+        .unwrap();
+    for (what, stdin, stdout) in [("stdin", true, false), ("stdout", false, true)] {
+        let mut command = Command::new(common::pct_binary());
+        command
+            .args([
+                "exec",
+                "9804",
+                "--",
+                "/probe/probe",
+                "same_fs",
+                if stdin { "0" } else { "1" },
+                "/dev/pts/ptmx",
+            ])
+            .env("CORRAL_ROOT", root.path());
+        if stdin {
+            command.stdin(slave.try_clone().unwrap());
+        }
+        if stdout {
+            command.stdout(slave.try_clone().unwrap());
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if stdin {
+            let out = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(
+                out.trim(),
+                "same_fs: ok true",
+                "{what} is the host's terminal"
+            );
+        } else {
+            // The answer went through the container's pty to the host's terminal.
+            let mut buf = [0u8; 256];
+            let n = rustix::io::read(&pty, &mut buf).unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(text.contains("same_fs: ok true"), "{what}: {text}");
+        }
+    }
+    drop(container);
+}
+
+#[test]
+fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
+    // The probe runs as init, so its calls reach the monitor's seccomp listener.
+    let root = TestRoot::new();
+    let template = busybox_template();
+    let cache = root.join("var/lib/vz/template/cache");
+    fs::create_dir_all(&cache).unwrap();
+    let name = template.file_name().unwrap().to_string_lossy().into_owned();
+    fs::copy(&template, cache.join(&name)).unwrap();
+    fs::create_dir_all(root.join("probe")).unwrap();
+    fs::copy(probe_binary(), root.join("probe/probe")).unwrap();
+    let volume = format!("local:vztmpl/{name}");
+    root.pct_ok(&[
+        "create",
+        "9805",
+        &volume,
+        "--rootfs",
+        "local:0",
+        "--unprivileged",
+        "1",
+        "--features",
+        "mknod=1",
+        "--mp0",
+        "/probe,mp=/probe,ro=1",
+    ]);
+    let config = root.join("etc/pve/lxc/9805.conf");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "lxc.init.cmd: /probe/probe --out /result mknod_open /tmp/null c 1 3 :: owner /tmp/null \
+         :: mknod /tmp/mem c 1 1 :: mknod /tmp/sda b 8 0 :: mknod /tmp/fifo-like c 5 1\n",
+    );
+    fs::write(&config, text).unwrap();
+    let _guard = Container {
+        root: &root,
+        vmid: 9805,
+    };
+    root.pct_ok(&["start", "9805"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while root.pct_ok(&["status", "9805"]).trim() != "status: stopped" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let result = root.read("var/lib/vz/images/9805/subvol-9805-disk-0.subvol/result");
+    let lines: Vec<&str> = result.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "mknod_open: ok",
+            "owner: ok 0:0",
+            "mknod: errno 1 mknod",
+            "mknod: errno 1 mknod",
+            "mknod: errno 1 mknod",
+        ],
+        "{result}"
+    );
+    // Made as the container's root, on the host its mapped uid.
+    let node = root.join("var/lib/vz/images/9805/subvol-9805-disk-0.subvol/tmp/null");
+    let meta = fs::symlink_metadata(node).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.rdev()),
+        (100000, 100000, libc::makedev(1, 3))
+    );
+}
+
+#[test]
+fn hostile_templates_and_mount_points_stay_inside() {
+    let root = TestRoot::new();
+    let cache = root.join("var/lib/vz/template/cache");
+    fs::create_dir_all(&cache).unwrap();
+    let outside = root.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let target = outside.to_str().unwrap().to_string();
+    let host_file = outside.join("host-file");
+    fs::write(&host_file, "host\n").unwrap();
+    let host_file_text = host_file.to_str().unwrap().to_string();
+    let escape = "../../../../../../../../../../outside/escaped";
+    let absolute = format!("{}/escaped", target.trim_start_matches('/'));
+    let through_up = format!("up{target}/escaped");
+    let cases: Vec<(&str, Vec<Entry<'_>>)> = vec![
+        ("dotdot", vec![Entry::File(escape, b"x", 0o644, 0, 0)]),
+        ("absolute", vec![Entry::File(&absolute, b"x", 0o644, 0, 0)]),
+        (
+            "symlink-then-write",
+            vec![
+                Entry::Symlink("etc", &target),
+                Entry::File("etc/escaped", b"x", 0o644, 0, 0),
+            ],
+        ),
+        (
+            "relative-symlink-then-write",
+            vec![
+                Entry::Symlink("up", "../../../../../../../../../.."),
+                Entry::File(&through_up, b"x", 0o644, 0, 0),
+            ],
+        ),
+    ];
+    for (name, entries) in cases {
+        let archive = cache.join(format!("{name}.tar.gz"));
+        make_template(&archive, &entries);
+        let template = format!("local:vztmpl/{name}.tar.gz");
+        for unprivileged in ["0", "1"] {
+            let (code, _, _) = root.pct(&[
+                "create",
+                "9810",
+                &template,
+                "--rootfs",
+                "local:0",
+                "--unprivileged",
+                unprivileged,
+            ]);
+            assert!(
+                !outside.join("escaped").exists(),
+                "{name}: wrote outside the rootfs"
+            );
+            if code == 0 {
+                root.pct_ok(&["destroy", "9810"]);
+            }
+        }
+    }
+
+    // A rootfs whose mount point path runs through a symlink to the host's root, and one
+    // whose /etc/hostname points at a host file: the start refuses the first, and guest
+    // setup replaces the link of the second instead of writing through it.
+    let busybox = fs::read("/bin/busybox").unwrap();
+    let archive = cache.join("symlinks.tar.gz");
+    make_template(
+        &archive,
+        &[
+            Entry::Dir("bin", 0o755, 0, 0),
+            Entry::File("bin/busybox", &busybox, 0o755, 0, 0),
+            Entry::Symlink("bin/sh", "busybox"),
+            Entry::Dir("sbin", 0o755, 0, 0),
+            Entry::Symlink("sbin/init", "/bin/busybox"),
+            Entry::Dir("etc", 0o755, 0, 0),
+            Entry::File(
+                "etc/os-release",
+                b"ID=debian\nVERSION_ID=\"12\"\n",
+                0o644,
+                0,
+                0,
+            ),
+            Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
+            Entry::Symlink("etc/hostname", &host_file_text),
+            Entry::Symlink("srv", &target),
+        ],
+    );
+    fs::create_dir_all(root.join("data")).unwrap();
+    // The mount point comes after the create (at create, pct's order mounts it before the
+    // archive is unpacked, so the link could not take its place): as if the container had
+    // planted the link itself.
+    root.pct_ok(&[
+        "create",
+        "9811",
+        "local:vztmpl/symlinks.tar.gz",
+        "--rootfs",
+        "local:0",
+        "--hostname",
+        "evil",
+    ]);
+    root.pct_ok(&["set", "9811", "--mp0", "/data,mp=/srv/data"]);
+    let _guard = Container {
+        root: &root,
+        vmid: 9811,
+    };
+    let (code, _, stderr) = root.pct(&["start", "9811"]);
+    assert_ne!(code, 0, "a mount point through a symlink started");
+    assert!(stderr.contains("symlink encountered at"), "{stderr}");
+    assert!(
+        fs::read_dir(&outside)
+            .unwrap()
+            .all(|e| e.unwrap().file_name() == "host-file")
+    );
+    root.pct_ok(&["set", "9811", "--delete", "mp0"]);
+    let (code, _, stderr) = root.pct(&["start", "9811"]);
+    assert_eq!(code, 0, "{stderr}");
+    let _ = root.pct(&["stop", "9811"]);
+    assert_eq!(
+        fs::read_to_string(&host_file).unwrap(),
+        "host\n",
+        "setup wrote through the link"
+    );
+}
