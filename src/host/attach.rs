@@ -27,6 +27,18 @@ impl Container<'_> {
         Ok((init, plan, filter))
     }
 
+    /// A connection to the monitor when the filter has notify rules (`features: mknod=1`),
+    /// so that it answers them for the command too.
+    fn notify_channel(
+        &self,
+        filter: &[libc::sock_filter],
+    ) -> Option<std::os::unix::net::UnixStream> {
+        if !crate::runtime::seccomp::wants_listener(filter) {
+            return None;
+        }
+        std::os::unix::net::UnixStream::connect(self.state_dir().socket()).ok()
+    }
+
     /// `pct exec <vmid> -- command...`: the command's exit status. When any of the caller's
     /// stdio is a terminal, the command gets a pty of the container's own instead (relayed),
     /// as lxc-attach does: a host terminal inside would let the container type into it.
@@ -38,6 +50,7 @@ impl Container<'_> {
             terminal: std::io::stdin().is_terminal()
                 || std::io::stdout().is_terminal()
                 || std::io::stderr().is_terminal(),
+            monitor: self.notify_channel(&filter),
         };
         attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
     }
@@ -51,6 +64,7 @@ impl Container<'_> {
             argv: &shell,
             env: attach_environment(keep_env, &plan),
             terminal: std::io::stdin().is_terminal(),
+            monitor: self.notify_channel(&filter),
         };
         attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
     }

@@ -20,6 +20,8 @@ pub struct AttachRequest<'a> {
     /// Give the command a pty of the container's own devpts as its controlling terminal and
     /// relay it to our stdin/stdout; else stdio is inherited.
     pub terminal: bool,
+    /// A connection to the monitor, for a filter with notify rules: its listener goes there.
+    pub monitor: Option<std::os::unix::net::UnixStream>,
 }
 
 /// The environment of an attached process: pct's `--keep-env` keeps the caller's, otherwise
@@ -201,9 +203,17 @@ impl AttachChild<'_> {
             super::apparmor::exec_into(label)?;
         }
         if !seccomp.is_empty() {
-            // A listener made here would have nobody to answer it: notify rules of an
-            // attached command fail with ENOSYS, as with a monitor that is gone.
-            super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
+            let listener = super::seccomp::install(seccomp).map_err(|e| format!("seccomp: {e}"))?;
+            // The monitor answers the command's notify rules; without a monitor they fail
+            // with ENOSYS (nobody listens).
+            if let (Some(listener), Some(monitor)) = (listener, &request.monitor) {
+                super::command::send_reply(
+                    monitor,
+                    &super::command::Request::Listener.line(),
+                    Some(listener.as_fd()),
+                )
+                .map_err(|e| format!("unable to pass the seccomp listener: {e}"))?;
+            }
         }
         exec_command(request.argv, &request.env, "command")
     }

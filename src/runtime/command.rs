@@ -2,9 +2,9 @@
 //! connection, one reply line, and for some replies a descriptor passed along (a console
 //! master, init's pidfd). A console connection stays open while its client uses the tty.
 
-use std::io::{self, BufRead, BufReader, IoSlice, IoSliceMut, Write};
+use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +29,9 @@ pub enum Request {
     Pidfd,
     /// The payload cgroup path.
     Cgroup,
+    /// Answer the seccomp notifications of an attached command's filter, whose listener
+    /// comes with the request (`features: mknod=1`).
+    Listener,
 }
 
 impl Request {
@@ -40,6 +43,7 @@ impl Request {
             Request::Console(n) => format!("console {n}"),
             Request::Pidfd => "pidfd".into(),
             Request::Cgroup => "cgroup".into(),
+            Request::Listener => "seccomp-listener".into(),
         }
     }
 
@@ -52,6 +56,7 @@ impl Request {
             "console" => Request::Console(words.next()?.parse().ok()?),
             "pidfd" => Request::Pidfd,
             "cgroup" => Request::Cgroup,
+            "seccomp-listener" => Request::Listener,
             _ => return None,
         };
         words.next().is_none().then_some(request)
@@ -137,18 +142,17 @@ pub fn request(
     Ok(Some((stream, line, fd)))
 }
 
-/// Read a request line on the server side.
-pub fn read_request(stream: &UnixStream) -> io::Result<Option<Request>> {
+/// Read a request line on the server side, with the descriptor sent along, if any.
+pub fn read_request(stream: &UnixStream) -> io::Result<(Option<Request>, Option<OwnedFd>)> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut line = String::new();
-    BufReader::new(stream.as_fd().try_clone_to_owned().map(UnixStream::from)?)
-        .read_line(&mut line)?;
-    Ok(Request::parse(line.trim()))
+    let (line, fd) = recv_reply(stream)?;
+    Ok((Request::parse(line.trim()), fd))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn requests_round_trip_and_garbage_is_refused() {
@@ -158,6 +162,7 @@ mod tests {
             Request::Shutdown,
             Request::Console(-1),
             Request::Console(2),
+            Request::Listener,
             Request::Pidfd,
             Request::Cgroup,
         ] {

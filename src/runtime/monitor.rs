@@ -358,6 +358,8 @@ struct Monitor {
     host_root: PathBuf,
     /// The generated AppArmor profile loaded for this container, unloaded at the end.
     apparmor: Option<super::apparmor::GeneratedProfile>,
+    /// Seccomp listeners of attached commands (init's is in `Spawned`).
+    listeners: Vec<OwnedFd>,
 }
 
 impl Monitor {
@@ -389,6 +391,7 @@ impl Monitor {
             trimmed: false,
             host_root: host_root.to_path_buf(),
             apparmor: None,
+            listeners: Vec::new(),
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -668,6 +671,10 @@ impl Monitor {
                 fds.push(PollFd::new(listener, PollFlags::IN));
                 fds.len() - 1
             });
+            let listener_base = fds.len();
+            for listener in &self.listeners {
+                fds.push(PollFd::new(listener, PollFlags::IN));
+            }
             // Once the container has run quietly for a while, only this loop will run on:
             // give back the start-up code's pages then, off the start path.
             let timeout = (!self.trimmed).then_some(rustix::event::Timespec {
@@ -695,7 +702,20 @@ impl Monitor {
                 .map(|(_, (index, _))| *index)
                 .collect();
             let notified = notify_index.map(|i| fds[i].revents());
+            let attached: Vec<PollFlags> = fds[listener_base..listener_base + self.listeners.len()]
+                .iter()
+                .map(|fd| fd.revents())
+                .collect();
             drop(fds);
+            // Last first, so removals keep the earlier indexes.
+            for (index, events) in attached.iter().enumerate().rev() {
+                if events.contains(PollFlags::IN) {
+                    let _ = super::mknod::handle(self.listeners[index].as_fd());
+                }
+                if events.intersects(PollFlags::HUP | PollFlags::ERR) {
+                    self.listeners.remove(index);
+                }
+            }
             if let (Some(events), Some(listener)) = (notified, notify) {
                 if events.contains(PollFlags::IN) {
                     // A mknod from inside (features: mknod=1).
@@ -737,8 +757,8 @@ impl Monitor {
     }
 
     fn handle(&mut self, stream: UnixStream, spawned: &Spawned) {
-        let request = match read_request(&stream) {
-            Ok(Some(request)) => request,
+        let (request, fd) = match read_request(&stream) {
+            Ok((Some(request), fd)) => (request, fd),
             _ => {
                 let _ = send_reply(&stream, "error unknown request", None);
                 return;
@@ -748,6 +768,15 @@ impl Monitor {
             Request::State => {
                 let _ = send_reply(&stream, &format!("running {}", spawned.pid), None);
             }
+            Request::Listener => match fd {
+                Some(listener) => {
+                    self.listeners.push(listener);
+                    let _ = send_reply(&stream, "ok", None);
+                }
+                None => {
+                    let _ = send_reply(&stream, "error no listener", None);
+                }
+            },
             Request::Stop => {
                 self.kill(spawned);
                 let _ = send_reply(&stream, "ok", None);

@@ -728,6 +728,44 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
     // The profile goes with the container.
     let profiles = fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
     assert!(!profiles.contains("corral-9803_"), "{profiles}");
+
+    // Nesting: the profile stacked with a policy namespace of the container's own, which
+    // goes when the container stops.
+    let nesting = Container::start(&root, 9806, true, &["--features", "nesting=1"]);
+    let namespaces = Path::new("/sys/kernel/security/apparmor/policy/namespaces");
+    let namespace = format!("corral-9806_<{}>", root.path().display()).replace('/', "-");
+    assert!(
+        namespaces.join(&namespace).is_dir(),
+        "no namespace {namespace}"
+    );
+    let cgroup = cgroup_root().unwrap().join("lxc/9806/ns/cgroup.procs");
+    let init = fs::read_to_string(cgroup).unwrap();
+    let pid = init.lines().next().expect("a process in the container");
+    let host_view = fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
+    assert!(
+        host_view.starts_with(&format!(
+            "corral-9806_<{}>//&:{namespace}:",
+            root.path().display()
+        )),
+        "{host_view}"
+    );
+    drop(nesting);
+    assert!(
+        !namespaces.join(&namespace).exists(),
+        "{namespace} left behind"
+    );
+
+    // lxc.apparmor.profile: unconfined, as pct lets an admin choose it.
+    let root = TestRoot::new();
+    let unconfined = Container::start(&root, 9807, true, &[]);
+    let _ = root.pct(&["stop", "9807"]);
+    let config = root.join("etc/pve/lxc/9807.conf");
+    let text = fs::read_to_string(&config).unwrap() + "lxc.apparmor.profile: unconfined\n";
+    fs::write(&config, text).unwrap();
+    root.pct_ok(&["start", "9807"]);
+    let out = root.pct_ok(&["exec", "9807", "--", "cat", "/proc/self/attr/current"]);
+    assert_eq!(out.trim(), "unconfined");
+    drop(unconfined);
 }
 
 #[test]
@@ -819,8 +857,9 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
     let config = root.join("etc/pve/lxc/9805.conf");
     let mut text = fs::read_to_string(&config).unwrap();
     text.push_str(
-        "lxc.init.cmd: /probe/probe --out /result mknod_open /tmp/null c 1 3 :: owner /tmp/null \
-         :: mknod /tmp/mem c 1 1 :: mknod /tmp/sda b 8 0 :: mknod /tmp/fifo-like c 5 1\n",
+        "lxc.init.cmd: /bin/sh -c '/probe/probe --out /result.tmp mknod_open /tmp/null c 1 3 \
+         :: owner /tmp/null :: mknod /tmp/mem c 1 1 :: mknod /tmp/sda b 8 0 \
+         :: mknod /tmp/console-like c 5 1 && mv /result.tmp /result; exec sleep 600'\n",
     );
     fs::write(&config, text).unwrap();
     let _guard = Container {
@@ -828,8 +867,9 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
         vmid: 9805,
     };
     root.pct_ok(&["start", "9805"]);
+    let rootfs = root.join("var/lib/vz/images/9805/subvol-9805-disk-0.subvol");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while root.pct_ok(&["status", "9805"]).trim() != "status: stopped" {
+    while !rootfs.join("result").exists() {
         assert!(
             std::time::Instant::now() < deadline,
             "the probe did not finish"
@@ -856,6 +896,25 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
         (meta.uid(), meta.gid(), meta.rdev()),
         (100000, 100000, libc::makedev(1, 3))
     );
+    // pct exec commands pass their filter's listener to the monitor, which answers them too.
+    let out = root.pct_ok(&[
+        "exec",
+        "9805",
+        "--",
+        "/probe/probe",
+        "mknod_open",
+        "/tmp/zero",
+        "c",
+        "1",
+        "5",
+        "::",
+        "mknod",
+        "/tmp/kmsg",
+        "c",
+        "1",
+        "11",
+    ]);
+    assert_eq!(out, "mknod_open: ok\nmknod: errno 1 mknod\n");
 }
 
 #[test]
