@@ -15,16 +15,6 @@ use std::time::{Duration, Instant};
 use common::net::NetHost;
 use common::{TestRoot, debian_template};
 
-/// Link a template into the root's `local` storage; returns its volume id.
-fn install_template(root: &TestRoot) -> String {
-    let template = debian_template();
-    let cache = root.join("var/lib/vz/template/cache");
-    fs::create_dir_all(&cache).unwrap();
-    let name = template.file_name().unwrap().to_string_lossy().into_owned();
-    fs::copy(&template, cache.join(&name)).unwrap();
-    format!("local:vztmpl/{name}")
-}
-
 /// Stops the container when the test ends, however it ends.
 struct Running<'a> {
     host: &'a NetHost,
@@ -80,7 +70,7 @@ fn debian_12_comes_up_with_its_static_address_from_its_own_networking() {
         "nodad",
     ]);
     let root = TestRoot::new();
-    let template = install_template(&root);
+    let template = root.install_template(&debian_template());
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBk2lCrzSj1vTxZVfF1sa0t2DmYxAbkSbCtvkrm+Vrhl test@corral";
     root.write("keys.pub", &format!("{key}\n"));
     let keys = root.join("keys.pub");

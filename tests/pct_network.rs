@@ -15,31 +15,26 @@ use common::{TestRoot, busybox_template, monitor_pids};
 struct Containers<'a> {
     host: &'a NetHost,
     root: TestRoot,
+    /// The busybox template's volume id in `root`.
+    volume: String,
     vmids: Vec<u32>,
 }
 
 impl<'a> Containers<'a> {
     fn new(host: &'a NetHost) -> Containers<'a> {
         let root = TestRoot::new();
-        let template = busybox_template();
-        let cache = root.join("var/lib/vz/template/cache");
-        fs::create_dir_all(&cache).unwrap();
-        fs::copy(&template, cache.join(template.file_name().unwrap())).unwrap();
+        let volume = root.install_template(&busybox_template());
         Containers {
             host,
             root,
+            volume,
             vmids: Vec::new(),
         }
     }
 
     fn create(&mut self, vmid: u32, options: &[&str]) {
-        let template = busybox_template();
-        let volume = format!(
-            "local:vztmpl/{}",
-            template.file_name().unwrap().to_string_lossy()
-        );
         let id = vmid.to_string();
-        let mut args = vec!["create", &id, &volume, "--rootfs", "local:0"];
+        let mut args = vec!["create", &id, &self.volume, "--rootfs", "local:0"];
         args.extend_from_slice(options);
         self.host.pct_ok(&self.root, &args);
         self.vmids.push(vmid);

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,15 +24,6 @@ use common::{TestRoot, cached_template, debian_template, monitor_pids};
 
 fn busybox_template() -> PathBuf {
     cached_template("make-busybox-template", &[], "busybox-")
-}
-
-/// Link a template into the root's `local` storage; returns its volume id.
-fn install_template(root: &TestRoot, template: &Path) -> String {
-    let cache = root.join("var/lib/vz/template/cache");
-    fs::create_dir_all(&cache).unwrap();
-    let name = template.file_name().unwrap().to_string_lossy().into_owned();
-    fs::copy(template, cache.join(&name)).unwrap();
-    format!("local:vztmpl/{name}")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -325,7 +316,7 @@ impl PtySession {
 
 fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     let root = TestRoot::new();
-    let template = install_template(&root, &busybox_template());
+    let template = root.install_template(&busybox_template());
     let hook = install_hookscript(&root, None);
     create(
         &root,
@@ -576,7 +567,7 @@ fn busybox_unprivileged_lifecycle() {
 #[test]
 fn failed_starts_say_why_and_leave_nothing_behind() {
     let root = TestRoot::new();
-    let template = install_template(&root, &busybox_template());
+    let template = root.install_template(&busybox_template());
     for (vmid, unprivileged) in [(9703, false), (9704, true)] {
         create(&root, vmid, &template, unprivileged, &[]);
         let ct = Ct { root: &root, vmid };
@@ -718,7 +709,7 @@ fn debian_boot(vmid: u32, unprivileged: bool, template: &str, root: &TestRoot) {
 #[test]
 fn debian_12_boots_systemd_privileged_and_unprivileged() {
     let root = TestRoot::new();
-    let template = install_template(&root, &debian_template());
+    let template = root.install_template(&debian_template());
     debian_boot(9711, false, &template, &root);
     debian_boot(9712, true, &template, &root);
 }

@@ -1,11 +1,11 @@
-//! `pct create` on a btrfs storage and with hostile templates (run as root).
+//! `pct create` on a btrfs storage (run as root); hostile templates are the escape suite's.
 
 mod common;
 
 use std::fs;
 use std::process::Command;
 
-use common::{Entry, TestRoot, debianish_template, make_template};
+use common::{TestRoot, debianish_template};
 
 /// A btrfs filesystem on a loop-backed image under the test root, mounted at `mnt/btrfs`,
 /// and a storage.cfg naming it `tank` next to the default `local`.
@@ -88,67 +88,4 @@ fn create_on_btrfs_makes_a_subvolume_and_destroy_removes_it() {
 
     root.pct_ok(&["destroy", "120"]);
     assert!(!subvol.exists());
-}
-
-#[test]
-fn hostile_templates_cannot_write_outside_the_rootfs() {
-    let root = TestRoot::new();
-    let cache = root.join("var/lib/vz/template/cache");
-    fs::create_dir_all(&cache).unwrap();
-    let outside = root.join("outside");
-    fs::create_dir_all(&outside).unwrap();
-    let target = outside.to_str().unwrap().to_string();
-    let escape = "../../../../../../../../../../outside/escaped";
-    let cases: Vec<(&str, Vec<Entry<'_>>)> = vec![
-        (
-            "dotdot",
-            vec![
-                Entry::Dir("etc", 0o755, 0, 0),
-                Entry::File(escape, b"x", 0o644, 0, 0),
-            ],
-        ),
-        (
-            "symlink-then-write",
-            vec![
-                Entry::Symlink("etc", &target),
-                Entry::File("etc/escaped", b"x", 0o644, 0, 0),
-            ],
-        ),
-    ];
-    for (name, entries) in cases {
-        let archive = cache.join(format!("{name}.tar.gz"));
-        make_template(&archive, &entries);
-        let template = format!("local:vztmpl/{name}.tar.gz");
-        let (code, _, stderr) = root.pct(&[
-            "create",
-            "130",
-            &template,
-            "--rootfs",
-            "local:0",
-            "--unprivileged",
-            "0",
-        ]);
-        assert!(
-            !outside.join("escaped").exists(),
-            "{name}: wrote outside the rootfs"
-        );
-        assert!(
-            fs::read_dir(&outside).unwrap().next().is_none(),
-            "{name}: touched the outside"
-        );
-        if code == 0 {
-            // Extraction may succeed harmlessly (the link resolves inside the rootfs).
-            root.pct_ok(&["destroy", "130"]);
-        } else {
-            assert!(
-                stderr.contains("unable to create CT 130 - "),
-                "{name}: {stderr}"
-            );
-            assert!(
-                !root.join("etc/pve/lxc/130.conf").exists(),
-                "{name}: config left behind"
-            );
-        }
-        assert!(root.mounts_below().is_empty());
-    }
 }

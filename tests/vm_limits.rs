@@ -48,15 +48,8 @@ struct Ct<'a> {
 impl<'a> Ct<'a> {
     /// Create from the busybox template (directory rootfs) with these options, and start.
     fn start(root: &'a TestRoot, vmid: u32, options: &[&str]) -> Ct<'a> {
-        let template = busybox_template();
-        let cache = root.join("var/lib/vz/template/cache");
-        fs::create_dir_all(&cache).unwrap();
-        let name = template.file_name().unwrap().to_string_lossy().into_owned();
-        if !cache.join(&name).exists() {
-            fs::copy(&template, cache.join(&name)).unwrap();
-        }
+        let volume = root.install_template(&busybox_template());
         let id = vmid.to_string();
-        let volume = format!("local:vztmpl/{name}");
         let mut args = vec!["create", &id, &volume, "--rootfs", "local:0"];
         args.extend_from_slice(options);
         root.pct_ok(&args);

@@ -76,25 +76,7 @@ pub fn plan(
     host: Option<&AppArmorHost>,
     warnings: &mut Vec<String>,
 ) -> AppArmorPlan {
-    let mut uses = Vec::new();
-    if request.nesting {
-        uses.push("features:nesting");
-    }
-    if !request.mount_fstypes.is_empty() {
-        uses.push("features:mount");
-    }
-    let profile = match request.profile {
-        Some(profile) => {
-            if !uses.is_empty() {
-                warnings.push(format!(
-                    "explicitly configured lxc.apparmor.profile overrides the following settings: {}",
-                    uses.join(", ")
-                ));
-            }
-            profile
-        }
-        None => "generated",
-    };
+    let profile = request.profile.unwrap_or("generated");
     if profile == "unconfined" {
         return AppArmorPlan::default();
     }
@@ -425,11 +407,8 @@ pub fn host_support() -> Option<AppArmorHost> {
     if !security.exists() {
         return None;
     }
-    let abi4 = parser_version()
-        .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
-        .is_some_and(|major| major >= 4);
     Some(AppArmorHost {
-        abi4,
+        abi4: parser_knows_abi4(Path::new("/etc/apparmor.d")),
         can_stack: security.join("features/domain/stack").exists()
             && security.join("policy/namespaces").exists(),
     })
@@ -444,15 +423,11 @@ fn parser() -> Option<PathBuf> {
     })
 }
 
-/// `apparmor_parser --version`'s number ("AppArmor parser version 3.0.8").
-fn parser_version() -> Option<String> {
-    let output = std::process::Command::new(parser()?)
-        .arg("--version")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().next()?;
-    Some(line.rsplit(' ').next()?.to_string())
+/// Whether the parser installed with this policy directory speaks AppArmor 4 (`mqueue`,
+/// `userns`): AppArmor 4 ships `abi/4.0` there, 3.x only `abi/3.0`. A look at the disk, not
+/// a run of the parser on every start.
+pub fn parser_knows_abi4(policy_dir: &Path) -> bool {
+    policy_dir.join("abi/4.0").exists()
 }
 
 /// Where a generated profile's file and the parser's cache live.

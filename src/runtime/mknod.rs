@@ -13,17 +13,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// Devices a container may create: char (major, minor).
-const ALLOWED: &[(u32, u32)] = &[
-    (0, 0),
-    (1, 3),
-    (1, 5),
-    (1, 7),
-    (1, 8),
-    (1, 9),
-    (5, 0),
-    (5, 2),
-];
+/// Character devices a container may create besides those its /dev gets anyway
+/// (`plan::BASIC_NODES`): ptmx, and overlayfs' whiteout.
+const ALSO_ALLOWED: &[(u32, u32)] = &[(5, 2), (0, 0)];
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -65,7 +57,12 @@ pub fn decode(arch: u32, nr: i32, args: &[u64; 6]) -> Option<MknodCall> {
 
 /// Whether a container may have this node.
 pub fn allowed(call: &MknodCall) -> bool {
-    call.mode & libc::S_IFMT == libc::S_IFCHR && ALLOWED.contains(&(call.major, call.minor))
+    let device = (call.major, call.minor);
+    call.mode & libc::S_IFMT == libc::S_IFCHR
+        && (super::plan::BASIC_NODES
+            .iter()
+            .any(|(_, major, minor)| (*major, *minor) == device)
+            || ALSO_ALLOWED.contains(&device))
 }
 
 /// Read one notification from `listener` and answer it. Errors reading are returned (the

@@ -358,7 +358,8 @@ struct Monitor {
     host_root: PathBuf,
     /// The generated AppArmor profile loaded for this container, unloaded at the end.
     apparmor: Option<super::apparmor::GeneratedProfile>,
-    /// Seccomp listeners of attached commands (init's is in `Spawned`).
+    /// Seccomp listeners the monitor answers (`features: mknod=1`): init's and those of
+    /// attached commands.
     listeners: Vec<OwnedFd>,
 }
 
@@ -482,8 +483,10 @@ impl Monitor {
                         .unwrap_or_default()
                 )
             });
-            super::apparmor::load(&self.host_root, profile)?;
+            // Recorded first: a load that fails half-way (namespace made, file written) is
+            // undone by the teardown like a loaded one.
             self.apparmor = Some(profile.clone());
+            super::apparmor::load(&self.host_root, profile)?;
         }
         Ok(())
     }
@@ -628,13 +631,14 @@ impl Monitor {
             crate::net::remove_leftovers(plan.vmid);
             return Err(starting.abort(e));
         }
-        let spawned = match starting.wait_exec() {
-            Ok(spawned) => spawned,
+        let (spawned, listener) = match starting.wait_exec() {
+            Ok(started) => started,
             Err(e) => {
                 crate::net::remove_leftovers(plan.vmid);
                 return Err(e);
             }
         };
+        self.listeners.extend(listener);
         Ok(spawned)
     }
 
@@ -644,7 +648,6 @@ impl Monitor {
         if let Some(console) = &self.console {
             let _ = rustix::io::ioctl_fionbio(&console.master, true);
         }
-        let mut notify = spawned.notify.as_ref();
         loop {
             let console_idle = self.console.is_some() && self.tty_clients[0].is_none();
             let mut fds = vec![
@@ -667,10 +670,6 @@ impl Monitor {
             for (_, client) in &clients {
                 fds.push(PollFd::new(*client, PollFlags::IN));
             }
-            let notify_index = notify.map(|listener| {
-                fds.push(PollFd::new(listener, PollFlags::IN));
-                fds.len() - 1
-            });
             let listener_base = fds.len();
             for listener in &self.listeners {
                 fds.push(PollFd::new(listener, PollFlags::IN));
@@ -701,28 +700,18 @@ impl Monitor {
                 .filter(|(k, _)| ready(&fds[client_base + k]))
                 .map(|(_, (index, _))| *index)
                 .collect();
-            let notified = notify_index.map(|i| fds[i].revents());
-            let attached: Vec<PollFlags> = fds[listener_base..listener_base + self.listeners.len()]
+            let notified: Vec<PollFlags> = fds[listener_base..listener_base + self.listeners.len()]
                 .iter()
                 .map(|fd| fd.revents())
                 .collect();
             drop(fds);
             // Last first, so removals keep the earlier indexes.
-            for (index, events) in attached.iter().enumerate().rev() {
+            for (index, events) in notified.iter().enumerate().rev() {
                 if events.contains(PollFlags::IN) {
                     let _ = super::mknod::handle(self.listeners[index].as_fd());
                 }
                 if events.intersects(PollFlags::HUP | PollFlags::ERR) {
                     self.listeners.remove(index);
-                }
-            }
-            if let (Some(events), Some(listener)) = (notified, notify) {
-                if events.contains(PollFlags::IN) {
-                    // A mknod from inside (features: mknod=1).
-                    let _ = super::mknod::handle(listener.as_fd());
-                }
-                if events.intersects(PollFlags::HUP | PollFlags::ERR) {
-                    notify = None;
                 }
             }
             if init_done && let Some(exit) = wait_exit(spawned) {

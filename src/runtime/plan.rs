@@ -270,7 +270,7 @@ pub const MASKED_PATHS: &[&str] = &[
 pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq"];
 
 /// The nodes every container's /dev gets, as LXC's autodev makes them.
-const BASIC_NODES: &[(&str, u32, u32)] = &[
+pub(crate) const BASIC_NODES: &[(&str, u32, u32)] = &[
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -470,24 +470,20 @@ impl StartPlan {
             },
         };
         if seccomp.source != "default" {
-            let overridden: Vec<&str> = [
-                ("keyctl", features.keyctl.unwrap_or(false)),
-                ("mknod", mknod),
-            ]
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| *name)
-            .collect();
-            if !overridden.is_empty() {
-                warnings.push(format!(
-                    "explicitly configured lxc.seccomp.profile overrides the following settings: {}",
-                    overridden
-                        .iter()
-                        .map(|f| format!("features:{f}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+            warn_overridden(
+                "lxc.seccomp.profile",
+                &[("keyctl", features.keyctl), ("mknod", features.mknod)],
+                &mut warnings,
+            );
+        }
+        let apparmor_profile = raw("lxc.apparmor.profile").last().map(|p| p.trim());
+        if apparmor_profile.is_some() {
+            let mount = (!features.mount.is_empty()).then_some(true);
+            warn_overridden(
+                "lxc.apparmor.profile",
+                &[("nesting", features.nesting), ("mount", mount)],
+                &mut warnings,
+            );
         }
         let apparmor = apparmor::plan(
             &AppArmorRequest {
@@ -496,7 +492,7 @@ impl StartPlan {
                 unprivileged,
                 nesting,
                 mount_fstypes: &features.mount,
-                profile: raw("lxc.apparmor.profile").last().map(|p| p.trim()),
+                profile: apparmor_profile,
                 raw: raw("lxc.apparmor.raw"),
                 allow_nesting: raw("lxc.apparmor.allow_nesting")
                     .last()
@@ -757,6 +753,21 @@ impl StartPlan {
             line(format!("warning: {warning}"));
         }
         out
+    }
+}
+
+/// pct's warning when a raw key takes over what `features` would have set.
+fn warn_overridden(key: &str, features: &[(&str, Option<bool>)], warnings: &mut Vec<String>) {
+    let used: Vec<String> = features
+        .iter()
+        .filter(|(_, on)| *on == Some(true))
+        .map(|(name, _)| format!("features:{name}"))
+        .collect();
+    if !used.is_empty() {
+        warnings.push(format!(
+            "explicitly configured {key} overrides the following settings: {}",
+            used.join(", ")
+        ));
     }
 }
 

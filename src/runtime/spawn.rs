@@ -11,22 +11,17 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use super::caps;
+use super::command::Request;
 use super::plan::{InitPlan, StartPlan};
 use super::trace::Trace;
 use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
-
-/// What the child says, with the descriptor attached, when its filter has a listener.
-const LISTENER_MESSAGE: &str = "seccomp-listener";
 
 /// The running init as its parent sees it.
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: u32,
     pub pidfd: OwnedFd,
-    /// The seccomp listener of init's filter, when its policy has notify rules
-    /// (`features: mknod=1`); the monitor answers what it reads there.
-    pub notify: Option<OwnedFd>,
 }
 
 /// What the monitor hands the child besides the plan.
@@ -100,7 +95,6 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
     let spawned = Spawned {
         pid: pid as u32,
         pidfd,
-        notify: None,
     };
     inputs
         .trace
@@ -133,22 +127,25 @@ impl Starting {
     }
 
     /// Wait until init has exec'd (the sync socket closes on exec) or failed; on failure
-    /// the child is reaped and the error names the step. A seccomp listener sent on the way
-    /// is kept in the result.
-    pub fn wait_exec(mut self) -> Result<Spawned, String> {
+    /// the child is reaped and the error names the step. With init comes the listener of
+    /// its seccomp filter, when its policy has notify rules (`features: mknod=1`).
+    pub fn wait_exec(self) -> Result<(Spawned, Option<OwnedFd>), String> {
+        let listener_line = Request::Listener.line();
         let mut report = String::new();
+        let mut listener = None;
+        // The child sends the listener line (with its descriptor) or an error, then exec
+        // closes the socket.
         while let Ok((text, fd)) = super::command::recv_reply(&self.sync) {
-            let rest = match (text.strip_prefix(LISTENER_MESSAGE), fd) {
+            match (text.strip_prefix(listener_line.as_str()), fd) {
                 (Some(rest), Some(fd)) => {
-                    self.spawned.notify = Some(fd);
-                    rest.trim_start()
+                    listener = Some(fd);
+                    report.push_str(rest.trim_start());
                 }
-                _ => text.as_str(),
-            };
-            report.push_str(rest);
+                _ => report.push_str(&text),
+            }
         }
         if report.is_empty() {
-            Ok(self.spawned)
+            Ok((self.spawned, listener))
         } else {
             Err(self.abort(report))
         }
@@ -366,7 +363,7 @@ fn child_setup(
         let listener =
             super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
         if let Some(listener) = listener {
-            super::command::send_reply(sync, LISTENER_MESSAGE, Some(listener.as_fd()))
+            super::command::send_reply(sync, &Request::Listener.line(), Some(listener.as_fd()))
                 .map_err(|e| format!("unable to pass the seccomp listener: {e}"))?;
         }
     }

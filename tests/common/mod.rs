@@ -71,6 +71,15 @@ impl TestRoot {
         stdout
     }
 
+    /// Copy a template into this root's `local` storage; returns its volume id.
+    pub fn install_template(&self, template: &Path) -> String {
+        let cache = self.join("var/lib/vz/template/cache");
+        fs::create_dir_all(&cache).unwrap();
+        let name = template.file_name().unwrap().to_string_lossy().into_owned();
+        fs::copy(template, cache.join(&name)).unwrap();
+        format!("local:vztmpl/{name}")
+    }
+
     /// Mount points below this root, deepest first.
     pub fn mounts_below(&self) -> Vec<PathBuf> {
         mounts_below(self.path())

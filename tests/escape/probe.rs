@@ -21,7 +21,6 @@ extern "C" {
     ) -> c_int;
     fn umount2(target: *const c_char, flags: c_int) -> c_int;
     fn chroot(path: *const c_char) -> c_int;
-    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
     fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
     fn kill(pid: c_int, signal: c_int) -> c_int;
 }
@@ -41,7 +40,6 @@ const SYS_KEXEC_LOAD: c_long = 246;
 const SYS_ADD_KEY: c_long = 248;
 const SYS_REQUEST_KEY: c_long = 249;
 const SYS_KEYCTL: c_long = 250;
-const SYS_PERF_EVENT_OPEN: c_long = 298;
 const SYS_OPEN_BY_HANDLE_AT: c_long = 304;
 const SYS_PROCESS_VM_READV: c_long = 310;
 const SYS_FINIT_MODULE: c_long = 313;
@@ -55,7 +53,6 @@ const MNT_FORCE: c_int = 1;
 const MNT_DETACH: c_int = 2;
 const S_IFCHR: u32 = 0o020000;
 const S_IFBLK: u32 = 0o060000;
-const TIOCSTI: c_ulong = 0x5412;
 const AF_ALG: c_int = 38;
 const SOCK_SEQPACKET: c_int = 5;
 
@@ -232,12 +229,6 @@ fn attempt(name: &str, args: &[&str]) -> Outcome {
                 let remote = [0x400000usize, 8];
                 check(syscall(SYS_PROCESS_VM_READV, number(arg(0)) as c_long, local.as_ptr(), 1, remote.as_ptr(), 1, 0), "process_vm_readv").map(|_| String::new())
             }
-            // A CPU-wide kernel profile: perf_event_attr of type software, cpu clock.
-            "perf_kernel" => {
-                let mut attr = [0u8; 128];
-                attr[4..8].copy_from_slice(&128u32.to_ne_bytes());
-                check(syscall(SYS_PERF_EVENT_OPEN, attr.as_ptr(), -1i32, 0i32, -1i32, 0), "perf_event_open").map(|_| String::new())
-            }
             "umount_force" => check(umount2(c(arg(0)).as_ptr(), MNT_FORCE) as c_long, "umount2").map(|_| String::new()),
             "mknod" => make_node(arg(0), arg(1), arg(2), arg(3)).map(|_| String::new()),
             "mknod_open" => {
@@ -293,11 +284,6 @@ fn attempt(name: &str, args: &[&str]) -> Outcome {
                 let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| io(e, "read"))?;
                 // The unified hierarchy's line (a hybrid host lists its v1 ones too).
                 Ok(own.lines().find(|l| l.starts_with("0::")).unwrap_or("none").to_string())
-            }
-            "tiocsti" => {
-                let fd = number(arg(0)) as c_int;
-                let byte = b'#';
-                check(ioctl(fd, TIOCSTI, &byte as *const u8) as c_long, "ioctl").map(|_| String::new())
             }
             "apparmor_unconfine" => write_file("/proc/self/attr/apparmor/current", "changeprofile unconfined"),
             "apparmor_label" => {

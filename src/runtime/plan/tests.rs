@@ -405,3 +405,20 @@ fn security_settings_show_in_the_dry_run() {
         ["features: mknod=1 only applies to unprivileged containers"]
     );
 }
+
+#[test]
+fn raw_profiles_warn_of_the_features_they_override() {
+    let plan = plan(
+        "arch: amd64\nrootfs: local:100/vm-100-disk-0.raw\nfeatures: nesting=1,mount=nfs,keyctl=1\nlxc.apparmor.profile: lxc-container-default-cgns\n",
+    );
+    assert_eq!(
+        plan.apparmor.label.as_deref(),
+        Some("lxc-container-default-cgns")
+    );
+    assert_eq!(
+        plan.warnings,
+        [
+            "explicitly configured lxc.apparmor.profile overrides the following settings: features:nesting, features:mount"
+        ]
+    );
+}
