@@ -87,6 +87,23 @@ impl Ct<'_> {
         out
     }
 
+    /// Runs `script` until it prints `wanted`: for what the guest's own boot scripts do
+    /// after `pct start` has returned.
+    fn wait_for_output(&self, script: &str, wanted: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let (_, out, _) = self.exec(script);
+            if out == wanted {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{script:?} printed {out:?}, never {wanted:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn wait_for_status(&self, wanted: &str, timeout: Duration) {
         let start = Instant::now();
         while self.status() != format!("status: {wanted}") {
@@ -357,7 +374,9 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
 
     // exec: exit status, output and stdin pass through; the id inside is root.
     // busybox is unmanaged: as under pct, its /etc/hostname stays the template's, and its
-    // rcS sets the name from it over the one corral gave the UTS namespace.
+    // rcS sets the name from it over the one corral gave the UTS namespace. `pct start`
+    // returns once init runs, so rcS may not have run yet.
+    ct.wait_for_output("hostname", "busybox\n", Duration::from_secs(20));
     let (code, out, _) = ct.exec("id -u; hostname; cat /etc/hostname; exit 7");
     assert_eq!((code, out.as_str()), (7, "0\nbusybox\nbusybox\n"));
     let mut child = Command::new(common::pct_binary())
