@@ -537,6 +537,9 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     // A container that powers itself off still gets its post-stop hook and cleanup.
     fs::write(root.join("hook.log"), "").unwrap();
     ct.pct_ok(&["start", &id]);
+    // busybox's poweroff signals init, which drops it until init has its handlers: wait for
+    // rcS, which runs after they are set.
+    ct.wait_for_output("hostname", "busybox\n", Duration::from_secs(20));
     let _ = ct.exec("poweroff");
     ct.wait_for_status("stopped", Duration::from_secs(20));
     let start = Instant::now();
@@ -644,6 +647,49 @@ fn failed_starts_say_why_and_leave_nothing_behind() {
             )),
             "{err}"
         );
+        ct.assert_nothing_left();
+    }
+}
+
+#[test]
+fn shutdown_right_after_start_reaches_an_init_still_starting_up() {
+    // A container's init drops signals it has no handler for yet. This init takes a second
+    // before it traps SIGPWR, so the shutdown's first signal is lost and must go again.
+    let root = TestRoot::new();
+    let template = root.install_template(&busybox_template());
+    let vmid = 9705;
+    create(&root, vmid, &template, true, &[]);
+    let ct = Ct { root: &root, vmid };
+    let config_path = root.join(&format!("etc/pve/lxc/{vmid}.conf"));
+    let config = fs::read_to_string(&config_path).unwrap();
+    fs::write(
+        &config_path,
+        format!(
+            "{config}lxc.init.cmd: /bin/sh -c 'sleep 1; trap \"exit 0\" PWR; \
+             while :; do sleep 0.1; done'\n"
+        ),
+    )
+    .unwrap();
+    for monitor_killed in [false, true] {
+        ct.pct_ok(&["start", &ct.id()]);
+        if monitor_killed {
+            // Without its monitor, `pct shutdown` signals init itself.
+            let monitor = monitor_pids(vmid)[0];
+            // SAFETY: signalling the test's own container monitor.
+            unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
+            let since = Instant::now();
+            while !monitor_pids(vmid).is_empty() && since.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let caught = u64::from_str_radix(&proc_status_field(ct.init_pid(), "SigCgt"), 16).unwrap();
+        assert_eq!(
+            caught & (1 << (libc::SIGPWR - 1)),
+            0,
+            "init already catches SIGPWR: the test has lost its window"
+        );
+        let (code, _, err) = ct.pct(&["shutdown", &ct.id(), "--timeout", "10"]);
+        assert_eq!(code, 0, "monitor killed: {monitor_killed}: {err}");
         ct.assert_nothing_left();
     }
 }

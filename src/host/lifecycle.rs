@@ -18,6 +18,7 @@ use crate::runtime::monitor::{self, InitExit};
 use crate::runtime::plan::{
     HostFacts, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
+use crate::runtime::signals::catches;
 use crate::runtime::state::{InitState, StateDir};
 use crate::runtime::trace::{self, Trace};
 
@@ -366,9 +367,20 @@ impl Container<'_> {
                 return Err(Error::Failed(format!("shutdown failed: {line}")));
             }
             _ => {
-                // SAFETY: kill(2) of the recorded, start-time-checked init.
-                unsafe { libc::kill(init.pid as i32, init.halt_signal) };
-                let gone = wait_until(timeout, || self.running_init().is_none());
+                // No monitor: send the signal here, and again once init has a handler for
+                // it if it had none (see `signals::catches`).
+                let halt = || {
+                    // SAFETY: kill(2) of the recorded, start-time-checked init.
+                    unsafe { libc::kill(init.pid as i32, init.halt_signal) };
+                    catches(init.pid, init.halt_signal)
+                };
+                let mut caught = halt();
+                let gone = wait_until(timeout, || {
+                    if !caught && catches(init.pid, init.halt_signal) {
+                        caught = halt();
+                    }
+                    self.running_init().is_none()
+                });
                 if gone {
                     self.cleanup_without_monitor(plan.as_ref());
                 }

@@ -47,6 +47,12 @@ impl InitExit {
     }
 }
 
+/// How often a shutdown asked for before init caught the halt signal looks again.
+const HALT_RETRY_INTERVAL: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 20_000_000,
+};
+
 /// The monitor's own messages once it runs detached (post-stop hook failures, unmount
 /// trouble): `var/log/corral/<vmid>.log` of the host root, as LXC keeps one log per container.
 pub fn log_path(host_root: &Path, vmid: u32) -> PathBuf {
@@ -347,6 +353,9 @@ struct Monitor {
     seccomp: Vec<libc::sock_filter>,
     seccomp_cache: PathBuf,
     halt_signal: i32,
+    /// A shutdown was asked for before init could catch the halt signal: the kernel dropped
+    /// it, so it goes again once init has its handler.
+    halt_pending: bool,
     /// Connections holding a tty (index 0 = console, n = ttyn).
     tty_clients: Vec<Option<UnixStream>>,
     /// Connections waiting for the container to stop.
@@ -385,6 +394,7 @@ impl Monitor {
             seccomp: Vec::new(),
             seccomp_cache: super::seccomp::cache_dir(host_root),
             halt_signal: libc::SIGPWR,
+            halt_pending: false,
             tty_clients: Vec::new(),
             waiters: Vec::new(),
             state: state.clone(),
@@ -676,12 +686,16 @@ impl Monitor {
             }
             // Once the container has run quietly for a while, only this loop will run on:
             // give back the start-up code's pages then, off the start path.
-            let timeout = (!self.trimmed).then_some(rustix::event::Timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            });
+            let timeout = if self.halt_pending {
+                Some(HALT_RETRY_INTERVAL)
+            } else {
+                (!self.trimmed).then_some(rustix::event::Timespec {
+                    tv_sec: 1,
+                    tv_nsec: 0,
+                })
+            };
             match poll(&mut fds, timeout.as_ref()) {
-                Ok(0) if !self.trimmed => {
+                Ok(0) if !self.trimmed && !self.halt_pending => {
                     self.trimmed = true;
                     let _ = super::residency::drop_clean_file_pages();
                     continue;
@@ -716,6 +730,10 @@ impl Monitor {
             }
             if init_done && let Some(exit) = wait_exit(spawned) {
                 return exit;
+            }
+            if self.halt_pending && super::signals::catches(spawned.pid, self.halt_signal) {
+                self.halt_pending = false;
+                let _ = self.send_halt(spawned);
             }
             if console_ready {
                 let mut sink = [0u8; 4096];
@@ -772,21 +790,12 @@ impl Monitor {
                 self.waiters.push(stream);
             }
             Request::Shutdown => {
-                let signal = self.halt_signal;
-                // SAFETY: pidfd_send_signal with a null siginfo.
-                let rc = unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        spawned.pidfd.as_raw_fd(),
-                        signal,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                let reply = if rc == 0 {
-                    "ok".to_string()
-                } else {
-                    format!("error {}", io::Error::last_os_error())
+                let reply = match self.send_halt(spawned) {
+                    Ok(()) => {
+                        self.halt_pending = !super::signals::catches(spawned.pid, self.halt_signal);
+                        "ok".to_string()
+                    }
+                    Err(e) => format!("error {e}"),
                 };
                 let _ = send_reply(&stream, &reply, None);
                 self.waiters.push(stream);
@@ -832,6 +841,24 @@ impl Monitor {
 
     /// Kill every process of the container: the whole cgroup at once where the kernel can,
     /// else init (its pid namespace dies with it).
+    fn send_halt(&self, spawned: &Spawned) -> io::Result<()> {
+        // SAFETY: pidfd_send_signal with a null siginfo.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                spawned.pidfd.as_raw_fd(),
+                self.halt_signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     fn kill(&self, spawned: &Spawned) {
         let killed = self
             .cgroup
