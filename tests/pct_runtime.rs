@@ -594,12 +594,7 @@ fn failed_starts_say_why_and_leave_nothing_behind() {
         create(&root, vmid, &template, unprivileged, &[]);
         let ct = Ct { root: &root, vmid };
         let config_path = root.join(&format!("etc/pve/lxc/{vmid}.conf"));
-        let config = fs::read_to_string(&config_path).unwrap();
-        fs::write(
-            &config_path,
-            format!("{config}lxc.init.cmd: /no/such/init\n"),
-        )
-        .unwrap();
+        let config = root.append_config(vmid, "lxc.init.cmd: /no/such/init\n");
         // --debug logs each step up to the failing one, then the cause.
         let (code, _, err) = ct.pct(&["start", &ct.id(), "--debug"]);
         assert_ne!(code, 0);
@@ -660,16 +655,10 @@ fn shutdown_right_after_start_reaches_an_init_still_starting_up() {
     let vmid = 9705;
     create(&root, vmid, &template, true, &[]);
     let ct = Ct { root: &root, vmid };
-    let config_path = root.join(&format!("etc/pve/lxc/{vmid}.conf"));
-    let config = fs::read_to_string(&config_path).unwrap();
-    fs::write(
-        &config_path,
-        format!(
-            "{config}lxc.init.cmd: /bin/sh -c 'sleep 1; trap \"exit 0\" PWR; \
-             while :; do sleep 0.1; done'\n"
-        ),
-    )
-    .unwrap();
+    root.append_config(
+        vmid,
+        "lxc.init.cmd: /bin/sh -c 'sleep 1; trap \"exit 0\" PWR; while :; do sleep 0.1; done'\n",
+    );
     for monitor_killed in [false, true] {
         ct.pct_ok(&["start", &ct.id()]);
         if monitor_killed {

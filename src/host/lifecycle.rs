@@ -368,11 +368,12 @@ impl Container<'_> {
             }
             _ => {
                 // No monitor: send the signal here, and again once init has a handler for
-                // it if it had none (see `signals::catches`).
+                // it if it had none just before (see `signals::catches`).
                 let halt = || {
+                    let caught = catches(init.pid, init.halt_signal);
                     // SAFETY: kill(2) of the recorded, start-time-checked init.
                     unsafe { libc::kill(init.pid as i32, init.halt_signal) };
-                    catches(init.pid, init.halt_signal)
+                    caught
                 };
                 let mut caught = halt();
                 let gone = wait_until(timeout, || {

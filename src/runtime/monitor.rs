@@ -732,7 +732,6 @@ impl Monitor {
                 return exit;
             }
             if self.halt_pending && super::signals::catches(spawned.pid, self.halt_signal) {
-                self.halt_pending = false;
                 let _ = self.send_halt(spawned);
             }
             if console_ready {
@@ -791,10 +790,7 @@ impl Monitor {
             }
             Request::Shutdown => {
                 let reply = match self.send_halt(spawned) {
-                    Ok(()) => {
-                        self.halt_pending = !super::signals::catches(spawned.pid, self.halt_signal);
-                        "ok".to_string()
-                    }
+                    Ok(()) => "ok".to_string(),
                     Err(e) => format!("error {e}"),
                 };
                 let _ = send_reply(&stream, &reply, None);
@@ -839,9 +835,11 @@ impl Monitor {
         }
     }
 
-    /// Kill every process of the container: the whole cgroup at once where the kernel can,
-    /// else init (its pid namespace dies with it).
-    fn send_halt(&self, spawned: &Spawned) -> io::Result<()> {
+    /// Send init the halt signal. If init had no handler for it just before, the signal may
+    /// have been dropped: `halt_pending` has it sent again once init catches it. (Looking
+    /// after sending could miss a handler set up in between.)
+    fn send_halt(&mut self, spawned: &Spawned) -> io::Result<()> {
+        self.halt_pending = !super::signals::catches(spawned.pid, self.halt_signal);
         // SAFETY: pidfd_send_signal with a null siginfo.
         let rc = unsafe {
             libc::syscall(
@@ -859,6 +857,8 @@ impl Monitor {
         }
     }
 
+    /// Kill every process of the container: the whole cgroup at once where the kernel can,
+    /// else init (its pid namespace dies with it).
     fn kill(&self, spawned: &Spawned) {
         let killed = self
             .cgroup

@@ -46,6 +46,15 @@ impl TestRoot {
         fs::write(path, content).unwrap();
     }
 
+    /// Add raw lines to a container's config, as an admin edits it; the text before comes
+    /// back, to put it back with `write`.
+    pub fn append_config(&self, vmid: u32, lines: &str) -> String {
+        let relative = format!("etc/pve/lxc/{vmid}.conf");
+        let before = self.read(&relative);
+        self.write(&relative, &format!("{before}{lines}"));
+        before
+    }
+
     pub fn read(&self, relative: &str) -> String {
         fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
