@@ -11,7 +11,7 @@
 //! and of root's powers only CAP_MKNOD.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// Character devices a container may create besides those its /dev gets anyway
 /// (`plan::BASIC_NODES`): ptmx, and overlayfs' whiteout.
@@ -20,7 +20,6 @@ const ALSO_ALLOWED: &[(u32, u32)] = &[(5, 2), (0, 0)];
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const X32_SYSCALL_BIT: i32 = 0x4000_0000;
-const CAP_MKNOD: u32 = 27;
 
 /// The arguments of one intercepted call, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,10 +107,9 @@ fn answer(listener: BorrowedFd<'_>, request: &libc::seccomp_notif) -> Result<(),
     if !allowed(&call) {
         return Err(libc::EPERM);
     }
-    let pid = request.pid;
-    let path =
-        read_path(pid, call.path_address).map_err(|e| e.raw_os_error().unwrap_or(libc::EFAULT))?;
-    // The pid may have been reused between the notification and the reads above.
+    let caller = Caller::read(request.pid, &call).map_err(os_errno)?;
+    // All of the caller was read through its pid, which may have been reused since the
+    // notification: the request still pending means it was the caller's.
     let mut id = request.id;
     // SAFETY: SECCOMP_IOCTL_NOTIF_ID_VALID with the request's id.
     if unsafe {
@@ -124,7 +122,97 @@ fn answer(listener: BorrowedFd<'_>, request: &libc::seccomp_notif) -> Result<(),
     {
         return Err(libc::ENOENT);
     }
-    make_node_as(pid, &call, &path)
+    caller.make_node(&call)
+}
+
+fn os_errno(e: io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Where the caller stands and who it is: what its own mknod would have used.
+struct Caller {
+    path: std::ffi::CString,
+    root: OwnedFd,
+    /// The directory a relative path starts from: mknodat's dirfd, or the cwd.
+    start: OwnedFd,
+    fsuid: u32,
+    fsgid: u32,
+    umask: u32,
+}
+
+impl Caller {
+    fn read(pid: u32, call: &MknodCall) -> io::Result<Caller> {
+        let open_dir = |p: String| -> io::Result<OwnedFd> {
+            Ok(rustix::fs::open(
+                p.as_str(),
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )?)
+        };
+        let (fsuid, fsgid, umask) = caller_identity(pid)?;
+        Ok(Caller {
+            path: read_path(pid, call.path_address)?,
+            root: open_dir(format!("/proc/{pid}/root"))?,
+            start: match call.dirfd {
+                Some(fd) if fd != libc::AT_FDCWD => open_dir(format!("/proc/{pid}/fd/{fd}"))?,
+                _ => open_dir(format!("/proc/{pid}/cwd"))?,
+            },
+            fsuid,
+            fsgid,
+            umask,
+        })
+    }
+
+    /// Make the node in a child that stands where the caller stands.
+    fn make_node(&self, call: &MknodCall) -> Result<(), i32> {
+        // SAFETY: the monitor is single-threaded; the child only makes syscalls and _exits.
+        let child = unsafe { super::spawn::fork_into(0, None, None) }.map_err(os_errno)?;
+        if child == 0 {
+            let code = match self.node_in_child(call) {
+                Ok(()) => 0,
+                Err(errno) => errno,
+            };
+            // SAFETY: leave the copy of the monitor without its destructors.
+            unsafe { libc::_exit(code) }
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child.
+        unsafe { libc::waitpid(child as i32, &mut status, 0) };
+        match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+            Some(0) => Ok(()),
+            Some(errno) => Err(errno),
+            None => Err(libc::EIO),
+        }
+    }
+
+    fn node_in_child(&self, call: &MknodCall) -> Result<(), i32> {
+        let last = || os_errno(io::Error::last_os_error());
+        // SAFETY: plain syscalls on descriptors this process owns.
+        unsafe {
+            if libc::fchdir(self.root.as_raw_fd()) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+                return Err(last());
+            }
+            if libc::fchdir(self.start.as_raw_fd()) != 0
+                || libc::setgroups(0, std::ptr::null()) != 0
+            {
+                return Err(last());
+            }
+            libc::setfsgid(self.fsgid);
+            libc::setfsuid(self.fsuid);
+            libc::umask(self.umask as libc::mode_t);
+        }
+        // A new fsuid cleared the file-system capabilities; of the rest keep CAP_MKNOD alone.
+        super::caps::only_effective("mknod")
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EPERM))?;
+        let dev = libc::makedev(call.major, call.minor);
+        // SAFETY: mknod with a valid C string, relative to the caller's cwd inside its root.
+        if unsafe { libc::mknod(self.path.as_ptr(), call.mode as libc::mode_t, dev) } != 0 {
+            return Err(last());
+        }
+        Ok(())
+    }
 }
 
 /// The NUL-terminated path at `address` in the caller's memory.
@@ -164,115 +252,6 @@ fn caller_identity(pid: u32) -> io::Result<(u32, u32, u32)> {
         (Some(uid), Some(gid), Some(umask)) => Ok((uid, gid, umask)),
         _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
     }
-}
-
-/// Make the node in a child that stands where the caller stands.
-fn make_node_as(pid: u32, call: &MknodCall, path: &std::ffi::CStr) -> Result<(), i32> {
-    let os_errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-    let (uid, gid, umask) = caller_identity(pid).map_err(os_errno)?;
-    let open_path = |p: String| {
-        rustix::fs::open(
-            p.as_str(),
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| e.raw_os_error())
-    };
-    let root = open_path(format!("/proc/{pid}/root"))?;
-    let start = match call.dirfd {
-        Some(fd) if fd != libc::AT_FDCWD => open_path(format!("/proc/{pid}/fd/{fd}"))?,
-        _ => open_path(format!("/proc/{pid}/cwd"))?,
-    };
-    // SAFETY: the monitor is single-threaded; the child only makes syscalls and _exits.
-    let child = unsafe { super::spawn::fork_into(0, None, None) }.map_err(os_errno)?;
-    if child == 0 {
-        let code = match node_in_child(&root, &start, uid, gid, umask, call, path) {
-            Ok(()) => 0,
-            Err(errno) => errno,
-        };
-        // SAFETY: leave the copy of the monitor without its destructors.
-        unsafe { libc::_exit(code) }
-    }
-    let mut status = 0;
-    // SAFETY: waitpid on our own child.
-    unsafe { libc::waitpid(child as i32, &mut status, 0) };
-    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
-        Some(0) => Ok(()),
-        Some(errno) => Err(errno),
-        None => Err(libc::EIO),
-    }
-}
-
-fn node_in_child(
-    root: &std::os::fd::OwnedFd,
-    start: &std::os::fd::OwnedFd,
-    uid: u32,
-    gid: u32,
-    umask: u32,
-    call: &MknodCall,
-    path: &std::ffi::CStr,
-) -> Result<(), i32> {
-    let last = || {
-        io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    };
-    // SAFETY: plain syscalls on descriptors this process owns.
-    unsafe {
-        if libc::fchdir(root.as_raw_fd()) != 0 || libc::chroot(c".".as_ptr()) != 0 {
-            return Err(last());
-        }
-        if libc::fchdir(start.as_raw_fd()) != 0 || libc::setgroups(0, std::ptr::null()) != 0 {
-            return Err(last());
-        }
-        libc::setfsgid(gid);
-        libc::setfsuid(uid);
-        libc::umask(umask as libc::mode_t);
-    }
-    // A new fsuid cleared the file-system capabilities; take back CAP_MKNOD alone.
-    raise_effective(CAP_MKNOD).map_err(|e| e.raw_os_error().unwrap_or(libc::EPERM))?;
-    let dev = libc::makedev(call.major, call.minor);
-    // SAFETY: mknod with a valid C string, relative to the caller's cwd inside its root.
-    if unsafe { libc::mknod(path.as_ptr(), call.mode as libc::mode_t, dev) } != 0 {
-        return Err(last());
-    }
-    Ok(())
-}
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Make one permitted capability effective again.
-fn raise_effective(cap: u32) -> io::Result<()> {
-    const VERSION_3: u32 = 0x2008_0522;
-    let mut header = CapHeader {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget/capset with a v3 header and two data words.
-    unsafe {
-        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let word = (cap / 32) as usize;
-        data[word].effective |= 1 << (cap % 32);
-        if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
