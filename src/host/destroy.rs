@@ -67,6 +67,7 @@ impl Container<'_> {
         if options.purge {
             println!("purging CT {vmid} from related configurations..");
         }
+        crate::runtime::apparmor::forget(self.host.root(), vmid.get());
         let rootfs_dir = self.rootfs_dir();
         let _ = fs::remove_dir(&rootfs_dir);
         let _ = rootfs_dir.parent().map(fs::remove_dir);

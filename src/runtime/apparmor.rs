@@ -397,13 +397,16 @@ fn walk(node: &Node, prefix: String, patterns: &mut Vec<String>) {
 
 // --- the kernel side --------------------------------------------------------------------
 
+const SECURITYFS: &str = "/sys/kernel/security/apparmor";
+const NAMESPACES: &str = "/sys/kernel/security/apparmor/policy/namespaces";
+
 /// Whether AppArmor is enabled, and what it can do; `None` when it is off or absent.
 pub fn host_support() -> Option<AppArmorHost> {
     let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").ok()?;
     if !enabled.starts_with('Y') {
         return None;
     }
-    let security = Path::new("/sys/kernel/security/apparmor");
+    let security = Path::new(SECURITYFS);
     if !security.exists() {
         return None;
     }
@@ -436,21 +439,26 @@ pub fn profile_dir(host_root: &Path) -> PathBuf {
 }
 
 fn profile_file(host_root: &Path, profile: &GeneratedProfile) -> PathBuf {
-    profile_dir(host_root).join(profile.name.replace(['/', '<', '>'], "-"))
+    profile_dir(host_root).join(profile_file_name(&profile.name))
+}
+
+fn profile_file_name(profile_name: &str) -> String {
+    profile_name.replace(['/', '<', '>'], "-")
 }
 
 /// Write and load (or replace) a generated profile, and make its policy namespace.
+///
+/// The file stays between starts and is only rewritten when the profile changed: the
+/// parser's cache (`-W -L`) is valid only for a source no newer than it, so an unchanged
+/// profile loads from its compiled form instead of being compiled on every start.
+/// `pct destroy` removes both ([`forget`]).
 pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> {
     let parser = parser()
         .ok_or("AppArmor is enabled but apparmor_parser is not installed (Debian: apparmor)")?;
-    let file = profile_file(host_root, profile);
+    let file = store_profile(host_root, profile)?;
     let cache = profile_dir(host_root).join("cache");
-    std::fs::create_dir_all(&cache)
-        .map_err(|e| format!("unable to create '{}': {e}", cache.display()))?;
-    std::fs::write(&file, &profile.text)
-        .map_err(|e| format!("unable to write '{}': {e}", file.display()))?;
     if let Some(namespace) = &profile.namespace {
-        let dir = Path::new("/sys/kernel/security/apparmor/policy/namespaces").join(namespace);
+        let dir = Path::new(NAMESPACES).join(namespace);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -470,6 +478,8 @@ pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> 
     if output.status.success() {
         Ok(())
     } else {
+        // A profile the parser refuses is not kept for the next start.
+        let _ = std::fs::remove_file(&file);
         Err(format!(
             "unable to load the AppArmor profile '{}': {}",
             profile.name,
@@ -478,24 +488,42 @@ pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> 
     }
 }
 
-/// Unload a generated profile and remove its namespace; what is already gone is fine.
-pub fn unload(host_root: &Path, profile: &GeneratedProfile) {
+/// The profile's file, written only when its text changed (so its mtime keeps the parser's
+/// cache valid), with the cache directory beside it.
+fn store_profile(host_root: &Path, profile: &GeneratedProfile) -> Result<PathBuf, String> {
     let file = profile_file(host_root, profile);
-    if let Some(parser) = parser()
-        && file.exists()
-    {
-        let _ = std::process::Command::new(parser)
-            .arg("-R")
-            .arg(&file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
+    let cache = profile_dir(host_root).join("cache");
+    std::fs::create_dir_all(&cache)
+        .map_err(|e| format!("unable to create '{}': {e}", cache.display()))?;
+    if std::fs::read(&file).ok().as_deref() != Some(profile.text.as_bytes()) {
+        std::fs::write(&file, &profile.text)
+            .map_err(|e| format!("unable to write '{}': {e}", file.display()))?;
     }
-    let _ = std::fs::remove_file(&file);
+    Ok(file)
+}
+
+/// Unload a generated profile and remove its namespace; what is already gone is fine.
+/// The kernel takes the profile's name at `.remove`, so no parser runs at stop.
+pub fn unload(profile: &GeneratedProfile) {
+    let _ = std::fs::write(Path::new(SECURITYFS).join(".remove"), &profile.name);
     if let Some(namespace) = &profile.namespace {
-        let _ = std::fs::remove_dir(
-            Path::new("/sys/kernel/security/apparmor/policy/namespaces").join(namespace),
-        );
+        let _ = std::fs::remove_dir(Path::new(NAMESPACES).join(namespace));
+    }
+}
+
+/// Remove what [`load`] keeps of a container between starts (`pct destroy`): its profile
+/// file and the parser's compiled copies of it.
+pub fn forget(host_root: &Path, vmid: u32) {
+    let dir = profile_dir(host_root);
+    let name = profile_file_name(&profile_name(vmid, &host_root.display().to_string()));
+    let _ = std::fs::remove_file(dir.join(&name));
+    // The parser keeps its copies below a directory per kernel feature set (AppArmor 3),
+    // or in the cache directory itself (2.x).
+    let _ = std::fs::remove_file(dir.join("cache").join(&name));
+    if let Ok(feature_sets) = std::fs::read_dir(dir.join("cache")) {
+        for feature_set in feature_sets.flatten() {
+            let _ = std::fs::remove_file(feature_set.path().join(&name));
+        }
     }
 }
 

@@ -894,7 +894,7 @@ impl Monitor {
                 "monitor: unload the AppArmor profile {}",
                 profile.name
             ));
-            super::apparmor::unload(&self.host_root, &profile);
+            super::apparmor::unload(&profile);
         }
         let _ = state.remove();
         self.trace.step("monitor: stopped");

@@ -731,9 +731,38 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
     let out = root.pct_ok(&["exec", "9803", "--", "cat", "/proc/self/attr/current"]);
     assert_eq!(out.trim(), label);
     drop(container);
-    // The profile goes with the container.
-    let profiles = fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
-    assert!(!profiles.contains("corral-9803_"), "{profiles}");
+    // The profile goes from the kernel with the container.
+    let loaded = || fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
+    assert!(!loaded().contains("corral-9803_"), "{}", loaded());
+    // Its file and the parser's compiled copy stay, and the next start loads that copy
+    // instead of compiling again: neither is rewritten.
+    let kept = |name: &str| -> Vec<(PathBuf, std::time::SystemTime)> {
+        let dir = root.join("var/lib/corral/apparmor");
+        let cache_sets = fs::read_dir(dir.join("cache")).unwrap().flatten();
+        std::iter::once(dir.clone())
+            .chain(cache_sets.map(|set| set.path()))
+            .map(|d| d.join(name))
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let mtime = fs::metadata(&p).unwrap().modified().unwrap();
+                (p, mtime)
+            })
+            .collect()
+    };
+    let file_name = format!("corral-9803_-{}-", root.path().display()).replace('/', "-");
+    let before = kept(&file_name);
+    assert_eq!(
+        before.len(),
+        2,
+        "profile file and compiled copy: {before:?}"
+    );
+    root.pct_ok(&["start", "9803"]);
+    assert!(loaded().contains("corral-9803_"), "{}", loaded());
+    root.pct_ok(&["stop", "9803"]);
+    assert_eq!(kept(&file_name), before);
+    // pct destroy takes them.
+    root.pct_ok(&["destroy", "9803"]);
+    assert_eq!(kept(&file_name), Vec::new());
 
     // Nesting: the profile stacked with a policy namespace of the container's own, which
     // goes when the container stops.
@@ -763,13 +792,8 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
 
     // lxc.apparmor.profile: unconfined, as pct lets an admin choose it.
     let root = TestRoot::new();
-    let add_raw = |vmid: u32, line: &str| {
-        let config = root.join(&format!("etc/pve/lxc/{vmid}.conf"));
-        let text = fs::read_to_string(&config).unwrap() + line;
-        fs::write(&config, text).unwrap();
-    };
     let unconfined = Container::create(&root, 9807, true, &[]);
-    add_raw(9807, "lxc.apparmor.profile: unconfined\n");
+    root.append_config(9807, "lxc.apparmor.profile: unconfined\n");
     root.pct_ok(&["start", "9807"]);
     let out = root.pct_ok(&["exec", "9807", "--", "cat", "/proc/self/attr/current"]);
     assert_eq!(out.trim(), "unconfined");
@@ -778,7 +802,7 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
     // A profile the parser refuses fails the start in its words, and leaves neither the
     // profile file, nor the policy namespace, nor a cgroup behind.
     let _broken = Container::create(&root, 9808, true, &["--features", "nesting=1"]);
-    add_raw(9808, "lxc.apparmor.raw: this is not a rule\n");
+    root.append_config(9808, "lxc.apparmor.raw: this is not a rule\n");
     let (code, _, stderr) = root.pct(&["start", "9808"]);
     assert_ne!(code, 0);
     assert!(
@@ -867,14 +891,12 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
     // The probe runs as init, so its calls reach the monitor's seccomp listener.
     let root = TestRoot::new();
     let container = Container::create(&root, 9805, true, &["--features", "mknod=1"]);
-    let config = root.join("etc/pve/lxc/9805.conf");
-    let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str(
+    root.append_config(
+        9805,
         "lxc.init.cmd: /bin/sh -c '/probe/probe --out /result.tmp mknod_open /tmp/null c 1 3 \
          :: owner /tmp/null :: mknod /tmp/mem c 1 1 :: mknod /tmp/sda b 8 0 \
          :: mknod /tmp/console-like c 5 1 && mv /result.tmp /result; exec sleep 600'\n",
     );
-    fs::write(&config, text).unwrap();
     root.pct_ok(&["start", "9805"]);
     let rootfs = container.rootfs();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

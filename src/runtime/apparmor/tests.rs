@@ -361,3 +361,41 @@ fn generated_profiles_compile() {
         }
     }
 }
+
+#[test]
+fn profile_files_stay_between_starts_and_go_with_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_root = dir.path();
+    let profile = |vmid: u32, text: &str| GeneratedProfile {
+        name: profile_name(vmid, &host_root.display().to_string()),
+        namespace: None,
+        text: text.into(),
+    };
+    let mtime = |path: &Path| std::fs::metadata(path).unwrap().modified().unwrap();
+    // An unchanged profile keeps its file, and so its mtime, which the parser's cache
+    // is checked against; a changed one is rewritten.
+    let file = store_profile(host_root, &profile(101, "one")).unwrap();
+    let written = mtime(&file);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        store_profile(host_root, &profile(101, "one")).unwrap(),
+        file
+    );
+    assert_eq!(mtime(&file), written);
+    store_profile(host_root, &profile(101, "two")).unwrap();
+    assert_ne!(mtime(&file), written);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "two");
+
+    // pct destroy: the file and its compiled copies go, a neighbour's stay.
+    let neighbour = store_profile(host_root, &profile(102, "three")).unwrap();
+    let cache = profile_dir(host_root).join("cache/0123abcd.0");
+    std::fs::create_dir_all(&cache).unwrap();
+    let name = |path: &Path| path.file_name().unwrap().to_owned();
+    std::fs::write(cache.join(name(&file)), "compiled").unwrap();
+    std::fs::write(cache.join(name(&neighbour)), "compiled").unwrap();
+    forget(host_root, 101);
+    assert!(!file.exists());
+    assert!(!cache.join(name(&file)).exists());
+    assert!(neighbour.exists());
+    assert!(cache.join(name(&neighbour)).exists());
+}
