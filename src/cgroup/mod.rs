@@ -289,6 +289,12 @@ impl MonitorCgroup {
     pub fn remove_if_empty(&self) {
         let _ = fs::remove_dir(&self.dir);
     }
+
+    /// Whether a monitor lives in it.
+    pub fn populated(&self) -> bool {
+        fs::read_to_string(self.dir.join("cgroup.events"))
+            .is_ok_and(|events| events.lines().any(|line| line == "populated 1"))
+    }
 }
 
 fn make_dir(path: &Path) -> io::Result<()> {

@@ -15,10 +15,24 @@ impl Container<'_> {
         let init = self
             .running_init()
             .ok_or_else(|| Error::Failed(format!("container '{}' not running!", self.vmid)))?;
-        let state = self.state_dir();
-        let plan = state
-            .read_plan()
-            .map_err(|e| Error::io("unable to read the container's start plan", e))?;
+        // A frozen container would take the command into its cgroup and hold it there.
+        if crate::cgroup::Hierarchy::find()
+            .is_some_and(|h| crate::cgroup::ContainerCgroup::of(&h, self.vmid.get()).frozen())
+        {
+            return Err(Error::Failed(format!(
+                "CT {} is suspended - resume it first ('pct resume {}')",
+                self.vmid, self.vmid
+            )));
+        }
+        // A run state lost while the container ran: the plan its config gives now.
+        let plan = match self.state_dir().read_plan() {
+            Ok(plan) => plan,
+            Err(_) => {
+                let config = self.config()?;
+                let facts = self.host_facts(&config.main)?;
+                StartPlan::build(self.vmid.get(), &config.main, &facts).map_err(Error::Failed)?
+            }
+        };
         let filter = crate::runtime::seccomp::cached_filter(
             &crate::runtime::seccomp::cache_dir(self.host.root()),
             &plan.seccomp.policy,

@@ -42,6 +42,7 @@ impl Container<'_> {
         if self.is_running() {
             return Err(running());
         }
+        self.clear_leftovers(&self.state_dir());
         let storage = self.host.storage_config()?;
         // From here on the config must not be used to start the container again.
         config.main.set("lock", "destroyed".into());

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,11 +15,12 @@ use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::config::{Config, Section, Warning};
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
+use crate::runtime::liveness::init_pidfd;
 use crate::runtime::monitor::{self, InitExit};
 use crate::runtime::plan::{
     HostFacts, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
-use crate::runtime::signals::catches;
+use crate::runtime::signals::{catches, send_through_pidfd};
 use crate::runtime::state::{InitState, StateDir};
 use crate::runtime::trace::{self, Trace};
 
@@ -92,9 +94,10 @@ impl Container<'_> {
         StateDir::new(self.host.root(), self.vmid.get())
     }
 
-    /// The running init, when there is one.
+    /// The running init, when there is one: decided from the container's cgroup, so a lost
+    /// or stale run state neither hides a running container nor names an unrelated process.
     pub fn running_init(&self) -> Option<InitState> {
-        self.state_dir().live_init()
+        crate::runtime::liveness::running_init(&self.state_dir(), self.vmid.get())
     }
 
     /// The facts a start plan of `section` needs from this host.
@@ -307,13 +310,20 @@ impl Container<'_> {
         Ok(None)
     }
 
-    fn clear_leftovers(&self, state: &StateDir) {
+    /// What a container that died with its monitor leaves (its cgroups, veths and run
+    /// state): removed by the next start, stop or destroy once nothing of it runs. A
+    /// monitor still on its way out does its own cleanup.
+    pub(crate) fn clear_leftovers(&self, state: &StateDir) {
         if let Some(hierarchy) = Hierarchy::find() {
+            let monitor = MonitorCgroup::of(&hierarchy, self.vmid.get());
+            if monitor.populated() {
+                return;
+            }
             let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
             if !cgroup.populated() {
                 let _ = cgroup.remove();
             }
-            MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
+            monitor.remove_if_empty();
         }
         crate::net::remove_leftovers(self.vmid.get());
         let _ = state.remove();
@@ -369,10 +379,12 @@ impl Container<'_> {
             _ => {
                 // No monitor: send the signal here, and again once init has a handler for
                 // it if it had none just before (see `signals::catches`).
+                let pidfd = init_pidfd(&init, self.vmid.get());
                 let halt = || {
                     let caught = catches(init.pid, init.halt_signal);
-                    // SAFETY: kill(2) of the recorded, start-time-checked init.
-                    unsafe { libc::kill(init.pid as i32, init.halt_signal) };
+                    if let Some(pidfd) = &pidfd {
+                        let _ = send_through_pidfd(pidfd.as_fd(), init.halt_signal);
+                    }
                     caught
                 };
                 let mut caught = halt();
@@ -408,9 +420,10 @@ impl Container<'_> {
         if !skiplock && config.main.lock() != Some("mounted") {
             check_lock(&config)?;
         }
-        let init = self
-            .running_init()
-            .ok_or_else(|| Error::Failed(format!("CT {} not running", self.vmid)))?;
+        let Some(init) = self.running_init() else {
+            self.clear_leftovers(&self.state_dir());
+            return Err(Error::Failed(format!("CT {} not running", self.vmid)));
+        };
         Ok((init, self.state_dir().read_plan().ok()))
     }
 
@@ -425,13 +438,10 @@ impl Container<'_> {
     fn kill_without_monitor(&self, init: &InitState) {
         let cgroup = Hierarchy::find().map(|h| ContainerCgroup::of(&h, self.vmid.get()));
         let killed = cgroup.as_ref().is_some_and(|c| c.kill().unwrap_or(false));
-        if !killed
-            && let Ok(pidfd) = rustix::process::pidfd_open(
-                rustix::process::Pid::from_raw(init.pid as i32).expect("init pid is positive"),
-                rustix::process::PidfdFlags::empty(),
-            )
-        {
-            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        // Without cgroup.kill, init alone (its pid namespace dies with it), and only once it
+        // is proven to be the container's.
+        if !killed && let Some(pidfd) = init_pidfd(init, self.vmid.get()) {
+            let _ = send_through_pidfd(pidfd.as_fd(), libc::SIGKILL);
         }
         wait_until(STOP_TIMEOUT, || self.running_init().is_none());
     }

@@ -131,6 +131,9 @@ pub fn connect(socket: &Path, request: &Request) -> io::Result<Option<UnixStream
 }
 
 /// Send a request and read the reply: `None` when no monitor listens.
+/// How long a client waits for the monitor's reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub fn request(
     socket: &Path,
     request: &Request,
@@ -138,7 +141,11 @@ pub fn request(
     let Some(stream) = connect(socket, request)? else {
         return Ok(None);
     };
+    // The monitor answers every request at once; one that does not is treated as gone, so
+    // a stop still gets through what the kernel knows instead of waiting forever.
+    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
     let (line, fd) = recv_reply(&stream)?;
+    stream.set_read_timeout(None)?;
     Ok(Some((stream, line, fd)))
 }
 

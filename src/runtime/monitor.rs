@@ -53,6 +53,14 @@ const HALT_RETRY_INTERVAL: rustix::event::Timespec = rustix::event::Timespec {
     tv_nsec: 20_000_000,
 };
 
+/// How long a monitor told to terminate (`systemctl stop`, an init's SIGTERM) waits for the
+/// container to shut down before it kills it: `pct shutdown`'s default timeout.
+const TERMINATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The signals that ask a detached monitor to end: it shuts its container down cleanly
+/// first, as `pct shutdown` would, instead of dying and leaving it unsupervised.
+const TERMINATION_SIGNALS: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
 /// The monitor's own messages once it runs detached (post-stop hook failures, unmount
 /// trouble): `var/log/corral/<vmid>.log` of the host root, as LXC keeps one log per container.
 pub fn log_path(host_root: &Path, vmid: u32) -> PathBuf {
@@ -132,7 +140,8 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
                     Trace::off()
                 };
                 trace.step("monitor: running");
-                let code = match run(host_root, plan, Some(report), trace) {
+                let signals = termination_signal_fd();
+                let code = match run_supervised(host_root, plan, Some(report), trace, signals) {
                     Ok(exit) => exit.code(),
                     Err(_) => 1,
                 };
@@ -276,8 +285,20 @@ fn argument_area() -> Option<((usize, usize), (usize, usize))> {
 pub fn run(
     host_root: &Path,
     plan: &StartPlan,
+    report: Option<UnixStream>,
+    trace: Trace,
+) -> Result<InitExit, String> {
+    run_supervised(host_root, plan, report, trace, None)
+}
+
+/// `run`, with a signalfd of the termination signals when this process is a detached
+/// monitor (the caller's signal mask is never touched by a foreground run).
+fn run_supervised(
+    host_root: &Path,
+    plan: &StartPlan,
     mut report: Option<UnixStream>,
     trace: Trace,
+    termination: Option<OwnedFd>,
 ) -> Result<InitExit, String> {
     let vmid = plan.vmid;
     let state = StateDir::new(host_root, vmid);
@@ -296,6 +317,7 @@ pub fn run(
             return Err(message);
         }
     };
+    monitor.termination = termination;
     let mut spawned = match monitor.spawn(plan) {
         Ok(spawned) => spawned,
         Err(message) => {
@@ -317,7 +339,7 @@ pub fn run(
         monitor
             .trace
             .step(format_args!("monitor: init ended: {exit:?}"));
-        if !exit.is_reboot() {
+        if !exit.is_reboot() || monitor.terminating.is_some() {
             break exit;
         }
         // The container rebooted itself: same mounts and consoles, fresh init and cgroup.
@@ -370,6 +392,11 @@ struct Monitor {
     /// Seccomp listeners the monitor answers (`features: mknod=1`): init's and those of
     /// attached commands.
     listeners: Vec<OwnedFd>,
+    /// The termination signals, for a detached monitor.
+    termination: Option<OwnedFd>,
+    /// When a termination signal came: the container was asked to halt, and is killed at
+    /// this deadline.
+    terminating: Option<std::time::Instant>,
 }
 
 impl Monitor {
@@ -403,6 +430,8 @@ impl Monitor {
             host_root: host_root.to_path_buf(),
             apparmor: None,
             listeners: Vec::new(),
+            termination: None,
+            terminating: None,
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -655,9 +684,6 @@ impl Monitor {
     /// Serve requests until init exits.
     fn supervise(&mut self, spawned: &Spawned) -> InitExit {
         let _ = self.listener.set_nonblocking(true);
-        if let Some(console) = &self.console {
-            let _ = rustix::io::ioctl_fionbio(&console.master, true);
-        }
         loop {
             let console_idle = self.console.is_some() && self.tty_clients[0].is_none();
             let mut fds = vec![
@@ -684,10 +710,20 @@ impl Monitor {
             for listener in &self.listeners {
                 fds.push(PollFd::new(listener, PollFlags::IN));
             }
+            let termination_index = fds.len();
+            if let Some(signals) = &self.termination {
+                fds.push(PollFd::new(signals, PollFlags::IN));
+            }
             // Once the container has run quietly for a while, only this loop will run on:
             // give back the start-up code's pages then, off the start path.
             let timeout = if self.halt_pending {
                 Some(HALT_RETRY_INTERVAL)
+            } else if let Some(deadline) = self.terminating {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                Some(rustix::event::Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                })
             } else {
                 (!self.trimmed).then_some(rustix::event::Timespec {
                     tv_sec: 1,
@@ -718,7 +754,17 @@ impl Monitor {
                 .iter()
                 .map(|fd| fd.revents())
                 .collect();
+            let terminate = fds.get(termination_index).is_some_and(ready);
             drop(fds);
+            if terminate {
+                self.terminate(spawned);
+            }
+            if self
+                .terminating
+                .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+            {
+                self.kill(spawned);
+            }
             // Last first, so removals keep the earlier indexes.
             for (index, events) in notified.iter().enumerate().rev() {
                 if events.contains(PollFlags::IN) {
@@ -735,9 +781,7 @@ impl Monitor {
                 let _ = self.send_halt(spawned);
             }
             if console_ready {
-                let mut sink = [0u8; 4096];
-                let master = &self.console.as_ref().unwrap().master;
-                while matches!(rustix::io::read(master, &mut sink), Ok(n) if n > 0) {}
+                drain(&self.console.as_ref().unwrap().master);
             }
             for index in released {
                 // A client's end closed (or sent something, which nobody should): free its tty.
@@ -840,20 +884,27 @@ impl Monitor {
     /// after sending could miss a handler set up in between.)
     fn send_halt(&mut self, spawned: &Spawned) -> io::Result<()> {
         self.halt_pending = !super::signals::catches(spawned.pid, self.halt_signal);
-        // SAFETY: pidfd_send_signal with a null siginfo.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                spawned.pidfd.as_raw_fd(),
-                self.halt_signal,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
+        super::signals::send_through_pidfd(spawned.pidfd.as_fd(), self.halt_signal)
+    }
+
+    /// A termination signal came: halt the container as `pct shutdown` does, and kill it
+    /// if it has not stopped by the deadline; a second signal kills it at once.
+    fn terminate(&mut self, spawned: &Spawned) {
+        let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+        if let Some(signals) = &self.termination {
+            while matches!(rustix::io::read(signals, &mut info), Ok(n) if n > 0) {}
+        }
+        if self.terminating.is_some() {
+            self.trace
+                .step("monitor: terminated again; kill the container");
+            self.kill(spawned);
+            return;
+        }
+        self.trace
+            .step("monitor: terminated; shut the container down");
+        self.terminating = Some(std::time::Instant::now() + TERMINATION_TIMEOUT);
+        if self.send_halt(spawned).is_err() {
+            self.kill(spawned);
         }
     }
 
@@ -901,8 +952,10 @@ impl Monitor {
     }
 }
 
-/// unshare(CLONE_NEWNS) and make every mount private, so nothing staged here propagates to
-/// the host and nothing the host mounts later shows up in containers.
+/// unshare(CLONE_NEWNS) and make every mount a slave of the host's, as LXC's monitor does:
+/// nothing staged here propagates to the host, while the host's unmounts reach this
+/// namespace, so the monitor never pins a host mount (or the loop device under it) that
+/// was there before the start.
 fn unshare_mount_namespace() -> Result<(), String> {
     // SAFETY: unshare of the mount namespace only; the monitor is single-threaded.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
@@ -913,9 +966,41 @@ fn unshare_mount_namespace() -> Result<(), String> {
     }
     rustix::mount::mount_change(
         "/",
-        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+        rustix::mount::MountPropagationFlags::DOWNSTREAM
+            | rustix::mount::MountPropagationFlags::REC,
     )
-    .map_err(|e| format!("unable to make the monitor's mounts private: {e}"))
+    .map_err(|e| format!("unable to make the monitor's mounts slaves of the host's: {e}"))
+}
+
+/// Block the termination signals and return a signalfd that receives them, for the
+/// monitor's poll loop. Only a detached monitor calls this: it is its own process. The
+/// container's init unblocks them again before exec (`spawn::reset_signals`).
+fn termination_signal_fd() -> Option<OwnedFd> {
+    // SAFETY: signal-mask and signalfd calls on a local, initialised set, in the monitor's
+    // own single-threaded process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in TERMINATION_SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return None;
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Read and drop what the container wrote to a console nobody is connected to, so its
+/// writers never block on a full buffer. The master's file status flags are shared with
+/// every client it was handed to (a `pct console` wants it blocking), so it is made
+/// non-blocking again first: one blocking read here would hang the monitor, and with it
+/// every stop, shutdown and exec.
+fn drain(master: &OwnedFd) {
+    let _ = rustix::io::ioctl_fionbio(master, true);
+    let mut sink = [0u8; 4096];
+    while matches!(rustix::io::read(master, &mut sink), Ok(n) if n > 0) {}
 }
 
 fn wait_exit(spawned: &Spawned) -> Option<InitExit> {

@@ -9,6 +9,27 @@ pub fn sigrtmax() -> i32 {
     libc::SIGRTMAX()
 }
 
+/// Signal the process a pidfd names. Any signal number goes (rustix's `Signal` has no
+/// real-time ones, and systemd halts on SIGRTMIN+3); a pidfd never reaches a recycled pid.
+pub fn send_through_pidfd(pidfd: std::os::fd::BorrowedFd<'_>, signal: i32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with a null siginfo on a borrowed, open descriptor.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 const NAMES: &[(&str, i32)] = &[
     ("HUP", libc::SIGHUP),
     ("INT", libc::SIGINT),

@@ -488,6 +488,7 @@ pub fn exec_command(
             .collect()
     };
     let mut last = io::Error::from_raw_os_error(libc::ENOENT);
+    reset_signals();
     for candidate in candidates {
         let c_path = CString::new(candidate).map_err(|_| "NUL byte in path".to_string())?;
         // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
@@ -495,4 +496,18 @@ pub fn exec_command(
         last = io::Error::last_os_error();
     }
     Err(format!("unable to exec {what} '{program}': {last}"))
+}
+
+/// Give init the signal state a freshly booted init has: nothing blocked (the monitor blocks
+/// its termination signals) and SIGPIPE at its default (the monitor ignores it; an ignored
+/// signal would stay ignored across exec and be inherited by every process of the guest).
+fn reset_signals() {
+    // SAFETY: sigprocmask with an empty, initialised set, and signal() to the default, in
+    // the single-threaded child just before exec.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -94,18 +94,28 @@ impl StateDir {
         write_atomic(&self.pid_file(), format!("{}\n", init.pid).as_bytes())
     }
 
-    /// The recorded init, if that very process still lives.
-    pub fn live_init(&self) -> Option<InitState> {
+    /// The init as recorded at its start, alive or not: `liveness::running_init` decides
+    /// whether it still runs.
+    pub fn recorded_init(&self) -> Option<InitState> {
         let text = fs::read_to_string(self.init_file()).ok()?;
-        let init: InitState = serde_json::from_str(&text).ok()?;
-        (process_start_time(init.pid) == Some(init.start_time)).then_some(init)
+        serde_json::from_str(&text).ok()
     }
 
     /// Remove everything but what is still mounted (the staging rootfs of a monitor that
-    /// has not exited yet is unmounted by that monitor).
+    /// has not exited yet is unmounted by that monitor). Every file goes, including the
+    /// temporary files of a write a killed start never renamed.
     pub fn remove(&self) -> io::Result<()> {
-        for file in ["init.json", "init.pid", "command", "plan.json"] {
-            match fs::remove_file(self.dir.join(file)) {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
@@ -152,19 +162,13 @@ mod tests {
             halt_signal: libc::SIGPWR,
         };
         state.write_init(&init).unwrap();
-        assert_eq!(state.live_init(), Some(init.clone()));
+        assert_eq!(state.recorded_init(), Some(init.clone()));
         assert_eq!(
             fs::read_to_string(dir.path().join("run/corral/100/init.pid")).unwrap(),
             format!("{me}\n")
         );
-        // A recycled pid has another start time.
-        state
-            .write_init(&InitState {
-                start_time: first + 1,
-                ..init
-            })
-            .unwrap();
-        assert_eq!(state.live_init(), None);
+        // What a start killed between writing a temporary file and renaming it leaves.
+        fs::write(dir.path().join("run/corral/100/plan.tmp.4242"), "{").unwrap();
         state.remove().unwrap();
         assert!(!dir.path().join("run/corral/100").exists());
     }

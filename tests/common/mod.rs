@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod ct;
 pub mod net;
 
 /// The `pct` under test: `CORRAL_TEST_PCT` when set (the VM rig runs tests away from the
@@ -71,6 +72,46 @@ impl TestRoot {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+
+    /// Run `pct` and give up after `timeout`, killing it: for the commands a hung monitor
+    /// would otherwise hold forever. Returns (exit code, stdout, stderr).
+    pub fn pct_within(&self, args: &[&str], timeout: std::time::Duration) -> (i32, String, String) {
+        use std::io::Read;
+        let mut child = Command::new(pct_binary())
+            .args(args)
+            .env("CORRAL_ROOT", self.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run pct");
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("pct {args:?} did not finish within {timeout:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status.code().unwrap_or(-1), stdout, stderr)
     }
 
     /// Run `pct` and require success; returns stdout.
