@@ -233,10 +233,12 @@ fn create_refuses_an_existing_id_and_bad_values() {
 fn usage_errors_speak_pct() {
     let root = TestRoot::new();
     let (code, _, stderr) = root.pct(&["config", "abc"]);
-    assert_eq!(code, 255);
-    assert!(
-        stderr.contains("vmid: invalid format - value does not look like a valid VM ID"),
-        "{stderr}"
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            255,
+            "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'\npct config <vmid> [OPTIONS]\n"
+        )
     );
     let (code, _, stderr) = root.pct(&["create", "100"]);
     assert_eq!(code, 255);

@@ -8,6 +8,142 @@ use crate::config::{OptionKind, options};
 /// Options of the schema that only corral itself writes.
 const INTERNAL_OPTIONS: &[&str] = &["parent", "snaptime", "snapstate", "digest"];
 
+/// The options pct's API schema gives each command (pct's CLI parses every parameter of the
+/// API method as an option, the positional ones included; `node` is fixed by the CLI and not
+/// one). `create` and `set` also take every config option (see `config_option_names`).
+/// corral knows all of them, so that no abbreviation pct resolves one way resolves to another
+/// option here; the ones corral does not implement yet are refused as such.
+const PCT_OPTIONS: &[(&str, &[&str])] = &[
+    ("config", &["vmid", "current", "snapshot"]),
+    (
+        "create",
+        &[
+            "vmid",
+            "ostemplate",
+            "password",
+            "storage",
+            "force",
+            "restore",
+            "unique",
+            "pool",
+            "ignore-unpack-errors",
+            "ssh-public-keys",
+            "bwlimit",
+            "start",
+            "ha-managed",
+        ],
+    ),
+    ("console", &["vmid", "escape"]),
+    ("cpusets", &[]),
+    (
+        "destroy",
+        &["vmid", "force", "purge", "destroy-unreferenced-disks"],
+    ),
+    ("df", &["vmid"]),
+    ("enter", &["vmid", "keep-env"]),
+    ("exec", &["vmid", "keep-env", "extra-args"]),
+    ("help", &["extra-args", "verbose"]),
+    ("list", &[]),
+    ("mount", &["vmid"]),
+    ("pending", &["vmid"]),
+    ("reboot", &["vmid", "timeout"]),
+    ("resume", &["vmid"]),
+    ("set", &["vmid", "delete", "revert", "digest"]),
+    ("shutdown", &["vmid", "timeout", "forceStop"]),
+    ("start", &["vmid", "skiplock", "debug"]),
+    ("status", &["vmid", "verbose"]),
+    ("stop", &["vmid", "skiplock", "overrule-shutdown"]),
+    ("suspend", &["vmid"]),
+    ("unlock", &["vmid"]),
+    ("unmount", &["vmid"]),
+];
+
+/// The id of the placeholder for a pct option corral does not implement.
+const UNSUPPORTED_PREFIX: &str = "unsupported:";
+
+/// Every option name pct knows for `command` (empty for commands pct does not have).
+pub fn pct_option_names(command: &str) -> Vec<String> {
+    let mut names: Vec<String> = PCT_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == command)
+        .map(|(_, options)| options.iter().map(|o| o.to_string()).collect())
+        .unwrap_or_default();
+    if CONFIG_COMMANDS.contains(&command) {
+        names.extend(config_option_names());
+    }
+    names
+}
+
+/// The config options pct's `create` and `set` take: the schema's keys but `parent` and
+/// `snaptime`, indexed ones expanded (`mp0`..`mp255`).
+fn config_option_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for spec in options() {
+        if INTERNAL_OPTIONS.contains(&spec.name) {
+            continue;
+        }
+        match spec.max_index {
+            Some(max) => names.extend((0..=max).map(|i| format!("{}{i}", spec.name))),
+            None => names.push(spec.name.to_string()),
+        }
+    }
+    names
+}
+
+/// The long options corral itself defines for `command` (its extensions included), and the
+/// global ones.
+pub fn corral_option_names(command: &str) -> Vec<String> {
+    let mut names: Vec<String> = ["root", "help", "version"].map(String::from).to_vec();
+    if let Some(sub) = build(false).find_subcommand(command) {
+        names.extend(
+            sub.get_arguments()
+                .filter(|arg| !arg.get_id().as_str().starts_with(UNSUPPORTED_PREFIX))
+                .filter_map(|arg| arg.get_long())
+                .map(String::from),
+        );
+    }
+    names
+}
+
+/// The pct option that corral does not implement yet, if the user gave one.
+pub fn unsupported_option(matches: &clap::ArgMatches) -> Option<String> {
+    matches
+        .ids()
+        .map(|id| id.as_str())
+        .filter(|id| id.starts_with(UNSUPPORTED_PREFIX))
+        .find(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id[UNSUPPORTED_PREFIX.len()..].to_string())
+}
+
+/// A hidden placeholder for every option of pct's `command` corral does not define, so that
+/// clap accepts it and `unsupported_option` can name it.
+fn with_unsupported_options(mut command: Command) -> Command {
+    let Some((_, names)) = PCT_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == command.get_name())
+    else {
+        return command;
+    };
+    for name in names.iter() {
+        let defined = command
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(name));
+        if defined {
+            continue;
+        }
+        let id: &'static str = Box::leak(format!("{UNSUPPORTED_PREFIX}{name}").into_boxed_str());
+        command = command.arg(
+            Arg::new(id)
+                .long(*name)
+                .hide(true)
+                .num_args(0..=1)
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true),
+        );
+    }
+    command
+}
+
 /// The full command tree: for help, completions, the man page and usage errors.
 pub fn command() -> Command {
     build(true)
@@ -56,8 +192,8 @@ fn build(with_config_options: bool) -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_subcommand(true)
         .subcommand_required(true)
-        // pct (Getopt::Long) accepts any unique prefix of a long option.
-        .infer_long_args(true)
+        // pct (Getopt::Long) accepts any unique prefix of a long option, among pct's own
+        // option names: `argv::expand_prefixes` resolves them before clap sees them.
         .arg(
             Arg::new("root")
                 .long("root")
@@ -66,7 +202,8 @@ fn build(with_config_options: bool) -> Command {
                 .value_name("DIR")
                 .help("Host root directory holding etc/pve, var/lib/vz and run (default /)"),
         )
-        .subcommands([
+        .subcommands(
+            [
             Command::new("list").about("LXC container index (per node).").arg(output_format()),
             Command::new("config")
                 .about("Get container configuration.")
@@ -81,6 +218,7 @@ fn build(with_config_options: bool) -> Command {
                     .arg(Arg::new("ostemplate").required(true).value_name("ostemplate").help("The OS template or backup file."))
                     .arg(Arg::new("storage").long("storage").value_name("STORAGE").help("Default Storage. (default = local)"))
                     .arg(flag("force", "Allow to overwrite existing container."))
+                    .arg(flag("start", "Start the CT after its creation finished successfully."))
                     .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template."))
                     .arg(
                         Arg::new("password")
@@ -186,7 +324,8 @@ fn build(with_config_options: bool) -> Command {
                 .about("Print a shell completion script")
                 .arg(Arg::new("shell").required(true).value_parser(clap::value_parser!(clap_complete::Shell))),
             Command::new("man").hide(true).about("Print the pct(1) man page (roff)"),
-        ])
+        ]
+        .map(with_unsupported_options))
 }
 
 fn vmid() -> Arg {

@@ -404,13 +404,14 @@ impl Container<'_> {
     }
 
     fn prepare_stop(&self, skiplock: bool) -> Result<(InitState, Option<StartPlan>), Error> {
+        // pct asks whether the container runs before it reads the config or its lock.
+        let init = self
+            .running_init()
+            .ok_or_else(|| Error::Failed(format!("CT {} not running", self.vmid)))?;
         let config = self.config()?;
         if !skiplock && config.main.lock() != Some("mounted") {
             check_lock(&config)?;
         }
-        let init = self
-            .running_init()
-            .ok_or_else(|| Error::Failed(format!("CT {} not running", self.vmid)))?;
         Ok((init, self.state_dir().read_plan().ok()))
     }
 
