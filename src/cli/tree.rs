@@ -455,6 +455,179 @@ mod tests {
         assert!(!needs_config_options(&args(&["help", "create"])));
     }
 
+    /// pct's option names per command, as pve-container's API schema has them (the
+    /// methods `pct` maps its commands to), config options aside.
+    const PCT_SCHEMA: &[(&str, &[&str])] = &[
+        ("config", &["vmid", "current", "snapshot"]),
+        (
+            "create",
+            &[
+                "vmid",
+                "ostemplate",
+                "password",
+                "storage",
+                "force",
+                "restore",
+                "unique",
+                "pool",
+                "ignore-unpack-errors",
+                "ssh-public-keys",
+                "bwlimit",
+                "start",
+                "ha-managed",
+            ],
+        ),
+        (
+            "destroy",
+            &["vmid", "force", "purge", "destroy-unreferenced-disks"],
+        ),
+        ("set", &["vmid", "delete", "revert", "digest"]),
+        ("start", &["vmid", "skiplock", "debug"]),
+        ("stop", &["vmid", "skiplock", "overrule-shutdown"]),
+        ("shutdown", &["vmid", "timeout", "forceStop"]),
+        ("reboot", &["vmid", "timeout"]),
+        ("status", &["vmid", "verbose"]),
+        ("console", &["vmid", "escape"]),
+        ("enter", &["vmid", "keep-env"]),
+        ("exec", &["vmid", "keep-env", "extra-args"]),
+        ("help", &["extra-args", "verbose"]),
+        ("pending", &["vmid"]),
+        ("suspend", &["vmid"]),
+        ("resume", &["vmid"]),
+        ("unlock", &["vmid"]),
+        ("mount", &["vmid"]),
+        ("unmount", &["vmid"]),
+        ("df", &["vmid"]),
+        ("list", &[]),
+        ("cpusets", &[]),
+    ];
+
+    /// The positional words a command needs before its options.
+    fn positionals(command: &str) -> &'static [&'static str] {
+        match command {
+            "create" => &["100", "local:vztmpl/t.tar.gz"],
+            "list" | "cpusets" | "help" => &[],
+            _ => &["100"],
+        }
+    }
+
+    /// Parse `pct <command> <positionals> --<typed>` the way `run` does; the long name of
+    /// the argument clap matched, and whether it is one corral does not support yet.
+    fn parse_option(command: &str, typed: &str) -> Result<(String, bool), String> {
+        let mut words = args(&[command]);
+        words.extend(positionals(command).iter().map(|w| w.to_string()));
+        words.push(format!("--{typed}"));
+        words.push("1".into());
+        let words =
+            super::super::argv::expand_prefixes(words, |c| super::super::argv::OptionNames {
+                pct: pct_option_names(c),
+                corral: corral_option_names(c),
+            })
+            .map_err(|e| e.to_string())?;
+        let matches = command_for(&words)
+            .try_get_matches_from(&words)
+            .map_err(|e| e.to_string())?;
+        let (_, sub) = matches.subcommand().unwrap();
+        if let Some(unsupported) = unsupported_option(sub) {
+            return Ok((unsupported, true));
+        }
+        let tree = command_for(&words);
+        let sub_tree = tree.find_subcommand(command).unwrap();
+        let given = sub_tree
+            .get_arguments()
+            .filter(|a| {
+                sub.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .filter_map(|a| a.get_long())
+            .map(String::from)
+            .collect::<Vec<_>>();
+        match given.as_slice() {
+            [one] => Ok((one.clone(), false)),
+            other => Err(format!("matched {other:?}")),
+        }
+    }
+
+    #[test]
+    fn every_pct_option_is_known_and_its_abbreviations_mean_it() {
+        for (command, schema) in PCT_SCHEMA {
+            let mut names: Vec<String> = schema.iter().map(|s| s.to_string()).collect();
+            if CONFIG_COMMANDS.contains(command) {
+                names.extend(config_option_names());
+            }
+            let mut known = pct_option_names(command);
+            known.sort();
+            let mut expected = names.clone();
+            expected.sort();
+            assert_eq!(known, expected, "pct's options of {command}");
+            for name in schema.iter() {
+                let (matched, unsupported) = parse_option(command, name)
+                    .unwrap_or_else(|e| panic!("pct {command} --{name}: {e}"));
+                assert_eq!(&matched, name, "pct {command} --{name}");
+                let implemented = [
+                    "current",
+                    "snapshot",
+                    "password",
+                    "storage",
+                    "force",
+                    "ignore-unpack-errors",
+                    "ssh-public-keys",
+                    "start",
+                    "purge",
+                    "destroy-unreferenced-disks",
+                    "delete",
+                    "revert",
+                    "digest",
+                    "skiplock",
+                    "debug",
+                    "overrule-shutdown",
+                    "timeout",
+                    "forceStop",
+                    "verbose",
+                    "escape",
+                    "keep-env",
+                ];
+                assert_eq!(
+                    unsupported,
+                    !implemented.contains(name),
+                    "pct {command} --{name}: supported?"
+                );
+                // Every abbreviation Getopt::Long would complete to this option.
+                for end in 1..name.len() {
+                    let prefix = &name[..end];
+                    let fits: Vec<&String> =
+                        names.iter().filter(|n| n.starts_with(prefix)).collect();
+                    if fits.len() != 1 {
+                        continue;
+                    }
+                    let (matched, _) = parse_option(command, prefix)
+                        .unwrap_or_else(|e| panic!("pct {command} --{prefix}: {e}"));
+                    assert_eq!(&matched, name, "pct {command} --{prefix}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn start_is_no_abbreviation_of_startup() {
+        assert_eq!(
+            parse_option("create", "start").unwrap(),
+            ("start".to_string(), false)
+        );
+        assert_eq!(
+            parse_option("create", "startu").unwrap(),
+            ("startup".to_string(), false)
+        );
+        assert_eq!(
+            parse_option("create", "sta").unwrap_err(),
+            "Option sta is ambiguous (start, startup)"
+        );
+        assert_eq!(
+            parse_option("create", "rest").unwrap(),
+            ("restore".to_string(), true)
+        );
+    }
+
     #[test]
     fn light_tree_still_parses_its_commands() {
         let matches = command_for(&args(&["start", "100", "--debug"]))

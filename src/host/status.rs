@@ -269,9 +269,13 @@ impl Container<'_> {
                 .map(|(key, mp)| {
                     let path = mp.mp.clone().unwrap_or_else(|| "/".into());
                     // Paths inside the container are its own: resolved in its root only.
+                    let relative = match path.trim_start_matches('/') {
+                        "" => ".",
+                        relative => relative,
+                    };
                     let stat = openat2(
                         &root,
-                        path.trim_start_matches('/'),
+                        relative,
                         OFlags::PATH | OFlags::CLOEXEC,
                         Mode::empty(),
                         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
