@@ -233,10 +233,12 @@ fn create_refuses_an_existing_id_and_bad_values() {
 fn usage_errors_speak_pct() {
     let root = TestRoot::new();
     let (code, _, stderr) = root.pct(&["config", "abc"]);
-    assert_eq!(code, 255);
-    assert!(
-        stderr.contains("vmid: invalid format - value does not look like a valid VM ID"),
-        "{stderr}"
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            255,
+            "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'\npct config <vmid> [OPTIONS]\n"
+        )
     );
     let (code, _, stderr) = root.pct(&["create", "100"]);
     assert_eq!(code, 255);
@@ -647,4 +649,159 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+}
+
+fn node_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn parameter_errors_print_as_pct_does() {
+    let root = TestRoot::new();
+    debianish_template(&root);
+    let usage = "pct create <vmid> <ostemplate> [OPTIONS]\n";
+    let cases: &[(&[&str], String)] = &[
+        (
+            &["create", "abc", TEMPLATE],
+            format!(
+                "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'\n{usage}"
+            ),
+        ),
+        // A failed format is a `die` in pct: its newline shows as an empty line.
+        (
+            &["create", "99", TEMPLATE],
+            format!(
+                "400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID\n\n{usage}"
+            ),
+        ),
+        (
+            &["create", "100", TEMPLATE, "--net0", "name=eth0,bogus=1"],
+            format!(
+                "400 Parameter verification failed.\nnet0: invalid format - invalid key in comma-separated list property: bogus\n\n{usage}"
+            ),
+        ),
+        (
+            &["create", "100", TEMPLATE, "--net0", "name=eth0,hwaddr=01:00:00:00:00:00"],
+            format!(
+                "400 Parameter verification failed.\nnet0: invalid format - format error\nnet0.hwaddr: invalid format - value does not look like a valid unicast MAC address\n\n\n{usage}"
+            ),
+        ),
+        (
+            &["create", "100", TEMPLATE, "--memory"],
+            format!("Option memory requires an argument\n400 unable to parse option\n{usage}"),
+        ),
+        (
+            &["create", "100", TEMPLATE, "--sta", "1"],
+            format!("Option sta is ambiguous (start, startup)\n400 unable to parse option\n{usage}"),
+        ),
+        (
+            &["list", "--output-format", "xml"],
+            "400 Parameter verification failed.\noutput-format: value 'xml' does not have a value in the enumeration 'text, json, json-pretty'\npct list [OPTIONS]\n".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = root.pct(args);
+        assert_eq!(
+            (code, stderr.as_str(), stdout.as_str()),
+            (255, expected.as_str(), ""),
+            "pct {args:?}"
+        );
+    }
+    assert!(!root.join("etc/pve/lxc/100.conf").exists());
+}
+
+#[test]
+fn create_refusals_in_pct_words_and_order() {
+    let root = TestRoot::new();
+    debianish_template(&root);
+    root.pct_ok(&["create", "110", TEMPLATE, "--rootfs", "local:0"]);
+    let before = root.read("etc/pve/lxc/110.conf");
+    // The id is checked before the task (no `unable to create CT` prefix), and before the
+    // template is looked at.
+    let (code, _, stderr) = root.pct(&["create", "110", "local:vztmpl/missing.tar.gz"]);
+    assert_eq!(
+        (code, stderr),
+        (
+            255,
+            format!("CT 110 already exists on node '{}'\n", node_name())
+        )
+    );
+    assert_eq!(root.read("etc/pve/lxc/110.conf"), before);
+
+    let (code, _, stderr) = root.pct(&["create", "111", "-"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (255, "pipe can only be used with restore tasks\n")
+    );
+    let (code, _, stderr) = root.pct(&["create", "111", "local:vztmpl/missing.tar.gz"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            255,
+            "unable to create CT 111 - can't find file 'local:vztmpl/missing.tar.gz'\n"
+        )
+    );
+    let (code, _, stderr) = root.pct(&["create", "111", "local:iso/x.iso"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            255,
+            "unable to use volume local:iso/x.iso - content type needs to be 'vztmpl'\n"
+        )
+    );
+    assert!(!root.join("etc/pve/lxc/111.conf").exists());
+    assert!(!root.join("var/lib/vz/images/111").exists());
+}
+
+#[test]
+fn pct_options_corral_lacks_are_refused_not_ignored() {
+    let root = TestRoot::new();
+    debianish_template(&root);
+    for (args, option) in [
+        (
+            &["create", "112", TEMPLATE, "--restore", "1"][..],
+            "restore",
+        ),
+        (&["create", "112", TEMPLATE, "--uniq"][..], "unique"),
+        (&["create", "112", TEMPLATE, "--pool", "p"][..], "pool"),
+        (&["create", "112", TEMPLATE, "--bw", "10"][..], "bwlimit"),
+        (
+            &["create", "112", TEMPLATE, "--ha-managed", "1"][..],
+            "ha-managed",
+        ),
+        (&["start", "112", "--vmid", "113"][..], "vmid"),
+    ] {
+        let (code, _, stderr) = root.pct(args);
+        assert_eq!(
+            (code, stderr),
+            (
+                255,
+                format!("option '--{option}' is not supported by corral yet\n")
+            ),
+            "pct {args:?}"
+        );
+    }
+    assert!(!root.join("etc/pve/lxc/112.conf").exists());
+}
+
+#[test]
+fn stop_of_a_stopped_locked_container_says_not_running_first() {
+    let root = TestRoot::new();
+    root.write(
+        "etc/pve/lxc/114.conf",
+        "hostname: a\nlock: backup\nmemory: 512\nrootfs: local:0\n",
+    );
+    for command in ["stop", "shutdown"] {
+        let (code, _, stderr) = root.pct(&[command, "114"]);
+        assert_eq!(
+            (code, stderr.as_str()),
+            (255, "CT 114 not running\n"),
+            "{command}"
+        );
+    }
+    let (code, _, stderr) = root.pct(&["stop", "115"]);
+    assert_eq!((code, stderr.as_str()), (255, "CT 115 not running\n"));
 }

@@ -28,6 +28,104 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// An abbreviation that fits several of pct's option names, as Getopt::Long reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ambiguous {
+    /// The subcommand, empty before it.
+    pub command: String,
+    pub option: String,
+    pub candidates: Vec<String>,
+}
+
+impl std::fmt::Display for Ambiguous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Option {} is ambiguous ({})",
+            self.option,
+            self.candidates.join(", ")
+        )
+    }
+}
+
+/// The option names a command knows: pct's (its API schema) and corral's own.
+pub struct OptionNames {
+    pub pct: Vec<String>,
+    pub corral: Vec<String>,
+}
+
+/// Complete abbreviated long options as pct's Getopt::Long does (case-insensitive, an exact
+/// name first, else the one name the abbreviation starts), over pct's names for the command
+/// first, so that an abbreviation means in corral what it means in pct; only one that fits
+/// none of pct's names is completed over corral's own options. Anything else is left to clap.
+pub fn expand_prefixes(
+    args: Vec<String>,
+    names_for: impl Fn(&str) -> OptionNames,
+) -> Result<Vec<String>, Ambiguous> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut words = args.into_iter();
+    out.extend(words.next());
+    let mut command: Option<String> = None;
+    let mut names = names_for("");
+    while let Some(word) = words.next() {
+        if word == "--" {
+            out.push(word);
+            out.extend(words.by_ref());
+            break;
+        }
+        let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) else {
+            if command.is_none() && !word.starts_with('-') {
+                names = names_for(&word);
+                command = Some(word.clone());
+            }
+            out.push(word);
+            continue;
+        };
+        let (name, value) = match long.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (long, None),
+        };
+        let resolved = resolve(name, &names).map_err(|candidates| Ambiguous {
+            command: command.clone().unwrap_or_default(),
+            option: name.to_lowercase(),
+            candidates,
+        })?;
+        let takes_next = command.is_none() && resolved == "root" && value.is_none();
+        out.push(match value {
+            Some(value) => format!("--{resolved}={value}"),
+            None => format!("--{resolved}"),
+        });
+        // `--root DIR` before the subcommand: DIR is no subcommand.
+        if takes_next {
+            out.extend(words.next());
+        }
+    }
+    Ok(out)
+}
+
+/// The full option name `typed` stands for; the candidates when it is ambiguous.
+fn resolve(typed: &str, names: &OptionNames) -> Result<String, Vec<String>> {
+    let wanted = typed.to_lowercase();
+    let all = names.pct.iter().chain(&names.corral);
+    if let Some(exact) = all.clone().find(|name| name.to_lowercase() == wanted) {
+        return Ok(exact.clone());
+    }
+    for list in [&names.pct, &names.corral] {
+        let mut hits: Vec<&String> = list
+            .iter()
+            .filter(|name| name.to_lowercase().starts_with(&wanted))
+            .collect();
+        hits.sort();
+        hits.dedup();
+        match hits.as_slice() {
+            [] => continue,
+            [one] => return Ok((*one).clone()),
+            many => return Err(many.iter().map(|name| name.to_lowercase()).collect()),
+        }
+    }
+    Ok(typed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +147,77 @@ mod tests {
     fn short_flags_numbers_and_passthrough_stay() {
         assert_eq!(norm(&["-v", "--memory", "-1"]), ["-v", "--memory", "-1"]);
         assert_eq!(norm(&["--", "-memory"]), ["--", "-memory"]);
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    fn names(command: &str) -> OptionNames {
+        let (pct, corral): (&[&str], &[&str]) = match command {
+            "start" => (
+                &["vmid", "skiplock", "debug"],
+                &[
+                    "root",
+                    "help",
+                    "skiplock",
+                    "debug",
+                    "dry-run",
+                    "strict-limits",
+                ],
+            ),
+            "shutdown" => (&["vmid", "timeout", "forceStop"], &["root", "help"]),
+            _ => (&[], &["root", "help", "version"]),
+        };
+        OptionNames {
+            pct: pct.iter().map(|s| s.to_string()).collect(),
+            corral: corral.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn expand(args: &[&str]) -> Result<Vec<String>, Ambiguous> {
+        expand_prefixes(args.iter().map(|s| s.to_string()).collect(), names)
+    }
+
+    #[test]
+    fn pct_names_win_over_corral_extensions() {
+        // `--d` is debug in pct; corral's --dry-run must not make it ambiguous or take it.
+        assert_eq!(
+            expand(&["pct", "start", "100", "--d", "--s=1"]).unwrap(),
+            ["pct", "start", "100", "--debug", "--skiplock=1"]
+        );
+        assert_eq!(
+            expand(&["pct", "start", "100", "--dr", "--str"]).unwrap(),
+            ["pct", "start", "100", "--dry-run", "--strict-limits"]
+        );
+        assert_eq!(
+            expand(&["pct", "shutdown", "100", "--FORCESTOP", "--t", "5"]).unwrap(),
+            ["pct", "shutdown", "100", "--forceStop", "--timeout", "5"]
+        );
+    }
+
+    #[test]
+    fn ambiguity_and_unknowns() {
+        let err = expand(&["pct", "start", "100", "--x", "--s"]);
+        assert_eq!(err.unwrap(), ["pct", "start", "100", "--x", "--skiplock"]);
+        let names = |_: &str| OptionNames {
+            pct: vec!["verbose".into(), "vmid".into()],
+            corral: vec![],
+        };
+        let err = expand_prefixes(
+            ["pct", "status", "100", "--v"].map(String::from).to_vec(),
+            names,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "Option v is ambiguous (verbose, vmid)");
+    }
+
+    #[test]
+    fn global_root_and_passthrough() {
+        assert_eq!(
+            expand(&["pct", "--ro", "/x", "start", "100", "--", "--d"]).unwrap(),
+            ["pct", "--root", "/x", "start", "100", "--", "--d"]
+        );
     }
 }

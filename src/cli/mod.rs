@@ -27,21 +27,38 @@ pub fn main() -> i32 {
 /// Run `pct` with these arguments (the first is the program name); returns the exit status.
 pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     let args = argv::normalize(args);
+    let args = match argv::expand_prefixes(args, |command| argv::OptionNames {
+        pct: tree::pct_option_names(command),
+        corral: tree::corral_option_names(command),
+    }) {
+        Ok(args) => args,
+        Err(ambiguous) => {
+            eprintln!(
+                "{ambiguous}\n400 unable to parse option\n{}",
+                short_usage(&ambiguous.command)
+            );
+            return EXIT_FAILURE;
+        }
+    };
     let matches = match tree::command_for(&args).try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => return report_usage_error(error, &args),
     };
     let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    if let Some(option) = tree::unsupported_option(sub) {
+        eprintln!("option '--{option}' is not supported by corral yet");
+        return EXIT_FAILURE;
+    }
     match dispatch(name, sub) {
         Ok(()) => 0,
         Err(error) => {
-            let mut text = error.to_string();
+            let text = error.to_string();
             // Parameter errors, from here or from the config layer, end with the usage line.
             if matches!(error, Error::Parameters(_)) || text.starts_with("400 ") {
-                text.push('\n');
-                text.push_str(&short_usage(name));
+                eprintln!("{text}\n{}", short_usage(name));
+            } else {
+                eprintln!("{text}");
             }
-            eprintln!("{text}");
             EXIT_FAILURE
         }
     }
@@ -57,7 +74,7 @@ fn host(matches: &ArgMatches) -> Result<Host, Error> {
 fn vmid(matches: &ArgMatches) -> Result<Vmid, Error> {
     let text = matches.get_one::<String>("vmid").expect("vmid is required");
     text.parse()
-        .map_err(|e: crate::config::VmidError| Error::param("vmid", e.to_string()))
+        .map_err(|e: crate::config::VmidError| Error::param("vmid", e.parameter_message()))
 }
 
 /// pct's boolean words for flags that are not config options.
@@ -166,18 +183,24 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                     None => None,
                 },
             };
-            host.container(vmid(m)?).create(&create)?;
+            let start = flag(m, "start")?;
+            let ct = host.container(vmid(m)?);
+            ct.create(&create)?;
+            // pct starts the container once its create task succeeded; a failed start
+            // leaves the container created.
+            if start {
+                ct.start(&StartOptions::default())?;
+            }
         }
         "destroy" => {
             let host = host(m)?;
-            if flag(m, "force")? {
-                // Nothing runs yet, so forcing changes nothing; accepted for pct's scripts.
-            }
             let options = DestroyOptions {
+                force: flag(m, "force")?,
                 purge: flag(m, "purge")?,
                 destroy_unreferenced_disks: flag(m, "destroy-unreferenced-disks")?,
             };
-            host.container(vmid(m)?).destroy(options)?;
+            let warnings = host.container(vmid(m)?).destroy(options)?;
+            crate::host::print_warnings(&warnings);
         }
         "set" => {
             let host = host(m)?;
@@ -370,7 +393,7 @@ fn short_usage(name: &str) -> String {
     }
     if sub
         .get_arguments()
-        .any(|a| !a.is_positional() && a.get_id() != "root")
+        .any(|a| !a.is_positional() && !a.is_hide_set() && a.get_id() != "root")
     {
         line.push_str(" [OPTIONS]");
     }
@@ -422,6 +445,32 @@ fn report_usage_error(error: clap::Error, args: &[String]) -> i32 {
             } else {
                 format!("400 too many arguments\n{usage}")
             }
+        }
+        ErrorKind::InvalidValue => {
+            // pct's enum check, under the option's name.
+            let context = |kind| error.get(kind).map(|v| v.to_string()).unwrap_or_default();
+            let option = context(clap::error::ContextKind::InvalidArg);
+            let option = option
+                .trim_start_matches('-')
+                .split([' ', '='])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let value = context(clap::error::ContextKind::InvalidValue);
+            if value.is_empty() {
+                // clap's word for a missing value; Getopt::Long's, as pct prints it.
+                eprintln!(
+                    "Option {option} requires an argument\n400 unable to parse option\n{usage}"
+                );
+                return EXIT_FAILURE;
+            }
+            let choices = match error.get(clap::error::ContextKind::ValidValue) {
+                Some(clap::error::ContextValue::Strings(values)) => values.join(", "),
+                _ => String::new(),
+            };
+            format!(
+                "400 Parameter verification failed.\n{option}: value '{value}' does not have a value in the enumeration '{choices}'\n{usage}"
+            )
         }
         _ => {
             let detail = error.to_string();

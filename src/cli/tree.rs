@@ -8,6 +8,142 @@ use crate::config::{OptionKind, options};
 /// Options of the schema that only corral itself writes.
 const INTERNAL_OPTIONS: &[&str] = &["parent", "snaptime", "snapstate", "digest"];
 
+/// The options pct's API schema gives each command (pct's CLI parses every parameter of the
+/// API method as an option, the positional ones included; `node` is fixed by the CLI and not
+/// one). `create` and `set` also take every config option (see `config_option_names`).
+/// corral knows all of them, so that no abbreviation pct resolves one way resolves to another
+/// option here; the ones corral does not implement yet are refused as such.
+const PCT_OPTIONS: &[(&str, &[&str])] = &[
+    ("config", &["vmid", "current", "snapshot"]),
+    (
+        "create",
+        &[
+            "vmid",
+            "ostemplate",
+            "password",
+            "storage",
+            "force",
+            "restore",
+            "unique",
+            "pool",
+            "ignore-unpack-errors",
+            "ssh-public-keys",
+            "bwlimit",
+            "start",
+            "ha-managed",
+        ],
+    ),
+    ("console", &["vmid", "escape"]),
+    ("cpusets", &[]),
+    (
+        "destroy",
+        &["vmid", "force", "purge", "destroy-unreferenced-disks"],
+    ),
+    ("df", &["vmid"]),
+    ("enter", &["vmid", "keep-env"]),
+    ("exec", &["vmid", "keep-env", "extra-args"]),
+    ("help", &["extra-args", "verbose"]),
+    ("list", &[]),
+    ("mount", &["vmid"]),
+    ("pending", &["vmid"]),
+    ("reboot", &["vmid", "timeout"]),
+    ("resume", &["vmid"]),
+    ("set", &["vmid", "delete", "revert", "digest"]),
+    ("shutdown", &["vmid", "timeout", "forceStop"]),
+    ("start", &["vmid", "skiplock", "debug"]),
+    ("status", &["vmid", "verbose"]),
+    ("stop", &["vmid", "skiplock", "overrule-shutdown"]),
+    ("suspend", &["vmid"]),
+    ("unlock", &["vmid"]),
+    ("unmount", &["vmid"]),
+];
+
+/// The id of the placeholder for a pct option corral does not implement.
+const UNSUPPORTED_PREFIX: &str = "unsupported:";
+
+/// Every option name pct knows for `command` (empty for commands pct does not have).
+pub fn pct_option_names(command: &str) -> Vec<String> {
+    let mut names: Vec<String> = PCT_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == command)
+        .map(|(_, options)| options.iter().map(|o| o.to_string()).collect())
+        .unwrap_or_default();
+    if CONFIG_COMMANDS.contains(&command) {
+        names.extend(config_option_names());
+    }
+    names
+}
+
+/// The config options pct's `create` and `set` take: the schema's keys but `parent` and
+/// `snaptime`, indexed ones expanded (`mp0`..`mp255`).
+fn config_option_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for spec in options() {
+        if INTERNAL_OPTIONS.contains(&spec.name) {
+            continue;
+        }
+        match spec.max_index {
+            Some(max) => names.extend((0..=max).map(|i| format!("{}{i}", spec.name))),
+            None => names.push(spec.name.to_string()),
+        }
+    }
+    names
+}
+
+/// The long options corral itself defines for `command` (its extensions included), and the
+/// global ones.
+pub fn corral_option_names(command: &str) -> Vec<String> {
+    let mut names: Vec<String> = ["root", "help", "version"].map(String::from).to_vec();
+    if let Some(sub) = build(false).find_subcommand(command) {
+        names.extend(
+            sub.get_arguments()
+                .filter(|arg| !arg.get_id().as_str().starts_with(UNSUPPORTED_PREFIX))
+                .filter_map(|arg| arg.get_long())
+                .map(String::from),
+        );
+    }
+    names
+}
+
+/// The pct option that corral does not implement yet, if the user gave one.
+pub fn unsupported_option(matches: &clap::ArgMatches) -> Option<String> {
+    matches
+        .ids()
+        .map(|id| id.as_str())
+        .filter(|id| id.starts_with(UNSUPPORTED_PREFIX))
+        .find(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id[UNSUPPORTED_PREFIX.len()..].to_string())
+}
+
+/// A hidden placeholder for every option of pct's `command` corral does not define, so that
+/// clap accepts it and `unsupported_option` can name it.
+fn with_unsupported_options(mut command: Command) -> Command {
+    let Some((_, names)) = PCT_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == command.get_name())
+    else {
+        return command;
+    };
+    for name in names.iter() {
+        let defined = command
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(name));
+        if defined {
+            continue;
+        }
+        let id: &'static str = Box::leak(format!("{UNSUPPORTED_PREFIX}{name}").into_boxed_str());
+        command = command.arg(
+            Arg::new(id)
+                .long(*name)
+                .hide(true)
+                .num_args(0..=1)
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true),
+        );
+    }
+    command
+}
+
 /// The full command tree: for help, completions, the man page and usage errors.
 pub fn command() -> Command {
     build(true)
@@ -56,8 +192,8 @@ fn build(with_config_options: bool) -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_subcommand(true)
         .subcommand_required(true)
-        // pct (Getopt::Long) accepts any unique prefix of a long option.
-        .infer_long_args(true)
+        // pct (Getopt::Long) accepts any unique prefix of a long option, among pct's own
+        // option names: `argv::expand_prefixes` resolves them before clap sees them.
         .arg(
             Arg::new("root")
                 .long("root")
@@ -66,7 +202,8 @@ fn build(with_config_options: bool) -> Command {
                 .value_name("DIR")
                 .help("Host root directory holding etc/pve, var/lib/vz and run (default /)"),
         )
-        .subcommands([
+        .subcommands(
+            [
             Command::new("list").about("LXC container index (per node).").arg(output_format()),
             Command::new("config")
                 .about("Get container configuration.")
@@ -81,6 +218,7 @@ fn build(with_config_options: bool) -> Command {
                     .arg(Arg::new("ostemplate").required(true).value_name("ostemplate").help("The OS template or backup file."))
                     .arg(Arg::new("storage").long("storage").value_name("STORAGE").help("Default Storage. (default = local)"))
                     .arg(flag("force", "Allow to overwrite existing container."))
+                    .arg(flag("start", "Start the CT after its creation finished successfully."))
                     .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template."))
                     .arg(
                         Arg::new("password")
@@ -186,7 +324,8 @@ fn build(with_config_options: bool) -> Command {
                 .about("Print a shell completion script")
                 .arg(Arg::new("shell").required(true).value_parser(clap::value_parser!(clap_complete::Shell))),
             Command::new("man").hide(true).about("Print the pct(1) man page (roff)"),
-        ])
+        ]
+        .map(with_unsupported_options))
 }
 
 fn vmid() -> Arg {
@@ -314,6 +453,179 @@ mod tests {
         ])));
         assert!(!needs_config_options(&args(&["--version"])));
         assert!(!needs_config_options(&args(&["help", "create"])));
+    }
+
+    /// pct's option names per command, as pve-container's API schema has them (the
+    /// methods `pct` maps its commands to), config options aside.
+    const PCT_SCHEMA: &[(&str, &[&str])] = &[
+        ("config", &["vmid", "current", "snapshot"]),
+        (
+            "create",
+            &[
+                "vmid",
+                "ostemplate",
+                "password",
+                "storage",
+                "force",
+                "restore",
+                "unique",
+                "pool",
+                "ignore-unpack-errors",
+                "ssh-public-keys",
+                "bwlimit",
+                "start",
+                "ha-managed",
+            ],
+        ),
+        (
+            "destroy",
+            &["vmid", "force", "purge", "destroy-unreferenced-disks"],
+        ),
+        ("set", &["vmid", "delete", "revert", "digest"]),
+        ("start", &["vmid", "skiplock", "debug"]),
+        ("stop", &["vmid", "skiplock", "overrule-shutdown"]),
+        ("shutdown", &["vmid", "timeout", "forceStop"]),
+        ("reboot", &["vmid", "timeout"]),
+        ("status", &["vmid", "verbose"]),
+        ("console", &["vmid", "escape"]),
+        ("enter", &["vmid", "keep-env"]),
+        ("exec", &["vmid", "keep-env", "extra-args"]),
+        ("help", &["extra-args", "verbose"]),
+        ("pending", &["vmid"]),
+        ("suspend", &["vmid"]),
+        ("resume", &["vmid"]),
+        ("unlock", &["vmid"]),
+        ("mount", &["vmid"]),
+        ("unmount", &["vmid"]),
+        ("df", &["vmid"]),
+        ("list", &[]),
+        ("cpusets", &[]),
+    ];
+
+    /// The positional words a command needs before its options.
+    fn positionals(command: &str) -> &'static [&'static str] {
+        match command {
+            "create" => &["100", "local:vztmpl/t.tar.gz"],
+            "list" | "cpusets" | "help" => &[],
+            _ => &["100"],
+        }
+    }
+
+    /// Parse `pct <command> <positionals> --<typed>` the way `run` does; the long name of
+    /// the argument clap matched, and whether it is one corral does not support yet.
+    fn parse_option(command: &str, typed: &str) -> Result<(String, bool), String> {
+        let mut words = args(&[command]);
+        words.extend(positionals(command).iter().map(|w| w.to_string()));
+        words.push(format!("--{typed}"));
+        words.push("1".into());
+        let words =
+            super::super::argv::expand_prefixes(words, |c| super::super::argv::OptionNames {
+                pct: pct_option_names(c),
+                corral: corral_option_names(c),
+            })
+            .map_err(|e| e.to_string())?;
+        let matches = command_for(&words)
+            .try_get_matches_from(&words)
+            .map_err(|e| e.to_string())?;
+        let (_, sub) = matches.subcommand().unwrap();
+        if let Some(unsupported) = unsupported_option(sub) {
+            return Ok((unsupported, true));
+        }
+        let tree = command_for(&words);
+        let sub_tree = tree.find_subcommand(command).unwrap();
+        let given = sub_tree
+            .get_arguments()
+            .filter(|a| {
+                sub.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .filter_map(|a| a.get_long())
+            .map(String::from)
+            .collect::<Vec<_>>();
+        match given.as_slice() {
+            [one] => Ok((one.clone(), false)),
+            other => Err(format!("matched {other:?}")),
+        }
+    }
+
+    #[test]
+    fn every_pct_option_is_known_and_its_abbreviations_mean_it() {
+        for (command, schema) in PCT_SCHEMA {
+            let mut names: Vec<String> = schema.iter().map(|s| s.to_string()).collect();
+            if CONFIG_COMMANDS.contains(command) {
+                names.extend(config_option_names());
+            }
+            let mut known = pct_option_names(command);
+            known.sort();
+            let mut expected = names.clone();
+            expected.sort();
+            assert_eq!(known, expected, "pct's options of {command}");
+            for name in schema.iter() {
+                let (matched, unsupported) = parse_option(command, name)
+                    .unwrap_or_else(|e| panic!("pct {command} --{name}: {e}"));
+                assert_eq!(&matched, name, "pct {command} --{name}");
+                let implemented = [
+                    "current",
+                    "snapshot",
+                    "password",
+                    "storage",
+                    "force",
+                    "ignore-unpack-errors",
+                    "ssh-public-keys",
+                    "start",
+                    "purge",
+                    "destroy-unreferenced-disks",
+                    "delete",
+                    "revert",
+                    "digest",
+                    "skiplock",
+                    "debug",
+                    "overrule-shutdown",
+                    "timeout",
+                    "forceStop",
+                    "verbose",
+                    "escape",
+                    "keep-env",
+                ];
+                assert_eq!(
+                    unsupported,
+                    !implemented.contains(name),
+                    "pct {command} --{name}: supported?"
+                );
+                // Every abbreviation Getopt::Long would complete to this option.
+                for end in 1..name.len() {
+                    let prefix = &name[..end];
+                    let fits: Vec<&String> =
+                        names.iter().filter(|n| n.starts_with(prefix)).collect();
+                    if fits.len() != 1 {
+                        continue;
+                    }
+                    let (matched, _) = parse_option(command, prefix)
+                        .unwrap_or_else(|e| panic!("pct {command} --{prefix}: {e}"));
+                    assert_eq!(&matched, name, "pct {command} --{prefix}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn start_is_no_abbreviation_of_startup() {
+        assert_eq!(
+            parse_option("create", "start").unwrap(),
+            ("start".to_string(), false)
+        );
+        assert_eq!(
+            parse_option("create", "startu").unwrap(),
+            ("startup".to_string(), false)
+        );
+        assert_eq!(
+            parse_option("create", "sta").unwrap_err(),
+            "Option sta is ambiguous (start, startup)"
+        );
+        assert_eq!(
+            parse_option("create", "rest").unwrap(),
+            ("restore".to_string(), true)
+        );
     }
 
     #[test]

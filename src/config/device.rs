@@ -39,7 +39,7 @@ fn check_mode(value: &str) -> Result<(), String> {
 const KEYS: &[Key] = &[
     Key {
         name: "path",
-        kind: Kind::Text(check_path),
+        kind: Kind::Format(check_path),
         default_key: true,
         required: false,
     },
@@ -127,11 +127,11 @@ mod tests {
         let err = |v: &str| DeviceEntry::parse(v).unwrap_err().0;
         assert_eq!(
             err("/etc/passwd"),
-            "format error\npath: /etc/passwd is not a valid device path"
+            "format error\npath: invalid format - /etc/passwd is not a valid device path\n"
         );
         assert_eq!(
             err("/dev/../etc/shadow"),
-            "format error\npath: /dev/../etc/shadow is not a valid device path"
+            "format error\npath: invalid format - /dev/../etc/shadow is not a valid device path\n"
         );
         assert_eq!(
             err("/dev/null,mode=777"),

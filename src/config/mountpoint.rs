@@ -103,11 +103,11 @@ fn check_idmap(value: &str) -> Result<(), String> {
 const ROOTFS_KEYS: &[Key] = &[
     Key {
         name: "volume",
-        kind: Kind::Text(validate::mount_path),
+        kind: Kind::Format(validate::mount_path),
         default_key: true,
         required: true,
     },
-    key("size", Kind::Text(check_size)),
+    key("size", Kind::Format(check_size)),
     key("acl", Kind::Boolean),
     key("mountoptions", Kind::Text(check_mountoptions)),
     key("idmap", Kind::Text(check_idmap)),
@@ -120,17 +120,17 @@ const ROOTFS_KEYS: &[Key] = &[
 const MP_KEYS: &[Key] = &[
     Key {
         name: "volume",
-        kind: Kind::Text(validate::mount_path),
+        kind: Kind::Format(validate::mount_path),
         default_key: true,
         required: true,
     },
     Key {
         name: "mp",
-        kind: Kind::Text(validate::mount_path),
+        kind: Kind::Format(validate::mount_path),
         default_key: false,
         required: true,
     },
-    key("size", Kind::Text(check_size)),
+    key("size", Kind::Format(check_size)),
     key("acl", Kind::Boolean),
     key("mountoptions", Kind::Text(check_mountoptions)),
     key("idmap", Kind::Text(check_idmap)),
@@ -277,11 +277,11 @@ mod tests {
         );
         assert_eq!(
             MountPoint::parse_mp("local:1,mp=/a/../etc").unwrap_err().0,
-            "format error\nmp: /a/../etc contains illegal character sequences"
+            "format error\nmp: invalid format - /a/../etc contains illegal character sequences\n"
         );
         assert_eq!(
             MountPoint::parse_rootfs("local:1,size=8X").unwrap_err().0,
-            "format error\nsize: value does not look like a valid disk size: 8X"
+            "format error\nsize: invalid format - value does not look like a valid disk size: 8X\n"
         );
         assert_eq!(
             MountPoint::parse_rootfs("local:1,mountoptions=noatime;exec")

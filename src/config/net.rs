@@ -55,7 +55,7 @@ const KEYS: &[Key] = &[
     },
     key("type", Kind::Enum(&["veth"])),
     key("bridge", Kind::Text(validate::interface_name)),
-    key("hwaddr", Kind::Text(validate::mac)),
+    key("hwaddr", Kind::Format(validate::mac)),
     key(
         "mtu",
         Kind::Integer {
@@ -63,10 +63,10 @@ const KEYS: &[Key] = &[
             max: Some(65535),
         },
     ),
-    key("ip", Kind::Text(validate::ipv4_config)),
-    key("gw", Kind::Text(validate::ipv4)),
-    key("ip6", Kind::Text(validate::ipv6_config)),
-    key("gw6", Kind::Text(validate::ipv6)),
+    key("ip", Kind::Format(validate::ipv4_config)),
+    key("gw", Kind::Format(validate::ipv4)),
+    key("ip6", Kind::Format(validate::ipv6_config)),
+    key("gw6", Kind::Format(validate::ipv6)),
     key("firewall", Kind::Boolean),
     key(
         "tag",
@@ -279,11 +279,11 @@ mod tests {
         );
         assert_eq!(
             err("name=eth0,hwaddr=01:00:00:00:00:01"),
-            "format error\nhwaddr: value does not look like a valid unicast MAC address"
+            "format error\nhwaddr: invalid format - value does not look like a valid unicast MAC address\n"
         );
         assert_eq!(
             err("name=eth0,ip=10.0.0.1"),
-            "format error\nip: value does not look like a valid ipv4 network configuration"
+            "format error\nip: invalid format - value does not look like a valid ipv4 network configuration\n"
         );
         assert_eq!(
             err("name=eth0,type=tap"),

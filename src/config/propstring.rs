@@ -18,7 +18,10 @@ pub enum PropertyFormat {
 }
 
 /// `Display` is pct's message, e.g. `invalid key in comma-separated list property: foo` or
-/// `format error\nname: property is missing and it is not optional`.
+/// `format error\nname: property is missing and it is not optional`, without the final
+/// newline pct's message always has (a key whose named format failed keeps its own:
+/// `format error\nhwaddr: invalid format - value does not look like a valid unicast MAC
+/// address\n`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct PropertyError(pub String);
@@ -52,8 +55,12 @@ pub(crate) enum Kind {
     },
     Number,
     Enum(&'static [&'static str]),
-    /// Free text checked by a validator that returns pct's message.
+    /// Free text checked by a validator that returns pct's message (a pattern check).
     Text(fn(&str) -> Result<(), String>),
+    /// Text checked by one of pct's named formats (`mac-addr`, `disk-size`, ...). pct
+    /// reports their failures as `invalid format - <message>`, with the newline of the
+    /// `die` that raised them.
+    Format(fn(&str) -> Result<(), String>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +129,9 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
             }
         }
         Kind::Text(validate) => validate(value).map(|()| value.to_string()),
+        Kind::Format(validate) => validate(value)
+            .map(|()| value.to_string())
+            .map_err(|message| format!("invalid format - {message}\n")),
     }
 }
 

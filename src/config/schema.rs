@@ -37,7 +37,8 @@ pub struct OptionSpec {
     pub description: &'static str,
 }
 
-/// Why a value was refused; `Display` is the text pct prints after `<key>: `.
+/// Why a value was refused; `Display` is the text pct prints after `<key>: `, ending with a
+/// newline where pct's does (failed named formats and property strings).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct OptionError(pub String);
@@ -482,17 +483,24 @@ fn check_format(format: &str, value: &str) -> Result<String, String> {
     }
 }
 
-/// A property-string error as the API reports it for option `key`.
+/// A property-string error as the API reports it for option `key`: nested keys named
+/// `key.sub`, and the newline of the error pct raised kept at the end.
 fn property_error(key: &str, error: super::PropertyError) -> String {
     match error.0.strip_prefix("format error\n") {
         Some(details) => {
             let nested: Vec<String> = details
-                .lines()
-                .map(|line| format!("{key}.{line}"))
+                .split('\n')
+                .map(|line| {
+                    if line.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{key}.{line}")
+                    }
+                })
                 .collect();
-            format!("invalid format - format error\n{}", nested.join("\n"))
+            format!("invalid format - format error\n{}\n", nested.join("\n"))
         }
-        None => format!("invalid format - {}", error.0),
+        None => format!("invalid format - {}\n", error.0),
     }
 }
 
@@ -562,7 +570,14 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
                 return fail(format!("value may only be {max} characters long"));
             }
             match format {
-                Some(format) => check_format(format, value).map_err(OptionError),
+                // A named format fails with a `die` in pct: its message keeps the newline.
+                Some(format) => check_format(format, value).map_err(|message| {
+                    if message.starts_with("invalid format - ") {
+                        OptionError(format!("{message}\n"))
+                    } else {
+                        OptionError(message)
+                    }
+                }),
                 None => Ok(value.to_string()),
             }
         }
@@ -671,7 +686,7 @@ mod tests {
         );
         assert_eq!(
             err("hostname", "bad_name"),
-            "invalid format - value does not look like a valid DNS name"
+            "invalid format - value does not look like a valid DNS name\n"
         );
         assert_eq!(
             err("hostname", &"a".repeat(256)),
@@ -679,11 +694,16 @@ mod tests {
         );
         assert_eq!(
             err("net0", "bridge=vmbr0"),
-            "invalid format - format error\nnet0.name: property is missing and it is not optional"
+            "invalid format - format error\nnet0.name: property is missing and it is not optional\n"
+        );
+        // The nested key's own format failure keeps its prefix and newline, as pct's does.
+        assert_eq!(
+            err("net0", "name=eth0,hwaddr=01:00:00:00:00:00"),
+            "invalid format - format error\nnet0.hwaddr: invalid format - value does not look like a valid unicast MAC address\n\n"
         );
         assert_eq!(
             err("net0", "name=eth0,foo=1"),
-            "invalid format - invalid key in comma-separated list property: foo"
+            "invalid format - invalid key in comma-separated list property: foo\n"
         );
         assert_eq!(
             err("bogus", "1"),
@@ -691,7 +711,7 @@ mod tests {
         );
         assert_eq!(
             err("timezone", "Mars/Olympus"),
-            "invalid format - invalid time zone 'Mars/Olympus'"
+            "invalid format - invalid time zone 'Mars/Olympus'\n"
         );
     }
 

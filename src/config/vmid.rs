@@ -8,9 +8,27 @@ use std::str::FromStr;
 #[serde(transparent)]
 pub struct Vmid(u32);
 
+/// Why a text is not a container id, in pct's words and in the order pct checks: the
+/// `integer` type first, then the `pve-vmid` format (which also bounds the range).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid format - value does not look like a valid VM ID")]
-pub struct VmidError;
+#[non_exhaustive]
+pub enum VmidError {
+    #[error("type check ('integer') failed - got '{0}'")]
+    NotInteger(String),
+    #[error("invalid format - value does not look like a valid VM ID")]
+    Format,
+}
+
+impl VmidError {
+    /// The text pct's parameter check reports: a format failure comes from a `die` in pct
+    /// and keeps its newline (so pct shows an empty line before the usage text).
+    pub fn parameter_message(&self) -> String {
+        match self {
+            VmidError::NotInteger(_) => self.to_string(),
+            VmidError::Format => format!("{self}\n"),
+        }
+    }
+}
 
 impl Vmid {
     pub const MIN: u32 = 100;
@@ -20,7 +38,7 @@ impl Vmid {
         if (Self::MIN..=Self::MAX).contains(&id) {
             Ok(Vmid(id))
         } else {
-            Err(VmidError)
+            Err(VmidError::Format)
         }
     }
 
@@ -32,15 +50,22 @@ impl Vmid {
 impl FromStr for Vmid {
     type Err = VmidError;
 
-    /// pct's `pve-vmid` format: `^[1-9][0-9]{2,8}$`, so no sign, no leading zero.
+    /// JSONSchema's integer (`^[+-]?\d+$`), then pct's `pve-vmid` format
+    /// (`^[1-9][0-9]{2,8}$`, so no sign, no leading zero).
     fn from_str(s: &str) -> Result<Self, VmidError> {
+        let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VmidError::NotInteger(s.to_string()));
+        }
         let digits_ok = (3..=9).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_digit())
             && !s.starts_with('0');
         if !digits_ok {
-            return Err(VmidError);
+            return Err(VmidError::Format);
         }
-        s.parse::<u32>().map_err(|_| VmidError).and_then(Vmid::new)
+        s.parse::<u32>()
+            .map_err(|_| VmidError::Format)
+            .and_then(Vmid::new)
     }
 }
 
@@ -64,6 +89,25 @@ mod tests {
     fn rejects_reserved_and_malformed() {
         for bad in ["99", "0100", "+100", "1000000000", "10a", "", " 100"] {
             assert!(bad.parse::<Vmid>().is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn type_check_comes_before_the_format() {
+        assert_eq!(
+            "abc".parse::<Vmid>().unwrap_err().to_string(),
+            "type check ('integer') failed - got 'abc'"
+        );
+        assert_eq!(
+            " 100".parse::<Vmid>().unwrap_err(),
+            VmidError::NotInteger(" 100".into())
+        );
+        for format_error in ["99", "-100", "+100", "0100", "1000000000"] {
+            assert_eq!(
+                format_error.parse::<Vmid>().unwrap_err().to_string(),
+                "invalid format - value does not look like a valid VM ID",
+                "{format_error}"
+            );
         }
     }
 }

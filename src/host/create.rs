@@ -36,9 +36,6 @@ pub struct CreateOptions {
 impl Container<'_> {
     pub fn create(&self, options: &CreateOptions) -> Result<Config, Error> {
         let vmid = self.vmid;
-        if let Some(keys) = &options.ssh_public_keys {
-            validate_ssh_public_keys(keys)?;
-        }
         let storage_cfg = self.host.storage_config()?;
         let default_storage = options.storage.clone().unwrap_or_else(|| "local".into());
         let mut unprivileged = options.unprivileged.unwrap_or(true);
@@ -91,6 +88,18 @@ impl Container<'_> {
         if !errors.is_empty() {
             return Err(Error::Parameters(errors));
         }
+        // pct's checks before its create task, in its order; their errors have no prefix.
+        if !options.force && self.exists() {
+            return Err(self.already_exists());
+        }
+        if let Some(keys) = &options.ssh_public_keys {
+            validate_ssh_public_keys(keys)?;
+        }
+        if options.template == "-" {
+            return Err(Error::Failed(
+                "pipe can only be used with restore tasks".into(),
+            ));
+        }
         if !volumes.is_empty() && !volumes.iter().any(|(key, _)| key == "rootfs") {
             return Err(Error::Failed(
                 "mount points configured, but 'rootfs' not set - aborting".into(),
@@ -110,9 +119,13 @@ impl Container<'_> {
         if unprivileged {
             config.main.set("unprivileged", "1".into());
         }
-        let template = storage_cfg.template_path(&options.template)?;
-
         let prefix = format!("unable to create CT {vmid} -");
+        storage_cfg.template_location(&options.template)?;
+        // The file itself is looked for inside pct's task, so a missing one carries its prefix.
+        let template = storage_cfg
+            .template_path(&options.template)
+            .map_err(|e| Error::from(e).context(&prefix))?;
+
         self.create_and_lock_config(options.force)
             .map_err(|e| e.context(&prefix))?;
         let mut allocated = Vec::new();
@@ -142,6 +155,14 @@ impl Container<'_> {
         Ok(config)
     }
 
+    fn already_exists(&self) -> Error {
+        Error::Failed(format!(
+            "CT {} already exists on node '{}'",
+            self.vmid,
+            self.host.node()
+        ))
+    }
+
     /// Reserve the id: under the config lock, refuse an existing config (unless forced and not
     /// locked) and write one holding only `lock: create`.
     fn create_and_lock_config(&self, force: bool) -> Result<(), Error> {
@@ -151,11 +172,7 @@ impl Container<'_> {
         )?;
         if self.exists() {
             if !force {
-                return Err(Error::Failed(format!(
-                    "CT {} already exists on node '{}'",
-                    self.vmid,
-                    self.host.node()
-                )));
+                return Err(self.already_exists());
             }
             if self.is_running() {
                 return Err(Error::Failed("can't overwrite running container".into()));

@@ -1,14 +1,17 @@
-//! `pct destroy`: refuse protected, locked or running containers; free every volume the
-//! config references (and, on request, every other volume the id owns); then remove the config.
+//! `pct destroy`: refuse protected or locked containers, and running ones unless forced (then
+//! stop them first); free every volume the config references (and, on request, every other
+//! volume the id owns); then remove the config.
 
 use std::fs;
 
 use super::{Container, Error, check_lock};
-use crate::config::{Config, MountKind};
+use crate::config::{Config, MountKind, Warning};
 use crate::storage::VolumeId;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DestroyOptions {
+    /// Stop a running container first (pct's `--force`) instead of refusing it.
+    pub force: bool,
     /// Also remove the container from related configurations (jobs, HA). corral keeps none.
     pub purge: bool,
     /// Also free volumes owned by the id that the config does not reference.
@@ -16,7 +19,8 @@ pub struct DestroyOptions {
 }
 
 impl Container<'_> {
-    pub fn destroy(&self, options: DestroyOptions) -> Result<(), Error> {
+    /// Returns pct's warnings (`forced to stop CT N before destroying!`).
+    pub fn destroy(&self, options: DestroyOptions) -> Result<Vec<Warning>, Error> {
         let vmid = self.vmid;
         let early_checks = |config: &Config| -> Result<(), Error> {
             if config.main.flag("protection") {
@@ -32,15 +36,23 @@ impl Container<'_> {
             ))
         };
         early_checks(&self.config()?)?;
-        if self.is_running() {
+        if !options.force && self.is_running() {
             return Err(running());
         }
 
         let _lock = self.lock()?;
         let mut config = self.config()?;
         early_checks(&config)?;
+        let mut warnings = Vec::new();
         if self.is_running() {
-            return Err(running());
+            if !options.force {
+                return Err(running());
+            }
+            warnings.push(Warning(format!(
+                "forced to stop CT {vmid} before destroying!"
+            )));
+            // The config's lock was checked above, as pct does before its forced stop.
+            self.stop(true)?;
         }
         self.clear_leftovers(&self.state_dir());
         let storage = self.host.storage_config()?;
@@ -72,7 +84,8 @@ impl Container<'_> {
         let rootfs_dir = self.rootfs_dir();
         let _ = fs::remove_dir(&rootfs_dir);
         let _ = rootfs_dir.parent().map(fs::remove_dir);
-        self.remove_config()
+        self.remove_config()?;
+        Ok(warnings)
     }
 }
 

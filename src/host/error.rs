@@ -7,6 +7,8 @@ use crate::mount::MountError;
 use crate::storage::{StorageError, TemplateError};
 
 /// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
+/// `message` is pct's text as it is: the ones pct raises with `die` (format checks, property
+/// strings) end with a newline, which pct prints as an empty line before the usage text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
     pub key: String,

@@ -416,14 +416,15 @@ impl Container<'_> {
     }
 
     fn prepare_stop(&self, skiplock: bool) -> Result<(InitState, Option<StartPlan>), Error> {
-        let config = self.config()?;
-        if !skiplock && config.main.lock() != Some("mounted") {
-            check_lock(&config)?;
-        }
+        // pct asks whether the container runs before it reads the config or its lock.
         let Some(init) = self.running_init() else {
             self.clear_leftovers(&self.state_dir());
             return Err(Error::Failed(format!("CT {} not running", self.vmid)));
         };
+        let config = self.config()?;
+        if !skiplock && config.main.lock() != Some("mounted") {
+            check_lock(&config)?;
+        }
         Ok((init, self.state_dir().read_plan().ok()))
     }
 

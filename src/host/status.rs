@@ -3,6 +3,7 @@
 use super::volumes::mount_points_in_order;
 use super::{Container, Error, Host};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
+use rustix::fs::{Mode, OFlags, ResolveFlags, StatVfs, openat2};
 
 /// One row of `pct list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -87,6 +88,20 @@ pub struct DiskUsage {
     pub used: u64,
     pub avail: u64,
     pub path: String,
+}
+
+/// One `pct df` row from the file system's numbers.
+fn usage_row(mount_point: String, volume: String, path: String, stat: &StatVfs) -> DiskUsage {
+    let block = stat.f_frsize;
+    let total = stat.f_blocks * block;
+    DiskUsage {
+        mount_point,
+        volume,
+        total,
+        used: total - stat.f_bfree * block,
+        avail: stat.f_bavail * block,
+        path,
+    }
 }
 
 /// Seconds since a process started, from its start time in clock ticks after boot.
@@ -232,9 +247,45 @@ impl Container<'_> {
         }
     }
 
-    /// `pct df`: usage of every mount point. A stopped container is mounted for the
-    /// measurement under the `mounted` lock and taken down again.
+    /// `pct df`: usage of every mount point. A running container is measured through its
+    /// init's root, as its processes see it, without a lock; a stopped one is mounted for
+    /// the measurement under the `mounted` lock and taken down again.
     pub fn disk_usage(&self) -> Result<Vec<DiskUsage>, Error> {
+        if let Some(init) = self.running_init() {
+            let config = self.config()?;
+            let root = rustix::fs::open(
+                format!("/proc/{}/root", init.pid),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::io(
+                    format!("unable to open the root of CT {}", self.vmid),
+                    e.into(),
+                )
+            })?;
+            return mount_points_in_order(&config.main)?
+                .into_iter()
+                .map(|(key, mp)| {
+                    let path = mp.mp.clone().unwrap_or_else(|| "/".into());
+                    // Paths inside the container are its own: resolved in its root only.
+                    let relative = match path.trim_start_matches('/') {
+                        "" => ".",
+                        relative => relative,
+                    };
+                    let stat = openat2(
+                        &root,
+                        relative,
+                        OFlags::PATH | OFlags::CLOEXEC,
+                        Mode::empty(),
+                        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+                    )
+                    .and_then(rustix::fs::fstatvfs)
+                    .map_err(|e| Error::io(format!("df '{path}'"), e.into()))?;
+                    Ok(usage_row(key, mp.volume, path, &stat))
+                })
+                .collect();
+        }
         let config = self.set_lock("mounted")?;
         let result = (|| -> Result<Vec<DiskUsage>, Error> {
             let storage = self.host.storage_config()?;
@@ -245,18 +296,7 @@ impl Container<'_> {
                 let full = mounted.rootfs().join(path.trim_start_matches('/'));
                 let stat = rustix::fs::statvfs(&full)
                     .map_err(|e| Error::io(format!("df '{path}'"), e.into()))?;
-                let block = stat.f_frsize;
-                let total = stat.f_blocks * block;
-                let avail = stat.f_bavail * block;
-                let used = total - stat.f_bfree * block;
-                rows.push(DiskUsage {
-                    mount_point: key,
-                    volume: mp.volume.clone(),
-                    total,
-                    used,
-                    avail,
-                    path,
-                });
+                rows.push(usage_row(key, mp.volume, path, &stat));
             }
             mounted.unmount()?;
             Ok(rows)

@@ -589,7 +589,19 @@ impl StorageConfig {
     /// root; a relative one from the current directory. Errors: `can't find file 'X'`,
     /// `unable to use volume X - content type needs to be 'vztmpl'`.
     pub fn template_path(&self, template: &str) -> Result<PathBuf, StorageError> {
-        let missing = || StorageError::Invalid(format!("can't find file '{template}'"));
+        let path = self.template_location(template)?;
+        if !path.is_file() {
+            return Err(StorageError::Invalid(format!(
+                "can't find file '{template}'"
+            )));
+        }
+        Ok(path)
+    }
+
+    /// Where `template` would be: its volume checked (content type, storage enabled and
+    /// active), the file itself not looked at. pct checks these before its create task and
+    /// looks for the file only inside it.
+    pub fn template_location(&self, template: &str) -> Result<PathBuf, StorageError> {
         let path = match VolumeId::parse(template) {
             Ok(volid) => {
                 let kind = volid.kind()?;
@@ -610,9 +622,6 @@ impl StorageConfig {
                 }
             }
         };
-        if !path.is_file() {
-            return Err(missing());
-        }
         Ok(path)
     }
 
