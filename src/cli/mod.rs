@@ -2,6 +2,7 @@
 //! and never does the work itself.
 
 mod argv;
+mod interrupt;
 mod output;
 mod terminal;
 mod tree;
@@ -165,8 +166,15 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                     })?),
                     None => None,
                 },
+                cancel: None,
             };
-            host.container(vmid(m)?).create(&create)?;
+            let vmid = vmid(m)?;
+            // After the password prompt, which Ctrl-C must still end at once.
+            let create = CreateOptions {
+                cancel: Some(interrupt::cancel_on_signals()),
+                ..create
+            };
+            host.container(vmid).create(&create)?;
         }
         "destroy" => {
             let host = host(m)?;
