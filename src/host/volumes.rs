@@ -12,7 +12,7 @@ use crate::mount::{VolumeSource, mount_volume, unmount_tree};
 use crate::storage::{StorageConfig, VolumeFormat, VolumeId};
 
 /// How long freeing a volume waits for the kernel to let go of its loop devices.
-const LOOP_RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+const LOOP_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The container's volumes mounted under one directory; unmounted on drop unless kept.
 pub struct MountedVolumes {
