@@ -161,15 +161,19 @@ impl Running {
         }
     }
 
-    /// The pid of a child of this pct whose name is `comm`, once there is one.
+    /// The pid of a child of this pct whose name is `comm`, once there is one. Polled without
+    /// pause: `mkfs.ext4` on a sparse image runs for a few milliseconds only.
     fn wait_for_child(&self, comm: &str) -> i32 {
-        let parent = self.pid().to_string();
-        let mut found = None;
-        wait_for(&format!("{comm} to start"), || {
-            found = child_named(&parent, comm);
-            found.is_some()
-        });
-        found.unwrap()
+        let start = Instant::now();
+        loop {
+            if let Some(pid) = child_named(self.pid(), comm) {
+                return pid;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {comm} to start"
+            );
+        }
     }
 
     fn signal(&self, signal: i32) {
@@ -193,14 +197,18 @@ impl Drop for Running {
     }
 }
 
-fn child_named(parent: &str, comm: &str) -> Option<i32> {
-    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-        let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
-        // pid (comm) state ppid ...
-        let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-        let ppid = rest.split(' ').nth(1)?;
-        (name == comm && ppid == parent).then_some(pid)
+/// A child of any thread of `parent` whose command name is `comm`.
+fn child_named(parent: i32, comm: &str) -> Option<i32> {
+    let tasks = fs::read_dir(format!("/proc/{parent}/task")).ok()?;
+    tasks.flatten().find_map(|task| {
+        let children = fs::read_to_string(task.path().join("children")).ok()?;
+        children
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<i32>().ok())
+            .find(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|name| name.trim_end() == comm)
+            })
     })
 }
 

@@ -661,6 +661,55 @@ mod tests {
     }
 
     #[test]
+    fn prepared_volumes_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let config = StorageConfig::load(&root).unwrap();
+        let images = root.join("var/lib/vz/images/100");
+        let listing = || -> Vec<String> {
+            match std::fs::read_dir(&images) {
+                Ok(entries) => entries
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+
+        for size in [64 * MIB, 0] {
+            let prepared = config
+                .prepare_disk_owned("local", 100, size, (0, 0))
+                .unwrap();
+            assert!(listing().is_empty(), "named before commit: {:?}", listing());
+            drop(prepared);
+            assert!(!images.exists(), "a dropped volume leaves nothing");
+        }
+
+        let raw = config
+            .prepare_disk_owned("local", 100, 64 * MIB, (0, 0))
+            .unwrap();
+        assert_eq!(raw.volid().to_string(), "local:100/vm-100-disk-0.raw");
+        let volid = raw.commit().unwrap();
+        let path = images.join("vm-100-disk-0.raw");
+        assert_eq!(listing(), ["vm-100-disk-0.raw"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 * MIB);
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(ext4_with_mmp(&path), (true, true));
+        let dir_volume = config
+            .prepare_disk_owned("local", 100, 0, (1000, 1000))
+            .unwrap();
+        assert_eq!(
+            dir_volume.volid().to_string(),
+            "local:100/subvol-100-disk-1.subvol"
+        );
+        let subvol = dir_volume.commit().unwrap();
+        let meta = std::fs::metadata(images.join("subvol-100-disk-1.subvol")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+        config.free_volume(&volid).unwrap();
+        config.free_volume(&subvol).unwrap();
+        assert!(!images.exists());
+    }
+
+    #[test]
     fn raw_allocation_is_a_sparse_ext4_image_numbered_and_freed() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
