@@ -10,6 +10,7 @@
 //! # Ok::<(), corral::Error>(())
 //! ```
 
+pub mod cancel;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
@@ -20,5 +21,6 @@ pub mod runtime;
 pub mod setup;
 pub mod storage;
 
+pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
 pub use host::{Container, CreateOptions, Error, Host, StartOptions};

@@ -2,6 +2,7 @@
 //! and never does the work itself.
 
 mod argv;
+mod interrupt;
 mod output;
 mod terminal;
 mod tree;
@@ -182,9 +183,15 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                     })?),
                     None => None,
                 },
+                cancel: None,
             };
             let start = flag(m, "start")?;
             let ct = host.container(vmid(m)?);
+            // After the password prompt, which Ctrl-C must still end at once.
+            let create = CreateOptions {
+                cancel: Some(interrupt::cancel_on_signals()),
+                ..create
+            };
             ct.create(&create)?;
             // pct starts the container once its create task succeeded; a failed start
             // leaves the container created.

@@ -31,6 +31,18 @@ pub struct CreateOptions {
     pub password: Option<String>,
     /// Public SSH keys for root's authorized_keys, one per line (OpenSSH format).
     pub ssh_public_keys: Option<String>,
+    /// Once cancelled, the create stops at its next step, undoes what it did and fails with
+    /// [`Error::Interrupted`].
+    pub cancel: Option<crate::cancel::Cancel>,
+}
+
+impl CreateOptions {
+    fn check_cancel(&self) -> Result<(), Error> {
+        match &self.cancel {
+            Some(cancel) if cancel.is_cancelled() => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Container<'_> {
@@ -129,28 +141,44 @@ impl Container<'_> {
         self.create_and_lock_config(options.force)
             .map_err(|e| e.context(&prefix))?;
         let mut allocated = Vec::new();
-        let result = self.populate(
-            &storage_cfg,
-            &mut config,
-            &volumes,
-            &template,
-            options,
-            &mut allocated,
-        );
+        let result = self
+            .populate(
+                &storage_cfg,
+                &mut config,
+                &volumes,
+                &template,
+                options,
+                &mut allocated,
+            )
+            // Whatever step noticed it (a killed mkfs, the extraction), a cancelled create
+            // failed because it was cancelled.
+            .map_err(|e| match options.check_cancel() {
+                Err(interrupted) => interrupted,
+                Ok(()) => e,
+            });
         if let Err(error) = result {
+            let _guard = self.lock();
+            let mut left = Vec::new();
             for volid in allocated.iter().rev() {
-                if let Err(e) = storage_cfg.free_volume(volid) {
-                    eprintln!("unable to free volume '{volid}': {e}");
+                if let Err(e) = self.free_volume(&storage_cfg, volid) {
+                    left.push(format!("unable to free volume '{volid}' - {e}"));
                 }
             }
-            let _guard = self.lock();
-            if let Err(e) = self.remove_config() {
-                eprintln!("{e}");
+            let error = error.context(&prefix);
+            if left.is_empty() {
+                if let Err(e) = self.remove_config() {
+                    left.push(e.to_string());
+                }
+                let rootfs_dir = self.rootfs_dir();
+                let _ = fs::remove_dir(&rootfs_dir);
+                let _ = rootfs_dir.parent().map(fs::remove_dir);
             }
-            let rootfs_dir = self.rootfs_dir();
-            let _ = fs::remove_dir(&rootfs_dir);
-            let _ = rootfs_dir.parent().map(fs::remove_dir);
-            return Err(error.context(&prefix));
+            // Otherwise the config (still `lock: create`) names what is left, for
+            // `pct unlock` and `pct destroy` to take away once it can go.
+            if left.is_empty() {
+                return Err(error);
+            }
+            return Err(Error::Failed(format!("{error}\n{}", left.join("\n"))));
         }
         Ok(config)
     }
@@ -191,6 +219,8 @@ impl Container<'_> {
         self.write_config(&stub)
     }
 
+    /// Allocate the volumes, each named in the on-disk config (`lock: create`) as it comes
+    /// into being; fill them; write the final config.
     fn populate(
         &self,
         storage_cfg: &StorageConfig,
@@ -202,16 +232,83 @@ impl Container<'_> {
     ) -> Result<(), Error> {
         let _lock = self.lock()?;
         for (key, value) in volumes {
+            options.check_cancel()?;
             let mut mp = parse_mount_point(key, value)?;
             if let Some(allocation) = Allocation::parse(&mp.volume) {
                 let size = allocation_bytes(allocation.size_gib);
-                let volid = storage_cfg.alloc_disk(&allocation.storage, self.vmid.get(), size)?;
-                allocated.push(volid.clone());
-                mp.volume = volid.to_string();
+                let prepared = storage_cfg.prepare_disk_owned(
+                    &allocation.storage,
+                    self.vmid.get(),
+                    size,
+                    (0, 0),
+                )?;
+                options.check_cancel()?;
+                mp.volume = prepared.volid().to_string();
                 mp.size = Some(size);
+                config.main.set(key, mp.to_string());
+                // The volume gets its name between writing the config that names it and
+                // putting that config in place, so that after a kill the config names every
+                // volume there is, and `pct destroy` finds them.
+                let mut locked = config.clone();
+                locked.main.set("lock", "create".into());
+                let staged = self.stage_config(&locked)?;
+                allocated.push(prepared.commit()?);
+                staged.commit()?;
+            } else {
+                config.main.set(key, mp.to_string());
             }
-            config.main.set(key, mp.to_string());
         }
+        options.check_cancel()?;
+        // The volumes are mounted in a mount namespace of their own: whatever interrupts the
+        // create, even SIGKILL, the kernel takes the mounts and their loop devices down with
+        // it, and nothing is left mounted on the host.
+        crate::mount::in_private_mount_namespace(|| {
+            self.fill_volumes(storage_cfg, config, template, options)
+        })
+        .map_err(|e| Error::io("unable to create a mount namespace", e))??;
+
+        if config.main.get("hostname").is_none() {
+            config.main.set("hostname", format!("CT{}", self.vmid));
+        }
+        if config.main.get("memory").is_none() {
+            config.main.set("memory", "512".into());
+        }
+        if config.main.get("swap").is_none() {
+            config.main.set("swap", "512".into());
+        }
+        options.check_cancel()?;
+        self.write_config(config)
+    }
+
+    /// Mount the new volumes, extract the template, run the guest setup, detect arch and
+    /// ostype; then make sure every write reached the storage before unmounting.
+    fn fill_volumes(
+        &self,
+        storage_cfg: &StorageConfig,
+        config: &mut Config,
+        template: &std::path::Path,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        let mounted = self.mount_volumes(&config.main, storage_cfg)?;
+        let filled = self.extract_and_set_up(mounted.rootfs(), config, template, options);
+        // Writes a full storage could not take show up here only; they explain any failure
+        // the extraction or setup met on the way (EIO, a read-only remount), so they win.
+        let synced = mounted.sync();
+        let unmounted = mounted.unmount();
+        if let Err(lost) = synced {
+            return Err(lost.into_error());
+        }
+        filled?;
+        unmounted
+    }
+
+    fn extract_and_set_up(
+        &self,
+        rootfs: &std::path::Path,
+        config: &mut Config,
+        template: &std::path::Path,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
         let id_map = if config.main.flag("unprivileged") {
             Some(IdMap::from_lxc_values(lxc_idmaps(config))?)
         } else {
@@ -223,29 +320,28 @@ impl Container<'_> {
                 map.to_host(IdKind::Group, 0)?,
             ))
         });
-
-        let mounted = self.mount_volumes(&config.main, storage_cfg)?;
-        let rootfs = mounted.rootfs().to_path_buf();
         if let Some(map) = &id_map {
-            shift_mount_roots(&rootfs, config, map)?;
+            shift_mount_roots(rootfs, config, map)?;
         }
         println!("extracting archive '{}'", template.display());
         let started = std::time::Instant::now();
         let summary = extract_template(
             template,
-            &rootfs,
+            rootfs,
             &ExtractOptions {
                 id_map,
                 progress: options.progress,
                 ignore_unpack_errors: options.ignore_unpack_errors,
+                cancel: options.cancel.clone(),
             },
         )?;
         println!("{}", totals_line(summary.bytes, started.elapsed()));
+        options.check_cancel()?;
 
         let guest = GuestConfig::from_section(&config.main).map_err(Error::Failed)?;
         let host_env = HostEnv::read(self.host.root());
         let request = SetupRequest {
-            rootfs: &rootfs,
+            rootfs,
             owner: root_owner,
             conf: &guest,
             host: &host_env,
@@ -268,7 +364,7 @@ impl Container<'_> {
         let outcome = result.map_err(|e| Error::Failed(e.message))?;
         // The plugin setup detected is the one whose rules find the architecture.
         if config.main.get("arch").is_none() {
-            match guest_arch(&rootfs, &outcome.ostype) {
+            match guest_arch(rootfs, &outcome.ostype) {
                 Some(arch) => {
                     println!("Detected container architecture: {arch}");
                     config.main.set("arch", arch.into());
@@ -280,18 +376,7 @@ impl Container<'_> {
             }
         }
         config.main.set("ostype", outcome.ostype);
-        mounted.unmount()?;
-
-        if config.main.get("hostname").is_none() {
-            config.main.set("hostname", format!("CT{}", self.vmid));
-        }
-        if config.main.get("memory").is_none() {
-            config.main.set("memory", "512".into());
-        }
-        if config.main.get("swap").is_none() {
-            config.main.set("swap", "512".into());
-        }
-        self.write_config(config)
+        Ok(())
     }
 }
 

@@ -68,20 +68,29 @@ impl Container<'_> {
                 }
             }
         }
+        // A leftover mount at the staging directory (an interrupted create or mount) holds
+        // the volumes; the container is stopped, so nothing there is in use.
+        let rootfs_dir = self.rootfs_dir();
+        crate::mount::unmount_tree(&rootfs_dir)?;
+        let mut not_freed = Vec::new();
         for volid in &volumes {
             // Volumes of other containers (e.g. a shared mp) are never ours to free.
             if volid.owner().is_some_and(|owner| owner != vmid.get()) {
                 continue;
             }
-            if let Err(e) = storage.free_volume(volid) {
-                eprintln!("unable to free volume '{volid}' - {e}");
+            if let Err(e) = self.free_volume(&storage, volid) {
+                not_freed.push(format!("unable to free volume '{volid}' - {e}"));
             }
+        }
+        // The config (locked `destroyed`) stays to name what is left; once that can go,
+        // `pct unlock` and `pct destroy` again finish the job.
+        if !not_freed.is_empty() {
+            return Err(Error::Failed(not_freed.join("\n")));
         }
         if options.purge {
             println!("purging CT {vmid} from related configurations..");
         }
         crate::runtime::apparmor::forget(self.host.root(), vmid.get());
-        let rootfs_dir = self.rootfs_dir();
         let _ = fs::remove_dir(&rootfs_dir);
         let _ = rootfs_dir.parent().map(fs::remove_dir);
         self.remove_config()?;

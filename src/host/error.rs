@@ -38,6 +38,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is
+    /// undone.
+    #[error("{}", crate::cancel::INTERRUPTED)]
+    Interrupted,
     /// Any other failure, worded as pct words it.
     #[error("{0}")]
     Failed(String),

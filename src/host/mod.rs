@@ -202,26 +202,25 @@ impl<'h> Container<'h> {
     /// Write the config atomically: a temporary file in the same directory, fsync, rename.
     /// The caller holds the config lock.
     pub fn write_config(&self, config: &Config) -> Result<(), Error> {
+        self.stage_config(config)?.commit()
+    }
+
+    /// Write `config` beside the config file, synced, ready to replace it with
+    /// [`StagedConfig::commit`] (one rename). Lets a caller give new volumes their names
+    /// between the two, so that a kill leaves no volume the config does not name.
+    pub(crate) fn stage_config(&self, config: &Config) -> Result<StagedConfig, Error> {
         let text = config.write()?;
         let path = self.config_path();
         let dir = path.parent().expect("config path has a parent");
         fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
         let temp = dir.join(format!(".{}.conf.tmp.{}", self.vmid, std::process::id()));
-        let result = (|| {
-            let mut file = fs::File::create(&temp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
-            return Err(Error::io(
-                format!("unable to write '{}'", path.display()),
-                e,
-            ));
-        }
-        Ok(())
+        let staged = StagedConfig { temp, path };
+        let mut file = fs::File::create(&staged.temp).map_err(|e| staged.error(e))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| staged.error(e))?;
+        Ok(staged)
     }
 
     /// Remove the config file (the last step of destroy and of a failed create).
@@ -233,6 +232,30 @@ impl<'h> Container<'h> {
     /// Whether the container runs: the init recorded under `run/corral/<vmid>` is alive.
     pub fn is_running(&self) -> bool {
         self.running_init().is_some()
+    }
+}
+
+/// A config written beside the config file; removed on drop unless committed.
+pub(crate) struct StagedConfig {
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl StagedConfig {
+    fn error(&self, source: std::io::Error) -> Error {
+        Error::io(format!("unable to write '{}'", self.path.display()), source)
+    }
+
+    /// Replace the config file with the staged one.
+    pub(crate) fn commit(self) -> Result<(), Error> {
+        fs::rename(&self.temp, &self.path).map_err(|e| self.error(e))
+    }
+}
+
+impl Drop for StagedConfig {
+    fn drop(&mut self) {
+        // After a commit the temporary name is gone already.
+        let _ = fs::remove_file(&self.temp);
     }
 }
 

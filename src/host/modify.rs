@@ -46,6 +46,7 @@ impl Container<'_> {
         }
         let storage = self.host.storage_config()?;
         let mut allocated: Vec<VolumeId> = Vec::new();
+        let mut prepared: Vec<crate::storage::PreparedVolume> = Vec::new();
         let result = (|| {
             let mut request = request.clone();
             for (key, value) in request.set.iter_mut() {
@@ -53,10 +54,14 @@ impl Container<'_> {
                     let mut mp = parse_mount_point(key, value)?;
                     if let Some(allocation) = Allocation::parse(&mp.volume) {
                         let size = allocation_bytes(allocation.size_gib);
-                        let volid =
-                            storage.alloc_disk(&allocation.storage, self.vmid.get(), size)?;
-                        allocated.push(volid.clone());
-                        mp.volume = volid.to_string();
+                        let volume = storage.prepare_disk_owned(
+                            &allocation.storage,
+                            self.vmid.get(),
+                            size,
+                            (0, 0),
+                        )?;
+                        mp.volume = volume.volid().to_string();
+                        prepared.push(volume);
                         mp.size = Some(size);
                         *value = mp.to_string();
                     }
@@ -72,7 +77,14 @@ impl Container<'_> {
             if running {
                 warnings.extend(self.hotplug(&mut config)?);
             }
-            self.write_config(&config)?;
+            // New volumes get their names between writing the config that names them and
+            // putting it in place: a kill at any point before leaves no volume behind (the
+            // unnamed image goes with the process), and one after leaves them named.
+            let staged = self.stage_config(&config)?;
+            for volume in prepared.drain(..) {
+                allocated.push(volume.commit()?);
+            }
+            staged.commit()?;
             // A deleted unusedN takes its volume with it, as in pct; one still referenced
             // elsewhere (rootfs, mpN, another unusedN, a snapshot) stays.
             let still_used = referenced_volume_texts(&config);
@@ -91,12 +103,21 @@ impl Container<'_> {
             }
             Ok(warnings)
         })();
-        if result.is_err() {
-            for volid in allocated.iter().rev() {
-                if let Err(e) = storage.free_volume(volid) {
-                    eprintln!("unable to free volume '{volid}': {e}");
-                }
+        // Volumes still unnamed vanish with `prepared`.
+        drop(prepared);
+        if let Err(error) = result {
+            let left: Vec<String> = allocated
+                .iter()
+                .rev()
+                .filter_map(|volid| {
+                    let e = self.free_volume(&storage, volid).err()?;
+                    Some(format!("unable to free volume '{volid}' - {e}"))
+                })
+                .collect();
+            if !left.is_empty() {
+                return Err(Error::Failed(format!("{error}\n{}", left.join("\n"))));
             }
+            return Err(error);
         }
         result
     }

@@ -2,17 +2,91 @@
 //! `var/lib/lxc/<vmid>/rootfs`, as `pct mount`, `pct create` and `pct df` need.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{Container, Error, Host};
 use crate::config::{MountKind, MountPoint, Section};
 use crate::mount::{VolumeSource, mount_volume, unmount_tree};
 use crate::storage::{StorageConfig, VolumeFormat, VolumeId};
 
+/// How long freeing a volume waits for the kernel to let go of its loop devices.
+const LOOP_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The container's volumes mounted under one directory; unmounted on drop unless kept.
 pub struct MountedVolumes {
     rootfs: PathBuf,
     armed: bool,
+    /// Each mounted volume's root, opened right after mounting: `syncfs` on it reports the
+    /// write errors its file system saw since.
+    roots: Vec<MountedRoot>,
+}
+
+struct MountedRoot {
+    key: String,
+    volume: String,
+    source: VolumeSource,
+    root: OwnedFd,
+}
+
+/// A mounted volume whose writes did not all reach its storage.
+#[derive(Debug)]
+pub(crate) struct LostWrites {
+    key: String,
+    volume: String,
+    image: Option<PathBuf>,
+    error: std::io::Error,
+}
+
+impl LostWrites {
+    /// The error, once the volume is unmounted: a raw image whose storage cannot back more of
+    /// it failed for want of space, whatever the kernel said on the way (ext4 on a loop
+    /// device sees `EIO`).
+    pub(crate) fn into_error(self) -> Error {
+        let source = match &self.image {
+            Some(image) if storage_cannot_back(image) => {
+                std::io::Error::from_raw_os_error(libc::ENOSPC)
+            }
+            _ => self.error,
+        };
+        Error::io(
+            format!("unable to write {} '{}'", self.key, self.volume),
+            source,
+        )
+    }
+}
+
+/// Whether the file system holding the sparse `image` is out of space: the first hole of the
+/// image cannot be given blocks (probed with `fallocate`, and punched out again).
+fn storage_cannot_back(image: &Path) -> bool {
+    use rustix::fs::{FallocateFlags, SeekFrom};
+    let Ok(file) = fs::OpenOptions::new().write(true).open(image) else {
+        return false;
+    };
+    let Ok(length) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let Ok(hole) = rustix::fs::seek(&file, SeekFrom::Hole(0)) else {
+        return false;
+    };
+    if hole >= length {
+        return false;
+    }
+    let probe = (length - hole).min(1 << 20);
+    match rustix::fs::fallocate(&file, FallocateFlags::KEEP_SIZE, hole, probe) {
+        Err(rustix::io::Errno::NOSPC) => true,
+        Ok(()) => {
+            let _ = rustix::fs::fallocate(
+                &file,
+                FallocateFlags::KEEP_SIZE | FallocateFlags::PUNCH_HOLE,
+                hole,
+                probe,
+            );
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 impl MountedVolumes {
@@ -26,8 +100,29 @@ impl MountedVolumes {
         self.rootfs.clone()
     }
 
+    /// Write everything out (`syncfs` on each volume) and report the first volume whose
+    /// file system could not: a sparse image on a full storage loses writes silently until
+    /// then.
+    pub(crate) fn sync(&self) -> Result<(), LostWrites> {
+        for mounted in &self.roots {
+            if let Err(e) = rustix::fs::syncfs(&mounted.root) {
+                return Err(LostWrites {
+                    key: mounted.key.clone(),
+                    volume: mounted.volume.clone(),
+                    image: match &mounted.source {
+                        VolumeSource::RawImage(image) => Some(image.clone()),
+                        _ => None,
+                    },
+                    error: e.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Unmount now, reporting failure.
     pub fn unmount(mut self) -> Result<(), Error> {
+        self.roots.clear();
         self.armed = false;
         Ok(unmount_tree(&self.rootfs)?)
     }
@@ -35,6 +130,8 @@ impl MountedVolumes {
 
 impl Drop for MountedVolumes {
     fn drop(&mut self) {
+        // Open roots would keep the mounts busy.
+        self.roots.clear();
         if self.armed
             && let Err(e) = unmount_tree(&self.rootfs)
         {
@@ -126,6 +223,7 @@ impl Container<'_> {
         let mut mounted = MountedVolumes {
             rootfs: rootfs.clone(),
             armed: false,
+            roots: Vec::new(),
         };
         for (index, (key, mp)) in points.iter().enumerate() {
             let source = volume_source(self.host, storage, mp)?;
@@ -136,14 +234,94 @@ impl Container<'_> {
                 let target = mp.mp.as_deref().unwrap_or("/");
                 mount_volume(&source, Some(&rootfs), Path::new(target), read_only)
             };
-            if let Err(e) = result {
-                return Err(Error::Failed(format!(
-                    "unable to mount {key} ({}): {e}",
-                    mp.volume
-                )));
-            }
+            let host_path = match result {
+                Ok(host_path) => host_path,
+                Err(e) => {
+                    return Err(Error::Failed(format!(
+                        "unable to mount {key} ({}): {e}",
+                        mp.volume
+                    )));
+                }
+            };
             mounted.armed = true;
+            let root = rustix::fs::open(
+                &host_path,
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::io(
+                    format!("unable to open '{}'", host_path.display()),
+                    e.into(),
+                )
+            })?;
+            mounted.roots.push(MountedRoot {
+                key: key.clone(),
+                volume: mp.volume.clone(),
+                source,
+                root,
+            });
         }
         Ok(mounted)
     }
+
+    /// Free one of this container's volumes: first take down what still holds it in this
+    /// mount namespace — a mount of it anywhere (left by an interrupted `pct create` or
+    /// `pct mount` of an older version, or made by hand) and the loop devices backing it —
+    /// then delete it. Fails, leaving the volume, when something keeps it in use.
+    pub(crate) fn free_volume(
+        &self,
+        storage: &StorageConfig,
+        volid: &VolumeId,
+    ) -> Result<(), Error> {
+        release_volume(storage, volid)?;
+        Ok(storage.free_volume(volid)?)
+    }
+}
+
+/// Unmount every mount of the volume in this namespace and detach its loop devices, waiting
+/// (a bounded time) for the kernel to let go of them.
+fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error> {
+    let path = storage.volume_path(volid)?;
+    let Ok(real) = fs::canonicalize(&path) else {
+        // Nothing there, nothing to release.
+        return Ok(());
+    };
+    let context = || format!("unable to free volume '{volid}'");
+    // Whatever is mounted on or inside a directory volume.
+    unmount_tree(&real).map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
+    if !real.is_file() {
+        return Ok(());
+    }
+    let devices = crate::mount::devices_backed_by(&real);
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let table = crate::mount::mount_table()
+        .map_err(|e| Error::io(format!("{} - unable to read the mount table", context()), e))?;
+    for entry in table.iter().filter(|entry| {
+        devices
+            .iter()
+            .any(|device| Path::new(&entry.source) == device)
+    }) {
+        unmount_tree(&entry.mount_point)
+            .map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
+    }
+    for device in &devices {
+        crate::mount::detach_loop_device(device).map_err(|e| {
+            Error::Failed(format!(
+                "{} - unable to detach {}: {e}",
+                context(),
+                device.display()
+            ))
+        })?;
+    }
+    let deadline = Instant::now() + LOOP_RELEASE_TIMEOUT;
+    while !crate::mount::devices_backed_by(&real).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A device still there is reported by the storage's own check, in its words.
+    Ok(())
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, open};
 
+const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
 const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
 const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
 const LO_FLAGS_READ_ONLY: u32 = 1;
@@ -143,6 +144,25 @@ pub fn backing_file(device: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(text.trim_end_matches('\n')))
 }
 
+/// Ask the kernel to detach `/dev/loopN` from its backing file. A device still open (by a
+/// mount) is only marked for autoclear and goes once its last user does; one that is not
+/// attached (any more) is fine.
+pub fn detach(device: &Path) -> io::Result<()> {
+    let fd = match open(device, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    // SAFETY: LOOP_CLR_FD takes no argument.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), LOOP_CLR_FD as _) } == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::ENXIO) => Ok(()),
+        e => Err(e),
+    }
+}
+
 /// Every attached loop device whose backing file is `image`.
 pub fn devices_backed_by(image: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir("/sys/block") else {
@@ -186,6 +206,32 @@ mod tests {
             path.display()
         );
         assert!(devices_backed_by(&image).is_empty());
+    }
+
+    #[test]
+    fn detach_releases_a_device_nobody_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        // A device attached without autoclear, as `losetup` leaves one.
+        let status = std::process::Command::new("losetup")
+            .arg("-f")
+            .arg(&image)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let device = devices_backed_by(&image).pop().expect("attached");
+        detach(&device).unwrap();
+        assert!(
+            wait_detached(&device, &image),
+            "{} still attached",
+            device.display()
+        );
+        // Detaching what is gone is not an error.
+        detach(&device).unwrap();
     }
 
     #[test]

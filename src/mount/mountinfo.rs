@@ -68,10 +68,11 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     text.lines().filter_map(parse_line).collect()
 }
 
-/// Every mount of this process's mount namespace.
+/// Every mount of the calling thread's mount namespace (a thread may have one of its own,
+/// see [`in_private_mount_namespace`](super::in_private_mount_namespace)).
 pub fn mount_table() -> io::Result<Vec<MountEntry>> {
     Ok(parse_mountinfo(&std::fs::read_to_string(
-        "/proc/self/mountinfo",
+        "/proc/thread-self/mountinfo",
     )?))
 }
 

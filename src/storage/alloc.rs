@@ -87,11 +87,11 @@ fn program(name: &str) -> PathBuf {
 }
 
 /// Format `image` as pct does: ext4 with multi-mount protection, its root directory owned by
-/// the container's root.
-fn mkfs_ext4(image: &Path, root_owner: (u32, u32)) -> Result<(), StorageError> {
+/// the container's root. Messages name the image as `shown` (its path once committed).
+fn mkfs_ext4(image: &Path, shown: &Path, root_owner: (u32, u32)) -> Result<(), StorageError> {
     let owner = format!("root_owner={}:{}", root_owner.0, root_owner.1);
     let args = ["-O", "mmp", "-E", owner.as_str()];
-    let command = format!("mkfs.ext4 {} {}", args.join(" "), image.display());
+    let command = format!("mkfs.ext4 {} {}", args.join(" "), shown.display());
     let output = Command::new(program("mkfs.ext4"))
         .args(args)
         .arg(image)
@@ -165,31 +165,96 @@ fn chown_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
         .map_err(io_error(format!("unable to chown '{}'", path.display())))
 }
 
-/// Removes a half-made allocation unless disarmed.
-struct Undo<'a> {
-    armed: bool,
-    action: Box<dyn FnMut() + 'a>,
+/// A volume made but not yet given its name: committing makes it appear under its volume id
+/// in one step, dropping it leaves nothing. A raw image is formatted as an unnamed file
+/// (`O_TMPFILE`) and linked into place on commit, so a process killed while `mkfs.ext4` runs
+/// (the slow part) leaves no image behind; a directory is only made on commit.
+pub struct PreparedVolume {
+    volid: VolumeId,
+    images_dir: PathBuf,
+    step: Option<CommitStep>,
 }
 
-impl<'a> Undo<'a> {
-    fn new(action: impl FnMut() + 'a) -> Undo<'a> {
-        Undo {
-            armed: true,
-            action: Box::new(action),
+enum CommitStep {
+    /// A formatted image without a name, linked at `path` on commit.
+    LinkImage { image: File, path: PathBuf },
+    /// A directory owned by the container's root, made on commit.
+    MakeDir { path: PathBuf, owner: (u32, u32) },
+    /// Already in place (a btrfs subvolume, or an image on a file system without
+    /// `O_TMPFILE`); removed again unless committed.
+    InPlace { undo: Box<dyn FnMut() + Send> },
+}
+
+impl PreparedVolume {
+    /// The id the volume gets on commit.
+    pub fn volid(&self) -> &VolumeId {
+        &self.volid
+    }
+
+    /// Give the volume its name.
+    pub fn commit(mut self) -> Result<VolumeId, StorageError> {
+        match self.step.take() {
+            Some(CommitStep::LinkImage { image, path }) => {
+                rustix::fs::linkat(
+                    &image,
+                    c"",
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::AtFlags::EMPTY_PATH,
+                )
+                .map_err(|e| match e {
+                    rustix::io::Errno::EXIST => StorageError::Invalid(format!(
+                        "disk image '{}' already exists",
+                        path.display()
+                    )),
+                    e => io_error(format!("failed to create raw file '{}'", path.display()))(
+                        e.into(),
+                    ),
+                })?;
+            }
+            Some(CommitStep::MakeDir { path, owner }) => create_owned_dir(&path, owner)?,
+            Some(CommitStep::InPlace { .. }) | None => {}
         }
-    }
-
-    fn disarm(mut self) {
-        self.armed = false;
+        Ok(self.volid.clone())
     }
 }
 
-impl Drop for Undo<'_> {
+impl Drop for PreparedVolume {
     fn drop(&mut self) {
-        if self.armed {
-            (self.action)();
+        if let Some(CommitStep::InPlace { mut undo }) = self.step.take() {
+            undo();
         }
+        // An empty images/<vmid> left by a failure would only clutter the storage.
+        let _ = std::fs::remove_dir(&self.images_dir);
     }
+}
+
+/// A sparse file of `size` bytes without a name in `dir`, or `None` when the file system
+/// cannot make unnamed files.
+fn create_unnamed_sparse_file(dir: &Path, size: u64) -> Result<Option<File>, StorageError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o640)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+    {
+        Ok(file) => file,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(io_error(format!(
+                "failed to create raw file in '{}'",
+                dir.display()
+            ))(e));
+        }
+    };
+    file.set_len(size).map_err(io_error(format!(
+        "failed to set file size in '{}'",
+        dir.display()
+    )))?;
+    Ok(Some(file))
 }
 
 impl StorageConfig {
@@ -215,6 +280,22 @@ impl StorageConfig {
         size_bytes: u64,
         root_owner: (u32, u32),
     ) -> Result<VolumeId, StorageError> {
+        self.prepare_disk_owned(storage, vmid, size_bytes, root_owner)?
+            .commit()
+    }
+
+    /// [`alloc_disk_owned`](Self::alloc_disk_owned) up to the last step: the volume is made
+    /// but gets its name only on [`PreparedVolume::commit`]. A caller that records the volume
+    /// in a config commits it right before the config, so that a kill in between leaves as
+    /// little as possible. Until then nothing else may allocate for `vmid` on this storage
+    /// (callers hold the container's config lock).
+    pub fn prepare_disk_owned(
+        &self,
+        storage: &str,
+        vmid: u32,
+        size_bytes: u64,
+        root_owner: (u32, u32),
+    ) -> Result<PreparedVolume, StorageError> {
         let def = self.storage(storage)?;
         if !def.allows(ContentType::Rootdir) {
             return Err(StorageError::Invalid(format!(
@@ -229,11 +310,6 @@ impl StorageConfig {
             "unable to create '{}'",
             images_dir.display()
         )))?;
-        // An empty images/<vmid> left by a failure would only clutter the storage.
-        let tidy = Undo::new(|| {
-            let _ = std::fs::remove_dir(&images_dir);
-        });
-
         let number = next_disk_number(&images_dir, vmid, storage)?;
         let file = if size_bytes > 0 {
             format!("vm-{vmid}-disk-{number}.raw")
@@ -245,18 +321,49 @@ impl StorageConfig {
             name: format!("{vmid}/{file}"),
         };
         let path = self.volume_path(&volid)?;
+        let mut prepared = PreparedVolume {
+            volid,
+            images_dir,
+            step: None,
+        };
 
         match (def.kind, size_bytes > 0) {
             (StorageType::Dir, true) => {
-                create_sparse_file(&path, size_bytes, false)?;
-                let undo = Undo::new(|| {
-                    let _ = std::fs::remove_file(&path);
-                });
-                mkfs_ext4(&path, root_owner)?;
-                undo.disarm();
+                let dir = path.parent().unwrap_or(&path);
+                match create_unnamed_sparse_file(dir, size_bytes)? {
+                    Some(image) => {
+                        // mkfs opens the unnamed file through our descriptor.
+                        let by_fd = PathBuf::from(format!(
+                            "/proc/{}/fd/{}",
+                            std::process::id(),
+                            std::os::fd::AsRawFd::as_raw_fd(&image)
+                        ));
+                        mkfs_ext4(&by_fd, &path, root_owner)?;
+                        prepared.step = Some(CommitStep::LinkImage { image, path });
+                    }
+                    None => {
+                        create_sparse_file(&path, size_bytes, false)?;
+                        let made = path.clone();
+                        prepared.step = Some(CommitStep::InPlace {
+                            undo: Box::new(move || {
+                                let _ = std::fs::remove_file(&made);
+                            }),
+                        });
+                        mkfs_ext4(&path, &path, root_owner)?;
+                    }
+                }
             }
             (StorageType::Dir, false) => {
-                create_owned_dir(&path, root_owner)?;
+                if path.exists() {
+                    return Err(StorageError::Invalid(format!(
+                        "disk image '{}' already exists",
+                        path.display()
+                    )));
+                }
+                prepared.step = Some(CommitStep::MakeDir {
+                    path,
+                    owner: root_owner,
+                });
             }
             (StorageType::Btrfs, raw) => {
                 // For a raw image the subvolume is the directory around disk.raw.
@@ -275,20 +382,21 @@ impl StorageConfig {
                     "unable to create subvolume '{}'",
                     subvolume.display()
                 )))?;
-                let undo = Undo::new(|| {
-                    let _ = btrfs::delete_subvolume(&subvolume);
+                let made = subvolume.clone();
+                prepared.step = Some(CommitStep::InPlace {
+                    undo: Box::new(move || {
+                        let _ = btrfs::delete_subvolume(&made);
+                    }),
                 });
                 if raw {
                     create_sparse_file(&path, size_bytes, def.flag("nocow", false))?;
-                    mkfs_ext4(&path, root_owner)?;
+                    mkfs_ext4(&path, &path, root_owner)?;
                 } else {
                     chown_dir(&subvolume, root_owner)?;
                 }
-                undo.disarm();
             }
         }
-        tidy.disarm();
-        Ok(volid)
+        Ok(prepared)
     }
 
     /// Remove a volume and, when empty, its `images/<vmid>` directory.
@@ -550,6 +658,55 @@ mod tests {
         assert_eq!(disk_number("vm-1000-disk-1.raw", 100), None);
         assert_eq!(disk_number("vm-100-disk-.raw", 100), None);
         assert_eq!(disk_number("ct-100-disk-1.raw", 100), None);
+    }
+
+    #[test]
+    fn prepared_volumes_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let config = StorageConfig::load(&root).unwrap();
+        let images = root.join("var/lib/vz/images/100");
+        let listing = || -> Vec<String> {
+            match std::fs::read_dir(&images) {
+                Ok(entries) => entries
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+
+        for size in [64 * MIB, 0] {
+            let prepared = config
+                .prepare_disk_owned("local", 100, size, (0, 0))
+                .unwrap();
+            assert!(listing().is_empty(), "named before commit: {:?}", listing());
+            drop(prepared);
+            assert!(!images.exists(), "a dropped volume leaves nothing");
+        }
+
+        let raw = config
+            .prepare_disk_owned("local", 100, 64 * MIB, (0, 0))
+            .unwrap();
+        assert_eq!(raw.volid().to_string(), "local:100/vm-100-disk-0.raw");
+        let volid = raw.commit().unwrap();
+        let path = images.join("vm-100-disk-0.raw");
+        assert_eq!(listing(), ["vm-100-disk-0.raw"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 * MIB);
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(ext4_with_mmp(&path), (true, true));
+        let dir_volume = config
+            .prepare_disk_owned("local", 100, 0, (1000, 1000))
+            .unwrap();
+        assert_eq!(
+            dir_volume.volid().to_string(),
+            "local:100/subvol-100-disk-1.subvol"
+        );
+        let subvol = dir_volume.commit().unwrap();
+        let meta = std::fs::metadata(images.join("subvol-100-disk-1.subvol")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+        config.free_volume(&volid).unwrap();
+        config.free_volume(&subvol).unwrap();
+        assert!(!images.exists());
     }
 
     #[test]

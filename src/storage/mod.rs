@@ -10,6 +10,7 @@ mod cfg;
 pub mod template;
 mod volume;
 
+pub use alloc::PreparedVolume;
 pub use cfg::{ContentType, StorageConfig, StorageDef, StorageType};
 pub(crate) use template::confine_beneath;
 pub use template::{ExtractOptions, ExtractSummary, TemplateError, detect_arch, extract_template};

@@ -154,8 +154,10 @@ pub(super) fn extract_in_child(
     })?;
 
     // SAFETY: the child only runs this crate's extraction code and leaves through `_exit`;
-    // no thread of ours exists to hold a lock the child could need, and the child does not
-    // touch stdio or other process-wide state a foreign thread might have locked.
+    // the threads of ours that may exist meanwhile (a caller waiting for the create's
+    // mount-namespace thread, pct's signal waiter) sit in join/sigwait holding no lock the
+    // child could need, and the child does not touch stdio or other process-wide state a
+    // foreign thread might have locked.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let source = io::Error::last_os_error();
@@ -170,8 +172,14 @@ pub(super) fn extract_in_child(
     }
     drop(to_parent);
     drop(root);
-    let report = follow_child(from_child, metadata.len(), options.progress);
-    let status = reap(Pid::from_raw(pid).expect("fork returned a positive pid"));
+    let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
+    let report = follow_child(
+        from_child,
+        metadata.len(),
+        options.progress,
+        options.cancel.as_ref().map(|cancel| (cancel, pid)),
+    );
+    let status = reap(pid);
     conclude(report, status)
 }
 
@@ -194,7 +202,25 @@ struct Report {
     outcome: Option<Result<ExtractSummary, String>>,
 }
 
-fn follow_child(pipe: OwnedFd, archive_len: u64, want_progress: bool) -> Report {
+/// Whether `pipe` has something to read (or was closed), waiting at most `timeout`.
+fn readable_within(pipe: BorrowedFd<'_>, timeout: std::time::Duration) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        &pipe,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::event::Timespec::try_from(timeout).ok();
+    matches!(rustix::event::poll(&mut fds, timeout.as_ref()), Ok(n) if n > 0)
+}
+
+/// Reads the child's reports until its end. With a cancellation token, the pipe is polled so
+/// that a cancel is seen within a tenth of a second even while the child is silent; the child
+/// is then killed and the outcome is pct's `received interrupt`.
+fn follow_child(
+    pipe: OwnedFd,
+    archive_len: u64,
+    want_progress: bool,
+    cancel: Option<(&crate::cancel::Cancel, Pid)>,
+) -> Report {
     let bar =
         (want_progress && rustix::termios::isatty(io::stderr())).then(|| progress_bar(archive_len));
     let say = |text: &str| match &bar {
@@ -204,6 +230,17 @@ fn follow_child(pipe: OwnedFd, archive_len: u64, want_progress: bool) -> Report 
     let mut input = File::from(pipe);
     let mut outcome = None;
     loop {
+        if let Some((token, child)) = cancel {
+            while !token.is_cancelled()
+                && !readable_within(input.as_fd(), std::time::Duration::from_millis(100))
+            {
+            }
+            if token.is_cancelled() {
+                let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+                outcome = Some(Err(crate::cancel::INTERRUPTED.to_string()));
+                break;
+            }
+        }
         match Message::read(&mut input) {
             Ok(Some(Message::Progress(consumed))) => {
                 if let Some(bar) = &bar {

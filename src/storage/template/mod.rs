@@ -39,6 +39,8 @@ pub struct ExtractOptions {
     pub progress: bool,
     /// pct's `--ignore-unpack-errors`.
     pub ignore_unpack_errors: bool,
+    /// Stops the extraction (its process is killed) once cancelled.
+    pub cancel: Option<crate::cancel::Cancel>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
