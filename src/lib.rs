@@ -19,6 +19,7 @@ pub mod net;
 pub mod runtime;
 pub mod setup;
 pub mod storage;
+pub mod text;
 
 pub use config::{Config, Section, Vmid};
 pub use host::{Container, CreateOptions, Error, Host, StartOptions};

@@ -14,8 +14,8 @@ use crate::storage::{
 /// What `pct create <vmid> <ostemplate>` was given besides the id.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
-    /// `local:vztmpl/NAME.tar.zst` or a path.
-    pub template: String,
+    /// `local:vztmpl/NAME.tar.zst` or a path (any bytes, as a path may have).
+    pub template: std::ffi::OsString,
     /// Default storage for volumes given as bare sizes (pct's `--storage`, default `local`).
     pub storage: Option<String>,
     /// Config options (`memory`, `net0`, `rootfs`, ...) as raw CLI values.

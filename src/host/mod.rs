@@ -50,15 +50,15 @@ impl Host {
     /// Open the host at `root`. The root must be an existing directory.
     pub fn open(root: impl AsRef<Path>) -> Result<Host, Error> {
         let root = root.as_ref();
+        let shown = crate::text::for_message(root.as_os_str().as_encoded_bytes());
         if !root.is_dir() {
             return Err(Error::Failed(format!(
-                "host root '{}' is not a directory",
-                root.display()
+                "host root '{shown}' is not a directory"
             )));
         }
         let root = root
             .canonicalize()
-            .map_err(|e| Error::io(format!("host root '{}'", root.display()), e))?;
+            .map_err(|e| Error::io(format!("host root '{shown}'"), e))?;
         let node = rustix::system::uname()
             .nodename()
             .to_string_lossy()

@@ -588,20 +588,28 @@ impl StorageConfig {
     /// storage's `content` list is not consulted). An absolute path is taken under the host
     /// root; a relative one from the current directory. Errors: `can't find file 'X'`,
     /// `unable to use volume X - content type needs to be 'vztmpl'`.
-    pub fn template_path(&self, template: &str) -> Result<PathBuf, StorageError> {
-        let missing = || StorageError::Invalid(format!("can't find file '{template}'"));
-        let path = match VolumeId::parse(template) {
-            Ok(volid) => {
+    pub fn template_path(
+        &self,
+        template: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<PathBuf, StorageError> {
+        use std::os::unix::ffi::OsStrExt;
+        let template = template.as_ref();
+        let shown = crate::text::for_message(template.as_bytes());
+        let missing = || StorageError::Invalid(format!("can't find file '{shown}'"));
+        let volid = template.to_str().map(VolumeId::parse);
+        let path = match volid {
+            Some(Ok(volid)) => {
                 let kind = volid.kind()?;
                 if !matches!(kind, VolumeKind::Vztmpl(_)) {
                     return Err(StorageError::Invalid(format!(
-                        "unable to use volume {template} - content type needs to be 'vztmpl'"
+                        "unable to use volume {shown} - content type needs to be 'vztmpl'"
                     )));
                 }
                 self.activate_storage(&volid.storage)?;
                 self.volume_path(&volid)?
             }
-            Err(_) => {
+            // Not a volume id: a path, which may be any bytes.
+            _ => {
                 let path = Path::new(template);
                 if path.is_absolute() {
                     self.under_root(path)
