@@ -153,7 +153,9 @@ impl Container<'_> {
         let applied = config.apply_pending_keys(|key| HOTPLUG_KEYS.contains(&key));
         let mut facts = HostFacts::default();
         add_cgroup_facts(&mut facts);
-        let plan = cgroup_writes(self.vmid.get(), &config.main, &facts);
+        let plan = cgroup_writes(self.vmid.get(), &config.main, &facts).map_err(|e| {
+            Error::param(e.key, format!("unable to hotplug {}: {}", e.key, e.message))
+        })?;
         let hierarchy = Hierarchy::find();
         let mut warnings = Vec::new();
         for (key, files) in HOTPLUG_CGROUP_FILES {

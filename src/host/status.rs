@@ -167,8 +167,9 @@ impl Container<'_> {
             lock: main.lock().map(str::to_string),
             tags: main.get("tags").map(str::to_string),
             template: main.flag("template").then_some(1),
-            maxmem: main.memory() * 1024 * 1024,
-            maxswap: main.swap().unwrap_or(0) * 1024 * 1024,
+            // A value too large to be a limit shows as the most there is, not wrapped.
+            maxmem: main.memory().saturating_mul(1024 * 1024),
+            maxswap: main.swap().unwrap_or(0).saturating_mul(1024 * 1024),
             maxdisk,
             mem: 0,
             swap: 0,
