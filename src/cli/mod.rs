@@ -128,7 +128,9 @@ fn format(matches: &ArgMatches) -> Format {
 fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
     match name {
         "list" => {
-            output::list(&host(m)?.list()?, format(m));
+            let (entries, warnings) = host(m)?.list()?;
+            crate::host::print_warnings(&warnings);
+            output::list(&entries, format(m));
         }
         "config" => {
             let host = host(m)?;

@@ -538,6 +538,16 @@ impl Host {
         let mut entries = Vec::new();
         for vmid in self.vmids()? {
             let Ok((config, _)) = self.container(vmid).config_with_warnings() else {
+                // An unreadable config says nothing of onboot, but a running container
+                // must still stop with the rest, as one without a startup order.
+                if !onboot_only {
+                    entries.push(BootEntry {
+                        vmid: vmid.get(),
+                        order: None,
+                        up: None,
+                        down: None,
+                    });
+                }
                 continue;
             };
             if onboot_only && !config.main.flag("onboot") {

@@ -3,6 +3,7 @@
 use super::volumes::mount_points_in_order;
 use super::{Container, Error, Host};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::config::Warning;
 
 /// One row of `pct list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -109,14 +110,25 @@ fn display_name(ct: &Container<'_>, hostname: Option<&str>) -> String {
 }
 
 impl Host {
-    /// `pct list`: every container, sorted by id.
-    pub fn list(&self) -> Result<Vec<ListEntry>, Error> {
+    /// `pct list`: every container, sorted by id, with the warnings reading their configs
+    /// gave. A container whose config cannot be read at all is still listed (it may run), by
+    /// its default name, with a warning saying why.
+    pub fn list(&self) -> Result<(Vec<ListEntry>, Vec<Warning>), Error> {
         let mut entries = Vec::new();
+        let mut warnings = Vec::new();
         for vmid in self.vmids()? {
             let ct = self.container(vmid);
-            let Ok((config, _)) = ct.config_with_warnings() else {
-                continue;
+            let config = match ct.config_with_warnings() {
+                Ok((config, read_warnings)) => {
+                    warnings.extend(read_warnings);
+                    Some(config)
+                }
+                Err(e) => {
+                    warnings.push(Warning(format!("CT {vmid}: {e}")));
+                    None
+                }
             };
+            let main = config.as_ref().map(|c| &c.main);
             entries.push(ListEntry {
                 vmid: vmid.get(),
                 status: if ct.is_running() {
@@ -125,11 +137,11 @@ impl Host {
                     "stopped"
                 }
                 .into(),
-                lock: config.main.lock().map(str::to_string),
-                name: display_name(&ct, config.main.hostname()),
+                lock: main.and_then(|m| m.lock()).map(str::to_string),
+                name: display_name(&ct, main.and_then(|m| m.hostname())),
             });
         }
-        Ok(entries)
+        Ok((entries, warnings))
     }
 }
 
