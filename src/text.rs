@@ -34,6 +34,19 @@ pub fn for_message(raw: impl AsRef<[u8]>) -> String {
     out
 }
 
+/// [`for_message`] without the cut, for a caller that shortens the text its own way (a
+/// long path keeps its end).
+pub fn escape(raw: impl AsRef<[u8]>) -> String {
+    let mut out = String::new();
+    for chunk in raw.as_ref().utf8_chunks() {
+        chunk.valid().chars().for_each(|c| push_char(&mut out, c));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 fn push_char(out: &mut String, c: char) {
     match c {
         '\\' => out.push_str("\\\\"),
@@ -75,6 +88,7 @@ mod tests {
         assert_eq!(for_message("a\\x1b"), "a\\\\x1b");
         assert_eq!(for_message("\u{9b}\u{202e}txt"), "\\u{9b}\\u{202e}txt");
         assert_eq!(for_message(b"\xff\xfe\x00"), "\\xff\\xfe\\x00");
+        assert_eq!(escape(b"caf\xe9\x1b"), "caf\\xe9\\x1b");
     }
 
     #[test]
