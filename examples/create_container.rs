@@ -8,12 +8,16 @@
 use corral::{CreateOptions, Host, Vmid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os().skip(1);
     let (Some(root), Some(vmid), Some(template)) = (args.next(), args.next(), args.next()) else {
         eprintln!("usage: create_container <host-root> <vmid> <template>");
         std::process::exit(2);
     };
     let host = Host::open(&root)?;
+    let Some(vmid) = vmid.to_str() else {
+        eprintln!("vmid: value is not valid UTF-8");
+        std::process::exit(2);
+    };
     let ct = host.container(vmid.parse::<Vmid>()?);
     let options = CreateOptions {
         template,

@@ -20,6 +20,7 @@ pub mod net;
 pub mod runtime;
 pub mod setup;
 pub mod storage;
+pub mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};

@@ -1,4 +1,4 @@
-//! Feed arbitrary text to the config parser in both modes. Whatever parses must write, and
+//! Feed arbitrary bytes to the config parser in both modes (pct reads configs as bytes). Whatever parses must write, and
 //! what is written must parse again and write identically.
 
 #![no_main]
@@ -7,7 +7,7 @@ use corral::config::{Config, ParseMode, Vmid};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let text = data;
     let vmid = Vmid::new(100).unwrap();
     for mode in [ParseMode::Lenient, ParseMode::Strict] {
         let Ok((config, _)) = Config::parse(vmid, text, mode) else { continue };

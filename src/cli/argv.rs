@@ -1,26 +1,39 @@
-//! pct accepts `-memory 512` as well as `--memory 512`; clap only the latter. Rewrite
-//! single-dash long options before parsing.
+//! The raw command line: pct accepts `-memory 512` as well as `--memory 512` (clap only the
+//! latter), and arguments are bytes, not text. Single-dash long options are rewritten before
+//! parsing; values that must be text are checked for UTF-8 with a pct-style message, while
+//! paths and the command of `pct exec` stay byte strings.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use clap::{Arg, Command};
 
 /// Rewrite `-name` (more than one letter) to `--name`; leave short flags, negative numbers,
 /// `--` and everything after it alone.
-pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
+pub fn normalize<I>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
     let mut out = Vec::new();
     let mut passthrough = false;
     for arg in args {
-        if passthrough || arg == "--" {
+        let arg: OsString = arg.into();
+        let bytes = arg.as_bytes();
+        if passthrough || bytes == b"--" {
             passthrough = true;
             out.push(arg);
             continue;
         }
-        let is_single_dash_long = arg.starts_with('-')
-            && !arg.starts_with("--")
-            && arg.len() > 2
-            && arg[1..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic());
+        let is_single_dash_long =
+            bytes.len() > 2 && bytes[0] == b'-' && bytes[1].is_ascii_alphabetic();
         if is_single_dash_long {
-            out.push(format!("-{arg}"));
+            let mut long = OsString::from("-");
+            long.push(&arg);
+            out.push(long);
         } else {
             out.push(arg);
         }
@@ -59,26 +72,31 @@ pub struct OptionNames {
 /// first, so that an abbreviation means in corral what it means in pct; only one that fits
 /// none of pct's names is completed over corral's own options. Anything else is left to clap.
 pub fn expand_prefixes(
-    args: Vec<String>,
+    args: Vec<OsString>,
     names_for: impl Fn(&str) -> OptionNames,
-) -> Result<Vec<String>, Ambiguous> {
+) -> Result<Vec<OsString>, Ambiguous> {
     let mut out = Vec::with_capacity(args.len());
     let mut words = args.into_iter();
     out.extend(words.next());
     let mut command: Option<String> = None;
     let mut names = names_for("");
-    while let Some(word) = words.next() {
-        if word == "--" {
-            out.push(word);
+    while let Some(raw) = words.next() {
+        if raw == "--" {
+            out.push(raw);
             out.extend(words.by_ref());
             break;
         }
+        // Option names are text; a word that is not (a value, a path) passes as it is.
+        let Some(word) = raw.to_str() else {
+            out.push(raw);
+            continue;
+        };
         let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) else {
             if command.is_none() && !word.starts_with('-') {
-                names = names_for(&word);
-                command = Some(word.clone());
+                names = names_for(word);
+                command = Some(word.to_string());
             }
-            out.push(word);
+            out.push(raw);
             continue;
         };
         let (name, value) = match long.split_once('=') {
@@ -91,10 +109,10 @@ pub fn expand_prefixes(
             candidates,
         })?;
         let takes_next = command.is_none() && resolved == "root" && value.is_none();
-        out.push(match value {
+        out.push(OsString::from(match value {
             Some(value) => format!("--{resolved}={value}"),
             None => format!("--{resolved}"),
-        });
+        }));
         // `--root DIR` before the subcommand: DIR is no subcommand.
         if takes_next {
             out.extend(words.next());
@@ -126,12 +144,78 @@ fn resolve(typed: &str, names: &OptionNames) -> Result<String, Vec<String>> {
     Ok(typed.to_string())
 }
 
+/// The arguments that are byte strings: the host root, files to read, the template (a path
+/// or a volume id) and the command `pct exec` runs. Every other value must be text.
+pub fn accept_byte_strings(command: Command) -> Command {
+    command
+        .mut_arg("root", |arg| arg.value_parser(clap::value_parser!(PathBuf)))
+        .mut_subcommands(|sub| {
+            let sub = sub.mut_args(require_text);
+            match sub.get_name() {
+                "exec" => sub.mut_arg("extra-args", |arg| {
+                    arg.value_parser(clap::value_parser!(OsString))
+                }),
+                "create" => sub
+                    .mut_arg("ostemplate", |arg| {
+                        arg.value_parser(clap::value_parser!(OsString))
+                    })
+                    .mut_arg("ssh-public-keys", |arg| {
+                        arg.value_parser(clap::value_parser!(PathBuf))
+                    }),
+                _ => sub,
+            }
+        })
+}
+
+/// Give an argument that takes free text (clap's default parser) the UTF-8 check of
+/// [`Text`]; arguments with their own parser or a list of choices keep it.
+fn require_text(arg: Arg) -> Arg {
+    let default_parser = arg.get_value_parser().type_id()
+        == clap::builder::ValueParser::string().type_id()
+        && arg.get_possible_values().is_empty();
+    if default_parser {
+        arg.value_parser(Text)
+    } else {
+        arg
+    }
+}
+
+/// A value that must be text. Not UTF-8 is a parameter error naming the argument, as pct
+/// reports a value its schema refuses: `vmid: value is not valid UTF-8 - got 'caf\xe9'`.
+#[derive(Clone, Copy)]
+struct Text;
+
+impl TypedValueParser for Text {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _command: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        match value.to_str() {
+            Some(text) => Ok(text.to_string()),
+            None => {
+                let name = arg.map(|a| a.get_id().as_str()).unwrap_or("value");
+                Err(clap::Error::raw(
+                    ErrorKind::ValueValidation,
+                    format!(
+                        "{name}: value is not valid UTF-8 - got '{}'\n",
+                        crate::text::for_message(value.as_bytes())
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn norm(args: &[&str]) -> Vec<String> {
-        normalize(args.iter().map(|s| s.to_string()))
+    fn norm(args: &[&str]) -> Vec<OsString> {
+        normalize(args.iter().copied())
     }
 
     #[test]
@@ -147,6 +231,22 @@ mod tests {
     fn short_flags_numbers_and_passthrough_stay() {
         assert_eq!(norm(&["-v", "--memory", "-1"]), ["-v", "--memory", "-1"]);
         assert_eq!(norm(&["--", "-memory"]), ["--", "-memory"]);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_pass_unchanged() {
+        let odd = OsStr::from_bytes(b"caf\xe9");
+        let dashed = OsStr::from_bytes(b"-caf\xe9");
+        assert_eq!(
+            normalize([OsStr::new("pct"), odd, dashed, OsStr::new("--"), dashed]),
+            [
+                OsStr::new("pct"),
+                odd,
+                OsStr::from_bytes(b"--caf\xe9"),
+                OsStr::new("--"),
+                dashed
+            ]
+        );
     }
 }
 
@@ -176,8 +276,8 @@ mod prefix_tests {
         }
     }
 
-    fn expand(args: &[&str]) -> Result<Vec<String>, Ambiguous> {
-        expand_prefixes(args.iter().map(|s| s.to_string()).collect(), names)
+    fn expand(args: &[&str]) -> Result<Vec<OsString>, Ambiguous> {
+        expand_prefixes(args.iter().map(OsString::from).collect(), names)
     }
 
     #[test]
@@ -206,7 +306,7 @@ mod prefix_tests {
             corral: vec![],
         };
         let err = expand_prefixes(
-            ["pct", "status", "100", "--v"].map(String::from).to_vec(),
+            ["pct", "status", "100", "--v"].map(OsString::from).to_vec(),
             names,
         )
         .unwrap_err();

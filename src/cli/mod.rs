@@ -7,7 +7,10 @@ mod output;
 mod terminal;
 mod tree;
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use clap::ArgMatches;
 use clap::error::ErrorKind;
@@ -22,11 +25,16 @@ pub use tree::command;
 const EXIT_FAILURE: i32 = 255;
 
 pub fn main() -> i32 {
-    run(std::env::args())
+    run(std::env::args_os())
 }
 
 /// Run `pct` with these arguments (the first is the program name); returns the exit status.
-pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
+/// Arguments are byte strings: a path or a command for `pct exec` need not be UTF-8.
+pub fn run<I>(args: I) -> i32
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
     let args = argv::normalize(args);
     let args = match argv::expand_prefixes(args, |command| argv::OptionNames {
         pct: tree::pct_option_names(command),
@@ -41,7 +49,8 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let matches = match tree::command_for(&args).try_get_matches_from(&args) {
+    let command = argv::accept_byte_strings(tree::command_for(&args));
+    let matches = match command.try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => return report_usage_error(error, &args),
     };
@@ -66,7 +75,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
 }
 
 fn host(matches: &ArgMatches) -> Result<Host, Error> {
-    match matches.get_one::<String>("root") {
+    match matches.get_one::<PathBuf>("root") {
         Some(root) => Host::open(root),
         None => Host::open("/"),
     }
@@ -137,7 +146,9 @@ fn format(matches: &ArgMatches) -> Format {
 fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
     match name {
         "list" => {
-            output::list(&host(m)?.list()?, format(m));
+            let (entries, warnings) = host(m)?.list()?;
+            crate::host::print_warnings(&warnings);
+            output::list(&entries, format(m));
         }
         "config" => {
             let host = host(m)?;
@@ -167,7 +178,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             };
             let create = CreateOptions {
                 template: m
-                    .get_one::<String>("ostemplate")
+                    .get_one::<OsString>("ostemplate")
                     .cloned()
                     .unwrap_or_default(),
                 storage: m.get_one::<String>("storage").cloned(),
@@ -177,9 +188,12 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 ignore_unpack_errors: flag(m, "ignore-unpack-errors")?,
                 progress: std::io::stderr().is_terminal(),
                 password: create_password(m)?,
-                ssh_public_keys: match m.get_one::<String>("ssh-public-keys") {
+                ssh_public_keys: match m.get_one::<PathBuf>("ssh-public-keys") {
                     Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                        Error::Failed(format!("unable to open file '{path}' - {e}"))
+                        Error::Failed(format!(
+                            "unable to open file '{}' - {e}",
+                            crate::text::for_message(path.as_os_str().as_bytes())
+                        ))
                     })?),
                     None => None,
                 },
@@ -305,8 +319,8 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
         "suspend" => host(m)?.container(vmid(m)?).set_suspended(true)?,
         "resume" => host(m)?.container(vmid(m)?).set_suspended(false)?,
         "exec" => {
-            let command: Vec<String> = m
-                .get_many::<String>("extra-args")
+            let command: Vec<OsString> = m
+                .get_many::<OsString>("extra-args")
                 .map(|v| v.cloned().collect())
                 .unwrap_or_default();
             if command.is_empty() {
@@ -417,11 +431,12 @@ fn overview() -> String {
 }
 
 /// Usage errors in pct's words (`400 not enough arguments`, `unknown command`), exit 255.
-fn report_usage_error(error: clap::Error, args: &[String]) -> i32 {
+fn report_usage_error(error: clap::Error, args: &[OsString]) -> i32 {
     let subcommand = args
         .get(1)
-        .filter(|a| !a.starts_with('-'))
-        .cloned()
+        .map(OsString::as_os_str)
+        .filter(|a| !a.as_bytes().starts_with(b"-"))
+        .map(|a| crate::text::for_message(a.as_bytes()))
         .unwrap_or_default();
     let usage = short_usage(&subcommand);
     let message = match error.kind() {
@@ -436,18 +451,31 @@ fn report_usage_error(error: clap::Error, args: &[String]) -> i32 {
             format!("ERROR: no command specified\n{}", overview())
         }
         ErrorKind::MissingRequiredArgument => format!("400 not enough arguments\n{usage}"),
+        ErrorKind::InvalidUtf8 => {
+            format!(
+                "400 Parameter verification failed.\n{}\n{usage}",
+                not_utf8_parameter(args)
+            )
+        }
         ErrorKind::UnknownArgument => {
             let offending = error
                 .get(clap::error::ContextKind::InvalidArg)
                 .map(|v| v.to_string())
                 .unwrap_or_default();
             if offending.starts_with('-') {
-                let option = offending
-                    .trim_start_matches('-')
-                    .split('=')
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                // clap's copy of the word is lossy; show the word as given.
+                let raw = args
+                    .iter()
+                    .map(|a| a.as_bytes())
+                    .find(|a| String::from_utf8_lossy(a) == offending)
+                    .unwrap_or(offending.as_bytes());
+                let option = raw
+                    .iter()
+                    .position(|&b| b != b'-')
+                    .map(|start| &raw[start..])
+                    .and_then(|name| name.split(|&b| b == b'=').next())
+                    .unwrap_or_default();
+                let option = crate::text::for_message(option);
                 format!("Unknown option: {option}\n400 unable to parse option\n{usage}")
             } else {
                 format!("400 too many arguments\n{usage}")
@@ -492,4 +520,27 @@ fn report_usage_error(error: clap::Error, args: &[String]) -> i32 {
     };
     eprintln!("{message}");
     EXIT_FAILURE
+}
+
+/// `name: value is not valid UTF-8 - got '...'` for the first argument that is not UTF-8, when
+/// clap's own parser refused it: `--name VALUE`, `--name=VALUE`, or a bare value.
+fn not_utf8_parameter(args: &[OsString]) -> String {
+    let Some(at) = args.iter().position(|a| a.to_str().is_none()) else {
+        return "invalid UTF-8 was detected in one or more arguments".into();
+    };
+    let bad = args[at].as_bytes();
+    let option = |word: &[u8]| word.strip_prefix(b"--").map(|name| name.to_vec());
+    let (name, value) = match bad.iter().position(|&b| b == b'=') {
+        Some(eq) if bad.starts_with(b"--") => (Some(bad[2..eq].to_vec()), &bad[eq + 1..]),
+        _ => (
+            at.checked_sub(1)
+                .and_then(|before| option(args[before].as_bytes())),
+            bad,
+        ),
+    };
+    format!(
+        "{}: value is not valid UTF-8 - got '{}'",
+        crate::text::for_message(name.as_deref().unwrap_or(b"value")),
+        crate::text::for_message(value)
+    )
 }

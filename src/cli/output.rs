@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{OptionKind, PendingChange, Section, encode_text, option_spec};
+use crate::config::{OptionKind, PendingChange, Section, encode_bytes, encode_text, option_spec};
 use crate::host::{ContainerStatus, DiskUsage, ListEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,10 @@ pub fn config(section: &Section, digest: &str, format: Format) {
             object.insert(key.clone(), typed_value(key, value));
         }
         if !section.description.is_empty() {
-            object.insert("description".into(), json!(section.description));
+            object.insert(
+                "description".into(),
+                json!(String::from_utf8_lossy(&section.description)),
+            );
         }
         if !section.env.is_empty() {
             object.insert("env".into(), json!(section.env.join("\0")));
@@ -90,7 +93,7 @@ pub fn config(section: &Section, digest: &str, format: Format) {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if !section.description.is_empty() {
-        lines.push(("description".into(), encode_text(&section.description)));
+        lines.push(("description".into(), encode_bytes(&section.description)));
     }
     if !section.env.is_empty() {
         lines.push(("env".into(), section.env.join("\0")));

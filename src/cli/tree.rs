@@ -153,7 +153,7 @@ pub fn command() -> Command {
 /// mp0..mp255, dev0..dev255 and net0..net31) are only built when the subcommand takes them:
 /// building them costs more than everything else `pct start` or `pct exec` does before
 /// its first system call.
-pub fn command_for(args: &[String]) -> Command {
+pub fn command_for(args: &[std::ffi::OsString]) -> Command {
     build(needs_config_options(args))
 }
 
@@ -161,8 +161,12 @@ pub fn command_for(args: &[String]) -> Command {
 /// full tree themselves.
 const CONFIG_COMMANDS: &[&str] = &["create", "set"];
 
-fn needs_config_options(args: &[String]) -> bool {
-    let mut words = args.iter().skip(1);
+fn needs_config_options(args: &[std::ffi::OsString]) -> bool {
+    // A word that is not UTF-8 is no command name and no `--root`.
+    let mut words = args
+        .iter()
+        .skip(1)
+        .map(|word| word.to_str().unwrap_or("\u{fffd}"));
     while let Some(word) = words.next() {
         if let Some(long) = word.strip_prefix("--") {
             // `--root DIR`, or any unique prefix of it, takes the next word as its value.
@@ -174,7 +178,7 @@ fn needs_config_options(args: &[String]) -> bool {
         if word.starts_with('-') {
             continue;
         }
-        return CONFIG_COMMANDS.contains(&word.as_str());
+        return CONFIG_COMMANDS.contains(&word);
     }
     false
 }
@@ -426,10 +430,10 @@ fn is_config_option(key: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn args(words: &[&str]) -> Vec<String> {
+    fn args(words: &[&str]) -> Vec<std::ffi::OsString> {
         std::iter::once("pct")
             .chain(words.iter().copied())
-            .map(String::from)
+            .map(std::ffi::OsString::from)
             .collect()
     }
 
@@ -515,8 +519,8 @@ mod tests {
     /// the argument clap matched, and whether it is one corral does not support yet.
     fn parse_option(command: &str, typed: &str) -> Result<(String, bool), String> {
         let mut words = args(&[command]);
-        words.extend(positionals(command).iter().map(|w| w.to_string()));
-        words.push(format!("--{typed}"));
+        words.extend(positionals(command).iter().map(std::ffi::OsString::from));
+        words.push(format!("--{typed}").into());
         words.push("1".into());
         let words =
             super::super::argv::expand_prefixes(words, |c| super::super::argv::OptionNames {

@@ -1,9 +1,16 @@
-//! Description comments: pct stores the description as `#` lines, percent-escaped.
+//! Description comments: pct stores the description as `#` lines, percent-escaped. A
+//! description is bytes: pct reads the file as bytes, and a description that is not UTF-8
+//! (`description: caf\xe9` written by hand) is kept exactly and written back as `#caf%E9`.
 
 /// pct's `encode_text`: percent-escape everything but printable ASCII other than `%` and `:`.
 pub fn encode_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
+    encode_bytes(text.as_bytes())
+}
+
+/// [`encode_text`] of any bytes.
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &byte in bytes {
         if matches!(byte, 0x20..=0x24 | 0x26..=0x39 | 0x3b..=0x7e) {
             out.push(byte as char);
         } else {
@@ -15,7 +22,11 @@ pub fn encode_text(text: &str) -> String {
 
 /// pct's `decode_text`: `%XX` unescaped, then read as UTF-8 (invalid bytes replaced).
 pub fn decode_text(text: &str) -> String {
-    let bytes = text.as_bytes();
+    String::from_utf8_lossy(&decode_bytes(text.as_bytes())).into_owned()
+}
+
+/// `%XX` unescaped, the bytes kept as they are.
+pub fn decode_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -31,19 +42,27 @@ pub fn decode_text(text: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The `#` lines for a description (Perl's split: trailing empty lines are dropped).
-pub fn comment_lines(description: &str) -> Vec<String> {
-    let mut lines: Vec<&str> = description.split('\n').collect();
+pub fn comment_lines(description: &[u8]) -> Vec<String> {
+    let mut lines: Vec<&[u8]> = description.split(|&b| b == b'\n').collect();
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
     lines
         .into_iter()
-        .map(|line| format!("#{}", encode_text(line)))
+        .map(|line| format!("#{}", encode_bytes(line)))
         .collect()
+}
+
+/// A description in JSON output: as text, bytes that are not UTF-8 replaced.
+pub(crate) fn serialize_lossy<S: serde::Serializer>(
+    description: &[u8],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&String::from_utf8_lossy(description))
 }
 
 #[cfg(test)]
@@ -62,14 +81,30 @@ mod tests {
 
     #[test]
     fn comment_lines_drop_trailing_empties() {
-        assert_eq!(comment_lines("a\n\nb\n\n"), ["#a", "#", "#b"]);
-        assert!(comment_lines("").is_empty());
+        assert_eq!(comment_lines(b"a\n\nb\n\n"), ["#a", "#", "#b"]);
+        assert!(comment_lines(b"").is_empty());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_survive() {
+        assert_eq!(decode_bytes(b"caf\xe9"), b"caf\xe9");
+        assert_eq!(decode_bytes(b"caf%E9"), b"caf\xe9");
+        assert_eq!(comment_lines(b"caf\xe9\n\xff"), ["#caf%E9", "#%FF"]);
+        assert_eq!(
+            decode_bytes(encode_bytes(b"\xe9%:\x00").as_bytes()),
+            b"\xe9%:\x00"
+        );
     }
 
     proptest::proptest! {
         #[test]
         fn encoding_round_trips(text in "\\PC*") {
             proptest::prop_assert_eq!(decode_text(&encode_text(&text)), text);
+        }
+
+        #[test]
+        fn byte_encoding_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            proptest::prop_assert_eq!(decode_bytes(encode_bytes(&bytes).as_bytes()), bytes);
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::description::{comment_lines, decode_text};
+use super::description::{comment_lines, decode_bytes};
 use super::lxc::{LxcKey, classify};
 use super::schema::check_type;
 use super::{Section, Vmid};
@@ -98,16 +98,23 @@ impl Config {
         }
     }
 
+    /// Parse a config file as pct reads it: as bytes. A description may be any bytes; any
+    /// other line that is not UTF-8 is one pct's schema cannot accept, so it is reported
+    /// (a warning on a lenient read) and left out, and the rest of the file still counts.
+    /// Lines echoed in messages are escaped and cut ([`crate::text::for_message`]).
     pub fn parse(
         vmid: Vmid,
-        text: &str,
+        text: impl AsRef<[u8]>,
         mode: ParseMode,
     ) -> Result<(Config, Vec<Warning>), ConfigError> {
+        let text = text.as_ref();
         let mut config = Config::new(vmid);
         let mut warnings = Vec::new();
         // Deprecation notices never fail a strict read: pct only warns about them.
         let mut notices = Vec::new();
-        let mut report = |message: String| -> Result<(), ConfigError> {
+        // Every message is made safe to print: values and keys come from the file.
+        let mut report = |message: Shown| -> Result<(), ConfigError> {
+            let message = message.0;
             match mode {
                 ParseMode::Strict => Err(ConfigError(message)),
                 ParseMode::Lenient => {
@@ -117,11 +124,31 @@ impl Config {
             }
         };
         let mut target = Target::Main;
-        let mut description = String::new();
-        for line in text.split('\n') {
-            if line.trim().is_empty() {
+        let mut description: Vec<u8> = Vec::new();
+        for raw_line in text.split(|&b| b == b'\n') {
+            if raw_line.trim_ascii().is_empty() {
                 continue;
             }
+            if let Some(comment) = raw_line.strip_prefix(b"#") {
+                description.extend(decode_bytes(comment));
+                description.push(b'\n');
+                continue;
+            }
+            if let Some(text) = raw_line
+                .strip_prefix(b"description:")
+                .map(<[u8]>::trim_ascii)
+                .filter(|t| !t.is_empty())
+            {
+                description.extend(decode_bytes(text));
+                continue;
+            }
+            let Ok(line) = std::str::from_utf8(raw_line) else {
+                report(Shown(format!(
+                    "vm {vmid} - unable to parse config: {}",
+                    crate::text::for_message(raw_line)
+                )))?;
+                continue;
+            };
             let header = if line.trim_end().eq_ignore_ascii_case("[pve:pending]") {
                 Some(Target::Pending)
             } else {
@@ -131,7 +158,7 @@ impl Config {
                 config
                     .section_mut(&target)
                     .description
-                    .push_str(&std::mem::take(&mut description));
+                    .extend(std::mem::take(&mut description));
                 if let Target::Snapshot(name) = &next {
                     config.snapshots.entry(name.clone()).or_default();
                 }
@@ -140,10 +167,7 @@ impl Config {
             }
             let is_pending = matches!(target, Target::Pending);
             let section = config.section_mut(&target);
-            if let Some(comment) = line.strip_prefix('#') {
-                description.push_str(&decode_text(comment));
-                description.push('\n');
-            } else if let Some((key, value)) = lxc_line(line) {
+            if let Some((key, value)) = lxc_line(line) {
                 match classify(vmid.get(), key) {
                     // An empty entry is nothing: pct drops it when it splits `env`.
                     _ if key == "lxc.environment.runtime" => {
@@ -156,17 +180,13 @@ impl Config {
                         notices.push(Warning(warning));
                         section.lxc.push((key.to_string(), value.to_string()));
                     }
-                    LxcKey::Refused(message) => report(format!("vm {vmid} - {key}: {message}"))?,
-                    LxcKey::Unknown => {
-                        report(format!("vm {vmid} - unable to parse config: {line}"))?
+                    LxcKey::Refused(message) => {
+                        report(shown(&format!("vm {vmid} - {key}: {message}")))?
                     }
+                    LxcKey::Unknown => report(shown(&format!(
+                        "vm {vmid} - unable to parse config: {line}"
+                    )))?,
                 }
-            } else if let Some(text) = line
-                .strip_prefix("description:")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-            {
-                description.push_str(&decode_text(text));
             } else if let Some(state) = snapstate(line) {
                 section
                     .options
@@ -179,32 +199,31 @@ impl Config {
                 if is_pending {
                     section.delete = Some(list.to_string());
                 } else {
-                    report(format!(
+                    report(shown(&format!(
                         "vm {vmid} - property 'delete' is only allowed in [pve:pending]"
-                    ))?;
+                    )))?;
                 }
             } else if let Some((key, value)) = option_line(line) {
                 let stored = match check_type(key, value) {
                     Ok(normalized) => normalized,
                     Err(message) => {
-                        report(format!(
+                        report(shown(&format!(
                             "vm {vmid} - unable to parse value of '{key}' - {message}"
-                        ))?;
+                        )))?;
                         value.to_string()
                     }
                 };
                 let section = config.section_mut(&target);
                 section.options.insert(key.to_string(), stored);
             } else {
-                report(format!("vm {vmid} - unable to parse config: {line}"))?;
+                report(shown(&format!(
+                    "vm {vmid} - unable to parse config: {line}"
+                )))?;
             }
         }
-        config
-            .section_mut(&target)
-            .description
-            .push_str(&description);
+        config.section_mut(&target).description.extend(description);
         config.main.options.remove("snapstate");
-        warnings.extend(notices);
+        warnings.extend(notices.into_iter().map(|n| Warning(shown(&n.0).0)));
         Ok((config, warnings))
     }
 
@@ -267,6 +286,20 @@ impl Config {
         }
         merged
     }
+}
+
+/// A message whose text from the file is escaped and cut for the terminal.
+struct Shown(String);
+
+/// A message that quotes the file, each of its lines escaped and cut.
+fn shown(message: &str) -> Shown {
+    Shown(
+        message
+            .split('\n')
+            .map(crate::text::for_message)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// `snapstate: prepare|delete` (pct's pattern is not anchored at the start).

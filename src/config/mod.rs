@@ -21,7 +21,7 @@ mod tests;
 mod validate;
 mod vmid;
 
-pub use description::{decode_text, encode_text};
+pub use description::{decode_bytes, decode_text, encode_bytes, encode_text};
 pub use device::DeviceEntry;
 pub use features::Features;
 pub use file::{Config, ConfigError, ParseMode, Warning};

@@ -368,6 +368,9 @@ impl Config {
         keys.dedup();
         let text = |section: &Section, key: &str| match key {
             "env" => section.has("env").then(|| section.env.join("\0")),
+            "description" => section
+                .has("description")
+                .then(|| String::from_utf8_lossy(&section.description).into_owned()),
             _ => section.get(key).map(str::to_string),
         };
         let mut changes = Vec::new();

@@ -73,6 +73,10 @@ const fn indexed(
     }
 }
 
+/// The most MiB whose byte count fits in 64 bits. pct's schema sets no maximum for `memory`
+/// and `swap`; corral writes them to the kernel in bytes, so a larger value could only wrap.
+pub const MAX_MIB: i64 = (u64::MAX >> 20) as i64;
+
 const fn int(min: Option<i64>, max: Option<i64>) -> OptionKind {
     OptionKind::Integer { min, max }
 }
@@ -188,7 +192,7 @@ static OPTIONS: &[OptionSpec] = &[
     ),
     spec(
         "memory",
-        int(Some(16), None),
+        int(Some(16), Some(MAX_MIB)),
         Some("512"),
         "Amount of RAM for the container in MB.",
     ),
@@ -272,7 +276,7 @@ static OPTIONS: &[OptionSpec] = &[
     ),
     spec(
         "swap",
-        int(Some(0), None),
+        int(Some(0), Some(MAX_MIB)),
         Some("512"),
         "Amount of SWAP for the container in MB.",
     ),
@@ -672,6 +676,29 @@ mod tests {
             "type check ('boolean') failed - got 'maybe'"
         );
         assert_eq!(err("tty", "7"), "value must have a maximum value of 6");
+        // 2^44 MiB is 2^64 bytes, which memory.max cannot hold.
+        assert_eq!(
+            err("memory", "17592186044416"),
+            "value must have a maximum value of 17592186044415"
+        );
+        assert_eq!(
+            err("swap", "17592186044416"),
+            "value must have a maximum value of 17592186044415"
+        );
+        assert_eq!(err("swap", "-1"), "value must have a minimum value of 0");
+        assert_eq!(err("cores", "0"), "value must have a minimum value of 1");
+        assert_eq!(
+            err("cores", "8193"),
+            "value must have a maximum value of 8192"
+        );
+        assert_eq!(
+            err("cpuunits", "500001"),
+            "value must have a maximum value of 500000"
+        );
+        assert_eq!(
+            err("cpulimit", "-1"),
+            "value must have a minimum value of 0"
+        );
         assert_eq!(
             err("cpulimit", "x"),
             "type check ('number') failed - got 'x'"

@@ -10,8 +10,10 @@ use super::{DeviceEntry, Features, MountPoint, NetDevice, PropertyError, Startup
 /// order (byte order of keys).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Section {
-    /// Decoded description text, from `#` lines and `description:` keys.
-    pub description: String,
+    /// Decoded description, from `#` lines and `description:` keys: bytes, as pct keeps
+    /// them, so one that is not UTF-8 is written back unchanged.
+    #[serde(serialize_with = "super::description::serialize_lossy")]
+    pub description: Vec<u8>,
     /// Option values by key (`memory`, `net0`, ...), excluding description, env and lxc.
     pub options: BTreeMap<String, String>,
     /// `lxc.environment.runtime` entries in order (pct's `env` option, NUL-joined).
@@ -39,7 +41,10 @@ impl Section {
     /// The stored value of `key`; `description` and `env` come from their own fields.
     pub fn get(&self, key: &str) -> Option<&str> {
         match key {
-            "description" => Some(self.description.as_str()).filter(|d| !d.is_empty()),
+            // A description that is not UTF-8 has no text form; `description_text` shows it.
+            "description" => std::str::from_utf8(&self.description)
+                .ok()
+                .filter(|d| !d.is_empty()),
             _ => self.options.get(key).map(String::as_str),
         }
     }
@@ -47,7 +52,7 @@ impl Section {
     /// Set `key`; `description` and `env` (NUL-separated) go to their own fields.
     pub fn set(&mut self, key: &str, value: String) {
         match key {
-            "description" => self.description = value,
+            "description" => self.description = value.into_bytes(),
             "env" => {
                 self.env = value
                     .split('\0')
@@ -63,7 +68,9 @@ impl Section {
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
         match key {
-            "description" => Some(std::mem::take(&mut self.description)).filter(|d| !d.is_empty()),
+            "description" => Some(std::mem::take(&mut self.description))
+                .filter(|d| !d.is_empty())
+                .map(|d| String::from_utf8_lossy(&d).into_owned()),
             "env" => Some(std::mem::take(&mut self.env).join("\0")).filter(|e| !e.is_empty()),
             _ => self.options.remove(key),
         }
@@ -73,6 +80,7 @@ impl Section {
     pub fn has(&self, key: &str) -> bool {
         match key {
             "env" => !self.env.is_empty(),
+            "description" => !self.description.is_empty(),
             _ => self.get(key).is_some(),
         }
     }

@@ -82,7 +82,7 @@ fn a_pct_written_file_round_trips_byte_for_byte() {
     assert_eq!(config.write().unwrap(), FULL);
     assert_eq!(
         config.main.description,
-        "Web front end: 50% of traffic\n\nsecond paragraph ü\n"
+        "Web front end: 50% of traffic\n\nsecond paragraph ü\n".as_bytes()
     );
     assert_eq!(config.main.env, ["LANG=C.UTF-8", "TZ=UTC"]);
     assert_eq!(config.main.lxc.len(), 3);
@@ -90,7 +90,7 @@ fn a_pct_written_file_round_trips_byte_for_byte() {
     assert_eq!(config.snapshots["weekly"].get("snapstate"), Some("prepare"));
     assert_eq!(
         config.snapshots["daily"].description,
-        "snapshot before upgrade\n"
+        b"snapshot before upgrade\n"
     );
 }
 
@@ -213,7 +213,7 @@ fn raw_lxc_keys_keep_order_and_accept_both_separators() {
 #[test]
 fn descriptions_from_keys_and_comments_anywhere() {
     let (config, _) = parse("memory: 512\n#late comment\ndescription: from%20key\n");
-    assert_eq!(config.main.description, "late comment\nfrom key");
+    assert_eq!(config.main.description, b"late comment\nfrom key");
     assert_eq!(
         config.write().unwrap(),
         "#late comment\n#from key\nmemory: 512\n"
@@ -504,7 +504,7 @@ fn section_strategy() -> impl Strategy<Value = Section> {
         ),
     )
         .prop_map(|(options, description, env, lxc)| Section {
-            description: description.trim_start_matches('\n').to_string(),
+            description: description.trim_start_matches('\n').as_bytes().to_vec(),
             options: options
                 .into_iter()
                 .map(|(k, v)| (k, v.trim().to_string()))
@@ -555,4 +555,56 @@ proptest! {
             prop_assert_eq!(again.write().unwrap(), first);
         }
     }
+}
+
+#[test]
+fn a_description_that_is_not_utf8_survives_a_write() {
+    let raw: &[u8] = b"description: caf\xe9\nmemory: 512\n#line\xff two\n";
+    let (mut config, warnings) = Config::parse(vmid(), raw, ParseMode::Strict).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.main.description, b"caf\xe9line\xff two\n");
+    assert_eq!(config.main.memory(), 512);
+    // `pct set` of another key writes the description back with the same bytes.
+    config.main.set("onboot", "1".into());
+    let written = config.write().unwrap();
+    assert_eq!(written, "#caf%E9line%FF two\nmemory: 512\nonboot: 1\n");
+    let (again, _) = Config::parse(vmid(), written.as_bytes(), ParseMode::Strict).unwrap();
+    assert_eq!(again.main.description, config.main.description);
+}
+
+#[test]
+fn other_lines_that_are_not_utf8_warn_and_the_rest_counts() {
+    let raw: &[u8] = b"hostname: caf\xe9\x1b[2J\nmemory: 1024\n";
+    let (config, warnings) = Config::parse(vmid(), raw, ParseMode::Lenient).unwrap();
+    assert_eq!(
+        warnings,
+        [Warning(
+            "vm 100 - unable to parse config: hostname: caf\\xe9\\x1b[2J".into()
+        )]
+    );
+    assert_eq!(config.main.memory(), 1024);
+    assert_eq!(config.main.hostname(), None);
+    assert_eq!(
+        Config::parse(vmid(), raw, ParseMode::Strict).unwrap_err().0,
+        "vm 100 - unable to parse config: hostname: caf\\xe9\\x1b[2J"
+    );
+}
+
+#[test]
+fn long_and_garbage_lines_are_cut_and_escaped_in_messages() {
+    let long = format!("{}\x1b]0;owned\x07", "x".repeat(10 << 20));
+    let (_, warnings) = parse(&format!("memory: 512\n{long}\n"));
+    let prefix = "vm 100 - unable to parse config: ";
+    let shown = "x".repeat(crate::text::MESSAGE_LIMIT - prefix.len());
+    assert_eq!(warnings, [Warning(format!("{prefix}{shown}..."))]);
+    let (_, warnings) = parse("hostname: bad\x1b[31m_name\n");
+    assert_eq!(
+        warnings[0].0,
+        "vm 100 - unable to parse value of 'hostname' - value does not look like a valid DNS name"
+    );
+    let (_, warnings) = parse(&format!("onboot: {}\n", "\x1by".repeat(1000)));
+    assert!(warnings[0].0.starts_with(
+        "vm 100 - unable to parse value of 'onboot' - type check ('boolean') failed - got '\\x1by"
+    ));
+    assert!(warnings[0].0.ends_with("...") && !warnings[0].0.contains('\x1b'));
 }

@@ -56,7 +56,7 @@ impl Container<'_> {
     /// `pct exec <vmid> -- command...`: the command's exit status. When any of the caller's
     /// stdio is a terminal, the command gets a pty of the container's own instead (relayed),
     /// as lxc-attach does: a host terminal inside would let the container type into it.
-    pub fn exec(&self, command: &[String], keep_env: bool) -> Result<i32, Error> {
+    pub fn exec(&self, command: &[std::ffi::OsString], keep_env: bool) -> Result<i32, Error> {
         let (init, plan, filter) = self.attach_target()?;
         let request = AttachRequest {
             argv: command,
@@ -73,7 +73,7 @@ impl Container<'_> {
     /// a pty of the container's own when stdin is a terminal.
     pub fn enter(&self, keep_env: bool) -> Result<i32, Error> {
         let (init, plan, filter) = self.attach_target()?;
-        let shell = vec![root_shell(init.pid), "-l".to_string()];
+        let shell = [root_shell(init.pid).into(), "-l".into()];
         let request = AttachRequest {
             argv: &shell,
             env: attach_environment(keep_env, &plan),

@@ -14,8 +14,8 @@ use crate::storage::{
 /// What `pct create <vmid> <ostemplate>` was given besides the id.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
-    /// `local:vztmpl/NAME.tar.zst` or a path.
-    pub template: String,
+    /// `local:vztmpl/NAME.tar.zst` or a path (any bytes, as a path may have).
+    pub template: std::ffi::OsString,
     /// Default storage for volumes given as bare sizes (pct's `--storage`, default `local`).
     pub storage: Option<String>,
     /// Config options (`memory`, `net0`, `rootfs`, ...) as raw CLI values.
@@ -127,6 +127,7 @@ impl Container<'_> {
             } else if mp.kind() == crate::config::MountKind::Volume {
                 check_rootdir_storage(&storage_cfg, &VolumeId::parse(&mp.volume)?.storage)?;
             }
+            check_volume(&storage_cfg, key, &mp)?;
         }
         if unprivileged {
             config.main.set("unprivileged", "1".into());
@@ -235,7 +236,7 @@ impl Container<'_> {
             options.check_cancel()?;
             let mut mp = parse_mount_point(key, value)?;
             if let Some(allocation) = Allocation::parse(&mp.volume) {
-                let size = allocation_bytes(allocation.size_gib);
+                let size = allocation_size(key, &allocation)?;
                 let prepared = storage_cfg.prepare_disk_owned(
                     &allocation.storage,
                     self.vmid.get(),
@@ -482,9 +483,39 @@ pub(crate) fn parse_mount_point(key: &str, value: &str) -> Result<MountPoint, Er
     parsed.map_err(|e| Error::param(key, e.0))
 }
 
-/// pct sizes new volumes in whole KiB of the GiB figure given.
-pub(crate) fn allocation_bytes(size_gib: f64) -> u64 {
-    (size_gib * 1024.0 * 1024.0) as u64 * 1024
+/// pct sizes new volumes in whole KiB of the GiB figure given; `None` when that many bytes
+/// do not fit in 64 bits.
+pub(crate) fn allocation_bytes(size_gib: f64) -> Option<u64> {
+    let kib = (size_gib * 1024.0 * 1024.0).trunc();
+    if !(kib.is_finite() && kib >= 0.0 && kib < u64::MAX as f64) {
+        return None;
+    }
+    (kib as u64).checked_mul(1024)
+}
+
+/// The bytes of the new volume `key` asks for (`STORAGE:SIZE` in GiB), or why it cannot be.
+pub(crate) fn allocation_size(key: &str, allocation: &Allocation) -> Result<u64, Error> {
+    allocation_bytes(allocation.size_gib).ok_or_else(|| {
+        Error::param(
+            key,
+            format!("disk size '{}' GiB is too large", allocation.size_gib),
+        )
+    })
+}
+
+/// A new volume must have a size that fits; an existing one a name its storage can parse
+/// (pct refuses `local:-1` as `unable to parse directory volume name '-1'`).
+pub(crate) fn check_volume(
+    storage_cfg: &StorageConfig,
+    key: &str,
+    mp: &crate::config::MountPoint,
+) -> Result<(), Error> {
+    if let Some(allocation) = Allocation::parse(&mp.volume) {
+        allocation_size(key, &allocation)?;
+    } else if mp.kind() == crate::config::MountKind::Volume {
+        storage_cfg.volume_path(&VolumeId::parse(&mp.volume)?)?;
+    }
+    Ok(())
 }
 
 fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Error> {
@@ -595,9 +626,17 @@ mod tests {
 
     #[test]
     fn allocation_sizes_in_bytes() {
-        assert_eq!(allocation_bytes(4.0), 4 * 1024 * 1024 * 1024);
-        assert_eq!(allocation_bytes(0.5), 512 * 1024 * 1024);
-        assert_eq!(allocation_bytes(0.0), 0);
+        assert_eq!(allocation_bytes(4.0), Some(4 * 1024 * 1024 * 1024));
+        assert_eq!(allocation_bytes(0.5), Some(512 * 1024 * 1024));
+        assert_eq!(allocation_bytes(0.0), Some(0));
+        // 16 EiB is 2^64 bytes: one KiB less fits, that much does not (it used to wrap).
+        assert_eq!(allocation_bytes(16.0 * 1024.0 * 1024.0 * 1024.0), None);
+        assert_eq!(allocation_bytes(99999999999.0), None);
+        assert_eq!(allocation_bytes(f64::MAX), None);
+        assert_eq!(
+            allocation_bytes(15.0 * 1024.0 * 1024.0 * 1024.0),
+            Some(15 << 60)
+        );
     }
 
     #[test]

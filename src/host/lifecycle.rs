@@ -156,7 +156,9 @@ impl Container<'_> {
         let applied = config.apply_pending_keys(|key| HOTPLUG_KEYS.contains(&key));
         let mut facts = HostFacts::default();
         add_cgroup_facts(&mut facts);
-        let plan = cgroup_writes(self.vmid.get(), &config.main, &facts);
+        let plan = cgroup_writes(self.vmid.get(), &config.main, &facts).map_err(|e| {
+            Error::param(e.key, format!("unable to hotplug {}: {}", e.key, e.message))
+        })?;
         let hierarchy = Hierarchy::find();
         let mut warnings = Vec::new();
         for (key, files) in HOTPLUG_CGROUP_FILES {
@@ -547,6 +549,16 @@ impl Host {
         let mut entries = Vec::new();
         for vmid in self.vmids()? {
             let Ok((config, _)) = self.container(vmid).config_with_warnings() else {
+                // An unreadable config says nothing of onboot, but a running container
+                // must still stop with the rest, as one without a startup order.
+                if !onboot_only {
+                    entries.push(BootEntry {
+                        vmid: vmid.get(),
+                        order: None,
+                        up: None,
+                        down: None,
+                    });
+                }
                 continue;
             };
             if onboot_only && !config.main.flag("onboot") {

@@ -50,15 +50,15 @@ impl Host {
     /// Open the host at `root`. The root must be an existing directory.
     pub fn open(root: impl AsRef<Path>) -> Result<Host, Error> {
         let root = root.as_ref();
+        let shown = crate::text::for_message(root.as_os_str().as_encoded_bytes());
         if !root.is_dir() {
             return Err(Error::Failed(format!(
-                "host root '{}' is not a directory",
-                root.display()
+                "host root '{shown}' is not a directory"
             )));
         }
         let root = root
             .canonicalize()
-            .map_err(|e| Error::io(format!("host root '{}'", root.display()), e))?;
+            .map_err(|e| Error::io(format!("host root '{shown}'"), e))?;
         let node = rustix::system::uname()
             .nodename()
             .to_string_lossy()
@@ -164,9 +164,10 @@ impl<'h> Container<'h> {
         )
     }
 
-    /// The raw config file bytes; pct's message when the file does not exist.
-    pub fn read_config_raw(&self) -> Result<String, Error> {
-        match fs::read_to_string(self.config_path()) {
+    /// The raw config file bytes (pct reads them as bytes: they need not be UTF-8); pct's
+    /// message when the file does not exist.
+    pub fn read_config_raw(&self) -> Result<Vec<u8>, Error> {
+        match fs::read(self.config_path()) {
             Ok(text) => Ok(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Failed(format!(
                 "Configuration file 'nodes/{}/lxc/{}.conf' does not exist",
@@ -196,7 +197,7 @@ impl<'h> Container<'h> {
         let text = self.read_config_raw()?;
         let (config, warnings) = Config::parse(self.vmid, &text, ParseMode::Lenient)?;
         print_warnings(&warnings);
-        Ok((config, Config::digest(text.as_bytes())))
+        Ok((config, Config::digest(&text)))
     }
 
     /// Write the config atomically: a temporary file in the same directory, fsync, rename.

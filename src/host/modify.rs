@@ -2,7 +2,7 @@
 //! change a config (or its lock) under the config lock.
 
 use super::create::{
-    allocation_bytes, fill_net_defaults, is_mp_key, is_net_key, parse_mount_point,
+    allocation_size, check_volume, fill_net_defaults, is_mp_key, is_net_key, parse_mount_point,
 };
 use super::{Container, Error, check_lock, print_warnings};
 use crate::config::{Config, PendingChange, SetRequest, Warning};
@@ -52,8 +52,9 @@ impl Container<'_> {
             for (key, value) in request.set.iter_mut() {
                 if key == "rootfs" || is_mp_key(key) {
                     let mut mp = parse_mount_point(key, value)?;
+                    check_volume(&storage, key, &mp)?;
                     if let Some(allocation) = Allocation::parse(&mp.volume) {
-                        let size = allocation_bytes(allocation.size_gib);
+                        let size = allocation_size(key, &allocation)?;
                         let volume = storage.prepare_disk_owned(
                             &allocation.storage,
                             self.vmid.get(),

@@ -5,6 +5,8 @@ use super::{Container, Error, Host};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
 use rustix::fs::{Mode, OFlags, ResolveFlags, StatVfs, openat2};
 
+use crate::config::Warning;
+
 /// One row of `pct list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ListEntry {
@@ -124,14 +126,25 @@ fn display_name(ct: &Container<'_>, hostname: Option<&str>) -> String {
 }
 
 impl Host {
-    /// `pct list`: every container, sorted by id.
-    pub fn list(&self) -> Result<Vec<ListEntry>, Error> {
+    /// `pct list`: every container, sorted by id, with the warnings reading their configs
+    /// gave. A container whose config cannot be read at all is still listed (it may run), by
+    /// its default name, with a warning saying why.
+    pub fn list(&self) -> Result<(Vec<ListEntry>, Vec<Warning>), Error> {
         let mut entries = Vec::new();
+        let mut warnings = Vec::new();
         for vmid in self.vmids()? {
             let ct = self.container(vmid);
-            let Ok((config, _)) = ct.config_with_warnings() else {
-                continue;
+            let config = match ct.config_with_warnings() {
+                Ok((config, read_warnings)) => {
+                    warnings.extend(read_warnings);
+                    Some(config)
+                }
+                Err(e) => {
+                    warnings.push(Warning(format!("CT {vmid}: {e}")));
+                    None
+                }
             };
+            let main = config.as_ref().map(|c| &c.main);
             entries.push(ListEntry {
                 vmid: vmid.get(),
                 status: if ct.is_running() {
@@ -140,11 +153,11 @@ impl Host {
                     "stopped"
                 }
                 .into(),
-                lock: config.main.lock().map(str::to_string),
-                name: display_name(&ct, config.main.hostname()),
+                lock: main.and_then(|m| m.lock()).map(str::to_string),
+                name: display_name(&ct, main.and_then(|m| m.hostname())),
             });
         }
-        Ok(entries)
+        Ok((entries, warnings))
     }
 }
 
@@ -182,8 +195,9 @@ impl Container<'_> {
             lock: main.lock().map(str::to_string),
             tags: main.get("tags").map(str::to_string),
             template: main.flag("template").then_some(1),
-            maxmem: main.memory() * 1024 * 1024,
-            maxswap: main.swap().unwrap_or(0) * 1024 * 1024,
+            // A value too large to be a limit shows as the most there is, not wrapped.
+            maxmem: main.memory().saturating_mul(1024 * 1024),
+            maxswap: main.swap().unwrap_or(0).saturating_mul(1024 * 1024),
             maxdisk,
             mem: 0,
             swap: 0,

@@ -3,8 +3,10 @@
 //! bounding set and seccomp filter init got, then execs the command. Works from the kernel's
 //! view alone, so a container whose monitor died can still be entered.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -15,8 +17,8 @@ use super::state::InitState;
 
 /// What to run inside and how.
 pub struct AttachRequest<'a> {
-    pub argv: &'a [String],
-    pub env: Vec<String>,
+    pub argv: &'a [OsString],
+    pub env: Vec<OsString>,
     /// Give the command a pty of the container's own devpts as its controlling terminal and
     /// relay it to our stdin/stdout; else stdio is inherited.
     pub terminal: bool,
@@ -24,30 +26,42 @@ pub struct AttachRequest<'a> {
     pub monitor: Option<std::os::unix::net::UnixStream>,
 }
 
-/// The environment of an attached process: pct's `--keep-env` keeps the caller's, otherwise
-/// LXC's clear environment with a standard PATH.
-pub fn attach_environment(keep_env: bool, plan: &StartPlan) -> Vec<String> {
-    let mut env: Vec<String> = if keep_env {
-        std::env::vars()
+/// The environment of an attached process: pct's `--keep-env` keeps the caller's (byte for
+/// byte: a variable need not be UTF-8), otherwise LXC's clear environment with a standard
+/// PATH.
+pub fn attach_environment(keep_env: bool, plan: &StartPlan) -> Vec<OsString> {
+    let entry = |name: &std::ffi::OsStr, value: &std::ffi::OsStr| {
+        let mut entry = name.to_os_string();
+        entry.push("=");
+        entry.push(value);
+        entry
+    };
+    let mut env: Vec<OsString> = if keep_env {
+        std::env::vars_os()
             .filter(|(k, _)| k != "SSL_CERT_FILE" && k != "SSL_CERT_DIR")
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| entry(&k, &v))
             .collect()
     } else {
-        vec![format!("PATH={DEFAULT_PATH}")]
+        vec![format!("PATH={DEFAULT_PATH}").into()]
     };
-    let has =
-        |env: &Vec<String>, name: &str| env.iter().any(|e| e.starts_with(&format!("{name}=")));
+    let has = |env: &Vec<OsString>, name: &str| {
+        env.iter().any(|e| {
+            e.as_bytes()
+                .strip_prefix(name.as_bytes())
+                .is_some_and(|rest| rest.first() == Some(&b'='))
+        })
+    };
     if !has(&env, "container") {
         env.push("container=lxc".into());
     }
     if !keep_env {
-        if let Ok(term) = std::env::var("TERM") {
-            env.push(format!("TERM={term}"));
+        if let Some(term) = std::env::var_os("TERM") {
+            env.push(entry("TERM".as_ref(), &term));
         }
         for var in &plan.init.env {
             let name = var.split('=').next().unwrap_or("");
             if name != "TERM" && !has(&env, name) {
-                env.push(var.clone());
+                env.push(var.into());
             }
         }
     }

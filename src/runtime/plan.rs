@@ -502,7 +502,7 @@ impl StartPlan {
             &mut warnings,
         );
 
-        let cgroup = plan_cgroup(vmid, section, facts, &mut warnings);
+        let cgroup = plan_cgroup(vmid, section, facts, &mut warnings).map_err(|e| e.to_string())?;
         let device_rules = if unprivileged {
             None
         } else {
@@ -880,7 +880,11 @@ fn plan_devices(
 /// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
 /// The cgroup writes a config asks for, with warnings for what the host cannot enforce
 /// (the same as a start would make; `pct set` on a running container writes a subset).
-pub fn cgroup_writes(vmid: u32, section: &Section, facts: &HostFacts) -> CgroupPlan {
+pub fn cgroup_writes(
+    vmid: u32,
+    section: &Section,
+    facts: &HostFacts,
+) -> Result<CgroupPlan, super::limits::LimitError> {
     plan_cgroup(vmid, section, facts, &mut Vec::new())
 }
 
@@ -945,7 +949,7 @@ fn plan_cgroup(
     section: &Section,
     facts: &HostFacts,
     warnings: &mut Vec<String>,
-) -> CgroupPlan {
+) -> Result<CgroupPlan, super::limits::LimitError> {
     let mut writes = Vec::new();
     let mut add = |key: &str, value: String| {
         writes.retain(|w: &CgroupWrite| w.key != key);
@@ -954,37 +958,22 @@ fn plan_cgroup(
             value,
         });
     };
-    let memory = section.memory();
-    const MIB: u64 = 1024 * 1024;
-    add("memory.max", (memory * MIB).to_string());
-    let high = if memory < 16384 {
-        memory * 1024 * 1016
-    } else {
-        (memory - 128) * MIB
-    };
-    add("memory.high", high.to_string());
-    add(
-        "memory.swap.max",
-        (section.swap().unwrap_or(0) * MIB).to_string(),
-    );
-    if let Some(limit) = section
-        .get("cpulimit")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|l| *l > 0.0)
-    {
-        add("cpu.max", format!("{} 100000", (limit * 100000.0) as u64));
+    let memory = super::limits::memory_limits(section)?;
+    add("memory.max", memory.max.to_string());
+    add("memory.high", memory.high.to_string());
+    add("memory.swap.max", memory.swap_max.to_string());
+    if let Some(quota) = super::limits::cpu_max(section)? {
+        add("cpu.max", quota);
     }
-    if let Some(units) = section.get("cpuunits").and_then(|v| v.parse::<u64>().ok()) {
-        add("cpu.weight", units.min(10000).to_string());
+    if let Some(weight) = super::limits::cpu_weight(section)? {
+        add("cpu.weight", weight.to_string());
     }
     let raw_cpuset = section
         .lxc
         .iter()
         .any(|(k, _)| k == "lxc.cgroup2.cpuset.cpus");
-    if let (Some(cores), false) = (
-        section.get("cores").and_then(|v| v.parse::<usize>().ok()),
-        raw_cpuset,
-    ) && !facts.host_cpus.is_empty()
+    if let (Some(cores), false) = (super::limits::cores(section)?, raw_cpuset)
+        && !facts.host_cpus.is_empty()
     {
         add("cpuset.cpus", pick_cpus(vmid, cores, &facts.host_cpus));
     }
@@ -1015,11 +1004,11 @@ fn plan_cgroup(
             }
         }
     }
-    CgroupPlan {
+    Ok(CgroupPlan {
         path: crate::cgroup::container_path(vmid),
         writes,
         unenforced,
-    }
+    })
 }
 
 /// `cores` picks that many host CPUs. pct picks them at random; corral rotates through the host

@@ -461,30 +461,44 @@ fn exec_init(init: &InitPlan) -> Result<std::convert::Infallible, String> {
     exec_command(&init.argv, &init.env, "init")
 }
 
-/// execve with a PATH lookup for bare names.
+/// execve with a PATH lookup for bare names. Arguments and environment are byte strings,
+/// passed on exactly as given.
 pub fn exec_command(
-    argv: &[String],
-    env: &[String],
+    argv: &[impl AsRef<std::ffi::OsStr>],
+    env: &[impl AsRef<std::ffi::OsStr>],
     what: &str,
 ) -> Result<std::convert::Infallible, String> {
-    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| format!("NUL byte in '{s}'"));
-    let c_argv: Vec<CString> = argv.iter().map(to_c).collect::<Result<_, _>>()?;
-    let c_env: Vec<CString> = env.iter().map(to_c).collect::<Result<_, _>>()?;
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = |s: &std::ffi::OsStr| s.as_bytes().to_vec();
+    let to_c = |s: &std::ffi::OsStr| {
+        CString::new(bytes(s))
+            .map_err(|_| format!("NUL byte in '{}'", crate::text::for_message(s.as_bytes())))
+    };
+    let c_argv: Vec<CString> = argv
+        .iter()
+        .map(|a| to_c(a.as_ref()))
+        .collect::<Result<_, _>>()?;
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|e| to_c(e.as_ref()))
+        .collect::<Result<_, _>>()?;
     let mut argv_ptrs: Vec<*const libc::c_char> = c_argv.iter().map(|c| c.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
-    let program = &argv[0];
-    let candidates: Vec<String> = if program.contains('/') {
-        vec![program.clone()]
+    let Some(program) = c_argv.first().map(|c| c.as_bytes()) else {
+        return Err(format!("unable to exec {what}: no command"));
+    };
+    let candidates: Vec<Vec<u8>> = if program.contains(&b'/') {
+        vec![program.to_vec()]
     } else {
-        let path = env
+        let path = c_env
             .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or(super::plan::DEFAULT_PATH);
-        path.split(':')
-            .map(|dir| format!("{dir}/{program}"))
-            .filter(|p| Path::new(p).exists())
+            .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
+            .unwrap_or(super::plan::DEFAULT_PATH.as_bytes());
+        path.split(|&b| b == b':')
+            .map(|dir| [dir, b"/", program].concat())
+            .filter(|p| Path::new(std::ffi::OsStr::from_bytes(p)).exists())
             .collect()
     };
     let mut last = io::Error::from_raw_os_error(libc::ENOENT);
@@ -495,7 +509,10 @@ pub fn exec_command(
         unsafe { libc::execve(c_path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
         last = io::Error::last_os_error();
     }
-    Err(format!("unable to exec {what} '{program}': {last}"))
+    Err(format!(
+        "unable to exec {what} '{}': {last}",
+        crate::text::for_message(program)
+    ))
 }
 
 /// Give init the signal state a freshly booted init has: nothing blocked (the monitor blocks

@@ -588,11 +588,17 @@ impl StorageConfig {
     /// storage's `content` list is not consulted). An absolute path is taken under the host
     /// root; a relative one from the current directory. Errors: `can't find file 'X'`,
     /// `unable to use volume X - content type needs to be 'vztmpl'`.
-    pub fn template_path(&self, template: &str) -> Result<PathBuf, StorageError> {
+    pub fn template_path(
+        &self,
+        template: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<PathBuf, StorageError> {
+        use std::os::unix::ffi::OsStrExt;
+        let template = template.as_ref();
         let path = self.template_location(template)?;
         if !path.is_file() {
             return Err(StorageError::Invalid(format!(
-                "can't find file '{template}'"
+                "can't find file '{}'",
+                crate::text::for_message(template.as_bytes())
             )));
         }
         Ok(path)
@@ -601,19 +607,26 @@ impl StorageConfig {
     /// Where `template` would be: its volume checked (content type, storage enabled and
     /// active), the file itself not looked at. pct checks these before its create task and
     /// looks for the file only inside it.
-    pub fn template_location(&self, template: &str) -> Result<PathBuf, StorageError> {
-        let path = match VolumeId::parse(template) {
-            Ok(volid) => {
+    pub fn template_location(
+        &self,
+        template: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<PathBuf, StorageError> {
+        use std::os::unix::ffi::OsStrExt;
+        let template = template.as_ref();
+        let path = match template.to_str().map(VolumeId::parse) {
+            Some(Ok(volid)) => {
                 let kind = volid.kind()?;
                 if !matches!(kind, VolumeKind::Vztmpl(_)) {
                     return Err(StorageError::Invalid(format!(
-                        "unable to use volume {template} - content type needs to be 'vztmpl'"
+                        "unable to use volume {} - content type needs to be 'vztmpl'",
+                        crate::text::for_message(template.as_bytes())
                     )));
                 }
                 self.activate_storage(&volid.storage)?;
                 self.volume_path(&volid)?
             }
-            Err(_) => {
+            // Not a volume id: a path, which may be any bytes.
+            _ => {
                 let path = Path::new(template);
                 if path.is_absolute() {
                     self.under_root(path)

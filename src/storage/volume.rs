@@ -273,10 +273,14 @@ impl Allocation {
         })
     }
 
-    /// The size pct allocates for this request: whole MiB (`int(GiB * 1024)`), in bytes.
-    pub fn size_bytes(&self) -> u64 {
-        // `as` saturates for huge values, which the storage then refuses as too large.
-        ((self.size_gib * 1024.0).trunc() as u64).saturating_mul(1024 * 1024)
+    /// The size pct allocates for this request: whole MiB (`int(GiB * 1024)`), in bytes;
+    /// `None` when that does not fit in 64 bits.
+    pub fn size_bytes(&self) -> Option<u64> {
+        let mib = (self.size_gib * 1024.0).trunc();
+        if !(mib.is_finite() && mib >= 0.0 && mib < u64::MAX as f64) {
+            return None;
+        }
+        (mib as u64).checked_mul(1024 * 1024)
     }
 }
 
@@ -431,12 +435,24 @@ mod tests {
     fn allocation_syntax() {
         let a = Allocation::parse("local:8").unwrap();
         assert_eq!((a.storage.as_str(), a.size_gib), ("local", 8.0));
-        assert_eq!(a.size_bytes(), 8 << 30);
+        assert_eq!(a.size_bytes(), Some(8 << 30));
         let a = Allocation::parse("tank-1:0.5").unwrap();
-        assert_eq!((a.size_gib, a.size_bytes()), (0.5, 512 << 20));
-        assert_eq!(Allocation::parse("local:0").unwrap().size_bytes(), 0);
+        assert_eq!((a.size_gib, a.size_bytes()), (0.5, Some(512 << 20)));
+        assert_eq!(Allocation::parse("local:0").unwrap().size_bytes(), Some(0));
         // pct truncates to whole MiB.
-        assert_eq!(Allocation::parse("local:0.0001").unwrap().size_bytes(), 0);
+        assert_eq!(
+            Allocation::parse("local:0.0001").unwrap().size_bytes(),
+            Some(0)
+        );
+        // 2^44 MiB is 2^64 bytes: too many, not saturated or wrapped.
+        assert_eq!(
+            Allocation::parse("local:17179869184").unwrap().size_bytes(),
+            None
+        );
+        assert_eq!(
+            Allocation::parse("local:17179869183").unwrap().size_bytes(),
+            Some(u64::MAX - (1 << 30) + 1)
+        );
         for text in [
             "local",
             "local:",

@@ -69,10 +69,12 @@ pub(super) const DOT_DOT: &str = "Member name contains '..'";
 /// Longest member name shown whole in a message; longer ones are shortened around the middle.
 const DISPLAY_LIMIT: usize = 240;
 
+/// A member name as messages show it: escaped (a name is any bytes, and could hold terminal
+/// escape sequences), and shortened around the middle when long.
 pub(super) fn display_name(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
+    let text = crate::text::escape(raw);
     if text.chars().count() <= DISPLAY_LIMIT {
-        return text.into_owned();
+        return text;
     }
     let head: String = text.chars().take(DISPLAY_LIMIT / 2).collect();
     let tail: Vec<char> = text.chars().rev().take(DISPLAY_LIMIT / 4).collect();
@@ -320,6 +322,18 @@ impl Member {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_escaped_and_shortened_in_messages() {
+        assert_eq!(
+            display_name(b"./etc/caf\xe9\x1b[2J"),
+            "./etc/caf\\xe9\\x1b[2J"
+        );
+        let long = [b"./".as_slice(), &[b'a'; 5000], b"\x1b/end"].concat();
+        let shown = display_name(&long);
+        assert!(shown.starts_with("./aaa") && shown.ends_with("\\x1b/end (5007 bytes)"));
+        assert!(shown.len() < 300 && !shown.contains('\x1b'), "{shown}");
+    }
 
     #[test]
     fn normalize_strips_dots_and_leading_slashes() {

@@ -227,7 +227,7 @@ impl<'a> Unpacker<'a> {
                     Ok(()) => {}
                     Err(Errno::EXIST) => return Ok(0),
                     Err(e) => {
-                        let target = String::from_utf8_lossy(target);
+                        let target = super::member::display_name(target);
                         return Err(format!(
                             "Cannot create symlink to '{target}': {}",
                             cause(&e.into())
