@@ -6,22 +6,11 @@
 
 mod common;
 
-use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::ct::cgroup2_root;
 use common::{TestRoot, busybox_template, monitor_pids};
-
-fn cgroup2_root() -> Option<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next()? != "cgroup2" {
-            return None;
-        }
-        Some(PathBuf::from(left.split(' ').nth(4)?))
-    })
-}
 
 /// Stops the container and removes its cgroups when the test ends, however it ends.
 struct Ct {
@@ -92,23 +81,7 @@ impl Ct {
 
 impl Drop for Ct {
     fn drop(&mut self) {
-        let _ = self.root.pct(&["stop", &self.id(), "--skiplock"]);
-        for pid in monitor_pids(self.vmid) {
-            // SAFETY: signalling a process by pid.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        if let Some(cgroup) = self.cgroup()
-            && cgroup.exists()
-        {
-            let _ = fs::write(cgroup.join("cgroup.kill"), "1");
-            std::thread::sleep(Duration::from_millis(200));
-            let _ = fs::remove_dir(cgroup.join("ns"));
-            let _ = fs::remove_dir(&cgroup);
-        }
-        if let Some(cgroup) = self.monitor_cgroup() {
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = fs::remove_dir(cgroup);
-        }
+        common::ct::force_cleanup(&self.root, self.vmid);
     }
 }
 

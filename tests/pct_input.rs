@@ -11,11 +11,11 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestRoot, busybox_template, monitor_pids, pct_binary};
+use common::{TestRoot, busybox_template, pct_binary};
 
 /// A byte that is never UTF-8 on its own.
 const BAD: &[u8] = b"\xff";
@@ -282,40 +282,8 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        let _ = self
-            .root
-            .pct(&["stop", &self.vmid.to_string(), "--skiplock"]);
-        for pid in monitor_pids(self.vmid) {
-            // SAFETY: signalling a process by pid.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        if let Some(cgroup) = cgroup_dir(self.vmid)
-            && cgroup.exists()
-        {
-            let _ = fs::write(cgroup.join("cgroup.kill"), "1");
-            std::thread::sleep(Duration::from_millis(200));
-            let _ = fs::remove_dir(cgroup.join("ns"));
-            let _ = fs::remove_dir(&cgroup);
-        }
-        if let Some(root) = cgroup2_root() {
-            let _ = fs::remove_dir(root.join(format!("lxc.monitor/{}", self.vmid)));
-        }
+        common::ct::force_cleanup(self.root, self.vmid);
     }
-}
-
-fn cgroup2_root() -> Option<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next()? != "cgroup2" {
-            return None;
-        }
-        Some(PathBuf::from(left.split(' ').nth(4)?))
-    })
-}
-
-fn cgroup_dir(vmid: u32) -> Option<PathBuf> {
-    cgroup2_root().map(|root| root.join(format!("lxc/{vmid}")))
 }
 
 fn wait_for_status(root: &TestRoot, vmid: &str, wanted: &str) {

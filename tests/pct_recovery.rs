@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Entry, TestRoot, loop_devices_below, pct_binary, template_cache};
+use common::{
+    Entry, TestRoot, loop_devices_below, make_plain_template, pct_binary, template_cache,
+};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -65,7 +67,7 @@ fn big_template(root: &TestRoot) -> String {
             entries.push(Entry::File(name, data, 0o644, 0, 0));
         }
         let partial = cache.join("recovery-random.partial");
-        make_plain_tar(&partial, &entries);
+        make_plain_template(&partial, &entries);
         fs::rename(&partial, &path).unwrap();
     }
     let dir = root.join("var/lib/vz/template/cache");
@@ -73,48 +75,6 @@ fn big_template(root: &TestRoot) -> String {
     let name = path.file_name().unwrap().to_str().unwrap().to_string();
     fs::hard_link(&path, dir.join(&name)).unwrap();
     format!("local:vztmpl/{name}")
-}
-
-/// `common::make_template` without compression (gzip of 96 MiB is slow in a debug build).
-fn make_plain_tar(path: &Path, entries: &[Entry<'_>]) {
-    let mut builder = tar::Builder::new(fs::File::create(path).unwrap());
-    for entry in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(1_700_000_000);
-        match entry {
-            Entry::Dir(name, mode, uid, gid) => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(*mode);
-                header.set_uid(*uid as u64);
-                header.set_gid(*gid as u64);
-                header.set_size(0);
-                builder
-                    .append_data(&mut header, format!("./{name}/"), std::io::empty())
-                    .unwrap();
-            }
-            Entry::File(name, data, mode, uid, gid) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(*mode);
-                header.set_uid(*uid as u64);
-                header.set_gid(*gid as u64);
-                header.set_size(data.len() as u64);
-                builder
-                    .append_data(&mut header, format!("./{name}"), *data)
-                    .unwrap();
-            }
-            Entry::Symlink(name, target) => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_mode(0o777);
-                header.set_uid(0);
-                header.set_gid(0);
-                header.set_size(0);
-                builder
-                    .append_link(&mut header, format!("./{name}"), target)
-                    .unwrap();
-            }
-        }
-    }
-    builder.into_inner().unwrap().sync_all().unwrap();
 }
 
 /// A running `pct`, its stdout lines arriving on a channel; killed on drop.

@@ -135,22 +135,40 @@ impl Ct<'_> {
 
 impl Drop for Ct<'_> {
     fn drop(&mut self) {
-        let _ = self.root.pct(&["stop", &self.id(), "--skiplock"]);
-        for pid in monitor_pids(self.vmid) {
-            // SAFETY: signalling a process by pid.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        if let Some(cgroup) = container_cgroup(self.vmid)
-            && cgroup.exists()
+        force_cleanup(self.root, self.vmid);
+    }
+}
+
+/// Whatever state a test left container `vmid` in: stop it, kill its monitor, remove its
+/// cgroups. For guards, so a failing test leaves nothing running.
+pub fn force_cleanup(root: &TestRoot, vmid: u32) {
+    let _ = root.pct(&["stop", &vmid.to_string(), "--skiplock"]);
+    for pid in monitor_pids(vmid) {
+        // SAFETY: signalling a process by pid.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    if let Some(cgroup) = container_cgroup(vmid)
+        && cgroup.exists()
+    {
+        let _ = fs::write(cgroup.join("cgroup.kill"), "1");
+        let since = Instant::now();
+        while fs::read_to_string(cgroup.join("cgroup.events"))
+            .is_ok_and(|events| events.contains("populated 1"))
+            && since.elapsed() < Duration::from_secs(5)
         {
-            let _ = fs::write(cgroup.join("cgroup.kill"), "1");
-            std::thread::sleep(Duration::from_millis(200));
-            let _ = fs::remove_dir(cgroup.join("ns"));
-            let _ = fs::remove_dir(&cgroup);
+            std::thread::sleep(Duration::from_millis(10));
         }
-        if let Some(root) = cgroup2_root() {
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = fs::remove_dir(root.join(format!("lxc.monitor/{}", self.vmid)));
+        let _ = fs::remove_dir(cgroup.join("ns"));
+        let _ = fs::remove_dir(&cgroup);
+    }
+    if let Some(cgroups) = cgroup2_root() {
+        let monitor = cgroups.join(format!("lxc.monitor/{vmid}"));
+        let since = Instant::now();
+        while fs::remove_dir(&monitor).is_err()
+            && monitor.exists()
+            && since.elapsed() < Duration::from_secs(2)
+        {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

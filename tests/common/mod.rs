@@ -186,7 +186,19 @@ pub enum Entry<'a> {
 pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
     let file = fs::File::create(path).unwrap();
     let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
+    write_tar(encoder, entries).finish().unwrap();
+}
+
+/// Write an uncompressed template (for large ones: gzip is slow in a debug build).
+pub fn make_plain_template(path: &Path, entries: &[Entry<'_>]) {
+    write_tar(fs::File::create(path).unwrap(), entries)
+        .sync_all()
+        .unwrap();
+}
+
+/// The tar stream of `entries` into `writer`; returns the writer.
+fn write_tar<W: std::io::Write>(writer: W, entries: &[Entry<'_>]) -> W {
+    let mut builder = tar::Builder::new(writer);
     for entry in entries {
         let mut header = tar::Header::new_gnu();
         match entry {
@@ -230,7 +242,7 @@ pub fn make_template(path: &Path, entries: &[Entry<'_>]) {
             }
         }
     }
-    builder.into_inner().unwrap().finish().unwrap();
+    builder.into_inner().unwrap()
 }
 
 /// A small Debian-looking template: busybox as /bin/sh (so the arch can be detected), an
