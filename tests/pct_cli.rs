@@ -246,6 +246,19 @@ fn usage_errors_speak_pct() {
         stderr.starts_with("400 not enough arguments\npct create <vmid> <ostemplate> [OPTIONS]"),
         "{stderr}"
     );
+    // The usage is the subcommand's, also past the global --root.
+    let root_dir = root.path().to_str().unwrap();
+    for args in [
+        ["--root", root_dir, "create", "100"],
+        ["create", "--root", root_dir, "100"],
+    ] {
+        let (code, _, stderr) = root.pct(&args);
+        assert_eq!(code, 255, "{args:?}");
+        assert!(
+            stderr.starts_with("400 not enough arguments\npct create <vmid> <ostemplate>"),
+            "{args:?}: {stderr}"
+        );
+    }
     let (code, _, stderr) = root.pct(&["set", "100", "--bogus", "1"]);
     assert_eq!(code, 255);
     assert!(

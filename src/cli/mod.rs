@@ -431,11 +431,23 @@ fn overview() -> String {
 }
 
 /// Usage errors in pct's words (`400 not enough arguments`, `unknown command`), exit 255.
+/// The subcommand as typed: the first word that is no option, past the global `--root DIR`.
+fn subcommand_word(args: &[OsString]) -> Option<&OsString> {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        match word.as_bytes() {
+            b"--root" => {
+                words.next();
+            }
+            bytes if bytes.starts_with(b"-") => {}
+            _ => return Some(word),
+        }
+    }
+    None
+}
+
 fn report_usage_error(error: clap::Error, args: &[OsString]) -> i32 {
-    let subcommand = args
-        .get(1)
-        .map(OsString::as_os_str)
-        .filter(|a| !a.as_bytes().starts_with(b"-"))
+    let subcommand = subcommand_word(args)
         .map(|a| crate::text::for_message(a.as_bytes()))
         .unwrap_or_default();
     let usage = short_usage(&subcommand);
