@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use netlink::{Netlink, VLAN_PVID, VLAN_UNTAGGED, VethPeer, link_index};
 
 /// One `netN` as the start path needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkDevice {
     pub key: String,
     /// The name inside the container.
@@ -195,6 +195,26 @@ fn set_vlans(
         .map_err(failed(what))
 }
 
+/// `rate=` (MiB/s) in bytes per second; `None` for no limit (absent or 0). A float cast
+/// would saturate: a rate that does not fit, or is not a number, is refused rather than
+/// turned into another limit.
+fn rate_in_bytes(device: &NetworkDevice) -> Result<Option<u64>, String> {
+    let Some(rate) = &device.rate else {
+        return Ok(None);
+    };
+    let mib: f64 = rate
+        .parse()
+        .map_err(|_| format!("{}: invalid rate '{rate}'", device.key))?;
+    if mib == 0.0 {
+        return Ok(None);
+    }
+    let bytes = mib * 1024.0 * 1024.0;
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
+        return Err(format!("{}: invalid rate '{rate}'", device.key));
+    }
+    Ok(Some(bytes as u64))
+}
+
 /// `rate=`, the way pct sets it up with `tc` (iproute2; netlink has no typed HTB or police
 /// here): traffic into the container is shaped by an HTB class on the host side's egress,
 /// traffic out of it policed on the host side's ingress, both at the rate with a 1 MiB
@@ -211,16 +231,11 @@ pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), String> {
             let _ = tc(args);
         }
     }
-    let Some(rate) = &device.rate else {
+    let Some(bytes_per_second) = rate_in_bytes(device)? else {
         return Ok(());
     };
-    let mib: f64 = rate
-        .parse()
-        .map_err(|_| format!("{}: invalid rate '{rate}'", device.key))?;
-    if mib <= 0.0 {
-        return Ok(());
-    }
-    let bytes = format!("{}bps", (mib * 1024.0 * 1024.0) as u64);
+    let rate = device.rate.as_deref().unwrap_or_default();
+    let bytes = format!("{bytes_per_second}bps");
     let burst = "1048576b";
     let steps: [&[&str]; 4] = [
         &["qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
@@ -484,6 +499,24 @@ pub fn counters(vmid: u32) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_convert_without_saturating() {
+        let device = |rate: &str| NetworkDevice {
+            key: "net0".into(),
+            rate: Some(rate.into()),
+            ..NetworkDevice::default()
+        };
+        assert_eq!(rate_in_bytes(&device("1.5")), Ok(Some(1_572_864)));
+        assert_eq!(rate_in_bytes(&device("0")), Ok(None));
+        for bad in ["1e300", "inf", "NaN", "-1", "x"] {
+            assert_eq!(
+                rate_in_bytes(&device(bad)),
+                Err(format!("net0: invalid rate '{bad}'")),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn macs_parse() {
