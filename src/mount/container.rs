@@ -1,6 +1,7 @@
 //! The container side of rootfs assembly, run by the freshly cloned init inside its new
 //! namespaces: /dev as a small tmpfs with its nodes, devpts, console and ttys, proc and sys in
-//! LXC's mixed modes, cgroup2, raw `lxc.mount.entry` lines, and finally pivot_root.
+//! LXC's mixed modes, cgroup2, raw `lxc.mount.entry` lines, the container's own boot id and
+//! lxcfs's views, the masks, and finally pivot_root.
 //!
 //! Every target is reached from a directory descriptor of the staging rootfs, one component at
 //! a time without following symlinks, and every mount is made detached first and then moved
