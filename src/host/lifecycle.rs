@@ -18,7 +18,7 @@ use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::liveness::init_pidfd;
 use crate::runtime::monitor::{self, InitExit};
 use crate::runtime::plan::{
-    HostFacts, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
+    HostFacts, LxcfsHost, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
 use crate::runtime::signals::{catches, send_through_pidfd};
 use crate::runtime::state::{InitState, StateDir};
@@ -144,6 +144,10 @@ impl Container<'_> {
         facts.guest_host = crate::setup::HostEnv::read(self.host.root());
         facts.apparmor = crate::runtime::apparmor::host_support();
         facts.host_root = self.host.root().display().to_string();
+        // lxcfs serves the whole host, whatever root corral manages.
+        facts.lxcfs = crate::mount::mount_table()
+            .ok()
+            .and_then(|table| LxcfsHost::find(&table));
         Ok(facts)
     }
 

@@ -1,6 +1,7 @@
 //! The container side of rootfs assembly, run by the freshly cloned init inside its new
 //! namespaces: /dev as a small tmpfs with its nodes, devpts, console and ttys, proc and sys in
-//! LXC's mixed modes, cgroup2, raw `lxc.mount.entry` lines, and finally pivot_root.
+//! LXC's mixed modes, cgroup2, raw `lxc.mount.entry` lines, the container's own boot id and
+//! lxcfs's views, the masks, and finally pivot_root.
 //!
 //! Every target is reached from a directory descriptor of the staging rootfs, one component at
 //! a time without following symlinks, and every mount is made detached first and then moved
@@ -57,6 +58,8 @@ pub struct HostPaths {
     pub ttys: Vec<PathBuf>,
     /// `devN` nodes prepared by the monitor, with their path inside the container.
     pub devices: Vec<(String, PathBuf)>,
+    /// lxcfs's files, with the path each covers inside the container.
+    pub lxcfs: Vec<(String, PathBuf)>,
 }
 
 /// [`HostPaths`], opened.
@@ -66,6 +69,8 @@ pub struct HostObjects {
     pub console: Option<OwnedFd>,
     pub ttys: Vec<OwnedFd>,
     pub devices: Vec<(String, OwnedFd)>,
+    /// Those of lxcfs's files that are still there (lxcfs may have gone since the plan).
+    pub lxcfs: Vec<(String, OwnedFd)>,
 }
 
 impl HostPaths {
@@ -92,7 +97,22 @@ impl HostPaths {
                 .iter()
                 .map(|(target, path)| Ok((target.clone(), path_fd(path)?)))
                 .collect::<Result<_, SetupError>>()?,
+            lxcfs: self.open_lxcfs()?,
         })
+    }
+
+    /// A file lxcfs no longer has, or a dead lxcfs (its mount left behind), leaves the
+    /// kernel's file in place, as LXC's hook does.
+    fn open_lxcfs(&self) -> Result<Vec<(String, OwnedFd)>, SetupError> {
+        let mut opened = Vec::new();
+        for (target, path) in &self.lxcfs {
+            match rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(fd) => opened.push((target.clone(), fd)),
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTCONN) => {}
+                Err(e) => return Err(errno(format!("open '{}'", path.display()))(e)),
+            }
+        }
+        Ok(opened)
     }
 }
 
@@ -139,6 +159,22 @@ pub fn assemble_and_pivot(
         ));
         mount_entry(entry, &rootfs)?;
     }
+    log(format_args!(
+        "write a new boot id to {} and bind it at {}",
+        plan.boot_id.file, plan.boot_id.target
+    ));
+    bind_boot_id(plan, &rootfs)?;
+    if !host.lxcfs.is_empty() {
+        log(format_args!(
+            "bind lxcfs at {}",
+            host.lxcfs
+                .iter()
+                .map(|(target, _)| target.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    bind_lxcfs(host, &rootfs)?;
     // Last, so that no mount entry lands on top of a mask.
     log(format_args!(
         "mask {} and make {} read-only",
@@ -508,20 +544,7 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
 /// both read-only, so reads find nothing and writes fail with EROFS; then bind each
 /// read-only path onto itself read-only. Paths this kernel lacks are skipped.
 fn mask_paths(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
-    let lookup = |path: &str| -> Result<Option<OwnedFd>, SetupError> {
-        let relative = path.trim_start_matches('/');
-        match openat2(
-            rootfs,
-            relative,
-            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        ) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(rustix::io::Errno::NOENT) => Ok(None),
-            Err(e) => Err(errno(format!("open '{path}'"))(e)),
-        }
-    };
+    let lookup = |path: &str| lookup_in(rootfs, path);
     let null = lookup("/dev/null")?;
     for path in &plan.masked_paths {
         let Some(target) = lookup(path)? else {
@@ -556,6 +579,88 @@ fn mask_paths(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
         let tree = clone_tree(target.as_fd(), c"", true, path)?;
         set_attrs(tree.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, path)?;
         attach(&tree, target.as_fd(), path)?;
+    }
+    Ok(())
+}
+
+/// The object at `path` inside the container (mounts crossed, no symlinks followed), or none
+/// when there is nothing there.
+fn lookup_in(rootfs: &OwnedFd, path: &str) -> Result<Option<OwnedFd>, SetupError> {
+    match openat2(
+        rootfs,
+        path.trim_start_matches('/'),
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(errno(format!("open '{path}'"))(e)),
+    }
+}
+
+/// Bind `source` over `target` read-only, without suid, devices or exec.
+fn bind_read_only(source: BorrowedFd<'_>, target: &OwnedFd, shown: &str) -> Result<(), SetupError> {
+    let tree = clone_tree(source, c"", false, shown)?;
+    set_attrs(
+        tree.as_fd(),
+        libc::MOUNT_ATTR_RDONLY
+            | libc::MOUNT_ATTR_NOSUID
+            | libc::MOUNT_ATTR_NODEV
+            | libc::MOUNT_ATTR_NOEXEC,
+        0,
+        shown,
+    )?;
+    attach(&tree, target.as_fd(), shown)
+}
+
+/// A boot id of this boot's own: a fresh random UUID written to a file in the container's
+/// /dev (a new tmpfs at every start of init, a reboot from inside included) and bound
+/// read-only over the kernel's, so `journalctl --list-boots` and whatever else keys on the
+/// boot id tells the container's boots apart, and from the host's. A kernel without the file
+/// gets none, as under LXC.
+fn bind_boot_id(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
+    let Some(target) = lookup_in(rootfs, &plan.boot_id.target)? else {
+        return Ok(());
+    };
+    let shown = plan.boot_id.file.as_str();
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom(2) into a buffer of the length passed. One syscall: the getrandom
+    // crate may open /dev/urandom instead in a static build.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if got != bytes.len() as isize {
+        return Err(step(format!("random boot id for '{shown}'"))(
+            io::Error::last_os_error(),
+        ));
+    }
+    // O_EXCL: the fresh /dev has no such file; anything there was put by a mount entry and
+    // is not to be written through.
+    let file = openat2(
+        rootfs,
+        shown.trim_start_matches('/'),
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o444),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(errno(format!("create '{shown}'")))?;
+    rustix::io::write(
+        &file,
+        crate::runtime::plan::format_boot_id(bytes).as_bytes(),
+    )
+    .map_err(errno(format!("write '{shown}'")))?;
+    // The umask must not hide the id from the guest's users.
+    rustix::fs::fchmod(&file, Mode::from_raw_mode(0o444))
+        .map_err(errno(format!("chmod '{shown}'")))?;
+    bind_read_only(file.as_fd(), &target, &plan.boot_id.target)
+}
+
+/// lxcfs's files over the container's: each read-only (lxcfs serves reads only), and only
+/// where the container's kernel has the file lxcfs stands in for.
+fn bind_lxcfs(host: &HostObjects, rootfs: &OwnedFd) -> Result<(), SetupError> {
+    for (target, source) in &host.lxcfs {
+        if let Some(target_fd) = lookup_in(rootfs, target)? {
+            bind_read_only(source.as_fd(), &target_fd, target)?;
+        }
     }
     Ok(())
 }

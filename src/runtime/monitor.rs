@@ -605,6 +605,7 @@ impl Monitor {
                 .devices
                 .push((device.path.clone(), self.state.devices().join(&device.key)));
         }
+        paths.lxcfs = plan.lxcfs.as_ref().map(|l| l.binds()).unwrap_or_default();
         paths.console = self.console.as_ref().map(|pty| pty.path.clone());
         paths.ttys = self.ttys.iter().map(|pty| pty.path.clone()).collect();
         Ok(paths)

@@ -17,6 +17,11 @@ use crate::mount::VolumeSource;
 pub use crate::net::NetworkDevice;
 use crate::setup::{GuestConfig, HostEnv};
 
+mod guest_view;
+pub use guest_view::{
+    BOOT_ID_FILE, BOOT_ID_TARGET, BootIdPlan, LxcfsHost, LxcfsPlan, format_boot_id,
+};
+
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -198,6 +203,12 @@ pub struct StartPlan {
     /// /dev/.lxc/proc and /dev/.lxc/sys for nested containers.
     pub nesting: bool,
     pub mount_entries: Vec<MountEntryPlan>,
+    /// The container's own boot id, bound over the kernel's.
+    #[serde(default)]
+    pub boot_id: BootIdPlan,
+    /// lxcfs's views bound over /proc and /sys files; none when the host runs no lxcfs.
+    #[serde(default)]
+    pub lxcfs: Option<LxcfsPlan>,
     pub sysctls: Vec<(String, String)>,
     pub rlimits: Vec<(String, String)>,
     pub cap_drop: Vec<String>,
@@ -245,6 +256,8 @@ pub struct HostFacts {
     pub apparmor: Option<AppArmorHost>,
     /// The host root corral manages (part of generated AppArmor profile names).
     pub host_root: String,
+    /// The host's lxcfs, when one runs.
+    pub lxcfs: Option<LxcfsHost>,
 }
 
 /// Kernel interfaces of /proc and /sys that reach the whole machine, hidden in every
@@ -533,6 +546,8 @@ impl StartPlan {
             sys,
             nesting,
             mount_entries,
+            boot_id: BootIdPlan::default(),
+            lxcfs: facts.lxcfs.as_ref().map(LxcfsPlan::from_host),
             sysctls,
             rlimits,
             cap_drop,
@@ -676,6 +691,18 @@ impl StartPlan {
                 entry.options.join(",")
             ));
         }
+        line(format!(
+            "boot id: {} (new at every boot) bound read-only at {}",
+            self.boot_id.file, self.boot_id.target
+        ));
+        line(match &self.lxcfs {
+            Some(lxcfs) => format!(
+                "lxcfs: {} bound read-only at {}",
+                lxcfs.mount.display(),
+                lxcfs.targets.join(" ")
+            ),
+            None => "lxcfs: none (no fuse.lxcfs mount on this host)".to_string(),
+        });
         for (key, value) in &self.sysctls {
             line(format!("sysctl: {key} = {value}"));
         }

@@ -422,3 +422,79 @@ fn raw_profiles_warn_of_the_features_they_override() {
         ]
     );
 }
+
+#[test]
+fn every_plan_covers_the_boot_id_with_one_of_its_own() {
+    for text in [PRIVILEGED, &format!("{PRIVILEGED}unprivileged: 1\n")] {
+        let plan = plan(text);
+        assert_eq!(plan.boot_id.file, "/dev/.lxc-boot-id");
+        assert_eq!(plan.boot_id.target, "/proc/sys/kernel/random/boot_id");
+        assert!(
+            plan.describe().contains(
+                "\nboot id: /dev/.lxc-boot-id (new at every boot) bound read-only at /proc/sys/kernel/random/boot_id\n"
+            ),
+            "{}",
+            plan.describe()
+        );
+    }
+}
+
+#[test]
+fn lxcfs_views_are_planned_only_where_the_host_runs_lxcfs() {
+    let section = section(PRIVILEGED);
+    let without = StartPlan::build(100, &section, &facts_for(&section)).unwrap();
+    assert_eq!(without.lxcfs, None);
+    let text = without.describe();
+    assert!(
+        text.contains("\nlxcfs: none (no fuse.lxcfs mount on this host)\n"),
+        "{text}"
+    );
+
+    // An lxcfs without slabinfo: only what it offers is bound.
+    let mut facts = facts_for(&section);
+    facts.lxcfs = Some(LxcfsHost {
+        mount: "/run/test lxcfs".into(),
+        views: [
+            "proc/cpuinfo",
+            "proc/meminfo",
+            "proc/uptime",
+            "sys/devices/system/cpu",
+        ]
+        .map(String::from)
+        .to_vec(),
+    });
+    let with = StartPlan::build(100, &section, &facts).unwrap();
+    let lxcfs = with.lxcfs.as_ref().unwrap();
+    assert_eq!(
+        lxcfs.targets,
+        [
+            "/proc/cpuinfo",
+            "/proc/meminfo",
+            "/proc/uptime",
+            "/sys/devices/system/cpu"
+        ]
+    );
+    assert_eq!(
+        lxcfs.source("/proc/meminfo"),
+        PathBuf::from("/run/test lxcfs/proc/meminfo")
+    );
+    let text = with.describe();
+    assert!(
+        text.contains(
+            "\nlxcfs: /run/test lxcfs bound read-only at /proc/cpuinfo /proc/meminfo /proc/uptime /sys/devices/system/cpu\n"
+        ),
+        "{text}"
+    );
+    // After the mount entries, before the masks that must stay on top.
+    let position = |prefix: &str| text.find(prefix).unwrap_or_else(|| panic!("{prefix}"));
+    assert!(position("\nproc: mixed") < position("\nlxcfs: "));
+    assert!(position("\nlxcfs: ") < position("\nmasked: "));
+    // A plan stored before these fields existed still reads.
+    let mut stored = serde_json::to_value(&with).unwrap();
+    let object = stored.as_object_mut().unwrap();
+    object.remove("lxcfs");
+    object.remove("boot_id");
+    let old: StartPlan = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.lxcfs, None);
+    assert_eq!(old.boot_id, BootIdPlan::default());
+}
