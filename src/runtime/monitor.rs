@@ -803,6 +803,9 @@ impl Monitor {
                     let _ = stream.set_nonblocking(false);
                     self.handle(stream, spawned);
                 }
+                // Answering pulled code back in (an exec, a console, a stop that did not
+                // happen): give it back again after the next quiet second.
+                self.trimmed = false;
             }
         }
     }
