@@ -12,21 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestRoot, cached_template, monitor_pids};
+use common::{TestRoot, cached_template};
 
 fn busybox_template() -> PathBuf {
     cached_template("make-busybox-template", &[], "busybox-")
-}
-
-fn cgroup2_root() -> Option<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next()? != "cgroup2" {
-            return None;
-        }
-        Some(PathBuf::from(left.split(' ').nth(4)?))
-    })
 }
 
 /// A container of a test: stopped, with its cgroups gone, however the test ends.
@@ -100,26 +89,7 @@ impl<'a> Ct<'a> {
 
 impl Drop for Ct<'_> {
     fn drop(&mut self) {
-        let _ = self.root.pct(&["stop", &self.id(), "--skiplock"]);
-        // A monitor that has confirmed the stop leaves its cgroup as its last act.
-        let since = Instant::now();
-        while !monitor_pids(self.vmid).is_empty() && since.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for pid in monitor_pids(self.vmid) {
-            // SAFETY: signalling a process by pid.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        if let Some(root) = cgroup2_root() {
-            let cgroup = root.join(format!("lxc/{}", self.vmid));
-            if cgroup.exists() {
-                let _ = fs::write(cgroup.join("cgroup.kill"), "1");
-                std::thread::sleep(Duration::from_millis(200));
-                let _ = fs::remove_dir(cgroup.join("ns"));
-                let _ = fs::remove_dir(&cgroup);
-            }
-            let _ = fs::remove_dir(root.join(format!("lxc.monitor/{}", self.vmid)));
-        }
+        common::ct::force_cleanup(self.root, self.vmid);
     }
 }
 
