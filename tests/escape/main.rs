@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Entry, TestRoot, busybox_template, make_template};
+use corral::runtime::plan::MASKED_PATHS;
 
 /// The probe, built once per source with the host's rustc as one static executable, or
 /// the one in `CORRAL_TEST_PROBE` (the VM rig builds it outside).
@@ -60,8 +61,31 @@ fn probe_binary() -> PathBuf {
     binary
 }
 
+/// Whether AppArmor is on. Where `CORRAL_TEST_REQUIRE_APPARMOR` is set (the VM rig), its
+/// absence fails the test instead of turning attempts into skips.
 fn apparmor_enabled() -> bool {
-    fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y'))
+    let enabled = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.starts_with('Y'));
+    assert!(
+        enabled || std::env::var_os("CORRAL_TEST_REQUIRE_APPARMOR").is_none(),
+        "CORRAL_TEST_REQUIRE_APPARMOR is set, but AppArmor is not enabled"
+    );
+    enabled
+}
+
+/// Where the suite writes what it checked and skipped: cargo shows nothing a passing test
+/// prints, so scripts/test and the VM rig print these files after the run.
+fn summary_dir() -> PathBuf {
+    std::env::var_os("CORRAL_ESCAPE_SUMMARY_DIR").map_or_else(
+        || Path::new(env!("CARGO_TARGET_TMPDIR")).join("escape-summary"),
+        PathBuf::from,
+    )
+}
+
+fn write_summary(name: &str, text: &str) {
+    let dir = summary_dir();
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(format!("{name}.txt")), text).unwrap();
 }
 
 /// What an attempt must come to.
@@ -76,8 +100,8 @@ enum Expect {
     /// Either of these: under AppArmor, whether the profile or the kernel refuses first
     /// depends on the rule set, and both are denials.
     AnyOf(Vec<Expect>),
-    /// Not run here, and why.
-    Skip(&'static str),
+    /// Not checked here, and why.
+    Skip(String),
 }
 
 impl Expect {
@@ -123,26 +147,25 @@ struct Attempt {
 }
 
 fn attempt(what: &str, probe: &[&str], privileged: Expect, unprivileged: Expect) -> Attempt {
-    // An attempt on a kernel interface this kernel lacks has nothing to try.
+    // An attempt on a kernel interface this kernel lacks has nothing to try: each mode
+    // that would check it reports it skipped, naming the path (and the container must
+    // not have it either: the run asserts ENOENT for these).
     let missing = probe.iter().find(|arg| {
         (arg.starts_with("/proc/") || arg.starts_with("/sys/")) && !Path::new(arg).exists()
     });
-    if let Some(path) = missing {
-        let skip = || Expect::Skip("not in this kernel");
-        return Attempt {
-            what: format!("{what} ({path} absent)"),
-            probe: probe.iter().map(|s| s.to_string()).collect(),
-            privileged: skip(),
-            unprivileged: skip(),
-        };
-    }
+    let absent = |expect: Expect| match (missing, expect) {
+        (Some(path), _) => Expect::Skip(format!("{ABSENT}: {path}")),
+        (None, expect) => expect,
+    };
     Attempt {
         what: what.to_string(),
         probe: probe.iter().map(|s| s.to_string()).collect(),
-        privileged,
-        unprivileged,
+        privileged: absent(privileged),
+        unprivileged: absent(unprivileged),
     }
 }
+
+const ABSENT: &str = "not in this kernel";
 
 /// Facts about the host the attempts aim at.
 struct Target {
@@ -150,18 +173,23 @@ struct Target {
     monitor_pid: u32,
     /// The host's root file system device, to make and open as a node.
     disk: (u32, u32),
+    /// A block device the host's root can open, for the device filter to keep closed.
+    block: (u32, u32),
     /// A file only the host has.
     marker: PathBuf,
+    /// The argument that marks the cgroup climber's holder among the host's processes.
+    climb_token: String,
 }
 
-const NEEDS_LSM: &str = "a privileged root can undo mounts; only AppArmor stops this";
+const NEEDS_LSM: &str =
+    "AppArmor is not enabled here: a privileged root can undo mounts, only the profile stops this";
 
 /// A privileged expectation that holds only under AppArmor.
 fn with_lsm(expect: Expect) -> Expect {
     if apparmor_enabled() {
         expect
     } else {
-        Expect::Skip(NEEDS_LSM)
+        Expect::Skip(NEEDS_LSM.into())
     }
 }
 
@@ -197,6 +225,7 @@ fn attempts(target: &Target) -> Vec<Attempt> {
     );
     let monitor = target.monitor_pid.to_string();
     let (major, minor) = (target.disk.0.to_string(), target.disk.1.to_string());
+    let (block_major, block_minor) = (target.block.0.to_string(), target.block.1.to_string());
     let marker = target.marker.to_str().unwrap();
     // Kernels without CONFIG_X86_IOPL_IOPERM have no port access to refuse.
     // SAFETY: ioperm turning access off changes nothing.
@@ -212,7 +241,7 @@ fn attempts(target: &Target) -> Vec<Attempt> {
     // Under AppArmor a denied mount fails with EACCES; the profile also refuses writes to
     // the host's sysctls, so the second step of an undo fails there too.
     let lsm_mount = with_lsm(at(eacces, "mount"));
-    vec![
+    let mut list = vec![
         // Kernel interfaces in /proc and /sys.
         attempt(
             "sysrq-trigger",
@@ -266,21 +295,28 @@ fn attempts(target: &Target) -> Vec<Attempt> {
         attempt(
             "/proc/kcore",
             &["read", "/proc/kcore"],
-            lsm_or(at(eacces, "open"), ok("0")),
-            lsm_or(at(eacces, "open"), ok("0")),
+            lsm_or(at(eacces, "open"), ok("0 null")),
+            lsm_or(at(eacces, "open"), ok("0 null")),
         ),
+        // A masked file is the null device: empty, and seen to be the mask (an unprivileged
+        // reader may find the real /proc/keys empty too).
         attempt(
             "/proc/kallsyms",
             &["read", "/proc/kallsyms"],
-            ok("0"),
-            ok("0"),
+            ok("0 null"),
+            ok("0 null"),
         ),
-        attempt("/proc/keys", &["read", "/proc/keys"], ok("0"), ok("0")),
+        attempt(
+            "/proc/keys",
+            &["read", "/proc/keys"],
+            ok("0 null"),
+            ok("0 null"),
+        ),
         attempt(
             "/proc/timer_list",
             &["read", "/proc/timer_list"],
-            ok("0"),
-            ok("0"),
+            ok("0 null"),
+            ok("0 null"),
         ),
         attempt(
             "/proc/kcore written",
@@ -288,17 +324,19 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             lsm_or(at(eacces, "open"), at(erofs, "open")),
             lsm_or(at(eacces, "open"), at(erofs, "open")),
         ),
+        // A masked directory is an empty tmpfs (a fresh sysfs shows an empty
+        // /sys/kernel/security too, so the file system tells them apart).
         attempt(
             "/sys/firmware",
             &["list", "/sys/firmware"],
-            ok("0"),
-            ok("0"),
+            ok("0 tmpfs"),
+            ok("0 tmpfs"),
         ),
         attempt(
             "/sys/kernel/security",
             &["list", "/sys/kernel/security"],
-            ok("0"),
-            ok("0"),
+            ok("0 tmpfs"),
+            ok("0 tmpfs"),
         ),
         attempt(
             "/proc/irq",
@@ -362,7 +400,7 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             if dmesg_restricted {
                 errno(eperm)
             } else {
-                Expect::Skip("dmesg_restrict is 0 on this host: the log is everyone's")
+                Expect::Skip("dmesg_restrict is 0 on this host: the log is everyone's".into())
             },
         ),
         attempt("swapoff", &["swapoff"], errno(eperm), errno(eperm)),
@@ -421,14 +459,16 @@ fn attempts(target: &Target) -> Vec<Attempt> {
         // Device nodes: an unprivileged root cannot make them, a privileged one cannot
         // open what the device filter does not list.
         attempt(
-            "mknod+open host disk",
-            &["mknod_open", "/tmp/disk", "b", &major, &minor],
+            "mknod+open host block device",
+            &["mknod_open", "/tmp/disk", "b", &block_major, &block_minor],
             at(eperm, "open"),
             at(eperm, "mknod"),
         ),
+        // Not /dev/mem: opening it needs CAP_SYS_RAWIO, which the bounding set drops
+        // anyway, so it would be refused with or without the device filter.
         attempt(
-            "mknod+open /dev/mem",
-            &["mknod_open", "/tmp/mem", "c", "1", "1"],
+            "mknod+open loop-control",
+            &["mknod_open", "/tmp/loop-control", "c", "10", "237"],
             at(eperm, "open"),
             at(eperm, "mknod"),
         ),
@@ -523,6 +563,43 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             lsm_mount.clone(),
             kernel_or_lsm(at(eperm, "mount")),
         ),
+        // Rules only the AppArmor profile stands behind in a privileged container: the
+        // masks and proc:mixed's binds can be undone, securityfs and debugfs mounted where
+        // they belong.
+        attempt(
+            "unmount the sysrq-trigger bind, write it",
+            &[
+                "umount_write",
+                "/proc/sysrq-trigger",
+                "/proc/sysrq-trigger",
+                "h",
+            ],
+            with_lsm(Expect::AnyOf(vec![
+                at(eacces, "umount2"),
+                at(eacces, "open"),
+            ])),
+            lsm_or(
+                Expect::AnyOf(vec![at(eacces, "umount2"), at(eacces, "open")]),
+                at(eacces, "open"),
+            ),
+        ),
+        attempt(
+            "securityfs at /sys/kernel/security, open apparmor/.remove",
+            &[
+                "mount_open",
+                "securityfs",
+                "/sys/kernel/security",
+                "apparmor/.remove",
+            ],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eperm, "mount")),
+        ),
+        attempt(
+            "debugfs at /sys/kernel/debug, list it",
+            &["mount_list", "debugfs", "/sys/kernel/debug"],
+            lsm_mount.clone(),
+            kernel_or_lsm(at(eperm, "mount")),
+        ),
         // The file system root and the cgroup tree.
         attempt(
             "chroot escape",
@@ -530,9 +607,11 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             ok("false"),
             ok("false"),
         ),
+        // The container sees its own cgroup as the root; where the climber really is, the
+        // run asks the host (see `climbed_to`).
         attempt(
             "climb the cgroup tree",
-            &["cgroup_climb"],
+            &["cgroup_climb", "/sys/fs/cgroup", &target.climb_token],
             ok("0::/"),
             ok("0::/"),
         ),
@@ -544,7 +623,17 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             ok("136"),
         ),
         attempt("/dev/tty1", &["major", "/dev/tty1"], ok("136"), ok("136")),
-    ]
+    ];
+    // Every path the plan masks is covered by a read-only mount (where the kernel has it).
+    for path in MASKED_PATHS {
+        list.push(attempt(
+            &format!("mask over {path}"),
+            &["mountinfo", path],
+            ok("ro"),
+            ok("ro"),
+        ));
+    }
+    list
 }
 
 /// A busybox container with the probe bound in at /probe; stopped and destroyed with the
@@ -615,6 +704,34 @@ impl Drop for Container<'_> {
     }
 }
 
+/// The host's root disk if its root may open it, else the first loop device: a node only
+/// the device filter keeps from a privileged container. (Some hosts refuse even their own
+/// root the disk; an attempt aimed there would be refused whatever the filter did.)
+fn host_block_device() -> (u32, u32) {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("escape-node-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let openable = |(major, minor): (u32, u32)| {
+        let node = dir.join(format!("b-{major}-{minor}"));
+        let _ = fs::remove_file(&node);
+        let path = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a valid path; the node is removed with its directory.
+        let made = unsafe {
+            libc::mknod(
+                path.as_ptr(),
+                libc::S_IFBLK | 0o600,
+                libc::makedev(major, minor),
+            )
+        } == 0;
+        made && fs::File::open(&node).is_ok()
+    };
+    let choice = [host_disk(), (7, 0)]
+        .into_iter()
+        .find(|&device| openable(device));
+    fs::remove_dir_all(&dir).unwrap();
+    choice.expect("neither the root disk nor loop0 opens on this host (modprobe loop)")
+}
+
 fn host_disk() -> (u32, u32) {
     let dev = fs::metadata("/").unwrap().dev();
     let (major, minor) = (libc::major(dev), libc::minor(dev));
@@ -623,6 +740,13 @@ fn host_disk() -> (u32, u32) {
 }
 
 fn run_suite(vmid: u32, unprivileged: bool) {
+    let mode = if unprivileged {
+        "unprivileged"
+    } else {
+        "privileged"
+    };
+    // No summary from an earlier run may stand in for this one's.
+    let _ = fs::remove_file(summary_dir().join(format!("{mode}.txt")));
     let root = TestRoot::new();
     let container = Container::start(&root, vmid, unprivileged, &[]);
     let marker = root.join("host-only-marker");
@@ -631,7 +755,9 @@ fn run_suite(vmid: u32, unprivileged: bool) {
     let target = Target {
         monitor_pid,
         disk: host_disk(),
+        block: host_block_device(),
         marker,
+        climb_token: format!("corral-escape-climb-{vmid}"),
     };
     let attempts = attempts(&target);
     let mut args = Vec::new();
@@ -642,6 +768,8 @@ fn run_suite(vmid: u32, unprivileged: bool) {
         args.extend(attempt.probe.iter().cloned());
     }
     let lines = container.probe(&args);
+    // Where the climber really went, as the host sees it: the container's own cgroup.
+    let climbed = climbed_to(&target.climb_token);
     assert_eq!(
         lines.len(),
         attempts.len(),
@@ -658,6 +786,14 @@ fn run_suite(vmid: u32, unprivileged: bool) {
         };
         let result = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
         if let Expect::Skip(why) = expect {
+            // What the kernel lacks, the container must lack too.
+            let nothing_there = result.starts_with("errno 2 ") || result == "ok none";
+            if why.starts_with(ABSENT) && !nothing_there {
+                failures.push(format!(
+                    "{}: absent from the host, but got '{result}'",
+                    attempt.what
+                ));
+            }
             skipped.push(format!("{}: {why} (got '{result}')", attempt.what));
             continue;
         }
@@ -665,26 +801,57 @@ fn run_suite(vmid: u32, unprivileged: bool) {
             failures.push(format!("{}: {message}", attempt.what));
         }
     }
-    let mode = if unprivileged {
-        "unprivileged"
-    } else {
-        "privileged"
-    };
-    for line in &skipped {
-        eprintln!("skipped ({mode}) {line}");
+    let expected_cgroup = format!("0::/lxc/{vmid}/ns");
+    if climbed.as_deref() != Some(expected_cgroup.as_str()) {
+        failures.push(format!(
+            "climb the cgroup tree: the host sees the climber in {climbed:?}, not {expected_cgroup}"
+        ));
     }
-    eprintln!(
-        "{mode}: {} attempts, {} checked, {} skipped",
+    let mut summary = format!(
+        "escape suite, {mode} container: {} attempts, {} checked, {} skipped\n",
         attempts.len(),
         attempts.len() - skipped.len(),
         skipped.len()
     );
+    for line in &skipped {
+        summary.push_str(&format!("  skipped ({mode}) {line}\n"));
+    }
+    write_summary(mode, &summary);
     assert!(failures.is_empty(), "{mode}:\n{}", failures.join("\n"));
+}
 
-    // The climb changed nothing above the container: its limiting cgroup holds no process.
-    if let Some(cgroup) = cgroup_root() {
-        let procs = fs::read_to_string(cgroup.join(format!("lxc/{vmid}/cgroup.procs"))).unwrap();
-        assert_eq!(procs.trim(), "", "a process reached lxc/{vmid}");
+/// The cgroup (the unified hierarchy's line of /proc/PID/cgroup, as the host sees it) of
+/// the process `cgroup_climb` left behind with `token` on its command line; the process
+/// is killed.
+fn climbed_to(token: &str) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        for entry in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            if !cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == token.as_bytes())
+            {
+                continue;
+            }
+            let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok();
+            // SAFETY: a signal to a pid just seen; the holder only waits to be killed.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return cgroup.and_then(|text| {
+                text.lines()
+                    .find(|line| line.starts_with("0::"))
+                    .map(str::to_string)
+            });
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -699,41 +866,43 @@ fn cgroup_root() -> Option<PathBuf> {
 
 #[test]
 fn nothing_gets_out_of_an_unprivileged_container() {
-    run_suite(9801, true);
+    run_suite(9901, true);
 }
 
 #[test]
 fn nothing_gets_out_of_a_privileged_container() {
-    run_suite(9802, false);
+    run_suite(9902, false);
 }
 
 #[test]
 fn under_apparmor_containers_run_confined_by_their_profile() {
     if !apparmor_enabled() {
-        eprintln!("skipped: AppArmor is not enabled on this host (the VM rig runs this)");
+        write_summary(
+            "apparmor",
+            "escape suite, AppArmor profiles: skipped: AppArmor is not enabled here \
+             (the VM rig runs this)\n",
+        );
         return;
     }
+    let _ = fs::remove_file(summary_dir().join("apparmor.txt"));
     let root = TestRoot::new();
-    let container = Container::start(&root, 9803, false, &[]);
-    let label = format!("corral-9803_<{}> (enforce)", root.path().display());
+    let container = Container::start(&root, 9903, false, &[]);
+    let label = format!("corral-9903_<{}> (enforce)", root.path().display());
     let lines = container.probe(&[
         "apparmor_label".into(),
         "::".into(),
         "apparmor_unconfine".into(),
     ]);
     assert_eq!(lines[0], format!("apparmor_label: ok {label}"));
-    assert!(
-        lines[1].starts_with("apparmor_unconfine: errno "),
-        "{}",
-        lines[1]
-    );
+    // The profile has no change_profile rule: AppArmor refuses the change.
+    assert_eq!(lines[1], "apparmor_unconfine: errno 13 write");
     // pct exec runs confined too.
-    let out = root.pct_ok(&["exec", "9803", "--", "cat", "/proc/self/attr/current"]);
+    let out = root.pct_ok(&["exec", "9903", "--", "cat", "/proc/self/attr/current"]);
     assert_eq!(out.trim(), label);
     drop(container);
     // The profile goes from the kernel with the container.
     let loaded = || fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
-    assert!(!loaded().contains("corral-9803_"), "{}", loaded());
+    assert!(!loaded().contains("corral-9903_"), "{}", loaded());
     // Its file and the parser's compiled copy stay, and the next start loads that copy
     // instead of compiling again: neither is rewritten.
     let kept = |name: &str| -> Vec<(PathBuf, std::time::SystemTime)> {
@@ -749,37 +918,37 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
             })
             .collect()
     };
-    let file_name = format!("corral-9803_-{}-", root.path().display()).replace('/', "-");
+    let file_name = format!("corral-9903_-{}-", root.path().display()).replace('/', "-");
     let before = kept(&file_name);
     assert_eq!(
         before.len(),
         2,
         "profile file and compiled copy: {before:?}"
     );
-    root.pct_ok(&["start", "9803"]);
-    assert!(loaded().contains("corral-9803_"), "{}", loaded());
-    root.pct_ok(&["stop", "9803"]);
+    root.pct_ok(&["start", "9903"]);
+    assert!(loaded().contains("corral-9903_"), "{}", loaded());
+    root.pct_ok(&["stop", "9903"]);
     assert_eq!(kept(&file_name), before);
     // pct destroy takes them.
-    root.pct_ok(&["destroy", "9803"]);
+    root.pct_ok(&["destroy", "9903"]);
     assert_eq!(kept(&file_name), Vec::new());
 
     // Nesting: the profile stacked with a policy namespace of the container's own, which
     // goes when the container stops.
-    let nesting = Container::start(&root, 9806, true, &["--features", "nesting=1"]);
+    let nesting = Container::start(&root, 9906, true, &["--features", "nesting=1"]);
     let namespaces = Path::new("/sys/kernel/security/apparmor/policy/namespaces");
-    let namespace = format!("corral-9806_<{}>", root.path().display()).replace('/', "-");
+    let namespace = format!("corral-9906_<{}>", root.path().display()).replace('/', "-");
     assert!(
         namespaces.join(&namespace).is_dir(),
         "no namespace {namespace}"
     );
-    let cgroup = cgroup_root().unwrap().join("lxc/9806/ns/cgroup.procs");
+    let cgroup = cgroup_root().unwrap().join("lxc/9906/ns/cgroup.procs");
     let init = fs::read_to_string(cgroup).unwrap();
     let pid = init.lines().next().expect("a process in the container");
     let host_view = fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
     assert!(
         host_view.starts_with(&format!(
-            "corral-9806_<{}>//&:{namespace}:",
+            "corral-9906_<{}>//&:{namespace}:",
             root.path().display()
         )),
         "{host_view}"
@@ -792,24 +961,35 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
 
     // lxc.apparmor.profile: unconfined, as pct lets an admin choose it.
     let root = TestRoot::new();
-    let unconfined = Container::create(&root, 9807, true, &[]);
-    root.append_config(9807, "lxc.apparmor.profile: unconfined\n");
-    root.pct_ok(&["start", "9807"]);
-    let out = root.pct_ok(&["exec", "9807", "--", "cat", "/proc/self/attr/current"]);
+    let unconfined = Container::create(&root, 9907, true, &[]);
+    root.append_config(9907, "lxc.apparmor.profile: unconfined\n");
+    root.pct_ok(&["start", "9907"]);
+    let out = root.pct_ok(&["exec", "9907", "--", "cat", "/proc/self/attr/current"]);
     assert_eq!(out.trim(), "unconfined");
+    // The positive control of the refused change above: unconfined, the probe's change
+    // goes through, so its errno there is the profile's doing.
+    assert_eq!(
+        unconfined.probe(&["apparmor_unconfine".into()]),
+        ["apparmor_unconfine: ok"]
+    );
     drop(unconfined);
+    write_summary(
+        "apparmor",
+        "escape suite, AppArmor profiles: checked (profile label, change_profile refused, \
+         nesting, unconfined, parser errors)\n",
+    );
 
     // A profile the parser refuses fails the start in its words, and leaves neither the
     // profile file, nor the policy namespace, nor a cgroup behind.
-    let _broken = Container::create(&root, 9808, true, &["--features", "nesting=1"]);
-    root.append_config(9808, "lxc.apparmor.raw: this is not a rule\n");
-    let (code, _, stderr) = root.pct(&["start", "9808"]);
+    let _broken = Container::create(&root, 9908, true, &["--features", "nesting=1"]);
+    root.append_config(9908, "lxc.apparmor.raw: this is not a rule\n");
+    let (code, _, stderr) = root.pct(&["start", "9908"]);
     assert_ne!(code, 0);
     assert!(
-        stderr.contains("unable to load the AppArmor profile 'corral-9808_"),
+        stderr.contains("unable to load the AppArmor profile 'corral-9908_"),
         "{stderr}"
     );
-    let namespace = format!("corral-9808_<{}>", root.path().display()).replace('/', "-");
+    let namespace = format!("corral-9908_<{}>", root.path().display()).replace('/', "-");
     assert!(
         !namespaces.join(&namespace).exists(),
         "{namespace} left behind"
@@ -822,7 +1002,7 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
         .filter(|name| name != "cache")
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    assert!(!cgroup_root().unwrap().join("lxc/9808").exists());
+    assert!(!cgroup_root().unwrap().join("lxc/9908").exists());
 }
 
 #[test]
@@ -831,7 +1011,7 @@ fn a_host_terminal_never_reaches_the_container() {
     // lxc-attach gives one, never the caller's terminal (where TIOCSTI from a privileged
     // root would type into the host's shell).
     let root = TestRoot::new();
-    let container = Container::start(&root, 9804, false, &[]);
+    let container = Container::start(&root, 9904, false, &[]);
     let pty =
         rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
             .unwrap();
@@ -848,7 +1028,7 @@ fn a_host_terminal_never_reaches_the_container() {
         command
             .args([
                 "exec",
-                "9804",
+                "9904",
                 "--",
                 "/probe/probe",
                 "same_fs",
@@ -890,14 +1070,14 @@ fn a_host_terminal_never_reaches_the_container() {
 fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
     // The probe runs as init, so its calls reach the monitor's seccomp listener.
     let root = TestRoot::new();
-    let container = Container::create(&root, 9805, true, &["--features", "mknod=1"]);
+    let container = Container::create(&root, 9905, true, &["--features", "mknod=1"]);
     root.append_config(
-        9805,
+        9905,
         "lxc.init.cmd: /bin/sh -c '/probe/probe --out /result.tmp mknod_open /tmp/null c 1 3 \
          :: owner /tmp/null :: mknod /tmp/mem c 1 1 :: mknod /tmp/sda b 8 0 \
          :: mknod /tmp/console-like c 5 1 && mv /result.tmp /result; exec sleep 600'\n",
     );
-    root.pct_ok(&["start", "9805"]);
+    root.pct_ok(&["start", "9905"]);
     let rootfs = container.rootfs();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !rootfs.join("result").exists() {
@@ -930,7 +1110,7 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
     // pct exec commands pass their filter's listener to the monitor, which answers them too.
     let out = root.pct_ok(&[
         "exec",
-        "9805",
+        "9905",
         "--",
         "/probe/probe",
         "mknod_open",
@@ -990,7 +1170,7 @@ fn hostile_templates_and_mount_points_stay_inside() {
         for unprivileged in ["0", "1"] {
             let (code, _, stderr) = root.pct(&[
                 "create",
-                "9810",
+                "9910",
                 &template,
                 "--rootfs",
                 "local:0",
@@ -1003,14 +1183,14 @@ fn hostile_templates_and_mount_points_stay_inside() {
             );
             if code == 0 {
                 // Extraction may succeed harmlessly (the link resolves inside the rootfs).
-                root.pct_ok(&["destroy", "9810"]);
+                root.pct_ok(&["destroy", "9910"]);
             } else {
                 assert!(
-                    stderr.contains("unable to create CT 9810 - "),
+                    stderr.contains("unable to create CT 9910 - "),
                     "{name}: {stderr}"
                 );
                 assert!(
-                    !root.join("etc/pve/lxc/9810.conf").exists(),
+                    !root.join("etc/pve/lxc/9910.conf").exists(),
                     "{name}: config left behind"
                 );
             }
@@ -1023,14 +1203,142 @@ fn hostile_templates_and_mount_points_stay_inside() {
     // without it. (At create, pct's order mounts the mount points before the archive is
     // unpacked, so a template's link could not take their place.) Guest files that are
     // symlinks to host files are pct_guest_setup's.
-    let container = Container::create(&root, 9811, true, &[]);
+    let container = Container::create(&root, 9911, true, &[]);
     std::os::unix::fs::symlink(&target, container.rootfs().join("srv")).unwrap();
     fs::create_dir_all(root.join("data")).unwrap();
-    root.pct_ok(&["set", "9811", "--mp1", "/data,mp=/srv/data"]);
-    let (code, _, stderr) = root.pct(&["start", "9811"]);
+    root.pct_ok(&["set", "9911", "--mp1", "/data,mp=/srv/data"]);
+    let (code, _, stderr) = root.pct(&["start", "9911"]);
     assert_ne!(code, 0, "a mount point through a symlink started");
     assert!(stderr.contains("symlink encountered at"), "{stderr}");
     assert!(fs::read_dir(&outside).unwrap().next().is_none());
-    root.pct_ok(&["set", "9811", "--delete", "mp1"]);
-    root.pct_ok(&["start", "9811"]);
+    root.pct_ok(&["set", "9911", "--delete", "mp1"]);
+    root.pct_ok(&["start", "9911"]);
+}
+
+/// Attempts whose protection the host itself lacks (no masks, no cgroup namespace): run
+/// there, the same probe must see what the container must not.
+fn host_controlled(what: &str) -> bool {
+    what.starts_with("mask over ")
+        || [
+            "/proc/kallsyms",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/sys/firmware",
+            "/sys/kernel/security",
+        ]
+        .contains(&what)
+}
+
+fn run_probe_on_host(args: &[String]) -> Vec<String> {
+    let output = Command::new(probe_binary()).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The checks above are only as good as the probe's eye: where the protection is off, the
+/// same probe reports the escape, which the suite's expectation refuses.
+#[test]
+fn the_probe_sees_escapes_where_the_protection_is_off() {
+    let target = Target {
+        monitor_pid: 1,
+        disk: host_disk(),
+        block: host_block_device(),
+        marker: PathBuf::from("/"),
+        climb_token: "corral-escape-climb-host".into(),
+    };
+    let all = attempts(&target);
+    let on_host: Vec<&Attempt> = all.iter().filter(|a| host_controlled(&a.what)).collect();
+    assert!(on_host.len() >= 5, "{}", on_host.len());
+    let mut args = Vec::new();
+    for attempt in &on_host {
+        args.extend(attempt.probe.iter().cloned());
+        args.push("::".into());
+    }
+    // The host's own cgroup tree, as a container without a cgroup namespace would see it.
+    let cgroup = cgroup_root().expect("a cgroup v2 tree");
+    args.extend([
+        "cgroup_climb".into(),
+        cgroup.to_str().unwrap().into(),
+        target.climb_token.clone(),
+    ]);
+    let lines = run_probe_on_host(&args);
+    assert_eq!(lines.len(), on_host.len() + 1, "{lines:?}");
+    let mut checked = 0;
+    for (attempt, line) in on_host.iter().zip(&lines) {
+        let result = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
+        for expect in [&attempt.privileged, &attempt.unprivileged] {
+            if matches!(expect, Expect::Skip(_)) {
+                continue;
+            }
+            checked += 1;
+            assert!(
+                result.starts_with("ok ") && expect.check(result).is_err(),
+                "{}: on the host the probe saw '{result}', which passes {expect:?}",
+                attempt.what
+            );
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+    assert!(
+        lines.last().unwrap().starts_with("cgroup_climb: ok 0::/"),
+        "{lines:?}"
+    );
+    let climbed = climbed_to(&target.climb_token);
+    assert_eq!(climbed.as_deref(), Some("0::/"), "the host's root");
+
+    // The device filter: a privileged container whose raw config allows the nodes opens
+    // them, where the suite expects EPERM at open.
+    let root = TestRoot::new();
+    let (major, minor) = target.block;
+    let container = Container::create(&root, 9912, false, &[]);
+    root.append_config(
+        9912,
+        &format!(
+            "lxc.cgroup2.devices.allow: b {major}:{minor} r\n\
+             lxc.cgroup2.devices.allow: c 10:237 r\n\
+             lxc.cgroup2.devices.allow: c 1:11 r\n\
+             lxc.cgroup2.devices.allow: c 4:0 r\n"
+        ),
+    );
+    root.pct_ok(&["start", "9912"]);
+    let devices: Vec<&Attempt> = all
+        .iter()
+        .filter(|a| a.what.starts_with("mknod+open "))
+        .collect();
+    assert_eq!(devices.len(), 4);
+    let mut args = Vec::new();
+    for attempt in &devices {
+        if !args.is_empty() {
+            args.push("::".to_string());
+        }
+        args.extend(attempt.probe.iter().cloned());
+    }
+    let lines = container.probe(&args);
+    assert_eq!(lines.len(), devices.len(), "{lines:?}");
+    for attempt in &devices {
+        assert!(attempt.privileged.check("ok").is_err(), "{}", attempt.what);
+    }
+    assert!(
+        lines.iter().all(|line| line.ends_with(": ok")),
+        "with the nodes allowed: {lines:?}\n{}",
+        root.pct_ok(&["start", "9912", "--dry-run"])
+    );
+    drop(container);
+    write_summary(
+        "controls",
+        &format!(
+            "escape suite, positive controls: {checked} mask and file checks seen failing on \
+             the host, the cgroup climb seen reaching the host's root, {} device nodes opened \
+             with the device filter opened\n",
+            devices.len()
+        ),
+    );
 }

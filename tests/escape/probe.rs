@@ -23,6 +23,8 @@ extern "C" {
     fn chroot(path: *const c_char) -> c_int;
     fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
     fn kill(pid: c_int, signal: c_int) -> c_int;
+    fn statfs(path: *const c_char, buf: *mut c_void) -> c_int;
+    fn pause() -> c_int;
 }
 
 // x86_64 syscall numbers.
@@ -101,17 +103,58 @@ fn write_file(path: &str, data: &str) -> Outcome {
     Ok(String::new())
 }
 
+/// The bytes one read gives, and what was opened: `null` when it is the null device (how a
+/// masked file looks), else `file`. An empty read alone cannot tell a mask from a file the
+/// kernel shows empty to this reader.
 fn read_file(path: &str) -> Outcome {
     use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut file = std::fs::File::open(path).map_err(|e| io(e, "open"))?;
+    let meta = file.metadata().map_err(|e| io(e, "fstat"))?;
+    let kind = if meta.file_type().is_char_device() && meta.rdev() == dev(1, 3) {
+        "null"
+    } else {
+        "file"
+    };
     let mut buf = vec![0u8; 65536];
     let n = file.read(&mut buf).map_err(|e| io(e, "read"))?;
-    Ok(n.to_string())
+    Ok(format!("{n} {kind}"))
 }
 
+/// The entries of a directory and the file system it is on: an empty sysfs directory and
+/// an empty mask look alike but for that.
 fn list_dir(path: &str) -> Outcome {
     let entries = std::fs::read_dir(path).map_err(|e| io(e, "opendir"))?;
-    Ok(entries.count().to_string())
+    Ok(format!("{} {}", entries.count(), fs_type(path)?))
+}
+
+fn fs_type(path: &str) -> Result<String, (i32, &'static str)> {
+    let mut buf = [0u64; 15];
+    // SAFETY: statfs fills a struct statfs (120 bytes on x86_64) in `buf`.
+    check(unsafe { statfs(c(path).as_ptr(), buf.as_mut_ptr().cast()) } as c_long, "statfs")?;
+    Ok(match buf[0] {
+        0x0102_1994 => "tmpfs".into(),
+        0x6265_6572 => "sysfs".into(),
+        0x7363_6673 => "securityfs".into(),
+        0x6462_6720 => "debugfs".into(),
+        0x9fa0 => "proc".into(),
+        other => format!("{other:#x}"),
+    })
+}
+
+/// Whether the mount at `path` (the last one there, as it is the visible one) is
+/// read-only: `ro`, `rw`, or `none` when nothing is mounted there.
+fn mount_state(path: &str) -> Outcome {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| io(e, "read"))?;
+    let state = text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields.get(4) == Some(&path)).then(|| fields[5].split(',').next().unwrap_or("").to_string())
+        })
+        .last()
+        .unwrap_or_else(|| "none".into());
+    Ok(state)
 }
 
 fn make_node(path: &str, kind: &str, major: &str, minor: &str) -> Result<(), (i32, &'static str)> {
@@ -246,6 +289,21 @@ fn attempt(name: &str, args: &[&str]) -> Outcome {
                 do_mount(arg(0), arg(1), arg(2), 0)?;
                 Ok(String::new())
             }
+            // Mount a file system, then list it.
+            "mount_list" => {
+                do_mount(arg(0), arg(1), arg(0), 0)?;
+                list_dir(arg(1))
+            }
+            // Mount a file system, then open one of its files for writing (writing nothing).
+            "mount_open" => {
+                do_mount(arg(0), arg(1), arg(0), 0)?;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(format!("{}/{}", arg(1), arg(2)))
+                    .map_err(|e| io(e, "open"))?;
+                Ok(String::new())
+            }
+            "mountinfo" => mount_state(arg(0)),
             // Make a read-only mount writable, then write through it.
             "remount_write" => {
                 do_mount("none", arg(0), "-", MS_REMOUNT | MS_BIND)?;
@@ -253,7 +311,7 @@ fn attempt(name: &str, args: &[&str]) -> Outcome {
             }
             "umount_write" => {
                 check(umount2(c(arg(0)).as_ptr(), MNT_DETACH) as c_long, "umount2")?;
-                write_file(arg(1), "-")
+                write_file(arg(1), args.get(2).copied().unwrap_or("-"))
             }
             "umount_read" => {
                 check(umount2(c(arg(0)).as_ptr(), MNT_DETACH) as c_long, "umount2")?;
@@ -278,10 +336,24 @@ fn attempt(name: &str, args: &[&str]) -> Outcome {
                 check(chroot(c".".as_ptr()) as c_long, "chroot .")?;
                 Ok(std::path::Path::new(arg(0)).exists().to_string())
             }
-            // Move into the cgroup tree's root as this container sees it; report where we are.
+            // Move into the root of the cgroup tree at DIR as this process sees it, report
+            // where it thinks it is, and leave a child there that sleeps: the host looks at
+            // where that child really is (its command line carries the TOKEN argument).
+            // A view from inside cannot tell a namespace's root from the host's.
             "cgroup_climb" => {
-                write_file("/sys/fs/cgroup/cgroup.procs", &std::process::id().to_string())?;
+                let _token = arg(1);
+                write_file(&format!("{}/cgroup.procs", arg(0)), &std::process::id().to_string())?;
                 let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| io(e, "read"))?;
+                if syscall(57) == 0 {
+                    // The holder: no descriptor of the caller's stays open, so nobody waits
+                    // for it; it goes when killed, or with the container.
+                    for fd in 0..1024 {
+                        syscall(3, fd);
+                    }
+                    loop {
+                        pause();
+                    }
+                }
                 // The unified hierarchy's line (a hybrid host lists its v1 ones too).
                 Ok(own.lines().find(|l| l.starts_with("0::")).unwrap_or("none").to_string())
             }
