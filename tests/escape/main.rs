@@ -1128,6 +1128,35 @@ fn mknod_feature_makes_the_basic_nodes_and_nothing_else() {
     assert_eq!(out, "mknod_open: ok\nmknod: errno 1 mknod\n");
 }
 
+/// A one-file archive whose member name is written exactly as given (the template helper
+/// prefixes `./`, which makes an absolute name relative).
+fn archive_with_raw_name(path: &Path, name: &str) {
+    let file = fs::File::create(path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(1);
+    header.set_mtime(1_700_000_000);
+    let raw = &mut header.as_old_mut().name;
+    assert!(name.len() < raw.len(), "test path too long");
+    raw[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_cksum();
+    builder.append(&header, &b"x"[..]).unwrap();
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+/// What a hostile template must come to.
+enum Outcome {
+    /// The create fails, with this in its message.
+    Refused(&'static str),
+    /// The create succeeds, the member landing at this path inside the rootfs.
+    Inside(String),
+}
+
 #[test]
 fn hostile_templates_and_mount_points_stay_inside() {
     let root = TestRoot::new();
@@ -1136,24 +1165,33 @@ fn hostile_templates_and_mount_points_stay_inside() {
     let outside = root.join("outside");
     fs::create_dir_all(&outside).unwrap();
     let target = outside.to_str().unwrap().to_string();
-    let escape = "../../../../../../../../../../outside/escaped";
-    let absolute = format!("{}/escaped", target.trim_start_matches('/'));
+    // The rootfs is var/lib/vz/images/ID/subvol-ID-disk-0.subvol: six levels below the
+    // host root, so six `..` reach `outside` exactly.
+    let rootfs_depth = 6;
+    let escape = format!("{}outside/escaped", "../".repeat(rootfs_depth));
     let through_up = format!("up{target}/escaped");
-    let cases: Vec<(&str, Vec<Entry<'_>>)> = vec![
+    let inside = format!("{}/escaped", target.trim_start_matches('/'));
+    let cases: Vec<(&str, Vec<Entry<'_>>, Outcome)> = vec![
         (
             "dotdot",
             vec![
                 Entry::Dir("etc", 0o755, 0, 0),
-                Entry::File(escape, b"x", 0o644, 0, 0),
+                Entry::File(&escape, b"x", 0o644, 0, 0),
             ],
+            Outcome::Refused("Member name contains '..'"),
         ),
-        ("absolute", vec![Entry::File(&absolute, b"x", 0o644, 0, 0)]),
+        // GNU tar drops the leading slash and says so; so does corral.
+        ("absolute", vec![], Outcome::Inside(inside.clone())),
+        // Links are resolved inside the rootfs: the absolute one leads to a directory the
+        // rootfs lacks (refused in GNU tar's words); the relative one stops at the rootfs'
+        // root, below which the member's directories are made.
         (
             "symlink-then-write",
             vec![
                 Entry::Symlink("etc", &target),
                 Entry::File("etc/escaped", b"x", 0o644, 0, 0),
             ],
+            Outcome::Refused("./etc/escaped: Cannot open: No such file or directory"),
         ),
         (
             "relative-symlink-then-write",
@@ -1161,11 +1199,36 @@ fn hostile_templates_and_mount_points_stay_inside() {
                 Entry::Symlink("up", "../../../../../../../../../.."),
                 Entry::File(&through_up, b"x", 0o644, 0, 0),
             ],
+            Outcome::Inside(inside.clone()),
         ),
     ];
-    for (name, entries) in cases {
+    let escaped = outside.join("escaped");
+    for (name, entries, outcome) in cases {
         let archive = cache.join(format!("{name}.tar.gz"));
-        make_template(&archive, &entries);
+        if name == "absolute" {
+            archive_with_raw_name(&archive, &format!("{target}/escaped"));
+        } else {
+            make_template(&archive, &entries);
+        }
+        // Positive control: GNU tar told to keep absolute names and `..`, from a directory
+        // as deep as the rootfs, writes where the archive aims.
+        let control = root.join("var/lib/vz/images/9910/control");
+        fs::create_dir_all(&control).unwrap();
+        let status = Command::new("tar")
+            .arg("-xzPf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&control)
+            .status()
+            .unwrap();
+        assert!(
+            status.success() && escaped.exists(),
+            "{name}: the archive does not aim at {} ({status})",
+            escaped.display(),
+        );
+        fs::remove_file(&escaped).unwrap();
+        fs::remove_dir_all(root.join("var/lib/vz/images/9910")).unwrap();
+
         let template = format!("local:vztmpl/{name}.tar.gz");
         for unprivileged in ["0", "1"] {
             let (code, _, stderr) = root.pct(&[
@@ -1181,18 +1244,27 @@ fn hostile_templates_and_mount_points_stay_inside() {
                 fs::read_dir(&outside).unwrap().next().is_none(),
                 "{name}: wrote outside the rootfs"
             );
-            if code == 0 {
-                // Extraction may succeed harmlessly (the link resolves inside the rootfs).
-                root.pct_ok(&["destroy", "9910"]);
-            } else {
-                assert!(
-                    stderr.contains("unable to create CT 9910 - "),
-                    "{name}: {stderr}"
-                );
-                assert!(
-                    !root.join("etc/pve/lxc/9910.conf").exists(),
-                    "{name}: config left behind"
-                );
+            match &outcome {
+                Outcome::Refused(message) => {
+                    assert_ne!(code, 0, "{name}: created");
+                    assert!(
+                        stderr.contains("unable to create CT 9910 - ") && stderr.contains(message),
+                        "{name}: {stderr}"
+                    );
+                    assert!(
+                        !root.join("etc/pve/lxc/9910.conf").exists(),
+                        "{name}: config left behind"
+                    );
+                }
+                Outcome::Inside(path) => {
+                    assert_eq!(code, 0, "{name}: {stderr}");
+                    let rootfs = root.join("var/lib/vz/images/9910/subvol-9910-disk-0.subvol");
+                    assert!(
+                        rootfs.join(path).is_file(),
+                        "{name}: {path} not in the rootfs"
+                    );
+                    root.pct_ok(&["destroy", "9910"]);
+                }
             }
             assert!(root.mounts_below().is_empty(), "{name}: mounts left behind");
         }
