@@ -148,12 +148,15 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
     assert!(mask & (1 << 21) != 0, "sys_admin stays");
 
     // Devices: a privileged container may make any node but open only the allowed ones
-    // (the cgroup device filter); /dev/null stays usable.
+    // (the cgroup device filter); /dev/null stays usable. loop-control, not /dev/mem: that
+    // one needs CAP_SYS_RAWIO, which is dropped, so it is refused even without the filter.
+    // Opened, loop-control would refuse the read with EIO instead.
     if !unprivileged {
-        let (code, _, err) = ct.exec("mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem");
+        let (code, _, err) =
+            ct.exec("mknod /tmp/loop-control c 10 237 && head -c 1 /tmp/loop-control");
         assert_ne!(code, 0);
         assert!(err.contains("Operation not permitted"), "{err}");
-        ct.exec_ok("echo x > /dev/null && rm /tmp/mem");
+        ct.exec_ok("echo x > /dev/null && rm /tmp/loop-control");
     }
 
     // The file system LXC gives: proc:mixed, sys:mixed, a small /dev, devpts, console.

@@ -1005,6 +1005,29 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
     assert!(!cgroup_root().unwrap().join("lxc/9908").exists());
 }
 
+/// What `fd` gives until `needle` is in it or `timeout` passes.
+fn read_until(fd: &impl std::os::fd::AsFd, needle: &str, timeout: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut text = String::new();
+    while !text.contains(needle) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+        let timeout = rustix::event::Timespec::try_from(left).unwrap();
+        if rustix::event::poll(&mut fds, Some(&timeout)).unwrap() == 0 {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    text
+}
+
 #[test]
 fn a_host_terminal_never_reaches_the_container() {
     // pct exec from a terminal: the command gets a pty of the container's own devpts, as
@@ -1056,10 +1079,9 @@ fn a_host_terminal_never_reaches_the_container() {
                 "{what} is the host's terminal"
             );
         } else {
-            // The answer went through the container's pty to the host's terminal.
-            let mut buf = [0u8; 256];
-            let n = rustix::io::read(&pty, &mut buf).unwrap();
-            let text = String::from_utf8_lossy(&buf[..n]);
+            // The answer went through the container's pty to the host's terminal; it may
+            // arrive in pieces, so read until it is all there or the deadline passes.
+            let text = read_until(&pty, "same_fs: ok true", std::time::Duration::from_secs(10));
             assert!(text.contains("same_fs: ok true"), "{what}: {text}");
         }
     }
