@@ -708,8 +708,7 @@ impl Drop for Container<'_> {
 /// the device filter keeps from a privileged container. (Some hosts refuse even their own
 /// root the disk; an attempt aimed there would be refused whatever the filter did.)
 fn host_block_device() -> (u32, u32) {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("escape-node-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("corral-escape-node-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let openable = |(major, minor): (u32, u32)| {
         let node = dir.join(format!("b-{major}-{minor}"));
@@ -1171,6 +1170,30 @@ fn archive_with_raw_name(path: &Path, name: &str) {
     builder.into_inner().unwrap().finish().unwrap();
 }
 
+/// Unpack a gzipped tar as a careless tool would: names joined to `dir` as they are
+/// (`..` climbs, an absolute name replaces `dir`), links made as given and followed.
+fn naive_unpack(archive: &Path, dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let file = fs::File::open(archive).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path_bytes().into_owned();
+        let path = dir.join(std::ffi::OsStr::from_bytes(&name));
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => fs::create_dir_all(&path).unwrap(),
+            tar::EntryType::Symlink => {
+                let link = entry.link_name_bytes().unwrap().into_owned();
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&link), &path).unwrap();
+            }
+            _ => {
+                let mut out = fs::File::create(&path).unwrap();
+                std::io::copy(&mut entry, &mut out).unwrap();
+            }
+        }
+    }
+}
+
 /// What a hostile template must come to.
 enum Outcome {
     /// The create fails, with this in its message.
@@ -1232,20 +1255,14 @@ fn hostile_templates_and_mount_points_stay_inside() {
         } else {
             make_template(&archive, &entries);
         }
-        // Positive control: GNU tar told to keep absolute names and `..`, from a directory
-        // as deep as the rootfs, writes where the archive aims.
+        // Positive control: an unpacker that trusts names and links, in a directory as deep
+        // as the rootfs, writes where the archive aims.
         let control = root.join("var/lib/vz/images/9910/control");
         fs::create_dir_all(&control).unwrap();
-        let status = Command::new("tar")
-            .arg("-xzPf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&control)
-            .status()
-            .unwrap();
+        naive_unpack(&archive, &control);
         assert!(
-            status.success() && escaped.exists(),
-            "{name}: the archive does not aim at {} ({status})",
+            escaped.exists(),
+            "{name}: the archive does not aim at {}",
             escaped.display(),
         );
         fs::remove_file(&escaped).unwrap();
