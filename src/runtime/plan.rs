@@ -1261,3 +1261,6 @@ fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod readme_tests;
