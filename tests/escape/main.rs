@@ -1,13 +1,17 @@
 //! The escape suite: ways out of a container, tried from inside privileged and unprivileged
 //! busybox containers by a static probe (tests/escape/probe.rs), and from the host side with
 //! hostile templates and mount points. Every attempt asserts the specific denial — the
-//! errno, or the effect (nothing read, nothing changed) — and a few positive controls show
-//! the probe can tell success from failure.
+//! errno, or the effect (nothing read, nothing changed) — in a form that tells the
+//! protection from its absence, and positive controls run the same probe where the
+//! protection is off (on the host, or with raw config turning it off) to show it sees the
+//! escape then.
 //!
 //! Privileged containers are root on the host wherever no namespace stands between: on a
 //! kernel without AppArmor, corral's masks and read-only mounts can be unmounted or
-//! remounted by them. Those attempts run only where AppArmor is enabled (the VM rig);
-//! elsewhere each is listed as skipped, with the reason. Runs as root.
+//! remounted by them. Those attempts run only where AppArmor is enabled (the VM rig, which
+//! sets CORRAL_TEST_REQUIRE_APPARMOR); elsewhere each is skipped with the reason, as are
+//! attempts on paths this kernel lacks. What was checked and skipped goes to a summary file
+//! (see `summary_dir`) that scripts/test and the rig print. Runs as root; CTIDs 99xx.
 
 #[path = "../common/mod.rs"]
 mod common;
