@@ -568,8 +568,9 @@ fn attempts(target: &Target) -> Vec<Attempt> {
             kernel_or_lsm(at(eperm, "mount")),
         ),
         // Rules only the AppArmor profile stands behind in a privileged container: the
-        // masks and proc:mixed's binds can be undone, securityfs and debugfs mounted where
-        // they belong.
+        // masks and proc:mixed's binds can be undone, and securityfs and debugfs may be
+        // mounted where they belong (the profile allows that, as LXC's does, for systemd),
+        // but what is in them stays closed.
         attempt(
             "unmount the sysrq-trigger bind, write it",
             &[
@@ -595,13 +596,13 @@ fn attempts(target: &Target) -> Vec<Attempt> {
                 "/sys/kernel/security",
                 "apparmor/.remove",
             ],
-            lsm_mount.clone(),
+            with_lsm(at(eacces, "open")),
             kernel_or_lsm(at(eperm, "mount")),
         ),
         attempt(
             "debugfs at /sys/kernel/debug, list it",
             &["mount_list", "debugfs", "/sys/kernel/debug"],
-            lsm_mount.clone(),
+            with_lsm(at(eacces, "opendir")),
             kernel_or_lsm(at(eperm, "mount")),
         ),
         // The file system root and the cgroup tree.
@@ -976,10 +977,46 @@ fn under_apparmor_containers_run_confined_by_their_profile() {
         ["apparmor_unconfine: ok"]
     );
     drop(unconfined);
+    // The positive control of the attempts only the profile stops: a privileged container
+    // without it gets through each of them.
+    let bare = Container::create(&root, 9909, false, &[]);
+    root.append_config(9909, "lxc.apparmor.profile: unconfined\n");
+    root.pct_ok(&["start", "9909"]);
+    let target = Target {
+        monitor_pid: 1,
+        disk: host_disk(),
+        block: host_block_device(),
+        marker: PathBuf::from("/"),
+        climb_token: "corral-escape-climb-9909".into(),
+    };
+    let profile_only: Vec<Attempt> = attempts(&target)
+        .into_iter()
+        .filter(|a| PROFILE_ONLY.contains(&a.what.as_str()))
+        .collect();
+    assert_eq!(profile_only.len(), PROFILE_ONLY.len());
+    let mut args = Vec::new();
+    for attempt in &profile_only {
+        if !args.is_empty() {
+            args.push("::".to_string());
+        }
+        args.extend(attempt.probe.iter().cloned());
+    }
+    let lines = bare.probe(&args);
+    assert_eq!(lines.len(), profile_only.len(), "{lines:?}");
+    for (attempt, line) in profile_only.iter().zip(&lines) {
+        let result = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
+        assert!(
+            result.starts_with("ok") && attempt.privileged.check(result).is_err(),
+            "{}: unconfined, '{result}'",
+            attempt.what
+        );
+    }
+    drop(bare);
     write_summary(
         "apparmor",
         "escape suite, AppArmor profiles: checked (profile label, change_profile refused, \
-         nesting, unconfined, parser errors)\n",
+         nesting, unconfined, parser errors, the attempts only the profile stops seen \
+         getting through unconfined)\n",
     );
 
     // A profile the parser refuses fails the start in its words, and leaves neither the
@@ -1329,6 +1366,13 @@ fn hostile_templates_and_mount_points_stay_inside() {
     root.pct_ok(&["set", "9911", "--delete", "mp1"]);
     root.pct_ok(&["start", "9911"]);
 }
+
+/// Attempts only the AppArmor profile stops in a privileged container.
+const PROFILE_ONLY: &[&str] = &[
+    "unmount the sysrq-trigger bind, write it",
+    "securityfs at /sys/kernel/security, open apparmor/.remove",
+    "debugfs at /sys/kernel/debug, list it",
+];
 
 /// Attempts whose protection the host itself lacks (no masks, no cgroup namespace): run
 /// there, the same probe must see what the container must not.
