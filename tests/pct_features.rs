@@ -173,7 +173,8 @@ fn hook_calls(root: &TestRoot, phase: &str) -> Vec<(u32, u128)> {
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            (fields.get(1) == Some(&phase)).then(|| (fields[0].parse().unwrap(), fields[2].parse().unwrap()))
+            (fields.get(1) == Some(&phase))
+                .then(|| (fields[0].parse().unwrap(), fields[2].parse().unwrap()))
         })
         .collect()
 }
@@ -447,7 +448,8 @@ fn dry_run_prints_the_plan_as_json() {
     let ct = created(&root, 9115, &["--memory", "300", "--features", "nesting=1"]);
     root.append_config(9115, "lxc.init.cmd: /bin/sh -c 'exec sleep 600'\n");
     let out = ct.pct_ok(&["start", "9115", "--dry-run", "--output-format", "json"]);
-    let plan: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let plan: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(plan["vmid"], 9115);
     assert_eq!(plan["hostname"], "ct-test");
     assert_eq!(plan["unprivileged"], true);
@@ -550,7 +552,10 @@ fn nesting_mounts_full_proc_and_sys_under_dev_lxc() {
     );
     let sys = nested.iter().find(|(at, _, _)| at == "/sys").unwrap();
     assert!(sys.2.split(',').any(|o| o == "rw"), "{sys:?}");
-    assert_eq!(ct.exec_ok("cat /dev/.lxc/proc/1/comm"), ct.exec_ok("cat /proc/1/comm"));
+    assert_eq!(
+        ct.exec_ok("cat /dev/.lxc/proc/1/comm"),
+        ct.exec_ok("cat /proc/1/comm")
+    );
     ct.pct_ok(&["stop", "9112"]);
     ct.assert_nothing_left();
 }
