@@ -206,6 +206,8 @@ fn busybox_lifecycle(vmid: u32, unprivileged: bool) {
         .is_ok_and(|c| !c.contains("memory"))
     {
         assert!(verbose.contains("unenforced: memory.max"), "{verbose}");
+    } else {
+        assert!(!verbose.contains("memory.max"), "{verbose}");
     }
 
     // suspend and resume freeze and thaw every process through the cgroup.
