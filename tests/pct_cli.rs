@@ -643,14 +643,18 @@ fn output_into_a_closed_pipe_ends_quietly() {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let root = TestRoot::new();
+    // The reader is gone before pct starts, so its first write meets a closed pipe however
+    // the two processes are scheduled (closing it after the spawn let pct sometimes finish
+    // writing into the pipe's buffer first).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = Command::new(common::pct_binary())
         .args(["help", "-v"])
         .env("CORRAL_ROOT", root.path())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     let mut stderr = String::new();
     child
         .stderr

@@ -89,3 +89,58 @@ fn create_on_btrfs_makes_a_subvolume_and_destroy_removes_it() {
     root.pct_ok(&["destroy", "120"]);
     assert!(!subvol.exists());
 }
+
+/// A sized volume on btrfs is a raw ext4 image in a subvolume of its own
+/// (`images/<vmid>/vm-<vmid>-disk-N/disk.raw`), mounted over a loop device like any raw
+/// image; destroy removes the subvolume.
+#[test]
+fn raw_volumes_on_btrfs_live_in_a_subvolume_of_their_own() {
+    let root = TestRoot::new();
+    debianish_template(&root);
+    btrfs_storage(&root);
+    root.pct_ok(&[
+        "create",
+        "122",
+        "local:vztmpl/debianish_12.0-1_amd64.tar.gz",
+        "--storage",
+        "tank",
+        "--rootfs",
+        "tank:1",
+    ]);
+    let config = root.pct_ok(&["config", "122"]);
+    let rootfs = config.lines().find(|l| l.starts_with("rootfs:")).unwrap();
+    assert_eq!(rootfs, "rootfs: tank:122/vm-122-disk-0.raw,size=1G");
+    let subvolume = root.join("mnt/btrfs/images/122/vm-122-disk-0");
+    let output = Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(&subvolume)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "not a subvolume: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let image = subvolume.join("disk.raw");
+    assert_eq!(fs::metadata(&image).unwrap().len(), 1 << 30);
+    // The image holds an ext4 file system with the template in it.
+    let blkid = Command::new("blkid")
+        .args(["-o", "value", "-s", "TYPE"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&blkid.stdout).trim(), "ext4");
+    root.pct_ok(&["mount", "122"]);
+    let mounted = root.join("var/lib/lxc/122/rootfs/etc/debian_version");
+    let content = fs::read_to_string(&mounted);
+    root.pct_ok(&["unmount", "122"]);
+    assert_eq!(content.unwrap(), "12.7\n");
+
+    root.pct_ok(&["destroy", "122"]);
+    assert!(!subvolume.exists(), "subvolume left");
+    // (The btrfs image's own loop device backs the storage; none is left on the volume.)
+    assert_eq!(
+        common::loop_devices_below(&root.join("mnt/btrfs")),
+        Vec::<String>::new()
+    );
+}

@@ -150,13 +150,29 @@ fn pids_limit_stops_a_fork_bomb() {
     assert!(current <= 24, "{current} tasks under pids.max 24");
     assert!(ct.cgroup_stat("pids.events", "max") >= 1);
     // Once the sleepers are gone the container works again.
-    for pid in cgroup_pids(&cgroup_root().join("lxc/804")) {
-        if fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep") {
-            // SAFETY: signalling a process of the test's own container.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
+    let sleepers = || {
+        cgroup_pids(&cgroup_root().join("lxc/804"))
+            .into_iter()
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            })
+            .collect::<Vec<_>>()
+    };
+    for pid in sleepers() {
+        // SAFETY: signalling a process of the test's own container.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }
-    std::thread::sleep(Duration::from_millis(200));
+    let since = std::time::Instant::now();
+    // Reaped, not only dead: pids.current counts a zombie until its parent waits for it.
+    let current = || ct.cgroup_file("pids.current").parse::<u32>().unwrap();
+    while !sleepers().is_empty() || current() > 20 {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "killed sleepers still counted: {} tasks",
+            current()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     ct.exec_ok("true");
 }
 

@@ -337,19 +337,21 @@ impl Container<'_> {
 
     /// `pct stop`: kill the container now.
     pub fn stop(&self, skiplock: bool) -> Result<(), Error> {
-        let vmid = self.vmid.get();
         let (init, plan) = self.prepare_stop(skiplock)?;
         self.pre_stop_hook(plan.as_ref());
-        let state = self.state_dir();
-        match request(&state.socket(), &Request::Stop) {
+        self.kill(&init, plan.as_ref())
+    }
+
+    /// Kill the container at once, through its monitor, or through what the kernel knows
+    /// when it has none. The caller has run the pre-stop hook.
+    fn kill(&self, init: &InitState, plan: Option<&StartPlan>) -> Result<(), Error> {
+        match request(&self.state_dir().socket(), &Request::Stop) {
             Ok(Some((stream, line, _))) if line == "ok" => wait_for_close(stream, STOP_TIMEOUT)
                 .then_some(())
                 .ok_or_else(|| Error::Failed("container did not stop".into())),
             _ => {
-                // No monitor: stop through what the kernel knows.
-                self.kill_without_monitor(&init);
-                self.cleanup_without_monitor(plan.as_ref());
-                let _ = vmid;
+                self.kill_without_monitor(init);
+                self.cleanup_without_monitor(plan);
                 Ok(())
             }
         }
@@ -410,7 +412,8 @@ impl Container<'_> {
             return Ok(());
         }
         if force_stop {
-            return self.stop(true);
+            // As lxc-stop's kill after its timeout: the pre-stop hook has run already.
+            return self.kill(&init, plan.as_ref());
         }
         Err(Error::Failed("container did not stop".into()))
     }

@@ -279,25 +279,41 @@ mod tests {
 
     #[test]
     fn dropping_shows_in_the_bounding_set_of_a_child() {
+        let names = ["sys_time".to_string()];
+        // The child says over a pipe that it has dropped: a byte read means done.
+        let mut pipe = [0; 2];
+        // SAFETY: pipe fills two descriptors.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
         // SAFETY: the child only calls async-signal-safe functions before _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            let ok = drop_bounding(&["sys_time".to_string()]).is_ok();
-            // SAFETY: pause until killed by the parent.
+            let ok = drop_bounding(&names).is_ok();
+            // SAFETY: write, pause and _exit on descriptors the child owns.
             unsafe {
                 if !ok {
                     libc::_exit(1);
                 }
+                libc::write(pipe[1], b"d".as_ptr().cast(), 1);
                 libc::pause();
                 libc::_exit(0);
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let set = bounding_set_of(pid as u32).unwrap();
+        let mut done = [0u8; 1];
+        // SAFETY: closing our copy of the write end, then a blocking read of one byte: it
+        // returns 0 if the child exited without dropping.
+        let read = unsafe {
+            libc::close(pipe[1]);
+            let read = libc::read(pipe[0], done.as_mut_ptr().cast(), 1);
+            libc::close(pipe[0]);
+            read
+        };
+        let set = (read == 1).then(|| bounding_set_of(pid as u32).unwrap());
+        // SAFETY: killing and reaping the child forked above.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
+        let set = set.expect("the child failed to drop sys_time");
         assert!(!set.contains(&"sys_time".to_string()));
         assert!(set.contains(&"sys_admin".to_string()));
     }

@@ -277,6 +277,26 @@ impl PtySession {
         self.master.write_all(bytes).unwrap();
     }
 
+    /// Change the terminal's size, as a user resizing the window does: the kernel sends
+    /// SIGWINCH to pct.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        };
+        assert_eq!(rc, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    }
+
     pub fn wait(mut self) -> i32 {
         let start = Instant::now();
         loop {

@@ -367,3 +367,10 @@ pub fn cached_template(script: &str, args: &[&str], name_prefix: &str) -> PathBu
 pub fn debian_template() -> PathBuf {
     cached_template("make-debian-template", &["bookworm"], "debian-12-")
 }
+
+/// Say that a check was skipped, and why, where the test harness does not swallow it: the
+/// harness captures `eprintln!` of passing tests, not writes to the stderr handle itself.
+pub fn skip_visibly(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}

@@ -78,7 +78,14 @@ impl NetHost {
         let output = Command::new("ip")
             .args(["-n", &self.name, "-o", "link", "show"])
             .output()
-            .unwrap();
+            .expect("run ip");
+        // A failed `ip` prints nothing: that must not read as "no veth left".
+        assert!(
+            output.status.success(),
+            "ip -n {} link show: {}",
+            self.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|line| line.split(": ").nth(1))
