@@ -96,8 +96,8 @@ fn a_detached_console_leaves_the_monitor_serving_in_every_cmode() {
         let (_, out, _) = root.pct_within(&["status", &id], Duration::from_secs(20));
         assert_eq!(out.trim(), "status: running", "{cmode}");
         let (code, _, err) = root.pct_within(
-            &["shutdown", &id, "--timeout", "20"],
-            Duration::from_secs(40),
+            &["shutdown", &id, "--timeout", "60"],
+            Duration::from_secs(90),
         );
         assert_eq!(code, 0, "{cmode}: shutdown: {err}");
         ct.assert_nothing_left();
