@@ -315,7 +315,9 @@ fn generated_profiles_compile() {
         None => match parser() {
             Some(parser) => (parser, PathBuf::from("/etc/apparmor.d"), Vec::new()),
             None => {
-                eprintln!("skipped: no apparmor_parser here");
+                crate::skip::report(
+                    "no apparmor_parser here (scripts/test sets CORRAL_APPARMOR_ROOT to one)",
+                );
                 return;
             }
         },
@@ -398,4 +400,45 @@ fn profile_files_stay_between_starts_and_go_with_the_container() {
     assert!(!cache.join(name(&file)).exists());
     assert!(neighbour.exists());
     assert!(cache.join(name(&neighbour)).exists());
+}
+
+/// The machine-wide interfaces the base rules close, in every profile corral generates:
+/// what only the profile stops in a privileged container (the escape suite's AppArmor
+/// attempts), so losing a line must fail here, where AppArmor need not be running.
+#[test]
+fn every_profile_denies_the_machine_wide_kernel_interfaces() {
+    let denials = [
+        "deny @{PROC}/kcore rwklx,",
+        "deny @{PROC}/sysrq-trigger rwklx,",
+        "deny @{PROC}/acpi/** rwklx,",
+        "deny @{PROC}/bus/** wklx,",
+        "deny @{PROC}/sys/fs/** wklx,",
+        "deny /sys/firmware/efi/efivars/** rwklx,",
+        "deny /sys/kernel/security/** rwklx,",
+        "deny /sys/kernel/debug/{,**} rwklx,",
+        "deny mount fstype=devpts,",
+        "deny mount options=(ro, remount) -> /,",
+    ];
+    let lines =
+        |text: &str| -> Vec<String> { text.lines().map(|l| l.trim().to_string()).collect() };
+    for unprivileged in [false, true] {
+        for allow_nesting in [false, true] {
+            for namespace in [None, Some("ns")] {
+                let text = generate(&ProfileOptions {
+                    name: "corral-100",
+                    unprivileged,
+                    allow_nesting,
+                    namespace,
+                    extra: &[],
+                });
+                let lines = lines(&text);
+                for denial in denials {
+                    assert!(
+                        lines.iter().any(|line| line == denial),
+                        "{denial} (unprivileged {unprivileged}, nesting {allow_nesting})"
+                    );
+                }
+            }
+        }
+    }
 }
