@@ -287,6 +287,48 @@ mod tests {
         assert!(only_effective("no_such_cap").is_err());
     }
 
+    /// The drop reports success, and reaches the highest capability the kernel knows
+    /// (the newest, which an off-by-one would leave in place).
+    #[test]
+    fn dropping_succeeds_up_to_the_kernels_last_capability() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        if !crate::skip::root_or_report() {
+            return;
+        }
+        let newest_known = (last_capability() as usize).min(CAPABILITIES.len() - 1);
+        let last = CAPABILITIES[newest_known].to_string();
+        let names = vec!["sys_time".to_string(), last.clone()];
+        let (mut read_end, write_end) = std::io::pipe().unwrap();
+        // SAFETY: the child drops capabilities, writes one byte and waits to be killed.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let ok = [u8::from(drop_bounding(&names).is_ok())];
+            // SAFETY: a write to a pipe this process holds, then pause until killed.
+            unsafe {
+                libc::write(write_end.as_raw_fd(), ok.as_ptr().cast(), 1);
+                libc::pause();
+                libc::_exit(0);
+            }
+        }
+        drop(write_end);
+        let mut ok = [0u8];
+        let reported = read_end.read_exact(&mut ok);
+        let set = bounding_set_of(pid as u32);
+        // SAFETY: the child is ours.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        reported.unwrap();
+        assert_eq!(ok[0], 1, "drop_bounding reported a failure");
+        let set = set.unwrap();
+        assert!(!set.contains(&"sys_time".to_string()));
+        assert!(!set.contains(&last), "{last}, the kernel's last, stays");
+        assert!(set.contains(&"sys_admin".to_string()));
+    }
+
     #[test]
     fn dropping_shows_in_the_bounding_set_of_a_child() {
         // SAFETY: the child only calls async-signal-safe functions before _exit.

@@ -476,3 +476,111 @@ fn installed_filters_deny_what_the_policy_lists() {
     assert_eq!(filtered[8], unfiltered[8]);
     assert_eq!(filtered[0], libc::EPERM);
 }
+
+/// Numbers as LXC reads them (strtoull with base 0), and the limits at their edges.
+#[test]
+fn numbers_comments_and_limits_parse_as_lxc_reads_them() {
+    for (text, value) in [
+        ("0", Some(0)),
+        ("7", Some(7)),
+        ("12", Some(12)),
+        ("010", Some(8)),
+        ("0x1F", Some(31)),
+        ("0X1f", Some(31)),
+        ("08", None),
+        ("x", None),
+    ] {
+        assert_eq!(parse_number(text), value, "{text}");
+    }
+    let errno = |n: &str| Policy::parse(&format!("2\ndenylist\nmount errno {n}\n"));
+    assert_eq!(errno("4095").unwrap().rules[0].action, Action::Errno(4095));
+    assert_eq!(
+        errno("4096").unwrap_err(),
+        "line 3: errno needs a number below 4096"
+    );
+    let index = |n: &str| Policy::parse(&format!("2\ndenylist\nmount errno 1 [{n},0,==]\n"));
+    assert_eq!(index("5").unwrap().rules[0].args[0].index, 5);
+    assert!(index("6").is_err());
+    // `#` starts a comment at the start of a line or after white space, nowhere else.
+    assert_eq!(strip_comment("# all of it"), "");
+    assert_eq!(strip_comment("mount # why"), "mount ");
+    assert_eq!(strip_comment("mount\t#why"), "mount\t");
+    assert_eq!(strip_comment("mo#unt"), "mo#unt");
+    assert_eq!(strip_comment("m#o #unt"), "m#o ");
+}
+
+#[test]
+fn cached_programs_are_whole_bpf_programs_of_at_most_4096_instructions() {
+    let insn = libc::sock_filter {
+        code: 6,
+        jt: 1,
+        jf: 2,
+        k: 0x7fff_0000,
+    };
+    let program = vec![insn; 4096];
+    let bytes = program_to_bytes(&program);
+    assert_eq!(bytes.len(), 4096 * 8);
+    assert_eq!(&bytes[..8], &[6, 0, 1, 2, 0, 0, 0xff, 0x7f]);
+    let back = program_from_bytes(&bytes).unwrap();
+    assert_eq!(back.len(), 4096);
+    assert_eq!(
+        (back[4095].code, back[4095].jt, back[4095].jf, back[4095].k),
+        (6, 1, 2, 0x7fff_0000)
+    );
+    assert!(program_from_bytes(&program_to_bytes(&vec![insn; 4097])).is_err());
+    assert!(program_from_bytes(&bytes[..7]).is_err());
+    assert!(program_from_bytes(&[]).is_err());
+}
+
+/// A filter with notify rules comes with its listener: a seccomp notification descriptor,
+/// not whatever number the kernel's 0 for "installed" would name.
+#[test]
+fn installing_a_notify_filter_returns_its_listener() {
+    use std::os::fd::AsRawFd;
+    if !crate::skip::root_or_report() {
+        return;
+    }
+    let notify = Policy::parse(&container_policy(PolicyOptions {
+        mknod: true,
+        ..opts(true, false)
+    }))
+    .unwrap()
+    .compile()
+    .unwrap()
+    .program;
+    let plain = Policy::parse(&container_policy(opts(true, false)))
+        .unwrap()
+        .compile()
+        .unwrap()
+        .program;
+    let (mut read_end, write_end) = std::io::pipe().unwrap();
+    // SAFETY: the child installs filters, reads a link and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let out = write_end.as_raw_fd();
+        let plain_result = match install(&plain) {
+            Ok(None) => b'n',
+            Ok(Some(_)) => b's',
+            Err(_) => b'e',
+        };
+        let listener = match install(&notify) {
+            Ok(Some(fd)) => std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map(|target| target.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Ok(None) => "none".into(),
+            Err(e) => format!("error {e}"),
+        };
+        let report = format!("{}{listener}", plain_result as char);
+        // SAFETY: a write to a pipe this process holds, then _exit.
+        unsafe {
+            libc::write(out, report.as_ptr().cast(), report.len());
+            libc::_exit(0);
+        }
+    }
+    drop(write_end);
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut read_end, &mut report).unwrap();
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    assert_eq!(report, "nanon_inode:seccomp notify");
+}
