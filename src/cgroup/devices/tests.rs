@@ -25,6 +25,52 @@ fn rules_parse_as_lxc_writes_them() {
 }
 
 #[test]
+fn repeated_letters_and_partial_wildcards_mean_what_they_say() {
+    // Letters add up; a repeated one does not cancel itself.
+    assert_eq!(
+        DeviceRule::parse("c 1:3 rr", true).unwrap().access,
+        ACCESS_READ
+    );
+    assert_eq!(
+        DeviceRule::parse("c 1:3 rwmr", true).unwrap().access,
+        ACCESS_ALL
+    );
+    // Only `a` (or a type-less wildcard) is everything; a wildcard major or minor is not.
+    assert!(DeviceRule::parse("a", true).unwrap().is_everything());
+    for partial in ["c 136:* rwm", "c *:3 rwm", "b *:* m", "c 1:3 rwm"] {
+        assert!(
+            !DeviceRule::parse(partial, true).unwrap().is_everything(),
+            "{partial}"
+        );
+    }
+    assert!(
+        !DeviceRule {
+            kind: None,
+            major: Some(1),
+            minor: None,
+            ..DeviceRule::node('c', 1, 3)
+        }
+        .is_everything()
+    );
+}
+
+/// A program the verifier refuses is loaded again with its log, so the error says why.
+#[test]
+fn a_refused_program_comes_back_with_the_verifiers_reason() {
+    if !crate::skip::root_or_report() {
+        return;
+    }
+    // No exit: the verifier refuses to run off the end.
+    let error = load_code(&[insn(ALU64_MOV_K, 0, 0, 0, 1)], true).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("unable to load the device filter: "),
+        "{message}"
+    );
+    assert!(message.contains("insn"), "the verifier's log: {message}");
+}
+
+#[test]
 fn each_rule_jumps_to_the_next_when_it_does_not_match() {
     let rules = [
         DeviceRule::parse("c 1:3 rwm", true).unwrap(),
