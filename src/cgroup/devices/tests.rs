@@ -284,3 +284,27 @@ fn the_kernel_enforces_the_filter() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A nested runtime (features: nesting=1) attaches device filters of its own below the
+/// container's: the container's filter must allow that (BPF_F_ALLOW_MULTI), since a filter
+/// attached without it keeps every descendant from attaching one.
+#[test]
+fn descendants_may_add_filters_of_their_own() {
+    if !crate::skip::root_or_report() {
+        return;
+    }
+    let hierarchy = crate::cgroup::Hierarchy::find().expect("a cgroup v2 hierarchy");
+    let cgroup = hierarchy.path(&format!("corral-device-nested-{}", std::process::id()));
+    let nested = cgroup.join("nested");
+    std::fs::create_dir(&cgroup).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        std::fs::create_dir(&nested).unwrap();
+        restrict(&cgroup, &default_rules()).unwrap();
+        restrict(&nested, &[DeviceRule::node('c', 1, 3)]).unwrap();
+    });
+    let _ = std::fs::remove_dir(&nested);
+    let _ = std::fs::remove_dir(&cgroup);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
