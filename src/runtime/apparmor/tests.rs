@@ -61,6 +61,8 @@ fn write_denials_cover_all_of_proc_sys_but_the_namespaced_sysctls() {
         "/proc/sys/kernel/sysrq",
         "/proc/sys/kernel/panic",
         "/proc/sys/kernel/hostnamex",
+        // Nothing below an exact carve-out is: a directory of that name would be open.
+        "/proc/sys/kernel/hostname/x",
         "/proc/sys/vm/drop_caches",
         "/proc/sys/fs/binfmt_misc/register",
         "/proc/sys/n",
@@ -377,6 +379,19 @@ fn profile_files_stay_between_starts_and_go_with_the_container() {
     // An unchanged profile keeps its file, and so its mtime, which the parser's cache
     // is checked against; a changed one is rewritten.
     let file = store_profile(host_root, &profile(101, "one")).unwrap();
+    // Below the host root corral manages, named after the profile: `corral-101_<root>` with
+    // the slashes (and the brackets) of the root made dashes.
+    let expected_name = format!(
+        "corral-101_-{}-",
+        host_root.display().to_string().replace('/', "-")
+    );
+    assert_eq!(
+        file,
+        host_root
+            .join("var/lib/corral/apparmor")
+            .join(expected_name)
+    );
+    assert!(host_root.join("var/lib/corral/apparmor/cache").is_dir());
     let written = mtime(&file);
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(
@@ -441,4 +456,49 @@ fn every_profile_denies_the_machine_wide_kernel_interfaces() {
             }
         }
     }
+}
+
+/// What the host's AppArmor can do, read from a tree shaped like the machine's.
+#[test]
+fn host_support_reads_the_module_securityfs_and_the_parsers_abi() {
+    let root = tempfile::tempdir().unwrap();
+    let path = |p: &str| root.path().join(p);
+    let write = |p: &str, text: &str| {
+        std::fs::create_dir_all(path(p).parent().unwrap()).unwrap();
+        std::fs::write(path(p), text).unwrap();
+    };
+    assert_eq!(support_below(root.path()), None, "no module");
+    write("sys/module/apparmor/parameters/enabled", "N\n");
+    std::fs::create_dir_all(path("sys/kernel/security/apparmor")).unwrap();
+    assert_eq!(support_below(root.path()), None, "disabled");
+    write("sys/module/apparmor/parameters/enabled", "Y\n");
+    std::fs::remove_dir(path("sys/kernel/security/apparmor")).unwrap();
+    assert_eq!(support_below(root.path()), None, "no securityfs view");
+    std::fs::create_dir_all(path("sys/kernel/security/apparmor/features/domain")).unwrap();
+    let plain = AppArmorHost {
+        abi4: false,
+        can_stack: false,
+    };
+    assert_eq!(support_below(root.path()), Some(plain.clone()));
+    // Stacking needs both the stack feature and policy namespaces.
+    write(
+        "sys/kernel/security/apparmor/features/domain/stack",
+        "yes\n",
+    );
+    assert_eq!(support_below(root.path()), Some(plain.clone()));
+    std::fs::remove_file(path("sys/kernel/security/apparmor/features/domain/stack")).unwrap();
+    std::fs::create_dir_all(path("sys/kernel/security/apparmor/policy/namespaces")).unwrap();
+    assert_eq!(support_below(root.path()), Some(plain));
+    write(
+        "sys/kernel/security/apparmor/features/domain/stack",
+        "yes\n",
+    );
+    write("etc/apparmor.d/abi/4.0", "");
+    assert_eq!(
+        support_below(root.path()),
+        Some(AppArmorHost {
+            abi4: true,
+            can_stack: true
+        })
+    );
 }
