@@ -467,6 +467,9 @@ fn host_support_reads_the_module_securityfs_and_the_parsers_abi() {
         std::fs::create_dir_all(path(p).parent().unwrap()).unwrap();
         std::fs::write(path(p), text).unwrap();
     };
+    // The machine's answer is the same reading below its own root (None on a kernel
+    // without AppArmor, so a made-up answer shows there; a lost one where it is on).
+    assert_eq!(host_support(), support_below(Path::new("/")));
     assert_eq!(support_below(root.path()), None, "no module");
     write("sys/module/apparmor/parameters/enabled", "N\n");
     std::fs::create_dir_all(path("sys/kernel/security/apparmor")).unwrap();
