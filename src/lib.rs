@@ -19,6 +19,8 @@ pub mod mount;
 pub mod net;
 pub mod runtime;
 pub mod setup;
+#[cfg(test)]
+pub(crate) mod skip;
 pub mod storage;
 pub mod text;
 

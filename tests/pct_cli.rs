@@ -333,6 +333,59 @@ fn set_keeps_a_pct_written_file_byte_for_byte() {
 }
 
 #[test]
+fn set_revert_drops_the_pending_changes_it_names() {
+    let root = TestRoot::new();
+    root.write("etc/pve/lxc/105.conf", PCT_WRITTEN);
+    // Reverting memory keeps 2048; the stopped container gets the rest (delete swap) applied.
+    root.pct_ok(&["set", "105", "--revert", "memory"]);
+    let after = root.read("etc/pve/lxc/105.conf");
+    let expected = PCT_WRITTEN
+        .replace(
+            "rootfs: local:105/vm-105-disk-0.raw,size=8G\nswap: 512\nunprivileged: 1\nlxc",
+            "rootfs: local:105/vm-105-disk-0.raw,size=8G\nunprivileged: 1\nlxc",
+        )
+        .replace("\n[pve:pending]\ndelete: swap\nmemory: 4096\n", "");
+    assert_eq!(after, expected);
+
+    // A pending delete is reverted too: swap stays.
+    root.write("etc/pve/lxc/105.conf", PCT_WRITTEN);
+    root.pct_ok(&["set", "105", "--revert", "swap", "--revert", "memory"]);
+    let after = root.read("etc/pve/lxc/105.conf");
+    assert_eq!(
+        after,
+        PCT_WRITTEN.replace("\n[pve:pending]\ndelete: swap\nmemory: 4096\n", "")
+    );
+
+    root.write("etc/pve/lxc/105.conf", PCT_WRITTEN);
+    for (args, message) in [
+        (
+            &["--revert", "memory", "--memory", "1024"][..],
+            "400 Parameter verification failed.\nrevert: you can't use '-memory' and '-revert memory' at the same time",
+        ),
+        (
+            &["--revert", "swap", "--delete", "swap"][..],
+            "400 Parameter verification failed.\ndelete: you can't use '-delete swap' and '-revert swap' at the same time",
+        ),
+        (
+            &["--revert", "nonsense"][..],
+            "400 Parameter verification failed.\nrevert: unknown option 'nonsense'",
+        ),
+    ] {
+        let mut argv = vec!["set", "105"];
+        argv.extend_from_slice(args);
+        let (code, _, stderr) = root.pct(&argv);
+        assert_eq!(code, 255, "{args:?}");
+        // pct follows a parameter error with the command's usage line.
+        assert!(stderr.starts_with(message), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        root.read("etc/pve/lxc/105.conf"),
+        PCT_WRITTEN,
+        "a refused revert writes nothing"
+    );
+}
+
+#[test]
 fn pending_config_current_and_snapshot_views() {
     let root = TestRoot::new();
     root.write("etc/pve/lxc/105.conf", PCT_WRITTEN);
@@ -387,7 +440,7 @@ fn pending_config_current_and_snapshot_views() {
 }
 
 #[test]
-fn set_delete_revert_digest_and_errors() {
+fn set_delete_digest_and_errors() {
     let root = TestRoot::new();
     root.write(
         "etc/pve/lxc/106.conf",

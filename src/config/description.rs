@@ -79,6 +79,29 @@ mod tests {
         assert_eq!(decode_text("%zz"), "%zz");
     }
 
+    /// Every byte against pct's rule, `[^\x20-\x7e]|[%:]` escaped: control characters and DEL
+    /// would otherwise land raw in the config file.
+    #[test]
+    fn exactly_printable_ascii_but_percent_and_colon_stays_as_it_is() {
+        for byte in 0..=255u8 {
+            let kept = (0x20..=0x7e).contains(&byte) && byte != b'%' && byte != b':';
+            let expected = if kept {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            };
+            assert_eq!(encode_bytes(&[byte]), expected, "byte {byte:#04x}");
+        }
+        assert_eq!(encode_text("del\u{7f}"), "del%7F");
+    }
+
+    #[test]
+    fn an_escape_cut_short_at_the_end_stays_as_it_is() {
+        assert_eq!(decode_bytes(b"%4"), b"%4");
+        assert_eq!(decode_bytes(b"a%41"), b"aA");
+        assert_eq!(decode_bytes(b"%"), b"%");
+    }
+
     #[test]
     fn comment_lines_drop_trailing_empties() {
         assert_eq!(comment_lines(b"a\n\nb\n\n"), ["#a", "#", "#b"]);

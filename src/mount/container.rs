@@ -551,7 +551,9 @@ fn mask_paths(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
             continue;
         };
         let stat = rustix::fs::fstat(&target).map_err(errno(format!("stat '{path}'")))?;
-        let mask = if rustix::fs::FileType::from_raw_mode(stat.st_mode).is_dir() {
+        let mask = if mask_cover(rustix::fs::FileType::from_raw_mode(stat.st_mode))
+            == MaskCover::EmptyTmpfs
+        {
             detached_fs(
                 "tmpfs",
                 &[("size", "4k"), ("nr_inodes", "1"), ("mode", "555")],
@@ -581,6 +583,22 @@ fn mask_paths(plan: &StartPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
         attach(&tree, target.as_fd(), path)?;
     }
     Ok(())
+}
+
+/// What covers a masked path: a bind of /dev/null cannot go over a directory (the kernel
+/// refuses to bind a file onto one), and an empty tmpfs cannot go over a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MaskCover {
+    EmptyTmpfs,
+    DevNull,
+}
+
+fn mask_cover(file_type: rustix::fs::FileType) -> MaskCover {
+    if file_type.is_dir() {
+        MaskCover::EmptyTmpfs
+    } else {
+        MaskCover::DevNull
+    }
 }
 
 /// The object at `path` inside the container (mounts crossed, no symlinks followed), or none
@@ -782,4 +800,24 @@ fn pivot(rootfs: &OwnedFd) -> Result<(), SetupError> {
     rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
         .map_err(errno("detach the old root"))?;
     rustix::process::chdir("/").map_err(errno("chdir /"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fs::FileType;
+
+    #[test]
+    fn directories_are_masked_with_an_empty_tmpfs_and_the_rest_with_dev_null() {
+        assert_eq!(mask_cover(FileType::Directory), MaskCover::EmptyTmpfs);
+        for other in [
+            FileType::RegularFile,
+            FileType::CharacterDevice,
+            FileType::BlockDevice,
+            FileType::Fifo,
+            FileType::Socket,
+        ] {
+            assert_eq!(mask_cover(other), MaskCover::DevNull, "{other:?}");
+        }
+    }
 }

@@ -402,16 +402,22 @@ const NAMESPACES: &str = "/sys/kernel/security/apparmor/policy/namespaces";
 
 /// Whether AppArmor is enabled, and what it can do; `None` when it is off or absent.
 pub fn host_support() -> Option<AppArmorHost> {
-    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").ok()?;
+    support_below(Path::new("/"))
+}
+
+/// [`host_support`] as read below `root` (the machine's `/`, or a test's tree).
+fn support_below(root: &Path) -> Option<AppArmorHost> {
+    let enabled =
+        std::fs::read_to_string(root.join("sys/module/apparmor/parameters/enabled")).ok()?;
     if !enabled.starts_with('Y') {
         return None;
     }
-    let security = Path::new(SECURITYFS);
+    let security = root.join(SECURITYFS.trim_start_matches('/'));
     if !security.exists() {
         return None;
     }
     Some(AppArmorHost {
-        abi4: parser_knows_abi4(Path::new("/etc/apparmor.d")),
+        abi4: parser_knows_abi4(&root.join("etc/apparmor.d")),
         can_stack: security.join("features/domain/stack").exists()
             && security.join("policy/namespaces").exists(),
     })

@@ -473,12 +473,9 @@ impl Monitor {
         }
         self.trace.step("monitor: guest setup (pre-start)");
         run_guest_setup(&self.rootfs, plan)?;
-        self.halt_signal = match &plan.halt_signal {
-            Some(name) => parse_signal(name)
-                .ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))?,
-            None if init_is_systemd(&self.rootfs, &plan.init.argv[0]) => sigrtmin() + 3,
-            None => libc::SIGPWR,
-        };
+        self.halt_signal = halt_signal(plan.halt_signal.as_deref(), || {
+            init_is_systemd(&self.rootfs, &plan.init.argv[0])
+        })?;
         self.trace.step(format_args!(
             "monitor: halt signal is {}",
             super::signals::signal_name(self.halt_signal)
@@ -1121,8 +1118,6 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
     Ok(())
 }
 
-/// LXC sends systemd SIGRTMIN+3 to halt, everything else SIGPWR: follow the init path's
-/// symlinks inside the rootfs and look at what it ends in.
 /// pct's pre-start hook: the guest's files for this start. Its warnings go to the log, as
 /// pct's go to the container's task log.
 fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
@@ -1147,6 +1142,21 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
     result.map(|_| ()).map_err(|e| e.message)
 }
 
+/// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else
+/// LXC's choice, SIGRTMIN+3 for systemd (SIGPWR would not halt it) and SIGPWR for any other
+/// init. A graceful halt must be a signal init can catch: never SIGKILL by default.
+fn halt_signal(configured: Option<&str>, systemd: impl FnOnce() -> bool) -> Result<i32, String> {
+    match configured {
+        Some(name) => {
+            parse_signal(name).ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))
+        }
+        None if systemd() => Ok(sigrtmin() + 3),
+        None => Ok(libc::SIGPWR),
+    }
+}
+
+/// Whether init is systemd: follow the init path's symlinks inside the rootfs and look at
+/// what it ends in.
 fn init_is_systemd(rootfs: &Path, init: &str) -> bool {
     let Ok(root) = open(
         rootfs,
@@ -1228,4 +1238,44 @@ fn make_device_nodes(dir: &Path, plan: &StartPlan) -> Result<(), String> {
             .map_err(|e| format!("chown {}: {e}", device.path))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_halt_signal_is_sigpwr_sigrtmin_3_for_systemd_or_the_configured_one() {
+        assert_eq!(halt_signal(None, || false), Ok(libc::SIGPWR));
+        assert_eq!(halt_signal(None, || true), Ok(sigrtmin() + 3));
+        let configured = halt_signal(Some("SIGTERM"), || panic!("the config decides"));
+        assert_eq!(configured, Ok(libc::SIGTERM));
+        assert_eq!(halt_signal(Some("RTMIN+3"), || false), Ok(sigrtmin() + 3));
+        assert_eq!(
+            halt_signal(Some("SIGBOGUS"), || false),
+            Err("lxc.signal.halt: unknown signal 'SIGBOGUS'".to_string())
+        );
+    }
+
+    #[test]
+    fn systemd_is_recognised_through_links_inside_the_rootfs_only() {
+        use std::os::unix::fs::symlink;
+        let rootfs = tempfile::tempdir().unwrap();
+        let path = |p: &str| rootfs.path().join(p);
+        for dir in ["sbin", "lib/systemd", "bin"] {
+            std::fs::create_dir_all(path(dir)).unwrap();
+        }
+        std::fs::write(path("lib/systemd/systemd"), "").unwrap();
+        std::fs::write(path("bin/busybox"), "").unwrap();
+        // Absolute links resolve inside the rootfs, not on the host.
+        symlink("/lib/systemd/systemd", path("sbin/init")).unwrap();
+        symlink("busybox", path("bin/init")).unwrap();
+        symlink("../lib/systemd/systemd", path("bin/relative-init")).unwrap();
+        assert!(init_is_systemd(rootfs.path(), "/sbin/init"));
+        assert!(init_is_systemd(rootfs.path(), "/bin/relative-init"));
+        assert!(init_is_systemd(rootfs.path(), "/lib/systemd/systemd"));
+        assert!(!init_is_systemd(rootfs.path(), "/bin/init"));
+        assert!(!init_is_systemd(rootfs.path(), "/no/such/init"));
+        assert!(!init_is_systemd(&path("missing-rootfs"), "/sbin/init"));
+    }
 }

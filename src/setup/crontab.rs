@@ -266,11 +266,24 @@ mod tests {
 
     #[test]
     fn no_crontab_and_no_cron_d_is_nothing_to_do() {
+        let entries = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("etc")).unwrap();
-        run(dir.path()).unwrap();
+        assert_eq!(run(dir.path()), Ok(()));
+        assert!(entries(&dir.path().join("etc")).is_empty(), "nothing made");
+        // A directory where the crontab would be is not a crontab: read as none, left alone.
         fs::create_dir_all(dir.path().join("etc/crontab")).unwrap();
-        run(dir.path()).unwrap();
+        assert_eq!(run(dir.path()), Ok(()));
+        assert_eq!(entries(&dir.path().join("etc")), ["crontab"]);
+        assert!(dir.path().join("etc/crontab").is_dir());
+        assert!(entries(&dir.path().join("etc/crontab")).is_empty());
     }
 
     #[test]

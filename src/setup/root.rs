@@ -544,7 +544,7 @@ mod tests {
 
     #[test]
     fn unprivileged_files_belong_to_the_mapped_root() {
-        if !rustix::process::geteuid().is_root() {
+        if !crate::skip::root_or_report() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

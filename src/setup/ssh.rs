@@ -290,13 +290,18 @@ mod tests {
         fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
+    /// Whether ssh-keygen is here to run; when not, the test's skip is reported.
     fn have_ssh_keygen() -> bool {
-        Command::new("ssh-keygen")
+        let found = Command::new("ssh-keygen")
             .arg("-?")
             .stderr(Stdio::null())
             .stdout(Stdio::null())
             .status()
-            .is_ok()
+            .is_ok();
+        if !found {
+            crate::skip::report("ssh-keygen is not installed (the openssh-client package)");
+        }
+        found
     }
 
     #[test]

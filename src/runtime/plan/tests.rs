@@ -47,6 +47,24 @@ fn writes(plan: &StartPlan) -> Vec<(&str, &str)> {
 
 const PRIVILEGED: &str = "arch: amd64\nhostname: web\nmemory: 1024\nswap: 256\ncores: 2\ncpulimit: 1.5\ncpuunits: 200000\nostype: debian\nrootfs: local:100/subvol-100-disk-0.subvol,size=8G\n";
 
+/// The masks every container gets whatever its LSM, spelled out: the list is the promise
+/// (README, Security), so a path falling out of it must fail a test.
+const EVERY_MASKED_PATH: [&str; 13] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/kallsyms",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/sys/kernel/security",
+];
+
 #[test]
 fn a_privileged_plan_has_no_user_namespace_and_drops_lxcs_capabilities() {
     let plan = plan(PRIVILEGED);
@@ -84,11 +102,14 @@ fn a_privileged_plan_has_no_user_namespace_and_drops_lxcs_capabilities() {
     // corral refuses keyctl to privileged roots too (they share the host root's keyring).
     assert!(plan.seccomp.policy.contains("keyctl errno 38"));
     assert!(plan.seccomp.policy.contains("syslog errno 1"));
-    assert!(plan.masked_paths.iter().any(|p| p == "/proc/kcore"));
+    assert_eq!(plan.masked_paths, EVERY_MASKED_PATH);
     assert_eq!(plan.readonly_paths, ["/proc/bus", "/proc/fs", "/proc/irq"]);
     assert_eq!(plan.cgroup.path, "lxc/100");
     let w = writes(&plan);
     assert!(w.contains(&("memory.max", "1073741824")));
+    // pct's memory.high sits 8 KiB per MiB below memory.max: reclaim starts before the
+    // out-of-memory killer does.
+    assert!(w.contains(&("memory.high", "1065353216")), "{w:?}");
     assert!(w.contains(&("memory.swap.max", "268435456")));
     assert!(w.contains(&("cpu.max", "150000 100000")));
     // cpuunits clamps at 10000 as pct does.
@@ -126,6 +147,7 @@ fn an_unprivileged_plan_maps_ids_and_binds_nodes() {
             .contains("socket errno 97 [0,38,SCMP_CMP_EQ]")
     );
     assert!(plan.clone_flags() & libc::CLONE_NEWUSER as u64 != 0);
+    assert_eq!(plan.masked_paths, EVERY_MASKED_PATH);
 
     let keyctl = plan_with("unprivileged: 1\nfeatures: keyctl=1\n");
     assert!(!keyctl.seccomp.policy.contains("keyctl"));
@@ -198,7 +220,7 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
     // proc:rw leaves /proc/bus and friends writable, but the masks stay.
     assert!(plan.readonly_paths.is_empty());
     assert!(plan.apparmor.generated.is_none());
-    assert!(plan.masked_paths.iter().any(|p| p == "/proc/kcore"));
+    assert_eq!(plan.masked_paths, EVERY_MASKED_PATH);
     // lxc.apparmor.profile: unconfined, honoured without a word.
     assert_eq!(
         plan.apparmor,

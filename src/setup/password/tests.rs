@@ -27,6 +27,7 @@ fn agrees_with_openssl() {
             .args(["passwd", "-6", "-salt", salt, password])
             .output()
         else {
+            crate::skip::report("openssl is not installed (the comparison needs it)");
             return;
         };
         assert!(output.status.success());

@@ -639,17 +639,41 @@ mod tests {
 
     #[test]
     fn owners_shift_through_the_map_and_refuse_unmapped_ids() {
-        let map = IdMap::default_unprivileged();
+        // Different ranges for users and groups: gids must go through the group map.
+        let map = IdMap::from_lxc_values(["u 0 100000 65536", "g 0 300000 1000"]).unwrap();
         let shifted = Owners::Shifted {
             map: &map,
-            root: (100_000, 100_000),
+            root: (100_000, 300_000),
         };
-        assert_eq!(shifted.host_ids(1000, 33), Some((101_000, 100_033)));
+        assert_eq!(shifted.host_ids(1000, 33), Some((101_000, 300_033)));
         assert_eq!(shifted.host_ids(70_000, 0), None);
+        assert_eq!(
+            shifted.host_ids(0, 1000),
+            None,
+            "gid 1000 is past the group map"
+        );
         assert_eq!(shifted.host_ids(0, 65_536), None);
         assert_eq!(Owners::Privileged.host_ids(1000, 33), Some((1000, 33)));
         assert_eq!(Owners::Privileged.host_ids(u64::from(u32::MAX), 0), None);
         assert_eq!(Owners::Privileged.host_ids(1 << 40, 0), None);
+    }
+
+    #[test]
+    fn extraction_creates_as_the_containers_root_user_and_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootDir::open(dir.path()).unwrap();
+        let map = IdMap::from_lxc_values(["u 0 100000 65536", "g 0 300000 1000"]).unwrap();
+        let unpacker = Unpacker::new(&root, Some(&map)).unwrap();
+        assert_eq!(unpacker.owners.creator(), (100_000, 300_000));
+        assert!(unpacker.owners.shifted());
+        let privileged = Unpacker::new(&root, None).unwrap();
+        assert_eq!(privileged.owners.creator(), (0, 0));
+        assert!(!privileged.owners.shifted());
+        let rootless = IdMap::from_lxc_values(["u 1 100000 65536", "g 0 300000 1000"]).unwrap();
+        assert_eq!(
+            Unpacker::new(&root, Some(&rootless)).err().unwrap(),
+            "the id map does not map root (uid and gid 0) of the container"
+        );
     }
 
     #[test]
