@@ -15,7 +15,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::ct::{Ct, PtySession, cgroup2_root, create};
+use common::ct::{
+    Ct, PtySession, cgroup2_root, create, rootfs, signal_caught, signal_ignored, trap_init,
+    wait_until,
+};
 use common::{TestRoot, cached_template, monitor_pids, skip_visibly};
 
 fn busybox_template() -> PathBuf {
@@ -27,43 +30,6 @@ fn created<'a>(root: &'a TestRoot, vmid: u32, extra: &[&str]) -> Ct<'a> {
     let template = root.install_template(&busybox_template());
     create(root, vmid, &template, true, extra);
     Ct { root, vmid }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The rootfs directory of a container created with `--rootfs local:0`.
-fn rootfs(root: &TestRoot, vmid: u32) -> PathBuf {
-    root.join(&format!(
-        "var/lib/vz/images/{vmid}/subvol-{vmid}-disk-0.subvol"
-    ))
-}
-
-/// An init that runs `action` when the halt signal (SIGPWR) reaches it; `''` ignores it.
-fn trap_init(action: &str) -> String {
-    format!("lxc.init.cmd: /bin/sh -c \"trap '{action}' PWR; while :; do sleep 1 & wait; done\"\n")
-}
-
-fn signal_mask(pid: u32, field: &str) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .unwrap_or(0)
-}
-
-fn signal_caught(pid: u32, signal: i32) -> bool {
-    signal_mask(pid, "SigCgt:") & (1 << (signal - 1)) != 0
-}
-
-fn signal_ignored(pid: u32, signal: i32) -> bool {
-    signal_mask(pid, "SigIgn:") & (1 << (signal - 1)) != 0
 }
 
 fn kill_monitor(vmid: u32) {

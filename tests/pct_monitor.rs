@@ -10,9 +10,12 @@ mod common;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::ct::{Ct, PtySession, cgroup2_root, container_cgroup, create};
+use common::ct::{
+    Ct, PtySession, cgroup2_root, container_cgroup, create, rootfs, signal_caught, signal_ignored,
+    trap_init, wait_until,
+};
 use common::{TestRoot, cached_template, monitor_pids};
 
 fn busybox_template() -> PathBuf {
@@ -28,30 +31,9 @@ fn started<'a>(root: &'a TestRoot, vmid: u32, extra: &[&str]) -> Ct<'a> {
     ct
 }
 
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn signal(pid: u32, signal: i32) {
     // SAFETY: kill(2) of a pid this test found.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0, "kill {pid}");
-}
-
-/// The rootfs directory of a container created with `--rootfs local:0`.
-fn rootfs(root: &TestRoot, vmid: u32) -> PathBuf {
-    root.join(&format!(
-        "var/lib/vz/images/{vmid}/subvol-{vmid}-disk-0.subvol"
-    ))
-}
-
-/// An init that records a clean halt (`/halted`) when the halt signal reaches it, or one
-/// that ignores it.
-fn trap_init(action: &str) -> String {
-    format!("lxc.init.cmd: /bin/sh -c \"trap '{action}' PWR; while :; do sleep 1 & wait; done\"\n")
 }
 
 /// `pct console` in each cmode, left with the escape key; then the container writes to its
@@ -153,23 +135,6 @@ fn a_terminated_monitor_shuts_its_container_down_cleanly() {
     signal(monitor, libc::SIGTERM);
     ct.wait_for_status("stopped", Duration::from_secs(10));
     ct.assert_nothing_left();
-}
-
-fn signal_mask(pid: u32, field: &str) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .unwrap_or(0)
-}
-
-fn signal_caught(pid: u32, signal: i32) -> bool {
-    signal_mask(pid, "SigCgt:") & (1 << (signal - 1)) != 0
-}
-
-fn signal_ignored(pid: u32, signal: i32) -> bool {
-    signal_mask(pid, "SigIgn:") & (1 << (signal - 1)) != 0
 }
 
 /// The tooling crashed (monitor gone, run state lost) but the container did not: it is

@@ -173,6 +173,47 @@ pub fn force_cleanup(root: &TestRoot, vmid: u32) {
     }
 }
 
+/// Wait until `done`, failing the test with `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The rootfs directory of a container created with `--rootfs local:0`.
+pub fn rootfs(root: &TestRoot, vmid: u32) -> PathBuf {
+    root.join(&format!(
+        "var/lib/vz/images/{vmid}/subvol-{vmid}-disk-0.subvol"
+    ))
+}
+
+/// A raw config line for an init that runs `action` when the halt signal (SIGPWR) reaches
+/// it (`touch /halted; exit 0` records a clean halt; an empty action ignores the signal).
+pub fn trap_init(action: &str) -> String {
+    format!("lxc.init.cmd: /bin/sh -c \"trap '{action}' PWR; while :; do sleep 1 & wait; done\"\n")
+}
+
+fn signal_mask(pid: u32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Whether process `pid` has a handler for `signal`.
+pub fn signal_caught(pid: u32, signal: i32) -> bool {
+    signal_mask(pid, "SigCgt:") & (1 << (signal - 1)) != 0
+}
+
+/// Whether process `pid` ignores `signal`.
+pub fn signal_ignored(pid: u32, signal: i32) -> bool {
+    signal_mask(pid, "SigIgn:") & (1 << (signal - 1)) != 0
+}
+
 pub fn create(root: &TestRoot, vmid: u32, template: &str, unprivileged: bool, extra: &[&str]) {
     let id = vmid.to_string();
     let mut args = vec![
