@@ -339,7 +339,7 @@ fn run_supervised(
         monitor
             .trace
             .step(format_args!("monitor: init ended: {exit:?}"));
-        if !exit.is_reboot() || monitor.terminating.is_some() {
+        if !exit.is_reboot() || monitor.terminating {
             break exit;
         }
         // The container rebooted itself: same mounts and consoles, fresh init and cgroup.
@@ -394,9 +394,10 @@ struct Monitor {
     listeners: Vec<OwnedFd>,
     /// The termination signals, for a detached monitor.
     termination: Option<OwnedFd>,
-    /// When a termination signal came: the container was asked to halt, and is killed at
-    /// this deadline.
-    terminating: Option<std::time::Instant>,
+    /// A termination signal came: the container was asked to halt and is not restarted.
+    terminating: bool,
+    /// When a container asked to halt by a termination signal is killed if still running.
+    kill_deadline: Option<std::time::Instant>,
 }
 
 impl Monitor {
@@ -431,7 +432,8 @@ impl Monitor {
             apparmor: None,
             listeners: Vec::new(),
             termination: None,
-            terminating: None,
+            terminating: false,
+            kill_deadline: None,
         };
         if let Err(message) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -716,7 +718,7 @@ impl Monitor {
             // give back the start-up code's pages then, off the start path.
             let timeout = if self.halt_pending {
                 Some(HALT_RETRY_INTERVAL)
-            } else if let Some(deadline) = self.terminating {
+            } else if let Some(deadline) = self.kill_deadline {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 Some(rustix::event::Timespec {
                     tv_sec: left.as_secs() as i64,
@@ -758,9 +760,10 @@ impl Monitor {
                 self.terminate(spawned);
             }
             if self
-                .terminating
+                .kill_deadline
                 .is_some_and(|deadline| std::time::Instant::now() >= deadline)
             {
+                self.kill_deadline = None;
                 self.kill(spawned);
             }
             // Last first, so removals keep the earlier indexes.
@@ -895,15 +898,17 @@ impl Monitor {
         if let Some(signals) = &self.termination {
             while matches!(rustix::io::read(signals, &mut info), Ok(n) if n > 0) {}
         }
-        if self.terminating.is_some() {
+        if self.terminating {
             self.trace
                 .step("monitor: terminated again; kill the container");
+            self.kill_deadline = None;
             self.kill(spawned);
             return;
         }
         self.trace
             .step("monitor: terminated; shut the container down");
-        self.terminating = Some(std::time::Instant::now() + TERMINATION_TIMEOUT);
+        self.terminating = true;
+        self.kill_deadline = Some(std::time::Instant::now() + TERMINATION_TIMEOUT);
         if self.send_halt(spawned).is_err() {
             self.kill(spawned);
         }
