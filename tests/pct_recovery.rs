@@ -12,7 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{
-    Entry, TestRoot, loop_devices_below, make_plain_template, pct_binary, template_cache,
+    Entry, TestRoot, debian_base, loop_devices_below, make_plain_template, pct_binary,
+    template_cache,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -47,22 +48,8 @@ fn big_template(root: &TestRoot) -> String {
             chunks.push(data);
         }
         let names: Vec<String> = (0..chunks.len()).map(|i| format!("opt/blob{i}")).collect();
-        let mut entries = vec![
-            Entry::Dir(".", 0o755, 0, 0),
-            Entry::Dir("bin", 0o755, 0, 0),
-            Entry::File("bin/busybox", &busybox, 0o755, 0, 0),
-            Entry::Symlink("bin/sh", "busybox"),
-            Entry::Dir("etc", 0o755, 0, 0),
-            Entry::File(
-                "etc/os-release",
-                b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
-                0o644,
-                0,
-                0,
-            ),
-            Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
-            Entry::Dir("opt", 0o755, 0, 0),
-        ];
+        let mut entries = debian_base(&busybox);
+        entries.push(Entry::Dir("opt", 0o755, 0, 0));
         for (name, data) in names.iter().zip(&chunks) {
             entries.push(Entry::File(name, data, 0o644, 0, 0));
         }

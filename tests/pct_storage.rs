@@ -56,16 +56,7 @@ fn create_on_btrfs_makes_a_subvolume_and_destroy_removes_it() {
         "{rootfs}"
     );
     let subvol = root.join("mnt/btrfs/images/120/subvol-120-disk-0.subvol");
-    let output = Command::new("btrfs")
-        .args(["subvolume", "show"])
-        .arg(&subvol)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "not a subvolume: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_subvolume(&subvol);
     assert_eq!(
         fs::read_to_string(subvol.join("etc/debian_version")).unwrap(),
         "12.7\n"
@@ -111,16 +102,7 @@ fn raw_volumes_on_btrfs_live_in_a_subvolume_of_their_own() {
     let rootfs = config.lines().find(|l| l.starts_with("rootfs:")).unwrap();
     assert_eq!(rootfs, "rootfs: tank:122/vm-122-disk-0.raw,size=1G");
     let subvolume = root.join("mnt/btrfs/images/122/vm-122-disk-0");
-    let output = Command::new("btrfs")
-        .args(["subvolume", "show"])
-        .arg(&subvolume)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "not a subvolume: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_subvolume(&subvolume);
     let image = subvolume.join("disk.raw");
     assert_eq!(fs::metadata(&image).unwrap().len(), 1 << 30);
     // The image holds an ext4 file system with the template in it.
@@ -142,5 +124,19 @@ fn raw_volumes_on_btrfs_live_in_a_subvolume_of_their_own() {
     assert_eq!(
         common::loop_devices_below(&root.join("mnt/btrfs")),
         Vec::<String>::new()
+    );
+}
+
+/// `path` is a btrfs subvolume, as `btrfs subvolume show` says.
+fn assert_subvolume(path: &std::path::Path) {
+    let output = Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "not a subvolume: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -245,6 +245,26 @@ fn write_tar<W: std::io::Write>(writer: W, entries: &[Entry<'_>]) -> W {
     builder.into_inner().unwrap()
 }
 
+/// What makes a rootfs a Debian 12 to pct's detection: busybox as /bin/sh (so the
+/// architecture can be read from it), an os-release and a debian_version.
+pub fn debian_base(busybox: &[u8]) -> Vec<Entry<'_>> {
+    vec![
+        Entry::Dir(".", 0o755, 0, 0),
+        Entry::Dir("bin", 0o755, 0, 0),
+        Entry::File("bin/busybox", busybox, 0o755, 0, 0),
+        Entry::Symlink("bin/sh", "busybox"),
+        Entry::Dir("etc", 0o755, 0, 0),
+        Entry::File(
+            "etc/os-release",
+            b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+            0o644,
+            0,
+            0,
+        ),
+        Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
+    ]
+}
+
 /// A small Debian-looking template: busybox as /bin/sh (so the arch can be detected), an
 /// os-release, and a file owned by uid 1000.
 pub fn debianish_template(root: &TestRoot) -> PathBuf {
@@ -252,29 +272,15 @@ pub fn debianish_template(root: &TestRoot) -> PathBuf {
     let dir = root.join("var/lib/vz/template/cache");
     fs::create_dir_all(&dir).unwrap();
     let path = dir.join("debianish_12.0-1_amd64.tar.gz");
-    make_template(
-        &path,
-        &[
-            Entry::Dir(".", 0o755, 0, 0),
-            Entry::Dir("bin", 0o755, 0, 0),
-            Entry::File("bin/busybox", &busybox, 0o755, 0, 0),
-            Entry::Symlink("bin/sh", "busybox"),
-            Entry::Dir("etc", 0o755, 0, 0),
-            Entry::File(
-                "etc/os-release",
-                b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
-                0o644,
-                0,
-                0,
-            ),
-            Entry::File("etc/debian_version", b"12.7\n", 0o644, 0, 0),
-            Entry::Dir("home", 0o755, 0, 0),
-            Entry::Dir("home/user", 0o750, 1000, 1000),
-            Entry::File("home/user/notes", b"hello\n", 0o640, 1000, 1000),
-            Entry::Dir("sbin", 0o755, 0, 0),
-            Entry::Symlink("sbin/init", "/bin/busybox"),
-        ],
-    );
+    let mut entries = debian_base(&busybox);
+    entries.extend([
+        Entry::Dir("home", 0o755, 0, 0),
+        Entry::Dir("home/user", 0o750, 1000, 1000),
+        Entry::File("home/user/notes", b"hello\n", 0o640, 1000, 1000),
+        Entry::Dir("sbin", 0o755, 0, 0),
+        Entry::Symlink("sbin/init", "/bin/busybox"),
+    ]);
+    make_template(&path, &entries);
     path
 }
 
