@@ -520,3 +520,84 @@ fn lxcfs_views_are_planned_only_where_the_host_runs_lxcfs() {
     assert_eq!(old.lxcfs, None);
     assert_eq!(old.boot_id, BootIdPlan::default());
 }
+
+#[test]
+fn every_namespace_is_named_as_proc_names_it() {
+    let all = [
+        Namespace::User,
+        Namespace::Mount,
+        Namespace::Pid,
+        Namespace::Uts,
+        Namespace::Ipc,
+        Namespace::Net,
+        Namespace::Cgroup,
+    ];
+    let names: std::collections::BTreeSet<&str> = all.iter().map(|ns| ns.proc_name()).collect();
+    assert_eq!(names.len(), all.len(), "two namespaces share a name");
+    for ns in all {
+        let link = std::path::Path::new("/proc/self/ns").join(ns.proc_name());
+        assert!(link.exists(), "{} is no namespace of /proc/self/ns", link.display());
+    }
+}
+
+#[test]
+fn an_unsupported_raw_key_is_warned_about_once() {
+    let plan = plan(&format!("{PRIVILEGED}lxc.selinux.context: a\nlxc.selinux.context: b\n"));
+    let warnings: Vec<&String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.contains("lxc.selinux.context"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["lxc.selinux.context is not supported by corral, ignoring it"],
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn the_console_follows_the_console_option_and_lxc_console_path() {
+    assert!(plan(PRIVILEGED).dev.console, "the console is on by default");
+    assert!(!plan(&format!("{PRIVILEGED}console: 0\n")).dev.console);
+    assert!(!plan(&format!("{PRIVILEGED}lxc.console.path: none\n")).dev.console);
+    assert!(plan(&format!("{PRIVILEGED}lxc.console.path: /dev/null\n")).dev.console);
+}
+
+#[test]
+fn lxc_apparmor_allow_nesting_overrides_the_nesting_feature() {
+    let profile = |text: &str| {
+        plan(text)
+            .apparmor
+            .generated
+            .expect("a generated profile")
+            .text
+    };
+    let default = profile(PRIVILEGED);
+    assert_eq!(
+        profile(&format!("{PRIVILEGED}lxc.apparmor.allow_nesting: 0\n")),
+        default
+    );
+    let allowed = profile(&format!("{PRIVILEGED}lxc.apparmor.allow_nesting: 1\n"));
+    assert_ne!(allowed, default, "allow_nesting: 1 left the profile as it was");
+    assert!(allowed.contains("\n  pivot_root,\n"), "{allowed}");
+}
+
+#[test]
+fn dry_run_names_an_unmanaged_guest_and_each_volume_source() {
+    let text = plan(&format!("{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/srv\n")).describe();
+    assert!(
+        text.contains("guest setup: pre-start files for hostname"),
+        "{text}"
+    );
+    assert!(
+        text.contains("directory /vz/images/100/subvol-100-disk-0.subvol"),
+        "{text}"
+    );
+    assert!(text.contains("directory /srv/mp0"), "{text}");
+    let unmanaged = plan(&PRIVILEGED.replace("ostype: debian", "ostype: unmanaged")).describe();
+    assert!(
+        unmanaged.contains("guest setup: none (unmanaged)"),
+        "{unmanaged}"
+    );
+}
