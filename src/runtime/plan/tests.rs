@@ -536,13 +536,19 @@ fn every_namespace_is_named_as_proc_names_it() {
     assert_eq!(names.len(), all.len(), "two namespaces share a name");
     for ns in all {
         let link = std::path::Path::new("/proc/self/ns").join(ns.proc_name());
-        assert!(link.exists(), "{} is no namespace of /proc/self/ns", link.display());
+        assert!(
+            link.exists(),
+            "{} is no namespace of /proc/self/ns",
+            link.display()
+        );
     }
 }
 
 #[test]
 fn an_unsupported_raw_key_is_warned_about_once() {
-    let plan = plan(&format!("{PRIVILEGED}lxc.selinux.context: a\nlxc.selinux.context: b\n"));
+    let plan = plan(&format!(
+        "{PRIVILEGED}lxc.selinux.context: a\nlxc.selinux.context: b\n"
+    ));
     let warnings: Vec<&String> = plan
         .warnings
         .iter()
@@ -560,8 +566,16 @@ fn an_unsupported_raw_key_is_warned_about_once() {
 fn the_console_follows_the_console_option_and_lxc_console_path() {
     assert!(plan(PRIVILEGED).dev.console, "the console is on by default");
     assert!(!plan(&format!("{PRIVILEGED}console: 0\n")).dev.console);
-    assert!(!plan(&format!("{PRIVILEGED}lxc.console.path: none\n")).dev.console);
-    assert!(plan(&format!("{PRIVILEGED}lxc.console.path: /dev/null\n")).dev.console);
+    assert!(
+        !plan(&format!("{PRIVILEGED}lxc.console.path: none\n"))
+            .dev
+            .console
+    );
+    assert!(
+        plan(&format!("{PRIVILEGED}lxc.console.path: /dev/null\n"))
+            .dev
+            .console
+    );
 }
 
 #[test]
@@ -579,13 +593,19 @@ fn lxc_apparmor_allow_nesting_overrides_the_nesting_feature() {
         default
     );
     let allowed = profile(&format!("{PRIVILEGED}lxc.apparmor.allow_nesting: 1\n"));
-    assert_ne!(allowed, default, "allow_nesting: 1 left the profile as it was");
+    assert_ne!(
+        allowed, default,
+        "allow_nesting: 1 left the profile as it was"
+    );
     assert!(allowed.contains("\n  pivot_root,\n"), "{allowed}");
 }
 
 #[test]
 fn dry_run_names_an_unmanaged_guest_and_each_volume_source() {
-    let text = plan(&format!("{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/srv\n")).describe();
+    let text = plan(&format!(
+        "{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/srv\n"
+    ))
+    .describe();
     assert!(
         text.contains("guest setup: pre-start files for hostname"),
         "{text}"
@@ -599,5 +619,182 @@ fn dry_run_names_an_unmanaged_guest_and_each_volume_source() {
     assert!(
         unmanaged.contains("guest setup: none (unmanaged)"),
         "{unmanaged}"
+    );
+}
+
+#[test]
+fn cores_rotate_through_the_host_cpus_by_vmid() {
+    let host = [0, 1, 2, 3];
+    assert_eq!(pick_cpus(100, 2, &host), "0-1");
+    assert_eq!(pick_cpus(5, 2, &host), "1-2");
+    // Past the last CPU the choice wraps round to the first.
+    assert_eq!(pick_cpus(7, 2, &host), "0,3");
+    assert_eq!(pick_cpus(6, 3, &host), "0,2-3");
+    // More cores than the host has: every CPU, once.
+    assert_eq!(pick_cpus(9, 8, &host), "0-3");
+    // The host's own numbering, gaps included.
+    assert_eq!(pick_cpus(1, 2, &[0, 2, 4, 6]), "2,4");
+    assert_eq!(pick_cpus(3, 2, &[0, 2, 4, 6]), "0,6");
+}
+
+#[test]
+fn cgroup_core_files_are_never_reported_unenforced() {
+    let section = section(&format!(
+        "{PRIVILEGED}lxc.cgroup2.cgroup.max.descendants: 5\nlxc.cgroup2.pids.max: 50\n"
+    ));
+    let mut facts = facts_for(&section);
+    facts.cgroup_controllers = Some(vec!["memory".to_string()]);
+    let plan = StartPlan::build(100, &section, &facts).unwrap();
+    assert!(
+        !plan
+            .cgroup
+            .unenforced
+            .iter()
+            .any(|k| k.starts_with("cgroup.")),
+        "{:?}",
+        plan.cgroup.unenforced
+    );
+    assert!(
+        plan.cgroup.unenforced.iter().any(|k| k == "pids.max"),
+        "{:?}",
+        plan.cgroup.unenforced
+    );
+    assert!(
+        plan.warnings
+            .contains(&unenforced_warning("pids.max", "50")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn cpu_lists_are_written_in_the_kernels_range_format() {
+    assert_eq!(format_cpu_list(&[]), "");
+    assert_eq!(format_cpu_list(&[5]), "5");
+    assert_eq!(format_cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
+    assert_eq!(format_cpu_list(&[1, 3, 4, 7, 8, 9]), "1,3-4,7-9");
+    assert_eq!(
+        parse_cpu_list(&format_cpu_list(&[0, 2, 3, 5])),
+        [0, 2, 3, 5]
+    );
+}
+
+#[test]
+fn a_raw_cpuset_replaces_the_cpus_cores_would_pick() {
+    let cpuset = |text: &str| {
+        writes(&plan(text))
+            .into_iter()
+            .filter(|(key, _)| *key == "cpuset.cpus")
+            .map(|(_, value)| value.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cpuset(PRIVILEGED), ["0-1"]);
+    assert_eq!(
+        cpuset(&format!("{PRIVILEGED}lxc.cgroup2.pids.max: 50\n")),
+        ["0-1"],
+        "another raw cgroup key left the cores unpicked"
+    );
+    assert_eq!(
+        cpuset(&format!("{PRIVILEGED}lxc.cgroup2.cpuset.cpus: 3\n")),
+        ["3"]
+    );
+}
+
+#[test]
+fn network_devices_are_the_plans_own() {
+    let section = section(&format!(
+        "{PRIVILEGED}net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,type=veth\nnet3: name=eth3,bridge=vmbr1,tag=20,type=veth\n"
+    ));
+    let devices = network_devices(100, &section).unwrap();
+    let plan = StartPlan::build(100, &section, &facts_for(&section)).unwrap();
+    assert_eq!(devices, plan.network);
+    let names: Vec<(&str, &str)> = devices
+        .iter()
+        .map(|d| (d.key.as_str(), d.host_name.as_str()))
+        .collect();
+    assert_eq!(names, [("net0", "veth100i0"), ("net3", "veth100i3")]);
+    assert!(
+        network_devices(100, &self::section(PRIVILEGED))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn corral_sets_addresses_only_where_pct_leaves_the_guest_alone() {
+    let nets = "net0: name=eth0,bridge=vmbr0,ip=10.0.0.2/24,gw=10.0.0.1,ip6=fd00::2/64,gw6=fd00::1,type=veth\n\
+                net1: name=eth1,bridge=vmbr0,ip=10.0.1.2/24,ip6=fd01::2/64,host-managed=1,type=veth\n\
+                net2: name=eth2,bridge=vmbr0,ip=dhcp,ip6=dhcp,host-managed=1,firewall=1,link_down=1,type=veth\n";
+    let managed = plan(&format!("{PRIVILEGED}{nets}"));
+    let addresses = |plan: &StartPlan| -> Vec<(Vec<String>, Vec<String>)> {
+        plan.network
+            .iter()
+            .map(|d| (d.addresses.clone(), d.gateways.clone()))
+            .collect()
+    };
+    let none = (Vec::<String>::new(), Vec::<String>::new());
+    // The guest's own network files carry net0's; host-managed interfaces are corral's.
+    assert_eq!(
+        addresses(&managed),
+        [
+            none.clone(),
+            (vec!["10.0.1.2/24".into(), "fd01::2/64".into()], vec![]),
+            none.clone(),
+        ]
+    );
+    assert_eq!(
+        managed
+            .network
+            .iter()
+            .map(|d| d.link_down)
+            .collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    for warning in [
+        "net2: ip=dhcp runs no DHCP client in this container",
+        "net2: ip6=dhcp runs no DHCP client in this container",
+        "net2: firewall=1 is accepted, but corral has no firewall yet",
+    ] {
+        assert!(
+            managed.warnings.iter().any(|w| w == warning),
+            "{warning}: {:?}",
+            managed.warnings
+        );
+    }
+    assert!(
+        !managed
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("net0") || w.starts_with("net1"))
+    );
+
+    // An unmanaged guest gets every address from corral.
+    let unmanaged = plan(&format!(
+        "{}{nets}",
+        PRIVILEGED.replace("ostype: debian", "ostype: unmanaged")
+    ));
+    assert_eq!(
+        addresses(&unmanaged)[0],
+        (
+            vec!["10.0.0.2/24".into(), "fd00::2/64".into()],
+            vec!["10.0.0.1".into(), "fd00::1".into()]
+        )
+    );
+}
+
+#[test]
+fn an_lxc_mount_entry_needs_four_fields() {
+    let entry = parse_mount_entry("/srv/data srv/data none bind").unwrap();
+    assert_eq!(
+        (
+            entry.source.as_str(),
+            entry.target.as_str(),
+            entry.fstype.as_str()
+        ),
+        ("/srv/data", "srv/data", "none")
+    );
+    assert_eq!(
+        parse_mount_entry("/srv/data srv/data none").unwrap_err(),
+        "lxc.mount.entry: invalid entry '/srv/data srv/data none'"
     );
 }
