@@ -24,9 +24,7 @@ impl Container<'_> {
         let vmid = self.vmid;
         let early_checks = |config: &Config| -> Result<(), Error> {
             if config.main.flag("protection") {
-                return Err(Error::Failed(format!(
-                    "can't remove CT {vmid} - protection mode enabled"
-                )));
+                return Err(Error::protected(vmid, false));
             }
             check_lock(config)
         };
