@@ -688,8 +688,8 @@ impl Monitor {
                 plan.network.len()
             ));
         }
-        if let Err(message) = crate::net::create_host_side(&plan.network, pid) {
-            return Err(starting.abort(StartError::new(StartStep::Network, message)));
+        if let Err(e) = crate::net::create_host_side(&plan.network, pid) {
+            return Err(starting.abort(StartError::from_net(e)));
         }
         if let Err(e) = starting.release(plan, &self.trace) {
             crate::net::remove_leftovers(plan.vmid);

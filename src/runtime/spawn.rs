@@ -337,8 +337,7 @@ fn child_setup(
     if !plan.network.is_empty() {
         trace.step("child: bring up loopback and the network links, set addresses");
     }
-    crate::net::configure_inside(&plan.network)
-        .map_err(|message| StartError::new(StartStep::Network, message))?;
+    crate::net::configure_inside(&plan.network).map_err(StartError::from_net)?;
     trace.step(format_args!("child: sethostname '{}'", plan.hostname));
     rustix::system::sethostname(plan.hostname.as_bytes()).map_err(|e| {
         let context = format!("sethostname '{}'", plan.hostname);

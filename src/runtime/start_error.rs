@@ -139,6 +139,14 @@ impl StartError {
         }
     }
 
+    /// A failure of the network step, with its operating-system error.
+    pub(crate) fn from_net(error: crate::net::NetError) -> StartError {
+        match error.io_error() {
+            Some(cause) => StartError::caused_by(StartStep::Network, error.message(), cause),
+            None => StartError::new(StartStep::Network, error.message()),
+        }
+    }
+
     pub fn step(&self) -> StartStep {
         self.step
     }
