@@ -118,6 +118,15 @@ fn running_and_stopped_containers_refuse_by_variant() {
         "{error:?}"
     );
     assert_eq!(error.to_string(), "CT 9052 already running");
+    let error = ct.destroy(Default::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unable to destroy CT 9052 - container is running"
+    );
+    assert!(
+        matches!(error.root_cause(), Error::Running { vmid, .. } if vmid.get() == 9052),
+        "{error:?}"
+    );
     ct.stop(false).unwrap();
 }
 

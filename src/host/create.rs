@@ -176,10 +176,7 @@ impl Container<'_> {
             }
             // Otherwise the config (still `lock: create`) names what is left, for
             // `pct unlock` and `pct destroy` to take away once it can go.
-            if left.is_empty() {
-                return Err(error);
-            }
-            return Err(Error::Failed(format!("{error}\n{}", left.join("\n"))));
+            return Err(Error::with_leftovers(error, left));
         }
         Ok(config)
     }

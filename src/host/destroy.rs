@@ -28,11 +28,7 @@ impl Container<'_> {
             }
             check_lock(config)
         };
-        let running = || {
-            Error::Failed(format!(
-                "unable to destroy CT {vmid} - container is running"
-            ))
-        };
+        let running = || Error::running(vmid, "destroy");
         early_checks(&self.config()?)?;
         if !options.force && self.is_running() {
             return Err(running());

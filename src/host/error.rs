@@ -49,6 +49,13 @@ pub enum Error {
         vmid: Vmid,
         attach: bool,
     },
+    /// An operation that needs a stopped container found it running; pct says so after the
+    /// operation's prefix (`unable to destroy CT N - container is running`), as a
+    /// [`Error::Context`] around this.
+    #[non_exhaustive]
+    Running {
+        vmid: Vmid,
+    },
     /// The config carries a lock (`create`, `backup`, `mounted`, ...) the operation may not
     /// pass.
     #[non_exhaustive]
@@ -86,6 +93,13 @@ pub enum Error {
         prefix: String,
         source: Box<Error>,
     },
+    /// The operation failed (`source`), and undoing it left something behind: `left` says
+    /// what, one line each (`unable to free volume 'local:100/vm-100-disk-0.raw' - ...`).
+    #[non_exhaustive]
+    Incomplete {
+        source: Box<Error>,
+        left: Vec<String>,
+    },
     Config(ConfigError),
     Storage(StorageError),
     Mount(MountError),
@@ -119,6 +133,7 @@ impl fmt::Display for Error {
                 write!(f, "container '{vmid}' not running!")
             }
             Error::NotRunning { vmid, .. } => write!(f, "CT {vmid} not running"),
+            Error::Running { .. } => f.write_str("container is running"),
             Error::Locked { lock, .. } => write!(f, "CT is locked ({lock})"),
             Error::Protected { vmid, restore } => {
                 let refused = if *restore {
@@ -143,6 +158,7 @@ impl fmt::Display for Error {
             }
             Error::StopTimeout { .. } => f.write_str("container did not stop"),
             Error::Context { prefix, source } => write!(f, "{prefix} {source}"),
+            Error::Incomplete { source, left } => write!(f, "{source}\n{}", left.join("\n")),
             Error::Config(e) => e.fmt(f),
             Error::Storage(e) => e.fmt(f),
             Error::Mount(e) => e.fmt(f),
@@ -164,7 +180,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Start { source, .. } => Some(source),
-            Error::Context { source, .. } => Some(source.as_ref()),
+            Error::Context { source, .. } | Error::Incomplete { source, .. } => {
+                Some(source.as_ref())
+            }
             Error::Io { source, .. } => Some(source),
             Error::Config(e) => e.source(),
             Error::Storage(e) => e.source(),
@@ -234,6 +252,22 @@ impl Error {
         Error::NotRunning { vmid, attach }
     }
 
+    /// `unable to <operation> CT N - container is running`.
+    pub(crate) fn running(vmid: Vmid, operation: &str) -> Error {
+        Error::Running { vmid }.context(&format!("unable to {operation} CT {vmid} -"))
+    }
+
+    /// `error`, then what undoing it left behind, when anything.
+    pub(crate) fn with_leftovers(error: Error, left: Vec<String>) -> Error {
+        if left.is_empty() {
+            return error;
+        }
+        Error::Incomplete {
+            source: Box::new(error),
+            left,
+        }
+    }
+
     pub(crate) fn locked(vmid: Vmid, lock: &str) -> Error {
         Error::Locked {
             vmid,
@@ -276,10 +310,11 @@ impl Error {
         }
     }
 
-    /// The error under every [`Error::Context`] prefix: what happened, to match on.
+    /// The error under every [`Error::Context`] prefix (and [`Error::Incomplete`] cleanup
+    /// report): what happened, to match on.
     pub fn root_cause(&self) -> &Error {
         match self {
-            Error::Context { source, .. } => source.root_cause(),
+            Error::Context { source, .. } | Error::Incomplete { source, .. } => source.root_cause(),
             other => other,
         }
     }
@@ -406,6 +441,41 @@ mod tests {
         // Parameter errors keep their own block, without a prefix.
         let params = Error::param("rootfs", "missing").context("unable to create CT 100 -");
         assert!(matches!(params, Error::Parameters(_)));
+    }
+
+    #[test]
+    fn a_running_container_is_refused_under_the_operation_prefix() {
+        let error = Error::running(vmid(103), "destroy");
+        assert_eq!(
+            error.to_string(),
+            "unable to destroy CT 103 - container is running"
+        );
+        assert!(matches!(error.root_cause(), Error::Running { vmid, .. } if vmid.get() == 103));
+    }
+
+    #[test]
+    fn leftovers_follow_the_error_and_keep_it_as_the_source() {
+        let failed = Error::Interrupted.context("unable to create CT 100 -");
+        let error = Error::with_leftovers(
+            failed,
+            vec![
+                "unable to free volume 'a' - busy".into(),
+                "unable to free volume 'b' - busy".into(),
+            ],
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "unable to create CT 100 - {}\nunable to free volume 'a' - busy\n\
+                 unable to free volume 'b' - busy",
+                crate::cancel::INTERRUPTED
+            )
+        );
+        assert!(matches!(error, Error::Incomplete { .. }));
+        assert!(matches!(error.root_cause(), Error::Interrupted));
+        // Nothing left: the error as it is.
+        let error = Error::with_leftovers(Error::Interrupted, Vec::new());
+        assert!(matches!(error, Error::Interrupted));
     }
 
     #[test]

@@ -240,7 +240,8 @@ impl Container<'_> {
         let config = self.config()?;
         let section = config.with_pending_applied();
         let facts = self.host_facts(&section)?;
-        StartPlan::build(self.vmid.get(), &section, &facts).map_err(Error::Failed)
+        StartPlan::build(self.vmid.get(), &section, &facts)
+            .map_err(|message| Error::start(self.vmid, StartError::new(StartStep::Plan, message)))
     }
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
