@@ -540,7 +540,7 @@ impl Monitor {
             // Recorded first: a load that fails half-way (namespace made, file written) is
             // undone by the teardown like a loaded one.
             self.apparmor = Some(profile.clone());
-            super::apparmor::load(&self.host_root, profile).map_err(at(StartStep::AppArmor))?;
+            super::apparmor::load(&self.host_root, profile)?;
         }
         Ok(())
     }
