@@ -479,6 +479,15 @@ mod tests {
     }
 
     #[test]
+    fn errors_travel_between_threads() {
+        // An embedder's async tasks and worker threads pass errors on (`anyhow`, `Box<dyn
+        // Error + Send + Sync>`).
+        fn sendable<T: Send + Sync + 'static>() {}
+        sendable::<Error>();
+        sendable::<StartError>();
+    }
+
+    #[test]
     fn root_cause_of_a_plain_error_is_itself() {
         let error = Error::already_running(vmid(940));
         assert!(matches!(error.root_cause(), Error::AlreadyRunning { .. }));
