@@ -219,3 +219,45 @@ fn a_start_that_fails_names_its_step_and_cause() {
     assert!(!ct.is_running());
     guard.assert_nothing_left();
 }
+
+#[test]
+fn a_start_whose_rootfs_is_gone_fails_at_the_mount_step() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(9057));
+    let config = ct.create(&create_options(&template, &[])).unwrap();
+    let guard = Ct {
+        root: &root,
+        vmid: 9057,
+    };
+    assert!(
+        config
+            .main
+            .get("rootfs")
+            .unwrap()
+            .starts_with("local:9057/subvol-")
+    );
+    let volume = root.join("var/lib/vz/images/9057/subvol-9057-disk-0.subvol");
+    std::fs::remove_dir_all(&volume).unwrap();
+
+    let error = ct.start(&StartOptions::default()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Start { vmid, step: StartStep::Mount, .. } if vmid.get() == 9057),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "unable to mount rootfs (local:9057/subvol-9057-disk-0.subvol): unable to bind \
+             mount '{0}': directory '{0}' does not exist\nstartup for container '9057' failed",
+            volume.display()
+        )
+    );
+    // pct's words for the missing directory, and the errno they stand for underneath.
+    let os = error
+        .source()
+        .and_then(|step| step.source())
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("the operating-system error");
+    assert_eq!(os.kind(), std::io::ErrorKind::NotFound);
+    guard.assert_nothing_left();
+}

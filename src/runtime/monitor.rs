@@ -480,7 +480,7 @@ impl Monitor {
             };
             let host_path = result.map_err(|e| {
                 let message = format!("unable to mount {} ({}): {e}", volume.key, volume.volume);
-                StartError::caused_by(StartStep::Mount, message, &e.source)
+                StartError::with_errno(StartStep::Mount, message, e.raw_os_error())
             })?;
             apply_mount_options(&host_path, volume).map_err(at(StartStep::Mount))?;
         }

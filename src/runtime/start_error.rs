@@ -132,10 +132,19 @@ impl StartError {
 
     /// A message that already names `cause`; its errno, when it has one, is the source.
     pub fn caused_by(step: StartStep, message: impl Into<String>, cause: &io::Error) -> StartError {
+        StartError::with_errno(step, message, cause.raw_os_error())
+    }
+
+    /// A message that already names the operating-system error `errno`, when there is one.
+    pub fn with_errno(
+        step: StartStep,
+        message: impl Into<String>,
+        errno: Option<i32>,
+    ) -> StartError {
         StartError {
             step,
             message: message.into(),
-            source: cause.raw_os_error().map(io::Error::from_raw_os_error),
+            source: errno.map(io::Error::from_raw_os_error),
         }
     }
 
