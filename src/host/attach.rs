@@ -14,7 +14,7 @@ impl Container<'_> {
     fn attach_target(&self) -> Result<(InitState, StartPlan, Vec<libc::sock_filter>), Error> {
         let init = self
             .running_init()
-            .ok_or_else(|| Error::Failed(format!("container '{}' not running!", self.vmid)))?;
+            .ok_or_else(|| Error::not_running(self.vmid, true))?;
         // A frozen container would take the command into its cgroup and hold it there.
         if crate::cgroup::Hierarchy::find()
             .is_some_and(|h| crate::cgroup::ContainerCgroup::of(&h, self.vmid.get()).frozen())
@@ -93,10 +93,7 @@ impl Container<'_> {
             _ => -1,
         };
         if self.running_init().is_none() {
-            return Err(Error::Failed(format!(
-                "container '{}' not running!",
-                self.vmid
-            )));
+            return Err(Error::not_running(self.vmid, true));
         }
         let socket = self.state_dir().socket();
         let reply = request(&socket, &Request::Console(index))

@@ -176,20 +176,13 @@ impl Container<'_> {
             }
             // Otherwise the config (still `lock: create`) names what is left, for
             // `pct unlock` and `pct destroy` to take away once it can go.
-            if left.is_empty() {
-                return Err(error);
-            }
-            return Err(Error::Failed(format!("{error}\n{}", left.join("\n"))));
+            return Err(Error::with_leftovers(error, left));
         }
         Ok(config)
     }
 
     fn already_exists(&self) -> Error {
-        Error::Failed(format!(
-            "CT {} already exists on node '{}'",
-            self.vmid,
-            self.host.node()
-        ))
+        Error::already_exists(self.vmid, self.host.node())
     }
 
     /// Reserve the id: under the config lock, refuse an existing config (unless forced and not
@@ -209,10 +202,7 @@ impl Container<'_> {
             let existing = self.config()?;
             super::check_lock(&existing)?;
             if existing.main.flag("protection") {
-                return Err(Error::Failed(format!(
-                    "unable to restore CT {} - protection mode enabled",
-                    self.vmid
-                )));
+                return Err(Error::protected(self.vmid, true));
             }
         }
         let mut stub = Config::new(self.vmid);

@@ -24,17 +24,11 @@ impl Container<'_> {
         let vmid = self.vmid;
         let early_checks = |config: &Config| -> Result<(), Error> {
             if config.main.flag("protection") {
-                return Err(Error::Failed(format!(
-                    "can't remove CT {vmid} - protection mode enabled"
-                )));
+                return Err(Error::protected(vmid, false));
             }
             check_lock(config)
         };
-        let running = || {
-            Error::Failed(format!(
-                "unable to destroy CT {vmid} - container is running"
-            ))
-        };
+        let running = || Error::running(vmid, "destroy");
         early_checks(&self.config()?)?;
         if !options.force && self.is_running() {
             return Err(running());

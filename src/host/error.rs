@@ -1,9 +1,11 @@
 //! The library's error type. `Display` gives pct's message for each case.
 
 use std::fmt;
+use std::path::PathBuf;
 
-use crate::config::{ConfigError, IdMapError, VmidError};
+use crate::config::{ConfigError, IdMapError, Vmid, VmidError};
 use crate::mount::MountError;
+use crate::runtime::{StartError, StartStep};
 use crate::storage::{StorageError, TemplateError};
 
 /// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
@@ -15,37 +17,202 @@ pub struct ParamError {
     pub message: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What went wrong, as an embedder can match it. New variants may come (`#[non_exhaustive]`);
+/// the struct-like ones may gain fields, so match them with `..`. `Display` is pct's message.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// Bad arguments; printed as pct's parameter-verification block.
-    #[error("{}", ParamErrors(.0))]
     Parameters(Vec<ParamError>),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error(transparent)]
-    Mount(#[from] MountError),
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    IdMap(#[from] IdMapError),
-    #[error(transparent)]
-    Vmid(#[from] VmidError),
-    #[error("{context}: {source}")]
+    /// The container has no config file on this host.
+    #[non_exhaustive]
+    NotFound {
+        vmid: Vmid,
+        node: String,
+    },
+    /// `pct create` of an id that has a config already.
+    #[non_exhaustive]
+    AlreadyExists {
+        vmid: Vmid,
+        node: String,
+    },
+    /// `pct start` of a running container.
+    #[non_exhaustive]
+    AlreadyRunning {
+        vmid: Vmid,
+    },
+    /// An operation that needs a running container found it stopped. `attach` tells which
+    /// of pct's two messages it is: `pct exec`/`enter`/`console`'s
+    /// `container 'N' not running!` or `pct stop`/`shutdown`/`suspend`'s `CT N not running`.
+    #[non_exhaustive]
+    NotRunning {
+        vmid: Vmid,
+        attach: bool,
+    },
+    /// An operation that needs a stopped container found it running; pct says so after the
+    /// operation's prefix (`unable to destroy CT N - container is running`), as a
+    /// [`Error::Context`] around this.
+    #[non_exhaustive]
+    Running {
+        vmid: Vmid,
+    },
+    /// The config carries a lock (`create`, `backup`, `mounted`, ...) the operation may not
+    /// pass.
+    #[non_exhaustive]
+    Locked {
+        vmid: Vmid,
+        lock: String,
+    },
+    /// `protection: 1` refused a destroy, or (`restore`) the overwrite by a forced create.
+    #[non_exhaustive]
+    Protected {
+        vmid: Vmid,
+        restore: bool,
+    },
+    /// A step of `pct start` failed; `source` says which and, through its own `source()`,
+    /// the operating-system error underneath when there is one.
+    #[non_exhaustive]
+    Start {
+        vmid: Vmid,
+        step: StartStep,
+        source: StartError,
+    },
+    /// The config lock stayed taken by another process for pct's timeout.
+    #[non_exhaustive]
+    LockTimeout {
+        path: PathBuf,
+    },
+    /// A stop or shutdown asked for was not confirmed in time.
+    #[non_exhaustive]
+    StopTimeout {
+        vmid: Vmid,
+    },
+    /// pct's task prefix (`unable to create CT 100 - ...`) before what went wrong inside;
+    /// [`Error::root_cause`] reaches that.
+    Context {
+        prefix: String,
+        source: Box<Error>,
+    },
+    /// The operation failed (`source`), and undoing it left something behind: `left` says
+    /// what, one line each (`unable to free volume 'local:100/vm-100-disk-0.raw' - ...`).
+    #[non_exhaustive]
+    Incomplete {
+        source: Box<Error>,
+        left: Vec<String>,
+    },
+    Config(ConfigError),
+    Storage(StorageError),
+    Mount(MountError),
+    Template(TemplateError),
+    IdMap(IdMapError),
+    Vmid(VmidError),
     Io {
         context: String,
-        #[source]
         source: std::io::Error,
     },
     /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is
     /// undone.
-    #[error("{}", crate::cancel::INTERRUPTED)]
     Interrupted,
     /// Any other failure, worded as pct words it.
-    #[error("{0}")]
     Failed(String),
 }
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Parameters(errors) => ParamErrors(errors).fmt(f),
+            Error::NotFound { vmid, node } => write!(
+                f,
+                "Configuration file 'nodes/{node}/lxc/{vmid}.conf' does not exist"
+            ),
+            Error::AlreadyExists { vmid, node } => {
+                write!(f, "CT {vmid} already exists on node '{node}'")
+            }
+            Error::AlreadyRunning { vmid } => write!(f, "CT {vmid} already running"),
+            Error::NotRunning { vmid, attach: true } => {
+                write!(f, "container '{vmid}' not running!")
+            }
+            Error::NotRunning { vmid, .. } => write!(f, "CT {vmid} not running"),
+            Error::Running { .. } => f.write_str("container is running"),
+            Error::Locked { lock, .. } => write!(f, "CT is locked ({lock})"),
+            Error::Protected { vmid, restore } => {
+                let refused = if *restore {
+                    "unable to restore"
+                } else {
+                    "can't remove"
+                };
+                write!(f, "{refused} CT {vmid} - protection mode enabled")
+            }
+            // From the monitor on (once LXC would have been asked to start it), pct's
+            // message ends with the line of a failed `lxc-start`.
+            Error::Start {
+                step: StartStep::Plan | StartStep::PreStartHook | StartStep::State,
+                source,
+                ..
+            } => source.fmt(f),
+            Error::Start { vmid, source, .. } => {
+                write!(f, "{source}\nstartup for container '{vmid}' failed")
+            }
+            Error::LockTimeout { path } => {
+                write!(f, "can't lock file '{}' - got timeout", path.display())
+            }
+            Error::StopTimeout { .. } => f.write_str("container did not stop"),
+            Error::Context { prefix, source } => write!(f, "{prefix} {source}"),
+            Error::Incomplete { source, left } => write!(f, "{source}\n{}", left.join("\n")),
+            Error::Config(e) => e.fmt(f),
+            Error::Storage(e) => e.fmt(f),
+            Error::Mount(e) => e.fmt(f),
+            Error::Template(e) => e.fmt(f),
+            Error::IdMap(e) => e.fmt(f),
+            Error::Vmid(e) => e.fmt(f),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Interrupted => f.write_str(crate::cancel::INTERRUPTED),
+            Error::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    /// The error underneath: a context's inner [`Error`] (itself, not a box, so that
+    /// `downcast_ref::<Error>` finds it), a failed start step, an operating-system error.
+    /// The errors of the config, storage and mount layers show their own text and hand on
+    /// their source.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Start { source, .. } => Some(source),
+            Error::Context { source, .. } | Error::Incomplete { source, .. } => {
+                Some(source.as_ref())
+            }
+            Error::Io { source, .. } => Some(source),
+            Error::Config(e) => e.source(),
+            Error::Storage(e) => e.source(),
+            Error::Mount(e) => e.source(),
+            Error::Template(e) => e.source(),
+            Error::IdMap(e) => e.source(),
+            Error::Vmid(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! from_layer {
+    ($($variant:ident($error:ty)),*) => {
+        $(impl From<$error> for Error {
+            fn from(error: $error) -> Error {
+                Error::$variant(error)
+            }
+        })*
+    };
+}
+
+from_layer!(
+    Config(ConfigError),
+    Storage(StorageError),
+    Mount(MountError),
+    Template(TemplateError),
+    IdMap(IdMapError),
+    Vmid(VmidError)
+);
 
 impl Error {
     pub fn param(key: impl Into<String>, message: impl Into<String>) -> Error {
@@ -62,11 +229,93 @@ impl Error {
         }
     }
 
-    /// Prefix the message as pct does for a failed task (`unable to create CT 100 - ...`).
+    pub(crate) fn not_found(vmid: Vmid, node: &str) -> Error {
+        Error::NotFound {
+            vmid,
+            node: node.to_string(),
+        }
+    }
+
+    pub(crate) fn already_exists(vmid: Vmid, node: &str) -> Error {
+        Error::AlreadyExists {
+            vmid,
+            node: node.to_string(),
+        }
+    }
+
+    pub(crate) fn already_running(vmid: Vmid) -> Error {
+        Error::AlreadyRunning { vmid }
+    }
+
+    /// `CT N not running` (`attach`: `container 'N' not running!`).
+    pub(crate) fn not_running(vmid: Vmid, attach: bool) -> Error {
+        Error::NotRunning { vmid, attach }
+    }
+
+    /// `unable to <operation> CT N - container is running`.
+    pub(crate) fn running(vmid: Vmid, operation: &str) -> Error {
+        Error::Running { vmid }.context(&format!("unable to {operation} CT {vmid} -"))
+    }
+
+    /// `error`, then what undoing it left behind, when anything.
+    pub(crate) fn with_leftovers(error: Error, left: Vec<String>) -> Error {
+        if left.is_empty() {
+            return error;
+        }
+        Error::Incomplete {
+            source: Box::new(error),
+            left,
+        }
+    }
+
+    pub(crate) fn locked(vmid: Vmid, lock: &str) -> Error {
+        Error::Locked {
+            vmid,
+            lock: lock.to_string(),
+        }
+    }
+
+    /// `can't remove CT N - ...` (`restore`: `unable to restore CT N - ...`).
+    pub(crate) fn protected(vmid: Vmid, restore: bool) -> Error {
+        Error::Protected { vmid, restore }
+    }
+
+    pub(crate) fn start(vmid: Vmid, source: StartError) -> Error {
+        Error::Start {
+            vmid,
+            step: source.step(),
+            source,
+        }
+    }
+
+    pub(crate) fn lock_timeout(path: &std::path::Path) -> Error {
+        Error::LockTimeout {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub(crate) fn stop_timeout(vmid: Vmid) -> Error {
+        Error::StopTimeout { vmid }
+    }
+
+    /// Prefix the message as pct does for a failed task (`unable to create CT 100 - ...`),
+    /// keeping the error underneath as the source.
     pub fn context(self, prefix: &str) -> Error {
         match self {
             Error::Parameters(_) => self,
-            other => Error::Failed(format!("{prefix} {other}")),
+            other => Error::Context {
+                prefix: prefix.to_string(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The error under every [`Error::Context`] prefix (and [`Error::Incomplete`] cleanup
+    /// report): what happened, to match on.
+    pub fn root_cause(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } | Error::Incomplete { source, .. } => source.root_cause(),
+            other => other,
         }
     }
 }
@@ -80,5 +329,167 @@ impl fmt::Display for ParamErrors<'_> {
             write!(f, "\n{}: {}", error.key, error.message)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    fn vmid(id: u32) -> Vmid {
+        Vmid::new(id).unwrap()
+    }
+
+    #[test]
+    fn each_variant_reads_as_pct_words_it() {
+        let cases = [
+            (
+                Error::not_found(vmid(100), "pve1"),
+                "Configuration file 'nodes/pve1/lxc/100.conf' does not exist",
+            ),
+            (
+                Error::already_exists(vmid(100), "pve1"),
+                "CT 100 already exists on node 'pve1'",
+            ),
+            (Error::already_running(vmid(940)), "CT 940 already running"),
+            (Error::not_running(vmid(101), false), "CT 101 not running"),
+            (
+                Error::not_running(vmid(101), true),
+                "container '101' not running!",
+            ),
+            (Error::locked(vmid(100), "create"), "CT is locked (create)"),
+            (
+                Error::protected(vmid(102), false),
+                "can't remove CT 102 - protection mode enabled",
+            ),
+            (
+                Error::protected(vmid(102), true),
+                "unable to restore CT 102 - protection mode enabled",
+            ),
+            (
+                Error::lock_timeout(std::path::Path::new("/run/lock/lxc/pve-config-100.lock")),
+                "can't lock file '/run/lock/lxc/pve-config-100.lock' - got timeout",
+            ),
+            (Error::stop_timeout(vmid(100)), "container did not stop"),
+            (
+                Error::param("memory", "value must be at least 16"),
+                "400 Parameter verification failed.\nmemory: value must be at least 16",
+            ),
+        ];
+        for (error, words) in cases {
+            assert_eq!(error.to_string(), words, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_start_names_the_container_after_the_monitor_started() {
+        let exec = StartError::io(
+            StartStep::Exec,
+            "unable to exec init '/sbin/init'",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        let error = Error::start(vmid(100), exec);
+        assert_eq!(
+            error.to_string(),
+            "unable to exec init '/sbin/init': No such file or directory (os error 2)\n\
+             startup for container '100' failed"
+        );
+        assert!(matches!(
+            error,
+            Error::Start {
+                step: StartStep::Exec,
+                ..
+            }
+        ));
+        // The chain: the step's error, then the operating-system error.
+        let step = error.source().expect("the step's error");
+        let os = step.source().expect("the errno");
+        assert_eq!(
+            os.downcast_ref::<std::io::Error>()
+                .and_then(|e| e.raw_os_error()),
+            Some(libc::ENOENT)
+        );
+    }
+
+    #[test]
+    fn a_start_refused_before_the_monitor_is_the_message_alone() {
+        let hook = StartError::new(
+            StartStep::PreStartHook,
+            "hookscript error for 100 on pre-start",
+        );
+        let error = Error::start(vmid(100), hook);
+        assert_eq!(error.to_string(), "hookscript error for 100 on pre-start");
+        assert!(error.source().unwrap().source().is_none());
+    }
+
+    #[test]
+    fn context_prefixes_the_message_and_keeps_the_error_underneath() {
+        let error = Error::locked(vmid(100), "backup")
+            .context("unable to create CT 100 -")
+            .context("outer -");
+        assert_eq!(
+            error.to_string(),
+            "outer - unable to create CT 100 - CT is locked (backup)"
+        );
+        assert!(matches!(
+            error.root_cause(),
+            Error::Locked { vmid, lock, .. } if vmid.get() == 100 && lock == "backup"
+        ));
+        let inner = error.source().and_then(|e| e.downcast_ref::<Error>());
+        assert!(matches!(inner, Some(Error::Context { .. })));
+        // Parameter errors keep their own block, without a prefix.
+        let params = Error::param("rootfs", "missing").context("unable to create CT 100 -");
+        assert!(matches!(params, Error::Parameters(_)));
+    }
+
+    #[test]
+    fn a_running_container_is_refused_under_the_operation_prefix() {
+        let error = Error::running(vmid(103), "destroy");
+        assert_eq!(
+            error.to_string(),
+            "unable to destroy CT 103 - container is running"
+        );
+        assert!(matches!(error.root_cause(), Error::Running { vmid, .. } if vmid.get() == 103));
+    }
+
+    #[test]
+    fn leftovers_follow_the_error_and_keep_it_as_the_source() {
+        let failed = Error::Interrupted.context("unable to create CT 100 -");
+        let error = Error::with_leftovers(
+            failed,
+            vec![
+                "unable to free volume 'a' - busy".into(),
+                "unable to free volume 'b' - busy".into(),
+            ],
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "unable to create CT 100 - {}\nunable to free volume 'a' - busy\n\
+                 unable to free volume 'b' - busy",
+                crate::cancel::INTERRUPTED
+            )
+        );
+        assert!(matches!(error, Error::Incomplete { .. }));
+        assert!(matches!(error.root_cause(), Error::Interrupted));
+        // Nothing left: the error as it is.
+        let error = Error::with_leftovers(Error::Interrupted, Vec::new());
+        assert!(matches!(error, Error::Interrupted));
+    }
+
+    #[test]
+    fn errors_travel_between_threads() {
+        // An embedder's async tasks and worker threads pass errors on (`anyhow`, `Box<dyn
+        // Error + Send + Sync>`).
+        fn sendable<T: Send + Sync + 'static>() {}
+        sendable::<Error>();
+        sendable::<StartError>();
+    }
+
+    #[test]
+    fn root_cause_of_a_plain_error_is_itself() {
+        let error = Error::already_running(vmid(940));
+        assert!(matches!(error.root_cause(), Error::AlreadyRunning { .. }));
     }
 }

@@ -21,6 +21,7 @@ use crate::runtime::plan::{
     HostFacts, LxcfsHost, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
 use crate::runtime::signals::{catches, send_through_pidfd};
+use crate::runtime::start_error::{StartError, StartStep};
 use crate::runtime::state::{InitState, StateDir};
 use crate::runtime::trace::{self, Trace};
 
@@ -239,7 +240,8 @@ impl Container<'_> {
         let config = self.config()?;
         let section = config.with_pending_applied();
         let facts = self.host_facts(&section)?;
-        StartPlan::build(self.vmid.get(), &section, &facts).map_err(Error::Failed)
+        StartPlan::build(self.vmid.get(), &section, &facts)
+            .map_err(|message| Error::start(self.vmid, StartError::new(StartStep::Plan, message)))
     }
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
@@ -253,7 +255,7 @@ impl Container<'_> {
         let lock = self.lock()?;
         let mut config = self.config()?;
         if self.running_init().is_some() {
-            return Err(Error::Failed(format!("CT {vmid} already running")));
+            return Err(Error::already_running(self.vmid));
         }
         if config.main.flag("template") {
             return Err(Error::Failed(
@@ -270,12 +272,17 @@ impl Container<'_> {
             self.write_config(&config)?;
         }
         let facts = self.host_facts(&config.main)?;
-        let plan = StartPlan::build(vmid, &config.main, &facts).map_err(Error::Failed)?;
+        let failed_at = |step: StartStep| {
+            let ct = self.vmid;
+            move |message: String| Error::start(ct, StartError::new(step, message))
+        };
+        let plan =
+            StartPlan::build(vmid, &config.main, &facts).map_err(failed_at(StartStep::Plan))?;
         trace.step("pct: start plan built");
         if (options.strict_limits || self.host.strict_limits())
             && !plan.cgroup.unenforced.is_empty()
         {
-            return Err(Error::Failed(format!(
+            return Err(failed_at(StartStep::Plan)(format!(
                 "unable to start CT {vmid}: this host cannot enforce {} (strict limits)",
                 plan.cgroup.unenforced.join(", ")
             )));
@@ -289,16 +296,17 @@ impl Container<'_> {
         state
             .create()
             .and_then(|()| state.write_plan(&plan))
-            .map_err(|e| Error::io(format!("unable to write '{}'", state.path().display()), e))?;
+            .map_err(|e| {
+                let context = format!("unable to write '{}'", state.path().display());
+                Error::start(self.vmid, StartError::io(StartStep::State, context, e))
+            })?;
         if let Some(hook) = &plan.hookscript
             && let Err(message) = run_hookscript(hook, vmid, Phase::PreStart, None)
         {
             let _ = state.remove();
-            return Err(Error::Failed(message));
+            return Err(failed_at(StartStep::PreStartHook)(message));
         }
-        let failed = |message: String| {
-            Error::Failed(format!("{message}\nstartup for container '{vmid}' failed"))
-        };
+        let failed = |error: StartError| Error::start(self.vmid, error);
         if options.foreground {
             drop(lock);
             return monitor::run(self.host.root(), &plan, None, trace)
@@ -348,7 +356,7 @@ impl Container<'_> {
         match request(&self.state_dir().socket(), &Request::Stop) {
             Ok(Some((stream, line, _))) if line == "ok" => wait_for_close(stream, STOP_TIMEOUT)
                 .then_some(())
-                .ok_or_else(|| Error::Failed("container did not stop".into())),
+                .ok_or_else(|| Error::stop_timeout(self.vmid)),
             _ => {
                 self.kill_without_monitor(init);
                 self.cleanup_without_monitor(plan);
@@ -364,7 +372,7 @@ impl Container<'_> {
         let config = self.config()?;
         check_lock(&config)?;
         if self.running_init().is_none() {
-            return Err(Error::Failed(format!("CT {} not running", self.vmid)));
+            return Err(Error::not_running(self.vmid, false));
         }
         let hierarchy = Hierarchy::find()
             .ok_or_else(|| Error::Failed("no cgroup v2 hierarchy on this host".into()))?;
@@ -415,7 +423,7 @@ impl Container<'_> {
             // As lxc-stop's kill after its timeout: the pre-stop hook has run already.
             return self.kill(&init, plan.as_ref());
         }
-        Err(Error::Failed("container did not stop".into()))
+        Err(Error::stop_timeout(self.vmid))
     }
 
     /// `pct reboot`: shut down (killing after the timeout), apply pending changes, start.
@@ -428,7 +436,7 @@ impl Container<'_> {
         // pct asks whether the container runs before it reads the config or its lock.
         let Some(init) = self.running_init() else {
             self.clear_leftovers(&self.state_dir());
-            return Err(Error::Failed(format!("CT {} not running", self.vmid)));
+            return Err(Error::not_running(self.vmid, false));
         };
         let config = self.config()?;
         if !skiplock && config.main.lock() != Some("mounted") {

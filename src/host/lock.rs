@@ -39,10 +39,7 @@ impl ConfigLock {
                         announced = true;
                     }
                     if Instant::now() >= deadline {
-                        return Err(Error::Failed(format!(
-                            "can't lock file '{}' - got timeout",
-                            path.display()
-                        )));
+                        return Err(Error::lock_timeout(path));
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }

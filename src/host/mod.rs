@@ -169,10 +169,9 @@ impl<'h> Container<'h> {
     pub fn read_config_raw(&self) -> Result<Vec<u8>, Error> {
         match fs::read(self.config_path()) {
             Ok(text) => Ok(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Failed(format!(
-                "Configuration file 'nodes/{}/lxc/{}.conf' does not exist",
-                self.host.node, self.vmid
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::not_found(self.vmid, &self.host.node))
+            }
             Err(e) => Err(Error::io(
                 format!("unable to read '{}'", self.config_path().display()),
                 e,
@@ -270,7 +269,7 @@ pub fn print_warnings(warnings: &[Warning]) {
 /// pct's `check_lock`: `CT is locked (backup)`.
 pub(crate) fn check_lock(config: &Config) -> Result<(), Error> {
     match config.main.lock() {
-        Some(lock) => Err(Error::Failed(format!("CT is locked ({lock})"))),
+        Some(lock) => Err(Error::locked(config.vmid, lock)),
         None => Ok(()),
     }
 }

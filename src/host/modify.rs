@@ -115,10 +115,7 @@ impl Container<'_> {
                     Some(format!("unable to free volume '{volid}' - {e}"))
                 })
                 .collect();
-            if !left.is_empty() {
-                return Err(Error::Failed(format!("{error}\n{}", left.join("\n"))));
-            }
-            return Err(error);
+            return Err(Error::with_leftovers(error, left));
         }
         result
     }
@@ -175,10 +172,7 @@ impl Container<'_> {
         check_lock(&config)?;
         if self.running_init().is_some() {
             // Its volumes are in use by the container: a second mount would bypass it.
-            return Err(Error::Failed(format!(
-                "unable to mount CT {} - container is running",
-                self.vmid
-            )));
+            return Err(Error::running(self.vmid, "mount"));
         }
         let storage = self.host.storage_config()?;
         let mut locked = config.clone();

@@ -45,12 +45,38 @@ fn failed(context: impl Into<String>) -> impl FnOnce(io::Error) -> MountError {
     move |source| MountError { context, source }
 }
 
+impl MountError {
+    /// The operating-system error number underneath: the failed call's, or the one a
+    /// refusal in pct's words stands for (`ENOENT` for a missing directory).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.source.raw_os_error().or_else(|| {
+            let refusal = self.source.get_ref()?.downcast_ref::<Refusal>()?;
+            Some(refusal.errno)
+        })
+    }
+}
+
+/// pct's words for a refused mount, and the errno they stand for.
+#[derive(Debug)]
+struct Refusal {
+    message: String,
+    errno: i32,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// An error whose whole text is pct's message (e.g. `symlink encountered at: X`).
 fn refused(context: impl Into<String>, message: String, errno: i32) -> MountError {
     let kind = io::Error::from_raw_os_error(errno).kind();
     MountError {
         context: context.into(),
-        source: io::Error::new(kind, message),
+        source: io::Error::new(kind, Refusal { message, errno }),
     }
 }
 

@@ -5,6 +5,7 @@
 //! containers corral sets the static addresses and default routes itself (the guest's own
 //! network files do that for the others).
 
+mod error;
 pub mod netlink;
 
 use std::io;
@@ -12,6 +13,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::NetError;
 use netlink::{Netlink, VLAN_PVID, VLAN_UNTAGGED, VethPeer, link_index};
 
 /// One `netN` as the start path needs it.
@@ -42,8 +44,8 @@ pub struct NetworkDevice {
     pub gateways: Vec<String>,
 }
 
-fn failed(what: String) -> impl FnOnce(io::Error) -> String {
-    move |e| format!("{what}: {e}")
+fn failed(what: String) -> impl FnOnce(io::Error) -> NetError {
+    move |e| NetError::io(what, e)
 }
 
 fn parse_mac(text: &str) -> Result<[u8; 6], String> {
@@ -84,7 +86,7 @@ fn bridge_of(device: &NetworkDevice, bridge: &str) -> Result<(u32, u32), String>
 
 /// Host side of a start: make every pair, its peer inside the namespace of `init_pid`, and
 /// put the host side on its bridge. On failure what was made is removed again.
-pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), String> {
+pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), NetError> {
     if devices.is_empty() {
         return Ok(());
     }
@@ -152,7 +154,7 @@ fn join_bridge(
     bridge: &str,
     bridge_index: u32,
     port: u32,
-) -> Result<(), String> {
+) -> Result<(), NetError> {
     netlink
         .set_master(port, Some(bridge_index))
         .map_err(failed(format!(
@@ -169,7 +171,7 @@ fn set_vlans(
     device: &NetworkDevice,
     bridge: &str,
     port: u32,
-) -> Result<(), String> {
+) -> Result<(), NetError> {
     if device.tag.is_none() && device.trunks.is_empty() {
         return Ok(());
     }
@@ -177,7 +179,8 @@ fn set_vlans(
         return Err(format!(
             "{}: tag and trunks need a VLAN-aware bridge; '{bridge}' has vlan_filtering off",
             device.key
-        ));
+        )
+        .into());
     }
     let what = format!(
         "{}: unable to set VLANs on '{}'",
@@ -220,7 +223,7 @@ fn rate_in_bytes(device: &NetworkDevice) -> Result<Option<u64>, String> {
 /// traffic out of it policed on the host side's ingress, both at the rate with a 1 MiB
 /// burst. With `replace`, earlier limits are removed first, so this also changes or lifts
 /// one on a running container.
-pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), String> {
+pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), NetError> {
     let dev = device.host_name.as_str();
     let tc = |args: &[&str]| std::process::Command::new("tc").args(args).output();
     if replace {
@@ -264,7 +267,8 @@ pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), String> {
                 device.key,
                 args.join(" "),
                 String::from_utf8_lossy(&output.stderr).trim()
-            ));
+            )
+            .into());
         }
     }
     Ok(())
@@ -273,7 +277,7 @@ pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), String> {
 /// Container side, run in the container's network namespace before its init runs:
 /// loopback and every link up (unless `link_down`), and the addresses and default routes
 /// corral owns.
-pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), String> {
+pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), NetError> {
     let netlink = Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
     if let Some(lo) = link_index("lo") {
         netlink
@@ -287,7 +291,7 @@ pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), String> {
 }
 
 /// One device inside: up unless `link_down`, with corral's addresses and routes.
-fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), String> {
+fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), NetError> {
     let index = link_index(&device.name).ok_or_else(|| {
         format!(
             "{}: '{}' is missing in the container",
@@ -326,7 +330,7 @@ fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), Str
 
 /// Run `work` in the network namespace of `pid`, in a forked child (a netlink socket
 /// belongs to the namespace it is opened in). Its error comes back through a socket.
-fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), NetError>) -> Result<(), NetError> {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
@@ -337,23 +341,23 @@ fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), String>) -> Result<()
     // netlink and leaves with _exit.
     let child = unsafe { libc::fork() };
     if child < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
+        return Err(NetError::io("fork", io::Error::last_os_error()));
     }
     if child == 0 {
         drop(read);
         // SAFETY: setns on a namespace descriptor we opened.
         let result = if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            Err(format!(
-                "unable to enter the container's network namespace: {}",
-                io::Error::last_os_error()
+            Err(NetError::io(
+                "unable to enter the container's network namespace",
+                io::Error::last_os_error(),
             ))
         } else {
             work()
         };
         let code = match result {
             Ok(()) => 0,
-            Err(message) => {
-                let _ = write.write_all(message.as_bytes());
+            Err(error) => {
+                let _ = write.write_all(error.message().as_bytes());
                 1
             }
         };
@@ -369,9 +373,9 @@ fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), String>) -> Result<()
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         Ok(())
     } else if message.is_empty() {
-        Err("the network helper failed".into())
+        Err(NetError::from("the network helper failed".to_string()))
     } else {
-        Err(message)
+        Err(message.into())
     }
 }
 
@@ -382,9 +386,9 @@ pub fn hotplug(
     old: Option<&NetworkDevice>,
     new: Option<&NetworkDevice>,
     init_pid: u32,
-) -> Result<(), String> {
+) -> Result<(), NetError> {
     let netlink = Netlink::open().map_err(failed("unable to open a netlink socket".into()))?;
-    let remove = |device: &NetworkDevice| -> Result<(), String> {
+    let remove = |device: &NetworkDevice| -> Result<(), NetError> {
         if let Some(index) = link_index(&device.host_name) {
             netlink.delete_link(index).map_err(failed(format!(
                 "{}: unable to remove '{}'",
@@ -393,7 +397,7 @@ pub fn hotplug(
         }
         Ok(())
     };
-    let add = |device: &NetworkDevice| -> Result<(), String> {
+    let add = |device: &NetworkDevice| -> Result<(), NetError> {
         create_host_side(std::slice::from_ref(device), init_pid)?;
         in_netns_of(init_pid, || {
             let inside =

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::start_error::{StartError, StartStep};
+
 /// The rules every generated profile starts with.
 pub const BASE_RULES: &str = include_str!("../../profiles/container-base");
 
@@ -458,9 +460,13 @@ fn profile_file_name(profile_name: &str) -> String {
 /// parser's cache (`-W -L`) is valid only for a source no newer than it, so an unchanged
 /// profile loads from its compiled form instead of being compiled on every start.
 /// `pct destroy` removes both ([`forget`]).
-pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> {
-    let parser = parser()
-        .ok_or("AppArmor is enabled but apparmor_parser is not installed (Debian: apparmor)")?;
+pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), StartError> {
+    let parser = parser().ok_or_else(|| {
+        StartError::new(
+            StartStep::AppArmor,
+            "AppArmor is enabled but apparmor_parser is not installed (Debian: apparmor)",
+        )
+    })?;
     let file = store_profile(host_root, profile)?;
     let cache = profile_dir(host_root).join("cache");
     if let Some(namespace) = &profile.namespace {
@@ -469,9 +475,8 @@ pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> 
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => {
-                return Err(format!(
-                    "unable to create the AppArmor namespace '{namespace}': {e}"
-                ));
+                let context = format!("unable to create the AppArmor namespace '{namespace}'");
+                return Err(StartError::io(StartStep::AppArmor, context, e));
             }
         }
     }
@@ -480,30 +485,36 @@ pub fn load(host_root: &Path, profile: &GeneratedProfile) -> Result<(), String> 
         .arg(&cache)
         .arg(&file)
         .output()
-        .map_err(|e| format!("unable to run {}: {e}", parser.display()))?;
+        .map_err(|e| {
+            let context = format!("unable to run {}", parser.display());
+            StartError::io(StartStep::AppArmor, context, e)
+        })?;
     if output.status.success() {
         Ok(())
     } else {
         // A profile the parser refuses is not kept for the next start.
         let _ = std::fs::remove_file(&file);
-        Err(format!(
+        let message = format!(
             "unable to load the AppArmor profile '{}': {}",
             profile.name,
             String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        );
+        Err(StartError::new(StartStep::AppArmor, message))
     }
 }
 
 /// The profile's file, written only when its text changed (so its mtime keeps the parser's
 /// cache valid), with the cache directory beside it.
-fn store_profile(host_root: &Path, profile: &GeneratedProfile) -> Result<PathBuf, String> {
+fn store_profile(host_root: &Path, profile: &GeneratedProfile) -> Result<PathBuf, StartError> {
     let file = profile_file(host_root, profile);
     let cache = profile_dir(host_root).join("cache");
-    std::fs::create_dir_all(&cache)
-        .map_err(|e| format!("unable to create '{}': {e}", cache.display()))?;
+    let failed = |what: &str, path: &Path, e| {
+        let context = format!("unable to {what} '{}'", path.display());
+        StartError::io(StartStep::AppArmor, context, e)
+    };
+    std::fs::create_dir_all(&cache).map_err(|e| failed("create", &cache, e))?;
     if std::fs::read(&file).ok().as_deref() != Some(profile.text.as_bytes()) {
-        std::fs::write(&file, &profile.text)
-            .map_err(|e| format!("unable to write '{}': {e}", file.display()))?;
+        std::fs::write(&file, &profile.text).map_err(|e| failed("write", &file, e))?;
     }
     Ok(file)
 }

@@ -15,8 +15,10 @@ pub mod residency;
 pub mod seccomp;
 pub mod signals;
 pub mod spawn;
+pub mod start_error;
 pub mod state;
 pub mod terminal;
 pub mod trace;
 
 pub use plan::{HostFacts, StartPlan};
+pub use start_error::{StartError, StartStep};

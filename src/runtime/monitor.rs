@@ -19,6 +19,7 @@ use super::hooks::{Phase, run_hookscript};
 use super::plan::{NodeCreation, StartPlan};
 use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
+use super::start_error::{StartError, StartStep};
 use super::state::{InitState, StateDir, process_start_time};
 use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
 use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
@@ -84,15 +85,15 @@ fn open_log(host_root: &Path, vmid: u32) -> Option<File> {
 /// `corral monitor <vmid>`. Forking without exec spares every start the loading of a fresh
 /// binary; in the child nothing but the monitor runs, with its own descriptors only. When
 /// `trace` is on, the monitor's step log is copied to stderr as it comes.
-pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), String> {
+pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), StartError> {
     let vmid = plan.vmid;
-    let (report_read, report_write) =
-        UnixStream::pair().map_err(|e| format!("unable to create report socket: {e}"))?;
+    let (report_read, report_write) = UnixStream::pair()
+        .map_err(|e| StartError::io(StartStep::Monitor, "unable to create report socket", e))?;
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")
-        .map_err(|e| format!("/dev/null: {e}"))?;
+        .map_err(|e| StartError::io(StartStep::Monitor, "/dev/null", e))?;
     let log = open_log(host_root, vmid);
     // Best effort: without a v2 hierarchy the monitor stays in the caller's cgroup.
     let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
@@ -106,7 +107,11 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         if let Some(cgroup) = &monitor_cgroup {
             cgroup.remove_if_empty();
         }
-        return Err(format!("unable to start the monitor: {error}"));
+        return Err(StartError::io(
+            StartStep::Monitor,
+            "unable to start the monitor",
+            error,
+        ));
     }
     if intermediate == 0 {
         // The monitor is born in its own cgroup: no migration later, which would cost an RCU
@@ -164,7 +169,7 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
     drop(log);
     drop(null);
     super::attach::wait_status(intermediate)
-        .map_err(|e| format!("waiting for the monitor: {e}"))?;
+        .map_err(|e| StartError::io(StartStep::Monitor, "waiting for the monitor", e))?;
     let mut report = String::new();
     for line in BufReader::new(report_read).lines() {
         let Ok(line) = line else { break };
@@ -186,9 +191,9 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         cgroup.remove_if_empty();
     }
     Err(if report.is_empty() {
-        "the monitor exited before init started".to_string()
+        StartError::new(StartStep::Monitor, "the monitor exited before init started")
     } else {
-        report.to_string()
+        StartError::decode(report, StartStep::Monitor)
     })
 }
 
@@ -287,7 +292,7 @@ pub fn run(
     plan: &StartPlan,
     report: Option<UnixStream>,
     trace: Trace,
-) -> Result<InitExit, String> {
+) -> Result<InitExit, StartError> {
     run_supervised(host_root, plan, report, trace, None)
 }
 
@@ -299,7 +304,7 @@ fn run_supervised(
     mut report: Option<UnixStream>,
     trace: Trace,
     termination: Option<OwnedFd>,
-) -> Result<InitExit, String> {
+) -> Result<InitExit, StartError> {
     let vmid = plan.vmid;
     let state = StateDir::new(host_root, vmid);
     let reporting = report.is_some();
@@ -312,18 +317,18 @@ fn run_supervised(
     let host_ns = File::open("/proc/self/ns/mnt").ok();
     let mut monitor = match Monitor::prepare(host_root, plan, &state, trace) {
         Ok(monitor) => monitor,
-        Err(message) => {
-            say(&message);
-            return Err(message);
+        Err(error) => {
+            say(&error.encode());
+            return Err(error);
         }
     };
     monitor.termination = termination;
     let mut spawned = match monitor.spawn(plan) {
         Ok(spawned) => spawned,
-        Err(message) => {
+        Err(error) => {
             monitor.teardown(&state);
-            say(&message);
-            return Err(message);
+            say(&error.encode());
+            return Err(error);
         }
     };
     trace.step("init runs; the monitor supervises");
@@ -406,11 +411,12 @@ impl Monitor {
         plan: &StartPlan,
         state: &StateDir,
         trace: Trace,
-    ) -> Result<Monitor, String> {
+    ) -> Result<Monitor, StartError> {
+        let setup_failed = |message| StartError::new(StartStep::MonitorSetup, message);
         // A mount namespace of our own: the staged rootfs is invisible to the host and goes
         // away with the monitor and the container.
         trace.step("monitor: unshare a private mount namespace");
-        unshare_mount_namespace()?;
+        unshare_mount_namespace().map_err(setup_failed)?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
             rootfs: rootfs.clone(),
@@ -418,7 +424,7 @@ impl Monitor {
             hierarchy: Hierarchy::find(),
             console: None,
             ttys: Vec::new(),
-            listener: bind_listener(&state.socket())?,
+            listener: bind_listener(&state.socket()).map_err(setup_failed)?,
             seccomp: Vec::new(),
             seccomp_cache: super::seccomp::cache_dir(host_root),
             halt_signal: libc::SIGPWR,
@@ -435,16 +441,19 @@ impl Monitor {
             terminating: false,
             kill_deadline: None,
         };
-        if let Err(message) = monitor.stage(plan) {
+        if let Err(error) = monitor.stage(plan) {
             monitor.teardown(state);
-            return Err(message);
+            return Err(error);
         }
         Ok(monitor)
     }
 
-    fn stage(&mut self, plan: &StartPlan) -> Result<(), String> {
-        std::fs::create_dir_all(&self.rootfs)
-            .map_err(|e| format!("unable to create '{}': {e}", self.rootfs.display()))?;
+    fn stage(&mut self, plan: &StartPlan) -> Result<(), StartError> {
+        let at = |step| move |message| StartError::new(step, message);
+        std::fs::create_dir_all(&self.rootfs).map_err(|e| {
+            let context = format!("unable to create '{}'", self.rootfs.display());
+            StartError::io(StartStep::Mount, context, e)
+        })?;
         let owner = plan.id_map.as_ref().map(|_| plan.root_owner);
         for (index, volume) in plan.volumes.iter().enumerate() {
             self.trace.step_with(|| {
@@ -469,15 +478,18 @@ impl Monitor {
                     owner,
                 )
             };
-            let host_path = result
-                .map_err(|e| format!("unable to mount {} ({}): {e}", volume.key, volume.volume))?;
-            apply_mount_options(&host_path, volume)?;
+            let host_path = result.map_err(|e| {
+                let message = format!("unable to mount {} ({}): {e}", volume.key, volume.volume);
+                StartError::with_errno(StartStep::Mount, message, e.raw_os_error())
+            })?;
+            apply_mount_options(&host_path, volume).map_err(at(StartStep::Mount))?;
         }
         self.trace.step("monitor: guest setup (pre-start)");
-        run_guest_setup(&self.rootfs, plan)?;
+        run_guest_setup(&self.rootfs, plan).map_err(at(StartStep::GuestSetup))?;
         self.halt_signal = halt_signal(plan.halt_signal.as_deref(), || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
-        })?;
+        })
+        .map_err(at(StartStep::Plan))?;
         self.trace.step(format_args!(
             "monitor: halt signal is {}",
             super::signals::signal_name(self.halt_signal)
@@ -488,17 +500,18 @@ impl Monitor {
                 plan.devices.len()
             ));
         }
-        make_device_nodes(&self.state.devices(), plan)?;
+        make_device_nodes(&self.state.devices(), plan).map_err(at(StartStep::Devices))?;
         self.trace.step(format_args!(
             "monitor: open ptys for {} console and {} ttys",
             if plan.dev.console { "the" } else { "no" },
             plan.dev.ttys
         ));
         if plan.dev.console {
-            self.console = Some(open_pty(plan.root_owner)?);
+            self.console = Some(open_pty(plan.root_owner).map_err(at(StartStep::Devices))?);
         }
         for _ in 0..plan.dev.ttys {
-            self.ttys.push(open_pty(plan.root_owner)?);
+            self.ttys
+                .push(open_pty(plan.root_owner).map_err(at(StartStep::Devices))?);
         }
         self.tty_clients = (0..=self.ttys.len()).map(|_| None).collect();
         self.make_cgroup(plan)?;
@@ -508,7 +521,10 @@ impl Monitor {
             self.seccomp_cache.display()
         ));
         self.seccomp = super::seccomp::cached_filter(&self.seccomp_cache, &plan.seccomp.policy)
-            .map_err(|e| format!("seccomp profile {}: {e}", plan.seccomp.source))?;
+            .map_err(|e| {
+                let message = format!("seccomp profile {}: {e}", plan.seccomp.source);
+                StartError::new(StartStep::Seccomp, message)
+            })?;
         if let Some(profile) = &plan.apparmor.generated {
             self.trace.step_with(|| {
                 format!(
@@ -529,14 +545,20 @@ impl Monitor {
         Ok(())
     }
 
-    fn make_cgroup(&mut self, plan: &StartPlan) -> Result<(), String> {
+    fn make_cgroup(&mut self, plan: &StartPlan) -> Result<(), StartError> {
+        let failed = |e: io::Error| StartError::caused_by(StartStep::Cgroup, e.to_string(), &e);
         let Some(hierarchy) = &self.hierarchy else {
             self.trace
                 .step("monitor: no cgroup v2 hierarchy; no cgroup");
             return Ok(());
         };
-        let cgroup = ContainerCgroup::create(hierarchy, plan.vmid)
-            .map_err(|e| format!("unable to create the container's cgroup: {e}"))?;
+        let cgroup = ContainerCgroup::create(hierarchy, plan.vmid).map_err(|e| {
+            StartError::io(
+                StartStep::Cgroup,
+                "unable to create the container's cgroup",
+                e,
+            )
+        })?;
         self.trace
             .step(format_args!("monitor: cgroup {}", cgroup.payload.display()));
         for write in &plan.cgroup.writes {
@@ -554,14 +576,14 @@ impl Monitor {
             ));
             if let Err(e) = cgroup.write(&write.key, &write.value) {
                 let _ = cgroup.remove();
-                return Err(e.to_string());
+                return Err(failed(e));
             }
         }
         if plan.id_map.is_some()
             && let Err(e) = cgroup.delegate(plan.root_owner.0, plan.root_owner.1)
         {
             let _ = cgroup.remove();
-            return Err(e.to_string());
+            return Err(failed(e));
         }
         if let Some(rules) = &plan.device_rules {
             self.trace.step(format_args!(
@@ -571,7 +593,7 @@ impl Monitor {
             ));
             if let Err(e) = crate::cgroup::devices::restrict(&cgroup.limiting, rules) {
                 let _ = cgroup.remove();
-                return Err(e.to_string());
+                return Err(failed(e));
             }
         }
         self.cgroup = Some(cgroup);
@@ -610,25 +632,27 @@ impl Monitor {
         Ok(paths)
     }
 
-    fn spawn(&mut self, plan: &StartPlan) -> Result<Spawned, String> {
-        let host = self.host_paths(plan)?;
+    fn spawn(&mut self, plan: &StartPlan) -> Result<Spawned, StartError> {
+        let host = self
+            .host_paths(plan)
+            .map_err(|message| StartError::new(StartStep::Devices, message))?;
         let (stdio, console_is_tty) = match &self.console {
             Some(pty) => (
-                pty.slave.try_clone().map_err(|e| format!("dup: {e}"))?,
+                pty.slave
+                    .try_clone()
+                    .map_err(|e| StartError::io(StartStep::Devices, "dup", e))?,
                 true,
             ),
             None => (
                 open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-                    .map_err(|e| format!("/dev/null: {e}"))?,
+                    .map_err(|e| StartError::io(StartStep::Devices, "/dev/null", e.into()))?,
                 false,
             ),
         };
         let cgroup = match &self.cgroup {
-            Some(cgroup) => Some(
-                cgroup
-                    .payload_fd()
-                    .map_err(|e| format!("unable to open the payload cgroup: {e}"))?,
-            ),
+            Some(cgroup) => Some(cgroup.payload_fd().map_err(|e| {
+                StartError::io(StartStep::Cgroup, "unable to open the payload cgroup", e)
+            })?),
             None => None,
         };
         let mut starting = spawn_init(ChildInputs {
@@ -655,7 +679,8 @@ impl Monitor {
             halt_signal: self.halt_signal,
         };
         if let Err(e) = self.state.write_init(&init) {
-            return Err(starting.abort(format!("unable to record the container's state: {e}")));
+            let context = "unable to record the container's state";
+            return Err(starting.abort(StartError::io(StartStep::State, context, e)));
         }
         if !plan.network.is_empty() {
             self.trace.step(format_args!(
@@ -664,7 +689,7 @@ impl Monitor {
             ));
         }
         if let Err(e) = crate::net::create_host_side(&plan.network, pid) {
-            return Err(starting.abort(e));
+            return Err(starting.abort(StartError::from_net(e)));
         }
         if let Err(e) = starting.release(plan, &self.trace) {
             crate::net::remove_leftovers(plan.vmid);

@@ -13,6 +13,7 @@ use std::path::Path;
 use super::caps;
 use super::command::Request;
 use super::plan::{InitPlan, StartPlan};
+use super::start_error::{StartError, StartStep};
 use super::trace::Trace;
 use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
@@ -56,9 +57,9 @@ struct CloneArgs {
 /// Clone init. The child waits until the caller has done the host's part (its state, the
 /// host side of its network) and calls [`Starting::release`], then sets itself up while the
 /// caller waits with [`Starting::wait_exec`].
-pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
-    let (parent_sync, child_sync) =
-        UnixStream::pair().map_err(|e| format!("unable to create sync socket: {e}"))?;
+pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, StartError> {
+    let (parent_sync, child_sync) = UnixStream::pair()
+        .map_err(|e| StartError::io(StartStep::Clone, "unable to create sync socket", e))?;
     let plan = inputs.plan;
     let mut pidfd: RawFd = -1;
     inputs.trace.step_with(|| {
@@ -84,7 +85,7 @@ pub fn spawn_init(inputs: ChildInputs<'_>) -> Result<Starting, String> {
             Some(&mut pidfd),
         )
     }
-    .map_err(|e| format!("unable to clone the container's init: {e}"))?;
+    .map_err(|e| StartError::io(StartStep::Clone, "unable to clone the container's init", e))?;
     if pid == 0 {
         drop(parent_sync);
         child_main(inputs, child_sync);
@@ -117,19 +118,19 @@ impl Starting {
     }
 
     /// Write the ID maps, then let the child go.
-    pub fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), String> {
+    pub fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), StartError> {
         if let Some(map) = &plan.id_map {
             write_id_maps(self.spawned.pid, map, trace)?;
         }
-        self.sync
-            .write_all(b"g")
-            .map_err(|e| format!("unable to signal the container's init: {e}"))
+        self.sync.write_all(b"g").map_err(|e| {
+            StartError::io(StartStep::Clone, "unable to signal the container's init", e)
+        })
     }
 
     /// Wait until init has exec'd (the sync socket closes on exec) or failed; on failure
     /// the child is reaped and the error names the step. With init comes the listener of
     /// its seccomp filter, when its policy has notify rules (`features: mknod=1`).
-    pub fn wait_exec(self) -> Result<(Spawned, Option<OwnedFd>), String> {
+    pub fn wait_exec(self) -> Result<(Spawned, Option<OwnedFd>), StartError> {
         let listener_line = Request::Listener.line();
         let mut report = String::new();
         let mut listener = None;
@@ -147,16 +148,16 @@ impl Starting {
         if report.is_empty() {
             Ok((self.spawned, listener))
         } else {
-            Err(self.abort(report))
+            Err(self.abort(StartError::decode(&report, StartStep::Setup)))
         }
     }
 
-    /// Kill and reap the child; returns `message`.
-    pub fn abort(self, message: String) -> String {
+    /// Kill and reap the child; returns `error`.
+    pub fn abort(self, error: StartError) -> StartError {
         let _ =
             rustix::process::pidfd_send_signal(&self.spawned.pidfd, rustix::process::Signal::KILL);
         reap(&self.spawned);
-        message
+        error
     }
 }
 
@@ -213,7 +214,7 @@ pub fn reap(spawned: &Spawned) {
 
 /// `newuidmap`/`newgidmap` when the shadow tools are installed and the host is the real
 /// machine (they read the real /etc/subuid), direct writes otherwise — LXC's choice.
-fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
+fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), StartError> {
     let shadow_tools = find_program("newuidmap").zip(find_program("newgidmap"));
     for (kind, file, tool) in [
         (IdKind::User, "uid_map", shadow_tools.as_ref().map(|t| &t.0)),
@@ -242,15 +243,19 @@ fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
                         e.count.to_string(),
                     ]);
                 }
-                let output = command
-                    .output()
-                    .map_err(|e| format!("unable to run {}: {e}", tool.display()))?;
+                let output = command.output().map_err(|e| {
+                    let context = format!("unable to run {}", tool.display());
+                    StartError::io(StartStep::IdMap, context, e)
+                })?;
                 if !output.status.success() {
-                    return Err(format!(
-                        "{} failed to write the {} mapping: {}",
-                        tool.display(),
-                        kind.letter(),
-                        String::from_utf8_lossy(&output.stderr).trim()
+                    return Err(StartError::new(
+                        StartStep::IdMap,
+                        format!(
+                            "{} failed to write the {} mapping: {}",
+                            tool.display(),
+                            kind.letter(),
+                            String::from_utf8_lossy(&output.stderr).trim()
+                        ),
                     ));
                 }
             }
@@ -261,10 +266,11 @@ fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), String> {
                     .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
                     .collect();
                 std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
-                    format!(
-                        "unable to write /proc/{pid}/{file} ({}): {e}",
+                    let context = format!(
+                        "unable to write /proc/{pid}/{file} ({})",
                         describe_map(&entries)
-                    )
+                    );
+                    StartError::io(StartStep::IdMap, context, e)
                 })?;
             }
         }
@@ -291,30 +297,39 @@ pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
 fn child_main(inputs: ChildInputs<'_>, mut sync: UnixStream) -> ! {
     let error = match child_setup(&inputs, &mut sync) {
         Ok(never) => match never {},
-        Err(message) => message,
+        Err(error) => error,
     };
-    let _ = sync.write_all(error.as_bytes());
+    let _ = sync.write_all(error.encode().as_bytes());
     // SAFETY: leave without running the monitor's destructors or atexit handlers.
     unsafe { libc::_exit(1) }
 }
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", io::Error::last_os_error())
+/// The last operating-system error of a step of init's setup.
+fn os_err(what: &str) -> StartError {
+    StartError::io(StartStep::Setup, what, io::Error::last_os_error())
+}
+
+/// A failure of init's setup without an operating-system error (or with its text only).
+fn setup_failed(message: String) -> StartError {
+    StartError::new(StartStep::Setup, message)
 }
 
 fn child_setup(
     inputs: &ChildInputs<'_>,
     sync: &mut UnixStream,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, StartError> {
     let plan = inputs.plan;
     // Die with the monitor until init runs: a half-built container must not outlive it.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
     let mut go = [0u8; 1];
     sync.read_exact(&mut go)
-        .map_err(|e| format!("waiting for the monitor: {e}"))?;
+        .map_err(|e| StartError::io(StartStep::Setup, "waiting for the monitor", e))?;
     let trace = inputs.trace;
-    let host = inputs.host.open().map_err(|e| e.to_string())?;
+    let host = inputs
+        .host
+        .open()
+        .map_err(|e| StartError::caused_by(StartStep::Setup, e.to_string(), &e.source))?;
     if plan.id_map.is_some() {
         trace.step("child: become root of the user namespace");
         become_root()?;
@@ -322,18 +337,22 @@ fn child_setup(
     if !plan.network.is_empty() {
         trace.step("child: bring up loopback and the network links, set addresses");
     }
-    crate::net::configure_inside(&plan.network)?;
+    crate::net::configure_inside(&plan.network).map_err(StartError::from_net)?;
     trace.step(format_args!("child: sethostname '{}'", plan.hostname));
-    rustix::system::sethostname(plan.hostname.as_bytes())
-        .map_err(|e| format!("sethostname '{}': {e}", plan.hostname))?;
+    rustix::system::sethostname(plan.hostname.as_bytes()).map_err(|e| {
+        let context = format!("sethostname '{}'", plan.hostname);
+        StartError::io(StartStep::Setup, context, e.into())
+    })?;
     assemble_and_pivot(plan, &host, &|text| {
         trace.step(format_args!("child: {text}"))
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| StartError::caused_by(StartStep::Setup, e.to_string(), &e.source))?;
     for (key, value) in &plan.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         trace.step(format_args!("child: sysctl {key} = {value}"));
-        std::fs::write(&path, value).map_err(|e| format!("lxc.sysctl.{key}: {path}: {e}"))?;
+        std::fs::write(&path, value).map_err(|e| {
+            StartError::io(StartStep::Setup, format!("lxc.sysctl.{key}: {path}"), e)
+        })?;
     }
     for (name, value) in &plan.rlimits {
         trace.step(format_args!("child: prlimit {name} = {value}"));
@@ -350,21 +369,26 @@ fn child_setup(
             }
         )
     });
-    caps::drop_bounding(&plan.cap_drop).map_err(|e| e.to_string())?;
+    caps::drop_bounding(&plan.cap_drop)
+        .map_err(|e| StartError::caused_by(StartStep::Setup, e.to_string(), &e))?;
     if let Some(label) = &plan.apparmor.label {
         trace.step(format_args!("child: AppArmor profile '{label}' at exec"));
-        super::apparmor::exec_into(label)?;
+        super::apparmor::exec_into(label)
+            .map_err(|message| StartError::new(StartStep::AppArmor, message))?;
     }
     if !inputs.seccomp.is_empty() {
         trace.step(format_args!(
             "child: install seccomp filter ({} BPF instructions)",
             inputs.seccomp.len()
         ));
-        let listener =
-            super::seccomp::install(inputs.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+        let listener = super::seccomp::install(inputs.seccomp)
+            .map_err(|e| StartError::io(StartStep::Seccomp, "seccomp", e))?;
         if let Some(listener) = listener {
             super::command::send_reply(sync, &Request::Listener.line(), Some(listener.as_fd()))
-                .map_err(|e| format!("unable to pass the seccomp listener: {e}"))?;
+                .map_err(|e| {
+                    let context = "unable to pass the seccomp listener";
+                    StartError::io(StartStep::Seccomp, context, e)
+                })?;
         }
     }
     // SAFETY: undo the death signal; init now belongs to itself.
@@ -374,7 +398,7 @@ fn child_setup(
 }
 
 /// Inside a fresh user namespace the creator's ids are unmapped; take the container's root.
-fn become_root() -> Result<(), String> {
+fn become_root() -> Result<(), StartError> {
     // SAFETY: plain id syscalls; the process is single-threaded.
     unsafe {
         if libc::setresgid(0, 0, 0) != 0 {
@@ -390,8 +414,8 @@ fn become_root() -> Result<(), String> {
     Ok(())
 }
 
-fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), String> {
-    rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), StartError> {
+    rustix::process::setsid().map_err(|e| StartError::io(StartStep::Setup, "setsid", e.into()))?;
     for target in 0..3 {
         // SAFETY: dup2 onto the standard descriptors.
         if unsafe { libc::dup2(stdio.as_raw_fd(), target) } < 0 {
@@ -399,13 +423,15 @@ fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), String> {
         }
     }
     if is_tty {
-        rustix::process::ioctl_tiocsctty(stdio.as_fd())
-            .map_err(|e| format!("make the console the controlling terminal: {e}"))?;
+        rustix::process::ioctl_tiocsctty(stdio.as_fd()).map_err(|e| {
+            let context = "make the console the controlling terminal";
+            StartError::io(StartStep::Setup, context, e.into())
+        })?;
     }
     Ok(())
 }
 
-fn set_rlimit(name: &str, value: &str) -> Result<(), String> {
+fn set_rlimit(name: &str, value: &str) -> Result<(), StartError> {
     let resource = match name {
         "as" => libc::RLIMIT_AS,
         "core" => libc::RLIMIT_CORE,
@@ -423,14 +449,18 @@ fn set_rlimit(name: &str, value: &str) -> Result<(), String> {
         "rttime" => libc::RLIMIT_RTTIME,
         "sigpending" => libc::RLIMIT_SIGPENDING,
         "stack" => libc::RLIMIT_STACK,
-        _ => return Err(format!("lxc.prlimit.{name}: unknown resource")),
+        _ => {
+            return Err(setup_failed(format!(
+                "lxc.prlimit.{name}: unknown resource"
+            )));
+        }
     };
-    let parse = |text: &str| -> Result<u64, String> {
+    let parse = |text: &str| -> Result<u64, StartError> {
         if text == "unlimited" {
             Ok(libc::RLIM_INFINITY)
         } else {
             text.parse()
-                .map_err(|_| format!("lxc.prlimit.{name}: invalid value '{value}'"))
+                .map_err(|_| setup_failed(format!("lxc.prlimit.{name}: invalid value '{value}'")))
         }
     };
     let (soft, hard) = match value.split_once(':') {
@@ -450,15 +480,16 @@ fn set_rlimit(name: &str, value: &str) -> Result<(), String> {
 
 /// Exec init: an absolute path as given, else looked up in the standard PATH inside the
 /// container (LXC does the same for `lxc.init.cmd`).
-fn exec_init(init: &InitPlan) -> Result<std::convert::Infallible, String> {
+fn exec_init(init: &InitPlan) -> Result<std::convert::Infallible, StartError> {
     if init.gid != 0 && unsafe { libc::setresgid(init.gid, init.gid, init.gid) } != 0 {
         return Err(os_err(&format!("lxc.init.gid {}", init.gid)));
     }
     if init.uid != 0 && unsafe { libc::setresuid(init.uid, init.uid, init.uid) } != 0 {
         return Err(os_err(&format!("lxc.init.uid {}", init.uid)));
     }
-    std::env::set_current_dir(&init.cwd).map_err(|e| format!("chdir '{}': {e}", init.cwd))?;
-    exec_command(&init.argv, &init.env, "init")
+    std::env::set_current_dir(&init.cwd)
+        .map_err(|e| StartError::io(StartStep::Setup, format!("chdir '{}'", init.cwd), e))?;
+    exec_with_lookup(&init.argv, &init.env, "init")
 }
 
 /// execve with a PATH lookup for bare names. Arguments and environment are byte strings,
@@ -468,11 +499,25 @@ pub fn exec_command(
     env: &[impl AsRef<std::ffi::OsStr>],
     what: &str,
 ) -> Result<std::convert::Infallible, String> {
+    exec_with_lookup(argv, env, what).map_err(|e| e.to_string())
+}
+
+/// [`exec_command`], with the step and the operating-system error kept.
+fn exec_with_lookup(
+    argv: &[impl AsRef<std::ffi::OsStr>],
+    env: &[impl AsRef<std::ffi::OsStr>],
+    what: &str,
+) -> Result<std::convert::Infallible, StartError> {
     use std::os::unix::ffi::OsStrExt;
+    let failed = |message: String| StartError::new(StartStep::Exec, message);
     let bytes = |s: &std::ffi::OsStr| s.as_bytes().to_vec();
     let to_c = |s: &std::ffi::OsStr| {
-        CString::new(bytes(s))
-            .map_err(|_| format!("NUL byte in '{}'", crate::text::for_message(s.as_bytes())))
+        CString::new(bytes(s)).map_err(|_| {
+            failed(format!(
+                "NUL byte in '{}'",
+                crate::text::for_message(s.as_bytes())
+            ))
+        })
     };
     let c_argv: Vec<CString> = argv
         .iter()
@@ -487,7 +532,7 @@ pub fn exec_command(
     let mut env_ptrs: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let Some(program) = c_argv.first().map(|c| c.as_bytes()) else {
-        return Err(format!("unable to exec {what}: no command"));
+        return Err(failed(format!("unable to exec {what}: no command")));
     };
     let candidates: Vec<Vec<u8>> = if program.contains(&b'/') {
         vec![program.to_vec()]
@@ -504,15 +549,16 @@ pub fn exec_command(
     let mut last = io::Error::from_raw_os_error(libc::ENOENT);
     reset_signals();
     for candidate in candidates {
-        let c_path = CString::new(candidate).map_err(|_| "NUL byte in path".to_string())?;
+        let c_path = CString::new(candidate).map_err(|_| failed("NUL byte in path".into()))?;
         // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
         unsafe { libc::execve(c_path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
         last = io::Error::last_os_error();
     }
-    Err(format!(
-        "unable to exec {what} '{}': {last}",
+    let context = format!(
+        "unable to exec {what} '{}'",
         crate::text::for_message(program)
-    ))
+    );
+    Err(StartError::io(StartStep::Exec, context, last))
 }
 
 /// Give init the signal state a freshly booted init has: nothing blocked (the monitor blocks
