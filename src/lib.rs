@@ -17,6 +17,7 @@ pub mod config;
 pub mod host;
 pub mod mount;
 pub mod net;
+pub mod report;
 pub mod runtime;
 pub mod setup;
 #[cfg(test)]
@@ -27,3 +28,4 @@ pub mod text;
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
 pub use host::{Container, CreateOptions, Error, Host, StartOptions};
+pub use report::{Event, Observer};
