@@ -126,7 +126,10 @@ fn lines_of(events: &str, operation: &str, kinds: &[&str]) -> Vec<String> {
 
 /// Output lines, the extraction's speed left out (the only part that differs between runs).
 fn output_lines(text: &str) -> Vec<String> {
-    text.lines().map(str::to_string).map(without_timing).collect()
+    text.lines()
+        .map(str::to_string)
+        .map(without_timing)
+        .collect()
 }
 
 fn without_timing(line: String) -> String {
@@ -185,7 +188,9 @@ fn parent() {
     let created = lines_of(&events, "create", &["info"]);
     assert_eq!(created, output_lines(&out), "create's stdout");
     assert!(
-        created.iter().any(|l| l.starts_with("extracting archive '")),
+        created
+            .iter()
+            .any(|l| l.starts_with("extracting archive '")),
         "{created:?}"
     );
     assert!(
@@ -216,7 +221,11 @@ fn parent() {
     );
     // The steps of the start, the monitor's among them, came back as debug events.
     let steps = lines_of(&events, "start", &["debug"]);
-    for step in ["pct: start plan built", "monitor: running", "pct: init runs"] {
+    for step in [
+        "pct: start plan built",
+        "monitor: running",
+        "pct: init runs",
+    ] {
         assert!(
             steps
                 .iter()
