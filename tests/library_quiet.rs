@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{TestRoot, busybox_template, ct::force_cleanup};
 use corral::host::DestroyOptions;
@@ -20,10 +21,14 @@ const CHILD_EVENTS: &str = "CORRAL_QUIET_TEST_EVENTS";
 const LIBRARY_CT: u32 = 9000;
 const PCT_CT: u32 = 9001;
 
-/// The options both containers are created with: an `unused0` (ignored with a warning) and
-/// `features: mknod=1` on a privileged container (a warning of every start).
+/// The options both containers are created with: an `unused0` (ignored with a warning),
+/// `features: mknod=1` on a privileged container (a warning of every start), and a
+/// hookscript that fails before the stop (a warning of the stop) and after it (in the
+/// monitor, which has no caller left to tell: it goes to the container's log).
 const UNUSED: &str = "local:9000/vm-9000-disk-9.raw";
 const FEATURES: &str = "mknod=1";
+const HOOKSCRIPT: &str = "local:snippets/hook.sh";
+const HOOK: &str = "#!/bin/sh\ncase \"$2\" in pre-stop|post-stop) exit 1 ;; esac\n";
 
 fn main() {
     match std::env::var_os(CHILD_ROOT) {
@@ -69,6 +74,7 @@ fn child(root: &Path) {
             options: vec![
                 ("unused0".into(), UNUSED.into()),
                 ("features".into(), FEATURES.into()),
+                ("hookscript".into(), HOOKSCRIPT.into()),
             ],
             unprivileged: Some(false),
             progress: true,
@@ -145,6 +151,12 @@ fn without_timing(line: String) -> String {
 fn parent() {
     let root = TestRoot::new();
     let template = root.install_template(&busybox_template());
+    root.write("var/lib/vz/snippets/hook.sh", HOOK);
+    std::fs::set_permissions(
+        root.join("var/lib/vz/snippets/hook.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let _cleanup = [Cleanup(&root, LIBRARY_CT), Cleanup(&root, PCT_CT)];
     let events_path = root.join("library-events");
 
@@ -181,6 +193,8 @@ fn parent() {
         UNUSED,
         "--features",
         FEATURES,
+        "--hookscript",
+        HOOKSCRIPT,
         "--unprivileged",
         "0",
     ]);
@@ -237,10 +251,27 @@ fn parent() {
     let (code, out, err) = root.pct(&["stop", &id]);
     assert_eq!(code, 0, "pct stop: {err}");
     assert_eq!(output_lines(&out), lines_of(&events, "stop", &["info"]));
+    let hook_failed = |vmid: u32, phase: &str| {
+        format!(
+            "hookscript error for {vmid} on {phase}: command '{} {vmid} {phase}' failed: exit code 1",
+            root.join("var/lib/vz/snippets/hook.sh").display()
+        )
+    };
     assert_eq!(
-        output_lines(&err),
-        lines_of(&events, "stop", &["warning", "notice"])
+        lines_of(&events, "stop", &["warning", "notice"]),
+        [hook_failed(LIBRARY_CT, "pre-stop")]
     );
+    assert_eq!(output_lines(&err), [hook_failed(PCT_CT, "pre-stop")]);
+    // The monitor's own message, after the start returned, is in the container's log.
+    for vmid in [LIBRARY_CT, PCT_CT] {
+        let log = root.join(&format!("var/log/corral/{vmid}.log"));
+        let wanted = hook_failed(vmid, "post-stop");
+        common::ct::wait_until(
+            "the post-stop hook's failure in the log",
+            Duration::from_secs(10),
+            || std::fs::read_to_string(&log).is_ok_and(|text| text.lines().any(|l| l == wanted)),
+        );
+    }
 
     let (code, out, err) = root.pct(&["destroy", &id, "--purge"]);
     assert_eq!(code, 0, "pct destroy: {err}");
