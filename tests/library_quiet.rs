@@ -87,6 +87,15 @@ fn child(root: &Path) {
         })?;
         *operation.lock().unwrap() = "stop";
         ct.stop(false)?;
+        // In the foreground the monitor runs in this process, its messages to the caller.
+        *operation.lock().unwrap() = "foreground";
+        append_init(root, LIBRARY_CT);
+        let exit = ct.start(&StartOptions {
+            foreground: true,
+            debug: true,
+            ..Default::default()
+        })?;
+        assert_eq!(exit, Some(corral::runtime::monitor::InitExit::Exited(0)));
         *operation.lock().unwrap() = "destroy";
         let warnings = ct.destroy(DestroyOptions {
             purge: true,
@@ -105,6 +114,18 @@ fn child(root: &Path) {
     }
     std::fs::write(events_path, text).expect("write the events");
     std::process::exit(if result.is_ok() { 0 } else { 1 });
+}
+
+/// An init that ends at once, for a start in the foreground.
+fn append_init(root: &Path, vmid: u32) {
+    use std::io::Write;
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join(format!("etc/pve/lxc/{vmid}.conf")))
+        .unwrap();
+    config
+        .write_all(b"lxc.init.cmd: /bin/sh -c true\n")
+        .unwrap();
 }
 
 /// Stops and removes what a failed run left.
@@ -272,6 +293,32 @@ fn parent() {
             || std::fs::read_to_string(&log).is_ok_and(|text| text.lines().any(|l| l == wanted)),
         );
     }
+
+    append_init(root.path(), PCT_CT);
+    let (code, out, err) = root.pct(&["start", &id, "--foreground"]);
+    assert_eq!(code, 0, "pct start --foreground: {err}");
+    assert_eq!(
+        output_lines(&out),
+        lines_of(&events, "foreground", &["info"])
+    );
+    let foreground: Vec<String> = lines_of(&events, "foreground", &["warning", "notice"])
+        .into_iter()
+        .map(|line| line.replace(&LIBRARY_CT.to_string(), &id))
+        .collect();
+    assert_eq!(foreground, output_lines(&err), "foreground start's stderr");
+    assert!(
+        foreground.contains(&hook_failed(PCT_CT, "post-stop")),
+        "{foreground:?}"
+    );
+    // The steps of the container's child came through the pipe, in order.
+    let steps = lines_of(&events, "foreground", &["debug"]);
+    let position = |step: &str| {
+        steps
+            .iter()
+            .position(|l| l.ends_with(&format!("ms  {step}")))
+            .unwrap_or_else(|| panic!("no step '{step}' in {steps:?}"))
+    };
+    assert!(position("child: exec /bin/sh -c true") < position("monitor: stopped"));
 
     let (code, out, err) = root.pct(&["destroy", &id, "--purge"]);
     assert_eq!(code, 0, "pct destroy: {err}");
