@@ -224,6 +224,13 @@ fn follow_child(
     use crate::report::Event;
     let observer = &options.observer;
     let say = |text: &str| observer.warning(text);
+    // Progress starts now, so that a rate shown from it counts from the start.
+    if options.progress {
+        observer.emit(Event::Progress {
+            done: 0,
+            total: archive_len,
+        });
+    }
     let mut input = File::from(pipe);
     let mut outcome = None;
     loop {
