@@ -5,7 +5,7 @@
 //! e.g. `cargo run --example create_container -- /var/tmp/demo 200 local:vztmpl/busybox.tar.gz`
 //! (the template must be in `<host-root>/var/lib/vz/template/cache`).
 
-use corral::{CreateOptions, Host, Vmid};
+use corral::{CreateOptions, Host, Observer, Vmid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
@@ -13,7 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: create_container <host-root> <vmid> <template>");
         std::process::exit(2);
     };
-    let host = Host::open(&root)?;
+    // The library prints nothing: its progress lines and warnings come to this observer.
+    let host = Host::open(&root)?.with_observer(Observer::new(|event| {
+        if let Some(text) = event.text() {
+            eprintln!("{text}");
+        }
+    }));
     let Some(vmid) = vmid.to_str() else {
         eprintln!("vmid: value is not valid UTF-8");
         std::process::exit(2);

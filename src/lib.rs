@@ -17,6 +17,7 @@ pub mod config;
 pub mod host;
 pub mod mount;
 pub mod net;
+pub mod report;
 pub mod runtime;
 pub mod setup;
 #[cfg(test)]
@@ -27,4 +28,5 @@ pub mod text;
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
 pub use host::{Container, CreateOptions, Error, Host, StartOptions};
+pub use report::{Event, Observer};
 pub use runtime::{StartError, StartStep};

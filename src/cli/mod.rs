@@ -4,6 +4,7 @@
 mod argv;
 mod interrupt;
 mod output;
+mod printer;
 mod terminal;
 mod tree;
 
@@ -75,10 +76,11 @@ where
 }
 
 fn host(matches: &ArgMatches) -> Result<Host, Error> {
-    match matches.get_one::<PathBuf>("root") {
+    let host = match matches.get_one::<PathBuf>("root") {
         Some(root) => Host::open(root),
         None => Host::open("/"),
-    }
+    }?;
+    Ok(host.with_observer(printer::observer()))
 }
 
 fn vmid(matches: &ArgMatches) -> Result<Vmid, Error> {
@@ -147,7 +149,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
     match name {
         "list" => {
             let (entries, warnings) = host(m)?.list()?;
-            crate::host::print_warnings(&warnings);
+            printer::print_warnings(&warnings);
             output::list(&entries, format(m));
         }
         "config" => {
@@ -221,7 +223,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 destroy_unreferenced_disks: flag(m, "destroy-unreferenced-disks")?,
             };
             let warnings = host.container(vmid(m)?).destroy(options)?;
-            crate::host::print_warnings(&warnings);
+            printer::print_warnings(&warnings);
         }
         "set" => {
             let host = host(m)?;
@@ -246,7 +248,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             let warnings = host
                 .container(vmid(m)?)
                 .set(&request, m.get_one::<String>("digest").map(String::as_str))?;
-            crate::host::print_warnings(&warnings);
+            printer::print_warnings(&warnings);
         }
         "pending" => {
             output::pending(&host(m)?.container(vmid(m)?).pending()?, format(m));

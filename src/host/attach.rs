@@ -120,7 +120,13 @@ impl Container<'_> {
         connection
             .set_read_timeout(None)
             .map_err(|e| Error::io("console", e))?;
-        eprint!("{}", terminal::console_banner(tty, escape));
+        // The banner is for the person at the terminal: a notice the caller shows (pct on
+        // stderr) before the relay takes the terminal over, or that an embedder relaying
+        // the console elsewhere shows its own way. Its last newline is the notice's end.
+        let banner = terminal::console_banner(tty, escape);
+        self.host
+            .observer()
+            .notice(banner.strip_suffix('\n').unwrap_or(&banner));
         let raw = terminal::RawMode::enable(std::io::stdin().as_fd())
             .map_err(|e| Error::io("console", e))?;
         let relayed = terminal::relay(&master, Some(escape), true);

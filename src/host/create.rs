@@ -25,7 +25,8 @@ pub struct CreateOptions {
     /// Allow overwriting an existing config of a stopped container.
     pub force: bool,
     pub ignore_unpack_errors: bool,
-    /// Draw a progress bar on a terminal.
+    /// Report how far the extraction has come ([`Event::Progress`](crate::Event::Progress))
+    /// to the host's observer; `pct` draws a progress bar from it on a terminal.
     pub progress: bool,
     /// Root's password inside the container: plain text, or a crypt hash used as it is.
     pub password: Option<String>,
@@ -65,7 +66,9 @@ impl Container<'_> {
                     }),
                 }
             } else if key.starts_with("unused") && key[6..].parse::<u16>().is_ok() {
-                eprintln!("ignoring '{key}', cannot create/restore with unused volume");
+                self.host.observer().warning(format!(
+                    "ignoring '{key}', cannot create/restore with unused volume"
+                ));
             } else if key == "rootfs" || is_mp_key(key) {
                 // A bare number is a size on the default storage.
                 let value = if is_plain_number(value) {
@@ -191,6 +194,7 @@ impl Container<'_> {
         let _lock = super::ConfigLock::acquire(
             &super::lock::lock_path(self.host.root(), self.vmid.get()),
             super::CREATE_LOCK_TIMEOUT,
+            self.host.observer(),
         )?;
         if self.exists() {
             if !force {
@@ -314,7 +318,8 @@ impl Container<'_> {
         if let Some(map) = &id_map {
             shift_mount_roots(rootfs, config, map)?;
         }
-        println!("extracting archive '{}'", template.display());
+        let observer = self.host.observer();
+        observer.info(format!("extracting archive '{}'", template.display()));
         let started = std::time::Instant::now();
         let summary = extract_template(
             template,
@@ -324,9 +329,10 @@ impl Container<'_> {
                 progress: options.progress,
                 ignore_unpack_errors: options.ignore_unpack_errors,
                 cancel: options.cancel.clone(),
+                observer: observer.clone(),
             },
         )?;
-        println!("{}", totals_line(summary.bytes, started.elapsed()));
+        observer.info(totals_line(summary.bytes, started.elapsed()));
         options.check_cancel()?;
 
         let guest = GuestConfig::from_section(&config.main).map_err(Error::Failed)?;
@@ -347,21 +353,22 @@ impl Container<'_> {
             Err(error) => &error.report,
         };
         for warning in &report.warnings {
-            eprintln!("{warning}");
+            observer.warning(warning.clone());
         }
         for message in &report.messages {
-            println!("{message}");
+            observer.info(message.clone());
         }
         let outcome = result.map_err(|e| Error::Failed(e.message))?;
         // The plugin setup detected is the one whose rules find the architecture.
         if config.main.get("arch").is_none() {
             match guest_arch(rootfs, &outcome.ostype) {
                 Some(arch) => {
-                    println!("Detected container architecture: {arch}");
+                    observer.info(format!("Detected container architecture: {arch}"));
                     config.main.set("arch", arch.into());
                 }
                 None => {
-                    println!("Falling back to amd64.\nUse `pct set VMID --arch ARCH` to change.");
+                    observer
+                        .info("Falling back to amd64.\nUse `pct set VMID --arch ARCH` to change.");
                     config.main.set("arch", "amd64".into());
                 }
             }

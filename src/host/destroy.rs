@@ -82,7 +82,9 @@ impl Container<'_> {
             return Err(Error::Failed(not_freed.join("\n")));
         }
         if options.purge {
-            println!("purging CT {vmid} from related configurations..");
+            self.host
+                .observer()
+                .info(format!("purging CT {vmid} from related configurations.."));
         }
         crate::runtime::apparmor::forget(self.host.root(), vmid.get());
         let _ = fs::remove_dir(&rootfs_dir);

@@ -13,6 +13,7 @@ use super::volumes::{mount_points_in_order, volume_source};
 use super::{Container, Error, Host, check_lock};
 use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::config::{Config, Section, Warning};
+use crate::report::Event;
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
 use crate::runtime::liveness::init_pidfd;
@@ -33,7 +34,7 @@ pub type BulkOutcome = (u32, Result<(), Error>);
 pub struct StartOptions {
     /// Ignore a lock on the config (root only in pct).
     pub skiplock: bool,
-    /// Log every step of the monitor to stderr.
+    /// Report every step of the start as an [`Event::Debug`](crate::Event::Debug) line.
     pub debug: bool,
     /// Run the monitor in this process until init exits (like `lxc-start -F`); the post-start
     /// hook is not run.
@@ -245,11 +246,15 @@ impl Container<'_> {
     }
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
+    /// What it has to say (pending changes that failed, `WARN:` lines of the plan, a failed
+    /// post-start hook, the steps with `debug`) goes to the host's observer.
     pub fn start(&self, options: &StartOptions) -> Result<Option<InitExit>, Error> {
-        let trace = if options.debug {
-            Trace::to_stderr(trace::now_ns())
-        } else {
-            Trace::off()
+        let observer = self.host.observer();
+        let debug = options.debug.then(trace::now_ns);
+        let step = |text: &str| {
+            if let Some(origin) = debug {
+                observer.emit(Event::Debug(trace::caller_line(origin, text)));
+            }
         };
         let vmid = self.vmid.get();
         let lock = self.lock()?;
@@ -267,7 +272,7 @@ impl Container<'_> {
         }
         if !config.pending.is_empty() {
             for warning in config.apply_pending() {
-                eprintln!("{}", warning.0);
+                observer.warning(warning.0);
             }
             self.write_config(&config)?;
         }
@@ -278,7 +283,7 @@ impl Container<'_> {
         };
         let plan =
             StartPlan::build(vmid, &config.main, &facts).map_err(failed_at(StartStep::Plan))?;
-        trace.step("pct: start plan built");
+        step("pct: start plan built");
         if (options.strict_limits || self.host.strict_limits())
             && !plan.cgroup.unenforced.is_empty()
         {
@@ -288,7 +293,7 @@ impl Container<'_> {
             )));
         }
         for warning in &plan.warnings {
-            eprintln!("WARN: {warning}");
+            observer.warning(format!("WARN: {warning}"));
         }
         let state = self.state_dir();
         // Leftovers of a container that died with its monitor: nothing runs, clear them.
@@ -309,17 +314,17 @@ impl Container<'_> {
         let failed = |error: StartError| Error::start(self.vmid, error);
         if options.foreground {
             drop(lock);
-            return monitor::run(self.host.root(), &plan, None, trace)
+            return run_in_foreground(self.host.root(), &plan, debug, observer)
                 .map(Some)
                 .map_err(failed);
         }
-        monitor::launch(self.host.root(), &plan, trace).map_err(failed)?;
-        trace.step("pct: init runs");
+        monitor::launch(self.host.root(), &plan, debug, observer).map_err(failed)?;
+        step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript
             && let Err(message) = run_hookscript(hook, vmid, Phase::PostStart, None)
         {
-            eprintln!("{message}");
+            observer.warning(message);
         }
         Ok(None)
     }
@@ -449,7 +454,7 @@ impl Container<'_> {
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
             && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
         {
-            eprintln!("{message}");
+            self.host.observer().warning(message);
         }
     }
 
@@ -470,7 +475,7 @@ impl Container<'_> {
             let cgroup = ContainerCgroup::of(&hierarchy, self.vmid.get());
             cgroup.wait_empty(Duration::from_secs(10));
             if let Err(e) = cgroup.remove() {
-                eprintln!("{e}");
+                self.host.observer().warning(e.to_string());
             }
             MonitorCgroup::of(&hierarchy, self.vmid.get()).remove_if_empty();
         }
@@ -479,9 +484,46 @@ impl Container<'_> {
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
             && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
         {
-            eprintln!("{message}");
+            self.host.observer().warning(message);
         }
     }
+}
+
+/// Run the monitor in this process until init ends. With `debug`, its steps and those of the
+/// container's child, written with plain write(2) (all the child may do before exec), come
+/// through a pipe that a thread of this call reads and hands to `observer` line by line.
+fn run_in_foreground(
+    host_root: &std::path::Path,
+    plan: &StartPlan,
+    debug: Option<u64>,
+    observer: &crate::report::Observer,
+) -> Result<InitExit, StartError> {
+    let Some(origin) = debug else {
+        return monitor::run(host_root, plan, None, Trace::off(), observer);
+    };
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
+        StartError::io(
+            StartStep::Monitor,
+            "unable to create the step log pipe",
+            e.into(),
+        )
+    })?;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(std::fs::File::from(read)).lines() {
+                let Ok(line) = line else { break };
+                if let Some(step) = trace::relayed_line(&line) {
+                    observer.emit(Event::Debug(step));
+                }
+            }
+        });
+        let trace = Trace::to_report(std::os::fd::AsRawFd::as_raw_fd(&write), origin);
+        let result = monitor::run(host_root, plan, None, trace, observer);
+        // The last writer goes: the reader sees the end and the scope can close.
+        drop(write);
+        result
+    })
 }
 
 /// Wait until the monitor closes the connection (it exits once the container is gone).

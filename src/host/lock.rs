@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::Error;
+use crate::report::Observer;
 
 /// Held while a config is read, changed and written; released on drop.
 pub struct ConfigLock {
@@ -13,8 +14,13 @@ pub struct ConfigLock {
 }
 
 impl ConfigLock {
-    /// pct waits 10 s for the lock (5 s when creating) and then gives up.
-    pub fn acquire(path: &Path, timeout: Duration) -> Result<ConfigLock, Error> {
+    /// pct waits 10 s for the lock (5 s when creating) and then gives up; that it waits is
+    /// told to `observer` once.
+    pub fn acquire(
+        path: &Path,
+        timeout: Duration,
+        observer: &Observer,
+    ) -> Result<ConfigLock, Error> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| {
                 Error::io(
@@ -35,7 +41,7 @@ impl ConfigLock {
                 Ok(()) => return Ok(ConfigLock { _file: file }),
                 Err(fs::TryLockError::WouldBlock) => {
                     if !announced {
-                        eprintln!("trying to acquire lock...");
+                        observer.notice("trying to acquire lock...");
                         announced = true;
                     }
                     if Instant::now() >= deadline {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, ParseMode, Vmid, Warning};
+use crate::report::Observer;
 use crate::storage::StorageConfig;
 
 mod attach;
@@ -33,10 +34,13 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 const CREATE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A host root. `Host::open("/")` is the real machine; tests open a temporary directory.
+/// What its operations have to say while they run goes to its [`Observer`] (see
+/// [`Host::with_observer`]); the library itself never prints.
 #[derive(Debug, Clone)]
 pub struct Host {
     root: PathBuf,
     node: String,
+    observer: Observer,
 }
 
 /// One container id on a host; it need not exist yet.
@@ -63,7 +67,23 @@ impl Host {
             .nodename()
             .to_string_lossy()
             .into_owned();
-        Ok(Host { root, node })
+        Ok(Host {
+            root,
+            node,
+            observer: Observer::none(),
+        })
+    }
+
+    /// The same host, its operations reporting to `observer` (pct's progress lines and
+    /// warnings, as [`Event`](crate::Event)s). A program running operations for several
+    /// callers gives each its own clone.
+    pub fn with_observer(mut self, observer: Observer) -> Host {
+        self.observer = observer;
+        self
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
     }
 
     /// The root given by `CORRAL_ROOT`, else `/`.
@@ -161,6 +181,7 @@ impl<'h> Container<'h> {
         ConfigLock::acquire(
             &lock::lock_path(&self.host.root, self.vmid.get()),
             LOCK_TIMEOUT,
+            &self.host.observer,
         )
     }
 
@@ -179,10 +200,10 @@ impl<'h> Container<'h> {
         }
     }
 
-    /// Parse the config leniently, as pct reads it; warnings are printed to stderr.
+    /// Parse the config leniently, as pct reads it; its warnings go to the host's observer.
     pub fn config(&self) -> Result<Config, Error> {
         let (config, warnings) = self.config_with_warnings()?;
-        print_warnings(&warnings);
+        self.host.report_warnings(&warnings);
         Ok(config)
     }
 
@@ -195,7 +216,7 @@ impl<'h> Container<'h> {
     pub fn config_and_digest(&self) -> Result<(Config, String), Error> {
         let text = self.read_config_raw()?;
         let (config, warnings) = Config::parse(self.vmid, &text, ParseMode::Lenient)?;
-        print_warnings(&warnings);
+        self.host.report_warnings(&warnings);
         Ok((config, Config::digest(&text)))
     }
 
@@ -259,10 +280,12 @@ impl Drop for StagedConfig {
     }
 }
 
-/// pct prints parse warnings to stderr and carries on.
-pub fn print_warnings(warnings: &[Warning]) {
-    for warning in warnings {
-        eprintln!("{}", warning.0);
+impl Host {
+    /// pct prints parse warnings to stderr and carries on.
+    pub(crate) fn report_warnings(&self, warnings: &[Warning]) {
+        for warning in warnings {
+            self.observer.warning(warning.0.clone());
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use super::create::{
     allocation_size, check_volume, fill_net_defaults, is_mp_key, is_net_key, parse_mount_point,
 };
-use super::{Container, Error, check_lock, print_warnings};
+use super::{Container, Error, check_lock};
 use crate::config::{Config, PendingChange, SetRequest, Warning};
 use crate::mount::unmount_tree;
 use crate::storage::{Allocation, VolumeId};
@@ -168,7 +168,7 @@ impl Container<'_> {
     pub fn mount(&self) -> Result<std::path::PathBuf, Error> {
         let _lock = self.lock()?;
         let (config, warnings) = self.config_with_warnings()?;
-        print_warnings(&warnings);
+        self.host.report_warnings(&warnings);
         check_lock(&config)?;
         if self.running_init().is_some() {
             // Its volumes are in use by the container: a second mount would bypass it.

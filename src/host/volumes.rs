@@ -21,6 +21,8 @@ pub struct MountedVolumes {
     /// Each mounted volume's root, opened right after mounting: `syncfs` on it reports the
     /// write errors its file system saw since.
     roots: Vec<MountedRoot>,
+    /// Hears of an unmount that failed on drop, which has no caller to return it to.
+    observer: crate::report::Observer,
 }
 
 struct MountedRoot {
@@ -135,7 +137,10 @@ impl Drop for MountedVolumes {
         if self.armed
             && let Err(e) = unmount_tree(&self.rootfs)
         {
-            eprintln!("unable to unmount '{}': {e}", self.rootfs.display());
+            self.observer.warning(format!(
+                "unable to unmount '{}': {e}",
+                self.rootfs.display()
+            ));
         }
     }
 }
@@ -224,6 +229,7 @@ impl Container<'_> {
             rootfs: rootfs.clone(),
             armed: false,
             roots: Vec::new(),
+            observer: self.host.observer().clone(),
         };
         for (index, (key, mp)) in points.iter().enumerate() {
             let source = volume_source(self.host, storage, mp)?;

@@ -21,10 +21,11 @@ use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::start_error::{StartError, StartStep};
 use super::state::{InitState, StateDir, process_start_time};
-use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
+use super::trace::{Trace, caller_line, relayed_line};
 use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::mount::container::HostPaths;
 use crate::mount::mount_volume_owned;
+use crate::report::{Event, Observer};
 
 /// How a container's init ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +84,16 @@ fn open_log(host_root: &Path, vmid: u32) -> Option<File> {
 /// The monitor is a fork of this process, detached through a second fork (so it is never
 /// this process's zombie) and its own session, with no terminal; it appears in `ps` as
 /// `corral monitor <vmid>`. Forking without exec spares every start the loading of a fresh
-/// binary; in the child nothing but the monitor runs, with its own descriptors only. When
-/// `trace` is on, the monitor's step log is copied to stderr as it comes.
-pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), StartError> {
+/// binary; in the child nothing but the monitor runs, with its own descriptors only. With
+/// `debug` (the origin of the step times), the monitor's step log goes to `observer` as it
+/// comes. What the monitor has to say once detached goes to the container's log
+/// ([`log_path`]), as it does not concern the caller, who may be long gone.
+pub fn launch(
+    host_root: &Path,
+    plan: &StartPlan,
+    debug: Option<u64>,
+    observer: &Observer,
+) -> Result<(), StartError> {
     let vmid = plan.vmid;
     let (report_read, report_write) = UnixStream::pair()
         .map_err(|e| StartError::io(StartStep::Monitor, "unable to create report socket", e))?;
@@ -98,7 +106,9 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
     // Best effort: without a v2 hierarchy the monitor stays in the caller's cgroup.
     let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
     let monitor_cgroup_fd = monitor_cgroup.as_ref().and_then(|c| c.fd().ok());
-    trace.step("pct: fork the monitor");
+    if let Some(origin) = debug {
+        observer.emit(Event::Debug(caller_line(origin, "pct: fork the monitor")));
+    }
     // SAFETY: fork; the child only forks again and exits, or becomes the monitor and never
     // returns (it leaves through _exit).
     let intermediate = unsafe { libc::fork() };
@@ -139,14 +149,15 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
         drop(report_read);
         let code = match become_monitor(vmid, &null, log.as_ref().unwrap_or(&null), report_write) {
             Ok(report) => {
-                let trace = if trace.is_on() {
-                    Trace::to_report(report.as_raw_fd(), trace.origin())
-                } else {
-                    Trace::off()
+                let trace = match debug {
+                    Some(origin) => Trace::to_report(report.as_raw_fd(), origin),
+                    None => Trace::off(),
                 };
                 trace.step("monitor: running");
                 let signals = termination_signal_fd();
-                let code = match run_supervised(host_root, plan, Some(report), trace, signals) {
+                let log = log_observer(host_root, vmid);
+                let code = match run_supervised(host_root, plan, Some(report), trace, signals, log)
+                {
                     Ok(exit) => exit.code(),
                     Err(_) => 1,
                 };
@@ -173,8 +184,8 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
     let mut report = String::new();
     for line in BufReader::new(report_read).lines() {
         let Ok(line) = line else { break };
-        match line.strip_prefix(REPORT_PREFIX) {
-            Some(step) => eprintln!("{STDERR_PREFIX}{step}"),
+        match relayed_line(&line) {
+            Some(step) => observer.emit(Event::Debug(step)),
             None => {
                 report.push_str(&line);
                 report.push('\n');
@@ -195,6 +206,18 @@ pub fn launch(host_root: &Path, plan: &StartPlan, trace: Trace) -> Result<(), St
     } else {
         StartError::decode(report, StartStep::Monitor)
     })
+}
+
+/// The detached monitor's messages, one line each, appended to the container's log.
+fn log_observer(host_root: &Path, vmid: u32) -> Observer {
+    match open_log(host_root, vmid) {
+        Some(log) => Observer::new(move |event| {
+            if let Some(text) = event.text() {
+                let _ = writeln!(&log, "{text}");
+            }
+        }),
+        None => Observer::none(),
+    }
 }
 
 /// Turn the freshly forked child into the monitor: its own session, /dev/null for input and
@@ -286,14 +309,16 @@ fn argument_area() -> Option<((usize, usize), (usize, usize))> {
 
 /// Run a container to its end in this process: stage, clone init, report, supervise, clean
 /// up. `report` gets `ok` once init runs, or the error; `trace` hears of each step of the
-/// start. Returns how init ended.
+/// start; `observer` hears the warnings and messages (guest setup, hooks, cleanup). Returns
+/// how init ended.
 pub fn run(
     host_root: &Path,
     plan: &StartPlan,
     report: Option<UnixStream>,
     trace: Trace,
+    observer: &Observer,
 ) -> Result<InitExit, StartError> {
-    run_supervised(host_root, plan, report, trace, None)
+    run_supervised(host_root, plan, report, trace, None, observer.clone())
 }
 
 /// `run`, with a signalfd of the termination signals when this process is a detached
@@ -304,6 +329,7 @@ fn run_supervised(
     mut report: Option<UnixStream>,
     trace: Trace,
     termination: Option<OwnedFd>,
+    observer: Observer,
 ) -> Result<InitExit, StartError> {
     let vmid = plan.vmid;
     let state = StateDir::new(host_root, vmid);
@@ -315,7 +341,7 @@ fn run_supervised(
     };
     // Hooks run in the host's mount namespace, not in the monitor's private one.
     let host_ns = File::open("/proc/self/ns/mnt").ok();
-    let mut monitor = match Monitor::prepare(host_root, plan, &state, trace) {
+    let mut monitor = match Monitor::prepare(host_root, plan, &state, trace, observer) {
         Ok(monitor) => monitor,
         Err(error) => {
             say(&error.encode());
@@ -358,7 +384,7 @@ fn run_supervised(
     if let Some(hook) = &plan.hookscript
         && let Err(message) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
     {
-        eprintln!("{message}");
+        monitor.observer.warning(message);
     }
     Ok(exit)
 }
@@ -403,6 +429,8 @@ struct Monitor {
     terminating: bool,
     /// When a container asked to halt by a termination signal is killed if still running.
     kill_deadline: Option<std::time::Instant>,
+    /// Hears the monitor's messages: the caller of a foreground start, else the log.
+    observer: Observer,
 }
 
 impl Monitor {
@@ -411,6 +439,7 @@ impl Monitor {
         plan: &StartPlan,
         state: &StateDir,
         trace: Trace,
+        observer: Observer,
     ) -> Result<Monitor, StartError> {
         let setup_failed = |message| StartError::new(StartStep::MonitorSetup, message);
         // A mount namespace of our own: the staged rootfs is invisible to the host and goes
@@ -440,6 +469,7 @@ impl Monitor {
             termination: None,
             terminating: false,
             kill_deadline: None,
+            observer,
         };
         if let Err(error) = monitor.stage(plan) {
             monitor.teardown(state);
@@ -485,7 +515,7 @@ impl Monitor {
             apply_mount_options(&host_path, volume).map_err(at(StartStep::Mount))?;
         }
         self.trace.step("monitor: guest setup (pre-start)");
-        run_guest_setup(&self.rootfs, plan).map_err(at(StartStep::GuestSetup))?;
+        run_guest_setup(&self.rootfs, plan, &self.observer).map_err(at(StartStep::GuestSetup))?;
         self.halt_signal = halt_signal(plan.halt_signal.as_deref(), || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
         })
@@ -959,7 +989,7 @@ impl Monitor {
             let _ = cgroup.kill();
             cgroup.wait_empty(std::time::Duration::from_secs(10));
             if let Err(e) = cgroup.remove() {
-                eprintln!("{e}");
+                self.observer.warning(e.to_string());
             }
         }
         self.trace.step("monitor: unmount the staged rootfs");
@@ -969,7 +999,10 @@ impl Monitor {
         if let Err(e) =
             rustix::mount::unmount(&self.rootfs, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW)
         {
-            eprintln!("unable to unmount '{}': {e}", self.rootfs.display());
+            self.observer.warning(format!(
+                "unable to unmount '{}': {e}",
+                self.rootfs.display()
+            ));
         }
         if let Some(profile) = self.apparmor.take() {
             self.trace.step(format_args!(
@@ -1148,9 +1181,10 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
     Ok(())
 }
 
-/// pct's pre-start hook: the guest's files for this start. Its warnings go to the log, as
-/// pct's go to the container's task log.
-fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
+/// pct's pre-start hook: the guest's files for this start. Its messages and warnings go to
+/// the monitor's observer: the log of a detached monitor, as pct's go to the container's
+/// task log.
+fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Result<(), String> {
     let request = crate::setup::SetupRequest {
         rootfs,
         owner: plan.id_map.as_ref().map(|_| plan.root_owner),
@@ -1164,10 +1198,10 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
         Err(error) => &error.report,
     };
     for message in &report.messages {
-        eprintln!("{message}");
+        observer.notice(message.clone());
     }
     for warning in &report.warnings {
-        eprintln!("WARN: {warning}");
+        observer.warning(format!("WARN: {warning}"));
     }
     result.map(|_| ()).map_err(|e| e.message)
 }

@@ -482,6 +482,12 @@ impl StartPlan {
                 }),
             },
         };
+        // A policy that does not parse fails the start where it is compiled, with its line.
+        if let Ok(policy) = seccomp::Policy::parse(&seccomp.policy) {
+            for name in policy.unknown_syscalls() {
+                warnings.push(format!("seccomp: unknown syscall '{name}' is not filtered"));
+            }
+        }
         if seccomp.source != "default" {
             warn_overridden(
                 "lxc.seccomp.profile",

@@ -419,23 +419,50 @@ fn single_arch_context(arch: ScmpArch, default: Action) -> Result<ScmpFilterCont
     Ok(ctx)
 }
 
+/// Whether a rule of `scope` is compiled into the filter of `arch`.
+fn applies(scope: ArchScope, arch: ScmpArch) -> bool {
+    match scope {
+        ArchScope::All => true,
+        ArchScope::Only(only) => only == arch,
+        ArchScope::Foreign => false,
+    }
+}
+
 impl Policy {
+    /// The syscalls rules name that no container architecture they apply to knows: LXC skips
+    /// these with a warning, and so does corral. Found from libseccomp's tables alone, so
+    /// that a start plan can carry the warning without compiling the filter.
+    pub fn unknown_syscalls(&self) -> Vec<String> {
+        let arches = container_arches();
+        let mut unknown = Vec::new();
+        for rule in &self.rules {
+            // A rule doing what the default does is never compiled (see `compile`).
+            if rule.action == self.default_action || rule.scope == ArchScope::Foreign {
+                continue;
+            }
+            let SyscallRef::Name(name) = &rule.syscall else {
+                continue;
+            };
+            let known = arches.iter().any(|&arch| {
+                applies(rule.scope, arch) && ScmpSyscall::from_name_by_arch(name, arch).is_ok()
+            });
+            if !known {
+                unknown.push(name.clone());
+            }
+        }
+        unknown
+    }
+
     /// Compile for every container architecture.
     pub fn compile(&self) -> Result<Compiled, String> {
         let arches = container_arches();
         let mut compiled = Compiled::default();
-        let mut known_somewhere = std::collections::BTreeSet::new();
         let mut contexts = Vec::new();
         for &arch in &arches {
             let mut ctx = single_arch_context(arch, self.default_action)?;
             for rule in &self.rules {
-                let applies = match rule.scope {
-                    ArchScope::All => true,
-                    ArchScope::Only(only) => only == arch,
-                    ArchScope::Foreign => false,
-                };
                 // A rule doing what the default does adds nothing (libseccomp refuses it).
-                if !applies || rule.action == self.default_action {
+                if !applies(rule.scope, arch) || rule.action == self.default_action {
                     continue;
                 }
                 let conditions: Vec<ScmpArgCompare> = rule
@@ -452,7 +479,6 @@ impl Policy {
                         if ScmpSyscall::from_name_by_arch(name, arch).is_err() {
                             continue;
                         }
-                        known_somewhere.insert(rule.line);
                         // By its native number (or libseccomp's pseudo number for calls the
                         // native arch lacks), which libseccomp translates for the context's
                         // architecture, multiplexed socketcall/ipc included.
@@ -475,15 +501,7 @@ impl Policy {
             }
             contexts.push(ctx);
         }
-        for rule in &self.rules {
-            if let (SyscallRef::Name(name), ArchScope::All | ArchScope::Only(_)) =
-                (&rule.syscall, rule.scope)
-                && !known_somewhere.contains(&rule.line)
-                && rule.action != self.default_action
-            {
-                compiled.skipped.push(name.clone());
-            }
-        }
+        compiled.skipped = self.unknown_syscalls();
         let mut contexts = contexts.into_iter();
         let mut merged = contexts.next().ok_or("no architecture to compile for")?;
         for ctx in contexts {
@@ -572,10 +590,8 @@ pub fn cached_filter(
     {
         return Ok(program);
     }
+    // Syscalls it skips were reported with the start plan (`StartPlan::build`).
     let compiled = Policy::parse(policy_text)?.compile()?;
-    for name in &compiled.skipped {
-        eprintln!("WARN: seccomp: unknown syscall '{name}' is not filtered");
-    }
     let _ = store(cache_dir, &path, &program_to_bytes(&compiled.program));
     Ok(compiled.program)
 }

@@ -1,8 +1,10 @@
 //! The step log of `pct start --debug`: one line per step of the start — staging, cgroup,
 //! clone, ID maps, every mount, pivot, capabilities, seccomp, exec — timed from the moment
 //! `pct start` began. `pct`, the monitor and the cloned child all write to it: the monitor
-//! and the child to the launcher's report socket (or stderr in the foreground) with plain
-//! write(2), which is safe in the child between clone and exec.
+//! and the child to the launcher's report socket (or, in the foreground, to a pipe the
+//! caller reads) with plain write(2), which is safe in the child between clone and exec.
+//! The caller hands every line to its observer as an [`Event::Debug`](crate::Event::Debug)
+//! (see [`caller_line`]); nothing here writes to the caller's stderr.
 
 use std::fmt::Display;
 use std::os::fd::RawFd;
@@ -56,20 +58,6 @@ impl Trace {
         }
     }
 
-    /// Step lines to stderr, through a copy of it (the child of a foreground start puts the
-    /// console on its own stderr before its last steps).
-    pub fn to_stderr(origin: u64) -> Trace {
-        // SAFETY: duplicating our own stderr; the copy stays open for the process's life.
-        let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 10) };
-        Trace {
-            sink: (fd >= 0).then_some(Sink {
-                fd,
-                prefix: STDERR_PREFIX,
-            }),
-            origin,
-        }
-    }
-
     pub fn origin(&self) -> u64 {
         self.origin
     }
@@ -88,16 +76,31 @@ impl Trace {
     /// Log one step. Newlines in `text` become spaces: one step, one line.
     pub fn step(&self, text: impl Display) {
         let Some(sink) = self.sink else { return };
-        let micros = now_ns().saturating_sub(self.origin) / 1000;
-        let text = text.to_string().replace('\n', " ");
-        let line = format!(
-            "{}{:>4}.{:03} ms  {text}\n",
-            sink.prefix,
-            micros / 1000,
-            micros % 1000
-        );
+        let line = format!("{}\n", step_line(sink.prefix, self.origin, text));
         write_all(sink.fd, line.as_bytes());
     }
+}
+
+fn step_line(prefix: &str, origin: u64, text: impl Display) -> String {
+    let micros = now_ns().saturating_sub(origin) / 1000;
+    let text = text.to_string().replace('\n', " ");
+    format!(
+        "{prefix}{:>4}.{:03} ms  {text}",
+        micros / 1000,
+        micros % 1000
+    )
+}
+
+/// A step of the calling process, timed from `origin`, as `pct start --debug` prints it.
+pub fn caller_line(origin: u64, text: impl Display) -> String {
+    step_line(STDERR_PREFIX, origin, text)
+}
+
+/// A line a monitor or child wrote to the report socket or pipe, as `pct start --debug`
+/// prints it; `None` for a line that is not a step.
+pub fn relayed_line(line: &str) -> Option<String> {
+    line.strip_prefix(REPORT_PREFIX)
+        .map(|step| format!("{STDERR_PREFIX}{step}"))
 }
 
 fn write_all(fd: RawFd, mut bytes: &[u8]) {

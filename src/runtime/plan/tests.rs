@@ -798,3 +798,19 @@ fn an_lxc_mount_entry_needs_four_fields() {
         "lxc.mount.entry: invalid entry '/srv/data srv/data none'"
     );
 }
+
+#[test]
+fn a_profile_naming_an_unknown_syscall_warns_in_the_plan() {
+    let section = section(
+        "arch: amd64\nrootfs: local:100/vm-100-disk-0.raw\nlxc.seccomp.profile: /etc/corral/custom.seccomp\n",
+    );
+    let mut facts = facts_for(&section);
+    facts.seccomp_profile = Some("2\ndenylist\nno_such_syscall errno 1\nmount errno 1\n".into());
+    let plan = StartPlan::build(100, &section, &facts).unwrap();
+    assert_eq!(
+        plan.warnings,
+        ["seccomp: unknown syscall 'no_such_syscall' is not filtered"]
+    );
+    // The default policy names only syscalls this host's libseccomp knows.
+    assert!(!plan_with("").warnings.iter().any(|w| w.contains("seccomp")));
+}

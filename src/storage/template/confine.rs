@@ -1,6 +1,6 @@
 //! The extraction process: a forked child that Landlock confines to writing beneath the rootfs
-//! (and reading the archive), talking to the parent over a pipe. The parent draws progress,
-//! prints warnings, reaps the child and turns its report into the result.
+//! (and reading the archive), talking to the parent over a pipe. The parent passes progress
+//! and warnings on to the caller's observer, reaps the child and turns its report into the result.
 //!
 //! A child rather than a thread because a Landlock domain binds the whole process and cannot
 //! be lifted; confining the caller would confine `pct` itself. Nothing here starts a thread.
@@ -176,7 +176,7 @@ pub(super) fn extract_in_child(
     let report = follow_child(
         from_child,
         metadata.len(),
-        options.progress,
+        options,
         options.cancel.as_ref().map(|cancel| (cancel, pid)),
     );
     let status = reap(pid);
@@ -218,15 +218,19 @@ fn readable_within(pipe: BorrowedFd<'_>, timeout: std::time::Duration) -> bool {
 fn follow_child(
     pipe: OwnedFd,
     archive_len: u64,
-    want_progress: bool,
+    options: &ExtractOptions,
     cancel: Option<(&crate::cancel::Cancel, Pid)>,
 ) -> Report {
-    let bar =
-        (want_progress && rustix::termios::isatty(io::stderr())).then(|| progress_bar(archive_len));
-    let say = |text: &str| match &bar {
-        Some(bar) => bar.suspend(|| eprintln!("{text}")),
-        None => eprintln!("{text}"),
-    };
+    use crate::report::Event;
+    let observer = &options.observer;
+    let say = |text: &str| observer.warning(text);
+    // Progress starts now, so that a rate shown from it counts from the start.
+    if options.progress {
+        observer.emit(Event::Progress {
+            done: 0,
+            total: archive_len,
+        });
+    }
     let mut input = File::from(pipe);
     let mut outcome = None;
     loop {
@@ -243,8 +247,11 @@ fn follow_child(
         }
         match Message::read(&mut input) {
             Ok(Some(Message::Progress(consumed))) => {
-                if let Some(bar) = &bar {
-                    bar.set_position(consumed);
+                if options.progress {
+                    observer.emit(Event::Progress {
+                        done: consumed,
+                        total: archive_len,
+                    });
                 }
             }
             Ok(Some(Message::Warning(text))) => say(&text),
@@ -267,20 +274,10 @@ fn follow_child(
             }
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    if options.progress {
+        observer.emit(Event::ProgressEnd);
     }
     Report { outcome }
-}
-
-fn progress_bar(length: u64) -> indicatif::ProgressBar {
-    let style = indicatif::ProgressStyle::with_template(
-        "extracting [{bar:32}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    indicatif::ProgressBar::with_draw_target(Some(length), indicatif::ProgressDrawTarget::stderr())
-        .with_style(style)
 }
 
 fn reap(pid: Pid) -> io::Result<WaitStatus> {

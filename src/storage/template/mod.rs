@@ -35,12 +35,18 @@ use crate::config::IdMap;
 pub struct ExtractOptions {
     /// `Some` for unprivileged containers: every uid/gid is shifted through this map.
     pub id_map: Option<IdMap>,
-    /// Draw a progress bar on stderr (only when stderr is a terminal).
+    /// Report how far the extraction has come to `observer` ([`Event::Progress`] as the
+    /// archive is read, [`Event::ProgressEnd`] at the end).
+    ///
+    /// [`Event::Progress`]: crate::report::Event::Progress
+    /// [`Event::ProgressEnd`]: crate::report::Event::ProgressEnd
     pub progress: bool,
     /// pct's `--ignore-unpack-errors`.
     pub ignore_unpack_errors: bool,
     /// Stops the extraction (its process is killed) once cancelled.
     pub cancel: Option<crate::cancel::Cancel>,
+    /// Hears the progress and the warnings (member errors passed over, a missing Landlock).
+    pub observer: crate::report::Observer,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,8 +76,8 @@ pub enum TemplateError {
 ///
 /// Member errors name the member as the archive spells it, e.g. `./usr/bin/ping: Cannot change
 /// ownership to uid 70000, gid 0: Invalid argument`. Without `ignore_unpack_errors` the first
-/// one stops the extraction; with it, each is printed on stderr and extraction goes on, as pct
-/// does when tar fails under `--ignore-unpack-errors`.
+/// one stops the extraction; with it, each is a warning to `options.observer` and extraction
+/// goes on, as pct does when tar fails under `--ignore-unpack-errors`.
 pub fn extract_template(
     archive: &Path,
     rootfs: &Path,
