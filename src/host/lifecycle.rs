@@ -144,6 +144,7 @@ impl Container<'_> {
         facts.guest_host = crate::setup::HostEnv::read(self.host.root());
         facts.apparmor = crate::runtime::apparmor::host_support();
         facts.host_root = self.host.root().display().to_string();
+        facts.id_map_tool = self.host.id_map_tool();
         // lxcfs serves the whole host, whatever root corral manages.
         facts.lxcfs = crate::mount::mount_table()
             .ok()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, ParseMode, Vmid, Warning};
+use crate::runtime::idmap::IdMapTool;
 use crate::storage::StorageConfig;
 
 mod attach;
@@ -37,6 +38,7 @@ const CREATE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Host {
     root: PathBuf,
     node: String,
+    id_map_tool: IdMapTool,
 }
 
 /// One container id on a host; it need not exist yet.
@@ -63,7 +65,20 @@ impl Host {
             .nodename()
             .to_string_lossy()
             .into_owned();
-        Ok(Host { root, node })
+        let mut host = Host {
+            root,
+            node,
+            id_map_tool: IdMapTool::Auto,
+        };
+        if let Some(value) = host.setting("idmap") {
+            host.id_map_tool = value.parse().map_err(|e: String| {
+                Error::Failed(format!(
+                    "{}: {e}",
+                    host.path("etc/corral/host.conf").display()
+                ))
+            })?;
+        }
+        Ok(host)
     }
 
     /// The root given by `CORRAL_ROOT`, else `/`.
@@ -107,6 +122,17 @@ impl Host {
     /// `strict_limits: 1`: no container starts with a limit this host cannot enforce.
     pub fn strict_limits(&self) -> bool {
         self.setting("strict_limits").is_some_and(|v| v == "1")
+    }
+
+    /// How unprivileged starts write their ID maps: `idmap: auto|newuidmap|direct` in
+    /// `etc/corral/host.conf`, `auto` (LXC's choice) when unset.
+    pub fn id_map_tool(&self) -> IdMapTool {
+        self.id_map_tool
+    }
+
+    /// Choose how this host writes ID maps, over what `host.conf` says.
+    pub fn set_id_map_tool(&mut self, tool: IdMapTool) {
+        self.id_map_tool = tool;
     }
 
     pub fn storage_config(&self) -> Result<StorageConfig, Error> {

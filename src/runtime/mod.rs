@@ -6,6 +6,7 @@ pub mod attach;
 pub mod caps;
 pub mod command;
 pub mod hooks;
+pub mod idmap;
 pub mod limits;
 pub mod liveness;
 pub mod mknod;
