@@ -15,8 +15,9 @@ use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::config::{Config, Section, Warning};
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
+use crate::runtime::launch::{Launched, launch};
 use crate::runtime::liveness::init_pidfd;
-use crate::runtime::monitor::{self, InitExit};
+use crate::runtime::monitor::InitExit;
 use crate::runtime::plan::{
     HostFacts, LxcfsHost, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
@@ -300,13 +301,23 @@ impl Container<'_> {
         let failed = |message: String| {
             Error::Failed(format!("{message}\nstartup for container '{vmid}' failed"))
         };
+        state.clear_exit();
         if options.foreground {
             drop(lock);
-            return monitor::run(self.host.root(), &plan, None, trace)
-                .map(Some)
-                .map_err(failed);
+            let Launched::Foreground(mut helper) =
+                launch(self.host.root(), &plan, trace, true).map_err(failed)?
+            else {
+                unreachable!("a foreground launch hands back its helper");
+            };
+            let _ = helper.wait();
+            return state
+                .read_exit()
+                .map(|record| Some(record.init))
+                .ok_or_else(|| {
+                    failed("the monitor exited without recording how init ended".into())
+                });
         }
-        monitor::launch(self.host.root(), &plan, trace).map_err(failed)?;
+        launch(self.host.root(), &plan, trace, false).map_err(failed)?;
         trace.step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript

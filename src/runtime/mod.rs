@@ -7,6 +7,7 @@ pub mod caps;
 pub mod command;
 pub mod hooks;
 pub mod idmap;
+pub mod launch;
 pub mod limits;
 pub mod liveness;
 pub mod mknod;
