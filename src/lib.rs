@@ -26,5 +26,5 @@ pub mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
-pub use host::{Container, CreateOptions, Error, Host, StartOptions};
+pub use host::{Container, CreateOptions, Error, Exit, Host, StartOptions};
 pub use runtime::idmap::IdMapTool;

@@ -20,6 +20,7 @@ mod lock;
 mod modify;
 mod status;
 mod volumes;
+mod wait;
 
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
@@ -28,6 +29,7 @@ pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use volumes::MountedVolumes;
+pub use wait::Exit;
 
 /// pct's timeouts for the config lock.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
