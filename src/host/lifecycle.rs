@@ -247,7 +247,7 @@ impl Container<'_> {
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
     pub fn start(&self, options: &StartOptions) -> Result<Option<InitExit>, Error> {
         let trace = if options.debug {
-            Trace::to_stderr(trace::now_ns())
+            Trace::to_caller_stderr(trace::now_ns())
         } else {
             Trace::off()
         };

@@ -56,8 +56,21 @@ impl Trace {
         }
     }
 
-    /// Step lines to stderr, through a copy of it (the child of a foreground start puts the
-    /// console on its own stderr before its last steps).
+    /// Step lines to this process's stderr as it is: for the caller of a start, which opens
+    /// no descriptor for them (a copy would stay open in the caller for good).
+    pub fn to_caller_stderr(origin: u64) -> Trace {
+        Trace {
+            sink: Some(Sink {
+                fd: libc::STDERR_FILENO,
+                prefix: STDERR_PREFIX,
+            }),
+            origin,
+        }
+    }
+
+    /// Step lines to stderr, through a copy of it (init's child process puts the console on
+    /// its own stderr before its last steps): for a foreground monitor, whose copy goes with
+    /// it.
     pub fn to_stderr(origin: u64) -> Trace {
         // SAFETY: duplicating our own stderr; the copy stays open for the process's life.
         let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 10) };
@@ -72,6 +85,13 @@ impl Trace {
 
     pub fn origin(&self) -> u64 {
         self.origin
+    }
+
+    /// Whether the steps go to the launcher's report socket (not to stderr).
+    pub fn to_report_socket(&self) -> bool {
+        self.sink
+            .as_ref()
+            .is_some_and(|sink| sink.prefix == REPORT_PREFIX)
     }
 
     pub fn is_on(&self) -> bool {
