@@ -105,7 +105,7 @@ pub(super) fn run_supervised(
         }
     };
     trace.step("init runs; the monitor supervises");
-    if reporting {
+    if reporting && monitor.trace.to_report_socket() {
         // The step log writes to the report socket, which closes now; its descriptor number
         // must not be written to once it is reused.
         monitor.trace = Trace::off();
