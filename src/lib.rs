@@ -27,6 +27,7 @@ pub mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
-pub use host::{Container, CreateOptions, Error, Host, StartOptions};
+pub use host::{Container, CreateOptions, Error, Exit, Host, StartOptions};
 pub use report::{Event, Observer};
+pub use runtime::idmap::IdMapTool;
 pub use runtime::{StartError, StartStep};

@@ -116,7 +116,7 @@ fn child(root: &Path) {
         })?;
         *operation.lock().unwrap() = "stop";
         ct.stop(false)?;
-        // In the foreground the monitor runs in this process, its messages to the caller.
+        // In the foreground the monitor's messages and steps come back to the caller.
         *operation.lock().unwrap() = "foreground";
         append_init(root, LIBRARY_CT);
         let exit = ct.start(&StartOptions {

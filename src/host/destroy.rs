@@ -49,6 +49,8 @@ impl Container<'_> {
             self.stop(true)?;
         }
         self.clear_leftovers(&self.state_dir());
+        // How its last run ended goes with the container.
+        self.state_dir().clear_exit();
         let storage = self.host.storage_config()?;
         // From here on the config must not be used to start the container again.
         config.main.set("lock", "destroyed".into());

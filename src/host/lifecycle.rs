@@ -16,15 +16,16 @@ use crate::config::{Config, Section, Warning};
 use crate::report::Event;
 use crate::runtime::command::{Request, request};
 use crate::runtime::hooks::{Phase, run_hookscript};
+use crate::runtime::launch::{launch_detached, run_in_foreground};
 use crate::runtime::liveness::init_pidfd;
-use crate::runtime::monitor::{self, InitExit};
+use crate::runtime::monitor::InitExit;
 use crate::runtime::plan::{
     HostFacts, LxcfsHost, StartPlan, cgroup_writes, parse_cpu_list, unenforced_warning,
 };
 use crate::runtime::signals::{catches, send_through_pidfd};
 use crate::runtime::start_error::{StartError, StartStep};
 use crate::runtime::state::{InitState, StateDir};
-use crate::runtime::trace::{self, Trace};
+use crate::runtime::trace;
 
 /// One container's result in `startall`/`stopall`.
 pub type BulkOutcome = (u32, Result<(), Error>);
@@ -146,6 +147,7 @@ impl Container<'_> {
         facts.guest_host = crate::setup::HostEnv::read(self.host.root());
         facts.apparmor = crate::runtime::apparmor::host_support();
         facts.host_root = self.host.root().display().to_string();
+        facts.id_map_tool = self.host.id_map_tool();
         // lxcfs serves the whole host, whatever root corral manages.
         facts.lxcfs = crate::mount::mount_table()
             .ok()
@@ -312,13 +314,14 @@ impl Container<'_> {
             return Err(failed_at(StartStep::PreStartHook)(message));
         }
         let failed = |error: StartError| Error::start(self.vmid, error);
+        state.clear_exit();
         if options.foreground {
             drop(lock);
             return run_in_foreground(self.host.root(), &plan, debug, observer)
                 .map(Some)
                 .map_err(failed);
         }
-        monitor::launch(self.host.root(), &plan, debug, observer).map_err(failed)?;
+        launch_detached(self.host.root(), &plan, debug, observer).map_err(failed)?;
         step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript
@@ -487,43 +490,6 @@ impl Container<'_> {
             self.host.observer().warning(message);
         }
     }
-}
-
-/// Run the monitor in this process until init ends. With `debug`, its steps and those of the
-/// container's child, written with plain write(2) (all the child may do before exec), come
-/// through a pipe that a thread of this call reads and hands to `observer` line by line.
-fn run_in_foreground(
-    host_root: &std::path::Path,
-    plan: &StartPlan,
-    debug: Option<u64>,
-    observer: &crate::report::Observer,
-) -> Result<InitExit, StartError> {
-    let Some(origin) = debug else {
-        return monitor::run(host_root, plan, None, Trace::off(), observer);
-    };
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
-        StartError::io(
-            StartStep::Monitor,
-            "unable to create the step log pipe",
-            e.into(),
-        )
-    })?;
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(std::fs::File::from(read)).lines() {
-                let Ok(line) = line else { break };
-                if let Some(step) = trace::relayed_line(&line) {
-                    observer.emit(Event::Debug(step));
-                }
-            }
-        });
-        let trace = Trace::to_report(std::os::fd::AsRawFd::as_raw_fd(&write), origin);
-        let result = monitor::run(host_root, plan, None, trace, observer);
-        // The last writer goes: the reader sees the end and the scope can close.
-        drop(write);
-        result
-    })
 }
 
 /// Wait until the monitor closes the connection (it exits once the container is gone).

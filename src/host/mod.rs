@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ParseMode, Vmid, Warning};
 use crate::report::Observer;
+use crate::runtime::idmap::IdMapTool;
 use crate::storage::StorageConfig;
 
 mod attach;
@@ -20,6 +21,7 @@ mod lock;
 mod modify;
 mod status;
 mod volumes;
+mod wait;
 
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
@@ -28,6 +30,7 @@ pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use volumes::MountedVolumes;
+pub use wait::Exit;
 
 /// pct's timeouts for the config lock.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +44,7 @@ pub struct Host {
     root: PathBuf,
     node: String,
     observer: Observer,
+    id_map_tool: IdMapTool,
 }
 
 /// One container id on a host; it need not exist yet.
@@ -67,11 +71,21 @@ impl Host {
             .nodename()
             .to_string_lossy()
             .into_owned();
-        Ok(Host {
+        let mut host = Host {
             root,
             node,
             observer: Observer::none(),
-        })
+            id_map_tool: IdMapTool::Auto,
+        };
+        if let Some(value) = host.setting("idmap") {
+            host.id_map_tool = value.parse().map_err(|e: String| {
+                Error::Failed(format!(
+                    "{}: {e}",
+                    host.path("etc/corral/host.conf").display()
+                ))
+            })?;
+        }
+        Ok(host)
     }
 
     /// The same host, its operations reporting to `observer` (pct's progress lines and
@@ -127,6 +141,17 @@ impl Host {
     /// `strict_limits: 1`: no container starts with a limit this host cannot enforce.
     pub fn strict_limits(&self) -> bool {
         self.setting("strict_limits").is_some_and(|v| v == "1")
+    }
+
+    /// How unprivileged starts write their ID maps: `idmap: auto|newuidmap|direct` in
+    /// `etc/corral/host.conf`, `auto` (LXC's choice) when unset.
+    pub fn id_map_tool(&self) -> IdMapTool {
+        self.id_map_tool
+    }
+
+    /// Choose how this host writes ID maps, over what `host.conf` says.
+    pub fn set_id_map_tool(&mut self, tool: IdMapTool) {
+        self.id_map_tool = tool;
     }
 
     pub fn storage_config(&self) -> Result<StorageConfig, Error> {

@@ -328,55 +328,36 @@ fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), Net
     Ok(())
 }
 
-/// Run `work` in the network namespace of `pid`, in a forked child (a netlink socket
-/// belongs to the namespace it is opened in). Its error comes back through a socket.
-fn in_netns_of(pid: u32, work: impl FnOnce() -> Result<(), NetError>) -> Result<(), NetError> {
-    use std::io::{Read, Write};
+/// Run `work` in the network namespace of `pid`, on a thread of its own (a netlink socket
+/// belongs to the namespace it is opened in). setns of a network namespace changes the
+/// calling thread only, so the caller's threads stay where they are, and no fork of a
+/// possibly multi-threaded caller runs netlink code.
+fn in_netns_of(
+    pid: u32,
+    work: impl FnOnce() -> Result<(), NetError> + Send,
+) -> Result<(), NetError> {
     use std::os::fd::AsRawFd;
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .map_err(|e| format!("unable to open the container's network namespace: {e}"))?;
-    let (mut read, mut write) =
-        std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
-    // SAFETY: fork of the single-threaded pct; the child only switches namespace, talks
-    // netlink and leaves with _exit.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(NetError::io("fork", io::Error::last_os_error()));
-    }
-    if child == 0 {
-        drop(read);
-        // SAFETY: setns on a namespace descriptor we opened.
-        let result = if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            Err(NetError::io(
-                "unable to enter the container's network namespace",
-                io::Error::last_os_error(),
-            ))
-        } else {
-            work()
-        };
-        let code = match result {
-            Ok(()) => 0,
-            Err(error) => {
-                let _ = write.write_all(error.message().as_bytes());
-                1
-            }
-        };
-        // SAFETY: leave the child without the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    drop(write);
-    let mut message = String::new();
-    let _ = read.read_to_string(&mut message);
-    let mut status = 0;
-    // SAFETY: reaping our own child.
-    unsafe { libc::waitpid(child, &mut status, 0) };
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else if message.is_empty() {
-        Err(NetError::from("the network helper failed".to_string()))
-    } else {
-        Err(message.into())
-    }
+        .map_err(|e| NetError::io("unable to open the container's network namespace", e))?;
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("corral-netns".into())
+            .spawn_scoped(scope, || {
+                // SAFETY: setns on a namespace descriptor we opened; it moves this thread,
+                // which ends with the work.
+                if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(NetError::io(
+                        "unable to enter the container's network namespace",
+                        io::Error::last_os_error(),
+                    ));
+                }
+                work()
+            })
+            .map_err(|e| NetError::io("unable to start the network helper", e))?;
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// pct's hotplug of one `netN` on a running container whose init is `init_pid`: `old` is the
@@ -503,6 +484,38 @@ pub fn counters(vmid: u32) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The work runs in the container's network namespace; the calling thread stays in its
+    /// own, and its children are born there.
+    #[test]
+    fn work_in_a_network_namespace_leaves_the_caller_where_it_was() {
+        if !crate::skip::root_or_report() {
+            return;
+        }
+        let mut other = std::process::Command::new("unshare")
+            .args(["--net", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        let ns_of = |path: &str| std::fs::read_link(path).unwrap();
+        let target = loop {
+            let ns = ns_of(&format!("/proc/{}/ns/net", other.id()));
+            if ns != ns_of("/proc/self/ns/net") {
+                break ns;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let before = ns_of("/proc/thread-self/ns/net");
+        let mut seen = None;
+        in_netns_of(other.id(), || {
+            seen = Some(ns_of("/proc/thread-self/ns/net"));
+            Ok(())
+        })
+        .unwrap();
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_eq!(seen, Some(target));
+        assert_eq!(ns_of("/proc/thread-self/ns/net"), before);
+    }
 
     #[test]
     fn rates_convert_without_saturating() {

@@ -426,7 +426,7 @@ fn support_below(root: &Path) -> Option<AppArmorHost> {
 }
 
 fn parser() -> Option<PathBuf> {
-    super::spawn::find_program("apparmor_parser").or_else(|| {
+    super::idmap::find_program("apparmor_parser").or_else(|| {
         ["/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"]
             .into_iter()
             .map(PathBuf::from)

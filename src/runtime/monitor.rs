@@ -4,7 +4,7 @@
 //! init again when the container rebooted itself.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -20,15 +20,15 @@ use super::plan::{NodeCreation, StartPlan};
 use super::signals::{parse_signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::start_error::{StartError, StartStep};
-use super::state::{InitState, StateDir, process_start_time};
-use super::trace::{Trace, caller_line, relayed_line};
-use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
+use super::state::{ExitRecord, InitState, StateDir, StopCause, process_start_time};
+use super::trace::Trace;
+use crate::cgroup::{ContainerCgroup, Hierarchy};
 use crate::mount::container::HostPaths;
 use crate::mount::mount_volume_owned;
-use crate::report::{Event, Observer};
+use crate::report::Observer;
 
 /// How a container's init ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InitExit {
     Exited(i32),
     Signaled(i32),
@@ -69,261 +69,11 @@ pub fn log_path(host_root: &Path, vmid: u32) -> PathBuf {
     host_root.join(format!("var/log/corral/{vmid}.log"))
 }
 
-fn open_log(host_root: &Path, vmid: u32) -> Option<File> {
-    let path = log_path(host_root, vmid);
-    std::fs::create_dir_all(path.parent()?).ok()?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()
-}
-
-/// Start the monitor for `plan` (already in its state dir), and wait until init has exec'd.
-///
-/// The monitor is a fork of this process, detached through a second fork (so it is never
-/// this process's zombie) and its own session, with no terminal; it appears in `ps` as
-/// `corral monitor <vmid>`. Forking without exec spares every start the loading of a fresh
-/// binary; in the child nothing but the monitor runs, with its own descriptors only. With
-/// `debug` (the origin of the step times), the monitor's step log goes to `observer` as it
-/// comes. What the monitor has to say once detached goes to the container's log
-/// ([`log_path`]), as it does not concern the caller, who may be long gone.
-pub fn launch(
-    host_root: &Path,
-    plan: &StartPlan,
-    debug: Option<u64>,
-    observer: &Observer,
-) -> Result<(), StartError> {
-    let vmid = plan.vmid;
-    let (report_read, report_write) = UnixStream::pair()
-        .map_err(|e| StartError::io(StartStep::Monitor, "unable to create report socket", e))?;
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| StartError::io(StartStep::Monitor, "/dev/null", e))?;
-    let log = open_log(host_root, vmid);
-    // Best effort: without a v2 hierarchy the monitor stays in the caller's cgroup.
-    let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
-    let monitor_cgroup_fd = monitor_cgroup.as_ref().and_then(|c| c.fd().ok());
-    if let Some(origin) = debug {
-        observer.emit(Event::Debug(caller_line(origin, "pct: fork the monitor")));
-    }
-    // SAFETY: fork; the child only forks again and exits, or becomes the monitor and never
-    // returns (it leaves through _exit).
-    let intermediate = unsafe { libc::fork() };
-    if intermediate < 0 {
-        let error = io::Error::last_os_error();
-        if let Some(cgroup) = &monitor_cgroup {
-            cgroup.remove_if_empty();
-        }
-        return Err(StartError::io(
-            StartStep::Monitor,
-            "unable to start the monitor",
-            error,
-        ));
-    }
-    if intermediate == 0 {
-        // The monitor is born in its own cgroup: no migration later, which would cost an RCU
-        // grace period.
-        // SAFETY: as above; this intermediate child is single-threaded.
-        let mut monitor = unsafe {
-            super::spawn::fork_into(0, monitor_cgroup_fd.as_ref().map(|fd| fd.as_fd()), None)
-        };
-        if monitor.is_err() && monitor_cgroup.is_some() {
-            // The previous monitor of this container (a reboot, a quick restart) removes its
-            // cgroup as its last act and may just have done so: make it again, once.
-            let fresh = Hierarchy::find()
-                .and_then(|h| MonitorCgroup::create(&h, vmid).ok())
-                .and_then(|c| c.fd().ok());
-            // SAFETY: as above.
-            monitor =
-                unsafe { super::spawn::fork_into(0, fresh.as_ref().map(|fd| fd.as_fd()), None) };
-        }
-        match monitor {
-            Ok(0) => {}
-            // SAFETY: leave the intermediate child without running destructors.
-            Ok(_) => unsafe { libc::_exit(0) },
-            Err(_) => unsafe { libc::_exit(1) },
-        }
-        drop(report_read);
-        let code = match become_monitor(vmid, &null, log.as_ref().unwrap_or(&null), report_write) {
-            Ok(report) => {
-                let trace = match debug {
-                    Some(origin) => Trace::to_report(report.as_raw_fd(), origin),
-                    None => Trace::off(),
-                };
-                trace.step("monitor: running");
-                let signals = termination_signal_fd();
-                let log = log_observer(host_root, vmid);
-                let code = match run_supervised(host_root, plan, Some(report), trace, signals, log)
-                {
-                    Ok(exit) => exit.code(),
-                    Err(_) => 1,
-                };
-                // Everything the monitor held is closed by now, so `pct stop` has returned.
-                // The host sides of the veth pairs go with the container's network namespace,
-                // which the kernel cleans up in the background; whatever something kept
-                // alive goes here, off the stop path (deleting a link waits for RCU).
-                crate::net::remove_leftovers(plan.vmid);
-                code
-            }
-            Err(_) => 1,
-        };
-        if let Some(cgroup) = &monitor_cgroup {
-            cgroup.leave();
-        }
-        // SAFETY: the monitor ends here, without the caller's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    drop(report_write);
-    drop(log);
-    drop(null);
-    super::attach::wait_status(intermediate)
-        .map_err(|e| StartError::io(StartStep::Monitor, "waiting for the monitor", e))?;
-    let mut report = String::new();
-    for line in BufReader::new(report_read).lines() {
-        let Ok(line) = line else { break };
-        match relayed_line(&line) {
-            Some(step) => observer.emit(Event::Debug(step)),
-            None => {
-                report.push_str(&line);
-                report.push('\n');
-            }
-        }
-    }
-    let report = report.trim();
-    if report == "ok" {
-        return Ok(());
-    }
-    let _ = StateDir::new(host_root, vmid).remove();
-    // A monitor that never got going (the fork failed) leaves its cgroup empty behind.
-    if let Some(cgroup) = &monitor_cgroup {
-        cgroup.remove_if_empty();
-    }
-    Err(if report.is_empty() {
-        StartError::new(StartStep::Monitor, "the monitor exited before init started")
-    } else {
-        StartError::decode(report, StartStep::Monitor)
-    })
-}
-
-/// The detached monitor's messages, one line each, appended to the container's log.
-fn log_observer(host_root: &Path, vmid: u32) -> Observer {
-    match open_log(host_root, vmid) {
-        Some(log) => Observer::new(move |event| {
-            if let Some(text) = event.text() {
-                let _ = writeln!(&log, "{text}");
-            }
-        }),
-        None => Observer::none(),
-    }
-}
-
-/// Turn the freshly forked child into the monitor: its own session, /dev/null for input and
-/// the log for output, no descriptor of the caller's but the report socket (a lock file
-/// left open here would hold the caller's lock for the container's lifetime), SIGPIPE
-/// ignored, and named for `ps`. Returns the report socket, at descriptor 3.
-fn become_monitor(
-    vmid: u32,
-    null: &File,
-    log: &File,
-    report: UnixStream,
-) -> io::Result<UnixStream> {
-    const REPORT_FD: i32 = 3;
-    let check = |rc: libc::c_int| {
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    };
-    // SAFETY: plain descriptor and process calls on descriptors this process owns.
-    unsafe {
-        check(libc::setsid())?;
-        check(libc::dup2(null.as_raw_fd(), 0))?;
-        check(libc::dup2(log.as_raw_fd(), 1))?;
-        check(libc::dup2(log.as_raw_fd(), 2))?;
-        check(libc::dup2(report.as_raw_fd(), REPORT_FD))?;
-        check(libc::fcntl(REPORT_FD, libc::F_SETFD, libc::FD_CLOEXEC))?;
-        check(libc::syscall(libc::SYS_close_range, REPORT_FD + 1, u32::MAX, 0) as libc::c_int)?;
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
-    // The originals are closed already; do not close their numbers again.
-    std::mem::forget(report);
-    set_process_name(vmid);
-    // SAFETY: descriptor 3 is the report socket, set up above and owned from here on.
-    Ok(unsafe { UnixStream::from_raw_fd(REPORT_FD) })
-}
-
-/// `corral monitor <vmid>` as the command line `ps` shows, and `corral-monitor` as the
-/// process name.
-fn set_process_name(vmid: u32) {
-    // SAFETY: PR_SET_NAME copies at most 16 bytes from a NUL-terminated string.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"corral-monitor".as_ptr()) };
-    set_command_line(&format!("corral monitor {vmid}"));
-}
-
-/// Rewrite the command line in place, over the original argument and environment strings,
-/// as setproctitle does it for nginx and PostgreSQL: the kernel reads a command line whose
-/// last NUL was overwritten as one string running on into the old environment. The
-/// environment is copied to the heap first, so hooks the monitor runs still get it.
-fn set_command_line(title: &str) {
-    let Some((args, env)) = argument_area() else {
-        return;
-    };
-    let end = if env.0 == args.1 { env.1 } else { args.1 };
-    if end <= args.0 {
-        return;
-    }
-    let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
-    // SAFETY: the monitor is single-threaded; the environment is rebuilt on the heap before
-    // the strings it pointed into are overwritten, and [args.0, end) is this process's own
-    // argument and environment memory as the kernel reports it.
-    unsafe {
-        libc::clearenv();
-        for (key, value) in vars {
-            std::env::set_var(key, value);
-        }
-        let area = std::slice::from_raw_parts_mut(args.0 as *mut u8, end - args.0);
-        let len = title.len().min(area.len() - 1);
-        area[..len].copy_from_slice(&title.as_bytes()[..len]);
-        area[len..].fill(0);
-    }
-}
-
-/// The (start, end) addresses of the argument and environment strings, from
-/// /proc/self/stat (fields 48 to 51).
-fn argument_area() -> Option<((usize, usize), (usize, usize))> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<usize> = stat
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .map(|field| field.parse().unwrap_or(0))
-        .collect();
-    // After the command name, the list starts at field 3.
-    let field = |number: usize| fields.get(number - 3).copied();
-    Some(((field(48)?, field(49)?), (field(50)?, field(51)?)))
-}
-
-/// Run a container to its end in this process: stage, clone init, report, supervise, clean
-/// up. `report` gets `ok` once init runs, or the error; `trace` hears of each step of the
-/// start; `observer` hears the warnings and messages (guest setup, hooks, cleanup). Returns
-/// how init ended.
-pub fn run(
-    host_root: &Path,
-    plan: &StartPlan,
-    report: Option<UnixStream>,
-    trace: Trace,
-    observer: &Observer,
-) -> Result<InitExit, StartError> {
-    run_supervised(host_root, plan, report, trace, None, observer.clone())
-}
-
-/// `run`, with a signalfd of the termination signals when this process is a detached
-/// monitor (the caller's signal mask is never touched by a foreground run).
-fn run_supervised(
+/// Run a container to its end in this process, the monitor: stage, clone init, report,
+/// supervise, clean up, and record how it ended (`StateDir::write_exit`). `report` gets
+/// `ok` once init runs, or the error; `trace` hears of each step of the start;
+/// `termination` is a signalfd of the termination signals for a detached monitor.
+pub(super) fn run_supervised(
     host_root: &Path,
     plan: &StartPlan,
     mut report: Option<UnixStream>,
@@ -333,7 +83,7 @@ fn run_supervised(
 ) -> Result<InitExit, StartError> {
     let vmid = plan.vmid;
     let state = StateDir::new(host_root, vmid);
-    let reporting = report.is_some();
+    let report_fd = report.as_ref().map(|stream| stream.as_raw_fd());
     let mut say = |text: &str| {
         if let Some(stream) = report.as_mut() {
             let _ = stream.write_all(text.as_bytes());
@@ -358,7 +108,7 @@ fn run_supervised(
         }
     };
     trace.step("init runs; the monitor supervises");
-    if reporting {
+    if report_fd.is_some_and(|fd| monitor.trace.writes_to(fd)) {
         // The step log writes to the report socket, which closes now; its descriptor number
         // must not be written to once it is reused.
         monitor.trace = Trace::off();
@@ -381,6 +131,17 @@ fn run_supervised(
         }
     };
     monitor.teardown(&state);
+    // Before the post-stop hook: whoever waits for the end learns it as soon as the
+    // container is gone; the monitor's own exit, after the hook, tells the rest.
+    let record = ExitRecord {
+        init: exit,
+        stopped_by: monitor.stopped_by,
+    };
+    if let Err(e) = state.write_exit(&record) {
+        monitor
+            .observer
+            .warning(format!("unable to record how CT {vmid} ended: {e}"));
+    }
     if let Some(hook) = &plan.hookscript
         && let Err(message) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
     {
@@ -427,6 +188,8 @@ struct Monitor {
     termination: Option<OwnedFd>,
     /// A termination signal came: the container was asked to halt and is not restarted.
     terminating: bool,
+    /// Who asked the container to end, when someone did.
+    stopped_by: Option<StopCause>,
     /// When a container asked to halt by a termination signal is killed if still running.
     kill_deadline: Option<std::time::Instant>,
     /// Hears the monitor's messages: the caller of a foreground start, else the log.
@@ -468,6 +231,7 @@ impl Monitor {
             listeners: Vec::new(),
             termination: None,
             terminating: false,
+            stopped_by: None,
             kill_deadline: None,
             observer,
         };
@@ -887,11 +651,13 @@ impl Monitor {
                 }
             },
             Request::Stop => {
+                self.stopped_by = Some(StopCause::Stop);
                 self.kill(spawned);
                 let _ = send_reply(&stream, "ok", None);
                 self.waiters.push(stream);
             }
             Request::Shutdown => {
+                self.stopped_by.get_or_insert(StopCause::Shutdown);
                 let reply = match self.send_halt(spawned) {
                     Ok(()) => "ok".to_string(),
                     Err(e) => format!("error {e}"),
@@ -963,6 +729,7 @@ impl Monitor {
         self.trace
             .step("monitor: terminated; shut the container down");
         self.terminating = true;
+        self.stopped_by.get_or_insert(StopCause::Shutdown);
         self.kill_deadline = Some(std::time::Instant::now() + TERMINATION_TIMEOUT);
         if self.send_halt(spawned).is_err() {
             self.kill(spawned);
@@ -1039,7 +806,7 @@ fn unshare_mount_namespace() -> Result<(), String> {
 /// Block the termination signals and return a signalfd that receives them, for the
 /// monitor's poll loop. Only a detached monitor calls this: it is its own process. The
 /// container's init unblocks them again before exec (`spawn::reset_signals`).
-fn termination_signal_fd() -> Option<OwnedFd> {
+pub(super) fn termination_signal_fd() -> Option<OwnedFd> {
     // SAFETY: signal-mask and signalfd calls on a local, initialised set, in the monitor's
     // own single-threaded process.
     unsafe {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apparmor::{self, AppArmorHost, AppArmorPlan, AppArmorRequest};
 use super::caps;
+use super::idmap::IdMapTool;
 use super::seccomp;
 use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
@@ -193,6 +194,9 @@ pub struct StartPlan {
     pub namespaces: Vec<Namespace>,
     /// The user namespace's maps; none for privileged containers.
     pub id_map: Option<IdMap>,
+    /// How the host writes `id_map` (the host's `idmap` setting).
+    #[serde(default)]
+    pub id_map_tool: IdMapTool,
     /// Container root (uid, gid) as seen on the host.
     pub root_owner: (u32, u32),
     pub volumes: Vec<VolumeMount>,
@@ -258,6 +262,8 @@ pub struct HostFacts {
     pub host_root: String,
     /// The host's lxcfs, when one runs.
     pub lxcfs: Option<LxcfsHost>,
+    /// How ID maps are written (the host's `idmap` setting).
+    pub id_map_tool: IdMapTool,
 }
 
 /// Kernel interfaces of /proc and /sys that reach the whole machine, hidden in every
@@ -544,6 +550,7 @@ impl StartPlan {
             unprivileged,
             namespaces,
             id_map,
+            id_map_tool: facts.id_map_tool,
             root_owner,
             volumes,
             dev,

@@ -15,7 +15,6 @@ use super::command::Request;
 use super::plan::{InitPlan, StartPlan};
 use super::start_error::{StartError, StartStep};
 use super::trace::Trace;
-use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
 
 /// The running init as its parent sees it.
@@ -120,7 +119,7 @@ impl Starting {
     /// Write the ID maps, then let the child go.
     pub fn release(&mut self, plan: &StartPlan, trace: &Trace) -> Result<(), StartError> {
         if let Some(map) = &plan.id_map {
-            write_id_maps(self.spawned.pid, map, trace)?;
+            super::idmap::write_id_maps(self.spawned.pid, map, plan.id_map_tool, trace)?;
         }
         self.sync.write_all(b"g").map_err(|e| {
             StartError::io(StartStep::Clone, "unable to signal the container's init", e)
@@ -210,87 +209,6 @@ pub fn reap(spawned: &Spawned) {
     unsafe {
         libc::waitpid(spawned.pid as i32, std::ptr::null_mut(), 0);
     }
-}
-
-/// `newuidmap`/`newgidmap` when the shadow tools are installed and the host is the real
-/// machine (they read the real /etc/subuid), direct writes otherwise — LXC's choice.
-fn write_id_maps(pid: u32, map: &IdMap, trace: &Trace) -> Result<(), StartError> {
-    let shadow_tools = find_program("newuidmap").zip(find_program("newgidmap"));
-    for (kind, file, tool) in [
-        (IdKind::User, "uid_map", shadow_tools.as_ref().map(|t| &t.0)),
-        (
-            IdKind::Group,
-            "gid_map",
-            shadow_tools.as_ref().map(|t| &t.1),
-        ),
-    ] {
-        let entries: Vec<_> = map.entries.iter().filter(|e| e.kind == kind).collect();
-        match tool {
-            Some(tool) if std::env::var_os("CORRAL_DIRECT_IDMAP").is_none() => {
-                trace.step_with(|| {
-                    format!(
-                        "write {file} with {}: {}",
-                        tool.display(),
-                        describe_map(&entries)
-                    )
-                });
-                let mut command = std::process::Command::new(tool);
-                command.arg(pid.to_string());
-                for e in &entries {
-                    command.args([
-                        e.inside.to_string(),
-                        e.outside.to_string(),
-                        e.count.to_string(),
-                    ]);
-                }
-                let output = command.output().map_err(|e| {
-                    let context = format!("unable to run {}", tool.display());
-                    StartError::io(StartStep::IdMap, context, e)
-                })?;
-                if !output.status.success() {
-                    return Err(StartError::new(
-                        StartStep::IdMap,
-                        format!(
-                            "{} failed to write the {} mapping: {}",
-                            tool.display(),
-                            kind.letter(),
-                            String::from_utf8_lossy(&output.stderr).trim()
-                        ),
-                    ));
-                }
-            }
-            _ => {
-                trace.step_with(|| format!("write /proc/{pid}/{file}: {}", describe_map(&entries)));
-                let text: String = entries
-                    .iter()
-                    .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
-                    .collect();
-                std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
-                    let context = format!(
-                        "unable to write /proc/{pid}/{file} ({})",
-                        describe_map(&entries)
-                    );
-                    StartError::io(StartStep::IdMap, context, e)
-                })?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn describe_map(entries: &[&crate::config::IdMapEntry]) -> String {
-    entries
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| super::plan::DEFAULT_PATH.into());
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 /// The child: everything from here on runs in the new namespaces and ends in exec or _exit.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::monitor::InitExit;
 use super::plan::StartPlan;
 
 /// The state directory of one container.
@@ -125,6 +126,54 @@ impl StateDir {
         let _ = fs::remove_dir(self.rootfs());
         let _ = fs::remove_dir(&self.dir);
         Ok(())
+    }
+}
+
+/// Who ended a container, when it was not init by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopCause {
+    /// `pct stop`: killed.
+    Stop,
+    /// `pct shutdown`, or a termination signal to the monitor: asked to halt.
+    Shutdown,
+}
+
+/// How a run of a container ended, as its monitor records it before it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub init: InitExit,
+    pub stopped_by: Option<StopCause>,
+}
+
+impl StateDir {
+    /// `run/corral/<vmid>.exit`: beside the state directory, which goes with the run; the
+    /// next start removes it.
+    fn exit_file(&self) -> PathBuf {
+        let mut name = self.dir.file_name().unwrap_or_default().to_owned();
+        name.push(".exit");
+        self.dir.with_file_name(name)
+    }
+
+    pub fn write_exit(&self, record: &ExitRecord) -> io::Result<()> {
+        if let Some(parent) = self.dir.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        write_atomic(
+            &self.exit_file(),
+            serde_json::to_string(record)
+                .map_err(io::Error::other)?
+                .as_bytes(),
+        )
+    }
+
+    /// How the last run ended, when its monitor recorded it.
+    pub fn read_exit(&self) -> Option<ExitRecord> {
+        let text = fs::read_to_string(self.exit_file()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn clear_exit(&self) {
+        let _ = fs::remove_file(self.exit_file());
     }
 }
 

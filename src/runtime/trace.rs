@@ -62,6 +62,12 @@ impl Trace {
         self.origin
     }
 
+    /// Whether the steps go to descriptor `fd` (the report socket, which closes once init
+    /// runs, or a foreground start's events pipe, which stays).
+    pub fn writes_to(&self, fd: RawFd) -> bool {
+        self.sink.as_ref().is_some_and(|sink| sink.fd == fd)
+    }
+
     pub fn is_on(&self) -> bool {
         self.sink.is_some()
     }

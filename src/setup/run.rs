@@ -1,13 +1,9 @@
 //! Running guest setup: pct's hook pipelines (post-create, pre-start) over the distribution's
-//! plugin, in a forked child that Landlock confines to the rootfs, so a hostile guest file
+//! plugin, on a thread that Landlock confines to the rootfs, so a hostile guest file
 //! can at worst mislead the writes it is the subject of, never reach the host.
 
-use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
-
-use rustix::pipe::{PipeFlags, pipe_with};
-use rustix::process::{Pid, WaitOptions, waitpid};
 
 use super::context::{GuestConfig, HostEnv, Report, Setup};
 use super::distro::{self, Distro};
@@ -183,8 +179,14 @@ pub fn run_unconfined(
     apply(request, &root, prepared, random)
 }
 
-/// Run setup: detection and SSH host key generation here, the writes in a child process
-/// confined by Landlock to the rootfs (where the kernel has Landlock).
+/// Run setup: detection and SSH host key generation first, then the writes confined by
+/// Landlock to the rootfs (where the kernel has Landlock) — all on a thread of its own.
+///
+/// A thread, not a forked child: Landlock and the no-new-privileges bit it needs hold for
+/// the calling thread alone, so a thread confines as well as a process, while a fork of a
+/// possibly multi-threaded caller (an embedder) could inherit another thread's held lock
+/// and hang in the setup code. The thread ends with the setup; nothing of its confinement
+/// reaches the caller's threads.
 pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
     // pct does not even look inside an unmanaged container.
     if request.conf.ostype.as_deref() == Some("unmanaged") {
@@ -193,63 +195,27 @@ pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
             report: Report::default(),
         });
     }
-    let root = open_root(request)?;
-    let prepared = prepare(request, &root)?;
     let failed = |message: String| SetupError {
         message,
         report: Report::default(),
     };
-    let (from_child, to_parent) = pipe_with(PipeFlags::CLOEXEC)
-        .map_err(|e| failed(format!("unable to create a pipe for guest setup: {e}")))?;
-    // SAFETY: the callers (pct create, the monitor) run no other thread of ours while
-    // setting up a guest; the child runs only this crate's setup code, writes its result to
-    // the pipe and leaves through `_exit`.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(failed(format!(
-            "unable to fork the guest setup process: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    if pid == 0 {
-        drop(from_child);
-        let result = match confine(&root) {
-            Ok(()) => apply(request, &root, prepared, &mut OsRandom),
-            Err(message) => Err(SetupError {
-                message,
-                report: Report::default(),
-            }),
-        };
-        let encoded = serde_json::to_vec(&result).unwrap_or_default();
-        let mut pipe = std::fs::File::from(to_parent);
-        let code = i32::from(pipe.write_all(&encoded).is_err() || result.is_err());
-        // SAFETY: leaving the forked child without running the parent's exit handlers.
-        unsafe { libc::_exit(code) };
-    }
-    drop(to_parent);
-    drop(prepared);
-    let mut encoded = Vec::new();
-    let read = std::fs::File::from(from_child).read_to_end(&mut encoded);
-    let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
-    let status = loop {
-        match waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, status))) => break Some(status),
-            Ok(None) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => break None,
-        }
-    };
-    let decoded: Option<Result<SetupOutcome, SetupError>> = read
-        .ok()
-        .and_then(|_| serde_json::from_slice(&encoded).ok());
-    match decoded {
-        Some(result) => result,
-        None => Err(failed(format!(
-            "error in setup task (the setup process ended with {status:?} and no result)"
-        ))),
-    }
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("corral-setup".into())
+            .spawn_scoped(scope, || {
+                let root = open_root(request)?;
+                let prepared = prepare(request, &root)?;
+                confine(&root).map_err(failed)?;
+                apply(request, &root, prepared, &mut OsRandom)
+            })
+            .map_err(|e| failed(format!("unable to start the guest setup: {e}")))?;
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
-/// Hold the calling process to the rootfs for good. A kernel without Landlock leaves the
+/// Hold the calling thread to the rootfs for good. A kernel without Landlock leaves the
 /// in-root path resolution as the only guard, which holds by itself.
 fn confine(root: &GuestRoot) -> Result<(), String> {
     crate::storage::confine_beneath(root.as_fd(), None)
@@ -316,6 +282,47 @@ mod tests {
             assert!(code == 0 || code == 4, "{code}");
         }
         assert_eq!(fs::read_to_string(rootfs.join("etc/inside")).unwrap(), "ok");
+    }
+
+    /// Setup is confined on a thread of its own: the calling thread may still write outside
+    /// the rootfs afterwards, and has not been given no_new_privs (which Landlock needs).
+    #[test]
+    fn the_caller_of_a_setup_stays_unconfined() {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("etc")).unwrap();
+        fs::write(rootfs.join("etc/debian_version"), "12.5\n").unwrap();
+        let conf = GuestConfig {
+            ostype: Some("debian".into()),
+            hostname: Some("confined".into()),
+            ..GuestConfig::default()
+        };
+        let request = SetupRequest {
+            rootfs: &rootfs,
+            owner: None,
+            conf: &conf,
+            host: &HostEnv::default(),
+            hook: Hook::PreStart,
+        };
+        let no_new_privs = || {
+            fs::read_to_string("/proc/thread-self/status")
+                .unwrap()
+                .lines()
+                .find(|line| line.starts_with("NoNewPrivs:"))
+                .map(str::to_string)
+        };
+        let before = no_new_privs();
+        run(&request).unwrap();
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+            "confined\n"
+        );
+        assert_eq!(no_new_privs(), before);
+        fs::write(
+            dir.path().join("outside"),
+            "the caller writes where it likes",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -154,10 +154,12 @@ pub(super) fn extract_in_child(
     })?;
 
     // SAFETY: the child only runs this crate's extraction code and leaves through `_exit`;
-    // the threads of ours that may exist meanwhile (a caller waiting for the create's
-    // mount-namespace thread, pct's signal waiter) sit in join/sigwait holding no lock the
-    // child could need, and the child does not touch stdio or other process-wide state a
-    // foreign thread might have locked.
+    // the threads of corral's own that may exist meanwhile (a caller waiting for the
+    // create's mount-namespace thread, pct's signal waiter) sit in join/sigwait holding no
+    // lock the child could need, glibc's fork leaves malloc usable in the child, and the
+    // child does not touch stdio or the environment. A lock some other thread of a
+    // multi-threaded embedder holds at the fork (a C library's, say) is not covered: the
+    // extraction does not yet run behind an exec like the monitor (see runtime::launch).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let source = io::Error::last_os_error();
