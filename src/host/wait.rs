@@ -42,7 +42,7 @@ impl Container<'_> {
     /// which exits once the container is gone and its end is recorded, or — for a container
     /// that lost its monitor — its init's. For an async runtime (register it with tokio's
     /// `AsyncFd`, say), then call [`Container::wait_stopped`] to learn how it ended. The
-    /// descriptor is close-on-exec. Fails with `CT <vmid> not running` when it is not.
+    /// descriptor is close-on-exec. Fails with [`Error::NotRunning`] when it is not.
     pub fn stopped_fd(&self) -> Result<OwnedFd, Error> {
         self.stopped_fd_and_source().map(|(fd, _)| fd)
     }
@@ -50,7 +50,7 @@ impl Container<'_> {
     /// The pidfd, and whether it is the monitor's (which records the end).
     fn stopped_fd_and_source(&self) -> Result<(OwnedFd, bool), Error> {
         let vmid = self.vmid.get();
-        let not_running = || Error::Failed(format!("CT {vmid} not running"));
+        let not_running = || Error::not_running(self.vmid, false);
         let init = self.running_init().ok_or_else(not_running)?;
         if let Some(monitor) = monitor_pidfd(init.monitor_pid, vmid) {
             return Ok((monitor, true));
@@ -63,7 +63,7 @@ impl Container<'_> {
     /// Wait until the container has ended, at most `timeout` (forever with `None`), and say
     /// how: init's exit status or signal, or stopped by `stop`/`shutdown`. A container that
     /// already ended answers at once with its last run's end; one that never ran (or whose
-    /// end nobody recorded) fails with `CT <vmid> not running`. When the timeout passes
+    /// end nobody recorded) fails with [`Error::NotRunning`]. When the timeout passes
     /// first, the error is an [`Error::Io`] of kind [`std::io::ErrorKind::TimedOut`].
     pub fn wait_stopped(&self, timeout: Option<Duration>) -> Result<Exit, Error> {
         let vmid = self.vmid.get();

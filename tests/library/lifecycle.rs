@@ -8,7 +8,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use corral::host::DestroyOptions;
-use corral::{CreateOptions, Error, Exit, Host, IdMapTool, StartOptions, Vmid};
+use corral::{CreateOptions, Error, Exit, Host, IdMapTool, StartOptions, StartStep, Vmid};
 
 use crate::common::{TestRoot, cached_template};
 
@@ -263,7 +263,9 @@ fn wait_stopped_tells_how_the_container_ended() {
     // A container that never ran has no end to tell.
     let never = create(&root, &host, 9262, true);
     match never.ct().wait_stopped(Some(Duration::from_secs(1))) {
-        Err(Error::Failed(message)) => assert_eq!(message, "CT 9262 not running"),
+        Err(error @ Error::NotRunning { .. }) => {
+            assert_eq!(error.to_string(), "CT 9262 not running")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -298,7 +300,18 @@ fn the_idmap_setting_chooses_direct_writes_or_the_shadow_tools() {
     forced.set_id_map_tool(IdMapTool::Newuidmap);
     let ct = forced.container(Vmid::new(9270).unwrap());
     if !shadow_installed {
-        let error = ct.start(&StartOptions::default()).unwrap_err().to_string();
+        let error = ct.start(&StartOptions::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Start {
+                    step: StartStep::IdMap,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let error = error.to_string();
         assert!(error.contains("install the uidmap package"), "{error}");
         assert!(
             error.contains("'idmap: direct' in etc/corral/host.conf"),
