@@ -15,8 +15,9 @@
 //! fork) — held forever in the child. The monitor runs the whole runtime (allocation,
 //! formatting, file system, hooks), so a fork can deadlock or corrupt it at random. A child
 //! of `std::process::Command` does only async-signal-safe work until exec (here: clearing
-//! close-on-exec of the report socket), and after exec the process is single-threaded with
-//! fresh locks, so every "single-threaded" claim the monitor's code makes is true.
+//! close-on-exec of the report socket and the events pipe), and after exec the process is
+//! single-threaded with fresh locks, so every "single-threaded" claim the monitor's code
+//! makes is true.
 //!
 //! The exec'd helper is the old intermediate: it creates the monitor's cgroup and clones the
 //! monitor straight into it (no migration, which would cost an RCU grace period), then
