@@ -17,7 +17,7 @@ use rustix::mount::UnmountFlags;
 use super::command::{Request, read_request, send_reply};
 use super::hooks::{Phase, run_hookscript};
 use super::plan::{NodeCreation, StartPlan};
-use super::signals::{parse_signal, sigrtmin};
+use super::signals::{Signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::state::{InitState, StateDir, process_start_time};
 use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
@@ -475,9 +475,9 @@ impl Monitor {
         }
         self.trace.step("monitor: guest setup (pre-start)");
         run_guest_setup(&self.rootfs, plan)?;
-        self.halt_signal = halt_signal(plan.halt_signal.as_deref(), || {
+        self.halt_signal = halt_signal(plan.halt_signal, || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
-        })?;
+        });
         self.trace.step(format_args!(
             "monitor: halt signal is {}",
             super::signals::signal_name(self.halt_signal)
@@ -1150,13 +1150,11 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan) -> Result<(), String> {
 /// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else
 /// LXC's choice, SIGRTMIN+3 for systemd (SIGPWR would not halt it) and SIGPWR for any other
 /// init. A graceful halt must be a signal init can catch: never SIGKILL by default.
-fn halt_signal(configured: Option<&str>, systemd: impl FnOnce() -> bool) -> Result<i32, String> {
+fn halt_signal(configured: Option<Signal>, systemd: impl FnOnce() -> bool) -> i32 {
     match configured {
-        Some(name) => {
-            parse_signal(name).ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))
-        }
-        None if systemd() => Ok(sigrtmin() + 3),
-        None => Ok(libc::SIGPWR),
+        Some(signal) => signal.number(),
+        None if systemd() => sigrtmin() + 3,
+        None => libc::SIGPWR,
     }
 }
 
@@ -1251,14 +1249,13 @@ mod tests {
 
     #[test]
     fn the_halt_signal_is_sigpwr_sigrtmin_3_for_systemd_or_the_configured_one() {
-        assert_eq!(halt_signal(None, || false), Ok(libc::SIGPWR));
-        assert_eq!(halt_signal(None, || true), Ok(sigrtmin() + 3));
-        let configured = halt_signal(Some("SIGTERM"), || panic!("the config decides"));
-        assert_eq!(configured, Ok(libc::SIGTERM));
-        assert_eq!(halt_signal(Some("RTMIN+3"), || false), Ok(sigrtmin() + 3));
+        assert_eq!(halt_signal(None, || false), libc::SIGPWR);
+        assert_eq!(halt_signal(None, || true), sigrtmin() + 3);
+        let configured = halt_signal(Signal::parse("SIGTERM"), || panic!("the config decides"));
+        assert_eq!(configured, libc::SIGTERM);
         assert_eq!(
-            halt_signal(Some("SIGBOGUS"), || false),
-            Err("lxc.signal.halt: unknown signal 'SIGBOGUS'".to_string())
+            halt_signal(Signal::parse("RTMIN+3"), || false),
+            sigrtmin() + 3
         );
     }
 

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::apparmor::{self, AppArmorHost, AppArmorPlan, AppArmorRequest};
-use super::caps;
+use super::caps::{self, Capability};
 use super::seccomp;
+use super::signals::Signal;
 use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
 use crate::mount::VolumeSource;
@@ -18,9 +19,13 @@ pub use crate::net::NetworkDevice;
 use crate::setup::{GuestConfig, HostEnv};
 
 mod guest_view;
+mod mount_entry;
+mod prlimit;
 pub use guest_view::{
     BOOT_ID_FILE, BOOT_ID_TARGET, BootIdPlan, LxcfsHost, LxcfsPlan, format_boot_id,
 };
+pub use mount_entry::{MountEntryFlag, MountEntryOption};
+pub use prlimit::Prlimit;
 
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +152,7 @@ pub struct MountEntryPlan {
     /// Relative to the container root.
     pub target: String,
     pub fstype: String,
-    pub options: Vec<String>,
+    pub options: Vec<MountEntryOption>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,8 +215,8 @@ pub struct StartPlan {
     #[serde(default)]
     pub lxcfs: Option<LxcfsPlan>,
     pub sysctls: Vec<(String, String)>,
-    pub rlimits: Vec<(String, String)>,
-    pub cap_drop: Vec<String>,
+    pub rlimits: Vec<Prlimit>,
+    pub cap_drop: Vec<Capability>,
     /// Paths inside the container covered by an empty read-only file or directory.
     pub masked_paths: Vec<String>,
     /// Paths inside the container bound read-only onto themselves.
@@ -225,9 +230,9 @@ pub struct StartPlan {
     pub network: Vec<NetworkDevice>,
     pub init: InitPlan,
     /// Signal names for `lxc.signal.halt`/`reboot`/`stop`, when set.
-    pub halt_signal: Option<String>,
-    pub reboot_signal: Option<String>,
-    pub stop_signal: Option<String>,
+    pub halt_signal: Option<Signal>,
+    pub reboot_signal: Option<Signal>,
+    pub stop_signal: Option<Signal>,
     pub hookscript: Option<PathBuf>,
     /// Limits and keys corral will not enforce, said out loud.
     pub warnings: Vec<String>,
@@ -430,7 +435,10 @@ impl StartPlan {
                 source: "/dev/fuse".into(),
                 target: "dev/fuse".into(),
                 fstype: "none".into(),
-                options: vec!["bind".into(), "create=file".into()],
+                options: vec![
+                    MountEntryOption::Flag(MountEntryFlag::Bind),
+                    MountEntryOption::Flag(MountEntryFlag::CreateFile),
+                ],
             });
         }
         let entrypoint = section.get("entrypoint");
@@ -439,9 +447,7 @@ impl StartPlan {
                 source: "shm".into(),
                 target: "dev/shm".into(),
                 fstype: "tmpfs".into(),
-                options: ["rw", "nosuid", "nodev", "create=dir"]
-                    .map(String::from)
-                    .to_vec(),
+                options: mount_entry::parse_options("rw,nosuid,nodev,create=dir")?,
             });
         }
 
@@ -453,8 +459,8 @@ impl StartPlan {
         let rlimits = section
             .lxc
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("lxc.prlimit.")?.to_string(), v.clone())))
-            .collect();
+            .filter_map(|(k, v)| Some(Prlimit::parse(k.strip_prefix("lxc.prlimit.")?, v)))
+            .collect::<Result<_, _>>()?;
 
         let cap_drop =
             caps::bounding_drop(unprivileged, &raw("lxc.cap.drop"), &raw("lxc.cap.keep"))?;
@@ -563,9 +569,9 @@ impl StartPlan {
             device_rules,
             network,
             init,
-            halt_signal: last_raw("lxc.signal.halt"),
-            reboot_signal: last_raw("lxc.signal.reboot"),
-            stop_signal: last_raw("lxc.signal.stop"),
+            halt_signal: signal(&section.lxc, "lxc.signal.halt")?,
+            reboot_signal: signal(&section.lxc, "lxc.signal.reboot")?,
+            stop_signal: signal(&section.lxc, "lxc.signal.stop")?,
             hookscript: facts.hookscript.clone(),
             warnings,
             guest: GuestConfig::from_section(section)?,
@@ -688,7 +694,12 @@ impl StartPlan {
                 entry.source,
                 entry.target,
                 entry.fstype,
-                entry.options.join(",")
+                entry
+                    .options
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
         line(format!(
@@ -706,15 +717,16 @@ impl StartPlan {
         for (key, value) in &self.sysctls {
             line(format!("sysctl: {key} = {value}"));
         }
-        for (key, value) in &self.rlimits {
-            line(format!("prlimit: {key} = {value}"));
+        for limit in &self.rlimits {
+            line(format!("prlimit: {limit}"));
         }
         line(format!(
             "capabilities dropped: {}",
             if self.cap_drop.is_empty() {
                 "none".to_string()
             } else {
-                self.cap_drop.join(" ")
+                let names: Vec<&str> = self.cap_drop.iter().map(|cap| cap.name()).collect();
+                names.join(" ")
             }
         ));
         line(format!("masked: {}", self.masked_paths.join(" ")));
@@ -796,6 +808,16 @@ fn warn_overridden(key: &str, features: &[(&str, Option<bool>)], warnings: &mut 
             used.join(", ")
         ));
     }
+}
+
+/// The last value of an `lxc.signal.*` key, checked: LXC's names, `SIG` optional, or numbers.
+fn signal(lxc: &[(String, String)], key: &str) -> Result<Option<Signal>, String> {
+    let Some((_, name)) = lxc.iter().rfind(|(k, _)| k == key) else {
+        return Ok(None);
+    };
+    Signal::parse(name)
+        .map(Some)
+        .ok_or_else(|| format!("{key}: unknown signal '{name}'"))
 }
 
 /// The values of a raw `lxc.*` key, in file order.
@@ -1255,7 +1277,7 @@ fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
         source: fields[0].to_string(),
         target,
         fstype: fields[2].to_string(),
-        options: fields[3].split(',').map(str::to_string).collect(),
+        options: mount_entry::parse_options(fields[3])?,
     })
 }
 

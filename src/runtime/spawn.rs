@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::caps;
 use super::command::Request;
-use super::plan::{InitPlan, StartPlan};
+use super::plan::{InitPlan, Prlimit, StartPlan};
 use super::trace::Trace;
 use crate::config::{IdKind, IdMap};
 use crate::mount::container::{HostPaths, assemble_and_pivot};
@@ -335,9 +335,9 @@ fn child_setup(
         trace.step(format_args!("child: sysctl {key} = {value}"));
         std::fs::write(&path, value).map_err(|e| format!("lxc.sysctl.{key}: {path}: {e}"))?;
     }
-    for (name, value) in &plan.rlimits {
-        trace.step(format_args!("child: prlimit {name} = {value}"));
-        set_rlimit(name, value)?;
+    for limit in &plan.rlimits {
+        trace.step(format_args!("child: prlimit {limit}"));
+        set_rlimit(limit)?;
     }
     setup_stdio(&inputs.stdio, inputs.console_is_tty)?;
     trace.step_with(|| {
@@ -346,7 +346,8 @@ fn child_setup(
             if plan.cap_drop.is_empty() {
                 "none".to_string()
             } else {
-                plan.cap_drop.join(" ")
+                let names: Vec<&str> = plan.cap_drop.iter().map(|cap| cap.name()).collect();
+                names.join(" ")
             }
         )
     });
@@ -405,45 +406,14 @@ fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn set_rlimit(name: &str, value: &str) -> Result<(), String> {
-    let resource = match name {
-        "as" => libc::RLIMIT_AS,
-        "core" => libc::RLIMIT_CORE,
-        "cpu" => libc::RLIMIT_CPU,
-        "data" => libc::RLIMIT_DATA,
-        "fsize" => libc::RLIMIT_FSIZE,
-        "locks" => libc::RLIMIT_LOCKS,
-        "memlock" => libc::RLIMIT_MEMLOCK,
-        "msgqueue" => libc::RLIMIT_MSGQUEUE,
-        "nice" => libc::RLIMIT_NICE,
-        "nofile" => libc::RLIMIT_NOFILE,
-        "nproc" => libc::RLIMIT_NPROC,
-        "rss" => libc::RLIMIT_RSS,
-        "rtprio" => libc::RLIMIT_RTPRIO,
-        "rttime" => libc::RLIMIT_RTTIME,
-        "sigpending" => libc::RLIMIT_SIGPENDING,
-        "stack" => libc::RLIMIT_STACK,
-        _ => return Err(format!("lxc.prlimit.{name}: unknown resource")),
-    };
-    let parse = |text: &str| -> Result<u64, String> {
-        if text == "unlimited" {
-            Ok(libc::RLIM_INFINITY)
-        } else {
-            text.parse()
-                .map_err(|_| format!("lxc.prlimit.{name}: invalid value '{value}'"))
-        }
-    };
-    let (soft, hard) = match value.split_once(':') {
-        Some((soft, hard)) => (parse(soft)?, parse(hard)?),
-        None => (parse(value)?, parse(value)?),
-    };
-    let limit = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: hard,
+fn set_rlimit(limit: &Prlimit) -> Result<(), String> {
+    let rlimit = libc::rlimit {
+        rlim_cur: limit.soft,
+        rlim_max: limit.hard,
     };
     // SAFETY: setrlimit with a valid struct.
-    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-        return Err(os_err(&format!("lxc.prlimit.{name}")));
+    if unsafe { libc::setrlimit(limit.resource(), &rlimit) } != 0 {
+        return Err(os_err(&format!("lxc.prlimit.{}", limit.name())));
     }
     Ok(())
 }
