@@ -12,6 +12,9 @@
 
 pub mod cancel;
 pub mod cgroup;
+// The `pct` binary's half: hidden from the documented API, absent without the `cli` feature.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 pub mod config;
 pub mod host;

@@ -273,6 +273,7 @@ fn follow_child(
     Report { outcome }
 }
 
+#[cfg(feature = "cli")]
 fn progress_bar(length: u64) -> indicatif::ProgressBar {
     let style = indicatif::ProgressStyle::with_template(
         "extracting [{bar:32}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
@@ -281,6 +282,24 @@ fn progress_bar(length: u64) -> indicatif::ProgressBar {
     .progress_chars("=> ");
     indicatif::ProgressBar::with_draw_target(Some(length), indicatif::ProgressDrawTarget::stderr())
         .with_style(style)
+}
+
+/// Without the `cli` feature there is no indicatif, and no bar: progress is only counted.
+#[cfg(not(feature = "cli"))]
+struct NoProgressBar;
+
+#[cfg(not(feature = "cli"))]
+impl NoProgressBar {
+    fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        print()
+    }
+    fn set_position(&self, _consumed: u64) {}
+    fn finish_and_clear(&self) {}
+}
+
+#[cfg(not(feature = "cli"))]
+fn progress_bar(_length: u64) -> NoProgressBar {
+    NoProgressBar
 }
 
 fn reap(pid: Pid) -> io::Result<WaitStatus> {
