@@ -10,22 +10,22 @@
 //! # Ok::<(), corral::Error>(())
 //! ```
 
-pub mod cancel;
-pub mod cgroup;
+mod cancel;
+mod cgroup;
 // The `pct` binary's half: hidden from the documented API, absent without the `cli` feature.
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 pub mod config;
 pub mod host;
-pub mod mount;
-pub mod net;
+mod mount;
+mod net;
 pub mod runtime;
-pub mod setup;
+mod setup;
 #[cfg(test)]
 pub(crate) mod skip;
 pub mod storage;
-pub mod text;
+mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};

@@ -20,6 +20,7 @@ mod modify;
 mod status;
 mod volumes;
 
+pub use crate::mount::MountError;
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{Error, ParamError};

@@ -241,6 +241,7 @@ pub fn last_capability() -> u32 {
 }
 
 /// The capabilities in a process's bounding set, from `/proc/<pid>/status`.
+#[cfg(test)]
 pub fn bounding_set_of(pid: u32) -> io::Result<Vec<String>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let hex = status

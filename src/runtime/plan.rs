@@ -929,7 +929,7 @@ fn plan_devices(
 /// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
 /// The cgroup writes a config asks for, with warnings for what the host cannot enforce
 /// (the same as a start would make; `pct set` on a running container writes a subset).
-pub fn cgroup_writes(
+pub(crate) fn cgroup_writes(
     vmid: u32,
     section: &Section,
     facts: &HostFacts,
@@ -938,7 +938,7 @@ pub fn cgroup_writes(
 }
 
 /// The warning for a limit this host has no controller for.
-pub fn unenforced_warning(file: &str, value: &str) -> String {
+pub(crate) fn unenforced_warning(file: &str, value: &str) -> String {
     let controller = file.split('.').next().unwrap_or("");
     format!(
         "cgroup v2 controller '{controller}' is not available: {file} = {value} is not enforced"
@@ -1062,7 +1062,7 @@ fn plan_cgroup(
 
 /// `cores` picks that many host CPUs. pct picks them at random; corral rotates through the host
 /// CPUs by vmid, which spreads containers the same way and keeps plans reproducible.
-pub fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
+pub(crate) fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
     let count = cores.min(host_cpus.len());
     let offset = vmid as usize % host_cpus.len();
     let mut chosen: Vec<u32> = (0..count)
@@ -1073,7 +1073,7 @@ pub fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
 }
 
 /// `0-3,6`: the kernel's list format.
-pub fn format_cpu_list(cpus: &[u32]) -> String {
+pub(crate) fn format_cpu_list(cpus: &[u32]) -> String {
     let mut parts = Vec::new();
     let mut i = 0;
     while i < cpus.len() {
@@ -1094,7 +1094,7 @@ pub fn format_cpu_list(cpus: &[u32]) -> String {
 }
 
 /// Parse the kernel's list format back.
-pub fn parse_cpu_list(text: &str) -> Vec<u32> {
+pub(crate) fn parse_cpu_list(text: &str) -> Vec<u32> {
     let mut cpus = Vec::new();
     for part in text.trim().split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -1110,7 +1110,7 @@ pub fn parse_cpu_list(text: &str) -> Vec<u32> {
 }
 
 /// The network devices a config asks for (pct set's hotplug compares them).
-pub fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+pub(crate) fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
     plan_network(vmid, section, &mut Vec::new())
 }
 
@@ -1226,7 +1226,7 @@ fn plan_init(section: &Section) -> Result<InitPlan, String> {
 
 /// Split a command line on blanks, honouring single and double quotes (LXC's rules for
 /// `lxc.init.cmd`).
-pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_command(command: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

@@ -168,7 +168,7 @@ impl Starting {
 /// # Safety
 /// As fork(2): the caller must be single-threaded, and the child may only do what is safe
 /// after fork before it execs or `_exit`s.
-pub unsafe fn fork_into(
+pub(crate) unsafe fn fork_into(
     flags: u64,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
     pidfd: Option<&mut RawFd>,

@@ -80,7 +80,7 @@ impl LxcfsHost {
     /// The lxcfs of this mount namespace and what it offers; none when no lxcfs runs. A
     /// mount left behind by a dead lxcfs is passed over: statfs has to ask the daemon, where
     /// a stat of a file looked up before may be answered from the kernel's cache.
-    pub fn find(table: &[MountEntry]) -> Option<LxcfsHost> {
+    pub(crate) fn find(table: &[MountEntry]) -> Option<LxcfsHost> {
         lxcfs_mounts(table).into_iter().find_map(|mount| {
             rustix::fs::statfs(&mount).ok()?;
             let views = available_views(|relative| mount.join(relative).exists());
@@ -91,7 +91,7 @@ impl LxcfsHost {
 
 /// The mount points of `fuse.lxcfs` file systems: the default one first, then the others in
 /// the kernel's order.
-pub fn lxcfs_mounts(table: &[MountEntry]) -> Vec<PathBuf> {
+pub(crate) fn lxcfs_mounts(table: &[MountEntry]) -> Vec<PathBuf> {
     let mut mounts: Vec<PathBuf> = table
         .iter()
         .filter(|m| m.fs_type == "fuse.lxcfs")
