@@ -39,6 +39,8 @@
 //! The `pct` command line is the default cargo feature `cli`; with
 //! `default-features = false` the library builds without clap and indicatif.
 
+#![warn(missing_docs)]
+
 mod cancel;
 mod cgroup;
 // The `pct` binary's half: hidden from the documented API, absent without the `cli` feature.

@@ -6,7 +6,9 @@ use std::fmt;
 /// Which id space an entry maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IdKind {
+    /// User ids (`u`).
     User,
+    /// Group ids (`g`).
     Group,
 }
 
@@ -21,12 +23,16 @@ impl IdKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// One range of an id map: `count` ids from `inside` in the container are `outside` on the
+/// host.
 pub struct IdMapEntry {
+    /// User or group ids.
     pub kind: IdKind,
     /// First id inside the container.
     pub inside: u32,
     /// First id on the host.
     pub outside: u32,
+    /// How many consecutive ids the entry maps.
     pub count: u32,
 }
 
@@ -57,12 +63,16 @@ impl fmt::Display for IdMapEntry {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A user namespace's id maps: the `lxc.idmap` entries, or pct's default for unprivileged
+/// containers.
 pub struct IdMap {
+    /// The ranges, users and groups, in config order.
     pub entries: Vec<IdMapEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
+/// A bad `lxc.idmap` value or map; the text is pct's.
 pub struct IdMapError(pub String);
 
 /// The host range pct gives unprivileged containers when the config has no `lxc.idmap`.

@@ -9,6 +9,7 @@ use crate::config::{Config, MountKind, Warning};
 use crate::storage::VolumeId;
 
 #[derive(Debug, Clone, Copy, Default)]
+/// What `pct destroy` was given besides the id.
 pub struct DestroyOptions {
     /// Stop a running container first (pct's `--force`) instead of refusing it.
     pub force: bool,

@@ -11,31 +11,43 @@ use crate::storage::{StorageError, TemplateError};
 /// strings) end with a newline, which pct prints as an empty line before the usage text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
+    /// The option the message is about (`memory`, `mp0`).
     pub key: String,
+    /// pct's message for it.
     pub message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Every error of the library; `Display` is pct's message.
 pub enum Error {
     /// Bad arguments; printed as pct's parameter-verification block.
     #[error("{}", ParamErrors(.0))]
     Parameters(Vec<ParamError>),
     #[error(transparent)]
+    /// A config file that cannot be read or parsed.
     Config(#[from] ConfigError),
     #[error(transparent)]
+    /// A storage or volume error.
     Storage(#[from] StorageError),
     #[error(transparent)]
+    /// A volume that cannot be mounted or unmounted.
     Mount(#[from] MountError),
     #[error(transparent)]
+    /// A template that cannot be read or extracted.
     Template(#[from] TemplateError),
     #[error(transparent)]
+    /// A bad id map.
     IdMap(#[from] IdMapError),
     #[error(transparent)]
+    /// A text that is not a container id.
     Vmid(#[from] VmidError),
     #[error("{context}: {source}")]
+    /// A system call that failed, with what it was doing.
     Io {
+        /// What failed, in pct's words.
         context: String,
         #[source]
+        /// The system's error.
         source: std::io::Error,
     },
     /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is
@@ -48,6 +60,7 @@ pub enum Error {
 }
 
 impl Error {
+    /// A parameter error about one option.
     pub fn param(key: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Parameters(vec![ParamError {
             key: key.into(),
@@ -55,6 +68,7 @@ impl Error {
         }])
     }
 
+    /// An [`Error::Io`] with its context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),

@@ -76,6 +76,7 @@ impl Host {
         )
     }
 
+    /// The host root directory, canonical.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -85,6 +86,7 @@ impl Host {
         &self.node
     }
 
+    /// Container `vmid` on this host; it need not exist.
     pub fn container(&self, vmid: Vmid) -> Container<'_> {
         Container { host: self, vmid }
     }
@@ -110,6 +112,7 @@ impl Host {
         self.setting("strict_limits").is_some_and(|v| v == "1")
     }
 
+    /// The host's `etc/pve/storage.cfg` (pct's default storages when there is none).
     pub fn storage_config(&self) -> Result<StorageConfig, Error> {
         Ok(StorageConfig::load(&self.root)?)
     }
@@ -136,14 +139,17 @@ impl Host {
 }
 
 impl<'h> Container<'h> {
+    /// The container's id.
     pub fn vmid(&self) -> Vmid {
         self.vmid
     }
 
+    /// The host it lives on.
     pub fn host(&self) -> &'h Host {
         self.host
     }
 
+    /// `etc/pve/lxc/<vmid>.conf` under the host root.
     pub fn config_path(&self) -> PathBuf {
         self.host.path(&format!("etc/pve/lxc/{}.conf", self.vmid))
     }
@@ -153,6 +159,7 @@ impl<'h> Container<'h> {
         self.host.path(&format!("var/lib/lxc/{}/rootfs", self.vmid))
     }
 
+    /// Whether the container has a config file.
     pub fn exists(&self) -> bool {
         self.config_path().is_file()
     }
@@ -188,6 +195,7 @@ impl<'h> Container<'h> {
         Ok(config)
     }
 
+    /// The config, read leniently as pct reads it, and the warnings about bad values kept.
     pub fn config_with_warnings(&self) -> Result<(Config, Vec<Warning>), Error> {
         let text = self.read_config_raw()?;
         Ok(Config::parse(self.vmid, &text, ParseMode::Lenient)?)

@@ -23,6 +23,7 @@ use super::loopdev::LoopDevice;
 use super::mountinfo::mount_table;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What a volume is on the host, and so how it is mounted.
 pub enum VolumeSource {
     /// A raw image holding ext4.
     RawImage(PathBuf),
@@ -34,9 +35,12 @@ pub enum VolumeSource {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {source}")]
+/// A mount or unmount that failed, with what it was for.
 pub struct MountError {
+    /// What was being mounted, in pct's words.
     pub context: String,
     #[source]
+    /// The system's error.
     pub source: std::io::Error,
 }
 

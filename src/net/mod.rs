@@ -17,19 +17,26 @@ use netlink::{Netlink, VLAN_PVID, VLAN_UNTAGGED, VethPeer, link_index};
 /// One `netN` as the start path needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkDevice {
+    /// `net0`, `net1`, ...
     pub key: String,
     /// The name inside the container.
     pub name: String,
     /// The host side of the veth pair, `veth<vmid>i<N>`.
     pub host_name: String,
+    /// The host bridge the host side joins.
     pub bridge: Option<String>,
+    /// The MAC address inside.
     pub hwaddr: Option<String>,
+    /// The MTU of both sides.
     pub mtu: Option<u16>,
     #[serde(default)]
+    /// The VLAN tag of the bridge port.
     pub tag: Option<u16>,
     #[serde(default)]
+    /// VLANs the bridge port also carries.
     pub trunks: Vec<u16>,
     #[serde(default)]
+    /// The link stays down.
     pub link_down: bool,
     /// `rate=` in MB/s (MiB, as pct counts them).
     #[serde(default)]

@@ -71,7 +71,7 @@ pub fn capability_number(name: &str) -> Option<u32> {
         .map(|n| n as u32)
 }
 
-/// One capability, checked against [`CAPABILITIES`] when the plan is built. It travels (JSON
+/// One capability, checked against the kernel's list when the plan is built. It travels (JSON
 /// plan, saved state) as its `lxc.cap.drop` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(into = "String", try_from = "String")]

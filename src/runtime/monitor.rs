@@ -28,7 +28,9 @@ use crate::mount::mount_volume_owned;
 /// How a container's init ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitExit {
+    /// Init exited with this status.
     Exited(i32),
+    /// Init was killed by this signal.
     Signaled(i32),
 }
 

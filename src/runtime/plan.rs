@@ -31,16 +31,24 @@ pub use prlimit::Prlimit;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Namespace {
+    /// Its own user and group ids (unprivileged containers).
     User,
+    /// Its own mounts.
     Mount,
+    /// Its own process ids; init is pid 1.
     Pid,
+    /// Its own host name.
     Uts,
+    /// Its own System V IPC and POSIX message queues.
     Ipc,
+    /// Its own network devices.
     Net,
+    /// Its own view of the cgroup tree.
     Cgroup,
 }
 
 impl Namespace {
+    /// The `CLONE_NEW*` flag that makes the namespace.
     pub fn clone_flag(self) -> u64 {
         (match self {
             Namespace::User => libc::CLONE_NEWUSER,
@@ -53,7 +61,7 @@ impl Namespace {
         }) as u64
     }
 
-    /// The name under /proc/<pid>/ns.
+    /// The name under `/proc/<pid>/ns`.
     pub fn proc_name(self) -> &'static str {
         match self {
             Namespace::User => "user",
@@ -72,10 +80,13 @@ impl Namespace {
 pub struct VolumeMount {
     /// `rootfs`, `mp0`, ...
     pub key: String,
+    /// The volume as the config names it.
     pub volume: String,
+    /// What the volume is on the host.
     pub source: VolumeSource,
     /// The path inside the container (`/` for the rootfs).
     pub target: String,
+    /// `ro=1`.
     pub read_only: bool,
     /// Per-mount flags from `mountoptions` (nodev, noexec, nosuid, noatime).
     pub flags: Vec<String>,
@@ -95,32 +106,45 @@ pub enum NodeCreation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A device node in the container's /dev.
 pub struct DevNode {
+    /// The name below /dev.
     pub name: String,
+    /// The device's major number.
     pub major: u32,
+    /// The device's minor number.
     pub minor: u32,
 }
 
 /// A `devN` passthrough device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassthroughDevice {
+    /// `dev0`, `dev1`, ...
     pub key: String,
     /// The host node and the path it gets inside the container.
     pub path: String,
     /// `c` or `b`.
     pub kind: char,
+    /// The device's major number.
     pub major: u32,
+    /// The device's minor number.
     pub minor: u32,
+    /// The node's permission bits.
     pub mode: u32,
     /// Owner as stored on the host (already shifted for unprivileged containers).
     pub uid: u32,
+    /// Group as stored on the host (already shifted for unprivileged containers).
     pub gid: u32,
+    /// The container may read the device but not write it.
     pub deny_write: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The container's /dev: a tmpfs with the basic nodes, devpts, console and ttys.
 pub struct DevSetup {
+    /// How the basic nodes are made.
     pub creation: NodeCreation,
+    /// The basic nodes (null, zero, full, random, urandom, tty).
     pub nodes: Vec<DevNode>,
     /// `/dev/console` bound to a pty the monitor holds.
     pub console: bool,
@@ -130,41 +154,54 @@ pub struct DevSetup {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// How /proc is mounted (`lxc.mount.auto`).
 pub enum ProcMode {
     /// LXC's proc:mixed: /proc/sys and /proc/sysrq-trigger read-only, /proc/sys/net writable.
     Mixed,
+    /// All of /proc writable (`proc:rw`).
     Rw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// How /sys is mounted (`lxc.mount.auto`, `features`).
 pub enum SysMode {
     /// LXC's sys:mixed: /sys read-only except /sys/devices/virtual/net.
     Mixed,
+    /// All of /sys read-only (`sys:ro`).
     Ro,
+    /// All of /sys writable (`sys:rw`, nesting).
     Rw,
 }
 
 /// A raw `lxc.mount.entry` (fstab format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountEntryPlan {
+    /// What to mount: a host path for binds, else the file system's source.
     pub source: String,
     /// Relative to the container root.
     pub target: String,
+    /// The file-system type (`none` for binds).
     pub fstype: String,
+    /// The options, checked when the plan was built.
     pub options: Vec<MountEntryOption>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A value written to a file of the container's cgroup.
 pub struct CgroupWrite {
+    /// The cgroup file (`memory.max`).
     pub key: String,
+    /// What is written to it.
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The container's cgroup and its limits.
 pub struct CgroupPlan {
     /// The limiting cgroup relative to the v2 root (`lxc/100`); init goes to `<path>/ns`.
     pub path: String,
+    /// The limits, in the order they are written.
     pub writes: Vec<CgroupWrite>,
     /// The files of `writes` this host has no controller for (each also a warning).
     #[serde(default)]
@@ -172,15 +209,22 @@ pub struct CgroupPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The container's init: what is executed, as whom, where.
 pub struct InitPlan {
+    /// The command and its arguments (`lxc.init.cmd`, `entrypoint`, else `/sbin/init`).
     pub argv: Vec<String>,
+    /// Its environment, `NAME=value`.
     pub env: Vec<String>,
+    /// Its working directory inside the container.
     pub cwd: String,
+    /// Its user id inside the container (`lxc.init.uid`).
     pub uid: u32,
+    /// Its group id inside the container (`lxc.init.gid`).
     pub gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The seccomp policy init and everything in the container run under.
 pub struct SeccompPlan {
     /// `default` (LXC's policy plus pct's additions) or the `lxc.seccomp.profile` path.
     pub source: String,
@@ -189,24 +233,38 @@ pub struct SeccompPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything a start will do, decided from the config and the host's facts before anything is
+/// made: what `pct start --dry-run` prints.
 pub struct StartPlan {
+    /// The container's id.
     pub vmid: u32,
+    /// The host name inside (`lxc.uts.name`, `hostname`, else `CT<vmid>`).
     pub hostname: String,
+    /// The architecture (`amd64`, ...).
     pub arch: String,
+    /// The guest's distribution as pct names it, or `unmanaged`.
     pub ostype: String,
+    /// Whether the container has a user namespace.
     pub unprivileged: bool,
+    /// The namespaces init is cloned into.
     pub namespaces: Vec<Namespace>,
     /// The user namespace's maps; none for privileged containers.
     pub id_map: Option<IdMap>,
     /// Container root (uid, gid) as seen on the host.
     pub root_owner: (u32, u32),
+    /// rootfs, then the mount points, parents before children.
     pub volumes: Vec<VolumeMount>,
+    /// The container's /dev.
     pub dev: DevSetup,
+    /// The `devN` passthrough devices.
     pub devices: Vec<PassthroughDevice>,
+    /// How /proc is mounted.
     pub proc: ProcMode,
+    /// How /sys is mounted.
     pub sys: SysMode,
     /// /dev/.lxc/proc and /dev/.lxc/sys for nested containers.
     pub nesting: bool,
+    /// `lxc.mount.entry` mounts, and the ones features add (fuse, an entrypoint's /dev/shm).
     pub mount_entries: Vec<MountEntryPlan>,
     /// The container's own boot id, bound over the kernel's.
     #[serde(default)]
@@ -214,30 +272,42 @@ pub struct StartPlan {
     /// lxcfs's views bound over /proc and /sys files; none when the host runs no lxcfs.
     #[serde(default)]
     pub lxcfs: Option<LxcfsPlan>,
+    /// `lxc.sysctl.*` keys (without the prefix) and values, written inside.
     pub sysctls: Vec<(String, String)>,
+    /// `lxc.prlimit.*`: the resource limits init starts with.
     pub rlimits: Vec<Prlimit>,
+    /// Capabilities removed from the bounding set before init runs.
     pub cap_drop: Vec<Capability>,
     /// Paths inside the container covered by an empty read-only file or directory.
     pub masked_paths: Vec<String>,
     /// Paths inside the container bound read-only onto themselves.
     pub readonly_paths: Vec<String>,
+    /// The AppArmor profile.
     pub apparmor: AppArmorPlan,
+    /// The seccomp policy.
     pub seccomp: SeccompPlan,
+    /// The cgroup and its limits.
     pub cgroup: CgroupPlan,
     /// The device filter of a privileged container, first match deciding and everything
     /// else denied; none for unprivileged ones, which their user namespace confines.
     pub device_rules: Option<Vec<DeviceRule>>,
+    /// The veth pairs.
     pub network: Vec<NetworkDevice>,
+    /// What init is.
     pub init: InitPlan,
     /// Signal names for `lxc.signal.halt`/`reboot`/`stop`, when set.
     pub halt_signal: Option<Signal>,
+    /// `lxc.signal.reboot`, when set.
     pub reboot_signal: Option<Signal>,
+    /// `lxc.signal.stop`, when set.
     pub stop_signal: Option<Signal>,
+    /// The `hookscript` to run at each phase, resolved on the host.
     pub hookscript: Option<PathBuf>,
     /// Limits and keys corral will not enforce, said out loud.
     pub warnings: Vec<String>,
     /// What guest setup reads from the config, and the host files it falls back on.
     pub guest: GuestConfig,
+    /// The host's files guest setup falls back on.
     pub guest_host: HostEnv,
 }
 
@@ -254,6 +324,7 @@ pub struct HostFacts {
     pub host_cpus: Vec<u32>,
     /// The text of the file `lxc.seccomp.profile` names.
     pub seccomp_profile: Option<String>,
+    /// The `hookscript`, resolved to a host path.
     pub hookscript: Option<PathBuf>,
     /// The host's resolv.conf and time zone, for guest setup.
     pub guest_host: HostEnv,
@@ -322,6 +393,7 @@ const HANDLED_RAW: &[&str] = &[
     "lxc.arch",
 ];
 
+/// The PATH init and attached commands get.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl StartPlan {
@@ -579,6 +651,7 @@ impl StartPlan {
         })
     }
 
+    /// The `CLONE_NEW*` flags of every namespace of the plan.
     pub fn clone_flags(&self) -> u64 {
         self.namespaces
             .iter()

@@ -21,13 +21,23 @@ pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{0}")]
+    /// A bad storage.cfg, volume id or request, in pct's words.
     Invalid(String),
     #[error("{context}: {source}")]
+    /// A system call that failed, with what it was doing.
     Io {
+        /// What failed.
         context: String,
         #[source]
+        /// The system's error.
         source: std::io::Error,
     },
     #[error("{command} failed: {detail}")]
-    Command { command: String, detail: String },
+    /// An external command that failed.
+    Command {
+        /// The command.
+        command: String,
+        /// What it said.
+        detail: String,
+    },
 }

@@ -68,11 +68,12 @@ pub const LXCFS_VIEWS: &[&str] = &[
     "sys/devices/system/cpu",
 ];
 
-/// The host's lxcfs: where it is mounted and which of [`LXCFS_VIEWS`] it offers.
+/// The host's lxcfs: where it is mounted and which of the views corral binds it offers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LxcfsHost {
+    /// Where lxcfs is mounted.
     pub mount: PathBuf,
-    /// Paths relative to `mount`, in [`LXCFS_VIEWS`] order.
+    /// Paths relative to `mount`, in the order corral binds them.
     pub views: Vec<String>,
 }
 
@@ -134,6 +135,7 @@ pub struct LxcfsPlan {
 }
 
 impl LxcfsPlan {
+    /// The binds of every view `host` offers.
     pub fn from_host(host: &LxcfsHost) -> LxcfsPlan {
         LxcfsPlan {
             mount: host.mount.clone(),

@@ -10,8 +10,8 @@
 //!
 //! Archives are untrusted. Two independent layers keep every write beneath the rootfs:
 //! every member path is resolved with `openat2(RESOLVE_IN_ROOT)` and the final component is
-//! never followed ([`rootdir`]), and the whole extraction runs in a forked child that Landlock
-//! confines to the rootfs ([`confine`]), so a bug in the decompressors or in the path handling
+//! never followed (`rootdir`), and the whole extraction runs in a forked child that Landlock
+//! confines to the rootfs (`confine`), so a bug in the decompressors or in the path handling
 //! still cannot reach the host.
 
 mod arch;
@@ -32,6 +32,7 @@ use std::path::Path;
 use crate::config::IdMap;
 
 #[derive(Debug, Clone, Default)]
+/// How a template is extracted into a rootfs.
 pub struct ExtractOptions {
     /// `Some` for unprivileged containers: every uid/gid is shifted through this map.
     pub id_map: Option<IdMap>,
@@ -44,6 +45,7 @@ pub struct ExtractOptions {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an extraction did.
 pub struct ExtractSummary {
     /// Archive members read, including the ones skipped or excluded.
     pub entries: u64,
@@ -52,13 +54,18 @@ pub struct ExtractSummary {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// A template that cannot be read or extracted.
 pub enum TemplateError {
     #[error("{0}")]
+    /// A bad template or archive member, in pct's words.
     Invalid(String),
     #[error("{context}: {source}")]
+    /// A system call that failed, with what it was doing.
     Io {
+        /// What failed.
         context: String,
         #[source]
+        /// The system's error.
         source: std::io::Error,
     },
 }
