@@ -553,6 +553,44 @@ fn mounts(ct: &Ct<'_>) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// `lxc.mount.entry` flags are the mount's own: nosuid and noexec on a bind, noatime and
+/// nodev on a tmpfs (handed to the file system, they would fail the start).
+#[test]
+fn mount_entry_flags_apply_to_binds_and_file_systems() {
+    let root = TestRoot::new();
+    let ct = created(&root, 9152, &[]);
+    let shared = root.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    root.append_config(
+        9152,
+        &format!(
+            "lxc.mount.entry: {} srv none bind,create=dir,nosuid,noexec 0 0\nlxc.mount.entry: tmpfs mnt tmpfs rw,noatime,nodev,size=1M 0 0\n",
+            shared.display()
+        ),
+    );
+    ct.pct_ok(&["start", "9152"]);
+    let mounted = mounts(&ct);
+    let options = |at: &str| {
+        let (_, _, options) = mounted
+            .iter()
+            .find(|(point, _, _)| point == at)
+            .unwrap_or_else(|| panic!("no {at} in {mounted:?}"));
+        options.split(',').map(str::to_string).collect::<Vec<_>>()
+    };
+    let srv = options("/srv");
+    assert!(
+        srv.contains(&"nosuid".to_string()) && srv.contains(&"noexec".to_string()),
+        "{srv:?}"
+    );
+    let mnt = options("/mnt");
+    assert!(
+        mnt.contains(&"noatime".to_string()) && mnt.contains(&"nodev".to_string()),
+        "{mnt:?}"
+    );
+    ct.pct_ok(&["stop", "9152"]);
+    ct.assert_nothing_left();
+}
+
 /// nesting=1 gives a nested runtime full proc and sys at /dev/.lxc/{proc,sys} and a
 /// writable /sys; without it there are none and /sys is read-only.
 #[test]
