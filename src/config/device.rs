@@ -5,8 +5,8 @@ use std::fmt;
 use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 /// A `devN` passthrough device: a host node made inside the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceEntry {
     /// The host node's path, also its path inside the container.
     pub path: String,

@@ -5,8 +5,8 @@ use std::fmt;
 use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 /// The `features` property: what the container may do beyond the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Features {
     /// `force_rw_sys=1`: /sys mounted read-write.
     pub force_rw_sys: Option<bool>,

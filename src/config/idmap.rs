@@ -22,9 +22,9 @@ impl IdKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// One range of an id map: `count` ids from `inside` in the container are `outside` on the
 /// host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMapEntry {
     /// User or group ids.
     pub kind: IdKind,
@@ -62,17 +62,17 @@ impl fmt::Display for IdMapEntry {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// A user namespace's id maps: the `lxc.idmap` entries, or pct's default for unprivileged
 /// containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     /// The ranges, users and groups, in config order.
     pub entries: Vec<IdMapEntry>,
 }
 
+/// A bad `lxc.idmap` value or map; the text is pct's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-/// A bad `lxc.idmap` value or map; the text is pct's.
 pub struct IdMapError(pub String);
 
 /// The host range pct gives unprivileged containers when the config has no `lxc.idmap`.

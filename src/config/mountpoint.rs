@@ -6,8 +6,8 @@ use std::fmt;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 use super::{PropertyError, format_size, parse_size, validate};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 /// What the volume of a mount point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum MountKind {
     /// A storage volume id (`local:100/vm-100-disk-0.raw`).
     Volume,
@@ -17,9 +17,9 @@ pub enum MountKind {
     Device,
 }
 
+/// One word of `mountoptions=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-/// One word of `mountoptions=`.
 pub enum MountOption {
     /// Discard freed blocks (file-system option of an image).
     Discard,

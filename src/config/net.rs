@@ -6,8 +6,8 @@ use std::fmt;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 use super::{PropertyError, validate};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// `ip=` of a `netN`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip4Config {
     /// Address text as given (pct does not canonicalise) and prefix length.
     Static {
@@ -22,8 +22,8 @@ pub enum Ip4Config {
     Manual,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// `ip6=` of a `netN`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip6Config {
     /// A static address.
     Static {
@@ -40,8 +40,8 @@ pub enum Ip6Config {
     Manual,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// A `netN` property: one veth interface of the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetDevice {
     /// `name=`: the interface name inside the container.
     pub name: String,

@@ -6,8 +6,8 @@ use super::PropertyFormat;
 use super::propstring::{check_range, is_number, parse_boolean};
 use super::validate;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
 /// The type of an option's value in pct's schema.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
     /// `0`/`1` (pct also takes `yes`, `on`, `true` ...).
     Boolean,
@@ -38,8 +38,8 @@ pub enum OptionKind {
     Property(PropertyFormat),
 }
 
-#[derive(Debug, Clone, PartialEq)]
 /// One option of the container config as pct's schema defines it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct OptionSpec {
     /// The key, or for indexed options (`mp0`..`mp255`) the prefix `mp`.
     pub name: &'static str,

@@ -4,8 +4,8 @@ use std::fmt;
 
 use super::PropertyError;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 /// The `startup` property: the order of `startall`/`stopall` and the delays after each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Startup {
     /// `order=`: lower starts first and stops last.
     pub order: Option<u64>,

@@ -13,11 +13,11 @@ pub struct Vmid(u32);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VmidError {
-    #[error("type check ('integer') failed - got '{0}'")]
     /// Not a whole number (the text as given).
+    #[error("type check ('integer') failed - got '{0}'")]
     NotInteger(String),
-    #[error("invalid format - value does not look like a valid VM ID")]
     /// Out of pct's range of ids.
+    #[error("invalid format - value does not look like a valid VM ID")]
     Format,
 }
 

@@ -17,37 +17,37 @@ pub struct ParamError {
     pub message: String,
 }
 
-#[derive(Debug, thiserror::Error)]
 /// Every error of the library; `Display` is pct's message.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad arguments; printed as pct's parameter-verification block.
     #[error("{}", ParamErrors(.0))]
     Parameters(Vec<ParamError>),
-    #[error(transparent)]
     /// A config file that cannot be read or parsed.
+    #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error(transparent)]
     /// A storage or volume error.
+    #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error(transparent)]
     /// A volume that cannot be mounted or unmounted.
+    #[error(transparent)]
     Mount(#[from] MountError),
-    #[error(transparent)]
     /// A template that cannot be read or extracted.
+    #[error(transparent)]
     Template(#[from] TemplateError),
-    #[error(transparent)]
     /// A bad id map.
-    IdMap(#[from] IdMapError),
     #[error(transparent)]
+    IdMap(#[from] IdMapError),
     /// A text that is not a container id.
+    #[error(transparent)]
     Vmid(#[from] VmidError),
-    #[error("{context}: {source}")]
     /// A system call that failed, with what it was doing.
+    #[error("{context}: {source}")]
     Io {
         /// What failed, in pct's words.
         context: String,
-        #[source]
         /// The system's error.
+        #[source]
         source: std::io::Error,
     },
     /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is

@@ -14,8 +14,8 @@ pub struct ListEntry {
     pub vmid: u32,
     /// `running` or `stopped`.
     pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// The config's `lock`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<String>,
     /// The hostname, or `CT<vmid>`.
     pub name: String,
@@ -30,17 +30,17 @@ pub struct ContainerStatus {
     pub status: String,
     /// The hostname, or `CT<vmid>`.
     pub name: String,
-    #[serde(rename = "type")]
     /// `lxc`.
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// The config's `lock`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// The config's `tags`, if any.
-    pub tags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
     /// `1` for a template.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<u8>,
     /// The memory limit in bytes.
     pub maxmem: u64,
@@ -68,26 +68,26 @@ pub struct ContainerStatus {
     pub diskread: u64,
     /// Bytes written to block devices.
     pub diskwrite: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// Init's pid on the host, when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// CPU pressure (`some`, avg10 share), when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurecpusome: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// CPU pressure (`full`, avg10 share), when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurecpufull: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// I/O pressure (`some`, avg10 share), when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pressureiosome: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// I/O pressure (`full`, avg10 share), when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pressureiofull: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// Memory pressure (`some`, avg10 share), when running.
-    pub pressurememorysome: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressurememorysome: Option<f64>,
     /// Memory pressure (`full`, avg10 share), when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurememoryfull: Option<f64>,
     /// corral's: the limits of a running container this host cannot enforce (missing cgroup
     /// v2 controllers), space-separated.

@@ -22,8 +22,8 @@ use rustix::mount::{
 use super::loopdev::LoopDevice;
 use super::mountinfo::mount_table;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// What a volume is on the host, and so how it is mounted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeSource {
     /// A raw image holding ext4.
     RawImage(PathBuf),
@@ -33,14 +33,14 @@ pub enum VolumeSource {
     BlockDevice(PathBuf),
 }
 
+/// A mount or unmount that failed, with what it was for.
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {source}")]
-/// A mount or unmount that failed, with what it was for.
 pub struct MountError {
     /// What was being mounted, in pct's words.
     pub context: String,
-    #[source]
     /// The system's error.
+    #[source]
     pub source: std::io::Error,
 }
 

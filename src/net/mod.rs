@@ -29,14 +29,14 @@ pub struct NetworkDevice {
     pub hwaddr: Option<String>,
     /// The MTU of both sides.
     pub mtu: Option<u16>,
-    #[serde(default)]
     /// The VLAN tag of the bridge port.
+    #[serde(default)]
     pub tag: Option<u16>,
-    #[serde(default)]
     /// VLANs the bridge port also carries.
-    pub trunks: Vec<u16>,
     #[serde(default)]
+    pub trunks: Vec<u16>,
     /// The link stays down.
+    #[serde(default)]
     pub link_down: bool,
     /// `rate=` in MB/s (MiB, as pct counts them).
     #[serde(default)]

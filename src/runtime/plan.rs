@@ -105,8 +105,8 @@ pub enum NodeCreation {
     Bind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// A device node in the container's /dev.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevNode {
     /// The name below /dev.
     pub name: String,
@@ -139,8 +139,8 @@ pub struct PassthroughDevice {
     pub deny_write: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// The container's /dev: a tmpfs with the basic nodes, devpts, console and ttys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevSetup {
     /// How the basic nodes are made.
     pub creation: NodeCreation,
@@ -152,9 +152,9 @@ pub struct DevSetup {
     pub ttys: u32,
 }
 
+/// How /proc is mounted (`lxc.mount.auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-/// How /proc is mounted (`lxc.mount.auto`).
 pub enum ProcMode {
     /// LXC's proc:mixed: /proc/sys and /proc/sysrq-trigger read-only, /proc/sys/net writable.
     Mixed,
@@ -162,9 +162,9 @@ pub enum ProcMode {
     Rw,
 }
 
+/// How /sys is mounted (`lxc.mount.auto`, `features`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-/// How /sys is mounted (`lxc.mount.auto`, `features`).
 pub enum SysMode {
     /// LXC's sys:mixed: /sys read-only except /sys/devices/virtual/net.
     Mixed,
@@ -187,8 +187,8 @@ pub struct MountEntryPlan {
     pub options: Vec<MountEntryOption>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// A value written to a file of the container's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupWrite {
     /// The cgroup file (`memory.max`).
     pub key: String,
@@ -196,8 +196,8 @@ pub struct CgroupWrite {
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// The container's cgroup and its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupPlan {
     /// The limiting cgroup relative to the v2 root (`lxc/100`); init goes to `<path>/ns`.
     pub path: String,
@@ -208,8 +208,8 @@ pub struct CgroupPlan {
     pub unenforced: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// The container's init: what is executed, as whom, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitPlan {
     /// The command and its arguments (`lxc.init.cmd`, `entrypoint`, else `/sbin/init`).
     pub argv: Vec<String>,
@@ -223,8 +223,8 @@ pub struct InitPlan {
     pub gid: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// The seccomp policy init and everything in the container run under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeccompPlan {
     /// `default` (LXC's policy plus pct's additions) or the `lxc.seccomp.profile` path.
     pub source: String,
@@ -232,9 +232,9 @@ pub struct SeccompPlan {
     pub policy: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// Everything a start will do, decided from the config and the host's facts before anything is
 /// made: what `pct start --dry-run` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartPlan {
     /// The container's id.
     pub vmid: u32,

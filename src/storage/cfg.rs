@@ -13,9 +13,9 @@ use std::path::{Component, Path, PathBuf};
 use super::volume::{VolumeKind, storage_id_error};
 use super::{StorageError, VolumeId};
 
+/// What a storage holds (`content` in storage.cfg).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-/// What a storage holds (`content` in storage.cfg).
 pub enum ContentType {
     /// `images`: virtual machine disks.
     Images,
@@ -77,9 +77,9 @@ impl ContentType {
     }
 }
 
+/// The storage types corral implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-/// The storage types corral implements.
 pub enum StorageType {
     /// `dir`: a directory.
     Dir,
@@ -150,8 +150,8 @@ impl StorageType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 /// One storage of storage.cfg.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StorageDef {
     /// The storage id (`local`).
     pub id: String,
@@ -170,8 +170,8 @@ pub struct StorageDef {
     pub options: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 /// The host's storage.cfg.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StorageConfig {
     /// The host root every storage path is resolved under.
     pub root: PathBuf,

@@ -20,20 +20,20 @@ pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};
 /// (`storage 'foo' does not exist`, `unable to parse volume ID 'x'`).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("{0}")]
     /// A bad storage.cfg, volume id or request, in pct's words.
+    #[error("{0}")]
     Invalid(String),
-    #[error("{context}: {source}")]
     /// A system call that failed, with what it was doing.
+    #[error("{context}: {source}")]
     Io {
         /// What failed.
         context: String,
-        #[source]
         /// The system's error.
+        #[source]
         source: std::io::Error,
     },
-    #[error("{command} failed: {detail}")]
     /// An external command that failed.
+    #[error("{command} failed: {detail}")]
     Command {
         /// The command.
         command: String,

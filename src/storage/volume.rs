@@ -9,8 +9,8 @@ use std::fmt;
 use super::StorageError;
 use super::cfg::ContentType;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 /// A volume id, `storage:name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct VolumeId {
     /// The storage id (`local`).
     pub storage: String,
@@ -18,9 +18,9 @@ pub struct VolumeId {
     pub name: String,
 }
 
+/// How a container volume is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-/// How a container volume is stored.
 pub enum VolumeFormat {
     /// A raw image file holding ext4, loop-mounted.
     Raw,

@@ -31,8 +31,8 @@ use std::path::Path;
 
 use crate::config::IdMap;
 
-#[derive(Debug, Clone, Default)]
 /// How a template is extracted into a rootfs.
+#[derive(Debug, Clone, Default)]
 pub struct ExtractOptions {
     /// `Some` for unprivileged containers: every uid/gid is shifted through this map.
     pub id_map: Option<IdMap>,
@@ -44,8 +44,8 @@ pub struct ExtractOptions {
     pub cancel: Option<crate::cancel::Cancel>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
 /// What an extraction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtractSummary {
     /// Archive members read, including the ones skipped or excluded.
     pub entries: u64,
@@ -53,19 +53,19 @@ pub struct ExtractSummary {
     pub bytes: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
 /// A template that cannot be read or extracted.
+#[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    #[error("{0}")]
     /// A bad template or archive member, in pct's words.
+    #[error("{0}")]
     Invalid(String),
-    #[error("{context}: {source}")]
     /// A system call that failed, with what it was doing.
+    #[error("{context}: {source}")]
     Io {
         /// What failed.
         context: String,
-        #[source]
         /// The system's error.
+        #[source]
         source: std::io::Error,
     },
 }
