@@ -554,7 +554,8 @@ fn mounts(ct: &Ct<'_>) -> Vec<(String, String, String)> {
 }
 
 /// `lxc.mount.entry` flags are the mount's own: nosuid and noexec on a bind, noatime and
-/// nodev on a tmpfs (handed to the file system, they would fail the start).
+/// nodev on a tmpfs (handed to the file system, they would fail the start); a mount point's
+/// `mountoptions` are its flags too.
 #[test]
 fn mount_entry_flags_apply_to_binds_and_file_systems() {
     let root = TestRoot::new();
@@ -564,7 +565,8 @@ fn mount_entry_flags_apply_to_binds_and_file_systems() {
     root.append_config(
         9152,
         &format!(
-            "lxc.mount.entry: {} srv none bind,create=dir,nosuid,noexec 0 0\nlxc.mount.entry: tmpfs mnt tmpfs rw,noatime,nodev,size=1M 0 0\n",
+            // A bind mount point's path is under the host root; an entry's is the machine's.
+            "mp0: /shared,mp=/data,mountoptions=nodev;noexec\nlxc.mount.entry: {} srv none bind,create=dir,nosuid,noexec 0 0\nlxc.mount.entry: tmpfs mnt tmpfs rw,noatime,nodev,size=1M 0 0\n",
             shared.display()
         ),
     );
@@ -586,6 +588,11 @@ fn mount_entry_flags_apply_to_binds_and_file_systems() {
     assert!(
         mnt.contains(&"noatime".to_string()) && mnt.contains(&"nodev".to_string()),
         "{mnt:?}"
+    );
+    let data = options("/data");
+    assert!(
+        data.contains(&"nodev".to_string()) && data.contains(&"noexec".to_string()),
+        "{data:?}"
     );
     ct.pct_ok(&["stop", "9152"]);
     ct.assert_nothing_left();

@@ -18,7 +18,7 @@ pub enum MountKind {
 }
 
 /// One word of `mountoptions=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MountOption {
     /// Discard freed blocks (file-system option of an image).
@@ -56,6 +56,12 @@ impl MountOption {
 
     fn parse(word: &str) -> Option<MountOption> {
         Self::ALL.iter().find(|(_, n)| *n == word).map(|(o, _)| *o)
+    }
+}
+
+impl PartialEq<&str> for MountOption {
+    fn eq(&self, word: &&str) -> bool {
+        self.name() == *word
     }
 }
 

@@ -22,6 +22,7 @@ use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::state::{InitState, StateDir, process_start_time};
 use super::trace::{REPORT_PREFIX, STDERR_PREFIX, Trace};
 use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
+use crate::config::MountOption;
 use crate::mount::container::HostPaths;
 use crate::mount::mount_volume_owned;
 
@@ -1064,12 +1065,13 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         flags |= libc::MS_RDONLY;
     }
     for flag in &volume.flags {
-        flags |= match flag.as_str() {
-            "nosuid" => libc::MS_NOSUID,
-            "nodev" => libc::MS_NODEV,
-            "noexec" => libc::MS_NOEXEC,
-            "noatime" => libc::MS_NOATIME,
-            _ => 0,
+        flags |= match flag {
+            MountOption::Nosuid => libc::MS_NOSUID,
+            MountOption::Nodev => libc::MS_NODEV,
+            MountOption::Noexec => libc::MS_NOEXEC,
+            MountOption::Noatime => libc::MS_NOATIME,
+            // The plan keeps the file-system options apart.
+            MountOption::Discard | MountOption::Lazytime => 0,
         };
     }
     let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
@@ -1095,9 +1097,9 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         let mut sb_flags = libc::MS_REMOUNT;
         let mut data = Vec::new();
         for option in &volume.fs_options {
-            match option.as_str() {
-                "lazytime" => sb_flags |= libc::MS_LAZYTIME,
-                other => data.push(other.to_string()),
+            match option {
+                MountOption::Lazytime => sb_flags |= libc::MS_LAZYTIME,
+                other => data.push(other.name()),
             }
         }
         if volume.read_only {

@@ -89,10 +89,10 @@ pub struct VolumeMount {
     /// `ro=1`.
     pub read_only: bool,
     /// Per-mount flags from `mountoptions` (nodev, noexec, nosuid, noatime).
-    pub flags: Vec<String>,
+    pub flags: Vec<MountOption>,
     /// File-system options from `mountoptions` (discard, lazytime); never applied to binds,
     /// which share the host's file system.
-    pub fs_options: Vec<String>,
+    pub fs_options: Vec<MountOption>,
 }
 
 /// How /dev gets its basic nodes.
@@ -704,8 +704,8 @@ impl StartPlan {
             if volume.read_only {
                 options.push("ro".to_string());
             }
-            options.extend(volume.flags.iter().cloned());
-            options.extend(volume.fs_options.iter().cloned());
+            options.extend(volume.flags.iter().map(|o| o.name().to_string()));
+            options.extend(volume.fs_options.iter().map(|o| o.name().to_string()));
             line(format!(
                 "mount {}: {} ({}) at {}{}",
                 volume.key,
@@ -940,10 +940,10 @@ fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>
                 match option {
                     MountOption::Discard | MountOption::Lazytime => {
                         if mp.kind() != MountKind::Bind {
-                            fs_options.push(option.name().to_string());
+                            fs_options.push(*option);
                         }
                     }
-                    _ => flags.push(option.name().to_string()),
+                    _ => flags.push(*option),
                 }
             }
             Ok(VolumeMount {
