@@ -1,33 +1,67 @@
 //! corral — a self-contained Linux system-container runtime with a `pct`-compatible CLI.
 //!
-//! The library is the product; the `pct` binary only parses arguments and calls it.
+//! The library is the product; the `pct` binary only parses arguments and calls it. A
+//! [`Host`] is a root directory (`/`, or any directory for tests) with Proxmox's layout:
+//! configs in `etc/pve/lxc`, storage in `etc/pve/storage.cfg`. A [`Container`] is one id on
+//! it, and its methods are pct's commands.
+//!
+//! A container's whole life, as `pct create`, `start`, `exec`, `stop` and `destroy` live it:
 //!
 //! ```no_run
-//! use corral::{Host, Vmid};
+//! use corral::host::DestroyOptions;
+//! use corral::{CreateOptions, Host, StartOptions, Vmid};
+//!
 //! let host = Host::open("/")?;
 //! let ct = host.container(Vmid::new(100)?);
-//! println!("{}", ct.config()?.main.get("hostname").unwrap_or("CT100"));
+//! ct.create(&CreateOptions {
+//!     template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst".into(),
+//!     options: vec![("hostname".into(), "web".into()), ("rootfs".into(), "local:8".into())],
+//!     ..CreateOptions::default()
+//! })?;
+//! println!("hostname: {}", ct.config()?.main.get("hostname").unwrap_or("CT100"));
+//!
+//! ct.start(&StartOptions::default())?;
+//! assert_eq!(ct.status()?.status, "running");
+//!
+//! // exec: the command runs inside on this process's stdio; its exit code comes back.
+//! let code = ct.exec(&["uname".into(), "-a".into()], false)?;
+//! assert_eq!(code, 0);
+//!
+//! // stop: init and everything in the container are killed (`shutdown` asks init first).
+//! ct.stop(false)?;
+//! ct.destroy(DestroyOptions::default())?;
 //! # Ok::<(), corral::Error>(())
 //! ```
+//!
+//! `pct start --dry-run` shows what a start would do: [`Container::start_plan`] returns it
+//! as a [`runtime::StartPlan`]. `examples/embed.rs` is the same life as a program that runs.
+//!
+//! The `pct` command line is the default cargo feature `cli`; with
+//! `default-features = false` the library builds without clap and indicatif.
 
-pub mod cancel;
-pub mod cgroup;
+#![warn(missing_docs)]
+
+mod cancel;
+mod cgroup;
+// The `pct` binary's half: hidden from the documented API, absent without the `cli` feature.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 pub mod config;
 pub mod host;
-pub mod mount;
-pub mod net;
+mod mount;
+mod net;
 pub mod report;
 pub mod runtime;
-pub mod setup;
+mod setup;
 #[cfg(test)]
 pub(crate) mod skip;
 pub mod storage;
-pub mod text;
+mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
 pub use host::{Container, CreateOptions, Error, Exit, Host, StartOptions};
 pub use report::{Event, Observer};
-pub use runtime::idmap::IdMapTool;
+pub use runtime::IdMapTool;
 pub use runtime::{StartError, StartStep};

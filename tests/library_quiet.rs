@@ -124,7 +124,7 @@ fn child(root: &Path) {
             debug: true,
             ..Default::default()
         })?;
-        assert_eq!(exit, Some(corral::runtime::monitor::InitExit::Exited(0)));
+        assert_eq!(exit, Some(corral::runtime::InitExit::Exited(0)));
         *operation.lock().unwrap() = "destroy";
         let warnings = ct.destroy(DestroyOptions {
             purge: true,

@@ -439,6 +439,72 @@ fn dry_run_prints_the_plan_as_json() {
     assert!(!root.join("run/corral/9115").exists(), "dry run left state");
 }
 
+/// `pct start --dry-run` checks resource limits, signals, capability names and mount
+/// options while planning: a bad one is refused there, with its key, instead of failing the
+/// cloned child. The good ones show in the JSON plan as the config's strings.
+#[test]
+fn dry_run_refuses_bad_limits_signals_capabilities_and_mount_options() {
+    let root = TestRoot::new();
+    let ct = created(&root, 9150, &[]);
+    let config = root.read("etc/pve/lxc/9150.conf");
+    for (line, message) in [
+        (
+            "lxc.prlimit.bogus: 5",
+            "lxc.prlimit.bogus: unknown resource",
+        ),
+        (
+            "lxc.prlimit.nofile: 4096:1024",
+            "lxc.prlimit.nofile: the soft limit is above the hard limit in '4096:1024'",
+        ),
+        (
+            "lxc.signal.halt: SIGBOGUS",
+            "lxc.signal.halt: unknown signal 'SIGBOGUS'",
+        ),
+        ("lxc.cap.drop: sys_bogus", "unknown capability 'sys_bogus'"),
+        (
+            "lxc.mount.entry: /dev/null dev/null none bind,create=bogus 0 0",
+            "lxc.mount.entry: mount option 'create=bogus' is not supported by corral",
+        ),
+        (
+            "lxc.mount.entry: /srv srv none bind,size=1M 0 0",
+            "lxc.mount.entry: mount option 'size=1M' does not apply to a bind mount",
+        ),
+    ] {
+        root.write("etc/pve/lxc/9150.conf", &format!("{config}{line}\n"));
+        let (code, stdout, stderr) = ct.pct(&["start", "9150", "--dry-run"]);
+        assert_ne!(code, 0, "{line}: {stdout}");
+        assert!(stderr.contains(message), "{line}: {stderr}");
+    }
+    assert_eq!(ct.status(), "status: stopped");
+
+    root.write(
+        "etc/pve/lxc/9150.conf",
+        &format!(
+            "{config}lxc.prlimit.nofile: 1024:4096\nlxc.signal.halt: sigterm\nlxc.cap.drop: CAP_SYS_BOOT\nlxc.mount.entry: tmpfs mnt tmpfs rw,nosuid,size=1M 0 0\n"
+        ),
+    );
+    let out = ct.pct_ok(&["start", "9150", "--dry-run", "--output-format", "json"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        plan["rlimits"],
+        serde_json::json!([["nofile", "1024:4096"]])
+    );
+    assert_eq!(plan["halt_signal"], "SIGTERM");
+    assert_eq!(plan["cap_drop"], serde_json::json!(["sys_boot"]));
+    assert_eq!(
+        plan["mount_entries"][0]["options"],
+        serde_json::json!(["rw", "nosuid", "size=1M"])
+    );
+    let text = ct.pct_ok(&["start", "9150", "--dry-run"]);
+    assert!(text.contains("prlimit: nofile = 1024:4096\n"), "{text}");
+    assert!(
+        text.contains("mount entry: tmpfs mnt tmpfs rw,nosuid,size=1M\n"),
+        "{text}"
+    );
+    assert!(!root.join("run/corral/9150").exists(), "dry run left state");
+}
+
 // ---------------------------------------------------------------------------------------
 // Host settings and features.
 
@@ -485,6 +551,51 @@ fn mounts(ct: &Ct<'_>) -> Vec<(String, String, String)> {
             ))
         })
         .collect()
+}
+
+/// `lxc.mount.entry` flags are the mount's own: nosuid and noexec on a bind, noatime and
+/// nodev on a tmpfs (handed to the file system, they would fail the start); a mount point's
+/// `mountoptions` are its flags too.
+#[test]
+fn mount_entry_flags_apply_to_binds_and_file_systems() {
+    let root = TestRoot::new();
+    let ct = created(&root, 9152, &[]);
+    let shared = root.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    root.append_config(
+        9152,
+        &format!(
+            // A bind mount point's path is under the host root; an entry's is the machine's.
+            "mp0: /shared,mp=/data,mountoptions=nodev;noexec\nlxc.mount.entry: {} srv none bind,create=dir,nosuid,noexec 0 0\nlxc.mount.entry: tmpfs mnt tmpfs rw,noatime,nodev,size=1M 0 0\n",
+            shared.display()
+        ),
+    );
+    ct.pct_ok(&["start", "9152"]);
+    let mounted = mounts(&ct);
+    let options = |at: &str| {
+        let (_, _, options) = mounted
+            .iter()
+            .find(|(point, _, _)| point == at)
+            .unwrap_or_else(|| panic!("no {at} in {mounted:?}"));
+        options.split(',').map(str::to_string).collect::<Vec<_>>()
+    };
+    let srv = options("/srv");
+    assert!(
+        srv.contains(&"nosuid".to_string()) && srv.contains(&"noexec".to_string()),
+        "{srv:?}"
+    );
+    let mnt = options("/mnt");
+    assert!(
+        mnt.contains(&"noatime".to_string()) && mnt.contains(&"nodev".to_string()),
+        "{mnt:?}"
+    );
+    let data = options("/data");
+    assert!(
+        data.contains(&"nodev".to_string()) && data.contains(&"noexec".to_string()),
+        "{data:?}"
+    );
+    ct.pct_ok(&["stop", "9152"]);
+    ct.assert_nothing_left();
 }
 
 /// nesting=1 gives a nested runtime full proc and sys at /dev/.lxc/{proc,sys} and a

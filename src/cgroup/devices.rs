@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 /// `a`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRule {
+    /// An allow rule (`lxc.cgroup2.devices.allow`), else a deny rule.
     pub allow: bool,
     /// `b` or `c`; `None` for `a` (any).
     pub kind: Option<char>,
     /// `None` for `*`.
     pub major: Option<u32>,
+    /// `None` for `*`.
     pub minor: Option<u32>,
     /// BPF_DEVCG_ACC_* bits: mknod 1, read 2, write 4.
     pub access: u8,

@@ -47,6 +47,7 @@ impl Hierarchy {
             .map(|mount| Hierarchy { mount })
     }
 
+    #[cfg(test)]
     pub fn at(mount: impl Into<PathBuf>) -> Hierarchy {
         Hierarchy {
             mount: mount.into(),
@@ -261,10 +262,6 @@ impl MonitorCgroup {
         MonitorCgroup {
             dir: hierarchy.path(&format!("lxc.monitor/{vmid}")),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     /// A descriptor for CLONE_INTO_CGROUP.

@@ -5,13 +5,18 @@ use std::fmt;
 use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
+/// A `devN` passthrough device: a host node made inside the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceEntry {
+    /// The host node's path, also its path inside the container.
     pub path: String,
     /// Octal text as given, e.g. `0666`.
     pub mode: Option<String>,
+    /// The node's owner inside the container (default 0).
     pub uid: Option<u32>,
+    /// The node's group inside the container (default 0).
     pub gid: Option<u32>,
+    /// `deny-write=1`: the container may read the device but not write it.
     pub deny_write: Option<bool>,
 }
 
@@ -62,6 +67,7 @@ const KEYS: &[Key] = &[
 ];
 
 impl DeviceEntry {
+    /// Parse a `devN` value (`/dev/ttyUSB0,mode=0660,uid=1000`).
     pub fn parse(value: &str) -> Result<DeviceEntry, PropertyError> {
         let map = parse(KEYS, value)?;
         let Some(path) = map.get("path") else {

@@ -5,12 +5,19 @@ use std::fmt;
 use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 
+/// The `features` property: what the container may do beyond the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Features {
+    /// `force_rw_sys=1`: /sys mounted read-write.
     pub force_rw_sys: Option<bool>,
+    /// `fuse=1`: /dev/fuse in the container.
     pub fuse: Option<bool>,
+    /// `keyctl=1`: the keyctl system calls allowed (unprivileged containers).
     pub keyctl: Option<bool>,
+    /// `mknod=1`: an unprivileged container may make device nodes (through the seccomp
+    /// notifier).
     pub mknod: Option<bool>,
+    /// `nesting=1`: containers inside the container (writable /sys, /dev/.lxc/proc and sys).
     pub nesting: Option<bool>,
     /// `mount=nfs;cifs`
     pub mount: Vec<String>,
@@ -38,6 +45,7 @@ const KEYS: &[Key] = &[
 ];
 
 impl Features {
+    /// Parse a `features` value (`nesting=1,keyctl=1`).
     pub fn parse(value: &str) -> Result<Features, PropertyError> {
         let map = parse(KEYS, value)?;
         let flag = |k: &str| map.get(k).map(|v| v == "1");

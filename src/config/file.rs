@@ -10,7 +10,9 @@ use super::{Section, Vmid};
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Config {
+    /// The container the file belongs to (its file name).
     pub vmid: Vmid,
+    /// The current configuration: the lines before any `[section]`.
     pub main: Section,
     /// `[pve:pending]`; empty when the file has none.
     pub pending: Section,
@@ -21,7 +23,9 @@ pub struct Config {
 /// Lenient is pct's normal read: bad values warn and are kept. Strict fails on the first error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseMode {
+    /// Bad values become warnings and are kept, as pct reads its files.
     Lenient,
+    /// The first bad value is an error.
     Strict,
 }
 
@@ -89,6 +93,7 @@ fn option_line(line: &str) -> Option<(&str, &str)> {
 }
 
 impl Config {
+    /// An empty config for `vmid`.
     pub fn new(vmid: Vmid) -> Config {
         Config {
             vmid,
@@ -101,7 +106,7 @@ impl Config {
     /// Parse a config file as pct reads it: as bytes. A description may be any bytes; any
     /// other line that is not UTF-8 is one pct's schema cannot accept, so it is reported
     /// (a warning on a lenient read) and left out, and the rest of the file still counts.
-    /// Lines echoed in messages are escaped and cut ([`crate::text::for_message`]).
+    /// Lines echoed in messages are escaped and cut (as `text::for_message` does).
     pub fn parse(
         vmid: Vmid,
         text: impl AsRef<[u8]>,

@@ -6,7 +6,9 @@ use std::fmt;
 /// Which id space an entry maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IdKind {
+    /// User ids (`u`).
     User,
+    /// Group ids (`g`).
     Group,
 }
 
@@ -20,13 +22,17 @@ impl IdKind {
     }
 }
 
+/// One range of an id map: `count` ids from `inside` in the container are `outside` on the
+/// host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMapEntry {
+    /// User or group ids.
     pub kind: IdKind,
     /// First id inside the container.
     pub inside: u32,
     /// First id on the host.
     pub outside: u32,
+    /// How many consecutive ids the entry maps.
     pub count: u32,
 }
 
@@ -56,11 +62,15 @@ impl fmt::Display for IdMapEntry {
     }
 }
 
+/// A user namespace's id maps: the `lxc.idmap` entries, or pct's default for unprivileged
+/// containers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
+    /// The ranges, users and groups, in config order.
     pub entries: Vec<IdMapEntry>,
 }
 
+/// A bad `lxc.idmap` value or map; the text is pct's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct IdMapError(pub String);

@@ -6,6 +6,7 @@ use std::fmt;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 use super::{PropertyError, format_size, parse_size, validate};
 
+/// What the volume of a mount point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum MountKind {
     /// A storage volume id (`local:100/vm-100-disk-0.raw`).
@@ -16,14 +17,21 @@ pub enum MountKind {
     Device,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// One word of `mountoptions=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MountOption {
+    /// Discard freed blocks (file-system option of an image).
     Discard,
+    /// Lazy time stamps (file-system option of an image).
     Lazytime,
+    /// No access times.
     Noatime,
+    /// No device nodes.
     Nodev,
+    /// No execution.
     Noexec,
+    /// No set-uid and set-gid.
     Nosuid,
 }
 
@@ -37,6 +45,7 @@ impl MountOption {
         (MountOption::Nosuid, "nosuid"),
     ];
 
+    /// The word as the config spells it.
     pub fn name(self) -> &'static str {
         Self::ALL
             .iter()
@@ -50,22 +59,38 @@ impl MountOption {
     }
 }
 
+impl PartialEq<&str> for MountOption {
+    fn eq(&self, word: &&str) -> bool {
+        self.name() == *word
+    }
+}
+
 /// Booleans are `Option` so that only keys given are printed back, as pct does.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct MountPoint {
+    /// The volume: a volume id, a host path or a block device.
     pub volume: String,
     /// The path inside the container; `None` for rootfs.
     pub mp: Option<String>,
+    /// `acl=`: POSIX ACLs on or off.
     pub acl: Option<bool>,
+    /// `backup=`: part of backups (mount points only).
     pub backup: Option<bool>,
+    /// `mountoptions=`, in config order.
     pub mountoptions: Vec<MountOption>,
+    /// `quota=`: user quotas inside the container.
     pub quota: Option<bool>,
+    /// `replicate=`: part of storage replication.
     pub replicate: Option<bool>,
+    /// `ro=1`: mounted read-only.
     pub ro: Option<bool>,
+    /// `shared=1`: the volume is available on every node (no migration of it).
     pub shared: Option<bool>,
     /// Size in bytes.
     pub size: Option<u64>,
+    /// `idmap=`: pct's custom id mapping of a bind mount, kept as written.
     pub idmap: Option<String>,
+    /// `keepattrs=`, stored and printed back as written.
     pub keepattrs: Option<bool>,
 }
 
@@ -143,10 +168,12 @@ const MP_KEYS: &[Key] = &[
 ];
 
 impl MountPoint {
+    /// Parse a `rootfs` value (`local:100/subvol-100-disk-0.subvol,size=8G`).
     pub fn parse_rootfs(value: &str) -> Result<MountPoint, PropertyError> {
         Self::from_map(parse(ROOTFS_KEYS, value)?)
     }
 
+    /// Parse an `mpN` value, which must have `mp=`.
     pub fn parse_mp(value: &str) -> Result<MountPoint, PropertyError> {
         Self::from_map(parse(MP_KEYS, value)?)
     }

@@ -6,41 +6,70 @@ use std::fmt;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
 use super::{PropertyError, validate};
 
+/// `ip=` of a `netN`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip4Config {
     /// Address text as given (pct does not canonicalise) and prefix length.
     Static {
+        /// The address.
         address: String,
+        /// The prefix length.
         prefix: u8,
     },
+    /// `ip=dhcp`.
     Dhcp,
+    /// `ip=manual`: the guest configures it.
     Manual,
 }
 
+/// `ip6=` of a `netN`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ip6Config {
-    Static { address: String, prefix: u8 },
+    /// A static address.
+    Static {
+        /// The address, as given.
+        address: String,
+        /// The prefix length.
+        prefix: u8,
+    },
+    /// `ip6=auto`: SLAAC.
     Auto,
+    /// `ip6=dhcp`.
     Dhcp,
+    /// `ip6=manual`: the guest configures it.
     Manual,
 }
 
+/// A `netN` property: one veth interface of the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetDevice {
+    /// `name=`: the interface name inside the container.
     pub name: String,
+    /// `bridge=`: the host bridge the host side joins.
     pub bridge: Option<String>,
+    /// `hwaddr=`: the MAC address inside.
     pub hwaddr: Option<String>,
+    /// `mtu=`.
     pub mtu: Option<u16>,
+    /// `ip=`.
     pub ip: Option<Ip4Config>,
+    /// `gw=`: the IPv4 default gateway.
     pub gw: Option<String>,
+    /// `ip6=`.
     pub ip6: Option<Ip6Config>,
+    /// `gw6=`: the IPv6 default gateway.
     pub gw6: Option<String>,
+    /// `firewall=1` (accepted; corral has no firewall yet).
     pub firewall: Option<bool>,
+    /// `tag=`: the VLAN tag on the bridge port.
     pub tag: Option<u16>,
+    /// `trunks=`: VLANs the port also carries.
     pub trunks: Option<Vec<u16>>,
     /// MB/s, as given.
     pub rate: Option<String>,
+    /// `link_down=1`: the link is kept down.
     pub link_down: Option<bool>,
+    /// `host-managed=1`: the host, not the guest, sets the addresses.
     pub host_managed: Option<bool>,
     /// `type=`; only `veth` exists.
     pub kind: Option<String>,
@@ -138,6 +167,7 @@ impl fmt::Display for Ip6Config {
 }
 
 impl NetDevice {
+    /// Parse a `netN` value (`name=eth0,bridge=vmbr0,ip=dhcp`).
     pub fn parse(value: &str) -> Result<NetDevice, PropertyError> {
         let map = parse(KEYS, value)?;
         let flag = |k: &str| map.get(k).map(|v| v == "1");

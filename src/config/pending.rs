@@ -11,9 +11,11 @@ use super::{
 /// What one `pct set` asks for. Values are raw CLI strings, validated here.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SetRequest {
+    /// `key value` pairs to set, as `--key value` on pct's command line.
     pub set: Vec<(String, String)>,
     /// Keys to delete; a leading `!` forces.
     pub delete: Vec<String>,
+    /// Pending changes of these keys to drop (`--revert`).
     pub revert: Vec<String>,
 }
 
@@ -21,9 +23,27 @@ pub struct SetRequest {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum PendingChange {
-    Cur { key: String, value: String },
-    New { key: String, value: String },
-    Del { key: String, value: String },
+    /// A current value no pending change touches.
+    Cur {
+        /// The option.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// A pending new value.
+    New {
+        /// The option.
+        key: String,
+        /// The value it will have.
+        value: String,
+    },
+    /// A pending deletion.
+    Del {
+        /// The option.
+        key: String,
+        /// The value it has until then.
+        value: String,
+    },
 }
 
 /// The pending-delete list: keys with their force flag. pct accepts `,`, `;` and spaces.

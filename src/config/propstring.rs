@@ -8,12 +8,19 @@ use super::{DeviceEntry, Features, MountPoint, NetDevice, Startup};
 /// The property-string formats of the pct schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum PropertyFormat {
+    /// `rootfs`.
     Rootfs,
+    /// `mpN`.
     MountPoint,
+    /// `netN`.
     Net,
+    /// `devN`.
     Device,
+    /// `features`.
     Features,
+    /// `startup`.
     Startup,
+    /// `unusedN`.
     Unused,
 }
 

@@ -6,34 +6,50 @@ use super::PropertyFormat;
 use super::propstring::{check_range, is_number, parse_boolean};
 use super::validate;
 
+/// The type of an option's value in pct's schema.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
+    /// `0`/`1` (pct also takes `yes`, `on`, `true` ...).
     Boolean,
+    /// A whole number, within bounds when given.
     Integer {
+        /// The smallest value allowed.
         min: Option<i64>,
+        /// The largest value allowed.
         max: Option<i64>,
     },
+    /// A number with a fraction, within bounds when given.
     Number {
+        /// The smallest value allowed.
         min: Option<f64>,
+        /// The largest value allowed.
         max: Option<f64>,
     },
+    /// One of these words.
     Enum(&'static [&'static str]),
     /// Free text with a maximum length and a named pct format (dns-name, ...), if any.
     String {
+        /// The longest text allowed.
         max_length: Option<usize>,
+        /// The pct format the text must have (`dns-name`, ...).
         format: Option<&'static str>,
     },
+    /// A property string (`key=value,...`) of this format.
     Property(PropertyFormat),
 }
 
+/// One option of the container config as pct's schema defines it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptionSpec {
     /// The key, or for indexed options (`mp0`..`mp255`) the prefix `mp`.
     pub name: &'static str,
     /// For indexed options, the largest index (`mp` → 255, `net` → 31).
     pub max_index: Option<u16>,
+    /// The type of its value.
     pub kind: OptionKind,
+    /// The value pct assumes when it is not set.
     pub default: Option<&'static str>,
+    /// pct's description of it.
     pub description: &'static str,
 }
 

@@ -66,6 +66,7 @@ impl Section {
         }
     }
 
+    /// Remove `key`; its value, if it was set.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         match key {
             "description" => Some(std::mem::take(&mut self.description))
@@ -85,6 +86,7 @@ impl Section {
         }
     }
 
+    /// Whether the section holds nothing at all.
     pub fn is_empty(&self) -> bool {
         self.description.is_empty()
             && self.options.is_empty()
@@ -113,14 +115,17 @@ impl Section {
         self.get("swap").and_then(|v| v.parse().ok())
     }
 
+    /// `hostname`.
     pub fn hostname(&self) -> Option<&str> {
         self.get("hostname")
     }
 
+    /// `lock`: the operation holding the container (`create`, `mounted`, ...).
     pub fn lock(&self) -> Option<&str> {
         self.get("lock")
     }
 
+    /// `rootfs`, parsed; `None` when it is not set.
     pub fn rootfs(&self) -> Option<Result<MountPoint, PropertyError>> {
         self.get("rootfs").map(MountPoint::parse_rootfs)
     }
@@ -157,12 +162,14 @@ impl Section {
             .collect()
     }
 
+    /// `features`, parsed; all unset when it is not set.
     pub fn features(&self) -> Result<Features, PropertyError> {
         self.get("features")
             .map(Features::parse)
             .unwrap_or_else(|| Ok(Features::default()))
     }
 
+    /// `startup`, parsed; `None` when it is not set.
     pub fn startup(&self) -> Option<Result<Startup, PropertyError>> {
         self.get("startup").map(Startup::parse)
     }

@@ -4,14 +4,19 @@ use std::fmt;
 
 use super::PropertyError;
 
+/// The `startup` property: the order of `startall`/`stopall` and the delays after each.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Startup {
+    /// `order=`: lower starts first and stops last.
     pub order: Option<u64>,
+    /// `up=`: seconds to wait after starting it.
     pub up: Option<u64>,
+    /// `down=`: seconds to wait for it to stop.
     pub down: Option<u64>,
 }
 
 impl Startup {
+    /// Parse a `startup` value (`order=1,up=30`).
     pub fn parse(value: &str) -> Result<Startup, PropertyError> {
         let invalid = || PropertyError("unable to parse startup options".into());
         let number = |text: &str| -> Result<u64, PropertyError> {

@@ -13,8 +13,10 @@ pub struct Vmid(u32);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VmidError {
+    /// Not a whole number (the text as given).
     #[error("type check ('integer') failed - got '{0}'")]
     NotInteger(String),
+    /// Out of pct's range of ids.
     #[error("invalid format - value does not look like a valid VM ID")]
     Format,
 }
@@ -31,9 +33,12 @@ impl VmidError {
 }
 
 impl Vmid {
+    /// The smallest container id pct allows.
     pub const MIN: u32 = 100;
+    /// The largest container id pct allows.
     pub const MAX: u32 = 999_999_999;
 
+    /// `id` as a container id, when it is in pct's range.
     pub fn new(id: u32) -> Result<Self, VmidError> {
         if (Self::MIN..=Self::MAX).contains(&id) {
             Ok(Vmid(id))
@@ -42,6 +47,7 @@ impl Vmid {
         }
     }
 
+    /// The number.
     pub fn get(self) -> u32 {
         self.0
     }

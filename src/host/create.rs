@@ -24,6 +24,8 @@ pub struct CreateOptions {
     pub unprivileged: Option<bool>,
     /// Allow overwriting an existing config of a stopped container.
     pub force: bool,
+    /// pct's `--ignore-unpack-errors`: members of the template that fail to extract are
+    /// skipped.
     pub ignore_unpack_errors: bool,
     /// Report how far the extraction has come ([`Event::Progress`](crate::Event::Progress))
     /// to the host's observer; `pct` draws a progress bar from it on a terminal.
@@ -47,6 +49,8 @@ impl CreateOptions {
 }
 
 impl Container<'_> {
+    /// `pct create`: allocate the volumes, extract the template, run guest setup and write the
+    /// config; on failure undo all of it. Returns the config written.
     pub fn create(&self, options: &CreateOptions) -> Result<Config, Error> {
         let vmid = self.vmid;
         let storage_cfg = self.host.storage_config()?;

@@ -8,6 +8,7 @@ use super::{Container, Error, check_lock};
 use crate::config::{Config, MountKind, Warning};
 use crate::storage::VolumeId;
 
+/// What `pct destroy` was given besides the id.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DestroyOptions {
     /// Stop a running container first (pct's `--force`) instead of refusing it.

@@ -13,7 +13,9 @@ use crate::storage::{StorageError, TemplateError};
 /// strings) end with a newline, which pct prints as an empty line before the usage text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
+    /// The option the message is about (`memory`, `mp0`).
     pub key: String,
+    /// pct's message for it.
     pub message: String,
 }
 
@@ -27,18 +29,23 @@ pub enum Error {
     /// The container has no config file on this host.
     #[non_exhaustive]
     NotFound {
+        /// The container asked for.
         vmid: Vmid,
+        /// The node whose config directory was searched.
         node: String,
     },
     /// `pct create` of an id that has a config already.
     #[non_exhaustive]
     AlreadyExists {
+        /// The container id asked for.
         vmid: Vmid,
+        /// The node that has its config.
         node: String,
     },
     /// `pct start` of a running container.
     #[non_exhaustive]
     AlreadyRunning {
+        /// The running container.
         vmid: Vmid,
     },
     /// An operation that needs a running container found it stopped. `attach` tells which
@@ -46,7 +53,9 @@ pub enum Error {
     /// `container 'N' not running!` or `pct stop`/`shutdown`/`suspend`'s `CT N not running`.
     #[non_exhaustive]
     NotRunning {
+        /// The stopped container.
         vmid: Vmid,
+        /// `true` for the attaching calls (`exec`, `enter`, `console`) and their message.
         attach: bool,
     },
     /// An operation that needs a stopped container found it running; pct says so after the
@@ -54,60 +63,83 @@ pub enum Error {
     /// [`Error::Context`] around this.
     #[non_exhaustive]
     Running {
+        /// The running container.
         vmid: Vmid,
     },
     /// The config carries a lock (`create`, `backup`, `mounted`, ...) the operation may not
     /// pass.
     #[non_exhaustive]
     Locked {
+        /// The locked container.
         vmid: Vmid,
+        /// The config's `lock` value.
         lock: String,
     },
     /// `protection: 1` refused a destroy, or (`restore`) the overwrite by a forced create.
     #[non_exhaustive]
     Protected {
+        /// The protected container.
         vmid: Vmid,
+        /// `true` when a forced create (restore) was refused.
         restore: bool,
     },
     /// A step of `pct start` failed; `source` says which and, through its own `source()`,
     /// the operating-system error underneath when there is one.
     #[non_exhaustive]
     Start {
+        /// The container that did not start.
         vmid: Vmid,
+        /// The step that failed (also `source.step()`).
         step: StartStep,
+        /// What failed in that step.
         source: StartError,
     },
     /// The config lock stayed taken by another process for pct's timeout.
     #[non_exhaustive]
     LockTimeout {
+        /// The lock file.
         path: PathBuf,
     },
     /// A stop or shutdown asked for was not confirmed in time.
     #[non_exhaustive]
     StopTimeout {
+        /// The container still running.
         vmid: Vmid,
     },
     /// pct's task prefix (`unable to create CT 100 - ...`) before what went wrong inside;
     /// [`Error::root_cause`] reaches that.
     Context {
+        /// pct's prefix, ending with ` -` where pct has one.
         prefix: String,
+        /// The error inside.
         source: Box<Error>,
     },
     /// The operation failed (`source`), and undoing it left something behind: `left` says
     /// what, one line each (`unable to free volume 'local:100/vm-100-disk-0.raw' - ...`).
     #[non_exhaustive]
     Incomplete {
+        /// The error of the operation.
         source: Box<Error>,
+        /// What undoing it left behind, one line each.
         left: Vec<String>,
     },
+    /// A config file that cannot be read or parsed.
     Config(ConfigError),
+    /// A storage or volume error.
     Storage(StorageError),
+    /// A volume that cannot be mounted or unmounted.
     Mount(MountError),
+    /// A template that cannot be read or extracted.
     Template(TemplateError),
+    /// A bad id map.
     IdMap(IdMapError),
+    /// A text that is not a container id.
     Vmid(VmidError),
+    /// A system call that failed, with what it was doing.
     Io {
+        /// What failed, in pct's words.
         context: String,
+        /// The system's error.
         source: std::io::Error,
     },
     /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is
@@ -215,6 +247,7 @@ from_layer!(
 );
 
 impl Error {
+    /// A parameter error about one option.
     pub fn param(key: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Parameters(vec![ParamError {
             key: key.into(),
@@ -222,6 +255,7 @@ impl Error {
         }])
     }
 
+    /// An [`Error::Io`] with its context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),

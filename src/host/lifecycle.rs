@@ -554,9 +554,13 @@ fn hookscript_path(host: &Host, volid: &str) -> Result<PathBuf, Error> {
 /// One container of `startall`/`stopall`, with its startup settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootEntry {
+    /// The container.
     pub vmid: u32,
+    /// `startup: order=`.
     pub order: Option<u64>,
+    /// `startup: up=`: seconds to wait after starting it.
     pub up: Option<u64>,
+    /// `startup: down=`: seconds to wait for it to stop.
     pub down: Option<u64>,
 }
 

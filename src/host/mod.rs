@@ -23,6 +23,7 @@ mod status;
 mod volumes;
 mod wait;
 
+pub use crate::mount::MountError;
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{Error, ParamError};
@@ -109,6 +110,7 @@ impl Host {
         )
     }
 
+    /// The host root directory, canonical.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -118,6 +120,7 @@ impl Host {
         &self.node
     }
 
+    /// Container `vmid` on this host; it need not exist.
     pub fn container(&self, vmid: Vmid) -> Container<'_> {
         Container { host: self, vmid }
     }
@@ -154,6 +157,7 @@ impl Host {
         self.id_map_tool = tool;
     }
 
+    /// The host's `etc/pve/storage.cfg` (pct's default storages when there is none).
     pub fn storage_config(&self) -> Result<StorageConfig, Error> {
         Ok(StorageConfig::load(&self.root)?)
     }
@@ -180,14 +184,17 @@ impl Host {
 }
 
 impl<'h> Container<'h> {
+    /// The container's id.
     pub fn vmid(&self) -> Vmid {
         self.vmid
     }
 
+    /// The host it lives on.
     pub fn host(&self) -> &'h Host {
         self.host
     }
 
+    /// `etc/pve/lxc/<vmid>.conf` under the host root.
     pub fn config_path(&self) -> PathBuf {
         self.host.path(&format!("etc/pve/lxc/{}.conf", self.vmid))
     }
@@ -197,6 +204,7 @@ impl<'h> Container<'h> {
         self.host.path(&format!("var/lib/lxc/{}/rootfs", self.vmid))
     }
 
+    /// Whether the container has a config file.
     pub fn exists(&self) -> bool {
         self.config_path().is_file()
     }
@@ -232,6 +240,7 @@ impl<'h> Container<'h> {
         Ok(config)
     }
 
+    /// The config, read leniently as pct reads it, and the warnings about bad values kept.
     pub fn config_with_warnings(&self) -> Result<(Config, Vec<Warning>), Error> {
         let text = self.read_config_raw()?;
         Ok(Config::parse(self.vmid, &text, ParseMode::Lenient)?)

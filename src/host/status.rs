@@ -10,53 +10,83 @@ use crate::config::Warning;
 /// One row of `pct list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ListEntry {
+    /// The container's id.
     pub vmid: u32,
+    /// `running` or `stopped`.
     pub status: String,
+    /// The config's `lock`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<String>,
+    /// The hostname, or `CT<vmid>`.
     pub name: String,
 }
 
 /// `pct status`: the keys pct's vmstatus reports that corral knows for this container.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ContainerStatus {
+    /// The container's id.
     pub vmid: u32,
+    /// `running` or `stopped`.
     pub status: String,
+    /// The hostname, or `CT<vmid>`.
     pub name: String,
+    /// `lxc`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The config's `lock`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<String>,
+    /// The config's `tags`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<String>,
+    /// `1` for a template.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<u8>,
+    /// The memory limit in bytes.
     pub maxmem: u64,
+    /// The swap limit in bytes.
     pub maxswap: u64,
+    /// The root disk's size in bytes.
     pub maxdisk: u64,
+    /// Memory in use, bytes.
     pub mem: u64,
+    /// Swap in use, bytes.
     pub swap: u64,
+    /// Root disk space in use, bytes.
     pub disk: u64,
+    /// CPUs the container may use.
     pub cpus: u64,
     /// Share of its CPUs the container used since it started (pct samples it over time).
     pub cpu: f64,
+    /// Seconds since init started.
     pub uptime: u64,
+    /// Bytes the container received over its network devices.
     pub netin: u64,
+    /// Bytes the container sent over its network devices.
     pub netout: u64,
+    /// Bytes read from block devices.
     pub diskread: u64,
+    /// Bytes written to block devices.
     pub diskwrite: u64,
+    /// Init's pid on the host, when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// CPU pressure (`some`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurecpusome: Option<f64>,
+    /// CPU pressure (`full`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurecpufull: Option<f64>,
+    /// I/O pressure (`some`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressureiosome: Option<f64>,
+    /// I/O pressure (`full`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressureiofull: Option<f64>,
+    /// Memory pressure (`some`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurememorysome: Option<f64>,
+    /// Memory pressure (`full`, avg10 share), when running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressurememoryfull: Option<f64>,
     /// corral's: the limits of a running container this host cannot enforce (missing cgroup
@@ -84,11 +114,17 @@ impl ContainerStatus {
 /// One row of `pct df`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DiskUsage {
+    /// `rootfs`, `mp0`, ...
     pub mount_point: String,
+    /// The volume as the config names it.
     pub volume: String,
+    /// Size of its file system, bytes.
     pub total: u64,
+    /// Bytes in use.
     pub used: u64,
+    /// Bytes available.
     pub avail: u64,
+    /// The path inside the container.
     pub path: String,
 }
 
@@ -162,6 +198,7 @@ impl Host {
 }
 
 impl Container<'_> {
+    /// `pct status --verbose`: the container's state, limits and usage.
     pub fn status(&self) -> Result<ContainerStatus, Error> {
         let config = self.config()?;
         let main = &config.main;

@@ -92,6 +92,7 @@ fn storage_cannot_back(image: &Path) -> bool {
 }
 
 impl MountedVolumes {
+    /// Where the rootfs is mounted, the mount points below it.
     pub fn rootfs(&self) -> &Path {
         &self.rootfs
     }

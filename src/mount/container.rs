@@ -20,7 +20,9 @@ use rustix::mount::{
 };
 
 use super::volumes::resolve_beneath;
-use crate::runtime::plan::{MountEntryPlan, NodeCreation, ProcMode, StartPlan, SysMode};
+use crate::runtime::plan::{
+    MountEntryFlag, MountEntryOption, MountEntryPlan, NodeCreation, ProcMode, StartPlan, SysMode,
+};
 
 /// A failed step, with the path inside the container it was about.
 #[derive(Debug)]
@@ -686,11 +688,14 @@ fn bind_lxcfs(host: &HostObjects, rootfs: &OwnedFd) -> Result<(), SetupError> {
 /// One raw `lxc.mount.entry`: binds of host paths (seen before the pivot) or file systems by
 /// type; `create=dir|file` makes the target, `optional` skips a missing source.
 fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupError> {
-    let has = |name: &str| entry.options.iter().any(|o| o == name);
+    let has = |flag: MountEntryFlag| entry.options.contains(&MountEntryOption::Flag(flag));
     let shown = format!("/{}", entry.target);
-    let bind = has("bind") || has("rbind");
+    let bind = has(MountEntryFlag::Bind) || has(MountEntryFlag::Rbind);
+    let optional = has(MountEntryFlag::Optional);
+    // The plan checked every option; what is left is which flags to set.
+    let attrs = entry.options.iter().fold(0, |bits, o| bits | o.attrs());
     if bind && !Path::new(&entry.source).exists() {
-        if has("optional") {
+        if optional {
             return Ok(());
         }
         return Err(step(format!("lxc.mount.entry source '{}'", entry.source))(
@@ -726,7 +731,7 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
     )
     .map_err(errno(format!("open parent of '{shown}'")))?;
     let name = name.to_string_lossy().into_owned();
-    if has("create=file") {
+    if has(MountEntryFlag::CreateFile) {
         match openat2(
             &parent_dir,
             name.as_str(),
@@ -737,7 +742,7 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
             Ok(_) => {}
             Err(e) => return Err(errno(format!("create '{shown}'"))(e)),
         }
-    } else if has("create=dir") {
+    } else if has(MountEntryFlag::CreateDir) {
         match rustix::fs::mkdirat(&parent_dir, name.as_str(), Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(errno(format!("mkdir '{shown}'"))(e)),
@@ -745,7 +750,7 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
     }
     let target = match open_below(parent_dir.as_fd(), &name, &shown) {
         Ok(fd) => fd,
-        Err(_) if has("optional") => return Ok(()),
+        Err(_) if optional => return Ok(()),
         Err(e) => return Err(e),
     };
     let mount = if bind {
@@ -755,32 +760,33 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
             Mode::empty(),
         )
         .map_err(errno(format!("open '{}'", entry.source)))?;
-        let tree = clone_tree(source.as_fd(), c"", has("rbind"), &entry.source)?;
-        if has("ro") {
-            set_attrs(tree.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, &shown)?;
+        let tree = clone_tree(
+            source.as_fd(),
+            c"",
+            has(MountEntryFlag::Rbind),
+            &entry.source,
+        )?;
+        if attrs != 0 {
+            // An access-time mode replaces the bind's, which must be cleared to be set.
+            let clear = if attrs & libc::MOUNT_ATTR__ATIME != 0 {
+                libc::MOUNT_ATTR__ATIME
+            } else {
+                0
+            };
+            set_attrs(tree.as_fd(), attrs, clear, &shown)?;
         }
         tree
     } else {
-        let mut options = Vec::new();
-        let mut attrs = MountAttrFlags::empty();
-        for option in &entry.options {
-            match option.as_str() {
-                "defaults" | "rw" | "optional" | "create=dir" | "create=file" => {}
-                "ro" => attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY,
-                "nosuid" => attrs |= MountAttrFlags::MOUNT_ATTR_NOSUID,
-                "nodev" => attrs |= MountAttrFlags::MOUNT_ATTR_NODEV,
-                "noexec" => attrs |= MountAttrFlags::MOUNT_ATTR_NOEXEC,
-                other => options.push(match other.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (other.to_string(), String::new()),
-                }),
-            }
-        }
-        let borrowed: Vec<(&str, &str)> = options
+        let options: Vec<(&str, &str)> = entry
+            .options
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter_map(MountEntryOption::file_system)
             .collect();
-        detached_fs(&entry.fstype, &borrowed, attrs)?
+        detached_fs(
+            &entry.fstype,
+            &options,
+            MountAttrFlags::from_bits_retain(attrs as u32),
+        )?
     };
     attach(&mount, target.as_fd(), &shown)
 }

@@ -9,11 +9,11 @@ mod private;
 pub(crate) mod testutil;
 mod volumes;
 
-pub use loopdev::{LoopDevice, backing_file, detach as detach_loop_device, devices_backed_by};
+#[cfg(test)]
+pub(crate) use loopdev::backing_file;
+pub use loopdev::{detach as detach_loop_device, devices_backed_by};
 #[cfg(test)]
 pub(crate) use mountinfo::parse_mountinfo;
 pub use mountinfo::{MountEntry, mount_points, mount_table};
 pub use private::in_private_mount_namespace;
-pub use volumes::{
-    MountError, VolumeSource, mount_volume, mount_volume_owned, probe_filesystem, unmount_tree,
-};
+pub use volumes::{MountError, VolumeSource, mount_volume, mount_volume_owned, unmount_tree};

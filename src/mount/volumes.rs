@@ -22,6 +22,7 @@ use rustix::mount::{
 use super::loopdev::LoopDevice;
 use super::mountinfo::mount_table;
 
+/// What a volume is on the host, and so how it is mounted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeSource {
     /// A raw image holding ext4.
@@ -32,10 +33,13 @@ pub enum VolumeSource {
     BlockDevice(PathBuf),
 }
 
+/// A mount or unmount that failed, with what it was for.
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {source}")]
 pub struct MountError {
+    /// What was being mounted, in pct's words.
     pub context: String,
+    /// The system's error.
     #[source]
     pub source: std::io::Error,
 }

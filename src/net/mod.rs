@@ -19,18 +19,25 @@ use netlink::{Netlink, VLAN_PVID, VLAN_UNTAGGED, VethPeer, link_index};
 /// One `netN` as the start path needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkDevice {
+    /// `net0`, `net1`, ...
     pub key: String,
     /// The name inside the container.
     pub name: String,
     /// The host side of the veth pair, `veth<vmid>i<N>`.
     pub host_name: String,
+    /// The host bridge the host side joins.
     pub bridge: Option<String>,
+    /// The MAC address inside.
     pub hwaddr: Option<String>,
+    /// The MTU of both sides.
     pub mtu: Option<u16>,
+    /// The VLAN tag of the bridge port.
     #[serde(default)]
     pub tag: Option<u16>,
+    /// VLANs the bridge port also carries.
     #[serde(default)]
     pub trunks: Vec<u16>,
+    /// The link stays down.
     #[serde(default)]
     pub link_down: bool,
     /// `rate=` in MB/s (MiB, as pct counts them).

@@ -28,9 +28,11 @@ pub struct AppArmorHost {
 /// A profile corral writes and loads for one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeneratedProfile {
+    /// The profile's name, which is also the label.
     pub name: String,
     /// The policy namespace a nesting container's own AppArmor gets, when stacking works.
     pub namespace: Option<String>,
+    /// The profile's source text.
     pub text: String,
 }
 
@@ -40,6 +42,7 @@ pub struct AppArmorPlan {
     /// The label init and attached commands exec into; none for `unconfined`, or when the
     /// host has no AppArmor.
     pub label: Option<String>,
+    /// The profile corral writes and loads for the container, when the label is its own.
     pub generated: Option<GeneratedProfile>,
 }
 

@@ -71,6 +71,54 @@ pub fn capability_number(name: &str) -> Option<u32> {
         .map(|n| n as u32)
 }
 
+/// One capability, checked against the kernel's list when the plan is built. It travels (JSON
+/// plan, saved state) as its `lxc.cap.drop` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Capability(u32);
+
+impl Capability {
+    /// A capability by its `lxc.cap.drop` name, `CAP_` name or number; `None` when unknown.
+    pub fn parse(name: &str) -> Option<Capability> {
+        capability_number(name).map(Capability)
+    }
+
+    /// The kernel's number for it.
+    pub fn number(self) -> u32 {
+        self.0
+    }
+
+    /// The lower-case name `lxc.cap.drop` uses (`sys_admin`).
+    pub fn name(self) -> &'static str {
+        CAPABILITIES[self.0 as usize]
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for Capability {
+    fn eq(&self, name: &&str) -> bool {
+        self.name() == *name
+    }
+}
+
+impl From<Capability> for String {
+    fn from(cap: Capability) -> String {
+        cap.name().to_string()
+    }
+}
+
+impl TryFrom<String> for Capability {
+    type Error = String;
+    fn try_from(name: String) -> Result<Capability, String> {
+        Capability::parse(&name).ok_or_else(|| format!("unknown capability '{name}'"))
+    }
+}
+
 /// The capabilities to remove from the bounding set: the privileged default, then
 /// `lxc.cap.drop` values (space separated; an empty value clears the list so far, as in LXC),
 /// or — when `lxc.cap.keep` is given — everything not kept. Unknown names are errors.
@@ -78,12 +126,9 @@ pub fn bounding_drop(
     unprivileged: bool,
     cap_drop: &[&str],
     cap_keep: &[&str],
-) -> Result<Vec<String>, String> {
-    let known = |name: &str| {
-        capability_number(name)
-            .map(|n| CAPABILITIES[n as usize].to_string())
-            .ok_or_else(|| format!("unknown capability '{name}'"))
-    };
+) -> Result<Vec<Capability>, String> {
+    let known =
+        |name: &str| Capability::parse(name).ok_or_else(|| format!("unknown capability '{name}'"));
     if !cap_keep.is_empty() {
         let mut keep = Vec::new();
         for value in cap_keep {
@@ -95,25 +140,27 @@ pub fn bounding_drop(
                 }
             }
         }
-        return Ok(CAPABILITIES
-            .iter()
-            .filter(|cap| !keep.iter().any(|k| k == *cap))
-            .map(|cap| cap.to_string())
+        return Ok((0..CAPABILITIES.len() as u32)
+            .map(Capability)
+            .filter(|cap| !keep.contains(cap))
             .collect());
     }
-    let mut drop: Vec<String> = if unprivileged {
+    let mut drop: Vec<Capability> = if unprivileged {
         Vec::new()
     } else {
-        PRIVILEGED_DROP.iter().map(|c| c.to_string()).collect()
+        PRIVILEGED_DROP
+            .iter()
+            .filter_map(|c| Capability::parse(c))
+            .collect()
     };
     for value in cap_drop {
         if value.trim().is_empty() {
             drop.clear();
         }
         for name in value.split_whitespace() {
-            let name = known(name)?;
-            if !drop.contains(&name) {
-                drop.push(name);
+            let cap = known(name)?;
+            if !drop.contains(&cap) {
+                drop.push(cap);
             }
         }
     }
@@ -122,12 +169,10 @@ pub fn bounding_drop(
 
 /// Remove capabilities from this process's bounding set (before exec, so init and everything
 /// it starts can never regain them). Capabilities newer than the running kernel are skipped.
-pub fn drop_bounding(names: &[String]) -> io::Result<()> {
+pub fn drop_bounding(caps: &[Capability]) -> io::Result<()> {
     let last = last_capability();
-    for name in names {
-        let Some(number) = capability_number(name) else {
-            continue;
-        };
+    for cap in caps {
+        let (number, name) = (cap.number(), cap.name());
         if number > last {
             continue;
         }
@@ -196,6 +241,7 @@ pub fn last_capability() -> u32 {
 }
 
 /// The capabilities in a process's bounding set, from `/proc/<pid>/status`.
+#[cfg(test)]
 pub fn bounding_set_of(pid: u32) -> io::Result<Vec<String>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let hex = status
@@ -255,11 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn a_capability_travels_as_its_name() {
+        let cap = Capability::parse("CAP_SYS_ADMIN").unwrap();
+        assert_eq!((cap.number(), cap.name()), (21, "sys_admin"));
+        let json = serde_json::to_string(&cap).unwrap();
+        assert_eq!(json, "\"sys_admin\"");
+        assert_eq!(serde_json::from_str::<Capability>(&json).unwrap(), cap);
+        assert!(serde_json::from_str::<Capability>("\"sys_everything\"").is_err());
+    }
+
+    #[test]
     fn cap_keep_drops_everything_else() {
         let drop = bounding_drop(false, &[], &["chown kill"]).unwrap();
         assert_eq!(drop.len(), CAPABILITIES.len() - 2);
-        assert!(!drop.contains(&"chown".to_string()));
-        assert!(drop.contains(&"sys_admin".to_string()));
+        assert!(!drop.iter().any(|cap| *cap == "chown"));
+        assert!(drop.iter().any(|cap| *cap == "sys_admin"));
     }
 
     #[test]
@@ -298,7 +354,10 @@ mod tests {
         }
         let newest_known = (last_capability() as usize).min(CAPABILITIES.len() - 1);
         let last = CAPABILITIES[newest_known].to_string();
-        let names = vec!["sys_time".to_string(), last.clone()];
+        let names = [
+            Capability::parse("sys_time").unwrap(),
+            Capability::parse(&last).unwrap(),
+        ];
         let (mut read_end, write_end) = std::io::pipe().unwrap();
         // SAFETY: the child drops capabilities, writes one byte and waits to be killed.
         let pid = unsafe { libc::fork() };
@@ -331,7 +390,7 @@ mod tests {
 
     #[test]
     fn dropping_shows_in_the_bounding_set_of_a_child() {
-        let names = ["sys_time".to_string()];
+        let names = [Capability::parse("sys_time").unwrap()];
         // The child says over a pipe that it has dropped: a byte read means done.
         let mut pipe = [0; 2];
         // SAFETY: pipe fills two descriptors.

@@ -19,7 +19,9 @@ const MAX_CPU_WEIGHT: u64 = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {message}")]
 pub struct LimitError {
+    /// The config key the limit comes from.
     pub key: &'static str,
+    /// pct's message.
     pub message: String,
 }
 

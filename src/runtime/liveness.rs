@@ -38,7 +38,7 @@ pub fn running_init(state: &StateDir, vmid: u32) -> Option<InitState> {
         .map(|init| init.halt_signal)
         .or_else(|| {
             let plan = state.read_plan().ok()?;
-            super::signals::parse_signal(plan.halt_signal.as_deref()?)
+            Some(plan.halt_signal?.number())
         })
         .unwrap_or_else(|| default_halt_signal(pid));
     Some(InitState {

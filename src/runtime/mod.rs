@@ -1,27 +1,40 @@
 //! Starting and supervising containers: the start plan, the monitor, spawning init into its
 //! namespaces, ID maps, capabilities, seccomp, attaching (enter/exec), consoles and state.
 
-pub mod apparmor;
-pub mod attach;
-pub mod caps;
-pub mod command;
-pub mod hooks;
-pub mod idmap;
-pub mod launch;
-pub mod limits;
-pub mod liveness;
-pub mod mknod;
-pub mod monitor;
+pub(crate) mod apparmor;
+pub(crate) mod attach;
+pub(crate) mod caps;
+pub(crate) mod command;
+pub(crate) mod hooks;
+pub(crate) mod idmap;
+pub(crate) mod launch;
+pub(crate) mod limits;
+pub(crate) mod liveness;
+pub(crate) mod mknod;
+pub(crate) mod monitor;
 pub mod plan;
-pub mod relay;
-pub mod residency;
-pub mod seccomp;
-pub mod signals;
-pub mod spawn;
-pub mod start_error;
-pub mod state;
-pub mod terminal;
-pub mod trace;
+pub(crate) mod relay;
+pub(crate) mod residency;
+pub(crate) mod seccomp;
+pub(crate) mod signals;
+pub(crate) mod spawn;
+pub(crate) mod start_error;
+pub(crate) mod state;
+pub(crate) mod terminal;
+pub(crate) mod trace;
 
 pub use plan::{HostFacts, StartPlan};
 pub use start_error::{StartError, StartStep};
+
+// The types the start plan and the lifecycle calls hand out, named where an embedder finds
+// them; the modules that own them stay the crate's.
+pub use crate::cgroup::devices::DeviceRule;
+pub use crate::mount::VolumeSource;
+pub use crate::setup::{GuestConfig, HostEnv};
+pub use apparmor::{AppArmorHost, AppArmorPlan, GeneratedProfile};
+pub use caps::Capability;
+pub use idmap::IdMapTool;
+pub use limits::LimitError;
+pub use monitor::InitExit;
+pub use signals::Signal;
+pub use state::InitState;

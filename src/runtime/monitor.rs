@@ -17,12 +17,13 @@ use rustix::mount::UnmountFlags;
 use super::command::{Request, read_request, send_reply};
 use super::hooks::{Phase, run_hookscript};
 use super::plan::{NodeCreation, StartPlan};
-use super::signals::{parse_signal, sigrtmin};
+use super::signals::{Signal, sigrtmin};
 use super::spawn::{ChildInputs, Spawned, spawn_init};
 use super::start_error::{StartError, StartStep};
 use super::state::{ExitRecord, InitState, StateDir, StopCause, process_start_time};
 use super::trace::Trace;
 use crate::cgroup::{ContainerCgroup, Hierarchy};
+use crate::config::MountOption;
 use crate::mount::container::HostPaths;
 use crate::mount::mount_volume_owned;
 use crate::report::Observer;
@@ -30,7 +31,9 @@ use crate::report::Observer;
 /// How a container's init ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InitExit {
+    /// Init exited with this status.
     Exited(i32),
+    /// Init was killed by this signal.
     Signaled(i32),
 }
 
@@ -280,10 +283,9 @@ impl Monitor {
         }
         self.trace.step("monitor: guest setup (pre-start)");
         run_guest_setup(&self.rootfs, plan, &self.observer).map_err(at(StartStep::GuestSetup))?;
-        self.halt_signal = halt_signal(plan.halt_signal.as_deref(), || {
+        self.halt_signal = halt_signal(plan.halt_signal, || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
-        })
-        .map_err(at(StartStep::Plan))?;
+        });
         self.trace.step(format_args!(
             "monitor: halt signal is {}",
             super::signals::signal_name(self.halt_signal)
@@ -887,12 +889,13 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         flags |= libc::MS_RDONLY;
     }
     for flag in &volume.flags {
-        flags |= match flag.as_str() {
-            "nosuid" => libc::MS_NOSUID,
-            "nodev" => libc::MS_NODEV,
-            "noexec" => libc::MS_NOEXEC,
-            "noatime" => libc::MS_NOATIME,
-            _ => 0,
+        flags |= match flag {
+            MountOption::Nosuid => libc::MS_NOSUID,
+            MountOption::Nodev => libc::MS_NODEV,
+            MountOption::Noexec => libc::MS_NOEXEC,
+            MountOption::Noatime => libc::MS_NOATIME,
+            // The plan keeps the file-system options apart.
+            MountOption::Discard | MountOption::Lazytime => 0,
         };
     }
     let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
@@ -918,9 +921,9 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         let mut sb_flags = libc::MS_REMOUNT;
         let mut data = Vec::new();
         for option in &volume.fs_options {
-            match option.as_str() {
-                "lazytime" => sb_flags |= libc::MS_LAZYTIME,
-                other => data.push(other.to_string()),
+            match option {
+                MountOption::Lazytime => sb_flags |= libc::MS_LAZYTIME,
+                other => data.push(other.name()),
             }
         }
         if volume.read_only {
@@ -976,13 +979,11 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Resu
 /// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else
 /// LXC's choice, SIGRTMIN+3 for systemd (SIGPWR would not halt it) and SIGPWR for any other
 /// init. A graceful halt must be a signal init can catch: never SIGKILL by default.
-fn halt_signal(configured: Option<&str>, systemd: impl FnOnce() -> bool) -> Result<i32, String> {
+fn halt_signal(configured: Option<Signal>, systemd: impl FnOnce() -> bool) -> i32 {
     match configured {
-        Some(name) => {
-            parse_signal(name).ok_or_else(|| format!("lxc.signal.halt: unknown signal '{name}'"))
-        }
-        None if systemd() => Ok(sigrtmin() + 3),
-        None => Ok(libc::SIGPWR),
+        Some(signal) => signal.number(),
+        None if systemd() => sigrtmin() + 3,
+        None => libc::SIGPWR,
     }
 }
 
@@ -1077,14 +1078,13 @@ mod tests {
 
     #[test]
     fn the_halt_signal_is_sigpwr_sigrtmin_3_for_systemd_or_the_configured_one() {
-        assert_eq!(halt_signal(None, || false), Ok(libc::SIGPWR));
-        assert_eq!(halt_signal(None, || true), Ok(sigrtmin() + 3));
-        let configured = halt_signal(Some("SIGTERM"), || panic!("the config decides"));
-        assert_eq!(configured, Ok(libc::SIGTERM));
-        assert_eq!(halt_signal(Some("RTMIN+3"), || false), Ok(sigrtmin() + 3));
+        assert_eq!(halt_signal(None, || false), libc::SIGPWR);
+        assert_eq!(halt_signal(None, || true), sigrtmin() + 3);
+        let configured = halt_signal(Signal::parse("SIGTERM"), || panic!("the config decides"));
+        assert_eq!(configured, libc::SIGTERM);
         assert_eq!(
-            halt_signal(Some("SIGBOGUS"), || false),
-            Err("lxc.signal.halt: unknown signal 'SIGBOGUS'".to_string())
+            halt_signal(Signal::parse("RTMIN+3"), || false),
+            sigrtmin() + 3
         );
     }
 

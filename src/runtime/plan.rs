@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::apparmor::{self, AppArmorHost, AppArmorPlan, AppArmorRequest};
-use super::caps;
+use super::caps::{self, Capability};
 use super::idmap::IdMapTool;
 use super::seccomp;
+use super::signals::Signal;
 use crate::cgroup::devices::{self, DeviceRule};
 use crate::config::{IdKind, IdMap, MountKind, MountOption, Section};
 use crate::mount::VolumeSource;
@@ -19,24 +20,36 @@ pub use crate::net::NetworkDevice;
 use crate::setup::{GuestConfig, HostEnv};
 
 mod guest_view;
+mod mount_entry;
+mod prlimit;
 pub use guest_view::{
     BOOT_ID_FILE, BOOT_ID_TARGET, BootIdPlan, LxcfsHost, LxcfsPlan, format_boot_id,
 };
+pub use mount_entry::{MountEntryFlag, MountEntryOption};
+pub use prlimit::Prlimit;
 
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Namespace {
+    /// Its own user and group ids (unprivileged containers).
     User,
+    /// Its own mounts.
     Mount,
+    /// Its own process ids; init is pid 1.
     Pid,
+    /// Its own host name.
     Uts,
+    /// Its own System V IPC and POSIX message queues.
     Ipc,
+    /// Its own network devices.
     Net,
+    /// Its own view of the cgroup tree.
     Cgroup,
 }
 
 impl Namespace {
+    /// The `CLONE_NEW*` flag that makes the namespace.
     pub fn clone_flag(self) -> u64 {
         (match self {
             Namespace::User => libc::CLONE_NEWUSER,
@@ -49,7 +62,7 @@ impl Namespace {
         }) as u64
     }
 
-    /// The name under /proc/<pid>/ns.
+    /// The name under `/proc/<pid>/ns`.
     pub fn proc_name(self) -> &'static str {
         match self {
             Namespace::User => "user",
@@ -68,16 +81,19 @@ impl Namespace {
 pub struct VolumeMount {
     /// `rootfs`, `mp0`, ...
     pub key: String,
+    /// The volume as the config names it.
     pub volume: String,
+    /// What the volume is on the host.
     pub source: VolumeSource,
     /// The path inside the container (`/` for the rootfs).
     pub target: String,
+    /// `ro=1`.
     pub read_only: bool,
     /// Per-mount flags from `mountoptions` (nodev, noexec, nosuid, noatime).
-    pub flags: Vec<String>,
+    pub flags: Vec<MountOption>,
     /// File-system options from `mountoptions` (discard, lazytime); never applied to binds,
     /// which share the host's file system.
-    pub fs_options: Vec<String>,
+    pub fs_options: Vec<MountOption>,
 }
 
 /// How /dev gets its basic nodes.
@@ -90,33 +106,46 @@ pub enum NodeCreation {
     Bind,
 }
 
+/// A device node in the container's /dev.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevNode {
+    /// The name below /dev.
     pub name: String,
+    /// The device's major number.
     pub major: u32,
+    /// The device's minor number.
     pub minor: u32,
 }
 
 /// A `devN` passthrough device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassthroughDevice {
+    /// `dev0`, `dev1`, ...
     pub key: String,
     /// The host node and the path it gets inside the container.
     pub path: String,
     /// `c` or `b`.
     pub kind: char,
+    /// The device's major number.
     pub major: u32,
+    /// The device's minor number.
     pub minor: u32,
+    /// The node's permission bits.
     pub mode: u32,
     /// Owner as stored on the host (already shifted for unprivileged containers).
     pub uid: u32,
+    /// Group as stored on the host (already shifted for unprivileged containers).
     pub gid: u32,
+    /// The container may read the device but not write it.
     pub deny_write: bool,
 }
 
+/// The container's /dev: a tmpfs with the basic nodes, devpts, console and ttys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevSetup {
+    /// How the basic nodes are made.
     pub creation: NodeCreation,
+    /// The basic nodes (null, zero, full, random, urandom, tty).
     pub nodes: Vec<DevNode>,
     /// `/dev/console` bound to a pty the monitor holds.
     pub console: bool,
@@ -124,58 +153,78 @@ pub struct DevSetup {
     pub ttys: u32,
 }
 
+/// How /proc is mounted (`lxc.mount.auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProcMode {
     /// LXC's proc:mixed: /proc/sys and /proc/sysrq-trigger read-only, /proc/sys/net writable.
     Mixed,
+    /// All of /proc writable (`proc:rw`).
     Rw,
 }
 
+/// How /sys is mounted (`lxc.mount.auto`, `features`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SysMode {
     /// LXC's sys:mixed: /sys read-only except /sys/devices/virtual/net.
     Mixed,
+    /// All of /sys read-only (`sys:ro`).
     Ro,
+    /// All of /sys writable (`sys:rw`, nesting).
     Rw,
 }
 
 /// A raw `lxc.mount.entry` (fstab format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountEntryPlan {
+    /// What to mount: a host path for binds, else the file system's source.
     pub source: String,
     /// Relative to the container root.
     pub target: String,
+    /// The file-system type (`none` for binds).
     pub fstype: String,
-    pub options: Vec<String>,
+    /// The options, checked when the plan was built.
+    pub options: Vec<MountEntryOption>,
 }
 
+/// A value written to a file of the container's cgroup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupWrite {
+    /// The cgroup file (`memory.max`).
     pub key: String,
+    /// What is written to it.
     pub value: String,
 }
 
+/// The container's cgroup and its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupPlan {
     /// The limiting cgroup relative to the v2 root (`lxc/100`); init goes to `<path>/ns`.
     pub path: String,
+    /// The limits, in the order they are written.
     pub writes: Vec<CgroupWrite>,
     /// The files of `writes` this host has no controller for (each also a warning).
     #[serde(default)]
     pub unenforced: Vec<String>,
 }
 
+/// The container's init: what is executed, as whom, where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitPlan {
+    /// The command and its arguments (`lxc.init.cmd`, `entrypoint`, else `/sbin/init`).
     pub argv: Vec<String>,
+    /// Its environment, `NAME=value`.
     pub env: Vec<String>,
+    /// Its working directory inside the container.
     pub cwd: String,
+    /// Its user id inside the container (`lxc.init.uid`).
     pub uid: u32,
+    /// Its group id inside the container (`lxc.init.gid`).
     pub gid: u32,
 }
 
+/// The seccomp policy init and everything in the container run under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeccompPlan {
     /// `default` (LXC's policy plus pct's additions) or the `lxc.seccomp.profile` path.
@@ -184,13 +233,21 @@ pub struct SeccompPlan {
     pub policy: String,
 }
 
+/// Everything a start will do, decided from the config and the host's facts before anything is
+/// made: what `pct start --dry-run` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartPlan {
+    /// The container's id.
     pub vmid: u32,
+    /// The host name inside (`lxc.uts.name`, `hostname`, else `CT<vmid>`).
     pub hostname: String,
+    /// The architecture (`amd64`, ...).
     pub arch: String,
+    /// The guest's distribution as pct names it, or `unmanaged`.
     pub ostype: String,
+    /// Whether the container has a user namespace.
     pub unprivileged: bool,
+    /// The namespaces init is cloned into.
     pub namespaces: Vec<Namespace>,
     /// The user namespace's maps; none for privileged containers.
     pub id_map: Option<IdMap>,
@@ -199,13 +256,19 @@ pub struct StartPlan {
     pub id_map_tool: IdMapTool,
     /// Container root (uid, gid) as seen on the host.
     pub root_owner: (u32, u32),
+    /// rootfs, then the mount points, parents before children.
     pub volumes: Vec<VolumeMount>,
+    /// The container's /dev.
     pub dev: DevSetup,
+    /// The `devN` passthrough devices.
     pub devices: Vec<PassthroughDevice>,
+    /// How /proc is mounted.
     pub proc: ProcMode,
+    /// How /sys is mounted.
     pub sys: SysMode,
     /// /dev/.lxc/proc and /dev/.lxc/sys for nested containers.
     pub nesting: bool,
+    /// `lxc.mount.entry` mounts, and the ones features add (fuse, an entrypoint's /dev/shm).
     pub mount_entries: Vec<MountEntryPlan>,
     /// The container's own boot id, bound over the kernel's.
     #[serde(default)]
@@ -213,30 +276,42 @@ pub struct StartPlan {
     /// lxcfs's views bound over /proc and /sys files; none when the host runs no lxcfs.
     #[serde(default)]
     pub lxcfs: Option<LxcfsPlan>,
+    /// `lxc.sysctl.*` keys (without the prefix) and values, written inside.
     pub sysctls: Vec<(String, String)>,
-    pub rlimits: Vec<(String, String)>,
-    pub cap_drop: Vec<String>,
+    /// `lxc.prlimit.*`: the resource limits init starts with.
+    pub rlimits: Vec<Prlimit>,
+    /// Capabilities removed from the bounding set before init runs.
+    pub cap_drop: Vec<Capability>,
     /// Paths inside the container covered by an empty read-only file or directory.
     pub masked_paths: Vec<String>,
     /// Paths inside the container bound read-only onto themselves.
     pub readonly_paths: Vec<String>,
+    /// The AppArmor profile.
     pub apparmor: AppArmorPlan,
+    /// The seccomp policy.
     pub seccomp: SeccompPlan,
+    /// The cgroup and its limits.
     pub cgroup: CgroupPlan,
     /// The device filter of a privileged container, first match deciding and everything
     /// else denied; none for unprivileged ones, which their user namespace confines.
     pub device_rules: Option<Vec<DeviceRule>>,
+    /// The veth pairs.
     pub network: Vec<NetworkDevice>,
+    /// What init is.
     pub init: InitPlan,
     /// Signal names for `lxc.signal.halt`/`reboot`/`stop`, when set.
-    pub halt_signal: Option<String>,
-    pub reboot_signal: Option<String>,
-    pub stop_signal: Option<String>,
+    pub halt_signal: Option<Signal>,
+    /// `lxc.signal.reboot`, when set.
+    pub reboot_signal: Option<Signal>,
+    /// `lxc.signal.stop`, when set.
+    pub stop_signal: Option<Signal>,
+    /// The `hookscript` to run at each phase, resolved on the host.
     pub hookscript: Option<PathBuf>,
     /// Limits and keys corral will not enforce, said out loud.
     pub warnings: Vec<String>,
     /// What guest setup reads from the config, and the host files it falls back on.
     pub guest: GuestConfig,
+    /// The host's files guest setup falls back on.
     pub guest_host: HostEnv,
 }
 
@@ -253,6 +328,7 @@ pub struct HostFacts {
     pub host_cpus: Vec<u32>,
     /// The text of the file `lxc.seccomp.profile` names.
     pub seccomp_profile: Option<String>,
+    /// The `hookscript`, resolved to a host path.
     pub hookscript: Option<PathBuf>,
     /// The host's resolv.conf and time zone, for guest setup.
     pub guest_host: HostEnv,
@@ -323,6 +399,7 @@ const HANDLED_RAW: &[&str] = &[
     "lxc.arch",
 ];
 
+/// The PATH init and attached commands get.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl StartPlan {
@@ -436,7 +513,10 @@ impl StartPlan {
                 source: "/dev/fuse".into(),
                 target: "dev/fuse".into(),
                 fstype: "none".into(),
-                options: vec!["bind".into(), "create=file".into()],
+                options: vec![
+                    MountEntryOption::Flag(MountEntryFlag::Bind),
+                    MountEntryOption::Flag(MountEntryFlag::CreateFile),
+                ],
             });
         }
         let entrypoint = section.get("entrypoint");
@@ -445,9 +525,7 @@ impl StartPlan {
                 source: "shm".into(),
                 target: "dev/shm".into(),
                 fstype: "tmpfs".into(),
-                options: ["rw", "nosuid", "nodev", "create=dir"]
-                    .map(String::from)
-                    .to_vec(),
+                options: mount_entry::parse_options("rw,nosuid,nodev,create=dir")?,
             });
         }
 
@@ -459,8 +537,8 @@ impl StartPlan {
         let rlimits = section
             .lxc
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("lxc.prlimit.")?.to_string(), v.clone())))
-            .collect();
+            .filter_map(|(k, v)| Some(Prlimit::parse(k.strip_prefix("lxc.prlimit.")?, v)))
+            .collect::<Result<_, _>>()?;
 
         let cap_drop =
             caps::bounding_drop(unprivileged, &raw("lxc.cap.drop"), &raw("lxc.cap.keep"))?;
@@ -576,9 +654,9 @@ impl StartPlan {
             device_rules,
             network,
             init,
-            halt_signal: last_raw("lxc.signal.halt"),
-            reboot_signal: last_raw("lxc.signal.reboot"),
-            stop_signal: last_raw("lxc.signal.stop"),
+            halt_signal: signal(&section.lxc, "lxc.signal.halt")?,
+            reboot_signal: signal(&section.lxc, "lxc.signal.reboot")?,
+            stop_signal: signal(&section.lxc, "lxc.signal.stop")?,
             hookscript: facts.hookscript.clone(),
             warnings,
             guest: GuestConfig::from_section(section)?,
@@ -586,6 +664,7 @@ impl StartPlan {
         })
     }
 
+    /// The `CLONE_NEW*` flags of every namespace of the plan.
     pub fn clone_flags(&self) -> u64 {
         self.namespaces
             .iter()
@@ -638,8 +717,8 @@ impl StartPlan {
             if volume.read_only {
                 options.push("ro".to_string());
             }
-            options.extend(volume.flags.iter().cloned());
-            options.extend(volume.fs_options.iter().cloned());
+            options.extend(volume.flags.iter().map(|o| o.name().to_string()));
+            options.extend(volume.fs_options.iter().map(|o| o.name().to_string()));
             line(format!(
                 "mount {}: {} ({}) at {}{}",
                 volume.key,
@@ -701,7 +780,12 @@ impl StartPlan {
                 entry.source,
                 entry.target,
                 entry.fstype,
-                entry.options.join(",")
+                entry
+                    .options
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
         line(format!(
@@ -719,15 +803,16 @@ impl StartPlan {
         for (key, value) in &self.sysctls {
             line(format!("sysctl: {key} = {value}"));
         }
-        for (key, value) in &self.rlimits {
-            line(format!("prlimit: {key} = {value}"));
+        for limit in &self.rlimits {
+            line(format!("prlimit: {limit}"));
         }
         line(format!(
             "capabilities dropped: {}",
             if self.cap_drop.is_empty() {
                 "none".to_string()
             } else {
-                self.cap_drop.join(" ")
+                let names: Vec<&str> = self.cap_drop.iter().map(|cap| cap.name()).collect();
+                names.join(" ")
             }
         ));
         line(format!("masked: {}", self.masked_paths.join(" ")));
@@ -811,6 +896,16 @@ fn warn_overridden(key: &str, features: &[(&str, Option<bool>)], warnings: &mut 
     }
 }
 
+/// The last value of an `lxc.signal.*` key, checked: LXC's names, `SIG` optional, or numbers.
+fn signal(lxc: &[(String, String)], key: &str) -> Result<Option<Signal>, String> {
+    let Some((_, name)) = lxc.iter().rfind(|(k, _)| k == key) else {
+        return Ok(None);
+    };
+    Signal::parse(name)
+        .map(Some)
+        .ok_or_else(|| format!("{key}: unknown signal '{name}'"))
+}
+
 /// The values of a raw `lxc.*` key, in file order.
 fn raw_values<'a>(section: &'a Section, key: &str) -> Vec<&'a str> {
     section
@@ -858,10 +953,10 @@ fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>
                 match option {
                     MountOption::Discard | MountOption::Lazytime => {
                         if mp.kind() != MountKind::Bind {
-                            fs_options.push(option.name().to_string());
+                            fs_options.push(*option);
                         }
                     }
-                    _ => flags.push(option.name().to_string()),
+                    _ => flags.push(*option),
                 }
             }
             Ok(VolumeMount {
@@ -920,7 +1015,7 @@ fn plan_devices(
 /// `lxc.cgroup2.*` keys; each limit whose controller the host lacks becomes a warning.
 /// The cgroup writes a config asks for, with warnings for what the host cannot enforce
 /// (the same as a start would make; `pct set` on a running container writes a subset).
-pub fn cgroup_writes(
+pub(crate) fn cgroup_writes(
     vmid: u32,
     section: &Section,
     facts: &HostFacts,
@@ -929,7 +1024,7 @@ pub fn cgroup_writes(
 }
 
 /// The warning for a limit this host has no controller for.
-pub fn unenforced_warning(file: &str, value: &str) -> String {
+pub(crate) fn unenforced_warning(file: &str, value: &str) -> String {
     let controller = file.split('.').next().unwrap_or("");
     format!(
         "cgroup v2 controller '{controller}' is not available: {file} = {value} is not enforced"
@@ -1053,7 +1148,7 @@ fn plan_cgroup(
 
 /// `cores` picks that many host CPUs. pct picks them at random; corral rotates through the host
 /// CPUs by vmid, which spreads containers the same way and keeps plans reproducible.
-pub fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
+pub(crate) fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
     let count = cores.min(host_cpus.len());
     let offset = vmid as usize % host_cpus.len();
     let mut chosen: Vec<u32> = (0..count)
@@ -1064,7 +1159,7 @@ pub fn pick_cpus(vmid: u32, cores: usize, host_cpus: &[u32]) -> String {
 }
 
 /// `0-3,6`: the kernel's list format.
-pub fn format_cpu_list(cpus: &[u32]) -> String {
+pub(crate) fn format_cpu_list(cpus: &[u32]) -> String {
     let mut parts = Vec::new();
     let mut i = 0;
     while i < cpus.len() {
@@ -1085,7 +1180,7 @@ pub fn format_cpu_list(cpus: &[u32]) -> String {
 }
 
 /// Parse the kernel's list format back.
-pub fn parse_cpu_list(text: &str) -> Vec<u32> {
+pub(crate) fn parse_cpu_list(text: &str) -> Vec<u32> {
     let mut cpus = Vec::new();
     for part in text.trim().split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -1101,7 +1196,7 @@ pub fn parse_cpu_list(text: &str) -> Vec<u32> {
 }
 
 /// The network devices a config asks for (pct set's hotplug compares them).
-pub fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+pub(crate) fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
     plan_network(vmid, section, &mut Vec::new())
 }
 
@@ -1217,7 +1312,7 @@ fn plan_init(section: &Section) -> Result<InitPlan, String> {
 
 /// Split a command line on blanks, honouring single and double quotes (LXC's rules for
 /// `lxc.init.cmd`).
-pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_command(command: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -1268,7 +1363,7 @@ fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
         source: fields[0].to_string(),
         target,
         fstype: fields[2].to_string(),
-        options: fields[3].split(',').map(str::to_string).collect(),
+        options: mount_entry::parse_options(fields[3])?,
     })
 }
 

@@ -83,6 +83,43 @@ pub fn parse_signal(text: &str) -> Option<i32> {
     NAMES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
+/// A signal as an `lxc.signal.*` key names it, checked when the plan is built. It travels
+/// (JSON plan, saved state) as its name, `SIGPWR` or `SIGRTMIN+3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Signal(i32);
+
+impl Signal {
+    /// A signal from a name or number (`SIGPWR`, `pwr`, `RTMIN+3`, `9`); `None` when unknown.
+    pub fn parse(text: &str) -> Option<Signal> {
+        parse_signal(text).map(Signal)
+    }
+
+    /// The signal number to send.
+    pub fn number(self) -> i32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&signal_name(self.0))
+    }
+}
+
+impl From<Signal> for String {
+    fn from(signal: Signal) -> String {
+        signal.to_string()
+    }
+}
+
+impl TryFrom<String> for Signal {
+    type Error = String;
+    fn try_from(text: String) -> Result<Signal, String> {
+        Signal::parse(&text).ok_or_else(|| format!("unknown signal '{text}'"))
+    }
+}
+
 /// The name LXC's keys would use for `signal`: `SIGPWR`, `SIGRTMIN+3`, or the number.
 pub fn signal_name(signal: i32) -> String {
     if let Some((name, _)) = NAMES.iter().find(|(_, s)| *s == signal) {
@@ -157,6 +194,16 @@ mod tests {
         assert_eq!(parse_signal("SIGNOPE"), None);
         assert_eq!(parse_signal("0"), None);
         assert_eq!(parse_signal("SIGRTMIN+99"), None);
+    }
+
+    #[test]
+    fn a_signal_travels_as_its_name() {
+        let signal = Signal::parse("rtmin+3").unwrap();
+        assert_eq!(signal.number(), libc::SIGRTMIN() + 3);
+        let json = serde_json::to_string(&signal).unwrap();
+        assert_eq!(json, "\"SIGRTMIN+3\"");
+        assert_eq!(serde_json::from_str::<Signal>(&json).unwrap(), signal);
+        assert!(serde_json::from_str::<Signal>("\"SIGNOPE\"").is_err());
     }
 
     #[test]

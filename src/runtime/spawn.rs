@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::caps;
 use super::command::Request;
-use super::plan::{InitPlan, StartPlan};
+use super::plan::{InitPlan, Prlimit, StartPlan};
 use super::start_error::{StartError, StartStep};
 use super::trace::Trace;
 use crate::mount::container::{HostPaths, assemble_and_pivot};
@@ -168,7 +168,7 @@ impl Starting {
 /// # Safety
 /// As fork(2): the caller must be single-threaded, and the child may only do what is safe
 /// after fork before it execs or `_exit`s.
-pub unsafe fn fork_into(
+pub(crate) unsafe fn fork_into(
     flags: u64,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
     pidfd: Option<&mut RawFd>,
@@ -227,11 +227,6 @@ fn os_err(what: &str) -> StartError {
     StartError::io(StartStep::Setup, what, io::Error::last_os_error())
 }
 
-/// A failure of init's setup without an operating-system error (or with its text only).
-fn setup_failed(message: String) -> StartError {
-    StartError::new(StartStep::Setup, message)
-}
-
 fn child_setup(
     inputs: &ChildInputs<'_>,
     sync: &mut UnixStream,
@@ -272,9 +267,9 @@ fn child_setup(
             StartError::io(StartStep::Setup, format!("lxc.sysctl.{key}: {path}"), e)
         })?;
     }
-    for (name, value) in &plan.rlimits {
-        trace.step(format_args!("child: prlimit {name} = {value}"));
-        set_rlimit(name, value)?;
+    for limit in &plan.rlimits {
+        trace.step(format_args!("child: prlimit {limit}"));
+        set_rlimit(limit)?;
     }
     setup_stdio(&inputs.stdio, inputs.console_is_tty)?;
     trace.step_with(|| {
@@ -283,7 +278,8 @@ fn child_setup(
             if plan.cap_drop.is_empty() {
                 "none".to_string()
             } else {
-                plan.cap_drop.join(" ")
+                let names: Vec<&str> = plan.cap_drop.iter().map(|cap| cap.name()).collect();
+                names.join(" ")
             }
         )
     });
@@ -349,49 +345,14 @@ fn setup_stdio(stdio: &OwnedFd, is_tty: bool) -> Result<(), StartError> {
     Ok(())
 }
 
-fn set_rlimit(name: &str, value: &str) -> Result<(), StartError> {
-    let resource = match name {
-        "as" => libc::RLIMIT_AS,
-        "core" => libc::RLIMIT_CORE,
-        "cpu" => libc::RLIMIT_CPU,
-        "data" => libc::RLIMIT_DATA,
-        "fsize" => libc::RLIMIT_FSIZE,
-        "locks" => libc::RLIMIT_LOCKS,
-        "memlock" => libc::RLIMIT_MEMLOCK,
-        "msgqueue" => libc::RLIMIT_MSGQUEUE,
-        "nice" => libc::RLIMIT_NICE,
-        "nofile" => libc::RLIMIT_NOFILE,
-        "nproc" => libc::RLIMIT_NPROC,
-        "rss" => libc::RLIMIT_RSS,
-        "rtprio" => libc::RLIMIT_RTPRIO,
-        "rttime" => libc::RLIMIT_RTTIME,
-        "sigpending" => libc::RLIMIT_SIGPENDING,
-        "stack" => libc::RLIMIT_STACK,
-        _ => {
-            return Err(setup_failed(format!(
-                "lxc.prlimit.{name}: unknown resource"
-            )));
-        }
-    };
-    let parse = |text: &str| -> Result<u64, StartError> {
-        if text == "unlimited" {
-            Ok(libc::RLIM_INFINITY)
-        } else {
-            text.parse()
-                .map_err(|_| setup_failed(format!("lxc.prlimit.{name}: invalid value '{value}'")))
-        }
-    };
-    let (soft, hard) = match value.split_once(':') {
-        Some((soft, hard)) => (parse(soft)?, parse(hard)?),
-        None => (parse(value)?, parse(value)?),
-    };
-    let limit = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: hard,
+fn set_rlimit(limit: &Prlimit) -> Result<(), StartError> {
+    let rlimit = libc::rlimit {
+        rlim_cur: limit.soft,
+        rlim_max: limit.hard,
     };
     // SAFETY: setrlimit with a valid struct.
-    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-        return Err(os_err(&format!("lxc.prlimit.{name}")));
+    if unsafe { libc::setrlimit(limit.resource(), &rlimit) } != 0 {
+        return Err(os_err(&format!("lxc.prlimit.{}", limit.name())));
     }
     Ok(())
 }

@@ -21,10 +21,12 @@ pub struct StateDir {
 /// Facts about the running init, written once it has exec'd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitState {
+    /// Init's pid on the host.
     pub pid: u32,
-    /// Start time in clock ticks since boot (field 22 of /proc/<pid>/stat): a recycled pid
+    /// Start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`): a recycled pid
     /// has a different one.
     pub start_time: u64,
+    /// The monitor's pid; 0 when init was found without one.
     pub monitor_pid: u32,
     /// The payload cgroup, absolute.
     pub cgroup: PathBuf,

@@ -11,17 +11,23 @@ use super::root::GuestRoot;
 /// The container config as guest setup sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GuestConfig {
+    /// `hostname`.
     pub hostname: Option<String>,
     /// The configured `ostype`, if any.
     pub ostype: Option<String>,
+    /// `unprivileged`.
     pub unprivileged: bool,
     /// `netN` by index, in index order.
     pub nets: Vec<(u16, NetDevice)>,
+    /// `nameserver`: DNS servers, space separated.
     pub nameserver: Option<String>,
+    /// `searchdomain`: DNS search domains.
     pub searchdomain: Option<String>,
+    /// `timezone`, or `host` for the host's.
     pub timezone: Option<String>,
     /// `tty` (pct's default 2).
     pub tty: u32,
+    /// `features: nesting=1`.
     pub nesting: bool,
 }
 

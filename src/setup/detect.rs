@@ -2,10 +2,12 @@
 //! then the distributions' own release files.
 
 use std::collections::BTreeMap;
+#[cfg(test)]
 use std::path::Path;
 
 use super::root::GuestRoot;
 
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
     /// The pct ostype (`debian`, `alpine`, ..., or `unmanaged`).
@@ -170,6 +172,7 @@ pub fn detect_type(
 
 /// Detect the distribution of `rootfs`. `Err` carries pct's message when an os-release exists
 /// but nothing can be made of it.
+#[cfg(test)]
 pub fn detect_ostype(rootfs: &Path) -> Result<Detection, String> {
     let root = GuestRoot::open(rootfs, None)
         .map_err(|e| format!("unable to open '{}': {e}", rootfs.display()))?;

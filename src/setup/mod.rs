@@ -23,12 +23,9 @@ mod systemd;
 #[cfg(test)]
 mod testing;
 
-pub use context::{GuestConfig, HostEnv, Report, Setup, parse_resolv_conf};
-pub use detect::{Detection, OsRelease, detect_ostype};
-pub use password::{crypt_sha512, is_crypt_hash};
-pub use random::{Drand48, OsRandom, RandomSource, uuid_v4};
-pub use root::{GuestRoot, ModifyOptions};
+pub use context::{GuestConfig, HostEnv};
+#[cfg(test)]
+pub(crate) use random::Drand48;
+pub use random::{OsRandom, RandomSource};
 pub use rootfs::read_in_root;
-pub use run::{Hook, SetupError, SetupOutcome, SetupRequest, run, run_unconfined};
-pub use section::{Placement, modify_section, remove_sections};
-pub use ssh::HostKey;
+pub use run::{Hook, SetupRequest, run};

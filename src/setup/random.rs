@@ -29,13 +29,16 @@ impl RandomSource for OsRandom {
 
 /// The 48-bit linear congruential generator of drand48(3), seeded as `srand48` seeds it;
 /// Perl's `rand` is this generator, so `Drand48::seeded(0)` draws what `srand(0)` gives.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub struct Drand48 {
     state: u64,
 }
 
+#[cfg(test)]
 const MODULUS_MASK: u64 = (1 << 48) - 1;
 
+#[cfg(test)]
 impl Drand48 {
     pub fn seeded(seed: u32) -> Drand48 {
         Drand48 {
@@ -49,6 +52,7 @@ impl Drand48 {
     }
 }
 
+#[cfg(test)]
 impl RandomSource for Drand48 {
     fn draw(&mut self) -> f64 {
         self.step() as f64 / (1u64 << 48) as f64

@@ -78,10 +78,6 @@ impl GuestRoot {
         Ok(GuestRoot { root, owner })
     }
 
-    pub fn owner(&self) -> Option<(u32, u32)> {
-        self.owner
-    }
-
     fn open_at(&self, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
         openat2(
             &self.root,
@@ -191,20 +187,6 @@ impl GuestRoot {
         let root = std::fs::read_link(format!("/proc/self/fd/{}", self.root.as_raw_fd())).ok()?;
         let inner = target.strip_prefix(&root).ok()?;
         Some(format!("/{}", inner.display()))
-    }
-
-    /// The names in a directory (links followed inside the root), none when it is missing.
-    pub fn list_dir(&self, path: &str) -> Vec<String> {
-        let Ok(fd) = self.open_at(path, OFlags::RDONLY | OFlags::DIRECTORY) else {
-            return Vec::new();
-        };
-        let Ok(dir) = rustix::fs::Dir::read_from(&fd) else {
-            return Vec::new();
-        };
-        dir.filter_map(Result::ok)
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name != "." && name != "..")
-            .collect()
     }
 
     /// readlink(2) of `path`'s last component.

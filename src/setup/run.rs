@@ -170,6 +170,7 @@ fn open_root(request: &SetupRequest) -> Result<GuestRoot, SetupError> {
 
 /// Run setup in this process, unconfined, drawing from `random`: for tests, and for callers
 /// that are already confined.
+#[cfg(test)]
 pub fn run_unconfined(
     request: &SetupRequest,
     random: &mut dyn RandomSource,

@@ -13,19 +13,28 @@ use std::path::{Component, Path, PathBuf};
 use super::volume::{VolumeKind, storage_id_error};
 use super::{StorageError, VolumeId};
 
+/// What a storage holds (`content` in storage.cfg).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentType {
+    /// `images`: virtual machine disks.
     Images,
+    /// `rootdir`: container volumes.
     Rootdir,
+    /// `vztmpl`: container templates.
     Vztmpl,
+    /// `iso`: ISO images.
     Iso,
+    /// `backup`: backup archives.
     Backup,
+    /// `snippets`: hook scripts and other snippets.
     Snippets,
+    /// `import`: disk images to import.
     Import,
 }
 
 impl ContentType {
+    /// Every content type, in pct's order.
     pub const ALL: [ContentType; 7] = [
         ContentType::Images,
         ContentType::Rootdir,
@@ -49,6 +58,7 @@ impl ContentType {
         }
     }
 
+    /// A content type by its storage.cfg name.
     pub fn from_name(name: &str) -> Option<ContentType> {
         ContentType::ALL.into_iter().find(|c| c.name() == name)
     }
@@ -67,10 +77,13 @@ impl ContentType {
     }
 }
 
+/// The storage types corral implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageType {
+    /// `dir`: a directory.
     Dir,
+    /// `btrfs`: a directory on btrfs, with subvolumes for containers.
     Btrfs,
 }
 
@@ -137,24 +150,32 @@ impl StorageType {
     }
 }
 
+/// One storage of storage.cfg.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StorageDef {
+    /// The storage id (`local`).
     pub id: String,
+    /// Its type.
     pub kind: StorageType,
     /// The path as written in storage.cfg (absolute on the host).
     pub path: PathBuf,
+    /// What it may hold.
     pub content: BTreeSet<ContentType>,
+    /// `disable 1`: not used.
     pub disabled: bool,
+    /// `shared 1`: the same storage on every node.
     pub shared: bool,
     /// Every other key of the section as written (`prune-backups`, `nodes`, `is_mountpoint`,
     /// `content-dirs`, `nocow`, ...); kept so nothing in the file is lost.
     pub options: BTreeMap<String, String>,
 }
 
+/// The host's storage.cfg.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StorageConfig {
     /// The host root every storage path is resolved under.
     pub root: PathBuf,
+    /// The storages corral implements, in file order.
     pub storages: Vec<StorageDef>,
     /// Sections of types corral does not implement, as `(id, type)`, in file order.
     pub unsupported: Vec<(String, String)>,
@@ -347,6 +368,7 @@ impl StorageDef {
         }
     }
 
+    /// Whether the storage may hold `content`.
     pub fn allows(&self, content: ContentType) -> bool {
         self.content.contains(&content)
     }
@@ -396,6 +418,7 @@ impl StorageConfig {
         StorageConfig::parse(root, &text)
     }
 
+    /// Parse storage.cfg text; paths resolve under `root`.
     pub fn parse(root: &Path, text: &str) -> Result<StorageConfig, StorageError> {
         let mut storages: Vec<StorageDef> = Vec::new();
         let mut unsupported = Vec::new();

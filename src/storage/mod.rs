@@ -20,14 +20,24 @@ pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};
 /// (`storage 'foo' does not exist`, `unable to parse volume ID 'x'`).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A bad storage.cfg, volume id or request, in pct's words.
     #[error("{0}")]
     Invalid(String),
+    /// A system call that failed, with what it was doing.
     #[error("{context}: {source}")]
     Io {
+        /// What failed.
         context: String,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
+    /// An external command that failed.
     #[error("{command} failed: {detail}")]
-    Command { command: String, detail: String },
+    Command {
+        /// The command.
+        command: String,
+        /// What it said.
+        detail: String,
+    },
 }

@@ -9,13 +9,16 @@ use std::fmt;
 use super::StorageError;
 use super::cfg::ContentType;
 
+/// A volume id, `storage:name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct VolumeId {
+    /// The storage id (`local`).
     pub storage: String,
     /// The part after `storage:`, e.g. `100/vm-100-disk-0.raw` or `vztmpl/x.tar.gz`.
     pub name: String,
 }
 
+/// How a container volume is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VolumeFormat {
@@ -28,7 +31,9 @@ pub enum VolumeFormat {
 /// `STORAGE:SIZE` in a rootfs/mpN value: allocate a new volume of SIZE GiB (0 → a directory).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Allocation {
+    /// The storage to allocate on.
     pub storage: String,
+    /// The size in GiB; 0 for a directory without a size.
     pub size_gib: f64,
 }
 
@@ -39,8 +44,11 @@ pub enum VolumeKind {
     /// `file` is e.g. `vm-100-disk-0.raw` or `subvol-100-disk-1.subvol`; `format` is its
     /// extension (`raw`, `subvol`, `qcow2`, `vmdk`).
     Image {
+        /// The owning container.
         vmid: u32,
+        /// The file name (`vm-100-disk-0.raw`).
         file: String,
+        /// Its extension (`raw`, `subvol`, ...).
         format: String,
     },
     /// A container template archive under `template/cache`.
@@ -163,6 +171,7 @@ pub(crate) fn image_file_format(file: &str) -> Option<&str> {
 }
 
 impl VolumeId {
+    /// Parse `storage:name`, with pct's checks of both parts.
     pub fn parse(text: &str) -> Result<VolumeId, StorageError> {
         let bad = || StorageError::Invalid(format!("unable to parse volume ID '{text}'"));
         let (storage, name) = text.split_once(':').ok_or_else(bad)?;
@@ -225,6 +234,7 @@ impl VolumeId {
         }
     }
 
+    /// The format its extension names, for container volumes.
     pub fn format(&self) -> Option<VolumeFormat> {
         match self.kind() {
             Ok(VolumeKind::Image { format, .. }) => match format.as_str() {

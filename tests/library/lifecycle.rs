@@ -186,7 +186,7 @@ fn starts_from_several_threads_alone() {
                     if in_foreground {
                         assert_eq!(
                             result,
-                            Some(corral::runtime::monitor::InitExit::Exited(5)),
+                            Some(corral::runtime::InitExit::Exited(5)),
                             "CT {}",
                             ct.vmid
                         );

@@ -68,11 +68,12 @@ pub const LXCFS_VIEWS: &[&str] = &[
     "sys/devices/system/cpu",
 ];
 
-/// The host's lxcfs: where it is mounted and which of [`LXCFS_VIEWS`] it offers.
+/// The host's lxcfs: where it is mounted and which of the views corral binds it offers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LxcfsHost {
+    /// Where lxcfs is mounted.
     pub mount: PathBuf,
-    /// Paths relative to `mount`, in [`LXCFS_VIEWS`] order.
+    /// Paths relative to `mount`, in the order corral binds them.
     pub views: Vec<String>,
 }
 
@@ -80,7 +81,7 @@ impl LxcfsHost {
     /// The lxcfs of this mount namespace and what it offers; none when no lxcfs runs. A
     /// mount left behind by a dead lxcfs is passed over: statfs has to ask the daemon, where
     /// a stat of a file looked up before may be answered from the kernel's cache.
-    pub fn find(table: &[MountEntry]) -> Option<LxcfsHost> {
+    pub(crate) fn find(table: &[MountEntry]) -> Option<LxcfsHost> {
         lxcfs_mounts(table).into_iter().find_map(|mount| {
             rustix::fs::statfs(&mount).ok()?;
             let views = available_views(|relative| mount.join(relative).exists());
@@ -91,7 +92,7 @@ impl LxcfsHost {
 
 /// The mount points of `fuse.lxcfs` file systems: the default one first, then the others in
 /// the kernel's order.
-pub fn lxcfs_mounts(table: &[MountEntry]) -> Vec<PathBuf> {
+pub(crate) fn lxcfs_mounts(table: &[MountEntry]) -> Vec<PathBuf> {
     let mut mounts: Vec<PathBuf> = table
         .iter()
         .filter(|m| m.fs_type == "fuse.lxcfs")
@@ -134,6 +135,7 @@ pub struct LxcfsPlan {
 }
 
 impl LxcfsPlan {
+    /// The binds of every view `host` offers.
     pub fn from_host(host: &LxcfsHost) -> LxcfsPlan {
         LxcfsPlan {
             mount: host.mount.clone(),

@@ -192,16 +192,14 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
     );
     assert_eq!(plan.init.argv, ["/bin/sh", "-c", "sleep 1"]);
     assert_eq!(plan.init.env, ["container=lxc", "FOO=bar", "TERM=xterm"]);
-    assert!(plan.cap_drop.contains(&"net_raw".to_string()));
+    assert!(plan.cap_drop.iter().any(|cap| *cap == "net_raw"));
     assert_eq!(
         plan.mount_entries[0],
         MountEntryPlan {
             source: "/srv/data".into(),
             target: "srv/data".into(),
             fstype: "none".into(),
-            options: ["bind", "create=dir", "optional"]
-                .map(String::from)
-                .to_vec(),
+            options: mount_entry::parse_options("bind,create=dir,optional").unwrap(),
         }
     );
     assert_eq!(plan.proc, ProcMode::Rw);
@@ -212,10 +210,10 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
     );
     assert_eq!(
         plan.rlimits,
-        [("nofile".to_string(), "1024:4096".to_string())]
+        [Prlimit::parse("nofile", "1024:4096").unwrap()]
     );
     assert!(writes(&plan).contains(&("memory.high", "900M")));
-    assert_eq!(plan.halt_signal.as_deref(), Some("SIGTERM"));
+    assert_eq!(plan.halt_signal.map(|s| s.number()), Some(libc::SIGTERM));
     assert_eq!(plan.dev.ttys, 4);
     // proc:rw leaves /proc/bus and friends writable, but the masks stay.
     assert!(plan.readonly_paths.is_empty());
@@ -227,6 +225,52 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
         crate::runtime::apparmor::AppArmorPlan::default()
     );
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+/// Resource limits, signals, capabilities and mount options are checked when the plan is
+/// built, so a bad one fails `pct start --dry-run` instead of the starting container.
+#[test]
+fn bad_typed_raw_keys_fail_the_plan() {
+    for (extra, message) in [
+        (
+            "lxc.prlimit.bogus: 5\n",
+            "lxc.prlimit.bogus: unknown resource",
+        ),
+        (
+            "lxc.prlimit.nofile: lots\n",
+            "lxc.prlimit.nofile: invalid value 'lots'",
+        ),
+        (
+            "lxc.signal.halt: SIGBOGUS\n",
+            "lxc.signal.halt: unknown signal 'SIGBOGUS'",
+        ),
+        (
+            "lxc.signal.stop: RTMIN+99\n",
+            "lxc.signal.stop: unknown signal 'RTMIN+99'",
+        ),
+        (
+            "lxc.cap.drop: sys_bogus\n",
+            "unknown capability 'sys_bogus'",
+        ),
+        ("lxc.cap.keep: chown bogus\n", "unknown capability 'bogus'"),
+        (
+            "lxc.mount.entry: /srv srv none bind,create=bogus 0 0\n",
+            "lxc.mount.entry: mount option 'create=bogus' is not supported by corral",
+        ),
+        (
+            "lxc.mount.entry: tmpfs tmp tmpfs rw,remount 0 0\n",
+            "lxc.mount.entry: mount option 'remount' is not supported by corral",
+        ),
+    ] {
+        let text = format!("{PRIVILEGED}{extra}");
+        let section = section(&text);
+        let error = StartPlan::build(100, &section, &facts_for(&section)).unwrap_err();
+        assert_eq!(error, message, "{extra}");
+    }
+    let plan = plan_with("lxc.signal.reboot: 9\nlxc.prlimit.core: unlimited\n");
+    assert_eq!(plan.reboot_signal.map(|s| s.number()), Some(libc::SIGKILL));
+    assert_eq!(plan.rlimits[0].soft, libc::RLIM_INFINITY);
+    assert!(plan.describe().contains("prlimit: core = unlimited\n"));
 }
 
 #[test]

@@ -10,8 +10,8 @@
 //!
 //! Archives are untrusted. Two independent layers keep every write beneath the rootfs:
 //! every member path is resolved with `openat2(RESOLVE_IN_ROOT)` and the final component is
-//! never followed ([`rootdir`]), and the whole extraction runs in a forked child that Landlock
-//! confines to the rootfs ([`confine`]), so a bug in the decompressors or in the path handling
+//! never followed (`rootdir`), and the whole extraction runs in a forked child that Landlock
+//! confines to the rootfs (`confine`), so a bug in the decompressors or in the path handling
 //! still cannot reach the host.
 
 mod arch;
@@ -31,6 +31,7 @@ use std::path::Path;
 
 use crate::config::IdMap;
 
+/// How a template is extracted into a rootfs.
 #[derive(Debug, Clone, Default)]
 pub struct ExtractOptions {
     /// `Some` for unprivileged containers: every uid/gid is shifted through this map.
@@ -49,6 +50,7 @@ pub struct ExtractOptions {
     pub observer: crate::report::Observer,
 }
 
+/// What an extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtractSummary {
     /// Archive members read, including the ones skipped or excluded.
@@ -57,13 +59,18 @@ pub struct ExtractSummary {
     pub bytes: u64,
 }
 
+/// A template that cannot be read or extracted.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
+    /// A bad template or archive member, in pct's words.
     #[error("{0}")]
     Invalid(String),
+    /// A system call that failed, with what it was doing.
     #[error("{context}: {source}")]
     Io {
+        /// What failed.
         context: String,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },

@@ -1,0 +1,74 @@
+//! A container's whole life through the corral library: create it from a template, start
+//! it, run a command in it, stop it and destroy it again.
+//!
+//!     cargo run --example embed -- <host-root> <template> [vmid]
+//!
+//! e.g. `cargo run --example embed -- /var/tmp/demo /var/tmp/busybox.tar.gz 200` (as root;
+//! `scripts/make-busybox-template` makes a small template, an empty directory will do as the
+//! host root). The vmid defaults to 100.
+
+use std::ffi::OsString;
+
+use corral::host::DestroyOptions;
+use corral::{Container, CreateOptions, Host, StartOptions, Vmid};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args_os().skip(1);
+    let (Some(root), Some(template)) = (args.next(), args.next()) else {
+        eprintln!("usage: embed <host-root> <template> [vmid]");
+        std::process::exit(2);
+    };
+    let vmid: Vmid = match args.next() {
+        Some(vmid) => vmid.to_string_lossy().parse()?,
+        None => Vmid::new(100)?,
+    };
+
+    let host = Host::open(&root)?;
+    // Templates are found on the host's storage: put this one in `local`'s template cache.
+    let name = std::path::Path::new(&template)
+        .file_name()
+        .ok_or("the template path names no file")?
+        .to_string_lossy()
+        .into_owned();
+    let cache = host.path("var/lib/vz/template/cache");
+    std::fs::create_dir_all(&cache)?;
+    std::fs::copy(&template, cache.join(&name))?;
+
+    let ct = host.container(vmid);
+    ct.create(&CreateOptions {
+        template: format!("local:vztmpl/{name}").into(),
+        options: vec![
+            ("hostname".into(), "embedded".into()),
+            ("memory".into(), "256".into()),
+            ("rootfs".into(), "local:0".into()),
+        ],
+        ..CreateOptions::default()
+    })?;
+    println!("created CT {vmid}");
+
+    // Whatever happens while it runs, the container goes again.
+    let lived = live(&ct);
+    let warnings = ct.destroy(DestroyOptions {
+        force: true,
+        ..DestroyOptions::default()
+    })?;
+    for warning in warnings {
+        eprintln!("warning: {}", warning.0);
+    }
+    println!("destroyed CT {vmid}");
+    lived
+}
+
+fn live(ct: &Container<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    ct.start(&StartOptions::default())?;
+    println!("started CT {}: {}", ct.vmid(), ct.status()?.status);
+    // The command writes to this program's own stdout and stderr.
+    let command: Vec<OsString> = ["/bin/sh", "-c", "echo hello from $(hostname)"]
+        .map(OsString::from)
+        .to_vec();
+    let code = ct.exec(&command, false)?;
+    println!("the command exited with {code}");
+    ct.stop(false)?;
+    println!("stopped CT {}: {}", ct.vmid(), ct.status()?.status);
+    Ok(())
+}
