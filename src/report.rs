@@ -31,7 +31,12 @@ pub enum Event {
     /// One line of the start's step log (`pct start --debug`), on stderr in pct.
     Debug(String),
     /// How far a long step (the template extraction) has come: `done` of `total` bytes.
-    Progress { done: u64, total: u64 },
+    Progress {
+        /// Bytes done so far.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
     /// The step that reported [`Event::Progress`] is over.
     ProgressEnd,
 }
@@ -71,20 +76,24 @@ impl Observer {
         Observer::default()
     }
 
+    /// Hand `event` to the function, if there is one.
     pub fn emit(&self, event: Event) {
         if let Some(notify) = &self.notify {
             notify(&event);
         }
     }
 
+    /// Emit an [`Event::Info`].
     pub fn info(&self, text: impl Into<String>) {
         self.emit(Event::Info(text.into()));
     }
 
+    /// Emit an [`Event::Warning`].
     pub fn warning(&self, text: impl Into<String>) {
         self.emit(Event::Warning(text.into()));
     }
 
+    /// Emit an [`Event::Notice`].
     pub fn notice(&self, text: impl Into<String>) {
         self.emit(Event::Notice(text.into()));
     }

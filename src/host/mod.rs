@@ -97,6 +97,7 @@ impl Host {
         self
     }
 
+    /// Where this host's operations send their events.
     pub fn observer(&self) -> &Observer {
         &self.observer
     }

@@ -113,7 +113,7 @@ const HEADER: &str = "\u{1e}start-error ";
 
 impl StartError {
     /// A failure with no operating-system error underneath.
-    pub fn new(step: StartStep, message: impl Into<String>) -> StartError {
+    pub(crate) fn new(step: StartStep, message: impl Into<String>) -> StartError {
         StartError {
             step,
             message: message.into(),
@@ -122,7 +122,7 @@ impl StartError {
     }
 
     /// `context: error`, with `error` as the source.
-    pub fn io(step: StartStep, context: impl fmt::Display, source: io::Error) -> StartError {
+    pub(crate) fn io(step: StartStep, context: impl fmt::Display, source: io::Error) -> StartError {
         StartError {
             step,
             message: format!("{context}: {source}"),
@@ -131,12 +131,16 @@ impl StartError {
     }
 
     /// A message that already names `cause`; its errno, when it has one, is the source.
-    pub fn caused_by(step: StartStep, message: impl Into<String>, cause: &io::Error) -> StartError {
+    pub(crate) fn caused_by(
+        step: StartStep,
+        message: impl Into<String>,
+        cause: &io::Error,
+    ) -> StartError {
         StartError::with_errno(step, message, cause.raw_os_error())
     }
 
     /// A message that already names the operating-system error `errno`, when there is one.
-    pub fn with_errno(
+    pub(crate) fn with_errno(
         step: StartStep,
         message: impl Into<String>,
         errno: Option<i32>,
@@ -156,10 +160,12 @@ impl StartError {
         }
     }
 
+    /// The step of the start that failed.
     pub fn step(&self) -> StartStep {
         self.step
     }
 
+    /// What failed, in pct's words (the text `Display` shows).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -171,7 +177,7 @@ impl StartError {
 
     /// The text sent to the process that waits for the start: a header line with the step
     /// and the errno (0 for none), then the message.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         format!(
             "{HEADER}{} {}\n{}",
             self.step,
@@ -181,7 +187,7 @@ impl StartError {
     }
 
     /// The error `encode` sent; a text without the header is a message of `fallback` step.
-    pub fn decode(text: &str, fallback: StartStep) -> StartError {
+    pub(crate) fn decode(text: &str, fallback: StartStep) -> StartError {
         let parsed = text.strip_prefix(HEADER).and_then(|rest| {
             let (header, message) = rest.split_once('\n').unwrap_or((rest, ""));
             let (step, errno) = header.split_once(' ')?;

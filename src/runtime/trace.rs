@@ -58,10 +58,6 @@ impl Trace {
         }
     }
 
-    pub fn origin(&self) -> u64 {
-        self.origin
-    }
-
     /// Whether the steps go to descriptor `fd` (the report socket, which closes once init
     /// runs, or a foreground start's events pipe, which stays).
     pub fn writes_to(&self, fd: RawFd) -> bool {
