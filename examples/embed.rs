@@ -8,9 +8,10 @@
 //! host root). The vmid defaults to 100.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
 use corral::host::DestroyOptions;
-use corral::{Container, CreateOptions, Host, StartOptions, Vmid};
+use corral::{Container, CreateOptions, Host, Observer, StartOptions, Vmid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
@@ -23,7 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Vmid::new(100)?,
     };
 
-    let host = Host::open(&root)?;
+    // The library prints nothing: what pct would print (extraction progress lines,
+    // warnings) comes to this observer, which shows the lines on stderr.
+    let host = Host::open(&root)?.with_observer(Observer::new(|event| {
+        if let Some(text) = event.text() {
+            eprintln!("{text}");
+        }
+    }));
     // Templates are found on the host's storage: put this one in `local`'s template cache.
     let name = std::path::Path::new(&template)
         .file_name()
@@ -69,6 +76,11 @@ fn live(ct: &Container<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let code = ct.exec(&command, false)?;
     println!("the command exited with {code}");
     ct.stop(false)?;
-    println!("stopped CT {}: {}", ct.vmid(), ct.status()?.status);
+    let exit = ct.wait_stopped(Some(Duration::from_secs(10)))?;
+    println!(
+        "stopped CT {} ({exit:?}): {}",
+        ct.vmid(),
+        ct.status()?.status
+    );
     Ok(())
 }

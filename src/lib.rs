@@ -8,10 +8,17 @@
 //! A container's whole life, as `pct create`, `start`, `exec`, `stop` and `destroy` live it:
 //!
 //! ```no_run
-//! use corral::host::DestroyOptions;
-//! use corral::{CreateOptions, Host, StartOptions, Vmid};
+//! use std::time::Duration;
 //!
-//! let host = Host::open("/")?;
+//! use corral::host::DestroyOptions;
+//! use corral::{CreateOptions, Exit, Host, Observer, StartOptions, Vmid};
+//!
+//! // The library prints nothing; what pct would print comes to the observer as events.
+//! let host = Host::open("/")?.with_observer(Observer::new(|event| {
+//!     if let Some(text) = event.text() {
+//!         eprintln!("{text}");
+//!     }
+//! }));
 //! let ct = host.container(Vmid::new(100)?);
 //! ct.create(&CreateOptions {
 //!     template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst".into(),
@@ -27,8 +34,10 @@
 //! let code = ct.exec(&["uname".into(), "-a".into()], false)?;
 //! assert_eq!(code, 0);
 //!
-//! // stop: init and everything in the container are killed (`shutdown` asks init first).
+//! // stop: init and everything in the container are killed (`shutdown` asks init first);
+//! // wait_stopped says how it ended (or waits for init to end by itself).
 //! ct.stop(false)?;
+//! assert_eq!(ct.wait_stopped(Some(Duration::from_secs(10)))?, Exit::Stopped);
 //! ct.destroy(DestroyOptions::default())?;
 //! # Ok::<(), corral::Error>(())
 //! ```
