@@ -60,6 +60,7 @@ pub mod config;
 pub mod host;
 mod mount;
 mod net;
+mod reexec;
 pub mod report;
 pub mod runtime;
 mod setup;

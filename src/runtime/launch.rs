@@ -1,9 +1,9 @@
 //! How a container's monitor is born, without changing the process that starts it.
 //!
 //! Design: the monitor is a freshly exec'd copy of the calling program's own binary
-//! (`/proc/self/exe`), which turns into the monitor before its `main` runs, from an
-//! `.init_array` constructor of this crate that looks for [`REQUEST_ENV`] (the way runc's
-//! nsexec runs before the Go runtime). Every program that links corral has the constructor,
+//! (`/proc/self/exe`), which turns into the monitor before its `main` runs, from the
+//! crate's `.init_array` constructor (`crate::reexec`), which looks for [`REQUEST_ENV`] (the
+//! way runc's nsexec runs before the Go runtime). Every program that links corral has the constructor,
 //! so no helper binary has to be installed and found, and no program has to hand corral a
 //! "monitor mode" of its own.
 //!
@@ -274,23 +274,13 @@ impl Request {
     }
 }
 
-/// Runs before `main` in every program that links corral; a no-op unless the program was
-/// exec'd by [`launch`].
-#[used]
-#[unsafe(link_section = ".init_array")]
-static MONITOR_ENTRY: extern "C" fn() = monitor_entry;
-
-extern "C" fn monitor_entry() {
-    let Some(request) = std::env::var_os(REQUEST_ENV) else {
-        return;
-    };
+/// The helper's side of [`REQUEST_ENV`], called by the crate's constructor (`reexec`) before
+/// the program's `main`; never returns.
+pub(crate) fn monitor_helper(request: OsString) -> ! {
     let host_root = std::env::var_os(ROOT_ENV).unwrap_or_default();
     // SAFETY: before main, in a freshly exec'd process: no other thread exists to read the
     // environment.
-    unsafe {
-        std::env::remove_var(REQUEST_ENV);
-        std::env::remove_var(ROOT_ENV);
-    }
+    unsafe { std::env::remove_var(ROOT_ENV) };
     let Some(request) = request
         .to_str()
         .and_then(|text| Request::parse(text, host_root))

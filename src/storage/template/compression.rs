@@ -43,6 +43,18 @@ impl Compression {
         }
     }
 
+    /// The compression [`Compression::name`] names.
+    pub(super) fn from_name(name: &str) -> Option<Compression> {
+        [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Xz,
+            Compression::Zstd,
+        ]
+        .into_iter()
+        .find(|compression| compression.name() == name)
+    }
+
     /// A reader of the decompressed tar stream. Concatenated gzip members and xz streams are
     /// read through, as `gzip -d` and `xz -d` (which GNU tar runs) do.
     pub(super) fn decoder<'a, R: BufRead + 'a>(self, reader: R) -> io::Result<Box<dyn Read + 'a>> {
@@ -84,6 +96,17 @@ mod tests {
             Compression::detect(&[0x04, 0x22, 0x4d, 0x18, 0, 0]),
             Err("lz4")
         );
+    }
+
+    #[test]
+    fn names_lead_back_to_the_compression() {
+        for compression in ALL_COMPRESSIONS {
+            assert_eq!(
+                Compression::from_name(compression.name()),
+                Some(compression)
+            );
+        }
+        assert_eq!(Compression::from_name("bzip2"), None);
     }
 
     #[test]

@@ -1,15 +1,33 @@
-//! The extraction process: a forked child that Landlock confines to writing beneath the rootfs
-//! (and reading the archive), talking to the parent over a pipe. The parent passes progress
-//! and warnings on to the caller's observer, reaps the child and turns its report into the result.
+//! The extraction process: a child that Landlock confines to writing beneath the rootfs (and
+//! reading the archive), talking to the parent over a pipe. The parent passes progress and
+//! warnings on to the caller's observer, reaps the child and turns its report into the result.
 //!
-//! A child rather than a thread because a Landlock domain binds the whole process and cannot
-//! be lifted; confining the caller would confine `pct` itself. Nothing here starts a thread.
+//! A child rather than a thread because a Landlock domain cannot be lifted, and
+//! `restrict_self` confines the calling thread and every thread and process it starts
+//! afterwards: confining a thread of the caller would confine whatever that thread of `pct`
+//! or of an embedder did next.
+//!
+//! Design: the child is a fresh exec of the program's own binary (`/proc/self/exe`), spawned
+//! through `std::process::Command` with an [`EXTRACT_REQUEST_ENV`] request, which the crate's
+//! constructor (`crate::reexec`) turns into the extraction process before `main`. The caller
+//! may be a multi-threaded embedder, and a plain fork of it copies only the forking thread,
+//! with every lock another thread holds at that moment held forever in the child; the
+//! extraction runs Rust code that allocates, formats and decompresses, so such a child could
+//! deadlock at random. `Command`'s child does only async-signal-safe work until exec
+//! (clearing close-on-exec of the three descriptors it hands over, blocking the signals that
+//! only the parent is to act on, asking for SIGKILL when the parent dies), and after exec the
+//! extraction process has one thread and fresh locks. Nothing here starts a thread, so
+//! Landlock's `restrict_self` confines the whole extraction process. The decompressors are
+//! libraries (flate2, liblzma, zstd) running in that process. The cost is one exec of the
+//! program per extraction.
 
 use std::cell::Cell;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Once;
@@ -27,10 +45,10 @@ use super::compression::{Compression, MAGIC_LEN};
 use super::rootdir::RootDir;
 use super::unpack::{Event, cause, unpack_archive};
 use super::{ExtractOptions, ExtractSummary, TemplateError};
+use crate::config::IdMap;
 
 /// How the child is held in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub(super) enum Confinement {
     /// Landlock where the kernel has it, and the path checks.
     Landlock,
@@ -117,7 +135,80 @@ impl Message {
     }
 }
 
-/// Opens what the child needs, forks it, follows its reports and reaps it.
+/// The environment variable that carries an extraction request to the exec'd process:
+/// `<archive fd>:<rootfs fd>:<pipe fd>:<compression>:<landlock|path-checks>:<ignore|stop>:<id
+/// map>`, the id map being its `lxc.idmap` values joined by `,`, or `-` for none.
+pub(crate) const EXTRACT_REQUEST_ENV: &str = "CORRAL_EXTRACT_REQUEST";
+
+/// What the extraction process is asked to do; the descriptors are its own once exec'd.
+#[derive(Debug, PartialEq, Eq)]
+struct Request {
+    archive: RawFd,
+    rootfs: RawFd,
+    to_parent: RawFd,
+    compression: Compression,
+    confinement: Confinement,
+    ignore_unpack_errors: bool,
+    id_map: Option<IdMap>,
+}
+
+impl Request {
+    fn encode(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}:{}:{}",
+            self.archive,
+            self.rootfs,
+            self.to_parent,
+            self.compression.name(),
+            match self.confinement {
+                Confinement::Landlock => "landlock",
+                Confinement::PathChecksOnly => "path-checks",
+            },
+            if self.ignore_unpack_errors {
+                "ignore"
+            } else {
+                "stop"
+            },
+            match &self.id_map {
+                Some(map) => map.to_lxc_values().join(","),
+                None => "-".into(),
+            }
+        )
+    }
+
+    fn parse(request: &str) -> Option<Request> {
+        let mut fields = request.splitn(7, ':');
+        let mut descriptor = || fields.next()?.parse::<RawFd>().ok().filter(|&fd| fd > 2);
+        let (archive, rootfs, to_parent) = (descriptor()?, descriptor()?, descriptor()?);
+        let compression = Compression::from_name(fields.next()?)?;
+        let confinement = match fields.next()? {
+            "landlock" => Confinement::Landlock,
+            "path-checks" => Confinement::PathChecksOnly,
+            _ => return None,
+        };
+        let ignore_unpack_errors = match fields.next()? {
+            "ignore" => true,
+            "stop" => false,
+            _ => return None,
+        };
+        let id_map = match fields.next()? {
+            "-" => None,
+            "" => Some(IdMap::default()),
+            values => Some(IdMap::from_lxc_values(values.split(',')).ok()?),
+        };
+        Some(Request {
+            archive,
+            rootfs,
+            to_parent,
+            compression,
+            confinement,
+            ignore_unpack_errors,
+            id_map,
+        })
+    }
+}
+
+/// Opens what the child needs, spawns it, follows its reports and reaps it.
 pub(super) fn extract_in_child(
     archive: &Path,
     rootfs: &Path,
@@ -152,29 +243,23 @@ pub(super) fn extract_in_child(
         context: "failed to create pipe".into(),
         source: e.into(),
     })?;
-
-    // SAFETY: the child only runs this crate's extraction code and leaves through `_exit`;
-    // the threads of corral's own that may exist meanwhile (a caller waiting for the
-    // create's mount-namespace thread, pct's signal waiter) sit in join/sigwait holding no
-    // lock the child could need, glibc's fork leaves malloc usable in the child, and the
-    // child does not touch stdio or the environment. A lock some other thread of a
-    // multi-threaded embedder holds at the fork (a C library's, say) is not covered: the
-    // extraction does not yet run behind an exec like the monitor (see runtime::launch).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        let source = io::Error::last_os_error();
-        return Err(TemplateError::Io {
-            context: "failed to fork the extraction process".into(),
-            source,
-        });
-    }
-    if pid == 0 {
-        drop(from_child);
-        child_main(file, root, compression, options, confinement, to_parent);
-    }
+    let request = Request {
+        archive: file.as_raw_fd(),
+        rootfs: root.as_fd().as_raw_fd(),
+        to_parent: to_parent.as_raw_fd(),
+        compression,
+        confinement,
+        ignore_unpack_errors: options.ignore_unpack_errors,
+        id_map: options.id_map.clone(),
+    };
+    let child = spawn_extraction(&request).map_err(|source| TemplateError::Io {
+        context: "failed to start the extraction process".into(),
+        source,
+    })?;
     drop(to_parent);
     drop(root);
-    let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
+    drop(file);
+    let pid = Pid::from_child(&child);
     let report = follow_child(
         from_child,
         metadata.len(),
@@ -183,6 +268,88 @@ pub(super) fn extract_in_child(
     );
     let status = reap(pid);
     conclude(report, status)
+}
+
+/// The signals only the parent acts on (pct turns them into a cancellation, which kills the
+/// child): a Ctrl-C reaching the whole process group must not end the child first, and the
+/// parent's answer stays pct's `received interrupt`.
+const PARENT_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Exec the program's own binary as the extraction process for `request`, whose descriptors
+/// it inherits. The descriptors must not be stdio's (the request parser refuses them), which
+/// holds as long as the caller has stdio open; `Command` points the child's stdin and
+/// stdout at /dev/null and leaves it the caller's stderr, where only a panic would write.
+fn spawn_extraction(request: &Request) -> io::Result<std::process::Child> {
+    let handed_over = [request.archive, request.rootfs, request.to_parent];
+    if handed_over.iter().any(|&fd| fd <= 2) {
+        return Err(io::Error::other(
+            "standard input, output or error is closed",
+        ));
+    }
+    let parent = std::process::id() as libc::pid_t;
+    let mut command = std::process::Command::new("/proc/self/exe");
+    command
+        .arg0("corral extract")
+        .env(EXTRACT_REQUEST_ENV, request.encode())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; the signal
+    // numbers are valid.
+    let blocked = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in PARENT_SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    };
+    // SAFETY: the closure makes only async-signal-safe system calls (fcntl, pthread_sigmask,
+    // prctl, getppid) and allocates nothing; the descriptors stay open in the caller until
+    // `spawn` returns.
+    unsafe {
+        command.pre_exec(move || {
+            for fd in handed_over {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // Whatever mask `Command` leaves, these are blocked too; a mask survives exec.
+            let error = libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
+            if error != 0 {
+                return Err(io::Error::from_raw_os_error(error));
+            }
+            // An orphaned extraction has no one to report to; a parent gone before the
+            // prctl shows as a new parent.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// The extraction process, from the crate's constructor: takes over the descriptors of the
+/// request, extracts and leaves through `_exit` without running the program's `main`. A
+/// request that cannot be read exits with status 2, which the parent reports.
+pub(crate) fn extraction_process(request: OsString) -> ! {
+    let Some(request) = request.to_str().and_then(Request::parse) else {
+        // SAFETY: leave without running the program's main.
+        unsafe { libc::_exit(2) }
+    };
+    // SAFETY: the descriptors were handed over by `spawn_extraction` for this process to own,
+    // and nothing else in it has taken them.
+    let (archive, root, to_parent) = unsafe {
+        (
+            File::from_raw_fd(request.archive),
+            RootDir::from_fd(OwnedFd::from_raw_fd(request.rootfs)),
+            OwnedFd::from_raw_fd(request.to_parent),
+        )
+    };
+    child_main(archive, root, &request, to_parent)
 }
 
 fn detect_compression(file: &File) -> io::Result<Result<Compression, &'static str>> {
@@ -324,24 +491,10 @@ impl Channel {
     }
 }
 
-fn child_main(
-    archive: File,
-    root: RootDir,
-    compression: Compression,
-    options: &ExtractOptions,
-    confinement: Confinement,
-    to_parent: OwnedFd,
-) -> ! {
+fn child_main(archive: File, root: RootDir, request: &Request, to_parent: OwnedFd) -> ! {
     let mut channel = Channel(File::from(to_parent));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_child(
-            &mut channel,
-            archive,
-            &root,
-            compression,
-            options,
-            confinement,
-        )
+        run_child(&mut channel, archive, &root, request)
     }));
     let code = match outcome {
         Ok(Ok(summary)) => {
@@ -359,8 +512,8 @@ fn child_main(
             101
         }
     };
-    // SAFETY: `_exit` ends the child without running the parent's atexit handlers or
-    // destructors, which belong to the parent.
+    // SAFETY: `_exit` ends the process without running the program's `main`, its atexit
+    // handlers or destructors.
     unsafe { libc::_exit(code) }
 }
 
@@ -368,13 +521,8 @@ fn run_child(
     channel: &mut Channel,
     archive: File,
     root: &RootDir,
-    compression: Compression,
-    options: &ExtractOptions,
-    confinement: Confinement,
+    request: &Request,
 ) -> Result<ExtractSummary, String> {
-    // An orphaned extraction has no one to report to.
-    // SAFETY: plain prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // Modes come from the archive alone; tar -p as root does not apply the umask either.
     rustix::process::umask(Mode::empty());
     close_inherited_fds(&[
@@ -383,7 +531,7 @@ fn run_child(
         channel.0.as_raw_fd(),
     ]);
 
-    let outcome = match confinement {
+    let outcome = match request.confinement {
         Confinement::Landlock => confine_to_rootfs(root.as_fd(), archive.as_fd())?,
         Confinement::PathChecksOnly => LandlockOutcome::Enforced,
     };
@@ -396,6 +544,7 @@ fn run_child(
         inner: archive,
         consumed: Rc::clone(&consumed),
     };
+    let compression = request.compression;
     let decoder = compression
         .decoder(BufReader::with_capacity(READ_BUFFER, counted))
         .map_err(|e| {
@@ -419,8 +568,8 @@ fn run_child(
     unpack_archive(
         decoder,
         root,
-        options.id_map.as_ref(),
-        options.ignore_unpack_errors,
+        request.id_map.as_ref(),
+        request.ignore_unpack_errors,
         &mut report,
     )
 }
@@ -470,9 +619,9 @@ pub(crate) enum LandlockOutcome {
     Unavailable(String),
 }
 
-/// Restricts the calling process, for good, to filesystem access beneath `rootfs` plus reading
-/// `archive`; network binds/connects and signals to processes outside are refused too where
-/// the kernel supports it. Best effort: a kernel without Landlock gives `Unavailable`.
+/// Restricts the calling thread and everything it starts afterwards, for good, to filesystem
+/// access beneath `rootfs` plus reading `archive`; network binds/connects and signals to
+/// processes outside are refused too where the kernel supports it. Best effort: a kernel without Landlock gives `Unavailable`.
 pub(super) fn confine_to_rootfs(
     rootfs: BorrowedFd<'_>,
     archive: BorrowedFd<'_>,
@@ -481,8 +630,9 @@ pub(super) fn confine_to_rootfs(
         .map_err(|e| format!("failed to confine template extraction with Landlock: {e}"))
 }
 
-/// Restricts the calling process, for good, to filesystem access beneath `rootfs` (and
-/// reading the file `read_only`, if given), with no network binds or connects and no signals
+/// Restricts the calling thread and everything it starts afterwards (the whole process when it
+/// is the only thread), for good, to filesystem access beneath `rootfs` (and reading the file
+/// `read_only`, if given), with no network binds or connects and no signals
 /// to processes outside its domain. A kernel without Landlock gives `Unavailable`.
 pub(crate) fn confine_beneath(
     rootfs: BorrowedFd<'_>,
@@ -532,6 +682,30 @@ mod tests {
             assert_eq!(Message::read(&mut input).unwrap(), Some(expected));
         }
         assert_eq!(Message::read(&mut input).unwrap(), None);
+    }
+
+    #[test]
+    fn requests_survive_the_environment() {
+        let map = IdMap::from_lxc_values(["u 0 100000 65536", "g 0 200000 1000"]).unwrap();
+        for (confinement, ignore_unpack_errors, id_map) in [
+            (Confinement::Landlock, false, None),
+            (Confinement::PathChecksOnly, true, Some(map)),
+            (Confinement::Landlock, true, Some(IdMap::default())),
+        ] {
+            let request = Request {
+                archive: 3,
+                rootfs: 4,
+                to_parent: 5,
+                compression: Compression::Zstd,
+                confinement,
+                ignore_unpack_errors,
+                id_map,
+            };
+            assert_eq!(Request::parse(&request.encode()), Some(request));
+        }
+        // The descriptors are never stdio's, which `Command` redirects.
+        assert_eq!(Request::parse("0:4:5:none:landlock:stop:-"), None);
+        assert_eq!(Request::parse("3:4:5:bzip2:landlock:stop:-"), None);
     }
 
     #[test]

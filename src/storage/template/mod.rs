@@ -10,14 +10,14 @@
 //!
 //! Archives are untrusted. Two independent layers keep every write beneath the rootfs:
 //! every member path is resolved with `openat2(RESOLVE_IN_ROOT)` and the final component is
-//! never followed (`rootdir`), and the whole extraction runs in a forked child that Landlock
-//! confines to the rootfs (`confine`), so a bug in the decompressors or in the path handling
+//! never followed (`rootdir`), and the whole extraction runs in a child process (an exec of
+//! the program's own binary) that Landlock confines to the rootfs (`confine`), so a bug in the decompressors or in the path handling
 //! still cannot reach the host.
 
 mod arch;
 mod compression;
 mod confine;
-pub(crate) use confine::confine_beneath;
+pub(crate) use confine::{EXTRACT_REQUEST_ENV, confine_beneath, extraction_process};
 mod member;
 mod rootdir;
 mod unpack;

@@ -31,6 +31,12 @@ impl RootDir {
         Ok(RootDir { fd })
     }
 
+    /// The root that `fd` (an `O_PATH` directory descriptor, as [`RootDir::open`] makes)
+    /// already is, e.g. one handed over to the extraction process.
+    pub(super) fn from_fd(fd: OwnedFd) -> RootDir {
+        RootDir { fd }
+    }
+
     pub(super) fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -1,5 +1,5 @@
 //! Extraction end to end: fixtures written with tar's builder in every compression, extracted
-//! through the forked, confined child, checked on disk. They need root (owners, mknod).
+//! through the confined extraction process, checked on disk. They need root (owners, mknod).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -1004,4 +1004,63 @@ fn extraction_throughput() {
     if let Some(target) = std::env::var_os("CORRAL_EXTRACT_TO") {
         extract_template(&template, Path::new(&target), &ExtractOptions::default()).unwrap();
     }
+}
+
+/// The extraction process is a fresh exec of this program, not a fork of the caller: a fork
+/// of a multi-threaded caller would hold forever every lock another thread held at the fork.
+/// It is looked at while it cannot have finished: its warnings (one per missing hard-link
+/// target, with `--ignore-unpack-errors`) are far more than a pipe holds, and the observer
+/// stops reading at the first one.
+#[test]
+fn extraction_runs_in_a_fresh_exec_of_the_program() {
+    use std::sync::{Arc, Mutex};
+
+    let scratch = Scratch::new();
+    let mut archive = ArchiveBuilder::new();
+    let long_name = "n".repeat(90);
+    for index in 0..1000 {
+        archive.hardlink(&format!("./{long_name}{index}"), "./not/there");
+    }
+    let seen = Arc::new(Mutex::new(None));
+    let recorder = Arc::clone(&seen);
+    let options = ExtractOptions {
+        ignore_unpack_errors: true,
+        observer: crate::report::Observer::new(move |event| {
+            let mut seen = recorder.lock().unwrap();
+            if seen.is_none() && matches!(event, crate::report::Event::Warning(_)) {
+                *seen = Some(extraction_process_of_this_thread());
+            }
+        }),
+        ..ExtractOptions::default()
+    };
+    let summary = extract(&scratch, &archive.finish(), &options).unwrap();
+    assert_eq!(summary.entries, 1000);
+    let (exe, cmdline, threads) = seen.lock().unwrap().take().expect("a warning came");
+    assert_eq!(exe, std::fs::read_link("/proc/self/exe").unwrap());
+    assert_eq!(
+        cmdline, "corral extract\0",
+        "the exec'd arguments, not the caller's"
+    );
+    assert_eq!(threads, "1");
+}
+
+/// The only child of the calling thread: its program, its command line and its thread count.
+fn extraction_process_of_this_thread() -> (PathBuf, String, String) {
+    let children = std::fs::read_to_string("/proc/thread-self/children").unwrap();
+    let [pid] = children.split_whitespace().collect::<Vec<_>>()[..] else {
+        panic!("expected one child, found {children:?}");
+    };
+    let proc = Path::new("/proc").join(pid);
+    let status = std::fs::read_to_string(proc.join("status")).unwrap();
+    let threads = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    (
+        std::fs::read_link(proc.join("exe")).unwrap(),
+        String::from_utf8_lossy(&std::fs::read(proc.join("cmdline")).unwrap()).into_owned(),
+        threads,
+    )
 }
