@@ -1009,8 +1009,8 @@ fn extraction_throughput() {
 /// The extraction process is a fresh exec of this program, not a fork of the caller: a fork
 /// of a multi-threaded caller would hold forever every lock another thread held at the fork.
 /// It is looked at while it cannot have finished: its warnings (one per missing hard-link
-/// target, with `--ignore-unpack-errors`) are far more than a pipe holds, and the observer
-/// stops reading at the first one.
+/// target, with `--ignore-unpack-errors`) are far more than a pipe holds, and the parent reads
+/// no further while the observer looks at the first one.
 #[test]
 fn extraction_runs_in_a_fresh_exec_of_the_program() {
     use std::sync::{Arc, Mutex};
