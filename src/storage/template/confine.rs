@@ -2,10 +2,12 @@
 //! reading the archive), talking to the parent over a pipe. The parent passes progress and
 //! warnings on to the caller's observer, reaps the child and turns its report into the result.
 //!
-//! A child rather than a thread because a Landlock domain cannot be lifted, and
-//! `restrict_self` confines the calling thread and every thread and process it starts
-//! afterwards: confining a thread of the caller would confine whatever that thread of `pct`
-//! or of an embedder did next.
+//! A process rather than a confined thread of the caller (which guest setup uses: Landlock's
+//! `restrict_self` binds the calling thread and what it starts afterwards, never its
+//! siblings): the archive is untrusted and decoded by C libraries (liblzma, zstd), and a
+//! decoder bug that a hostile archive exploits must end in an address space of its own, not
+//! in the caller's, which a thread shares whatever Landlock forbids it; and a cancelled
+//! create kills the process at once, which cannot be done to a thread.
 //!
 //! Design: the child is a fresh exec of the program's own binary (`/proc/self/exe`), spawned
 //! through `std::process::Command` with an [`EXTRACT_REQUEST_ENV`] request, which the crate's
