@@ -1035,17 +1035,22 @@ fn extraction_runs_in_a_fresh_exec_of_the_program() {
     };
     let summary = extract(&scratch, &archive.finish(), &options).unwrap();
     assert_eq!(summary.entries, 1000);
-    let (exe, cmdline, threads) = seen.lock().unwrap().take().expect("a warning came");
+    let (exe, cmdline, threads, blocked) = seen.lock().unwrap().take().expect("a warning came");
     assert_eq!(exe, std::fs::read_link("/proc/self/exe").unwrap());
     assert_eq!(
         cmdline, "corral extract\0",
         "the exec'd arguments, not the caller's"
     );
     assert_eq!(threads, "1");
+    // Only the parent acts on these; it kills the child when they cancel a create.
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        assert_ne!(blocked & 1 << (signal - 1), 0, "signal {signal} is blocked");
+    }
 }
 
-/// The only child of the calling thread: its program, its command line and its thread count.
-fn extraction_process_of_this_thread() -> (PathBuf, String, String) {
+/// The only child of the calling thread: its program, its command line, its thread count and
+/// its blocked signals.
+fn extraction_process_of_this_thread() -> (PathBuf, String, String, u64) {
     let children = std::fs::read_to_string("/proc/thread-self/children").unwrap();
     let [pid] = children.split_whitespace().collect::<Vec<_>>()[..] else {
         panic!("expected one child, found {children:?}");
@@ -1058,9 +1063,15 @@ fn extraction_process_of_this_thread() -> (PathBuf, String, String) {
         .unwrap()
         .trim()
         .to_string();
+    let blocked = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigBlk:"))
+        .map(|mask| u64::from_str_radix(mask.trim(), 16).unwrap())
+        .unwrap();
     (
         std::fs::read_link(proc.join("exe")).unwrap(),
         String::from_utf8_lossy(&std::fs::read(proc.join("cmdline")).unwrap()).into_owned(),
         threads,
+        blocked,
     )
 }
