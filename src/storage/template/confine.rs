@@ -245,10 +245,22 @@ pub(super) fn extract_in_child(
         context: "failed to create pipe".into(),
         source: e.into(),
     })?;
+    // What the child gets: copies above stdio's numbers, which `Command` redirects (a caller
+    // that closed its stdin would otherwise have the pipe there).
+    let above_stdio = |fd: BorrowedFd<'_>| {
+        rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| TemplateError::Io {
+            context: "failed to duplicate a descriptor".into(),
+            source: e.into(),
+        })
+    };
+    let archive_fd = above_stdio(file.as_fd())?;
+    let rootfs_fd = above_stdio(root.as_fd())?;
+    let to_parent_fd = above_stdio(to_parent.as_fd())?;
+    drop((file, root, to_parent));
     let request = Request {
-        archive: file.as_raw_fd(),
-        rootfs: root.as_fd().as_raw_fd(),
-        to_parent: to_parent.as_raw_fd(),
+        archive: archive_fd.as_raw_fd(),
+        rootfs: rootfs_fd.as_raw_fd(),
+        to_parent: to_parent_fd.as_raw_fd(),
         compression,
         confinement,
         ignore_unpack_errors: options.ignore_unpack_errors,
@@ -258,9 +270,7 @@ pub(super) fn extract_in_child(
         context: "failed to start the extraction process".into(),
         source,
     })?;
-    drop(to_parent);
-    drop(root);
-    drop(file);
+    drop((archive_fd, rootfs_fd, to_parent_fd));
     let pid = Pid::from_child(&child);
     let report = follow_child(
         from_child,
@@ -278,16 +288,11 @@ pub(super) fn extract_in_child(
 const PARENT_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Exec the program's own binary as the extraction process for `request`, whose descriptors
-/// it inherits. The descriptors must not be stdio's (the request parser refuses them), which
-/// holds as long as the caller has stdio open; `Command` points the child's stdin and
-/// stdout at /dev/null and leaves it the caller's stderr, where only a panic would write.
+/// (above stdio's, which the request parser refuses) it inherits. `Command` points the
+/// child's stdin and stdout at /dev/null and leaves it the caller's stderr, where only a
+/// panic would write.
 fn spawn_extraction(request: &Request) -> io::Result<std::process::Child> {
     let handed_over = [request.archive, request.rootfs, request.to_parent];
-    if handed_over.iter().any(|&fd| fd <= 2) {
-        return Err(io::Error::other(
-            "standard input, output or error is closed",
-        ));
-    }
     let parent = std::process::id() as libc::pid_t;
     let mut command = std::process::Command::new("/proc/self/exe");
     command
