@@ -220,6 +220,33 @@ fn a_start_that_fails_names_its_step_and_cause() {
     guard.assert_nothing_left();
 }
 
+/// The plan's typed fields are checked when it is built: a bad resource limit fails the
+/// start (and `start_plan`) at the plan step, before a monitor or a child exists.
+#[test]
+fn a_bad_prlimit_fails_at_the_plan_step() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(9058));
+    ct.create(&create_options(&template, &[])).unwrap();
+    let guard = Ct {
+        root: &root,
+        vmid: 9058,
+    };
+    root.append_config(9058, "lxc.prlimit.bogus: 5\n");
+
+    for error in [
+        ct.start_plan().unwrap_err(),
+        ct.start(&StartOptions::default()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::Start { vmid, step: StartStep::Plan, .. } if vmid.get() == 9058),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "lxc.prlimit.bogus: unknown resource");
+    }
+    assert!(!ct.is_running());
+    guard.assert_nothing_left();
+}
+
 #[test]
 fn a_start_whose_rootfs_is_gone_fails_at_the_mount_step() {
     let (root, host, template) = host_with_template();
