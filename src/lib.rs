@@ -26,4 +26,7 @@ pub mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
-pub use host::{Container, CreateOptions, Error, Host, StartOptions};
+pub use host::{
+    Container, ContainerChild, ContainerCommand, ContainerPty, CreateOptions, Error, Host,
+    StartOptions,
+};

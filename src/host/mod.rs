@@ -11,6 +11,7 @@ use crate::config::{Config, ParseMode, Vmid, Warning};
 use crate::storage::StorageConfig;
 
 mod attach;
+mod command;
 mod create;
 mod destroy;
 mod error;
@@ -20,6 +21,8 @@ mod modify;
 mod status;
 mod volumes;
 
+pub(crate) use command::exit_code;
+pub use command::{ContainerChild, ContainerCommand, ContainerPty};
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{Error, ParamError};
