@@ -159,7 +159,7 @@ pub fn spawn(
     };
     let cwd = cwd.unwrap_or(OsStr::new("/"));
     let capabilities = capability_numbers(&plan.cap_drop);
-    let prepared = Prepared {
+    let mut prepared = Prepared {
         init_pidfd,
         cgroup: init_cgroup(init.pid),
         enter_pid_namespace: plan.clone_flags() & libc::CLONE_NEWPID as u64 != 0,
@@ -191,14 +191,13 @@ pub fn spawn(
         candidates: Vec::new(),
         report,
     };
-    let mut prepared = prepared;
     let program = prepared
         .argv
         .first()
         .ok_or_else(|| AttachError::Invalid("missing command".into()))?
         .as_bytes()
         .to_vec();
-    prepared.candidates = exec_candidates(&program, &prepared.env)?;
+    prepared.candidates = exec_candidates(&program, &prepared.env);
     prepared.argv_ptrs = null_terminated(&prepared.argv);
     prepared.env_ptrs = null_terminated(&prepared.env);
 
@@ -240,7 +239,7 @@ pub fn spawn(
         }
         return Err(describe_failure(
             failure,
-            plan,
+            plan.apparmor.label.as_deref(),
             cwd,
             uid,
             gid,
@@ -258,7 +257,12 @@ pub fn spawn(
         rustix::process::Pid::from_raw(pid as i32).expect("a positive pid"),
         rustix::process::PidfdFlags::empty(),
     )
-    .map_err(|e| AttachError::step("pidfd_open", e.into()))?;
+    .map_err(|e| {
+        // SAFETY: kill of our own child, not yet reaped, so the pid is still its.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let _ = wait_status(pid as i32);
+        AttachError::step("pidfd_open", e.into())
+    })?;
     let terminal = match terminal_ours {
         Some(channel) => match super::command::recv_reply(&channel) {
             Ok((_, Some(master))) => Some(master),
@@ -302,18 +306,17 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 /// The paths execvp would try: the program itself when it names a path, else each PATH
 /// directory of the command's environment (the standard PATH when it has none).
-fn exec_candidates(program: &[u8], env: &[CString]) -> Result<Vec<CString>, AttachError> {
+fn exec_candidates(program: &[u8], env: &[CString]) -> Vec<CString> {
     if program.contains(&b'/') {
-        return Ok(vec![CString::new(program).expect("checked for NUL")]);
+        return vec![CString::new(program).expect("checked for NUL")];
     }
     let path = env
         .iter()
         .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
         .unwrap_or(DEFAULT_PATH.as_bytes());
-    Ok(path
-        .split(|&b| b == b':')
+    path.split(|&b| b == b':')
         .map(|dir| CString::new([dir, b"/", program].concat()).expect("checked for NUL"))
-        .collect())
+        .collect()
 }
 
 /// The bounding-set drops this kernel knows, by number, with their names for messages.
@@ -338,7 +341,7 @@ fn read_reports(pipe: OwnedFd) -> Vec<Record> {
 /// A child's report in pct's words (the ones the command's process used to print itself).
 fn describe_failure(
     record: &Record,
-    plan: &StartPlan,
+    apparmor_label: Option<&str>,
     cwd: &OsStr,
     uid: Option<u32>,
     gid: Option<u32>,
@@ -346,7 +349,7 @@ fn describe_failure(
     program: &[u8],
 ) -> AttachError {
     let source = io::Error::from_raw_os_error(record.errno);
-    let label = plan.apparmor.label.as_deref().unwrap_or_default();
+    let label = apparmor_label.unwrap_or_default();
     let context = match Step::from_u32(record.step) {
         Some(Step::PidNamespace) => "unable to enter the container's pid namespace".into(),
         Some(Step::Clone) => "unable to clone the command into the container".into(),
@@ -411,4 +414,53 @@ pub fn wait_status(pid: i32) -> io::Result<i32> {
     } else {
         128 + libc::WTERMSIG(status)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &[CString]) -> Vec<&str> {
+        list.iter().map(|c| c.to_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn candidates_follow_the_commands_path() {
+        let env = [c"A=1".to_owned(), c"PATH=/x:/y/z".to_owned()];
+        assert_eq!(strings(&exec_candidates(b"sh", &env)), ["/x/sh", "/y/z/sh"]);
+        assert_eq!(strings(&exec_candidates(b"./sh", &env)), ["./sh"]);
+        let standard = exec_candidates(b"sh", &[]);
+        assert_eq!(standard.len(), DEFAULT_PATH.split(':').count());
+        assert_eq!(strings(&standard)[0], "/usr/local/sbin/sh");
+    }
+
+    #[test]
+    fn capabilities_are_numbered_and_unknown_names_skipped() {
+        let names = ["sys_module".to_string(), "bogus".into(), "mac_admin".into()];
+        assert_eq!(
+            capability_numbers(&names),
+            [
+                (16, "sys_module".to_string()),
+                (33, "mac_admin".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_exec_reads_as_pct_printed_it() {
+        let record = Record {
+            step: Step::Exec as u32,
+            detail: 0,
+            errno: libc::ENOENT,
+        };
+        let error = describe_failure(&record, None, OsStr::new("/"), None, None, &[], b"nope");
+        let AttachError::Step { context, source } = error else {
+            panic!("a step error");
+        };
+        assert_eq!(
+            format!("{context}: {source}"),
+            "unable to exec command 'nope': No such file or directory (os error 2)"
+        );
+        assert_eq!(source.kind(), io::ErrorKind::NotFound);
+    }
 }
