@@ -147,13 +147,13 @@ impl ContainerCommand<'_> {
     /// failure on the way, a missing program included, is the error. The stdio settings are
     /// used up.
     pub fn spawn(&mut self) -> Result<ContainerChild, Error> {
-        self.spawn_with(Stdio::inherit, Stdio::inherit, Stdio::inherit)
+        self.spawn_with(Defaults::Inherit)
     }
 
     /// Run the command to its end with stdout and stderr captured (unless set otherwise) and
     /// stdin empty (likewise).
     pub fn output(&mut self) -> Result<Output, Error> {
-        let child = self.spawn_with(Stdio::null, Stdio::piped, Stdio::piped)?;
+        let child = self.spawn_with(Defaults::Capture)?;
         child
             .wait_with_output()
             .map_err(|e| Error::io("waiting for the command", e))
@@ -168,13 +168,9 @@ impl ContainerCommand<'_> {
             .map_err(|e| Error::io("waiting for the command", e))
     }
 
-    fn spawn_with(
-        &mut self,
-        stdin: fn() -> Stdio,
-        stdout: fn() -> Stdio,
-        stderr: fn() -> Stdio,
-    ) -> Result<ContainerChild, Error> {
+    fn spawn_with(&mut self, defaults: Defaults) -> Result<ContainerChild, Error> {
         let (init, plan, filter) = self.container.attach_target()?;
+        let stdio = self.take_stdio(defaults);
         let cwd = self.cwd.as_ref().map(|dir| dir.as_os_str());
         let request = AttachRequest {
             argv: &self.argv,
@@ -183,11 +179,7 @@ impl ContainerCommand<'_> {
             uid: self.uid,
             gid: self.gid,
             terminal: self.tty,
-            stdio: [
-                self.stdin.take().unwrap_or_else(stdin),
-                self.stdout.take().unwrap_or_else(stdout),
-                self.stderr.take().unwrap_or_else(stderr),
-            ],
+            stdio,
             monitor: self.container.notify_channel(&filter),
         };
         let attached =
@@ -206,6 +198,38 @@ impl ContainerCommand<'_> {
                 .terminal
                 .map(|fd| ContainerPty(std::fs::File::from(fd))),
         })
+    }
+
+    /// The stdio to set up, `None` when it is all the caller's own (the cheaper way).
+    fn take_stdio(&mut self, defaults: Defaults) -> Option<[Stdio; 3]> {
+        let unset = self.stdin.is_none() && self.stdout.is_none() && self.stderr.is_none();
+        if unset && defaults == Defaults::Inherit {
+            return None;
+        }
+        let capture = defaults == Defaults::Capture;
+        Some([
+            self.stdin.take().unwrap_or_else(|| {
+                if capture {
+                    Stdio::null()
+                } else {
+                    Stdio::inherit()
+                }
+            }),
+            self.stdout.take().unwrap_or_else(|| {
+                if capture {
+                    Stdio::piped()
+                } else {
+                    Stdio::inherit()
+                }
+            }),
+            self.stderr.take().unwrap_or_else(|| {
+                if capture {
+                    Stdio::piped()
+                } else {
+                    Stdio::inherit()
+                }
+            }),
+        ])
     }
 
     fn environment(&self, plan: &crate::runtime::StartPlan) -> Vec<OsString> {
@@ -230,6 +254,14 @@ impl ContainerCommand<'_> {
         }
         env
     }
+}
+
+/// The stdio a command gets where none was set: `spawn` and `status` inherit the caller's,
+/// `output` captures stdout and stderr and gives an empty stdin, as std's do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Defaults {
+    Inherit,
+    Capture,
 }
 
 /// A command running in a container: the caller's own child, so it is waited for as one.

@@ -287,6 +287,9 @@ fn run_and_check(host: &Host, id: u32, round: usize) {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     assert!(text(&output.stdout).starts_with(&format!("{round}\npid:[")));
+    // And with the caller's stdio, the other way a command is forked.
+    let status = host.container(vmid(id)).command(["true"]).status().unwrap();
+    assert!(status.success());
     assert_eq!(thread_state(), before, "the calling thread changed");
     let on_host = std::process::Command::new("readlink")
         .arg("/proc/self/ns/pid")

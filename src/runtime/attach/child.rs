@@ -1,13 +1,13 @@
-//! The two processes between the caller and a command in the container: the intermediate,
-//! which joins the container's pid namespace and clones the command as the caller's own child,
-//! and the command's process up to its exec. Both are forks of a possibly multi-threaded
-//! program, so they run only raw syscalls on memory [`Prepared`] laid out before the fork: no
-//! allocation, no locks, no formatting. A failure is one fixed-size [`Record`] written to the
-//! report pipe, which the caller turns into a message.
+//! What runs between the caller and a command in the container: the helper thread or the
+//! intermediate process that joins the container's pid namespace and forks the command, and
+//! the command's process up to its exec. The processes are forks of a possibly
+//! multi-threaded program, so they run only raw syscalls on memory [`Prepared`] laid out
+//! before the fork: no allocation, no locks, no formatting. A failure is one fixed-size
+//! [`Record`] written to the report pipe, which the caller turns into a message.
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
@@ -180,6 +180,36 @@ pub unsafe fn intermediate(prepared: &Prepared) -> ! {
             // SAFETY: as in `fail`.
             unsafe { libc::_exit(0) }
         }
+    }
+}
+
+/// On a helper thread of the caller's: join the pid namespace (for this thread's children
+/// only, and the thread ends right after) and fork the command. Returns its pid and pidfd,
+/// or the failure.
+///
+/// # Safety
+/// Only on a thread that ends when this returns.
+pub unsafe fn from_helper_thread(prepared: &Prepared) -> Result<(u32, OwnedFd), Record> {
+    let failure = |step: Step, errno: i32| Record {
+        step: step as u32,
+        detail: 0,
+        errno,
+    };
+    // SAFETY: setns with a pidfd we hold, on this thread alone.
+    if prepared.enter_pid_namespace
+        && unsafe { libc::setns(prepared.init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0
+    {
+        return Err(failure(Step::PidNamespace, errno()));
+    }
+    let cgroup = prepared.cgroup.as_ref().map(|fd| fd.as_fd());
+    let mut pidfd: RawFd = -1;
+    // SAFETY: clone3 as a fork; the child runs `command` only, which is async-signal-safe.
+    match unsafe { crate::runtime::spawn::fork_into(0, cgroup, Some(&mut pidfd)) } {
+        Err(e) => Err(failure(Step::Clone, e.raw_os_error().unwrap_or(0))),
+        // SAFETY: we are the fresh child.
+        Ok(0) => unsafe { command(prepared) },
+        // SAFETY: the kernel returned a fresh pidfd for the child.
+        Ok(pid) => Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) })),
     }
 }
 
