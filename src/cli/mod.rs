@@ -331,18 +331,17 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             let terminal = std::io::stdin().is_terminal()
                 || std::io::stdout().is_terminal()
                 || std::io::stderr().is_terminal();
-            let mut child = host(m)?
-                .container(vmid(m)?)
-                .command(&command)
-                .keep_env(flag(m, "keep-env")?)
-                .tty(terminal)
-                .spawn()?;
+            let host = host(m)?;
+            let container = host.container(vmid(m)?);
+            let mut exec = container.command(&command);
+            exec.keep_env(flag(m, "keep-env")?).tty(terminal);
             let status = if terminal {
-                child.interact()
+                exec.spawn()?
+                    .interact()
+                    .map_err(|e| Error::io("attach", e))?
             } else {
-                child.wait()
-            }
-            .map_err(|e| Error::io("attach", e))?;
+                exec.status()?
+            };
             std::process::exit(crate::host::exit_code(status));
         }
         "enter" => {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output, Stdio};
 
 use super::{Container, Error};
-use crate::runtime::attach::{AttachError, AttachRequest, attach_environment};
+use crate::runtime::attach::{AttachError, AttachRequest, UncheckedStart, attach_environment};
 
 impl<'h> Container<'h> {
     /// A command to run in this running container: `argv[0]` is the program (looked up in
@@ -147,13 +147,13 @@ impl ContainerCommand<'_> {
     /// failure on the way, a missing program included, is the error. The stdio settings are
     /// used up.
     pub fn spawn(&mut self) -> Result<ContainerChild, Error> {
-        self.spawn_with(Defaults::Inherit)
+        self.spawn_with(Defaults::Inherit, true)
     }
 
     /// Run the command to its end with stdout and stderr captured (unless set otherwise) and
     /// stdin empty (likewise).
     pub fn output(&mut self) -> Result<Output, Error> {
-        let child = self.spawn_with(Defaults::Capture)?;
+        let child = self.spawn_with(Defaults::Capture, true)?;
         child
             .wait_with_output()
             .map_err(|e| Error::io("waiting for the command", e))
@@ -161,14 +161,23 @@ impl ContainerCommand<'_> {
 
     /// Run the command to its end with the caller's stdio (unless set otherwise).
     pub fn status(&mut self) -> Result<ExitStatus, Error> {
-        let mut child = self.spawn()?;
+        // The wait is for the end anyway: whether the command got to exec is read after it.
+        let mut child = self.spawn_with(Defaults::Inherit, false)?;
         drop(child.stdin.take());
-        child
+        let status = child
             .wait()
-            .map_err(|e| Error::io("waiting for the command", e))
+            .map_err(|e| Error::io("waiting for the command", e))?;
+        match child.unchecked.take() {
+            Some(unchecked) => unchecked.check().map(|()| status).map_err(attach_error),
+            None => Ok(status),
+        }
     }
 
-    fn spawn_with(&mut self, defaults: Defaults) -> Result<ContainerChild, Error> {
+    fn spawn_with(
+        &mut self,
+        defaults: Defaults,
+        until_exec: bool,
+    ) -> Result<ContainerChild, Error> {
         let (init, plan, filter) = self.container.attach_target()?;
         let stdio = self.take_stdio(defaults);
         let cwd = self.cwd.as_ref().map(|dir| dir.as_os_str());
@@ -181,12 +190,10 @@ impl ContainerCommand<'_> {
             terminal: self.tty,
             stdio,
             monitor: self.container.notify_channel(&filter),
+            until_exec,
         };
         let attached =
-            crate::runtime::attach::spawn(&init, &plan, request, &filter).map_err(|e| match e {
-                AttachError::Invalid(message) => Error::Failed(message),
-                AttachError::Step { context, source } => Error::Io { context, source },
-            })?;
+            crate::runtime::attach::spawn(&init, &plan, request, &filter).map_err(attach_error)?;
         Ok(ContainerChild {
             pid: attached.pid,
             pidfd: attached.pidfd,
@@ -197,6 +204,7 @@ impl ContainerCommand<'_> {
             pty: attached
                 .terminal
                 .map(|fd| ContainerPty(std::fs::File::from(fd))),
+            unchecked: attached.unchecked,
         })
     }
 
@@ -279,6 +287,8 @@ pub struct ContainerChild {
     pub stderr: Option<ChildStderr>,
     /// The master of the command's terminal, with `tty(true)`.
     pub pty: Option<ContainerPty>,
+    /// For `status`: whether the command got to exec, read once it has ended.
+    unchecked: Option<UncheckedStart>,
 }
 
 impl ContainerChild {
@@ -372,6 +382,13 @@ impl AsFd for ContainerChild {
     /// The command's pidfd.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
+    }
+}
+
+fn attach_error(error: AttachError) -> Error {
+    match error {
+        AttachError::Invalid(message) => Error::Failed(message),
+        AttachError::Step { context, source } => Error::Io { context, source },
     }
 }
 

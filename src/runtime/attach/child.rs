@@ -1,4 +1,4 @@
-//! What runs between the caller and a command in the container: the helper thread or the
+//! What runs between the caller and a command in the container: the vfork child or the
 //! intermediate process that joins the container's pid namespace and forks the command, and
 //! the command's process up to its exec. The processes are forks of a possibly
 //! multi-threaded program, so they run only raw syscalls on memory [`Prepared`] laid out
@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
@@ -68,13 +68,15 @@ impl Step {
 }
 
 /// One report: a step, a detail (the pid for `Started`, the capability's index for
-/// `DropCapability`) and an errno.
+/// `DropCapability`), an errno, and for `Started` from the vfork child the command's pidfd,
+/// a descriptor in the caller's table handed over to it (else -1).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
     pub step: u32,
     pub detail: u32,
     pub errno: i32,
+    pub fd: i32,
 }
 
 pub const RECORD_SIZE: usize = std::mem::size_of::<Record>();
@@ -86,6 +88,7 @@ impl Record {
             step: u32::from_ne_bytes(word(0)),
             detail: u32::from_ne_bytes(word(4)),
             errno: i32::from_ne_bytes(word(8)),
+            fd: i32::from_ne_bytes(word(12)),
         }
     }
 }
@@ -136,11 +139,18 @@ fn errno() -> i32 {
 }
 
 fn report(fd: RawFd, step: Step, detail: u32, errno: i32) {
-    let record = Record {
-        step: step as u32,
-        detail,
-        errno,
-    };
+    send_record(
+        fd,
+        Record {
+            step: step as u32,
+            detail,
+            errno,
+            fd: -1,
+        },
+    );
+}
+
+fn send_record(fd: RawFd, record: Record) {
     // SAFETY: write(2) of a plain struct; a pipe write this small is atomic.
     unsafe {
         libc::write(
@@ -183,34 +193,102 @@ pub unsafe fn intermediate(prepared: &Prepared) -> ! {
     }
 }
 
-/// On a helper thread of the caller's: join the pid namespace (for this thread's children
-/// only, and the thread ends right after) and fork the command. Returns its pid and pidfd,
-/// or the failure.
-///
-/// # Safety
-/// Only on a thread that ends when this returns.
-pub unsafe fn from_helper_thread(prepared: &Prepared) -> Result<(u32, OwnedFd), Record> {
-    let failure = |step: Step, errno: i32| Record {
-        step: step as u32,
-        detail: 0,
-        errno,
+/// What the vfork child tells the caller: the command's pid and pidfd, or its failure.
+pub struct VforkResult {
+    pub pid: u32,
+    pub pidfd: RawFd,
+    pub failure: Option<Record>,
+}
+
+/// Run `vfork_child` as a vfork child sharing the caller's memory and descriptor table (as
+/// posix_spawn does): it joins the pid namespace for its own children and clones the
+/// command with CLONE_PARENT, the caller's own child, with its pidfd in the caller's table.
+/// The caller is suspended until it exits, with every signal blocked meanwhile so that no
+/// handler of the caller's runs on the child's stack; its mask is restored after.
+pub fn vfork_fork(prepared: &Prepared) -> std::io::Result<VforkResult> {
+    let mut shared = (
+        prepared as *const Prepared,
+        VforkResult {
+            pid: 0,
+            pidfd: -1,
+            failure: None,
+        },
+    );
+    // The child's stack, in our memory; the command starts on a copy of it. Left
+    // uninitialised: only the pages the child touches are ever faulted in.
+    let mut stack: Vec<u8> = Vec::with_capacity(VFORK_STACK);
+    let top = (stack.as_mut_ptr() as usize + VFORK_STACK) & !15;
+    // SAFETY: sigset operations on local, initialised sets; the old mask is restored below.
+    let saved = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut saved: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
+        saved
     };
-    // SAFETY: setns with a pidfd we hold, on this thread alone.
+    // SAFETY: clone with CLONE_VM | CLONE_VFORK runs `vfork_child` on `stack` while this
+    // thread waits; the child only reads `prepared`, writes `shared.1`, and _exits.
+    let pid = unsafe {
+        libc::clone(
+            vfork_child,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+            &mut shared as *mut (*const Prepared, VforkResult) as *mut libc::c_void,
+        )
+    };
+    let clone_error = std::io::Error::last_os_error();
+    // SAFETY: restoring the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
+    drop(stack);
+    if pid < 0 {
+        return Err(clone_error);
+    }
+    // Reap the vfork child, which has exited.
+    let _ = crate::runtime::attach::wait_status(pid);
+    Ok(shared.1)
+}
+
+/// The stack of the vfork child; the command's process starts on a copy of it. The code
+/// that runs there uses little.
+const VFORK_STACK: usize = 64 * 1024;
+
+extern "C" fn vfork_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the caller's `shared`, alive while the caller waits for us.
+    let (prepared, result) = unsafe { &mut *(arg as *mut (*const Prepared, VforkResult)) };
+    // SAFETY: as above.
+    let prepared = unsafe { &**prepared };
+    let failure = |step: Step, errno: i32| {
+        Some(Record {
+            step: step as u32,
+            detail: 0,
+            errno,
+            fd: -1,
+        })
+    };
+    // SAFETY: setns with a pidfd we hold, for this process alone.
     if prepared.enter_pid_namespace
         && unsafe { libc::setns(prepared.init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0
     {
-        return Err(failure(Step::PidNamespace, errno()));
+        result.failure = failure(Step::PidNamespace, errno());
+        // SAFETY: leave without running anything of the caller's.
+        unsafe { libc::_exit(1) };
     }
     let cgroup = prepared.cgroup.as_ref().map(|fd| fd.as_fd());
     let mut pidfd: RawFd = -1;
-    // SAFETY: clone3 as a fork; the child runs `command` only, which is async-signal-safe.
-    match unsafe { crate::runtime::spawn::fork_into(0, cgroup, Some(&mut pidfd)) } {
-        Err(e) => Err(failure(Step::Clone, e.raw_os_error().unwrap_or(0))),
+    // SAFETY: clone3 as a fork of the caller's memory; the child runs `command` only.
+    match unsafe {
+        crate::runtime::spawn::fork_into(libc::CLONE_PARENT as u64, cgroup, Some(&mut pidfd))
+    } {
+        Err(e) => result.failure = failure(Step::Clone, e.raw_os_error().unwrap_or(0)),
         // SAFETY: we are the fresh child.
         Ok(0) => unsafe { command(prepared) },
-        // SAFETY: the kernel returned a fresh pidfd for the child.
-        Ok(pid) => Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) })),
+        Ok(pid) => {
+            result.pid = pid;
+            result.pidfd = pidfd;
+        }
     }
+    // SAFETY: as above.
+    unsafe { libc::_exit(0) }
 }
 
 /// The command's process: join the namespaces, take its terminal, directory, bounding set,
@@ -419,8 +497,9 @@ mod tests {
             step: Step::Exec as u32,
             detail: 7,
             errno: libc::ENOENT,
+            fd: 9,
         };
-        // SAFETY: a repr(C) struct of three 4-byte integers has no padding.
+        // SAFETY: a repr(C) struct of four 4-byte integers has no padding.
         let bytes: [u8; RECORD_SIZE] = unsafe { std::mem::transmute(record) };
         assert_eq!(Record::from_bytes(&bytes), record);
     }
