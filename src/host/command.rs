@@ -60,11 +60,13 @@ pub struct ContainerCommand<'h> {
 }
 
 impl ContainerCommand<'_> {
+    /// Add an argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
         self.argv.push(arg.as_ref().to_owned());
         self
     }
 
+    /// Add arguments.
     pub fn args<I, S>(&mut self, args: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
@@ -120,16 +122,19 @@ impl ContainerCommand<'_> {
         self
     }
 
+    /// The command's stdin: `Stdio::inherit()`, `piped()`, `null()` or a descriptor.
     pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
         self.stdin = Some(cfg.into());
         self
     }
 
+    /// The command's stdout, as for [`stdin`](Self::stdin).
     pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
         self.stdout = Some(cfg.into());
         self
     }
 
+    /// The command's stderr, as for [`stdin`](Self::stdin).
     pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
         self.stderr = Some(cfg.into());
         self
