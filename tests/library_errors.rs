@@ -103,7 +103,7 @@ fn running_and_stopped_containers_refuse_by_variant() {
         "{error:?}"
     );
     assert_eq!(error.to_string(), "CT 9052 not running");
-    let error = ct.exec(&["true".into()], false).unwrap_err();
+    let error = ct.command(["true"]).status().unwrap_err();
     assert!(
         matches!(error, Error::NotRunning { attach: true, .. }),
         "{error:?}"
