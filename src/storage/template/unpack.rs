@@ -676,6 +676,45 @@ mod tests {
         );
     }
 
+    /// The warnings an extraction of `archive` into a fresh directory reports, in order.
+    fn warnings_of(archive: &[u8]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootDir::open(dir.path()).unwrap();
+        let mut warnings = Vec::new();
+        unpack_archive(archive, &root, None, false, &mut |event| {
+            if let Event::Warning(text) = event {
+                warnings.push(text);
+            }
+        })
+        .unwrap();
+        warnings
+    }
+
+    #[test]
+    fn leading_slashes_and_acls_are_warned_about_once_per_archive() {
+        use super::super::fixtures::{ArchiveBuilder, ROOT_DIR, ROOT_FILE};
+        let mut archive = ArchiveBuilder::new();
+        archive
+            .dir("./", ROOT_DIR)
+            .file("./plain", b"x", ROOT_FILE)
+            .file("/etc-one", b"1", ROOT_FILE)
+            .file("/etc-two", b"2", ROOT_FILE)
+            .pax(&[("SCHILY.acl.access", b"user::rw-")])
+            .file("./acl-one", b"a", ROOT_FILE)
+            .pax(&[("SCHILY.acl.access", b"user::rw-")])
+            .file("./acl-two", b"b", ROOT_FILE);
+        assert_eq!(
+            warnings_of(&archive.finish()),
+            [
+                "Removing leading `/' from member names",
+                "./acl-one: the archive carries POSIX ACLs, which are not restored",
+            ]
+        );
+        let mut clean = ArchiveBuilder::new();
+        clean.dir("./", ROOT_DIR).file("./plain", b"x", ROOT_FILE);
+        assert!(warnings_of(&clean.finish()).is_empty());
+    }
+
     #[test]
     fn cause_drops_the_os_error_suffix() {
         assert_eq!(cause(&Errno::NOENT.into()), "No such file or directory");
