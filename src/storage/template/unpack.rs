@@ -715,6 +715,45 @@ mod tests {
         assert!(warnings_of(&clean.finish()).is_empty());
     }
 
+    /// Reads that hand out `script`'s results one by one, then end.
+    struct Scripted(Vec<io::Result<&'static [u8]>>);
+
+    impl Read for Scripted {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let bytes = self.0.remove(0)?;
+            buffer[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    #[test]
+    fn read_full_retries_an_interrupted_read_and_fails_on_any_other_error() {
+        let mut buffer = [0u8; 8];
+        let mut interrupted = Scripted(vec![
+            Ok(b"abc"),
+            Err(io::ErrorKind::Interrupted.into()),
+            Ok(b"defgh"),
+        ]);
+        assert_eq!(read_full(&mut interrupted, &mut buffer).unwrap(), 8);
+        assert_eq!(&buffer, b"abcdefgh");
+        let mut failing = Scripted(vec![
+            Ok(b"abc"),
+            Err(io::Error::other("disk gone")),
+            Ok(b"de"),
+        ]);
+        assert_eq!(
+            read_full(&mut failing, &mut buffer)
+                .unwrap_err()
+                .to_string(),
+            "disk gone"
+        );
+        let mut short = Scripted(vec![Ok(b"xy")]);
+        assert_eq!(read_full(&mut short, &mut buffer).unwrap(), 2);
+    }
+
     #[test]
     fn cause_drops_the_os_error_suffix() {
         assert_eq!(cause(&Errno::NOENT.into()), "No such file or directory");
