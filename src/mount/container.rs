@@ -803,21 +803,4 @@ fn pivot(rootfs: &OwnedFd) -> Result<(), SetupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rustix::fs::FileType;
-
-    #[test]
-    fn directories_are_masked_with_an_empty_tmpfs_and_the_rest_with_dev_null() {
-        assert_eq!(mask_cover(FileType::Directory), MaskCover::EmptyTmpfs);
-        for other in [
-            FileType::RegularFile,
-            FileType::CharacterDevice,
-            FileType::BlockDevice,
-            FileType::Fifo,
-            FileType::Socket,
-        ] {
-            assert_eq!(mask_cover(other), MaskCover::DevNull, "{other:?}");
-        }
-    }
-}
+mod tests;

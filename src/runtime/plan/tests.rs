@@ -536,13 +536,19 @@ fn every_namespace_is_named_as_proc_names_it() {
     assert_eq!(names.len(), all.len(), "two namespaces share a name");
     for ns in all {
         let link = std::path::Path::new("/proc/self/ns").join(ns.proc_name());
-        assert!(link.exists(), "{} is no namespace of /proc/self/ns", link.display());
+        assert!(
+            link.exists(),
+            "{} is no namespace of /proc/self/ns",
+            link.display()
+        );
     }
 }
 
 #[test]
 fn an_unsupported_raw_key_is_warned_about_once() {
-    let plan = plan(&format!("{PRIVILEGED}lxc.selinux.context: a\nlxc.selinux.context: b\n"));
+    let plan = plan(&format!(
+        "{PRIVILEGED}lxc.selinux.context: a\nlxc.selinux.context: b\n"
+    ));
     let warnings: Vec<&String> = plan
         .warnings
         .iter()
@@ -560,8 +566,16 @@ fn an_unsupported_raw_key_is_warned_about_once() {
 fn the_console_follows_the_console_option_and_lxc_console_path() {
     assert!(plan(PRIVILEGED).dev.console, "the console is on by default");
     assert!(!plan(&format!("{PRIVILEGED}console: 0\n")).dev.console);
-    assert!(!plan(&format!("{PRIVILEGED}lxc.console.path: none\n")).dev.console);
-    assert!(plan(&format!("{PRIVILEGED}lxc.console.path: /dev/null\n")).dev.console);
+    assert!(
+        !plan(&format!("{PRIVILEGED}lxc.console.path: none\n"))
+            .dev
+            .console
+    );
+    assert!(
+        plan(&format!("{PRIVILEGED}lxc.console.path: /dev/null\n"))
+            .dev
+            .console
+    );
 }
 
 #[test]
@@ -579,13 +593,19 @@ fn lxc_apparmor_allow_nesting_overrides_the_nesting_feature() {
         default
     );
     let allowed = profile(&format!("{PRIVILEGED}lxc.apparmor.allow_nesting: 1\n"));
-    assert_ne!(allowed, default, "allow_nesting: 1 left the profile as it was");
+    assert_ne!(
+        allowed, default,
+        "allow_nesting: 1 left the profile as it was"
+    );
     assert!(allowed.contains("\n  pivot_root,\n"), "{allowed}");
 }
 
 #[test]
 fn dry_run_names_an_unmanaged_guest_and_each_volume_source() {
-    let text = plan(&format!("{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/srv\n")).describe();
+    let text = plan(&format!(
+        "{PRIVILEGED}mp0: local:100/vm-100-disk-1.raw,mp=/srv\n"
+    ))
+    .describe();
     assert!(
         text.contains("guest setup: pre-start files for hostname"),
         "{text}"
