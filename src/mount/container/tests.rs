@@ -490,6 +490,38 @@ fn lxcfs_files_are_bound_read_only_where_both_sides_have_them() {
 }
 
 #[test]
+fn host_paths_open_as_path_only_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    let host = HostPaths {
+        rootfs: dir.path().into(),
+        basic_nodes: vec![("null".into(), "/dev/null".into())],
+        console: Some(file.clone()),
+        ttys: vec![file.clone()],
+        devices: vec![("/dev/kvm".into(), file.clone())],
+        lxcfs: vec![("/proc/uptime".into(), file.clone())],
+    }
+    .open()
+    .map_err(|e| e.to_string())
+    .unwrap();
+    let named = |list: &[(String, OwnedFd)]| {
+        list.iter()
+            .map(|(name, fd)| {
+                assert_path_only(fd);
+                name.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(named(&host.basic_nodes), ["null"]);
+    assert_eq!(named(&host.devices), ["/dev/kvm"]);
+    assert_eq!(named(&host.lxcfs), ["/proc/uptime"]);
+    for fd in [&host.rootfs, host.console.as_ref().unwrap(), &host.ttys[0]] {
+        assert_path_only(fd);
+    }
+}
+
+#[test]
 fn host_paths_that_cannot_be_opened_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
@@ -698,4 +730,75 @@ fn assembly_pivots_into_the_rootfs_with_every_step_done_and_no_host_path_left() 
             "{log:?}"
         );
     });
+}
+
+/// Whether `fd` only names its file (O_PATH) and is closed on exec: the container's init must
+/// not inherit it.
+#[track_caller]
+fn assert_path_only(fd: &OwnedFd) {
+    assert!(rustix::fs::fcntl_getfl(fd).unwrap().contains(OFlags::PATH));
+    assert_close_on_exec(fd);
+}
+
+#[track_caller]
+fn assert_close_on_exec(fd: &OwnedFd) {
+    let flags = rustix::io::fcntl_getfd(fd).unwrap();
+    assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+}
+
+fn file_type(fd: &OwnedFd) -> FileType {
+    FileType::from_raw_mode(rustix::fs::fstat(fd).unwrap().st_mode)
+}
+
+#[test]
+fn lookups_below_the_rootfs_stay_inside_and_follow_no_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("dir")).unwrap();
+    fs::write(root.join("dir/file"), "").unwrap();
+    fs::write(dir.path().join("outside"), "").unwrap();
+    std::os::unix::fs::symlink("dir", root.join("link")).unwrap();
+    let base = open_host(&root).unwrap();
+    let below = |path: &str| open_below(base.as_fd(), path, "shown").map_err(|e| e.to_string());
+    let lookup = |path: &str| lookup_in(&base, path).map_err(|e| e.to_string());
+
+    assert_path_only(&below("dir/file").unwrap());
+    assert_path_only(&lookup("/dir/file").unwrap().unwrap());
+    assert!(lookup("/absent").unwrap().is_none());
+    // `..` at the rootfs's top stays there.
+    let missing = "No such file or directory (os error 2)";
+    assert_eq!(
+        below("../outside").unwrap_err(),
+        format!("open 'shown': {missing}")
+    );
+    assert!(lookup("/../outside").unwrap().is_none());
+    // A symlink on the way is refused; one at the end is taken as itself.
+    let symlink = "Too many levels of symbolic links (os error 40)";
+    assert_eq!(
+        below("link/file").unwrap_err(),
+        format!("open 'shown': {symlink}")
+    );
+    let error = lookup("/link/file").unwrap_err();
+    assert_eq!(error, format!("open '/link/file': {symlink}"));
+    assert_eq!(file_type(&below("link").unwrap()), FileType::Symlink);
+    assert_eq!(
+        file_type(&lookup("/link").unwrap().unwrap()),
+        FileType::Symlink
+    );
+
+    // Files are created below in the same way, and an existing one is kept.
+    let error = error_text(create_file(base.as_fd(), "link/new", 0o600, "/new"));
+    assert_eq!(error, format!("create '/new': {symlink}"));
+    assert!(!root.join("dir/new").exists());
+    create_file(base.as_fd(), "../new", 0o640, "/new").unwrap();
+    assert!(!dir.path().join("new").exists());
+    assert_eq!(mode(&root.join("new")) & 0o7777, 0o640);
+    fs::write(root.join("new"), "kept").unwrap();
+    create_file(base.as_fd(), "new", 0o600, "/new").unwrap();
+    assert_eq!(fs::read_to_string(root.join("new")).unwrap(), "kept");
+
+    // A directory is opened as one, and a symlink's own descriptor refused.
+    assert_close_on_exec(&directory(below("dir").unwrap().as_fd()).unwrap());
+    let refused = directory(below("link").unwrap().as_fd()).unwrap_err();
+    assert_eq!(refused, rustix::io::Errno::NOTDIR);
 }
