@@ -451,6 +451,16 @@ fn the_boot_id_is_a_fresh_uuid_bound_read_only_over_the_kernels() {
         bind_boot_id(&plan, &s.rootfs()).unwrap();
         assert_ne!(fs::read_to_string(&target).unwrap(), id);
 
+        // Nor through a symlink put in its way.
+        plan.boot_id.file = "/linked/boot-id".into();
+        fs::create_dir(s.path("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", s.path("linked")).unwrap();
+        assert_eq!(
+            error_text(bind_boot_id(&plan, &s.rootfs())),
+            "create '/linked/boot-id': Too many levels of symbolic links (os error 40)"
+        );
+        assert!(!s.path("elsewhere/boot-id").exists());
+
         // A kernel without the file gets none.
         plan.boot_id.target = "/proc/sys/kernel/random/absent".into();
         plan.boot_id.file = "/dev/unused-boot-id".into();
