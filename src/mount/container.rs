@@ -387,12 +387,14 @@ fn make_dir(dir: BorrowedFd<'_>, name: &str, mode: u32) -> Result<OwnedFd, Setup
     open_below(dir, name, &format!("/dev/{name}"))
 }
 
-/// Create the file `name` in `dir` unless there is one, following no link.
+/// Create the file `name` in `dir` unless there is one, following no link. Opened for
+/// reading only: a file already there is kept even where it cannot be written (a read-only
+/// mount), as LXC's `create=file` keeps it.
 fn create_file(dir: BorrowedFd<'_>, name: &str, mode: u32, shown: &str) -> Result<(), SetupError> {
     openat2(
         dir,
         name,
-        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(mode),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
     )

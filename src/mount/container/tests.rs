@@ -582,6 +582,12 @@ fn mount_entries_mount_file_systems_and_binds_with_their_options() {
         let file = s.host_file("file", "host file");
         let missing = s.host.join("missing");
         let missing = missing.to_str().unwrap();
+        // A target already there is kept, on a read-only mount too.
+        fs::create_dir(s.path("ro")).unwrap();
+        fs::write(s.path("ro/file"), "").unwrap();
+        bind(&s.path("ro"), &s.path("ro"));
+        let ro = s.fd("ro");
+        set_attrs(ro.as_fd(), libc::MOUNT_ATTR_RDONLY, 0, "/ro").unwrap();
         let entries = [
             entry(
                 "tmpfs",
@@ -594,6 +600,12 @@ fn mount_entries_mount_file_systems_and_binds_with_their_options() {
             entry(
                 file.to_str().unwrap(),
                 "etc/deep/file",
+                "none",
+                "bind,create=file",
+            ),
+            entry(
+                file.to_str().unwrap(),
+                "ro/file",
                 "none",
                 "bind,create=file",
             ),
@@ -615,8 +627,9 @@ fn mount_entries_mount_file_systems_and_binds_with_their_options() {
         assert_flags(&s.path("mnt/rbind"), "rw");
         let inner = s.path("mnt/rbind/sub/inner");
         assert_eq!(fs::read_to_string(inner).unwrap(), "inner");
-        let file = s.path("etc/deep/file");
-        assert_eq!(fs::read_to_string(file).unwrap(), "host file");
+        for file in ["etc/deep/file", "ro/file"] {
+            assert_eq!(fs::read_to_string(s.path(file)).unwrap(), "host file");
+        }
         assert!(!s.path("mnt/optional").exists());
         assert!(!s.path("mnt/absent").exists());
     });
