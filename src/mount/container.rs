@@ -461,24 +461,12 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
     }
 
     let pts = make_dir(dev, "pts", 0o755)?;
-    let devpts = detached_fs(
-        "devpts",
-        &[
-            ("newinstance", ""),
-            ("ptmxmode", "0666"),
-            ("mode", "0620"),
-            ("gid", "5"),
-        ],
-        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
-    )
-    .or_else(|_| {
+    let devpts_options = [("newinstance", ""), ("ptmxmode", "0666"), ("mode", "0620")];
+    let devpts_attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let with_tty_gid = [&devpts_options[..], &[("gid", "5")]].concat();
+    let devpts = detached_fs("devpts", &with_tty_gid, devpts_attrs)
         // gid 5 (tty) may not be mapped in a custom id map.
-        detached_fs(
-            "devpts",
-            &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "0620")],
-            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
-        )
-    })?;
+        .or_else(|_| detached_fs("devpts", &devpts_options, devpts_attrs))?;
     attach(&devpts, pts.as_fd(), "/dev/pts")?;
     let ptmx = open_below(dev, "pts/ptmx", "/dev/pts/ptmx")?;
     bind_onto(ptmx.as_fd(), dev, "ptmx")?;
