@@ -61,12 +61,7 @@ impl Staging {
     }
 
     fn fd(&self, path: &str) -> OwnedFd {
-        rustix::fs::open(
-            self.path(path),
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap()
+        open_host(self.path(path)).unwrap()
     }
 
     fn rootfs(&self) -> OwnedFd {
@@ -210,11 +205,26 @@ fn assert_read_only(path: &Path) {
 
 /// Bind the host's `source` onto `target` (an existing file or directory).
 fn bind(source: &Path, target: &Path) {
-    let open = |path: &Path| {
-        rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap()
-    };
-    let tree = clone_tree(open(source).as_fd(), c"", false, "source").unwrap();
-    attach(&tree, open(target).as_fd(), "target").unwrap();
+    let tree = clone_tree(open_host(source).unwrap().as_fd(), c"", false, "source").unwrap();
+    attach(&tree, open_host(target).unwrap().as_fd(), "target").unwrap();
+}
+
+/// Whether `fd` only names its file (O_PATH) and is closed on exec: the container's init must
+/// not inherit it.
+#[track_caller]
+fn assert_path_only(fd: &OwnedFd) {
+    assert!(rustix::fs::fcntl_getfl(fd).unwrap().contains(OFlags::PATH));
+    assert_close_on_exec(fd);
+}
+
+#[track_caller]
+fn assert_close_on_exec(fd: &OwnedFd) {
+    let flags = rustix::io::fcntl_getfd(fd).unwrap();
+    assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+}
+
+fn file_type(fd: &OwnedFd) -> FileType {
+    FileType::from_raw_mode(rustix::fs::fstat(fd).unwrap().st_mode)
 }
 
 fn error_text(result: Result<(), SetupError>) -> String {
@@ -758,24 +768,6 @@ fn assembly_pivots_into_the_rootfs_with_every_step_done_and_no_host_path_left() 
             "{log:?}"
         );
     });
-}
-
-/// Whether `fd` only names its file (O_PATH) and is closed on exec: the container's init must
-/// not inherit it.
-#[track_caller]
-fn assert_path_only(fd: &OwnedFd) {
-    assert!(rustix::fs::fcntl_getfl(fd).unwrap().contains(OFlags::PATH));
-    assert_close_on_exec(fd);
-}
-
-#[track_caller]
-fn assert_close_on_exec(fd: &OwnedFd) {
-    let flags = rustix::io::fcntl_getfd(fd).unwrap();
-    assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
-}
-
-fn file_type(fd: &OwnedFd) -> FileType {
-    FileType::from_raw_mode(rustix::fs::fstat(fd).unwrap().st_mode)
 }
 
 #[test]
