@@ -7,7 +7,6 @@
 //! `scripts/make-busybox-template` makes a small template, an empty directory will do as the
 //! host root). The vmid defaults to 100.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
 use corral::host::DestroyOptions;
@@ -69,12 +68,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn live(ct: &Container<'_>) -> Result<(), Box<dyn std::error::Error>> {
     ct.start(&StartOptions::default())?;
     println!("started CT {}: {}", ct.vmid(), ct.status()?.status);
-    // The command writes to this program's own stdout and stderr.
-    let command: Vec<OsString> = ["/bin/sh", "-c", "echo hello from $(hostname)"]
-        .map(OsString::from)
-        .to_vec();
-    let code = ct.exec(&command, false)?;
-    println!("the command exited with {code}");
+    // A command inside, its output captured as std::process::Command captures one.
+    let output = ct
+        .command(["/bin/sh", "-c", "echo hello from $(hostname)"])
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    println!("the command exited with {}", output.status);
     ct.stop(false)?;
     let exit = ct.wait_stopped(Some(Duration::from_secs(10)))?;
     println!(

@@ -30,9 +30,10 @@
 //! ct.start(&StartOptions::default())?;
 //! assert_eq!(ct.status()?.status, "running");
 //!
-//! // exec: the command runs inside on this process's stdio; its exit code comes back.
-//! let code = ct.exec(&["uname".into(), "-a".into()], false)?;
-//! assert_eq!(code, 0);
+//! // A command inside, as std::process::Command runs one on the host: output captured.
+//! let output = ct.command(["uname", "-n"]).output()?;
+//! assert!(output.status.success());
+//! assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "web");
 //!
 //! // stop: init and everything in the container are killed (`shutdown` asks init first);
 //! // wait_stopped says how it ended (or waits for init to end by itself).
@@ -71,7 +72,10 @@ mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
-pub use host::{Container, CreateOptions, Error, Exit, Host, StartOptions};
+pub use host::{
+    Container, ContainerChild, ContainerCommand, ContainerPty, CreateOptions, Error, Exit, Host,
+    StartOptions,
+};
 pub use report::{Event, Observer};
 pub use runtime::IdMapTool;
 pub use runtime::{StartError, StartStep};

@@ -103,7 +103,7 @@ fn running_and_stopped_containers_refuse_by_variant() {
         "{error:?}"
     );
     assert_eq!(error.to_string(), "CT 9052 not running");
-    let error = ct.exec(&["true".into()], false).unwrap_err();
+    let error = ct.command(["true"]).status().unwrap_err();
     assert!(
         matches!(error, Error::NotRunning { attach: true, .. }),
         "{error:?}"
@@ -216,6 +216,33 @@ fn a_start_that_fails_names_its_step_and_cause() {
         .and_then(|e| e.downcast_ref::<std::io::Error>())
         .expect("the operating-system error");
     assert_eq!(os.raw_os_error(), Some(libc::ENOENT));
+    assert!(!ct.is_running());
+    guard.assert_nothing_left();
+}
+
+/// The plan's typed fields are checked when it is built: a bad resource limit fails the
+/// start (and `start_plan`) at the plan step, before a monitor or a child exists.
+#[test]
+fn a_bad_prlimit_fails_at_the_plan_step() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(9058));
+    ct.create(&create_options(&template, &[])).unwrap();
+    let guard = Ct {
+        root: &root,
+        vmid: 9058,
+    };
+    root.append_config(9058, "lxc.prlimit.bogus: 5\n");
+
+    for error in [
+        ct.start_plan().unwrap_err(),
+        ct.start(&StartOptions::default()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::Start { vmid, step: StartStep::Plan, .. } if vmid.get() == 9058),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "lxc.prlimit.bogus: unknown resource");
+    }
     assert!(!ct.is_running());
     guard.assert_nothing_left();
 }

@@ -328,10 +328,23 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             if command.is_empty() {
                 return Err(Error::Failed("missing command".into()));
             }
-            let code = host(m)?
-                .container(vmid(m)?)
-                .exec(&command, flag(m, "keep-env")?)?;
-            std::process::exit(code);
+            // As lxc-attach: when any of our stdio is a terminal the command gets a pty of
+            // the container's own, relayed; a host terminal inside would let it type into it.
+            let terminal = std::io::stdin().is_terminal()
+                || std::io::stdout().is_terminal()
+                || std::io::stderr().is_terminal();
+            let host = host(m)?;
+            let container = host.container(vmid(m)?);
+            let mut exec = container.command(&command);
+            exec.keep_env(flag(m, "keep-env")?).tty(terminal);
+            let status = if terminal {
+                exec.spawn()?
+                    .interact()
+                    .map_err(|e| Error::io("attach", e))?
+            } else {
+                exec.status()?
+            };
+            std::process::exit(crate::host::exit_code(status));
         }
         "enter" => {
             let code = host(m)?.container(vmid(m)?).enter(flag(m, "keep-env")?)?;

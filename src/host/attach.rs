@@ -1,17 +1,21 @@
-//! `pct exec`, `pct enter` and `pct console` on a running container.
+//! `pct enter` and `pct console` on a running container, and what a command in it joins
+//! (`pct exec` is [`Container::command`]).
 
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
 
 use super::{Container, Error};
-use crate::runtime::attach::{AttachRequest, attach, attach_environment};
 use crate::runtime::command::{Request, request};
 use crate::runtime::plan::StartPlan;
 use crate::runtime::state::InitState;
 use crate::runtime::terminal;
 
 impl Container<'_> {
-    fn attach_target(&self) -> Result<(InitState, StartPlan, Vec<libc::sock_filter>), Error> {
+    /// The running init, the plan it runs under and its seccomp program, for a command to
+    /// join.
+    pub(super) fn attach_target(
+        &self,
+    ) -> Result<(InitState, StartPlan, Vec<libc::sock_filter>), Error> {
         let init = self
             .running_init()
             .ok_or_else(|| Error::not_running(self.vmid, true))?;
@@ -43,7 +47,7 @@ impl Container<'_> {
 
     /// A connection to the monitor when the filter has notify rules (`features: mknod=1`),
     /// so that it answers them for the command too.
-    fn notify_channel(
+    pub(super) fn notify_channel(
         &self,
         filter: &[libc::sock_filter],
     ) -> Option<std::os::unix::net::UnixStream> {
@@ -53,34 +57,27 @@ impl Container<'_> {
         std::os::unix::net::UnixStream::connect(self.state_dir().socket()).ok()
     }
 
-    /// `pct exec <vmid> -- command...`: the command's exit status. When any of the caller's
-    /// stdio is a terminal, the command gets a pty of the container's own instead (relayed),
-    /// as lxc-attach does: a host terminal inside would let the container type into it.
-    pub fn exec(&self, command: &[std::ffi::OsString], keep_env: bool) -> Result<i32, Error> {
-        let (init, plan, filter) = self.attach_target()?;
-        let request = AttachRequest {
-            argv: command,
-            env: attach_environment(keep_env, &plan),
-            terminal: std::io::stdin().is_terminal()
-                || std::io::stdout().is_terminal()
-                || std::io::stderr().is_terminal(),
-            monitor: self.notify_channel(&filter),
-        };
-        attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
-    }
-
     /// `pct enter`: root's login shell from the container's /etc/passwd (else /bin/sh), on
-    /// a pty of the container's own when stdin is a terminal.
+    /// a pty of the container's own when stdin is a terminal (an interactive call: the
+    /// caller's terminal is in raw mode while it runs). Returns the shell's exit code.
     pub fn enter(&self, keep_env: bool) -> Result<i32, Error> {
-        let (init, plan, filter) = self.attach_target()?;
-        let shell = [root_shell(init.pid).into(), "-l".into()];
-        let request = AttachRequest {
-            argv: &shell,
-            env: attach_environment(keep_env, &plan),
-            terminal: std::io::stdin().is_terminal(),
-            monitor: self.notify_channel(&filter),
+        let init = self
+            .running_init()
+            .ok_or_else(|| Error::Failed(format!("container '{}' not running!", self.vmid)))?;
+        let terminal = std::io::stdin().is_terminal();
+        let mut child = self
+            .command([root_shell(init.pid), "-l".into()])
+            .keep_env(keep_env)
+            .tty(terminal)
+            .spawn()?;
+        let status = if terminal {
+            child.interact()
+        } else {
+            child.wait()
         };
-        attach(&init, &plan, request, &filter).map_err(|e| Error::io("attach", e))
+        status
+            .map(super::command::exit_code)
+            .map_err(|e| Error::io("attach", e))
     }
 
     /// `pct console`: tty (the first free one), /dev/console or a shell, by `cmode`.

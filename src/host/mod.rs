@@ -13,6 +13,7 @@ use crate::runtime::idmap::IdMapTool;
 use crate::storage::StorageConfig;
 
 mod attach;
+mod command;
 mod create;
 mod destroy;
 mod error;
@@ -24,6 +25,8 @@ mod volumes;
 mod wait;
 
 pub use crate::mount::MountError;
+pub(crate) use command::exit_code;
+pub use command::{ContainerChild, ContainerCommand, ContainerPty};
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{Error, ParamError};

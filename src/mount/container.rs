@@ -75,12 +75,16 @@ pub struct HostObjects {
     pub lxcfs: Vec<(String, OwnedFd)>,
 }
 
+/// A descriptor of a host path that only names it: opening a pty slave or a device node for
+/// reading or writing would have effects, and the container's init must not inherit it.
+fn open_host(path: impl rustix::path::Arg) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+}
+
 impl HostPaths {
     pub fn open(&self) -> Result<HostObjects, SetupError> {
-        let path_fd = |path: &Path| {
-            rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-                .map_err(errno(format!("open '{}'", path.display())))
-        };
+        let path_fd =
+            |path: &Path| open_host(path).map_err(errno(format!("open '{}'", path.display())));
         Ok(HostObjects {
             rootfs: path_fd(&self.rootfs)?,
             basic_nodes: self
@@ -108,7 +112,7 @@ impl HostPaths {
     fn open_lxcfs(&self) -> Result<Vec<(String, OwnedFd)>, SetupError> {
         let mut opened = Vec::new();
         for (target, path) in &self.lxcfs {
-            match rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+            match open_host(path) {
                 Ok(fd) => opened.push((target.clone(), fd)),
                 Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTCONN) => {}
                 Err(e) => return Err(errno(format!("open '{}'", path.display()))(e)),
@@ -365,6 +369,18 @@ fn mount_sys(plan: &StartPlan, target: &OwnedFd) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The directory `fd` names, opened as one: the path-only descriptors of [`open_below`] may
+/// name a symlink, which this refuses.
+fn directory(fd: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+    openat2(
+        fd,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::empty(),
+    )
+}
+
 fn make_dir(dir: BorrowedFd<'_>, name: &str, mode: u32) -> Result<OwnedFd, SetupError> {
     match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -373,23 +389,25 @@ fn make_dir(dir: BorrowedFd<'_>, name: &str, mode: u32) -> Result<OwnedFd, Setup
     open_below(dir, name, &format!("/dev/{name}"))
 }
 
-fn make_file(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, SetupError> {
-    let shown = format!("/dev/{name}");
-    let file = openat2(
+/// Create the file `name` in `dir` unless there is one, following no link. Opened for
+/// reading only: a file already there is kept even where it cannot be written (a read-only
+/// mount), as LXC's `create=file` keeps it.
+fn create_file(dir: BorrowedFd<'_>, name: &str, mode: u32, shown: &str) -> Result<(), SetupError> {
+    openat2(
         dir,
         name,
-        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::from_raw_mode(0o600),
+        OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(mode),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
     )
-    .map_err(errno(format!("create '{shown}'")))?;
-    drop(file);
-    open_below(dir, name, &shown)
+    .map(drop)
+    .map_err(errno(format!("create '{shown}'")))
 }
 
 fn bind_onto(source: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &str) -> Result<(), SetupError> {
     let shown = format!("/dev/{name}");
-    let target = make_file(dir, name)?;
+    create_file(dir, name, 0o600, &shown)?;
+    let target = open_below(dir, name, &shown)?;
     let tree = clone_tree(source, c"", false, &shown)?;
     attach(&tree, target.as_fd(), &shown)
 }
@@ -403,14 +421,7 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
         MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
     )?;
     attach(&tmpfs, target.as_fd(), "/dev")?;
-    let dev_dir = openat2(
-        &tmpfs,
-        ".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::empty(),
-    )
-    .map_err(errno("open '/dev'"))?;
+    let dev_dir = directory(tmpfs.as_fd()).map_err(errno("open '/dev'"))?;
     let dev = dev_dir.as_fd();
 
     match plan.dev.creation {
@@ -452,24 +463,12 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
     }
 
     let pts = make_dir(dev, "pts", 0o755)?;
-    let devpts = detached_fs(
-        "devpts",
-        &[
-            ("newinstance", ""),
-            ("ptmxmode", "0666"),
-            ("mode", "0620"),
-            ("gid", "5"),
-        ],
-        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
-    )
-    .or_else(|_| {
+    let devpts_options = [("newinstance", ""), ("ptmxmode", "0666"), ("mode", "0620")];
+    let devpts_attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let with_tty_gid = [&devpts_options[..], &[("gid", "5")]].concat();
+    let devpts = detached_fs("devpts", &with_tty_gid, devpts_attrs)
         // gid 5 (tty) may not be mapped in a custom id map.
-        detached_fs(
-            "devpts",
-            &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "0620")],
-            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
-        )
-    })?;
+        .or_else(|_| detached_fs("devpts", &devpts_options, devpts_attrs))?;
     attach(&devpts, pts.as_fd(), "/dev/pts")?;
     let ptmx = open_below(dev, "pts/ptmx", "/dev/pts/ptmx")?;
     bind_onto(ptmx.as_fd(), dev, "ptmx")?;
@@ -499,14 +498,8 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
                 let mut current = dev_dir.try_clone().map_err(step("dup /dev"))?;
                 for part in parent.split('/') {
                     current = make_dir(current.as_fd(), part, 0o755)?;
-                    current = openat2(
-                        &current,
-                        ".",
-                        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                        ResolveFlags::empty(),
-                    )
-                    .map_err(errno(format!("open '{path}'")))?;
+                    current =
+                        directory(current.as_fd()).map_err(errno(format!("open '{path}'")))?;
                 }
                 (current, name)
             }
@@ -518,14 +511,7 @@ fn mount_dev(plan: &StartPlan, host: &HostObjects, target: &OwnedFd) -> Result<(
     if plan.nesting {
         // Fully visible proc and sys for nested containers, as LXC's allow_nesting gives.
         let lxc = make_dir(dev, ".lxc", 0o755)?;
-        let lxc_dir = openat2(
-            &lxc,
-            ".",
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::empty(),
-        )
-        .map_err(errno("open '/dev/.lxc'"))?;
+        let lxc_dir = directory(lxc.as_fd()).map_err(errno("open '/dev/.lxc'"))?;
         let proc_target = make_dir(lxc_dir.as_fd(), "proc", 0o755)?;
         attach(
             &detached_fs("proc", &[], NOSUID_NODEV_NOEXEC)?,
@@ -722,26 +708,11 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
         source: io::Error::new(e.source.kind(), e.to_string()),
     })?
     .0;
-    let parent_dir = openat2(
-        &parent_fd,
-        ".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::empty(),
-    )
-    .map_err(errno(format!("open parent of '{shown}'")))?;
+    let parent_dir =
+        directory(parent_fd.as_fd()).map_err(errno(format!("open parent of '{shown}'")))?;
     let name = name.to_string_lossy().into_owned();
     if has(MountEntryFlag::CreateFile) {
-        match openat2(
-            &parent_dir,
-            name.as_str(),
-            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
-        ) {
-            Ok(_) => {}
-            Err(e) => return Err(errno(format!("create '{shown}'"))(e)),
-        }
+        create_file(parent_dir.as_fd(), &name, 0o644, &shown)?;
     } else if has(MountEntryFlag::CreateDir) {
         match rustix::fs::mkdirat(&parent_dir, name.as_str(), Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -754,12 +725,8 @@ fn mount_entry(entry: &MountEntryPlan, rootfs: &OwnedFd) -> Result<(), SetupErro
         Err(e) => return Err(e),
     };
     let mount = if bind {
-        let source = rustix::fs::open(
-            entry.source.as_str(),
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(errno(format!("open '{}'", entry.source)))?;
+        let source =
+            open_host(entry.source.as_str()).map_err(errno(format!("open '{}'", entry.source)))?;
         let tree = clone_tree(
             source.as_fd(),
             c"",
@@ -809,21 +776,4 @@ fn pivot(rootfs: &OwnedFd) -> Result<(), SetupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rustix::fs::FileType;
-
-    #[test]
-    fn directories_are_masked_with_an_empty_tmpfs_and_the_rest_with_dev_null() {
-        assert_eq!(mask_cover(FileType::Directory), MaskCover::EmptyTmpfs);
-        for other in [
-            FileType::RegularFile,
-            FileType::CharacterDevice,
-            FileType::BlockDevice,
-            FileType::Fifo,
-            FileType::Socket,
-        ] {
-            assert_eq!(mask_cover(other), MaskCover::DevNull, "{other:?}");
-        }
-    }
-}
+mod tests;

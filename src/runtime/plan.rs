@@ -20,7 +20,7 @@ pub use crate::net::NetworkDevice;
 use crate::setup::{GuestConfig, HostEnv};
 
 mod guest_view;
-mod mount_entry;
+pub(crate) mod mount_entry;
 mod prlimit;
 pub use guest_view::{
     BOOT_ID_FILE, BOOT_ID_TARGET, BootIdPlan, LxcfsHost, LxcfsPlan, format_boot_id,

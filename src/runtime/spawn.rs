@@ -166,8 +166,8 @@ impl Starting {
 /// With `pidfd` the kernel puts a pidfd for the child there. Returns 0 in the child.
 ///
 /// # Safety
-/// As fork(2): the caller must be single-threaded, and the child may only do what is safe
-/// after fork before it execs or `_exit`s.
+/// As fork(2): unless the caller is single-threaded, the child may only do what is
+/// async-signal-safe before it execs or `_exit`s (glibc's fork handlers do not run).
 pub(crate) unsafe fn fork_into(
     flags: u64,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
@@ -175,7 +175,13 @@ pub(crate) unsafe fn fork_into(
 ) -> io::Result<u32> {
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the child signals the parent's parent as the caller would, and
+        // clone3 refuses an exit signal of its own.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     if let Some(pidfd) = pidfd {
@@ -372,16 +378,7 @@ fn exec_init(init: &InitPlan) -> Result<std::convert::Infallible, StartError> {
 }
 
 /// execve with a PATH lookup for bare names. Arguments and environment are byte strings,
-/// passed on exactly as given.
-pub fn exec_command(
-    argv: &[impl AsRef<std::ffi::OsStr>],
-    env: &[impl AsRef<std::ffi::OsStr>],
-    what: &str,
-) -> Result<std::convert::Infallible, String> {
-    exec_with_lookup(argv, env, what).map_err(|e| e.to_string())
-}
-
-/// [`exec_command`], with the step and the operating-system error kept.
+/// passed on exactly as given; a failure keeps the step and the operating-system error.
 fn exec_with_lookup(
     argv: &[impl AsRef<std::ffi::OsStr>],
     env: &[impl AsRef<std::ffi::OsStr>],

@@ -676,6 +676,84 @@ mod tests {
         );
     }
 
+    /// The warnings an extraction of `archive` into a fresh directory reports, in order.
+    fn warnings_of(archive: &[u8]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootDir::open(dir.path()).unwrap();
+        let mut warnings = Vec::new();
+        unpack_archive(archive, &root, None, false, &mut |event| {
+            if let Event::Warning(text) = event {
+                warnings.push(text);
+            }
+        })
+        .unwrap();
+        warnings
+    }
+
+    #[test]
+    fn leading_slashes_and_acls_are_warned_about_once_per_archive() {
+        use super::super::fixtures::{ArchiveBuilder, ROOT_DIR, ROOT_FILE};
+        let mut archive = ArchiveBuilder::new();
+        archive
+            .dir("./", ROOT_DIR)
+            .file("./plain", b"x", ROOT_FILE)
+            .file("/etc-one", b"1", ROOT_FILE)
+            .file("/etc-two", b"2", ROOT_FILE)
+            .pax(&[("SCHILY.acl.access", b"user::rw-")])
+            .file("./acl-one", b"a", ROOT_FILE)
+            .pax(&[("SCHILY.acl.access", b"user::rw-")])
+            .file("./acl-two", b"b", ROOT_FILE);
+        assert_eq!(
+            warnings_of(&archive.finish()),
+            [
+                "Removing leading `/' from member names",
+                "./acl-one: the archive carries POSIX ACLs, which are not restored",
+            ]
+        );
+        let mut clean = ArchiveBuilder::new();
+        clean.dir("./", ROOT_DIR).file("./plain", b"x", ROOT_FILE);
+        assert!(warnings_of(&clean.finish()).is_empty());
+    }
+
+    /// Reads that hand out `script`'s results one by one, then end.
+    struct Scripted(Vec<io::Result<&'static [u8]>>);
+
+    impl Read for Scripted {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let bytes = self.0.remove(0)?;
+            buffer[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    #[test]
+    fn read_full_retries_an_interrupted_read_and_fails_on_any_other_error() {
+        let mut buffer = [0u8; 8];
+        let mut interrupted = Scripted(vec![
+            Ok(b"abc"),
+            Err(io::ErrorKind::Interrupted.into()),
+            Ok(b"defgh"),
+        ]);
+        assert_eq!(read_full(&mut interrupted, &mut buffer).unwrap(), 8);
+        assert_eq!(&buffer, b"abcdefgh");
+        let mut failing = Scripted(vec![
+            Ok(b"abc"),
+            Err(io::Error::other("disk gone")),
+            Ok(b"de"),
+        ]);
+        assert_eq!(
+            read_full(&mut failing, &mut buffer)
+                .unwrap_err()
+                .to_string(),
+            "disk gone"
+        );
+        let mut short = Scripted(vec![Ok(b"xy")]);
+        assert_eq!(read_full(&mut short, &mut buffer).unwrap(), 2);
+    }
+
     #[test]
     fn cause_drops_the_os_error_suffix() {
         assert_eq!(cause(&Errno::NOENT.into()), "No such file or directory");
