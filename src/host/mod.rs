@@ -25,6 +25,7 @@ mod volumes;
 mod wait;
 
 pub use crate::mount::MountError;
+#[cfg(feature = "cli")]
 pub(crate) use command::exit_code;
 pub use command::{ContainerChild, ContainerCommand, ContainerPty};
 pub use create::CreateOptions;
