@@ -120,18 +120,42 @@ fn copy_window_size(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
     }
 }
 
-/// A signalfd for SIGWINCH, with the signal blocked so it arrives there.
-fn window_change_fd() -> Option<OwnedFd> {
-    // SAFETY: signal-mask and signalfd calls on a local, initialised set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGWINCH);
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return None;
+/// A signalfd for SIGWINCH, with the signal blocked on this thread so it arrives there;
+/// dropping it gives the thread its signal mask back, so an interactive call leaves its
+/// caller's mask as it found it.
+struct WindowChanges {
+    fd: OwnedFd,
+    previous: libc::sigset_t,
+}
+
+impl WindowChanges {
+    fn open() -> Option<WindowChanges> {
+        // SAFETY: signal-mask and signalfd calls on local, initialised sets.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGWINCH);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous) != 0 {
+                return None;
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+                return None;
+            }
+            Some(WindowChanges {
+                fd: OwnedFd::from_raw_fd(fd),
+                previous,
+            })
         }
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+    }
+}
+
+impl Drop for WindowChanges {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask this thread had when the relay began.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
     }
 }
 
@@ -146,7 +170,7 @@ pub fn relay(
     let stdin_fd = stdin.as_fd();
     let interactive = stdin.is_terminal();
     let winch = if interactive {
-        window_change_fd()
+        WindowChanges::open()
     } else {
         None
     };
@@ -176,7 +200,7 @@ pub fn relay(
         }
         if let Some(winch) = &winch {
             fds.push(libc::pollfd {
-                fd: winch.as_raw_fd(),
+                fd: winch.fd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             });
@@ -223,7 +247,7 @@ pub fn relay(
                 }
             } else if let Some(winch) = &winch {
                 let mut info = [0u8; 128];
-                let _ = rustix::io::read(winch, &mut info);
+                let _ = rustix::io::read(&winch.fd, &mut info);
                 copy_window_size(stdin_fd, master.as_fd());
             }
         }
@@ -233,6 +257,37 @@ pub fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn blocked_signals() -> String {
+        std::fs::read_to_string("/proc/thread-self/status")
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("SigBlk:").map(|m| m.trim().to_string()))
+            .unwrap()
+    }
+
+    #[test]
+    fn window_changes_are_blocked_only_while_the_relay_lasts() {
+        // A thread of its own: the harness's threads have their own masks.
+        std::thread::spawn(|| {
+            let before = blocked_signals();
+            let changes = WindowChanges::open().expect("a SIGWINCH signalfd");
+            let during = u64::from_str_radix(&blocked_signals(), 16).unwrap();
+            assert_ne!(
+                during & (1 << (libc::SIGWINCH - 1)),
+                0,
+                "SIGWINCH not blocked"
+            );
+            drop(changes);
+            assert_eq!(
+                blocked_signals(),
+                before,
+                "the thread's signal mask changed"
+            );
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn escapes_parse_as_pct_writes_them() {
