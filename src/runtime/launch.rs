@@ -298,8 +298,16 @@ fn helper_main(request: Request) -> ! {
     // SAFETY: the descriptor was handed over by `launch` for this process to own.
     let mut report = unsafe { UnixStream::from_raw_fd(request.report) };
     let vmid = request.vmid;
-    // Best effort: without a v2 hierarchy the monitor stays in the caller's cgroup.
-    let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
+    // A detached monitor gets a cgroup of its own, as LXC's does. A foreground one stays in
+    // the caller's, as it did when it ran in the caller: its last act would otherwise be to
+    // move out of its cgroup to remove it, a migration that waits for an RCU grace period
+    // (10-20 ms) while the caller waits for it. Best effort: without a v2 hierarchy the
+    // monitor stays in the caller's cgroup.
+    let monitor_cgroup = if request.foreground {
+        None
+    } else {
+        Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok())
+    };
     let cgroup_fd = monitor_cgroup.as_ref().and_then(|c| c.fd().ok());
     // SAFETY: this process was exec'd moments ago and has one thread; the child becomes the
     // monitor and leaves through _exit.
