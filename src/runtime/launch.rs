@@ -19,11 +19,11 @@
 //! single-threaded with fresh locks, so every "single-threaded" claim the monitor's code
 //! makes is true.
 //!
-//! The exec'd helper is the old intermediate: it creates the monitor's cgroup and clones the
-//! monitor straight into it (no migration, which would cost an RCU grace period), then
-//! either exits at once (a detached start: the monitor is reparented and never the caller's
-//! zombie) or waits for the monitor (a foreground start, which the caller waits for in
-//! turn). The cost is one exec of the program per start.
+//! For a detached start the exec'd helper is the old intermediate: it creates the monitor's
+//! cgroup, clones the monitor straight into it (no migration, which would cost an RCU grace
+//! period) and exits at once, so the monitor is reparented and never the caller's zombie.
+//! For a foreground start the helper is the monitor itself, in the caller's cgroup, and the
+//! caller waits for it. The cost is one exec of the program per start.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -291,23 +291,23 @@ pub(crate) fn monitor_helper(request: OsString) -> ! {
     helper_main(request)
 }
 
-/// The helper: reset what the caller's signal state left, clone the monitor into its cgroup,
-/// and leave (detached) or wait for it (foreground).
+/// The helper: reset what the caller's signal state left, then become the monitor
+/// (foreground) or clone it into a cgroup of its own and leave (detached).
 fn helper_main(request: Request) -> ! {
     reset_signal_dispositions();
     // SAFETY: the descriptor was handed over by `launch` for this process to own.
     let mut report = unsafe { UnixStream::from_raw_fd(request.report) };
     let vmid = request.vmid;
-    // A detached monitor gets a cgroup of its own, as LXC's does. A foreground one stays in
-    // the caller's, as it did when it ran in the caller: its last act would otherwise be to
-    // move out of its cgroup to remove it, a migration that waits for an RCU grace period
-    // (10-20 ms) while the caller waits for it. Best effort: without a v2 hierarchy the
-    // monitor stays in the caller's cgroup.
-    let monitor_cgroup = if request.foreground {
-        None
-    } else {
-        Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok())
-    };
+    if request.foreground {
+        // A foreground monitor is this process, in the caller's cgroup, as it was when it
+        // ran in the caller: a cgroup of its own would have to be left again at the end, a
+        // migration that waits for an RCU grace period (10-20 ms) while the caller waits,
+        // and a fork would only add a process for the caller to wait through.
+        monitor_main(request, report, None)
+    }
+    // A detached monitor gets a cgroup of its own, as LXC's does. Best effort: without a v2
+    // hierarchy it stays in the caller's cgroup.
+    let monitor_cgroup = Hierarchy::find().and_then(|h| MonitorCgroup::create(&h, vmid).ok());
     let cgroup_fd = monitor_cgroup.as_ref().and_then(|c| c.fd().ok());
     // SAFETY: this process was exec'd moments ago and has one thread; the child becomes the
     // monitor and leaves through _exit.
@@ -324,22 +324,12 @@ fn helper_main(request: Request) -> ! {
     }
     match monitor {
         Ok(0) => monitor_main(request, report, monitor_cgroup),
-        Ok(pid) => {
+        Ok(_) => {
             drop(report);
-            let code = if request.foreground {
-                let mut status = 0;
-                // SAFETY: waitpid on this process's own child.
-                unsafe { libc::waitpid(pid as i32, &mut status, 0) };
-                if libc::WIFEXITED(status) {
-                    libc::WEXITSTATUS(status)
-                } else {
-                    1
-                }
-            } else {
-                0
-            };
-            // SAFETY: leave without running the program's main.
-            unsafe { libc::_exit(code) }
+            // The monitor is on its own (detached): leave without running the program's
+            // main.
+            // SAFETY: _exit ends this process at once.
+            unsafe { libc::_exit(0) }
         }
         Err(error) => {
             let error = StartError::io(StartStep::Monitor, "unable to start the monitor", error);
