@@ -71,7 +71,17 @@ mod tests {
                 down: None
             }
         );
-        for bad in ["", "x", "order=1,order=2", "up=-1", "later=3", "1,,up=2"] {
+        // pct's `\d+`: no sign, not even a plus.
+        for bad in [
+            "",
+            "x",
+            "order=1,order=2",
+            "up=-1",
+            "up=+1",
+            "+2",
+            "later=3",
+            "1,,up=2",
+        ] {
             assert_eq!(
                 Startup::parse(bad).unwrap_err().0,
                 "unable to parse startup options",
