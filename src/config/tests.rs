@@ -180,6 +180,21 @@ fn strict_reads_fail_with_pcts_messages() {
     );
 }
 
+/// pct's `^\[([a-z][a-z0-9_\-]+)\]\s*$`, case-blind: a letter and at least one more.
+#[test]
+fn snapshot_headers_are_a_letter_and_more() {
+    let (config, warnings) = parse("memory: 512\n[Ab]\nmemory: 256\n[s1_-x] \nmemory: 128\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.snapshots["Ab"].get("memory"), Some("256"));
+    assert_eq!(config.snapshots["s1_-x"].get("memory"), Some("128"));
+    for bad in ["[a]", "[1a]", "[-a]", "[_a]", "[a.b]", "[]"] {
+        assert_eq!(
+            strict_error(&format!("{bad}\n")),
+            format!("vm 100 - unable to parse config: {bad}")
+        );
+    }
+}
+
 #[test]
 fn raw_lxc_keys_keep_order_and_accept_both_separators() {
     let (config, warnings) = parse(
