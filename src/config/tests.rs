@@ -287,6 +287,29 @@ fn pending_view_merges() {
     assert_eq!(merged.get("cores"), Some("4"));
     assert!(merged.get("swap").is_none() && merged.get("mp1").is_none());
     assert_eq!(merged.get("hostname"), Some("web"));
+    // Nothing pending for the description or env: the current ones stay.
+    assert_eq!(merged.description, config.main.description);
+    assert_eq!(merged.env, ["LANG=C.UTF-8", "TZ=UTC"]);
+    let (config, _) = parse(
+        "#old\nlxc.environment.runtime: A=1\n[pve:pending]\n#new\nlxc.environment.runtime: B=2\n",
+    );
+    let merged = config.with_pending_applied();
+    assert_eq!(merged.description, b"new\n");
+    assert_eq!(merged.env, ["B=2"]);
+}
+
+#[test]
+fn snapshot_states_and_option_keys() {
+    let (config, warnings) = parse("memory: 512\n[gone]\nsnapstate: delete\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.snapshots["gone"].get("snapstate"), Some("delete"));
+    // pct's key is `[a-z][a-z_]*\d*`: no leading underscore, and a key at all.
+    for bad in ["_a: 1", ": 1"] {
+        assert_eq!(
+            strict_error(&format!("{bad}\n")),
+            format!("vm 100 - unable to parse config: {bad}")
+        );
+    }
 }
 
 fn request(set: &[(&str, &str)], delete: &[&str], revert: &[&str]) -> SetRequest {
