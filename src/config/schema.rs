@@ -346,9 +346,11 @@ pub(crate) fn split_list(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// pct's `[a-z][a-z0-9_-]+`, case-blind: a letter and at least one more character.
 fn is_configid(value: &str) -> bool {
     let bytes = value.as_bytes();
-    bytes.first().is_some_and(|b| b.is_ascii_alphabetic())
+    bytes.len() >= 2
+        && bytes[0].is_ascii_alphabetic()
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
@@ -826,7 +828,8 @@ mod tests {
         let err = |k: &str, v: &str| check_option(k, v).unwrap_err().0;
         // pve-configid: a letter first, then letters, digits, `-` and `_`.
         assert_eq!(check_option("parent", "snap_1-a").unwrap(), "snap_1-a");
-        for bad in ["1snap", "snap.1", "_snap"] {
+        assert_eq!(check_option("parent", "Ab").unwrap(), "Ab");
+        for bad in ["1snap", "snap.1", "_snap", "a"] {
             assert_eq!(
                 err("parent", bad),
                 format!("invalid format - invalid configuration ID '{bad}'\n")
