@@ -304,12 +304,17 @@ fn snapshot_states_and_option_keys() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(config.snapshots["gone"].get("snapstate"), Some("delete"));
     // pct's key is `[a-z][a-z_]*\d*`: no leading underscore, and a key at all.
-    for bad in ["_a: 1", ": 1"] {
+    for bad in ["_a: 1", ": 1", "mEmory: 1", "a-b: 1", "a1b: 1"] {
         assert_eq!(
             strict_error(&format!("{bad}\n")),
             format!("vm 100 - unable to parse config: {bad}")
         );
     }
+    // A key of that shape that the schema does not know is a bad value, not a bad line.
+    assert_eq!(
+        strict_error("a_b12: 1\n"),
+        "vm 100 - unable to parse value of 'a_b12' - unknown setting 'a_b12'"
+    );
 }
 
 fn request(set: &[(&str, &str)], delete: &[&str], revert: &[&str]) -> SetRequest {
