@@ -143,6 +143,14 @@ mod tests {
             err("/dev/null,mode=777"),
             "format error\nmode: value does not match the regex pattern"
         );
+        // pct's `0[0-7]{3}`: four octal digits, the first a zero.
+        for mode in ["7777", "00666", "066", "0686"] {
+            assert_eq!(
+                err(&format!("/dev/null,mode={mode}")),
+                "format error\nmode: value does not match the regex pattern",
+                "{mode}"
+            );
+        }
         assert_eq!(
             err("mode=0666"),
             "Path is not defined for passthrough device"

@@ -299,9 +299,15 @@ mod tests {
                 "{error}"
             );
         }
-        // The very last mappable id is accepted.
+        // The very last mappable id is accepted, on either side; the one after is not.
         let map = IdMap::from_lxc_values(["u 0 4294967294 1"]).unwrap();
         assert_eq!(map.to_host(IdKind::User, 0), Some(4_294_967_294));
+        let map = IdMap::from_lxc_values(["u 4294967294 0 1"]).unwrap();
+        assert_eq!(map.to_host(IdKind::User, 4_294_967_294), Some(0));
+        assert_eq!(
+            IdMap::from_lxc_values(["u 4294967295 0 1"]).unwrap_err().0,
+            "invalid idmap 'u 4294967295 0 1': ids must stay below 4294967295"
+        );
     }
 
     #[test]

@@ -321,6 +321,23 @@ mod tests {
         );
         assert!(MountPoint::parse_rootfs("local:1,idmap=passthrough").is_ok());
         assert!(MountPoint::parse_rootfs("local:1,idmap=u:0:1:0").is_err());
+        // Each entry is `u` or `g` and three numbers, the count not starting with a zero.
+        for bad in [
+            "x:0:1:1",
+            "u:0:1:1:1",
+            "u:a:1:1",
+            "u::1:1",
+            "u:0:1:01",
+            "u:0:1:1;",
+        ] {
+            assert_eq!(
+                MountPoint::parse_rootfs(&format!("local:1,idmap={bad}"))
+                    .unwrap_err()
+                    .0,
+                "format error\nidmap: value does not match the regex pattern",
+                "{bad}"
+            );
+        }
     }
 
     proptest::proptest! {

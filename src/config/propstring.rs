@@ -342,6 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn ranges_include_their_bounds() {
+        assert_eq!(parse(KEYS, "a,mtu=64").unwrap()["mtu"], "64");
+        assert_eq!(parse(KEYS, "a,mtu=65535").unwrap()["mtu"], "65535");
+        assert_eq!(
+            parse(KEYS, "a,mtu=65536").unwrap_err().0,
+            "format error\nmtu: value must have a maximum value of 65535"
+        );
+        assert_eq!(check_range(-1, Some(-1), Some(-1)), Ok(()));
+    }
+
+    /// The default key given by name, then bare: one key twice.
+    #[test]
+    fn a_bare_value_after_the_named_default_key_is_a_duplicate() {
+        assert_eq!(
+            parse(KEYS, "volume=a,b").unwrap_err().0,
+            "duplicate key in comma-separated list property: volume"
+        );
+    }
+
+    #[test]
     fn numbers() {
         for yes in ["1", "1.5", "-2", ".5", "5.", "1e3", "+2.5E-1"] {
             assert!(is_number(yes), "{yes}");

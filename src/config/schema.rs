@@ -362,9 +362,11 @@ pub(crate) fn split_list(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// pct's `[a-z][a-z0-9_-]+`, case-blind: a letter and at least one more character.
 fn is_configid(value: &str) -> bool {
     let bytes = value.as_bytes();
-    bytes.first().is_some_and(|b| b.is_ascii_alphabetic())
+    bytes.len() >= 2
+        && bytes[0].is_ascii_alphabetic()
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
@@ -419,13 +421,18 @@ fn is_timezone(value: &str) -> bool {
     }
     match zone_names() {
         Some(zones) => zones.iter().any(|zone| zone == value),
-        None => value.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-        }),
+        None => looks_like_a_zone(value),
     }
+}
+
+/// Without a zone.tab to look in: `Area/Location` words of letters, digits, `_`, `-`, `+`.
+fn looks_like_a_zone(value: &str) -> bool {
+    value.split('/').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+    })
 }
 
 /// Check a named string format; returns the value as pct stores it.
@@ -540,10 +547,8 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
             None => fail(format!("type check ('boolean') failed - got '{value}'")),
         },
         OptionKind::Integer { min, max } => {
-            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return fail(format!("type check ('integer') failed - got '{value}'"));
-            }
+            // An integer's text is pct's `^[+-]?\d+$`, which is exactly what `i128` parses
+            // (one optional sign, ASCII digits, no spaces).
             let number: i128 = value.parse().map_err(|_| {
                 OptionError(format!("type check ('integer') failed - got '{value}'"))
             })?;
@@ -785,6 +790,199 @@ mod tests {
             "nesting=1,keyctl=1"
         );
         assert_eq!(check_option("timezone", "host").unwrap(), "host");
+    }
+
+    /// pct's option set, each name once: a schema missing one refuses a key pct writes.
+    #[test]
+    fn the_schema_has_every_pct_option() {
+        let names: Vec<&str> = options().iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "arch",
+                "cmode",
+                "console",
+                "cores",
+                "cpulimit",
+                "cpuunits",
+                "debug",
+                "description",
+                "dev",
+                "entrypoint",
+                "env",
+                "features",
+                "hookscript",
+                "hostname",
+                "lock",
+                "memory",
+                "mp",
+                "nameserver",
+                "net",
+                "onboot",
+                "ostype",
+                "parent",
+                "protection",
+                "rootfs",
+                "searchdomain",
+                "snaptime",
+                "startup",
+                "swap",
+                "tags",
+                "template",
+                "timezone",
+                "tty",
+                "unprivileged",
+                "unused",
+            ]
+        );
+        // An index is digits only: `u16` parsing would take a sign.
+        assert!(option_spec("mp+1").is_none() && option_spec("net+0").is_none());
+    }
+
+    #[test]
+    fn named_formats_refuse_what_pct_refuses() {
+        let err = |k: &str, v: &str| check_option(k, v).unwrap_err().0;
+        // pve-configid: a letter first, then letters, digits, `-` and `_`.
+        assert_eq!(check_option("parent", "snap_1-a").unwrap(), "snap_1-a");
+        assert_eq!(check_option("parent", "Ab").unwrap(), "Ab");
+        for bad in ["1snap", "snap.1", "_snap", "a"] {
+            assert_eq!(
+                err("parent", bad),
+                format!("invalid format - invalid configuration ID '{bad}'\n")
+            );
+        }
+        // pve-tag-list: the first character a letter, digit or `_`.
+        assert_eq!(
+            check_option("tags", "_web;a+b.c-d").unwrap(),
+            "_web;a+b.c-d"
+        );
+        for bad in ["+web", "-web", "web!"] {
+            assert_eq!(
+                err("tags", bad),
+                "invalid format - invalid characters in tag\n",
+                "{bad}"
+            );
+        }
+        // A link-local IPv6 nameserver may name its interface; no other address may.
+        for bad in [
+            "fd00::1%eth0",
+            "fe80::1%",
+            "fe80::1%a b",
+            "1.1.1.1%eth0",
+            "dns.example",
+        ] {
+            assert_eq!(
+                err("nameserver", bad),
+                "invalid format - value does not look like a valid IP address\n",
+                "{bad}"
+            );
+        }
+        // pve-volume-id for the hookscript.
+        assert_eq!(
+            check_option("hookscript", "local:snippets/hook.pl").unwrap(),
+            "local:snippets/hook.pl"
+        );
+        assert_eq!(
+            err("hookscript", "/root/hook.pl"),
+            "invalid format - unable to parse volume ID '/root/hook.pl'\n"
+        );
+        // entrypoint: no control characters but the tab.
+        assert_eq!(
+            check_option("entrypoint", "/sbin/init\t--log").unwrap(),
+            "/sbin/init\t--log"
+        );
+        for bad in ["/sbin/init\u{1}", "\u{7f}"] {
+            assert_eq!(
+                err("entrypoint", bad),
+                "value does not match the regex pattern"
+            );
+        }
+        // env: NUL-separated `NAME=value`, the name of word characters, the value of anything
+        // but control characters other than the tab.
+        assert_eq!(
+            check_option("env", "A_1=x y\0B=\tz").unwrap(),
+            "A_1=x y\0B=\tz"
+        );
+        for bad in ["=1", "A-B=1", "A", "A=1\0B", "A=\u{1}"] {
+            assert_eq!(
+                err("env", bad),
+                "value does not match the regex pattern",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(
+            check_option("timezone", "Europe/Vienna").unwrap(),
+            "Europe/Vienna"
+        );
+        assert_eq!(check_option("timezone", "UTC").unwrap(), "UTC");
+        assert!(looks_like_a_zone("America/Argentina/Buenos_Aires"));
+        assert!(looks_like_a_zone("Etc/GMT+5") && looks_like_a_zone("Etc/GMT-5"));
+        for bad in [
+            "Europe//Vienna",
+            "/Vienna",
+            "Europe/Vienna/",
+            "Europe/Wien!",
+            "Europe/Wien x",
+        ] {
+            assert!(!looks_like_a_zone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_are_an_optional_sign_and_digits() {
+        assert_eq!(check_option("swap", "+0").unwrap(), "0");
+        assert_eq!(check_option("swap", "0128").unwrap(), "128");
+        for bad in ["", "+", "-", "+-1", " 1", "1 ", "1.0", "1e3", "\u{663}"] {
+            assert_eq!(
+                check_option("swap", bad).unwrap_err().0,
+                format!("type check ('integer') failed - got '{bad}'"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_and_lengths_at_their_bounds() {
+        assert_eq!(check_option("cpulimit", "0").unwrap(), "0");
+        assert_eq!(check_option("cpulimit", "8192").unwrap(), "8192");
+        assert_eq!(check_option("cpulimit", "1.5").unwrap(), "1.5");
+        let longest = "a".repeat(255);
+        assert_eq!(check_option("hostname", &longest).unwrap(), longest);
+        assert_eq!(check_option("hostname", "web").unwrap(), "web");
+        assert_eq!(
+            check_option("description", &"d".repeat(8192))
+                .unwrap()
+                .len(),
+            8192
+        );
+        assert_eq!(
+            check_option("description", &"d".repeat(8193))
+                .unwrap_err()
+                .0,
+            "value may only be 8192 characters long"
+        );
+    }
+
+    #[test]
+    fn file_numbers_are_digits_with_an_optional_fraction() {
+        assert_eq!(check_type("cpulimit", "1.5").unwrap(), "1.5");
+        assert_eq!(check_type("cpulimit", "2").unwrap(), "2");
+        for bad in [".5", "5.", "1.x", "x.5", "-1", "1e3"] {
+            assert_eq!(
+                check_type("cpulimit", bad).unwrap_err(),
+                format!("type check ('number') failed - got '{bad}'")
+            );
+        }
+        // entrypoint and env are patterns, which a file read does not check.
+        assert_eq!(
+            check_type("entrypoint", "/sbin/init\u{1}").unwrap(),
+            "/sbin/init\u{1}"
+        );
+        assert_eq!(check_type("env", "A-B=1").unwrap(), "A-B=1");
     }
 
     #[test]

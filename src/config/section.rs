@@ -216,4 +216,88 @@ mod tests {
         assert_eq!(section.remove("env").unwrap(), "A=1\0B=2");
         assert!(section.features().unwrap() == Features::default());
     }
+
+    #[test]
+    fn each_accessor_reads_its_own_key() {
+        let mut section = Section::default();
+        assert_eq!(
+            (section.swap(), section.hostname(), section.lock()),
+            (None, None, None)
+        );
+        assert!(section.rootfs().is_none() && section.startup().is_none());
+        section.set("swap", "256".into());
+        section.set("hostname", "web".into());
+        section.set("lock", "backup".into());
+        section.set("rootfs", "local:100/vm-100-disk-0.raw,size=8G".into());
+        section.set("startup", "order=3".into());
+        section.set("features", "nesting=1".into());
+        section.set("net0", "name=eth0".into());
+        section.set("dev0", "/dev/null".into());
+        assert_eq!(section.swap(), Some(256));
+        assert_eq!(section.hostname(), Some("web"));
+        assert_eq!(section.lock(), Some("backup"));
+        let rootfs = section.rootfs().unwrap().unwrap();
+        assert_eq!(rootfs.volume, "local:100/vm-100-disk-0.raw");
+        assert_eq!(section.startup().unwrap().unwrap().order, Some(3));
+        assert_eq!(section.features().unwrap().nesting, Some(true));
+        // `dev0` is no network device and `net0` no passthrough device.
+        let nets: Vec<u16> = section.nets().iter().map(|(i, _)| *i).collect();
+        assert_eq!(nets, [0]);
+        let devices = section.devices();
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0].0, 0);
+        assert_eq!(devices[0].1.as_ref().unwrap().path, "/dev/null");
+    }
+
+    #[test]
+    fn description_and_env_live_in_their_own_fields() {
+        let mut section = Section::default();
+        assert!(!section.has("description") && !section.has("env"));
+        assert_eq!(section.get("description"), None);
+        assert_eq!(section.remove("description"), None);
+        assert_eq!(section.remove("env"), None);
+        section.set("description", "a note".into());
+        assert_eq!(section.description, b"a note");
+        assert!(!section.options.contains_key("description"));
+        assert_eq!(section.get("description"), Some("a note"));
+        assert!(section.has("description"));
+        assert_eq!(section.remove("description").as_deref(), Some("a note"));
+        assert!(section.description.is_empty());
+        // A description that is not UTF-8 has no text, but is there.
+        section.description = b"caf\xe9".to_vec();
+        assert_eq!(section.get("description"), None);
+        assert!(section.has("description"));
+        section.set("env", "A=1".into());
+        assert!(section.has("env") && section.get("env").is_none());
+    }
+
+    #[test]
+    fn empty_means_every_part_is_empty() {
+        assert!(Section::default().is_empty());
+        let parts: [fn(&mut Section); 5] = [
+            |s| s.description = b"d".to_vec(),
+            |s| s.set("memory", "512".into()),
+            |s| s.env = vec!["A=1".into()],
+            |s| s.lxc = vec![("lxc.arch".into(), "amd64".into())],
+            |s| s.delete = Some("swap".into()),
+        ];
+        for (i, set) in parts.iter().enumerate() {
+            let mut section = Section::default();
+            set(&mut section);
+            assert!(!section.is_empty(), "part {i}");
+        }
+    }
+
+    #[test]
+    fn only_storage_volumes_are_referenced() {
+        let mut section = Section::default();
+        section.set("rootfs", "local:100/vm-100-disk-0.raw".into());
+        section.set("mp0", "/srv/data,mp=/data".into());
+        section.set("mp1", "/dev/sdb1,mp=/disk".into());
+        section.set("mp2", "local:100/vm-100-disk-1.raw,mp=/more".into());
+        assert_eq!(
+            section.referenced_volumes(),
+            ["local:100/vm-100-disk-0.raw", "local:100/vm-100-disk-1.raw"]
+        );
+    }
 }

@@ -65,7 +65,25 @@ mod tests {
         assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert_eq!(parse_size("0T").unwrap(), 0);
+        // Every unit, short and long.
+        assert_eq!(parse_size("3K").unwrap(), 3 << 10);
+        assert_eq!(parse_size("3KiB").unwrap(), 3 << 10);
+        assert_eq!(parse_size("3MiB").unwrap(), 3 << 20);
+        assert_eq!(parse_size("3TiB").unwrap(), 3 << 40);
         for bad in ["", "G", "8g", "8 G", "-1G", "1.G", ".5G", "8GB"] {
+            assert_eq!(
+                parse_size(bad).unwrap_err().0,
+                format!("value does not look like a valid disk size: {bad}")
+            );
+        }
+    }
+
+    /// A size is bytes in 64 bits: one that cannot be held is refused, not cut to the most
+    /// bytes there are.
+    #[test]
+    fn sizes_past_64_bits_are_refused() {
+        assert_eq!(parse_size("16777215T").unwrap(), 16_777_215 << 40);
+        for bad in ["16777216T", "18446744073709551616", &"9".repeat(400)] {
             assert_eq!(
                 parse_size(bad).unwrap_err().0,
                 format!("value does not look like a valid disk size: {bad}")

@@ -25,8 +25,16 @@ impl Startup {
             }
             text.parse().map_err(|_| invalid())
         };
+        // pct tests the value's Perl truth first: "" and "0" are false, and refused.
+        if value.is_empty() || value == "0" {
+            return Err(invalid());
+        }
         let mut startup = Startup::default();
         for part in value.split(',') {
+            // pct skips blank parts, and a key given again replaces the earlier value.
+            if part.trim().is_empty() {
+                continue;
+            }
             let (key, text) = part.split_once('=').unwrap_or(("order", part));
             let slot = match key {
                 "order" => &mut startup.order,
@@ -34,9 +42,6 @@ impl Startup {
                 "down" => &mut startup.down,
                 _ => return Err(invalid()),
             };
-            if slot.is_some() {
-                return Err(invalid());
-            }
             *slot = Some(number(text)?);
         }
         Ok(startup)
@@ -76,7 +81,23 @@ mod tests {
                 down: None
             }
         );
-        for bad in ["", "x", "order=1,order=2", "up=-1", "later=3", "1,,up=2"] {
+        // Blank parts are skipped, a repeated key keeps its last value, and `00` is a
+        // number where `0` alone is Perl's false.
+        assert_eq!(
+            Startup::parse("1,, ,up=2,order=3").unwrap(),
+            Startup {
+                order: Some(3),
+                up: Some(2),
+                down: None
+            }
+        );
+        assert_eq!(Startup::parse("00").unwrap().order, Some(0));
+        assert_eq!(Startup::parse("order=0").unwrap().order, Some(0));
+        assert_eq!(Startup::parse(",").unwrap(), Startup::default());
+        // pct's `\d+`: no sign, not even a plus, and no spaces.
+        for bad in [
+            "", "0", "x", "order", "up=-1", "up=+1", "+2", "later=3", "1, 2", "up=",
+        ] {
             assert_eq!(
                 Startup::parse(bad).unwrap_err().0,
                 "unable to parse startup options",

@@ -180,6 +180,21 @@ fn strict_reads_fail_with_pcts_messages() {
     );
 }
 
+/// pct's `^\[([a-z][a-z0-9_\-]+)\]\s*$`, case-blind: a letter and at least one more.
+#[test]
+fn snapshot_headers_are_a_letter_and_more() {
+    let (config, warnings) = parse("memory: 512\n[Ab]\nmemory: 256\n[s1_-x] \nmemory: 128\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.snapshots["Ab"].get("memory"), Some("256"));
+    assert_eq!(config.snapshots["s1_-x"].get("memory"), Some("128"));
+    for bad in ["[a]", "[1a]", "[-a]", "[_a]", "[a.b]", "[]"] {
+        assert_eq!(
+            strict_error(&format!("{bad}\n")),
+            format!("vm 100 - unable to parse config: {bad}")
+        );
+    }
+}
+
 #[test]
 fn raw_lxc_keys_keep_order_and_accept_both_separators() {
     let (config, warnings) = parse(
@@ -272,6 +287,34 @@ fn pending_view_merges() {
     assert_eq!(merged.get("cores"), Some("4"));
     assert!(merged.get("swap").is_none() && merged.get("mp1").is_none());
     assert_eq!(merged.get("hostname"), Some("web"));
+    // Nothing pending for the description or env: the current ones stay.
+    assert_eq!(merged.description, config.main.description);
+    assert_eq!(merged.env, ["LANG=C.UTF-8", "TZ=UTC"]);
+    let (config, _) = parse(
+        "#old\nlxc.environment.runtime: A=1\n[pve:pending]\n#new\nlxc.environment.runtime: B=2\n",
+    );
+    let merged = config.with_pending_applied();
+    assert_eq!(merged.description, b"new\n");
+    assert_eq!(merged.env, ["B=2"]);
+}
+
+#[test]
+fn snapshot_states_and_option_keys() {
+    let (config, warnings) = parse("memory: 512\n[gone]\nsnapstate: delete\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.snapshots["gone"].get("snapstate"), Some("delete"));
+    // pct's key is `[a-z][a-z_]*\d*`: no leading underscore, and a key at all.
+    for bad in ["_a: 1", ": 1", "mEmory: 1", "a-b: 1", "a1b: 1"] {
+        assert_eq!(
+            strict_error(&format!("{bad}\n")),
+            format!("vm 100 - unable to parse config: {bad}")
+        );
+    }
+    // A key of that shape that the schema does not know is a bad value, not a bad line.
+    assert_eq!(
+        strict_error("a_b12: 1\n"),
+        "vm 100 - unable to parse value of 'a_b12' - unknown setting 'a_b12'"
+    );
 }
 
 fn request(set: &[(&str, &str)], delete: &[&str], revert: &[&str]) -> SetRequest {
@@ -474,6 +517,242 @@ fn replaced_and_deleted_volumes_become_unused() {
             .unwrap_err()
             .0,
         "Too many unused volumes - please delete them first."
+    );
+}
+
+#[test]
+fn protection_guards_nothing_but_the_drives() {
+    let (config, _) = parse(&format!(
+        "{STOPPED}protection: 1\nunused0: local:100/vm-100-disk-7.raw\n"
+    ));
+    let mut changed = config.clone();
+    changed
+        .update(
+            &request(
+                &[("net0", "name=eth0,bridge=vmbr0"), ("dev0", "/dev/null")],
+                &["swap"],
+                &[],
+            ),
+            true,
+        )
+        .unwrap();
+    assert_eq!(changed.main.get("net0"), Some("name=eth0,bridge=vmbr0"));
+    assert_eq!(changed.main.get("dev0"), Some("/dev/null"));
+    assert!(!changed.main.has("swap"));
+    assert_eq!(
+        config
+            .clone()
+            .update(&request(&[], &["unused0"], &[]), true)
+            .unwrap_err()
+            .0,
+        "can't remove CT 100 drive 'unused0' - protection mode enabled"
+    );
+}
+
+#[test]
+fn slaac_is_refused_only_on_a_host_managed_link_that_is_up() {
+    let (config, _) = parse(STOPPED);
+    for net in [
+        "name=eth0,ip6=auto",
+        "name=eth0,host-managed=1,ip6=auto,link_down=1",
+        "name=eth0,host-managed=1,ip6=dhcp",
+    ] {
+        let mut changed = config.clone();
+        changed
+            .update(&request(&[("net0", net)], &[], &[]), true)
+            .unwrap_or_else(|e| panic!("{net}: {e}"));
+        assert!(changed.main.has("net0"), "{net}");
+    }
+}
+
+#[test]
+fn a_volume_still_used_elsewhere_does_not_become_unused() {
+    // mp1 mounts the volume mp0 mounts, elsewhere.
+    let shared = format!("{STOPPED}mp1: local:100/vm-100-disk-1.raw,mp=/also\n");
+    let (mut config, _) = parse(&shared);
+    config
+        .update(
+            &request(&[("mp0", "local:100/vm-100-disk-2.raw,mp=/data")], &[], &[]),
+            true,
+        )
+        .unwrap();
+    assert!(config.main.unused().is_empty(), "{:?}", config.main);
+    // A snapshot still holds the volume.
+    let snapshot = format!(
+        "{STOPPED}\n[before]\nmp0: local:100/vm-100-disk-1.raw,mp=/data\nrootfs: local:100/vm-100-disk-0.raw\n"
+    );
+    let (config, _) = parse(&snapshot);
+    let mut replaced = config.clone();
+    replaced
+        .update(
+            &request(&[("mp0", "local:100/vm-100-disk-2.raw,mp=/data")], &[], &[]),
+            true,
+        )
+        .unwrap();
+    assert!(replaced.main.unused().is_empty(), "{:?}", replaced.main);
+    let mut deleted = config.clone();
+    deleted.update(&request(&[], &["mp0"], &[]), true).unwrap();
+    assert!(!deleted.main.has("mp0"));
+    assert!(deleted.main.unused().is_empty(), "{:?}", deleted.main);
+}
+
+#[test]
+fn a_replaced_rootfs_becomes_unused() {
+    let (mut config, _) = parse(STOPPED);
+    config
+        .update(
+            &request(
+                &[("rootfs", "local:100/vm-100-disk-9.raw,size=8G")],
+                &[],
+                &[],
+            ),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        config.main.unused(),
+        [(0, "local:100/vm-100-disk-0.raw".to_string())]
+    );
+}
+
+#[test]
+fn a_change_that_cannot_be_applied_warns_and_stays_pending() {
+    let (mut config, _) = parse(STOPPED);
+    for i in 0..=255 {
+        config.main.set(
+            &format!("unused{i}"),
+            format!("local:100/vm-100-disk-{}.raw", i + 100),
+        );
+    }
+    let warnings = config
+        .update(&request(&[("memory", "1024")], &["mp0"], &[]), true)
+        .unwrap();
+    assert_eq!(
+        warnings,
+        [Warning(
+            "unable to apply pending change mp0 : Too many unused volumes - please delete them first."
+                .into()
+        )]
+    );
+    assert!(config.main.has("mp0"));
+    assert_eq!(config.pending.delete.as_deref(), Some("mp0"));
+    assert_eq!(config.main.get("memory"), Some("1024"));
+    // Replacing the volume fails the same way.
+    let warnings = config.update(
+        &request(&[("mp0", "local:100/vm-100-disk-2.raw,mp=/data")], &[], &[]),
+        true,
+    );
+    assert_eq!(
+        warnings.unwrap(),
+        [
+            Warning(
+                "unable to apply pending change mp0 : Too many unused volumes - please delete them first."
+                    .into()
+            ),
+        ]
+    );
+    assert_eq!(
+        config.main.get("mp0"),
+        Some("local:100/vm-100-disk-1.raw,mp=/data,size=8G")
+    );
+}
+
+#[test]
+fn description_and_env_apply_only_when_pending() {
+    let with_text = format!("#a note\n{STOPPED}lxc.environment.runtime: A=1\n");
+    let (mut config, _) = parse(&with_text);
+    config
+        .update(&request(&[("memory", "1024")], &[], &[]), true)
+        .unwrap();
+    assert_eq!(config.main.description, b"a note\n");
+    assert_eq!(config.main.env, ["A=1"]);
+    config
+        .update(
+            &request(&[("description", "new"), ("env", "B=2\0C=3")], &[], &[]),
+            true,
+        )
+        .unwrap();
+    assert_eq!(config.main.description, b"new");
+    assert_eq!(config.main.env, ["B=2", "C=3"]);
+    assert!(config.pending.is_empty(), "{:?}", config.pending);
+}
+
+#[test]
+fn hotplug_applies_only_the_keys_it_may() {
+    let with_text = format!("#a note\n{STOPPED}");
+    let (mut config, _) = parse(&with_text);
+    config
+        .update(
+            &request(
+                &[("hostname", "b"), ("memory", "1024"), ("onboot", "1")],
+                &["swap"],
+                &[],
+            ),
+            false,
+        )
+        .unwrap();
+    // Nothing pending for the description: the current one stays, whatever is hot.
+    let applied = config.apply_pending_keys(|key| key != "memory");
+    assert_eq!(applied, ["swap", "hostname", "onboot"]);
+    assert_eq!(config.main.description, b"a note\n");
+    assert_eq!(config.main.get("hostname"), Some("b"));
+    assert!(!config.main.has("swap"));
+    assert_eq!(config.pending.get("memory"), Some("1024"));
+    assert_eq!(config.pending.delete, None);
+    // A pending description waits while the description is not hot.
+    config
+        .update(&request(&[("description", "new")], &[], &[]), false)
+        .unwrap();
+    assert!(config.apply_pending_keys(|key| key == "onboot").is_empty());
+    assert_eq!(config.main.description, b"a note\n");
+    assert_eq!(config.pending.description, b"new");
+    assert!(
+        config
+            .apply_pending_keys(|key| key == "description")
+            .is_empty()
+    );
+    assert_eq!(config.main.description, b"new");
+}
+
+#[test]
+fn pending_lists_description_and_env() {
+    let text = "#caf%E9\nmemory: 512\nlxc.environment.runtime: A=1\nlxc.environment.runtime: B=2\n";
+    let (config, _) = parse(text);
+    assert_eq!(
+        config.pending_changes(),
+        [
+            PendingChange::Cur {
+                key: "description".into(),
+                value: "caf\u{fffd}\n".into()
+            },
+            PendingChange::Cur {
+                key: "env".into(),
+                value: "A=1\0B=2".into()
+            },
+            PendingChange::Cur {
+                key: "memory".into(),
+                value: "512".into()
+            },
+        ]
+    );
+    // Only pending: listed as new.
+    let (config, _) = parse("memory: 512\n[pve:pending]\n#note\nlxc.environment.runtime: A=1\n");
+    assert_eq!(
+        config.pending_changes(),
+        [
+            PendingChange::New {
+                key: "description".into(),
+                value: "note\n".into()
+            },
+            PendingChange::New {
+                key: "env".into(),
+                value: "A=1".into()
+            },
+            PendingChange::Cur {
+                key: "memory".into(),
+                value: "512".into()
+            },
+        ]
     );
 }
 

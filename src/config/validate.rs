@@ -139,6 +139,16 @@ mod tests {
         );
         assert!(ipv6_config("fd00::5/64").is_ok() && ipv6_config("auto").is_ok());
         assert!(ipv6_config("fd00::5/129").is_err());
+        // The prefix is digits only, and the address must parse whatever the prefix.
+        for bad in ["10.0.0.5/+24", "10.0.0.300/24", "dhcp/24"] {
+            assert!(ipv4_config(bad).is_err(), "{bad}");
+        }
+        assert!(ipv6_config("fd00::zz/64").is_err() && ipv6_config("fd00::5/+64").is_err());
+        assert!(ipv6("fd00::1").is_ok());
+        assert_eq!(
+            ipv6("fd00::zz").unwrap_err(),
+            "value does not look like a valid IPv6 address"
+        );
         assert_eq!(
             ipv4("300.1.1.1").unwrap_err(),
             "value does not look like a valid IPv4 address"
@@ -154,6 +164,14 @@ mod tests {
             "value does not look like a valid unicast MAC address"
         );
         assert!(mac("BC:24:11:12:34").is_err() && mac("BC-24-11-12-34-56").is_err());
+        // Each of the six parts is two hex digits.
+        for bad in [
+            "BC:24:11:12:34:5G",
+            "BC:24:11:12:34:567",
+            "BC:24:11:12:34:5",
+        ] {
+            assert!(mac(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -173,5 +191,22 @@ mod tests {
             assert!(mount_path(bad).is_err(), "{bad}");
         }
         assert!(mount_path("/srv/data").is_ok());
+    }
+
+    #[test]
+    fn volume_ids_and_vlan_lists() {
+        assert!(volume_id("local:snippets/hook.pl").is_ok());
+        assert_eq!(
+            volume_id("/var/lib/vz/snippets/hook.pl").unwrap_err(),
+            "unable to parse volume ID '/var/lib/vz/snippets/hook.pl'"
+        );
+        assert!(digit_list("20").is_ok() && digit_list("20;30").is_ok());
+        for bad in ["", "20;", ";20", "20;x", "20,30", "-1"] {
+            assert_eq!(
+                digit_list(bad).unwrap_err(),
+                "value does not match the regex pattern",
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -108,6 +108,14 @@ mod tests {
             " 100".parse::<Vmid>().unwrap_err(),
             VmidError::NotInteger(" 100".into())
         );
+        // A sign with no digits is no integer, as pct's `^[+-]?\d+$` says.
+        for not_integer in ["", "+", "-", "1.5"] {
+            assert_eq!(
+                not_integer.parse::<Vmid>().unwrap_err(),
+                VmidError::NotInteger(not_integer.into()),
+                "{not_integer:?}"
+            );
+        }
         for format_error in ["99", "-100", "+100", "0100", "1000000000"] {
             assert_eq!(
                 format_error.parse::<Vmid>().unwrap_err().to_string(),
@@ -115,5 +123,19 @@ mod tests {
                 "{format_error}"
             );
         }
+    }
+
+    /// The parameter check prints a format failure with the newline of pct's `die` (an empty
+    /// line before the usage text), a type failure without.
+    #[test]
+    fn parameter_messages_keep_pcts_newline() {
+        assert_eq!(
+            "abc".parse::<Vmid>().unwrap_err().parameter_message(),
+            "type check ('integer') failed - got 'abc'"
+        );
+        assert_eq!(
+            "99".parse::<Vmid>().unwrap_err().parameter_message(),
+            "invalid format - value does not look like a valid VM ID\n"
+        );
     }
 }
