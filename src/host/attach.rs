@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
 
-use super::{Container, Error};
+use super::{ConsoleProblem, Container, Error};
 use crate::runtime::command::{Request, request};
 use crate::runtime::plan::StartPlan;
 use crate::runtime::state::InitState;
@@ -23,10 +23,7 @@ impl Container<'_> {
         if crate::cgroup::Hierarchy::find()
             .is_some_and(|h| crate::cgroup::ContainerCgroup::of(&h, self.vmid.get()).frozen())
         {
-            return Err(Error::Failed(format!(
-                "CT {} is suspended - resume it first ('pct resume {}')",
-                self.vmid, self.vmid
-            )));
+            return Err(Error::Suspended { vmid: self.vmid });
         }
         // A run state lost while the container ran: the plan its config gives now.
         let plan = match self.state_dir().read_plan() {
@@ -63,7 +60,7 @@ impl Container<'_> {
     pub fn enter(&self, keep_env: bool) -> Result<i32, Error> {
         let init = self
             .running_init()
-            .ok_or_else(|| Error::Failed(format!("container '{}' not running!", self.vmid)))?;
+            .ok_or_else(|| Error::not_running(self.vmid, true))?;
         let terminal = std::io::stdin().is_terminal();
         let mut child = self
             .command([root_shell(init.pid), "-l".into()])
@@ -95,23 +92,17 @@ impl Container<'_> {
         let socket = self.state_dir().socket();
         let reply = request(&socket, &Request::Console(index))
             .map_err(|e| Error::io("unable to reach the container's monitor", e))?;
-        let (connection, line, master) = reply.ok_or_else(|| {
-            Error::Failed(format!(
-                "console of container '{}' unavailable: its monitor is not running",
-                self.vmid
-            ))
-        })?;
+        let console = |problem| Error::Console {
+            vmid: self.vmid,
+            problem,
+        };
+        let (connection, line, master) = reply.ok_or_else(|| console(ConsoleProblem::NoMonitor))?;
         let (master, tty) = match (line.strip_prefix("ok "), master) {
             (Some(tty), Some(master)) => (master, tty.parse::<usize>().unwrap_or(0)),
-            _ if line == "busy" => {
-                return Err(Error::Failed(format!(
-                    "console of container '{}' is in use",
-                    self.vmid
-                )));
-            }
+            _ if line == "busy" => return Err(console(ConsoleProblem::InUse)),
             _ => {
                 let reason = line.strip_prefix("error ").unwrap_or(&line).to_string();
-                return Err(Error::Failed(format!("console: {reason}")));
+                return Err(console(ConsoleProblem::Refused(reason)));
             }
         };
         connection

@@ -392,7 +392,7 @@ impl AsFd for ContainerChild {
 
 fn attach_error(error: AttachError) -> Error {
     match error {
-        AttachError::Invalid(message) => Error::Failed(message),
+        AttachError::Invalid(reason) => Error::InvalidCommand { reason },
         AttachError::Step { context, source } => Error::Io { context, source },
     }
 }

@@ -4,8 +4,8 @@
 
 use std::fs;
 
-use super::{Container, Error, ParamError};
-use crate::config::{Config, IdKind, IdMap, MountPoint, NetDevice, check_option};
+use super::{Container, Error, ParamError, RequestError};
+use crate::config::{Config, IdKind, IdMap, IdMapError, MountPoint, NetDevice, check_option};
 use crate::setup::{GuestConfig, Hook, HostEnv, OsRandom, RandomSource, SetupRequest};
 use crate::storage::{
     Allocation, ContentType, ExtractOptions, StorageConfig, VolumeId, detect_arch, extract_template,
@@ -91,7 +91,7 @@ impl Container<'_> {
                 match check_option(key, value) {
                     Ok(normalized) => {
                         let normalized = if is_net_key(key) {
-                            fill_net_defaults(self, &normalized)?
+                            fill_net_defaults(self, key, &normalized)?
                         } else {
                             normalized
                         };
@@ -115,14 +115,10 @@ impl Container<'_> {
             validate_ssh_public_keys(keys)?;
         }
         if options.template == "-" {
-            return Err(Error::Failed(
-                "pipe can only be used with restore tasks".into(),
-            ));
+            return Err(Error::Request(RequestError::PipeNeedsRestore));
         }
         if !volumes.is_empty() && !volumes.iter().any(|(key, _)| key == "rootfs") {
-            return Err(Error::Failed(
-                "mount points configured, but 'rootfs' not set - aborting".into(),
-            ));
+            return Err(Error::Request(RequestError::MountPointsWithoutRootfs));
         }
         if volumes.is_empty() {
             volumes.push(("rootfs".into(), format!("{default_storage}:4")));
@@ -205,7 +201,10 @@ impl Container<'_> {
                 return Err(self.already_exists());
             }
             if self.is_running() {
-                return Err(Error::Failed("can't overwrite running container".into()));
+                return Err(Error::Running {
+                    vmid: self.vmid,
+                    overwrite: true,
+                });
             }
             let existing = self.config()?;
             super::check_lock(&existing)?;
@@ -384,7 +383,7 @@ impl Container<'_> {
 
 /// pct's check of `--ssh-public-keys`: `ssh-keygen -l` must accept every non-blank line.
 fn validate_ssh_public_keys(keys: &str) -> Result<(), Error> {
-    let invalid = || Error::Failed("SSH public key validation error".into());
+    let invalid = || Error::Request(RequestError::SshPublicKeys);
     for line in keys.split('\n').filter(|line| !line.trim().is_empty()) {
         let mut name = [0u8; 8];
         getrandom::fill(&mut name).map_err(|_| invalid())?;
@@ -545,10 +544,10 @@ fn shift_mount_roots(rootfs: &std::path::Path, config: &Config, map: &IdMap) -> 
     use crate::config::IdKind;
     let uid = map
         .to_host(IdKind::User, 0)
-        .ok_or_else(|| Error::Failed("root user is not mapped".into()))?;
+        .ok_or_else(|| IdMapError("root user is not mapped".into()))?;
     let gid = map
         .to_host(IdKind::Group, 0)
-        .ok_or_else(|| Error::Failed("root group is not mapped".into()))?;
+        .ok_or_else(|| IdMapError("root group is not mapped".into()))?;
     let mut dirs = vec![rootfs.to_path_buf()];
     for (_, mp) in config.main.mount_points() {
         if let Ok(mp) = mp
@@ -566,9 +565,14 @@ fn shift_mount_roots(rootfs: &std::path::Path, config: &Config, map: &IdMap) -> 
 }
 
 /// pct fills a missing `hwaddr` with a random MAC under the datacenter prefix (default
-/// `BC:24:11`) and always sets `type=veth`.
-pub(crate) fn fill_net_defaults(ct: &Container<'_>, value: &str) -> Result<String, Error> {
-    let mut net = NetDevice::parse(value).map_err(|e| Error::Failed(e.0))?;
+/// `BC:24:11`) and always sets `type=veth`. `value` is checked already; a value that does
+/// not parse is `key`'s parameter error.
+pub(crate) fn fill_net_defaults(
+    ct: &Container<'_>,
+    key: &str,
+    value: &str,
+) -> Result<String, Error> {
+    let mut net = NetDevice::parse(value).map_err(|e| Error::param(key, e.0))?;
     if net.hwaddr.is_none() {
         net.hwaddr = Some(random_mac(&mac_prefix(ct), &mut OsRandom));
     }

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use super::{Container, Error, check_lock};
+use super::{Container, Error, VolumeNotFreed, check_lock};
 use crate::config::{Config, MountKind, Warning};
 use crate::storage::VolumeId;
 
@@ -75,14 +75,20 @@ impl Container<'_> {
             if volid.owner().is_some_and(|owner| owner != vmid.get()) {
                 continue;
             }
-            if let Err(e) = self.free_volume(&storage, volid) {
-                not_freed.push(format!("unable to free volume '{volid}' - {e}"));
+            if let Err(error) = self.free_volume(&storage, volid) {
+                not_freed.push(VolumeNotFreed {
+                    volume: volid.clone(),
+                    error,
+                });
             }
         }
         // The config (locked `destroyed`) stays to name what is left; once that can go,
         // `pct unlock` and `pct destroy` again finish the job.
         if !not_freed.is_empty() {
-            return Err(Error::Failed(not_freed.join("\n")));
+            return Err(Error::VolumesNotFreed {
+                vmid,
+                volumes: not_freed,
+            });
         }
         if options.purge {
             self.host

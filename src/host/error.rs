@@ -3,10 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, IdMapError, Vmid, VmidError};
+use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
 use crate::mount::MountError;
 use crate::runtime::{StartError, StartStep};
-use crate::storage::{StorageError, TemplateError};
+use crate::storage::{StorageError, TemplateError, VolumeId};
 
 /// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
 /// `message` is pct's text as it is: the ones pct raises with `die` (format checks, property
@@ -17,6 +17,79 @@ pub struct ParamError {
     pub key: String,
     /// pct's message for it.
     pub message: String,
+}
+
+/// A request pct refuses before it does anything, in pct's words (not a parameter error:
+/// pct prints no usage for these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// `pct set` with nothing to set, delete or revert.
+    NoOptions,
+    /// `--ssh-public-keys` with a line `ssh-keygen -l` does not accept.
+    SshPublicKeys,
+    /// `pct create` reading the template from stdin (`-`), which is for restores.
+    PipeNeedsRestore,
+    /// `pct create` with `mpN` options but no `rootfs`.
+    MountPointsWithoutRootfs,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RequestError::NoOptions => "no options specified",
+            RequestError::SshPublicKeys => "SSH public key validation error",
+            RequestError::PipeNeedsRestore => "pipe can only be used with restore tasks",
+            RequestError::MountPointsWithoutRootfs => {
+                "mount points configured, but 'rootfs' not set - aborting"
+            }
+        })
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Why a `hookscript` is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HookscriptProblem {
+    /// The volume is not in a storage's snippets directory.
+    NotSnippet,
+    /// Nothing is at its path.
+    Missing,
+    /// It has no execute permission.
+    NotExecutable,
+}
+
+/// Why `pct console` got no console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConsoleProblem {
+    /// The container runs without its monitor, which serves the consoles.
+    NoMonitor,
+    /// Someone else holds the console.
+    InUse,
+    /// The monitor refused, for this reason.
+    Refused(String),
+}
+
+/// A volume that was not freed, and why: `unable to free volume 'VOLID' - ...`.
+#[derive(Debug)]
+pub struct VolumeNotFreed {
+    /// The volume.
+    pub volume: VolumeId,
+    /// What kept it.
+    pub error: Error,
+}
+
+impl fmt::Display for VolumeNotFreed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unable to free volume '{}' - {}",
+            self.volume, self.error
+        )
+    }
 }
 
 /// What went wrong, as an embedder can match it. New variants may come (`#[non_exhaustive]`);
@@ -60,11 +133,14 @@ pub enum Error {
     },
     /// An operation that needs a stopped container found it running; pct says so after the
     /// operation's prefix (`unable to destroy CT N - container is running`), as a
-    /// [`Error::Context`] around this.
+    /// [`Error::Context`] around this, or (`overwrite`) as a forced create's
+    /// `can't overwrite running container`.
     #[non_exhaustive]
     Running {
         /// The running container.
         vmid: Vmid,
+        /// `true` when a forced create (restore) would have replaced it.
+        overwrite: bool,
     },
     /// The config carries a lock (`create`, `backup`, `mounted`, ...) the operation may not
     /// pass.
@@ -145,6 +221,151 @@ pub enum Error {
     /// The caller cancelled the operation (e.g. `pct create` got SIGINT); what it had done is
     /// undone.
     Interrupted,
+    // The host's refusals and failures, each a case an embedder may act on.
+    /// The config lock's file cannot be opened (`acquire: false`) or locked.
+    #[non_exhaustive]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// `true` when the file opened but `flock` failed.
+        acquire: bool,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The root given to [`Host::open`](crate::Host::open) is not a directory.
+    #[non_exhaustive]
+    HostRoot {
+        /// The root asked for.
+        path: PathBuf,
+    },
+    /// A line of the host's settings (`etc/corral/host.conf`) with a value corral does not
+    /// know. Only the operations that depend on the setting refuse it.
+    #[non_exhaustive]
+    HostConfig {
+        /// The settings file.
+        path: PathBuf,
+        /// The line, counted from 1.
+        line: usize,
+        /// What is wrong with it, naming the values allowed.
+        message: String,
+    },
+    /// A request pct refuses before doing anything, outside parameter verification.
+    Request(RequestError),
+    /// The config changed since the caller read it (its digest differs).
+    #[non_exhaustive]
+    ConfigChanged {
+        /// The container.
+        vmid: Vmid,
+    },
+    /// A config value that does not parse (`rootfs`, `mp0`, `dev0`): the key and why.
+    #[non_exhaustive]
+    ConfigValue {
+        /// The option.
+        key: String,
+        /// pct's message for its value.
+        source: PropertyError,
+    },
+    /// An option the operation needs is not in the config (`rootfs`).
+    #[non_exhaustive]
+    MissingConfig {
+        /// The option.
+        key: String,
+    },
+    /// Removing a lock found none, or another one than expected.
+    #[non_exhaustive]
+    UnexpectedLock {
+        /// The container.
+        vmid: Vmid,
+        /// The config's lock, if any.
+        found: Option<String>,
+        /// The lock that was to be removed; `None` for any.
+        expected: Option<String>,
+    },
+    /// `pct start` of a template.
+    #[non_exhaustive]
+    IsTemplate {
+        /// The template.
+        vmid: Vmid,
+    },
+    /// A command cannot join the container because it is frozen (`pct suspend`).
+    #[non_exhaustive]
+    Suspended {
+        /// The frozen container.
+        vmid: Vmid,
+    },
+    /// The container stopped and how it ended was not recorded.
+    #[non_exhaustive]
+    ExitUnknown {
+        /// The container.
+        vmid: Vmid,
+        /// `true` when its monitor ran but wrote no end; `false` when it ran without one.
+        monitor: bool,
+    },
+    /// A bind-mount source path with a symlink in it.
+    #[non_exhaustive]
+    BindSymlink {
+        /// The path as the config names it.
+        path: String,
+    },
+    /// A volume of the container that cannot be mounted.
+    #[non_exhaustive]
+    MountVolume {
+        /// `rootfs`, `mp0`, ...
+        key: String,
+        /// The volume as the config names it.
+        volume: String,
+        /// What failed.
+        source: MountError,
+    },
+    /// Volumes `pct destroy` could not free; the config (locked `destroyed`) stays to name
+    /// them.
+    #[non_exhaustive]
+    VolumesNotFreed {
+        /// The container.
+        vmid: Vmid,
+        /// Each volume left, with why.
+        volumes: Vec<VolumeNotFreed>,
+    },
+    /// A `devN` whose path is missing or not a device node.
+    #[non_exhaustive]
+    Device {
+        /// The device path.
+        path: String,
+        /// `true` when nothing is at the path.
+        missing: bool,
+    },
+    /// A `hookscript` pct would not run.
+    #[non_exhaustive]
+    Hookscript {
+        /// The volume id (`NotSnippet`) or the script's path.
+        script: String,
+        /// What is wrong with it.
+        problem: HookscriptProblem,
+    },
+    /// The host has no cgroup v2 hierarchy (needed to freeze or thaw a container).
+    NoCgroup2,
+    /// The container's monitor refused a shutdown.
+    #[non_exhaustive]
+    ShutdownFailed {
+        /// The container.
+        vmid: Vmid,
+        /// The monitor's reason.
+        reason: String,
+    },
+    /// `pct console` could not get a console.
+    #[non_exhaustive]
+    Console {
+        /// The container.
+        vmid: Vmid,
+        /// Why.
+        problem: ConsoleProblem,
+    },
+    /// A command that cannot be run at all (a NUL byte in an argument, no program).
+    #[non_exhaustive]
+    InvalidCommand {
+        /// Why, in corral's words.
+        reason: String,
+    },
     /// Any other failure, worded as pct words it.
     Failed(String),
 }
@@ -165,7 +386,10 @@ impl fmt::Display for Error {
                 write!(f, "container '{vmid}' not running!")
             }
             Error::NotRunning { vmid, .. } => write!(f, "CT {vmid} not running"),
-            Error::Running { .. } => f.write_str("container is running"),
+            Error::Running {
+                overwrite: false, ..
+            } => f.write_str("container is running"),
+            Error::Running { .. } => f.write_str("can't overwrite running container"),
             Error::Locked { lock, .. } => write!(f, "CT is locked ({lock})"),
             Error::Protected { vmid, restore } => {
                 let refused = if *restore {
@@ -199,6 +423,106 @@ impl fmt::Display for Error {
             Error::Vmid(e) => e.fmt(f),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Interrupted => f.write_str(crate::cancel::INTERRUPTED),
+            Error::LockFile {
+                acquire: false,
+                source,
+                ..
+            } => write!(f, "can't open file - {source}"),
+            Error::LockFile { path, source, .. } => {
+                write!(f, "can't acquire lock '{}' - {source}", path.display())
+            }
+            Error::HostRoot { path } => write!(
+                f,
+                "host root '{}' is not a directory",
+                crate::text::for_message(path.as_os_str().as_encoded_bytes())
+            ),
+            Error::HostConfig {
+                path,
+                line,
+                message,
+            } => write!(f, "{}, line {line}: {message}", path.display()),
+            Error::Request(e) => e.fmt(f),
+            Error::ConfigChanged { .. } => f.write_str(
+                "detected modified configuration - file changed by other user? Try again.",
+            ),
+            Error::ConfigValue { key, source } => write!(f, "{key}: {source}"),
+            Error::MissingConfig { key } => write!(f, "missing '{key}' configuration"),
+            Error::UnexpectedLock {
+                found: None,
+                expected,
+                ..
+            } => {
+                // pct's words, with its double space after a named lock.
+                let what = match expected {
+                    Some(lock) => format!("'{lock}' "),
+                    None => "any".into(),
+                };
+                write!(f, "no lock found trying to remove {what} lock")
+            }
+            Error::UnexpectedLock {
+                found: Some(found),
+                expected,
+                ..
+            } => write!(
+                f,
+                "found lock '{found}' trying to remove '{}' lock",
+                expected.as_deref().unwrap_or_default()
+            ),
+            Error::IsTemplate { .. } => f.write_str("you can't start a CT if it's a template"),
+            Error::Suspended { vmid } => write!(
+                f,
+                "CT {vmid} is suspended - resume it first ('pct resume {vmid}')"
+            ),
+            Error::ExitUnknown {
+                vmid,
+                monitor: true,
+            } => write!(f, "CT {vmid} stopped, but its monitor recorded no end"),
+            Error::ExitUnknown { vmid, .. } => write!(
+                f,
+                "CT {vmid} stopped without its monitor; how it ended is unknown"
+            ),
+            Error::BindSymlink { path } => {
+                write!(f, "mount point path '{path}' contains a symlink")
+            }
+            Error::MountVolume {
+                key,
+                volume,
+                source,
+            } => write!(f, "unable to mount {key} ({volume}): {source}"),
+            Error::VolumesNotFreed { volumes, .. } => {
+                for (index, volume) in volumes.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("\n")?;
+                    }
+                    volume.fmt(f)?;
+                }
+                Ok(())
+            }
+            Error::Device {
+                path,
+                missing: true,
+            } => write!(f, "Device {path} does not exist"),
+            Error::Device { path, .. } => write!(f, "{path} is not a device"),
+            Error::Hookscript { script, problem } => match problem {
+                HookscriptProblem::NotSnippet => {
+                    write!(f, "'{script}' is not in the snippets directory")
+                }
+                HookscriptProblem::Missing => write!(f, "script '{script}' does not exist"),
+                HookscriptProblem::NotExecutable => {
+                    write!(f, "script '{script}' is not executable")
+                }
+            },
+            Error::NoCgroup2 => f.write_str("no cgroup v2 hierarchy on this host"),
+            Error::ShutdownFailed { reason, .. } => write!(f, "shutdown failed: {reason}"),
+            Error::Console { vmid, problem } => match problem {
+                ConsoleProblem::NoMonitor => write!(
+                    f,
+                    "console of container '{vmid}' unavailable: its monitor is not running"
+                ),
+                ConsoleProblem::InUse => write!(f, "console of container '{vmid}' is in use"),
+                ConsoleProblem::Refused(reason) => write!(f, "console: {reason}"),
+            },
+            Error::InvalidCommand { reason } => f.write_str(reason),
             Error::Failed(message) => f.write_str(message),
         }
     }
@@ -216,6 +540,9 @@ impl std::error::Error for Error {
                 Some(source.as_ref())
             }
             Error::Io { source, .. } => Some(source),
+            Error::LockFile { source, .. } => Some(source),
+            Error::ConfigValue { source, .. } => Some(source),
+            Error::MountVolume { source, .. } => Some(source),
             Error::Config(e) => e.source(),
             Error::Storage(e) => e.source(),
             Error::Mount(e) => e.source(),
@@ -288,7 +615,11 @@ impl Error {
 
     /// `unable to <operation> CT N - container is running`.
     pub(crate) fn running(vmid: Vmid, operation: &str) -> Error {
-        Error::Running { vmid }.context(&format!("unable to {operation} CT {vmid} -"))
+        Error::Running {
+            vmid,
+            overwrite: false,
+        }
+        .context(&format!("unable to {operation} CT {vmid} -"))
     }
 
     /// `error`, then what undoing it left behind, when anything.
@@ -410,6 +741,225 @@ mod tests {
                 Error::param("memory", "value must be at least 16"),
                 "400 Parameter verification failed.\nmemory: value must be at least 16",
             ),
+            (
+                Error::LockFile {
+                    path: "/run/lock/lxc/pve-config-100.lock".into(),
+                    acquire: false,
+                    source: std::io::Error::from_raw_os_error(libc::EACCES),
+                },
+                "can't open file - Permission denied (os error 13)",
+            ),
+            (
+                Error::LockFile {
+                    path: "/run/lock/lxc/pve-config-100.lock".into(),
+                    acquire: true,
+                    source: std::io::Error::from_raw_os_error(libc::ENOLCK),
+                },
+                "can't acquire lock '/run/lock/lxc/pve-config-100.lock' - \
+                 No locks available (os error 37)",
+            ),
+            (
+                Error::Running {
+                    vmid: vmid(100),
+                    overwrite: true,
+                },
+                "can't overwrite running container",
+            ),
+            (
+                Error::HostRoot {
+                    path: "/no/such".into(),
+                },
+                "host root '/no/such' is not a directory",
+            ),
+            (
+                Error::HostConfig {
+                    path: "/etc/corral/host.conf".into(),
+                    line: 3,
+                    message: "idmap: invalid value 'x' (auto, newuidmap or direct)".into(),
+                },
+                "/etc/corral/host.conf, line 3: idmap: invalid value 'x' \
+                 (auto, newuidmap or direct)",
+            ),
+            (
+                Error::Request(RequestError::NoOptions),
+                "no options specified",
+            ),
+            (
+                Error::Request(RequestError::SshPublicKeys),
+                "SSH public key validation error",
+            ),
+            (
+                Error::Request(RequestError::PipeNeedsRestore),
+                "pipe can only be used with restore tasks",
+            ),
+            (
+                Error::Request(RequestError::MountPointsWithoutRootfs),
+                "mount points configured, but 'rootfs' not set - aborting",
+            ),
+            (
+                Error::ConfigChanged { vmid: vmid(100) },
+                "detected modified configuration - file changed by other user? Try again.",
+            ),
+            (
+                Error::ConfigValue {
+                    key: "mp0".into(),
+                    source: PropertyError("invalid format".into()),
+                },
+                "mp0: invalid format",
+            ),
+            (
+                Error::MissingConfig {
+                    key: "rootfs".into(),
+                },
+                "missing 'rootfs' configuration",
+            ),
+            (
+                Error::UnexpectedLock {
+                    vmid: vmid(100),
+                    found: None,
+                    expected: None,
+                },
+                "no lock found trying to remove any lock",
+            ),
+            (
+                Error::UnexpectedLock {
+                    vmid: vmid(100),
+                    found: None,
+                    expected: Some("mounted".into()),
+                },
+                "no lock found trying to remove 'mounted'  lock",
+            ),
+            (
+                Error::UnexpectedLock {
+                    vmid: vmid(100),
+                    found: Some("backup".into()),
+                    expected: Some("mounted".into()),
+                },
+                "found lock 'backup' trying to remove 'mounted' lock",
+            ),
+            (
+                Error::IsTemplate { vmid: vmid(100) },
+                "you can't start a CT if it's a template",
+            ),
+            (
+                Error::Suspended { vmid: vmid(100) },
+                "CT 100 is suspended - resume it first ('pct resume 100')",
+            ),
+            (
+                Error::ExitUnknown {
+                    vmid: vmid(100),
+                    monitor: true,
+                },
+                "CT 100 stopped, but its monitor recorded no end",
+            ),
+            (
+                Error::ExitUnknown {
+                    vmid: vmid(100),
+                    monitor: false,
+                },
+                "CT 100 stopped without its monitor; how it ended is unknown",
+            ),
+            (
+                Error::BindSymlink {
+                    path: "/srv/link".into(),
+                },
+                "mount point path '/srv/link' contains a symlink",
+            ),
+            (
+                Error::Device {
+                    path: "/dev/nope".into(),
+                    missing: true,
+                },
+                "Device /dev/nope does not exist",
+            ),
+            (
+                Error::Device {
+                    path: "/etc/hosts".into(),
+                    missing: false,
+                },
+                "/etc/hosts is not a device",
+            ),
+            (
+                Error::Hookscript {
+                    script: "local:vztmpl/x".into(),
+                    problem: HookscriptProblem::NotSnippet,
+                },
+                "'local:vztmpl/x' is not in the snippets directory",
+            ),
+            (
+                Error::Hookscript {
+                    script: "/s/hook.pl".into(),
+                    problem: HookscriptProblem::Missing,
+                },
+                "script '/s/hook.pl' does not exist",
+            ),
+            (
+                Error::Hookscript {
+                    script: "/s/hook.pl".into(),
+                    problem: HookscriptProblem::NotExecutable,
+                },
+                "script '/s/hook.pl' is not executable",
+            ),
+            (Error::NoCgroup2, "no cgroup v2 hierarchy on this host"),
+            (
+                Error::ShutdownFailed {
+                    vmid: vmid(100),
+                    reason: "busy".into(),
+                },
+                "shutdown failed: busy",
+            ),
+            (
+                Error::Console {
+                    vmid: vmid(100),
+                    problem: ConsoleProblem::NoMonitor,
+                },
+                "console of container '100' unavailable: its monitor is not running",
+            ),
+            (
+                Error::Console {
+                    vmid: vmid(100),
+                    problem: ConsoleProblem::InUse,
+                },
+                "console of container '100' is in use",
+            ),
+            (
+                Error::Console {
+                    vmid: vmid(100),
+                    problem: ConsoleProblem::Refused("no tty".into()),
+                },
+                "console: no tty",
+            ),
+            (
+                Error::InvalidCommand {
+                    reason: "missing command".into(),
+                },
+                "missing command",
+            ),
+            (
+                Error::VolumesNotFreed {
+                    vmid: vmid(100),
+                    volumes: vec![
+                        VolumeNotFreed {
+                            volume: VolumeId::parse("local:100/vm-100-disk-0.raw").unwrap(),
+                            error: Error::io(
+                                "unable to detach /dev/loop3",
+                                std::io::Error::from_raw_os_error(libc::EBUSY),
+                            ),
+                        },
+                        VolumeNotFreed {
+                            volume: VolumeId::parse("local:100/vm-100-disk-1.raw").unwrap(),
+                            error: Error::io(
+                                "unable to read the mount table",
+                                std::io::Error::from_raw_os_error(libc::EIO),
+                            ),
+                        },
+                    ],
+                },
+                "unable to free volume 'local:100/vm-100-disk-0.raw' - unable to detach \
+                 /dev/loop3: Device or resource busy (os error 16)\n\
+                 unable to free volume 'local:100/vm-100-disk-1.raw' - unable to read the \
+                 mount table: Input/output error (os error 5)",
+            ),
         ];
         for (error, words) in cases {
             assert_eq!(error.to_string(), words, "{error:?}");
@@ -525,5 +1075,62 @@ mod tests {
     fn root_cause_of_a_plain_error_is_itself() {
         let error = Error::already_running(vmid(940));
         assert!(matches!(error.root_cause(), Error::AlreadyRunning { .. }));
+    }
+
+    #[test]
+    fn root_cause_reaches_the_host_errors_under_prefixes_and_leftovers() {
+        // A lock file that cannot be opened, inside create's task prefix, with leftovers.
+        let lock = Error::LockFile {
+            path: "/run/lock/lxc/pve-config-100.lock".into(),
+            acquire: false,
+            source: std::io::Error::from_raw_os_error(libc::EROFS),
+        };
+        let error = Error::with_leftovers(
+            lock.context("unable to create CT 100 -"),
+            vec!["unable to free volume 'a' - busy".into()],
+        );
+        assert!(matches!(
+            error.root_cause(),
+            Error::LockFile { acquire: false, .. }
+        ));
+        // The io::Error stays reachable as the root cause's source.
+        let os = error
+            .root_cause()
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>());
+        assert_eq!(os.and_then(|e| e.raw_os_error()), Some(libc::EROFS));
+        // A volume key's prefix (`mp0: ...`) before a refused bind mount source.
+        let symlink = Error::BindSymlink {
+            path: "/srv/link".into(),
+        }
+        .context("mp0:");
+        assert_eq!(
+            symlink.to_string(),
+            "mp0: mount point path '/srv/link' contains a symlink"
+        );
+        assert!(matches!(symlink.root_cause(), Error::BindSymlink { .. }));
+        // Errors that are their own cause.
+        for error in [
+            Error::ConfigChanged { vmid: vmid(100) },
+            Error::Request(RequestError::NoOptions),
+            Error::VolumesNotFreed {
+                vmid: vmid(100),
+                volumes: Vec::new(),
+            },
+        ] {
+            assert!(std::ptr::eq(error.root_cause(), &error), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_config_value_error_keeps_the_property_error_as_its_source() {
+        let error = Error::ConfigValue {
+            key: "dev0".into(),
+            source: PropertyError("invalid path".into()),
+        };
+        let source = error
+            .source()
+            .and_then(|e| e.downcast_ref::<PropertyError>());
+        assert_eq!(source, Some(&PropertyError("invalid path".into())));
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::volumes::{mount_points_in_order, volume_source};
-use super::{Container, Error, Host, check_lock};
+use super::{Container, Error, HookscriptProblem, Host, check_lock};
 use crate::cgroup::{ContainerCgroup, Hierarchy, MonitorCgroup};
 use crate::config::{Config, Section, Warning};
 use crate::report::Event;
@@ -109,19 +109,27 @@ impl Container<'_> {
         let mut facts = HostFacts::default();
         for (key, mp) in mount_points_in_order(section)? {
             let source = volume_source(self.host, &storage, &mp)
-                .map_err(|e| Error::Failed(format!("{key}: {e}")))?;
+                .map_err(|e| e.context(&format!("{key}:")))?;
             facts.volumes.insert(key, source);
         }
         for (index, device) in section.devices() {
-            let device = device.map_err(|e| Error::Failed(format!("dev{index}: {e}")))?;
-            let meta = std::fs::metadata(&device.path)
-                .map_err(|_| Error::Failed(format!("Device {} does not exist", device.path)))?;
+            let device = device.map_err(|source| Error::ConfigValue {
+                key: format!("dev{index}"),
+                source,
+            })?;
+            let meta = std::fs::metadata(&device.path).map_err(|_| Error::Device {
+                path: device.path.clone(),
+                missing: true,
+            })?;
             let kind = if meta.file_type().is_char_device() {
                 'c'
             } else if meta.file_type().is_block_device() {
                 'b'
             } else {
-                return Err(Error::Failed(format!("{} is not a device", device.path)));
+                return Err(Error::Device {
+                    path: device.path.clone(),
+                    missing: false,
+                });
             };
             let rdev = meta.rdev();
             facts.devices.insert(
@@ -137,9 +145,10 @@ impl Container<'_> {
             .find(|(k, _)| k == "lxc.seccomp.profile")
         {
             let full = self.host.path(path);
-            facts.seccomp_profile = Some(std::fs::read_to_string(&full).map_err(|e| {
-                Error::Failed(format!("unable to read seccomp profile '{path}': {e}"))
-            })?);
+            facts.seccomp_profile =
+                Some(std::fs::read_to_string(&full).map_err(|e| {
+                    Error::io(format!("unable to read seccomp profile '{path}'"), e)
+                })?);
         }
         if let Some(volid) = section.get("hookscript") {
             facts.hookscript = Some(hookscript_path(self.host, volid)?);
@@ -147,7 +156,12 @@ impl Container<'_> {
         facts.guest_host = crate::setup::HostEnv::read(self.host.root());
         facts.apparmor = crate::runtime::apparmor::host_support();
         facts.host_root = self.host.root().display().to_string();
-        facts.id_map_tool = self.host.id_map_tool();
+        // A bad `idmap:` line in host.conf stops only the starts that write ID maps.
+        facts.id_map_tool = match self.host.id_map_tool() {
+            Ok(tool) => tool,
+            Err(e) if maps_ids(section) => return Err(e),
+            Err(_) => crate::IdMapTool::default(),
+        };
         // lxcfs serves the whole host, whatever root corral manages.
         facts.lxcfs = crate::mount::mount_table()
             .ok()
@@ -265,9 +279,7 @@ impl Container<'_> {
             return Err(Error::already_running(self.vmid));
         }
         if config.main.flag("template") {
-            return Err(Error::Failed(
-                "you can't start a CT if it's a template".into(),
-            ));
+            return Err(Error::IsTemplate { vmid: self.vmid });
         }
         if !options.skiplock && config.main.lock() != Some("mounted") {
             check_lock(&config)?;
@@ -382,8 +394,7 @@ impl Container<'_> {
         if self.running_init().is_none() {
             return Err(Error::not_running(self.vmid, false));
         }
-        let hierarchy = Hierarchy::find()
-            .ok_or_else(|| Error::Failed("no cgroup v2 hierarchy on this host".into()))?;
+        let hierarchy = Hierarchy::find().ok_or(Error::NoCgroup2)?;
         ContainerCgroup::of(&hierarchy, self.vmid.get())
             .set_frozen(suspended, FREEZE_TIMEOUT)
             .map_err(|e| Error::io("unable to freeze the container".to_string(), e))
@@ -398,7 +409,10 @@ impl Container<'_> {
         let stopped = match request(&state.socket(), &Request::Shutdown) {
             Ok(Some((stream, line, _))) if line == "ok" => wait_for_close(stream, timeout),
             Ok(Some((_, line, _))) => {
-                return Err(Error::Failed(format!("shutdown failed: {line}")));
+                return Err(Error::ShutdownFailed {
+                    vmid: self.vmid,
+                    reason: line,
+                });
             }
             _ => {
                 // No monitor: send the signal here, and again once init has a handler for
@@ -535,20 +549,26 @@ fn hookscript_path(host: &Host, volid: &str) -> Result<PathBuf, Error> {
     let storage = host.storage_config()?;
     let parsed = crate::storage::VolumeId::parse(volid)?;
     if !matches!(parsed.kind(), Ok(crate::storage::VolumeKind::Snippets(_))) {
-        return Err(Error::Failed(format!(
-            "'{volid}' is not in the snippets directory"
-        )));
+        return Err(hookscript(volid.to_string(), HookscriptProblem::NotSnippet));
     }
     let path = storage.volume_path(&parsed)?;
-    let meta = std::fs::metadata(&path)
-        .map_err(|_| Error::Failed(format!("script '{}' does not exist", path.display())))?;
+    let shown = || path.display().to_string();
+    let meta =
+        std::fs::metadata(&path).map_err(|_| hookscript(shown(), HookscriptProblem::Missing))?;
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(Error::Failed(format!(
-            "script '{}' is not executable",
-            path.display()
-        )));
+        return Err(hookscript(shown(), HookscriptProblem::NotExecutable));
     }
     Ok(path)
+}
+
+/// Whether a start of `section` writes ID maps (an unprivileged container, or raw
+/// `lxc.idmap` lines), as the plan decides.
+fn maps_ids(section: &Section) -> bool {
+    section.flag("unprivileged") || section.lxc.iter().any(|(key, _)| key == "lxc.idmap")
+}
+
+fn hookscript(script: String, problem: HookscriptProblem) -> Error {
+    Error::Hookscript { script, problem }
 }
 
 /// One container of `startall`/`stopall`, with its startup settings.

@@ -33,7 +33,11 @@ impl ConfigLock {
             .append(true)
             .create(true)
             .open(path)
-            .map_err(|e| Error::Failed(format!("can't open file - {e}")))?;
+            .map_err(|source| Error::LockFile {
+                path: path.to_path_buf(),
+                acquire: false,
+                source,
+            })?;
         let deadline = Instant::now() + timeout;
         let mut announced = false;
         loop {
@@ -49,11 +53,12 @@ impl ConfigLock {
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(fs::TryLockError::Error(e)) => {
-                    return Err(Error::Failed(format!(
-                        "can't acquire lock '{}' - {e}",
-                        path.display()
-                    )));
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(Error::LockFile {
+                        path: path.to_path_buf(),
+                        acquire: true,
+                        source,
+                    });
                 }
             }
         }

@@ -30,12 +30,17 @@ pub(crate) use command::exit_code;
 pub use command::{ContainerChild, ContainerCommand, ContainerPty};
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
-pub use error::{Error, ParamError};
+pub use error::{
+    ConsoleProblem, Error, HookscriptProblem, ParamError, RequestError, VolumeNotFreed,
+};
 pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use volumes::MountedVolumes;
 pub use wait::Exit;
+
+/// The host's own settings (`key: value` lines).
+const HOST_CONF: &str = "etc/corral/host.conf";
 
 /// pct's timeouts for the config lock.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +54,15 @@ pub struct Host {
     root: PathBuf,
     node: String,
     observer: Observer,
-    id_map_tool: IdMapTool,
+    /// From host.conf's `idmap:` line; a bad value is kept to refuse the starts that need it.
+    id_map_tool: Result<IdMapTool, BadSetting>,
+}
+
+/// A line of host.conf whose value corral does not know.
+#[derive(Debug, Clone)]
+struct BadSetting {
+    line: usize,
+    message: String,
 }
 
 /// One container id on a host; it need not exist yet.
@@ -65,9 +78,9 @@ impl Host {
         let root = root.as_ref();
         let shown = crate::text::for_message(root.as_os_str().as_encoded_bytes());
         if !root.is_dir() {
-            return Err(Error::Failed(format!(
-                "host root '{shown}' is not a directory"
-            )));
+            return Err(Error::HostRoot {
+                path: root.to_path_buf(),
+            });
         }
         let root = root
             .canonicalize()
@@ -80,15 +93,14 @@ impl Host {
             root,
             node,
             observer: Observer::none(),
-            id_map_tool: IdMapTool::Auto,
+            id_map_tool: Ok(IdMapTool::Auto),
         };
-        if let Some(value) = host.setting("idmap") {
-            host.id_map_tool = value.parse().map_err(|e: String| {
-                Error::Failed(format!(
-                    "{}: {e}",
-                    host.path("etc/corral/host.conf").display()
-                ))
-            })?;
+        // Not refused here: a typo in one setting must not stop `pct list` or `pct stop`.
+        if let Some((line, value)) = host.setting_line("idmap") {
+            host.id_map_tool = value.parse::<IdMapTool>().map_err(|e| BadSetting {
+                line,
+                message: e.to_string(),
+            });
         }
         Ok(host)
     }
@@ -137,12 +149,18 @@ impl Host {
 
     /// The host's own settings, `etc/corral/host.conf` (`key: value` lines, `#` comments).
     pub fn setting(&self, key: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.path("etc/corral/host.conf")).ok()?;
+        self.setting_line(key).map(|(_, value)| value)
+    }
+
+    /// A setting and the number of its line (from 1).
+    fn setting_line(&self, key: &str) -> Option<(usize, String)> {
+        let text = std::fs::read_to_string(self.path(HOST_CONF)).ok()?;
         text.lines()
-            .filter(|line| !line.trim_start().starts_with('#'))
-            .find_map(|line| {
+            .enumerate()
+            .filter(|(_, line)| !line.trim_start().starts_with('#'))
+            .find_map(|(index, line)| {
                 let (name, value) = line.split_once(':')?;
-                (name.trim() == key).then(|| value.trim().to_string())
+                (name.trim() == key).then(|| (index + 1, value.trim().to_string()))
             })
     }
 
@@ -152,14 +170,19 @@ impl Host {
     }
 
     /// How unprivileged starts write their ID maps: `idmap: auto|newuidmap|direct` in
-    /// `etc/corral/host.conf`, `auto` (LXC's choice) when unset.
-    pub fn id_map_tool(&self) -> IdMapTool {
-        self.id_map_tool
+    /// `etc/corral/host.conf`, `auto` (LXC's choice) when unset. A value not among those is
+    /// an [`Error::HostConfig`] naming the file and line, which unprivileged starts return.
+    pub fn id_map_tool(&self) -> Result<IdMapTool, Error> {
+        self.id_map_tool.clone().map_err(|bad| Error::HostConfig {
+            path: self.path(HOST_CONF),
+            line: bad.line,
+            message: bad.message,
+        })
     }
 
     /// Choose how this host writes ID maps, over what `host.conf` says.
     pub fn set_id_map_tool(&mut self, tool: IdMapTool) {
-        self.id_map_tool = tool;
+        self.id_map_tool = Ok(tool);
     }
 
     /// The host's `etc/pve/storage.cfg` (pct's default storages when there is none).
@@ -286,7 +309,7 @@ impl<'h> Container<'h> {
     /// Remove the config file (the last step of destroy and of a failed create).
     pub fn remove_config(&self) -> Result<(), Error> {
         fs::remove_file(self.config_path())
-            .map_err(|e| Error::Failed(format!("failed to remove config file: {e}")))
+            .map_err(|e| Error::io("failed to remove config file", e))
     }
 
     /// Whether the container runs: the init recorded under `run/corral/<vmid>` is alive.

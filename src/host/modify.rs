@@ -4,7 +4,7 @@
 use super::create::{
     allocation_size, check_volume, fill_net_defaults, is_mp_key, is_net_key, parse_mount_point,
 };
-use super::{Container, Error, check_lock};
+use super::{Container, Error, RequestError, check_lock};
 use crate::config::{Config, PendingChange, SetRequest, Warning};
 use crate::mount::unmount_tree;
 use crate::storage::{Allocation, VolumeId};
@@ -16,7 +16,7 @@ impl Container<'_> {
     /// `digest` refuses the change when the file changed since it was read.
     pub fn set(&self, request: &SetRequest, digest: Option<&str>) -> Result<Vec<Warning>, Error> {
         if request.set.is_empty() && request.delete.is_empty() && request.revert.is_empty() {
-            return Err(Error::Failed("no options specified".into()));
+            return Err(Error::Request(RequestError::NoOptions));
         }
         let errors: Vec<super::ParamError> = request
             .set
@@ -40,9 +40,7 @@ impl Container<'_> {
             && !digest.is_empty()
             && digest != current_digest
         {
-            return Err(Error::Failed(
-                "detected modified configuration - file changed by other user? Try again.".into(),
-            ));
+            return Err(Error::ConfigChanged { vmid: self.vmid });
         }
         let storage = self.host.storage_config()?;
         let mut allocated: Vec<VolumeId> = Vec::new();
@@ -69,7 +67,7 @@ impl Container<'_> {
                 } else if is_net_key(key) {
                     let normalized = crate::config::check_option(key, value)
                         .map_err(|e| Error::param(key.as_str(), e.0))?;
-                    *value = fill_net_defaults(self, &normalized)?;
+                    *value = fill_net_defaults(self, key, &normalized)?;
                 }
             }
             let before = config.main.unused();
@@ -135,20 +133,15 @@ impl Container<'_> {
         let _lock = self.lock()?;
         let mut config = self.config()?;
         match (config.main.lock(), expected) {
-            (None, expected) => {
-                let what = expected
-                    .map(|lock| format!("'{lock}' "))
-                    .unwrap_or_else(|| "any".into());
-                return Err(Error::Failed(format!(
-                    "no lock found trying to remove {what} lock"
-                )));
+            (Some(found), Some(expected)) if found == expected => {}
+            (Some(_), None) => {}
+            (found, expected) => {
+                return Err(Error::UnexpectedLock {
+                    vmid: self.vmid,
+                    found: found.map(str::to_string),
+                    expected: expected.map(str::to_string),
+                });
             }
-            (Some(found), Some(expected)) if found != expected => {
-                return Err(Error::Failed(format!(
-                    "found lock '{found}' trying to remove '{expected}' lock"
-                )));
-            }
-            _ => {}
         }
         config.main.remove("lock");
         self.write_config(&config)

@@ -153,13 +153,23 @@ pub(crate) fn mount_points_in_order(section: &Section) -> Result<Vec<(String, Mo
     match section.rootfs() {
         Some(rootfs) => list.push((
             "rootfs".to_string(),
-            rootfs.map_err(|e| Error::Failed(format!("rootfs: {e}")))?,
+            rootfs.map_err(|source| Error::ConfigValue {
+                key: "rootfs".into(),
+                source,
+            })?,
         )),
-        None => return Err(Error::Failed("missing 'rootfs' configuration".into())),
+        None => {
+            return Err(Error::MissingConfig {
+                key: "rootfs".into(),
+            });
+        }
     }
     let mut mps = Vec::new();
     for (index, mp) in section.mount_points() {
-        let mp = mp.map_err(|e| Error::Failed(format!("mp{index}: {e}")))?;
+        let mp = mp.map_err(|source| Error::ConfigValue {
+            key: format!("mp{index}"),
+            source,
+        })?;
         mps.push((format!("mp{index}"), mp));
     }
     mps.sort_by(|a, b| a.1.mp.cmp(&b.1.mp));
@@ -202,9 +212,9 @@ fn refuse_symlinks(root: &Path, path: &Path, shown: &str) -> Result<(), Error> {
             current.push(name);
             match fs::symlink_metadata(&current) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(Error::Failed(format!(
-                        "mount point path '{shown}' contains a symlink"
-                    )));
+                    return Err(Error::BindSymlink {
+                        path: shown.to_string(),
+                    });
                 }
                 Ok(_) => {}
                 Err(e) => return Err(Error::io(format!("bind mount source '{shown}'"), e)),
@@ -243,11 +253,12 @@ impl Container<'_> {
             };
             let host_path = match result {
                 Ok(host_path) => host_path,
-                Err(e) => {
-                    return Err(Error::Failed(format!(
-                        "unable to mount {key} ({}): {e}",
-                        mp.volume
-                    )));
+                Err(source) => {
+                    return Err(Error::MountVolume {
+                        key: key.clone(),
+                        volume: mp.volume.clone(),
+                        source,
+                    });
                 }
             };
             mounted.armed = true;
@@ -296,9 +307,9 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
         // Nothing there, nothing to release.
         return Ok(());
     };
-    let context = || format!("unable to free volume '{volid}'");
+    // The callers name the volume (`unable to free volume 'VOLID' - ...`).
     // Whatever is mounted on or inside a directory volume.
-    unmount_tree(&real).map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
+    unmount_tree(&real)?;
     if !real.is_file() {
         return Ok(());
     }
@@ -306,24 +317,18 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
     if devices.is_empty() {
         return Ok(());
     }
-    let table = crate::mount::mount_table()
-        .map_err(|e| Error::io(format!("{} - unable to read the mount table", context()), e))?;
+    let table =
+        crate::mount::mount_table().map_err(|e| Error::io("unable to read the mount table", e))?;
     for entry in table.iter().filter(|entry| {
         devices
             .iter()
             .any(|device| Path::new(&entry.source) == device)
     }) {
-        unmount_tree(&entry.mount_point)
-            .map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
+        unmount_tree(&entry.mount_point)?;
     }
     for device in &devices {
-        crate::mount::detach_loop_device(device).map_err(|e| {
-            Error::Failed(format!(
-                "{} - unable to detach {}: {e}",
-                context(),
-                device.display()
-            ))
-        })?;
+        crate::mount::detach_loop_device(device)
+            .map_err(|e| Error::io(format!("unable to detach {}", device.display()), e))?;
     }
     let deadline = Instant::now() + LOOP_RELEASE_TIMEOUT;
     while !crate::mount::devices_backed_by(&real).is_empty() && Instant::now() < deadline {

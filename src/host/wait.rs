@@ -98,12 +98,10 @@ impl Container<'_> {
         }
         match state.read_exit() {
             Some(record) => Ok(record.into()),
-            None if from_monitor => Err(Error::Failed(format!(
-                "CT {vmid} stopped, but its monitor recorded no end"
-            ))),
-            None => Err(Error::Failed(format!(
-                "CT {vmid} stopped without its monitor; how it ended is unknown"
-            ))),
+            None => Err(Error::ExitUnknown {
+                vmid: self.vmid,
+                monitor: from_monitor,
+            }),
         }
     }
 }

@@ -275,7 +275,7 @@ fn the_idmap_setting_chooses_direct_writes_or_the_shadow_tools() {
     let root = TestRoot::new();
     root.write("etc/corral/host.conf", "idmap: direct\n");
     let host = Host::open(root.path()).unwrap();
-    assert_eq!(host.id_map_tool(), IdMapTool::Direct);
+    assert_eq!(host.id_map_tool().unwrap(), IdMapTool::Direct);
     let ct = create(&root, &host, 9270, true);
     ct.ct()
         .start(&StartOptions::default())
@@ -320,11 +320,14 @@ fn the_idmap_setting_chooses_direct_writes_or_the_shadow_tools() {
         assert!(ct.running_init().is_none());
     }
 
-    // A typo in the setting is named.
+    // A typo in the setting is named, with its line, by the starts that need it.
     root.write("etc/corral/host.conf", "idmap: subuid\n");
-    let error = Host::open(root.path()).unwrap_err().to_string();
+    let host = Host::open(root.path()).unwrap();
+    let error = host.id_map_tool().unwrap_err().to_string();
     assert!(
-        error.ends_with("host.conf: idmap: invalid value 'subuid' (auto, newuidmap or direct)"),
+        error.ends_with(
+            "host.conf, line 1: idmap: invalid value 'subuid' (auto, newuidmap or direct)"
+        ),
         "{error}"
     );
 }
