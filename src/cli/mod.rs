@@ -2,6 +2,7 @@
 //! and never does the work itself.
 
 mod argv;
+mod failure;
 mod interrupt;
 mod output;
 mod printer;
@@ -18,6 +19,7 @@ use clap::error::ErrorKind;
 
 use crate::config::{SetRequest, Vmid};
 use crate::host::{CreateOptions, DestroyOptions, Error, Host, StartOptions};
+use failure::Failure;
 use output::Format;
 
 pub use tree::command;
@@ -62,10 +64,9 @@ where
     }
     match dispatch(name, sub) {
         Ok(()) => 0,
-        Err(error) => {
-            let text = error.to_string();
-            // Parameter errors, from here or from the config layer, end with the usage line.
-            if matches!(error, Error::Parameters(_)) || text.starts_with("400 ") {
+        Err(failure) => {
+            let text = failure.to_string();
+            if failure.wants_usage(&text) {
                 eprintln!("{text}\n{}", short_usage(name));
             } else {
                 eprintln!("{text}");
@@ -92,7 +93,7 @@ fn vmid(matches: &ArgMatches) -> Result<Vmid, Error> {
 /// pct's boolean words for flags that are not config options.
 /// `--password VALUE`, or asked for twice on the terminal for a bare `--password`, as pct's
 /// CLI does; pct's API wants at least 5 characters.
-fn create_password(matches: &ArgMatches) -> Result<Option<String>, Error> {
+fn create_password(matches: &ArgMatches) -> Result<Option<String>, Failure> {
     let Some(given) = matches.get_one::<String>("password") else {
         return Ok(None);
     };
@@ -100,17 +101,14 @@ fn create_password(matches: &ArgMatches) -> Result<Option<String>, Error> {
         let first = terminal::read_password("Enter new password: ")?;
         let second = terminal::read_password("Retype new password: ")?;
         if first != second {
-            return Err(Error::Failed("passwords do not match".into()));
+            return Err(Failure::PasswordsDiffer);
         }
         first
     } else {
         given.clone()
     };
     if password.chars().count() < 5 {
-        return Err(Error::param(
-            "password",
-            "value must be at least 5 characters long",
-        ));
+        return Err(Error::param("password", "value must be at least 5 characters long").into());
     }
     Ok(Some(password))
 }
@@ -145,7 +143,7 @@ fn format(matches: &ArgMatches) -> Format {
     Format::from_arg(matches.get_one::<String>("output-format"))
 }
 
-fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
+fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
     match name {
         "list" => {
             let (entries, warnings) = host(m)?.list()?;
@@ -156,14 +154,15 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
             let host = host(m)?;
             let ct = host.container(vmid(m)?);
             let (config, digest) = ct.config_and_digest()?;
-            let section =
-                match m.get_one::<String>("snapshot") {
-                    Some(name) => config.snapshots.get(name).cloned().ok_or_else(|| {
-                        Error::Failed(format!("snapshot '{name}' does not exist"))
-                    })?,
-                    None if flag(m, "current")? => config.main.clone(),
-                    None => config.with_pending_applied(),
-                };
+            let section = match m.get_one::<String>("snapshot") {
+                Some(name) => config
+                    .snapshots
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| Failure::NoSnapshot(name.clone()))?,
+                None if flag(m, "current")? => config.main.clone(),
+                None => config.with_pending_applied(),
+            };
             output::config(&section, &digest, format(m));
         }
         "create" => {
@@ -178,29 +177,31 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 }
                 None => None,
             };
-            let create = CreateOptions {
-                template: m
-                    .get_one::<OsString>("ostemplate")
-                    .cloned()
-                    .unwrap_or_default(),
-                storage: m.get_one::<String>("storage").cloned(),
-                options,
-                unprivileged,
-                force: flag(m, "force")?,
-                ignore_unpack_errors: flag(m, "ignore-unpack-errors")?,
-                progress: std::io::stderr().is_terminal(),
-                password: create_password(m)?,
-                ssh_public_keys: match m.get_one::<PathBuf>("ssh-public-keys") {
-                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                        Error::Failed(format!(
-                            "unable to open file '{}' - {e}",
-                            crate::text::for_message(path.as_os_str().as_bytes())
-                        ))
-                    })?),
-                    None => None,
-                },
-                cancel: None,
-            };
+            let create =
+                CreateOptions {
+                    template: m
+                        .get_one::<OsString>("ostemplate")
+                        .cloned()
+                        .unwrap_or_default(),
+                    storage: m.get_one::<String>("storage").cloned(),
+                    options,
+                    unprivileged,
+                    force: flag(m, "force")?,
+                    ignore_unpack_errors: flag(m, "ignore-unpack-errors")?,
+                    progress: std::io::stderr().is_terminal(),
+                    password: create_password(m)?,
+                    ssh_public_keys: match m.get_one::<PathBuf>("ssh-public-keys") {
+                        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
+                            Failure::KeysFile {
+                                shown: crate::text::for_message(path.as_os_str().as_bytes())
+                                    .to_string(),
+                                source,
+                            }
+                        })?),
+                        None => None,
+                    },
+                    cancel: None,
+                };
             let start = flag(m, "start")?;
             let ct = host.container(vmid(m)?);
             // After the password prompt, which Ctrl-C must still end at once.
@@ -326,7 +327,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 .map(|v| v.cloned().collect())
                 .unwrap_or_default();
             if command.is_empty() {
-                return Err(Error::Failed("missing command".into()));
+                return Err(Failure::MissingCommand);
             }
             // As lxc-attach: when any of our stdio is a terminal the command gets a pty of
             // the container's own, relayed; a host terminal inside would let it type into it.
@@ -367,13 +368,13 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Error> {
                 .render(&mut std::io::stdout())
                 .map_err(|e| Error::io("unable to write the man page", e))?;
         }
-        other => return Err(Error::Failed(format!("unknown command 'pct {other}'"))),
+        other => return Err(Failure::UnknownCommand(other.to_string())),
     }
     Ok(())
 }
 
 /// `pct help [COMMAND] [--verbose]`.
-fn help(m: &ArgMatches) -> Result<(), Error> {
+fn help(m: &ArgMatches) -> Result<(), Failure> {
     let words: Vec<&String> = m
         .get_many::<String>("extra-args")
         .into_iter()
@@ -386,7 +387,7 @@ fn help(m: &ArgMatches) -> Result<(), Error> {
                 .find_subcommand_mut(name.as_str())
                 .filter(|c| !c.is_hide_set())
             else {
-                return Err(Error::Failed(format!("no such command '{name}'")));
+                return Err(Failure::NoSuchCommand(name.to_string()));
             };
             let mut sub = sub.clone().name(format!("pct {name}"));
             println!("{}", sub.render_long_help());

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 
 use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
 
-use crate::host::Error;
+use super::Failure;
 
 /// Restores the terminal's modes however reading ends.
 struct EchoOff<'a> {
@@ -20,9 +20,8 @@ impl Drop for EchoOff<'_> {
 }
 
 /// Prompt on /dev/tty and read one line without echoing it.
-pub fn read_password(prompt: &str) -> Result<String, Error> {
-    let unable =
-        |e: &dyn std::fmt::Display| Error::Failed(format!("unable to read password - {e}"));
+pub(super) fn read_password(prompt: &str) -> Result<String, Failure> {
+    let unable = |e: &dyn std::fmt::Display| Failure::PasswordUnreadable(e.to_string());
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
