@@ -1,7 +1,7 @@
 //! The library's errors, as an embedder sees them: each refusal and failure comes back as a
 //! variant to match (not only a message), with pct's words as its `Display` and the cause
 //! underneath as its `source()`. Driven through `corral::Host` on a temporary host root;
-//! run as root. CTIDs 9050-9099 are this file's.
+//! run as root. CTIDs 9050-9099 and 10440-10459 are this file's.
 
 mod common;
 
@@ -9,6 +9,8 @@ use std::error::Error as _;
 
 use common::ct::Ct;
 use common::{TestRoot, busybox_template};
+use corral::config::SetRequest;
+use corral::host::RequestError;
 use corral::{CreateOptions, Error, Host, StartOptions, StartStep, Vmid};
 
 fn vmid(id: u32) -> Vmid {
@@ -287,4 +289,188 @@ fn a_start_whose_rootfs_is_gone_fails_at_the_mount_step() {
         .expect("the operating-system error");
     assert_eq!(os.kind(), std::io::ErrorKind::NotFound);
     guard.assert_nothing_left();
+}
+
+// The host's refusals, by variant (CTIDs 10440-10459).
+
+#[test]
+fn a_lock_file_that_cannot_be_opened_is_a_lock_file_error() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(10440));
+    ct.create(&create_options(&template, &[])).unwrap();
+    // A directory where the lock file belongs: opening it for appending fails.
+    let lock = root.join("run/lock/lxc/pve-config-10440.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+
+    let error = ct.set_lock("backup").unwrap_err();
+    assert!(
+        matches!(&error, Error::LockFile { path, acquire: false, .. } if *path == lock),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "can't open file - Is a directory (os error 21)"
+    );
+    let os = error
+        .source()
+        .and_then(|e| e.downcast_ref::<std::io::Error>());
+    assert_eq!(os.and_then(|e| e.raw_os_error()), Some(libc::EISDIR));
+    // Inside create's task the same error is under pct's prefix.
+    let forced = CreateOptions {
+        force: true,
+        ..create_options(&template, &[])
+    };
+    let error = ct.create(&forced).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unable to create CT 10440 - can't open file - Is a directory (os error 21)"
+    );
+    assert!(
+        matches!(error.root_cause(), Error::LockFile { .. }),
+        "{error:?}"
+    );
+    assert!(ct.config().unwrap().main.lock().is_none());
+}
+
+#[test]
+fn a_forced_create_over_a_running_container_is_running() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(10441));
+    ct.create(&create_options(&template, &[])).unwrap();
+    let _guard = Ct {
+        root: &root,
+        vmid: 10441,
+    };
+    // Started by the binary, so that this multi-threaded test process forks no monitor.
+    root.pct_ok(&["start", "10441"]);
+    let forced = CreateOptions {
+        force: true,
+        ..create_options(&template, &[])
+    };
+    let error = ct.create(&forced).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unable to create CT 10441 - can't overwrite running container"
+    );
+    assert!(
+        matches!(error.root_cause(), Error::Running { vmid, overwrite: true, .. } if vmid.get() == 10441),
+        "{error:?}"
+    );
+    assert!(ct.is_running());
+    ct.stop(false).unwrap();
+}
+
+#[test]
+fn a_change_against_an_old_digest_is_config_changed() {
+    let (_root, host, template) = host_with_template();
+    let ct = host.container(vmid(10442));
+    ct.create(&create_options(&template, &[])).unwrap();
+    let (_, digest) = ct.config_and_digest().unwrap();
+    let request = |value: &str| SetRequest {
+        set: vec![("memory".into(), value.into())],
+        ..SetRequest::default()
+    };
+    ct.set(&request("256"), Some(&digest)).unwrap();
+
+    let error = ct.set(&request("384"), Some(&digest)).unwrap_err();
+    assert!(
+        matches!(&error, Error::ConfigChanged { vmid, .. } if vmid.get() == 10442),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "detected modified configuration - file changed by other user? Try again."
+    );
+    assert_eq!(ct.config().unwrap().main.get("memory"), Some("256"));
+    // Nothing asked for at all.
+    let error = ct.set(&SetRequest::default(), None).unwrap_err();
+    assert!(
+        matches!(error, Error::Request(RequestError::NoOptions)),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "no options specified");
+}
+
+#[test]
+fn a_bad_idmap_line_in_host_conf_refuses_only_the_starts_that_write_id_maps() {
+    let (root, _, template) = host_with_template();
+    root.write("etc/corral/host.conf", "# id maps\nidmap: direkt\n");
+    // Opening the host, listing, creating: none of them depend on the setting.
+    let mut host = Host::open(root.path()).unwrap();
+    let unprivileged = host.container(vmid(10443));
+    unprivileged
+        .create(&CreateOptions {
+            unprivileged: Some(true),
+            ..create_options(&template, &[])
+        })
+        .unwrap();
+    let privileged = host.container(vmid(10444));
+    privileged.create(&create_options(&template, &[])).unwrap();
+    assert_eq!(host.vmids().unwrap().len(), 2);
+    privileged.start_plan().unwrap();
+
+    let conf = root.join("etc/corral/host.conf");
+    for error in [
+        host.id_map_tool().unwrap_err(),
+        unprivileged.start_plan().unwrap_err(),
+        unprivileged.start(&StartOptions::default()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::HostConfig { path, line: 2, .. } if *path == conf),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}, line 2: idmap: invalid value 'direkt' (auto, newuidmap or direct)",
+                conf.display()
+            )
+        );
+    }
+    assert!(!unprivileged.is_running());
+    // An embedder's own choice stands over the file.
+    host.set_id_map_tool(corral::IdMapTool::Direct);
+    host.container(vmid(10443)).start_plan().unwrap();
+}
+
+#[test]
+fn volumes_destroy_cannot_free_are_named_each_with_its_error() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(10445));
+    ct.create(&create_options(&template, &[])).unwrap();
+    // An unused image that is a directory: removing it as a file fails.
+    let stray = root.join("var/lib/vz/images/10445/vm-10445-disk-1.raw");
+    std::fs::create_dir_all(&stray).unwrap();
+    root.append_config(10445, "unused0: local:10445/vm-10445-disk-1.raw\n");
+
+    let error = ct.destroy(Default::default()).unwrap_err();
+    let Error::VolumesNotFreed { vmid, volumes, .. } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(vmid.get(), 10445);
+    assert_eq!(volumes.len(), 1, "{error:?}");
+    assert_eq!(
+        volumes[0].volume.to_string(),
+        "local:10445/vm-10445-disk-1.raw"
+    );
+    let os = volumes[0]
+        .error
+        .source()
+        .and_then(|e| e.downcast_ref::<std::io::Error>());
+    assert_eq!(os.and_then(|e| e.raw_os_error()), Some(libc::EISDIR));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "unable to free volume 'local:10445/vm-10445-disk-1.raw' - unable to free volume \
+             'local:10445/vm-10445-disk-1.raw' ('{}'): Is a directory (os error 21)",
+            stray.display()
+        )
+    );
+    // The config stays, locked, to name what is left.
+    assert_eq!(ct.config().unwrap().main.lock(), Some("destroyed"));
+    std::fs::remove_dir(&stray).unwrap();
+    ct.unlock().unwrap();
+    ct.destroy(Default::default()).unwrap();
+    assert!(!ct.exists());
 }
