@@ -236,6 +236,37 @@ fn create_refuses_an_existing_id_and_bad_values() {
     );
 }
 
+/// The command line's own refusals, in pct's words, without the usage line of a parameter
+/// error.
+#[test]
+fn the_command_lines_own_refusals_speak_pct() {
+    let root = TestRoot::new();
+    let missing = root.join("no-such-keys.pub");
+    let missing = missing.to_str().unwrap();
+    let cases: [(&[&str], String); 3] = [
+        (&["exec", "10446", "--"], "missing command\n".into()),
+        (
+            &["help", "frobnicate"],
+            "no such command 'frobnicate'\n".into(),
+        ),
+        (
+            &[
+                "create",
+                "10446",
+                "local:vztmpl/none.tar.gz",
+                "--ssh-public-keys",
+                missing,
+            ],
+            format!("unable to open file '{missing}' - No such file or directory (os error 2)\n"),
+        ),
+    ];
+    for (args, words) in cases {
+        let (code, _, stderr) = root.pct(args);
+        assert_eq!((code, stderr.as_str()), (255, words.as_str()), "{args:?}");
+    }
+    assert!(!root.join("etc/pve/lxc/10446.conf").exists());
+}
+
 #[test]
 fn usage_errors_speak_pct() {
     let root = TestRoot::new();
