@@ -137,9 +137,10 @@ impl Container<'_> {
             .find(|(k, _)| k == "lxc.seccomp.profile")
         {
             let full = self.host.path(path);
-            facts.seccomp_profile = Some(std::fs::read_to_string(&full).map_err(|e| {
-                Error::Failed(format!("unable to read seccomp profile '{path}': {e}"))
-            })?);
+            facts.seccomp_profile =
+                Some(std::fs::read_to_string(&full).map_err(|e| {
+                    Error::io(format!("unable to read seccomp profile '{path}'"), e)
+                })?);
         }
         if let Some(volid) = section.get("hookscript") {
             facts.hookscript = Some(hookscript_path(self.host, volid)?);
@@ -223,7 +224,7 @@ impl Container<'_> {
         for key in keys {
             let devices = |section: &Section| {
                 crate::runtime::plan::network_devices(vmid, section)
-                    .map_err(|e| Error::param(key.as_str(), e))
+                    .map_err(|e| Error::param(key.as_str(), e.to_string()))
             };
             let before = devices(&config.main)?;
             let mut after_config = config.clone();
@@ -244,7 +245,7 @@ impl Container<'_> {
         let section = config.with_pending_applied();
         let facts = self.host_facts(&section)?;
         StartPlan::build(self.vmid.get(), &section, &facts)
-            .map_err(|message| Error::start(self.vmid, StartError::new(StartStep::Plan, message)))
+            .map_err(|e| Error::start(self.vmid, e.into()))
     }
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
@@ -283,8 +284,8 @@ impl Container<'_> {
             let ct = self.vmid;
             move |message: String| Error::start(ct, StartError::new(step, message))
         };
-        let plan =
-            StartPlan::build(vmid, &config.main, &facts).map_err(failed_at(StartStep::Plan))?;
+        let plan = StartPlan::build(vmid, &config.main, &facts)
+            .map_err(|e| Error::start(self.vmid, e.into()))?;
         step("pct: start plan built");
         if (options.strict_limits || self.host.strict_limits())
             && !plan.cgroup.unenforced.is_empty()
