@@ -165,8 +165,8 @@ impl StartError {
     /// A failure of the network step, with its operating-system error.
     pub(crate) fn from_net(error: crate::net::NetError) -> StartError {
         match error.io_error() {
-            Some(cause) => StartError::caused_by(StartStep::Network, error.message(), cause),
-            None => StartError::new(StartStep::Network, error.message()),
+            Some(cause) => StartError::caused_by(StartStep::Network, error.to_string(), cause),
+            None => StartError::new(StartStep::Network, error.to_string()),
         }
     }
 
