@@ -309,10 +309,10 @@ impl Container<'_> {
                 Error::start(self.vmid, StartError::io(StartStep::State, context, e))
             })?;
         if let Some(hook) = &plan.hookscript
-            && let Err(message) = run_hookscript(hook, vmid, Phase::PreStart, None)
+            && let Err(error) = run_hookscript(hook, vmid, Phase::PreStart, None)
         {
             let _ = state.remove();
-            return Err(failed_at(StartStep::PreStartHook)(message));
+            return Err(Error::start(self.vmid, error.into()));
         }
         let failed = |error: StartError| Error::start(self.vmid, error);
         state.clear_exit();
@@ -326,9 +326,9 @@ impl Container<'_> {
         step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript
-            && let Err(message) = run_hookscript(hook, vmid, Phase::PostStart, None)
+            && let Err(error) = run_hookscript(hook, vmid, Phase::PostStart, None)
         {
-            observer.warning(message);
+            observer.warning(error.to_string());
         }
         Ok(None)
     }
@@ -456,9 +456,9 @@ impl Container<'_> {
 
     fn pre_stop_hook(&self, plan: Option<&StartPlan>) {
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
-            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
+            && let Err(error) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
         {
-            self.host.observer().warning(message);
+            self.host.observer().warning(error.to_string());
         }
     }
 
@@ -486,9 +486,9 @@ impl Container<'_> {
         crate::net::remove_leftovers(self.vmid.get());
         let _ = self.state_dir().remove();
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
-            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
+            && let Err(error) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
         {
-            self.host.observer().warning(message);
+            self.host.observer().warning(error.to_string());
         }
     }
 }

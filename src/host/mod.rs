@@ -83,12 +83,14 @@ impl Host {
             id_map_tool: IdMapTool::Auto,
         };
         if let Some(value) = host.setting("idmap") {
-            host.id_map_tool = value.parse().map_err(|e: String| {
-                Error::Failed(format!(
-                    "{}: {e}",
-                    host.path("etc/corral/host.conf").display()
-                ))
-            })?;
+            host.id_map_tool = value
+                .parse()
+                .map_err(|e: crate::runtime::UnknownIdMapTool| {
+                    Error::Failed(format!(
+                        "{}: {e}",
+                        host.path("etc/corral/host.conf").display()
+                    ))
+                })?;
         }
         Ok(host)
     }

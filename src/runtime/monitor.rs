@@ -146,9 +146,9 @@ pub(super) fn run_supervised(
             .warning(format!("unable to record how CT {vmid} ended: {e}"));
     }
     if let Some(hook) = &plan.hookscript
-        && let Err(message) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
+        && let Err(error) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
     {
-        monitor.observer.warning(message);
+        monitor.observer.warning(error.to_string());
     }
     Ok(exit)
 }

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io;
 
+use super::hooks::HookError;
 use super::plan::PlanError;
 
 /// The step of a start that failed, from the plan to init's exec.
@@ -115,6 +116,7 @@ pub struct StartError {
 enum Cause {
     Os(io::Error),
     Plan(PlanError),
+    Hook(HookError),
 }
 
 /// Starts the header line of an encoded [`StartError`]; a report without it is a message of
@@ -232,6 +234,18 @@ impl std::error::Error for StartError {
         match self.source.as_ref()? {
             Cause::Os(error) => Some(error),
             Cause::Plan(error) => Some(error),
+            Cause::Hook(error) => Some(error),
+        }
+    }
+}
+
+/// A failed `pre-start` hookscript fails the start, with the hook's error as the source.
+impl From<HookError> for StartError {
+    fn from(error: HookError) -> StartError {
+        StartError {
+            step: StartStep::PreStartHook,
+            message: error.to_string(),
+            source: Some(Cause::Hook(error)),
         }
     }
 }
@@ -303,6 +317,25 @@ mod tests {
         assert!(matches!(plan, Some(PlanError::Prlimit(_))), "{plan:?}");
         let inner = plan.and_then(|e| e.source()).and_then(|e| e.downcast_ref());
         assert_eq!(inner, Some(&prlimit));
+    }
+
+    #[test]
+    fn a_failed_pre_start_hook_is_the_source_of_its_step() {
+        use super::super::hooks::{HookError, Phase};
+        let hook = HookError::Exit {
+            vmid: 100,
+            phase: Phase::PreStart,
+            command: "/hook 100 pre-start".into(),
+            code: 3,
+        };
+        let error = StartError::from(hook);
+        assert_eq!(error.step(), StartStep::PreStartHook);
+        assert_eq!(
+            error.to_string(),
+            "hookscript error for 100 on pre-start: command '/hook 100 pre-start' failed: exit code 3"
+        );
+        let source = error.source().and_then(|e| e.downcast_ref::<HookError>());
+        assert!(matches!(source, Some(HookError::Exit { code: 3, .. })));
     }
 
     #[test]
