@@ -11,6 +11,7 @@ use common::ct::Ct;
 use common::{TestRoot, busybox_template};
 use corral::config::SetRequest;
 use corral::host::RequestError;
+use corral::runtime::{PlanError, PrlimitError};
 use corral::{CreateOptions, Error, Host, StartOptions, StartStep, Vmid};
 
 fn vmid(id: u32) -> Vmid {
@@ -244,6 +245,15 @@ fn a_bad_prlimit_fails_at_the_plan_step() {
             "{error:?}"
         );
         assert_eq!(error.to_string(), "lxc.prlimit.bogus: unknown resource");
+        // Under the step's error, the plan's, and under that the limit's own.
+        let plan = error
+            .source()
+            .and_then(|step| step.source())
+            .and_then(|plan| plan.downcast_ref::<PlanError>());
+        let Some(PlanError::Prlimit(PrlimitError::UnknownResource { name, .. })) = plan else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(name, "bogus");
     }
     assert!(!ct.is_running());
     guard.assert_nothing_left();

@@ -11,6 +11,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// A `lxc.cgroup2.devices.*` value that is no rule: wrong type letter, numbers or access.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid device rule '{rule}'")]
+pub struct DeviceRuleError {
+    /// The value given.
+    pub rule: String,
+}
+
 /// One allow or deny entry, in LXC's `lxc.cgroup2.devices.*` terms: `c 1:3 rwm`, `b *:* m`,
 /// `a`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +42,10 @@ const ACCESS_ALL: u8 = ACCESS_MKNOD | ACCESS_READ | ACCESS_WRITE;
 
 impl DeviceRule {
     /// Parse `TYPE MAJOR:MINOR ACCESS` (or `a`), as LXC's devices keys take it.
-    pub fn parse(text: &str, allow: bool) -> Result<DeviceRule, String> {
-        let bad = || format!("invalid device rule '{text}'");
+    pub fn parse(text: &str, allow: bool) -> Result<DeviceRule, DeviceRuleError> {
+        let bad = || DeviceRuleError {
+            rule: text.to_string(),
+        };
         let mut fields = text.split_whitespace();
         let kind = match fields.next().ok_or_else(bad)? {
             "a" => None,
@@ -47,7 +57,7 @@ impl DeviceRule {
             None => (None, None),
             Some(numbers) => {
                 let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
-                let number = |n: &str| -> Result<Option<u32>, String> {
+                let number = |n: &str| -> Result<Option<u32>, DeviceRuleError> {
                     if n == "*" {
                         Ok(None)
                     } else {

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
+use super::{PropertyError, ValueError};
 
 /// A `devN` passthrough device: a host node made inside the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,24 +21,22 @@ pub struct DeviceEntry {
 }
 
 /// Must start with `/dev/` and have no `.` or `..` components.
-fn check_path(value: &str) -> Result<(), String> {
+fn check_path(value: &str) -> Result<(), ValueError> {
     let dotted = value.split('/').any(|c| c == "." || c == "..");
     if dotted || !value.starts_with("/dev/") {
-        Err(format!("{value} is not a valid device path"))
+        Err(ValueError::DevicePath {
+            path: value.to_string(),
+        })
     } else {
         Ok(())
     }
 }
 
-fn check_mode(value: &str) -> Result<(), String> {
+fn check_mode(value: &str) -> Result<(), ValueError> {
     let ok = value.len() == 4
         && value.starts_with('0')
         && value.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err("value does not match the regex pattern".into())
-    }
+    if ok { Ok(()) } else { Err(ValueError::Pattern) }
 }
 
 const KEYS: &[Key] = &[

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use super::PropertyError;
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
+use super::{PropertyError, ValueError};
 
 /// The `features` property: what the container may do beyond the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -23,7 +23,7 @@ pub struct Features {
     pub mount: Vec<String>,
 }
 
-fn check_fstypes(value: &str) -> Result<(), String> {
+fn check_fstypes(value: &str) -> Result<(), ValueError> {
     if !value.is_empty()
         && value
             .chars()
@@ -31,7 +31,7 @@ fn check_fstypes(value: &str) -> Result<(), String> {
     {
         Ok(())
     } else {
-        Err("value does not match the regex pattern".into())
+        Err(ValueError::Pattern)
     }
 }
 

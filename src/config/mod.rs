@@ -34,4 +34,5 @@ pub use schema::{OptionError, OptionKind, OptionSpec, check_option, option_spec,
 pub use section::Section;
 pub use size::{format_size, parse_size};
 pub use startup::Startup;
+pub use validate::ValueError;
 pub use vmid::{Vmid, VmidError};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::propstring::{Key, Kind, bool_text, key, parse, print};
-use super::{PropertyError, format_size, parse_size, validate};
+use super::{PropertyError, ValueError, format_size, parse_size, validate};
 
 /// What the volume of a mount point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -94,20 +94,20 @@ pub struct MountPoint {
     pub keepattrs: Option<bool>,
 }
 
-fn check_size(value: &str) -> Result<(), String> {
-    parse_size(value).map(|_| ()).map_err(|e| e.0)
+fn check_size(value: &str) -> Result<(), ValueError> {
+    parse_size(value).map(|_| ()).map_err(ValueError::Size)
 }
 
-fn check_mountoptions(value: &str) -> Result<(), String> {
+fn check_mountoptions(value: &str) -> Result<(), ValueError> {
     if value.split(';').all(|o| MountOption::parse(o).is_some()) {
         Ok(())
     } else {
-        Err("value does not match the regex pattern".into())
+        Err(ValueError::Pattern)
     }
 }
 
 /// `passthrough` or `u|g:<ct>:<disk>:<count>` entries joined by `;`, count at least 1.
-fn check_idmap(value: &str) -> Result<(), String> {
+fn check_idmap(value: &str) -> Result<(), ValueError> {
     let entry_ok = |entry: &str| {
         let parts: Vec<&str> = entry.split(':').collect();
         let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -121,7 +121,7 @@ fn check_idmap(value: &str) -> Result<(), String> {
     if value == "passthrough" || value.split(';').all(entry_ok) {
         Ok(())
     } else {
-        Err("value does not match the regex pattern".into())
+        Err(ValueError::Pattern)
     }
 }
 

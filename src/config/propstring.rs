@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{DeviceEntry, Features, MountPoint, NetDevice, Startup};
+use super::{DeviceEntry, Features, MountPoint, NetDevice, Startup, ValueError};
 
 /// The property-string formats of the pct schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -63,11 +63,11 @@ pub(crate) enum Kind {
     Number,
     Enum(&'static [&'static str]),
     /// Free text checked by a validator that returns pct's message (a pattern check).
-    Text(fn(&str) -> Result<(), String>),
+    Text(fn(&str) -> Result<(), ValueError>),
     /// Text checked by one of pct's named formats (`mac-addr`, `disk-size`, ...). pct
     /// reports their failures as `invalid format - <message>`, with the newline of the
     /// `die` that raised them.
-    Format(fn(&str) -> Result<(), String>),
+    Format(fn(&str) -> Result<(), ValueError>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,18 +103,22 @@ pub(crate) fn parse_boolean(value: &str) -> Option<bool> {
 }
 
 /// Check one value against its kind; booleans come back as `1`/`0`.
-pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
+pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, ValueError> {
+    let not_a = |expected| ValueError::Type {
+        expected,
+        value: value.to_string(),
+    };
     match kind {
         Kind::Boolean => match parse_boolean(value) {
             Some(b) => Ok(if b { "1" } else { "0" }.into()),
-            None => Err(format!("type check ('boolean') failed - got '{value}'")),
+            None => Err(not_a("boolean")),
         },
         Kind::Integer { min, max } => {
             let number: i64 = value
                 .strip_prefix('+')
                 .unwrap_or(value)
                 .parse()
-                .map_err(|_| format!("type check ('integer') failed - got '{value}'"))?;
+                .map_err(|_| not_a("integer"))?;
             check_range(number.into(), min, max)?;
             Ok(value.to_string())
         }
@@ -122,37 +126,41 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> Result<String, String> {
             if is_number(value) {
                 Ok(value.to_string())
             } else {
-                Err(format!("type check ('number') failed - got '{value}'"))
+                Err(not_a("number"))
             }
         }
         Kind::Enum(choices) => {
             if choices.contains(&value) {
                 Ok(value.to_string())
             } else {
-                Err(format!(
-                    "value '{value}' does not have a value in the enumeration '{}'",
-                    choices.join(", ")
-                ))
+                Err(ValueError::NotInEnumeration {
+                    value: value.to_string(),
+                    choices,
+                })
             }
         }
         Kind::Text(validate) => validate(value).map(|()| value.to_string()),
         Kind::Format(validate) => validate(value)
             .map(|()| value.to_string())
-            .map_err(|message| format!("invalid format - {message}\n")),
+            .map_err(ValueError::format),
     }
 }
 
 /// JSONSchema's `minimum`/`maximum` with pct's messages.
-pub(crate) fn check_range(number: i128, min: Option<i64>, max: Option<i64>) -> Result<(), String> {
+pub(crate) fn check_range(
+    number: i128,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Result<(), ValueError> {
     if let Some(min) = min
         && number < min.into()
     {
-        return Err(format!("value must have a minimum value of {min}"));
+        return Err(ValueError::BelowMinimum { min });
     }
     if let Some(max) = max
         && number > max.into()
     {
-        return Err(format!("value must have a maximum value of {max}"));
+        return Err(ValueError::AboveMaximum { max });
     }
     Ok(())
 }
@@ -349,7 +357,15 @@ mod tests {
             parse(KEYS, "a,mtu=65536").unwrap_err().0,
             "format error\nmtu: value must have a maximum value of 65535"
         );
-        assert_eq!(check_range(-1, Some(-1), Some(-1)), Ok(()));
+        assert!(check_range(-1, Some(-1), Some(-1)).is_ok());
+        assert!(matches!(
+            check_range(-2, Some(-1), None),
+            Err(ValueError::BelowMinimum { min: -1 })
+        ));
+        assert!(matches!(
+            check_range(65536, None, Some(65535)),
+            Err(ValueError::AboveMaximum { max: 65535 })
+        ));
     }
 
     /// The default key given by name, then bare: one key twice.

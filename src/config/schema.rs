@@ -2,9 +2,9 @@
 //! the API-level check `pct create`/`pct set` apply to a value; and the looser type check of
 //! the file parser.
 
-use super::PropertyFormat;
 use super::propstring::{check_range, is_number, parse_boolean};
 use super::validate;
+use super::{PropertyFormat, ValueError};
 
 /// The type of an option's value in pct's schema.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -436,23 +436,25 @@ fn looks_like_a_zone(value: &str) -> bool {
 }
 
 /// Check a named string format; returns the value as pct stores it.
-fn check_format(format: &str, value: &str) -> Result<String, String> {
-    let invalid = |message: &str| Err(format!("invalid format - {message}"));
+fn check_format(format: &str, value: &str) -> Result<String, ValueError> {
+    let invalid = |inner: ValueError| Err(ValueError::format(inner));
     match format {
         "dns-name" => validate::dns_name(value)
             .map(|()| value.to_string())
-            .or_else(|e| invalid(&e)),
+            .or_else(invalid),
         "dns-name-list" => {
             let names = split_list(value);
-            match names.iter().find(|n| validate::dns_name(n).is_err()) {
-                Some(_) => invalid("value does not look like a valid DNS name"),
+            match names.iter().find_map(|n| validate::dns_name(n).err()) {
+                Some(error) => invalid(error),
                 None => Ok(names.join(" ")),
             }
         }
         "lxc-ip-with-ll-iface-list" => {
             let servers = split_list(value);
             match servers.iter().find(|s| !is_nameserver(s)) {
-                Some(_) => invalid("value does not look like a valid IP address"),
+                Some(_) => invalid(ValueError::Malformed {
+                    expected: "IP address",
+                }),
                 None => Ok(servers.join(" ")),
             }
         }
@@ -462,7 +464,7 @@ fn check_format(format: &str, value: &str) -> Result<String, String> {
                 .map(str::to_ascii_lowercase)
                 .collect();
             if tags.iter().any(|t| !is_tag(t)) {
-                return invalid("invalid characters in tag");
+                return invalid(ValueError::Tag);
             }
             tags.sort();
             tags.dedup();
@@ -470,26 +472,30 @@ fn check_format(format: &str, value: &str) -> Result<String, String> {
         }
         "pve-volume-id" => validate::volume_id(value)
             .map(|()| value.to_string())
-            .or_else(|e| invalid(&e)),
+            .or_else(invalid),
         "pve-configid" => {
             if is_configid(value) {
                 Ok(value.to_string())
             } else {
-                invalid(&format!("invalid configuration ID '{value}'"))
+                invalid(ValueError::ConfigId {
+                    value: value.to_string(),
+                })
             }
         }
         "pve-ct-timezone" => {
             if is_timezone(value) {
                 Ok(value.to_string())
             } else {
-                invalid(&format!("invalid time zone '{value}'"))
+                invalid(ValueError::TimeZone {
+                    value: value.to_string(),
+                })
             }
         }
         "entrypoint" => {
             if no_control_characters(value) {
                 Ok(value.to_string())
             } else {
-                Err("value does not match the regex pattern".into())
+                Err(ValueError::Pattern)
             }
         }
         "env" => {
@@ -503,7 +509,7 @@ fn check_format(format: &str, value: &str) -> Result<String, String> {
             if valid {
                 Ok(value.to_string())
             } else {
-                Err("value does not match the regex pattern".into())
+                Err(ValueError::Pattern)
             }
         }
         _ => Ok(value.to_string()),
@@ -552,7 +558,7 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
             let number: i128 = value.parse().map_err(|_| {
                 OptionError(format!("type check ('integer') failed - got '{value}'"))
             })?;
-            check_range(number, min, max).map_err(OptionError)?;
+            check_range(number, min, max).map_err(|e| OptionError(e.to_string()))?;
             // pct clamps the CPU weight to what cgroup v2 accepts before storing it.
             let number = if key == "cpuunits" {
                 number.min(10000)
@@ -596,13 +602,7 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
             }
             match format {
                 // A named format fails with a `die` in pct: its message keeps the newline.
-                Some(format) => check_format(format, value).map_err(|message| {
-                    if message.starts_with("invalid format - ") {
-                        OptionError(format!("{message}\n"))
-                    } else {
-                        OptionError(message)
-                    }
-                }),
+                Some(format) => check_format(format, value).map_err(|e| OptionError(e.to_string())),
                 None => Ok(value.to_string()),
             }
         }
@@ -614,15 +614,21 @@ pub fn check_option(key: &str, value: &str) -> Result<String, OptionError> {
 
 /// The file parser's check (pct's `check_type`): only the type and named format, no enum or
 /// range. Returns the stored form (booleans `1`/`0`, integers without leading zeros).
-pub(crate) fn check_type(key: &str, value: &str) -> Result<String, String> {
-    let spec = option_spec(key).ok_or_else(|| format!("unknown setting '{key}'"))?;
+pub(crate) fn check_type(key: &str, value: &str) -> Result<String, ValueError> {
+    let spec = option_spec(key).ok_or_else(|| ValueError::UnknownSetting {
+        key: key.to_string(),
+    })?;
     if value.contains(['\n', '\r']) {
-        return Err("property contains a line feed".into());
+        return Err(ValueError::LineFeed);
     }
+    let not_a = |expected| ValueError::Type {
+        expected,
+        value: value.to_string(),
+    };
     match spec.kind {
         OptionKind::Boolean => match parse_boolean(value) {
             Some(b) => Ok(if b { "1" } else { "0" }.into()),
-            None => Err(format!("type check ('boolean') failed - got '{value}'")),
+            None => Err(not_a("boolean")),
         },
         OptionKind::Integer { .. } => {
             if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -633,7 +639,7 @@ pub(crate) fn check_type(key: &str, value: &str) -> Result<String, String> {
                     trimmed.to_string()
                 })
             } else {
-                Err(format!("type check ('integer') failed - got '{value}'"))
+                Err(not_a("integer"))
             }
         }
         OptionKind::Number { .. } => {
@@ -642,7 +648,7 @@ pub(crate) fn check_type(key: &str, value: &str) -> Result<String, String> {
             if digits(whole) && digits(fraction) {
                 Ok(value.to_string())
             } else {
-                Err(format!("type check ('number') failed - got '{value}'"))
+                Err(not_a("number"))
             }
         }
         OptionKind::Enum(_) | OptionKind::String { format: None, .. } => Ok(value.to_string()),
@@ -653,12 +659,12 @@ pub(crate) fn check_type(key: &str, value: &str) -> Result<String, String> {
             "entrypoint" | "env" => Ok(value.to_string()),
             _ => check_format(format, value)
                 .map(|_| value.to_string())
-                .map_err(|e| e.trim_start_matches("invalid format - ").to_string()),
+                .map_err(ValueError::without_format),
         },
         OptionKind::Property(format) => format
             .normalize(value)
             .map(|_| value.to_string())
-            .map_err(|e| e.0),
+            .map_err(ValueError::Property),
     }
 }
 
@@ -973,7 +979,7 @@ mod tests {
         assert_eq!(check_type("cpulimit", "2").unwrap(), "2");
         for bad in [".5", "5.", "1.x", "x.5", "-1", "1e3"] {
             assert_eq!(
-                check_type("cpulimit", bad).unwrap_err(),
+                check_type("cpulimit", bad).unwrap_err().to_string(),
                 format!("type check ('number') failed - got '{bad}'")
             );
         }
@@ -991,17 +997,35 @@ mod tests {
         assert_eq!(check_type("memory", "0512").unwrap(), "512");
         assert_eq!(check_type("memory", "1").unwrap(), "1");
         assert_eq!(
-            check_type("memory", "-1").unwrap_err(),
+            check_type("memory", "-1").unwrap_err().to_string(),
             "type check ('integer') failed - got '-1'"
         );
         assert_eq!(check_type("onboot", "On").unwrap(), "1");
-        assert_eq!(check_type("foo", "1").unwrap_err(), "unknown setting 'foo'");
+        assert!(matches!(
+            check_type("foo", "1"),
+            Err(ValueError::UnknownSetting { key }) if key == "foo"
+        ));
+        assert!(matches!(
+            check_type("memory", "x"),
+            Err(ValueError::Type {
+                expected: "integer",
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_type("net0", "bogus=1"),
+            Err(ValueError::Property(_))
+        ));
         assert_eq!(
-            check_type("hostname", "a\rb").unwrap_err(),
+            check_type("foo", "1").unwrap_err().to_string(),
+            "unknown setting 'foo'"
+        );
+        assert_eq!(
+            check_type("hostname", "a\rb").unwrap_err().to_string(),
             "property contains a line feed"
         );
         assert_eq!(
-            check_type("hostname", "bad_name").unwrap_err(),
+            check_type("hostname", "bad_name").unwrap_err().to_string(),
             "value does not look like a valid DNS name"
         );
         assert_eq!(

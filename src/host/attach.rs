@@ -31,14 +31,13 @@ impl Container<'_> {
             Err(_) => {
                 let config = self.config()?;
                 let facts = self.host_facts(&config.main)?;
-                StartPlan::build(self.vmid.get(), &config.main, &facts).map_err(Error::Failed)?
+                StartPlan::build(self.vmid.get(), &config.main, &facts)?
             }
         };
         let filter = crate::runtime::seccomp::cached_filter(
             &crate::runtime::seccomp::cache_dir(self.host.root()),
             &plan.seccomp.policy,
-        )
-        .map_err(|e| Error::Failed(format!("seccomp: {e}")))?;
+        )?;
         Ok((init, plan, filter))
     }
 
@@ -79,7 +78,7 @@ impl Container<'_> {
 
     /// `pct console`: tty (the first free one), /dev/console or a shell, by `cmode`.
     pub fn console(&self, escape: Option<&str>) -> Result<i32, Error> {
-        let escape = terminal::parse_escape(escape.unwrap_or("^a")).map_err(Error::Failed)?;
+        let escape = terminal::parse_escape(escape.unwrap_or("^a"))?;
         let config = self.config()?;
         let index = match config.main.get("cmode").unwrap_or("tty") {
             "shell" => return self.enter(false),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
 use crate::mount::MountError;
-use crate::runtime::{StartError, StartStep};
+use crate::runtime::{EscapeError, FilterError, PlanError, StartError, StartStep};
 use crate::storage::{StorageError, TemplateError, VolumeId};
 
 /// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
@@ -211,6 +211,14 @@ pub enum Error {
     IdMap(IdMapError),
     /// A text that is not a container id.
     Vmid(VmidError),
+    /// A config the start plan refuses, outside a start (an attach that rebuilds the plan
+    /// of a running container). A start reports it as [`Error::Start`] at
+    /// [`StartStep::Plan`].
+    Plan(PlanError),
+    /// A seccomp policy without a filter (an attach compiles the container's).
+    Seccomp(FilterError),
+    /// A console escape (`--escape`) that is no key.
+    ConsoleEscape(EscapeError),
     /// A system call that failed, with what it was doing.
     Io {
         /// What failed, in pct's words.
@@ -421,6 +429,9 @@ impl fmt::Display for Error {
             Error::Template(e) => e.fmt(f),
             Error::IdMap(e) => e.fmt(f),
             Error::Vmid(e) => e.fmt(f),
+            Error::Plan(e) => e.fmt(f),
+            Error::Seccomp(e) => write!(f, "seccomp: {e}"),
+            Error::ConsoleEscape(e) => e.fmt(f),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Interrupted => f.write_str(crate::cancel::INTERRUPTED),
             Error::LockFile {
@@ -543,6 +554,9 @@ impl std::error::Error for Error {
             Error::LockFile { source, .. } => Some(source),
             Error::ConfigValue { source, .. } => Some(source),
             Error::MountVolume { source, .. } => Some(source),
+            Error::Plan(e) => Some(e),
+            Error::Seccomp(e) => Some(e),
+            Error::ConsoleEscape(e) => Some(e),
             Error::Config(e) => e.source(),
             Error::Storage(e) => e.source(),
             Error::Mount(e) => e.source(),
@@ -570,7 +584,10 @@ from_layer!(
     Mount(MountError),
     Template(TemplateError),
     IdMap(IdMapError),
-    Vmid(VmidError)
+    Vmid(VmidError),
+    Plan(PlanError),
+    Seccomp(FilterError),
+    ConsoleEscape(EscapeError)
 );
 
 impl Error {
@@ -1069,6 +1086,32 @@ mod tests {
         fn sendable<T: Send + Sync + 'static>() {}
         sendable::<Error>();
         sendable::<StartError>();
+    }
+
+    #[test]
+    fn plan_and_seccomp_errors_outside_a_start_keep_their_typed_source() {
+        use crate::runtime::{MountEntryError, PolicyError};
+        let entry = MountEntryError::EmptyOption;
+        let error = Error::from(PlanError::from(entry.clone())).context("outer -");
+        assert_eq!(
+            error.to_string(),
+            "outer - lxc.mount.entry: empty mount option"
+        );
+        assert!(matches!(
+            error.root_cause(),
+            Error::Plan(PlanError::MountEntry(MountEntryError::EmptyOption))
+        ));
+        let plan = error.root_cause().source().expect("the plan's error");
+        assert!(plan.downcast_ref::<PlanError>().is_some());
+        assert_eq!(plan.source().and_then(|e| e.downcast_ref()), Some(&entry));
+
+        let error = Error::from(FilterError::from(PolicyError::Empty));
+        assert_eq!(error.to_string(), "seccomp: empty seccomp policy");
+        let filter = error.source().and_then(|e| e.downcast_ref::<FilterError>());
+        assert!(matches!(
+            filter,
+            Some(FilterError::Policy(PolicyError::Empty))
+        ));
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl Container<'_> {
         for key in keys {
             let devices = |section: &Section| {
                 crate::runtime::plan::network_devices(vmid, section)
-                    .map_err(|e| Error::param(key.as_str(), e))
+                    .map_err(|e| Error::param(key.as_str(), e.to_string()))
             };
             let before = devices(&config.main)?;
             let mut after_config = config.clone();
@@ -258,7 +258,7 @@ impl Container<'_> {
         let section = config.with_pending_applied();
         let facts = self.host_facts(&section)?;
         StartPlan::build(self.vmid.get(), &section, &facts)
-            .map_err(|message| Error::start(self.vmid, StartError::new(StartStep::Plan, message)))
+            .map_err(|e| Error::start(self.vmid, e.into()))
     }
 
     /// `pct start`. Returns once init has exec'd, or — in the foreground — once it has ended.
@@ -295,8 +295,8 @@ impl Container<'_> {
             let ct = self.vmid;
             move |message: String| Error::start(ct, StartError::new(step, message))
         };
-        let plan =
-            StartPlan::build(vmid, &config.main, &facts).map_err(failed_at(StartStep::Plan))?;
+        let plan = StartPlan::build(vmid, &config.main, &facts)
+            .map_err(|e| Error::start(self.vmid, e.into()))?;
         step("pct: start plan built");
         if (options.strict_limits || self.host.strict_limits())
             && !plan.cgroup.unenforced.is_empty()
@@ -320,10 +320,10 @@ impl Container<'_> {
                 Error::start(self.vmid, StartError::io(StartStep::State, context, e))
             })?;
         if let Some(hook) = &plan.hookscript
-            && let Err(message) = run_hookscript(hook, vmid, Phase::PreStart, None)
+            && let Err(error) = run_hookscript(hook, vmid, Phase::PreStart, None)
         {
             let _ = state.remove();
-            return Err(failed_at(StartStep::PreStartHook)(message));
+            return Err(Error::start(self.vmid, error.into()));
         }
         let failed = |error: StartError| Error::start(self.vmid, error);
         state.clear_exit();
@@ -337,9 +337,9 @@ impl Container<'_> {
         step("pct: init runs");
         drop(lock);
         if let Some(hook) = &plan.hookscript
-            && let Err(message) = run_hookscript(hook, vmid, Phase::PostStart, None)
+            && let Err(error) = run_hookscript(hook, vmid, Phase::PostStart, None)
         {
-            observer.warning(message);
+            observer.warning(error.to_string());
         }
         Ok(None)
     }
@@ -469,9 +469,9 @@ impl Container<'_> {
 
     fn pre_stop_hook(&self, plan: Option<&StartPlan>) {
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
-            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
+            && let Err(error) = run_hookscript(hook, self.vmid.get(), Phase::PreStop, None)
         {
-            self.host.observer().warning(message);
+            self.host.observer().warning(error.to_string());
         }
     }
 
@@ -499,9 +499,9 @@ impl Container<'_> {
         crate::net::remove_leftovers(self.vmid.get());
         let _ = self.state_dir().remove();
         if let Some(hook) = plan.and_then(|p| p.hookscript.as_ref())
-            && let Err(message) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
+            && let Err(error) = run_hookscript(hook, self.vmid.get(), Phase::PostStop, None)
         {
-            self.host.observer().warning(message);
+            self.host.observer().warning(error.to_string());
         }
     }
 }

@@ -1,54 +1,137 @@
 //! Why setting up a container's network failed: pct's message, and the operating-system
-//! error underneath when a netlink or sysfs call failed.
+//! error underneath when a netlink, sysfs or `tc` call failed.
 
 use std::fmt;
 use std::io;
 
-#[derive(Debug)]
-pub struct NetError {
-    message: String,
-    source: Option<io::Error>,
+/// A network setup that failed. `Display` is pct's message (corral's where pct has none).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// A netlink or namespace call that failed, with what it was doing.
+    #[error("{context}: {source}")]
+    Io {
+        /// What failed.
+        context: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// A `hwaddr` that is not six hex bytes.
+    #[error("invalid MAC address '{mac}'")]
+    InvalidMac {
+        /// The address given.
+        mac: String,
+    },
+    /// A `bridge` the host does not have.
+    #[error("bridge '{bridge}' does not exist")]
+    NoBridge {
+        /// The bridge named.
+        bridge: String,
+    },
+    /// An `mtu` above the bridge's.
+    #[error("{key}: MTU size '{mtu}' is bigger than bridge MTU '{bridge_mtu}'")]
+    MtuAboveBridge {
+        /// The device (`net0`).
+        key: String,
+        /// The MTU asked for.
+        mtu: u16,
+        /// The bridge's MTU.
+        bridge_mtu: u32,
+    },
+    /// `tag` or `trunks` on a bridge without VLAN filtering.
+    #[error("{key}: tag and trunks need a VLAN-aware bridge; '{bridge}' has vlan_filtering off")]
+    NotVlanAware {
+        /// The device (`net0`).
+        key: String,
+        /// Its bridge.
+        bridge: String,
+    },
+    /// A link just made that is gone at once.
+    #[error("{key}: '{link}' vanished")]
+    Vanished {
+        /// The device (`net0`).
+        key: String,
+        /// The link's name.
+        link: String,
+    },
+    /// A link a running container should have and has not.
+    #[error("{key}: '{link}' is missing")]
+    Missing {
+        /// The device (`net0`).
+        key: String,
+        /// The link's name.
+        link: String,
+    },
+    /// The container's side of a pair, not found inside its namespace.
+    #[error("{key}: '{link}' is missing in the container")]
+    MissingInContainer {
+        /// The device (`net0`).
+        key: String,
+        /// The link's name inside.
+        link: String,
+    },
+    /// A `rate` that is no usable number of MiB/s.
+    #[error("{key}: invalid rate '{rate}'")]
+    InvalidRate {
+        /// The device (`net0`).
+        key: String,
+        /// The rate given.
+        rate: String,
+    },
+    /// `rate` without a `tc` program to run.
+    #[error("{key}: rate={rate} needs the tc program (iproute2): {source}")]
+    TcMissing {
+        /// The device (`net0`).
+        key: String,
+        /// The rate asked for.
+        rate: String,
+        /// Why `tc` did not run.
+        source: io::Error,
+    },
+    /// A `tc` command that failed.
+    #[error("{key}: unable to apply rate={rate}: tc {command} failed: {stderr}")]
+    TcFailed {
+        /// The device (`net0`).
+        key: String,
+        /// The rate asked for.
+        rate: String,
+        /// `tc`'s arguments.
+        command: String,
+        /// What it said.
+        stderr: String,
+    },
+    /// An address corral should set that is not `address/prefix`.
+    #[error("{key}: invalid address '{address}'")]
+    InvalidAddress {
+        /// The device (`net0`).
+        key: String,
+        /// The address given.
+        address: String,
+    },
+    /// A gateway corral should set that is not an address.
+    #[error("{key}: invalid gateway '{gateway}'")]
+    InvalidGateway {
+        /// The device (`net0`).
+        key: String,
+        /// The gateway given.
+        gateway: String,
+    },
 }
 
 impl NetError {
     /// `context: error`, with `error` as the source.
     pub fn io(context: impl fmt::Display, source: io::Error) -> NetError {
-        NetError {
-            message: format!("{context}: {source}"),
-            source: Some(source),
+        NetError::Io {
+            context: context.to_string(),
+            source,
         }
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
     }
 
     /// The operating-system error underneath, if any.
     pub fn io_error(&self) -> Option<&io::Error> {
-        self.source.as_ref()
-    }
-}
-
-/// A refusal in words only (a bad MAC address, a missing bridge).
-impl From<String> for NetError {
-    fn from(message: String) -> NetError {
-        NetError {
-            message,
-            source: None,
+        match self {
+            NetError::Io { source, .. } | NetError::TcMissing { source, .. } => Some(source),
+            _ => None,
         }
-    }
-}
-
-impl fmt::Display for NetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for NetError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -55,15 +55,17 @@ fn failed(what: String) -> impl FnOnce(io::Error) -> NetError {
     move |e| NetError::io(what, e)
 }
 
-fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+fn parse_mac(text: &str) -> Result<[u8; 6], NetError> {
+    let invalid = || NetError::InvalidMac {
+        mac: text.to_string(),
+    };
     let mut mac = [0u8; 6];
     let parts: Vec<&str> = text.split(':').collect();
     if parts.len() != 6 {
-        return Err(format!("invalid MAC address '{text}'"));
+        return Err(invalid());
     }
     for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte =
-            u8::from_str_radix(part, 16).map_err(|_| format!("invalid MAC address '{text}'"))?;
+        *byte = u8::from_str_radix(part, 16).map_err(|_| invalid())?;
     }
     Ok(mac)
 }
@@ -75,18 +77,21 @@ fn read_sys(path: &str) -> Option<String> {
 }
 
 /// The bridge a device joins: its index and MTU, or pct's error.
-fn bridge_of(device: &NetworkDevice, bridge: &str) -> Result<(u32, u32), String> {
-    let index = link_index(bridge).ok_or_else(|| format!("bridge '{bridge}' does not exist"))?;
+fn bridge_of(device: &NetworkDevice, bridge: &str) -> Result<(u32, u32), NetError> {
+    let index = link_index(bridge).ok_or_else(|| NetError::NoBridge {
+        bridge: bridge.to_string(),
+    })?;
     let mtu: u32 = read_sys(&format!("/sys/class/net/{bridge}/mtu"))
         .and_then(|mtu| mtu.parse().ok())
         .unwrap_or(1500);
     if let Some(wanted) = device.mtu
         && u32::from(wanted) > mtu
     {
-        return Err(format!(
-            "{}: MTU size '{wanted}' is bigger than bridge MTU '{mtu}'",
-            device.key
-        ));
+        return Err(NetError::MtuAboveBridge {
+            key: device.key.clone(),
+            mtu: wanted,
+            bridge_mtu: mtu,
+        });
     }
     Ok((index, mtu))
 }
@@ -127,8 +132,10 @@ pub fn create_host_side(devices: &[NetworkDevice], init_pid: u32) -> Result<(), 
                     device.key, device.host_name
                 )))?;
             made.push(device.host_name.clone());
-            let index = link_index(&device.host_name)
-                .ok_or_else(|| format!("{}: '{}' vanished", device.key, device.host_name))?;
+            let index = link_index(&device.host_name).ok_or_else(|| NetError::Vanished {
+                key: device.key.clone(),
+                link: device.host_name.clone(),
+            })?;
             if let (Some((bridge_index, _)), Some(name)) = (bridge, &device.bridge) {
                 join_bridge(&netlink, device, name, bridge_index, index)?;
             }
@@ -183,11 +190,10 @@ fn set_vlans(
         return Ok(());
     }
     if read_sys(&format!("/sys/class/net/{bridge}/bridge/vlan_filtering")).as_deref() != Some("1") {
-        return Err(format!(
-            "{}: tag and trunks need a VLAN-aware bridge; '{bridge}' has vlan_filtering off",
-            device.key
-        )
-        .into());
+        return Err(NetError::NotVlanAware {
+            key: device.key.clone(),
+            bridge: bridge.to_string(),
+        });
     }
     let what = format!(
         "{}: unable to set VLANs on '{}'",
@@ -208,19 +214,21 @@ fn set_vlans(
 /// `rate=` (MiB/s) in bytes per second; `None` for no limit (absent or 0). A float cast
 /// would saturate: a rate that does not fit, or is not a number, is refused rather than
 /// turned into another limit.
-fn rate_in_bytes(device: &NetworkDevice) -> Result<Option<u64>, String> {
+fn rate_in_bytes(device: &NetworkDevice) -> Result<Option<u64>, NetError> {
     let Some(rate) = &device.rate else {
         return Ok(None);
     };
-    let mib: f64 = rate
-        .parse()
-        .map_err(|_| format!("{}: invalid rate '{rate}'", device.key))?;
+    let invalid = || NetError::InvalidRate {
+        key: device.key.clone(),
+        rate: rate.clone(),
+    };
+    let mib: f64 = rate.parse().map_err(|_| invalid())?;
     if mib == 0.0 {
         return Ok(None);
     }
     let bytes = mib * 1024.0 * 1024.0;
     if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
-        return Err(format!("{}: invalid rate '{rate}'", device.key));
+        return Err(invalid());
     }
     Ok(Some(bytes as u64))
 }
@@ -262,20 +270,18 @@ pub fn apply_rate(device: &NetworkDevice, replace: bool) -> Result<(), NetError>
         ],
     ];
     for args in steps {
-        let output = tc(args).map_err(|e| {
-            format!(
-                "{}: rate={rate} needs the tc program (iproute2): {e}",
-                device.key
-            )
+        let output = tc(args).map_err(|source| NetError::TcMissing {
+            key: device.key.clone(),
+            rate: rate.to_string(),
+            source,
         })?;
         if !output.status.success() {
-            return Err(format!(
-                "{}: unable to apply rate={rate}: tc {} failed: {}",
-                device.key,
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            )
-            .into());
+            return Err(NetError::TcFailed {
+                key: device.key.clone(),
+                rate: rate.to_string(),
+                command: args.join(" "),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
         }
     }
     Ok(())
@@ -299,11 +305,9 @@ pub fn configure_inside(devices: &[NetworkDevice]) -> Result<(), NetError> {
 
 /// One device inside: up unless `link_down`, with corral's addresses and routes.
 fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), NetError> {
-    let index = link_index(&device.name).ok_or_else(|| {
-        format!(
-            "{}: '{}' is missing in the container",
-            device.key, device.name
-        )
+    let index = link_index(&device.name).ok_or_else(|| NetError::MissingInContainer {
+        key: device.key.clone(),
+        link: device.name.clone(),
     })?;
     if device.link_down {
         return Ok(());
@@ -316,15 +320,19 @@ fn configure_device(netlink: &Netlink, device: &NetworkDevice) -> Result<(), Net
         let (ip, prefix) = address
             .split_once('/')
             .and_then(|(ip, prefix)| Some((ip.parse::<IpAddr>().ok()?, prefix.parse().ok()?)))
-            .ok_or_else(|| format!("{}: invalid address '{address}'", device.key))?;
+            .ok_or_else(|| NetError::InvalidAddress {
+                key: device.key.clone(),
+                address: address.clone(),
+            })?;
         netlink
             .add_address(index, ip, prefix)
             .map_err(failed(format!("{}: unable to add {address}", device.key)))?;
     }
     for gateway in &device.gateways {
-        let ip: IpAddr = gateway
-            .parse()
-            .map_err(|_| format!("{}: invalid gateway '{gateway}'", device.key))?;
+        let ip: IpAddr = gateway.parse().map_err(|_| NetError::InvalidGateway {
+            key: device.key.clone(),
+            gateway: gateway.clone(),
+        })?;
         netlink
             .add_default_route(index, ip)
             .map_err(failed(format!(
@@ -407,8 +415,10 @@ pub fn hotplug(
                 remove(old)?;
                 return add(new);
             }
-            let index = link_index(&new.host_name)
-                .ok_or_else(|| format!("{}: '{}' is missing", new.key, new.host_name))?;
+            let index = link_index(&new.host_name).ok_or_else(|| NetError::Missing {
+                key: new.key.clone(),
+                link: new.host_name.clone(),
+            })?;
             if old.bridge != new.bridge || old.tag != new.tag || old.trunks != new.trunks {
                 // Leaving the bridge drops the port's VLANs; joining again starts afresh.
                 netlink.set_master(index, None).map_err(failed(format!(
@@ -427,8 +437,10 @@ pub fn hotplug(
                 in_netns_of(init_pid, || {
                     let inside = Netlink::open()
                         .map_err(failed("unable to open a netlink socket".into()))?;
-                    let peer = link_index(&new.name)
-                        .ok_or_else(|| format!("{}: '{}' is missing", new.key, new.name))?;
+                    let peer = link_index(&new.name).ok_or_else(|| NetError::Missing {
+                        key: new.key.clone(),
+                        link: new.name.clone(),
+                    })?;
                     inside
                         .set_up(peer, !new.link_down)
                         .map_err(failed(format!("{}: unable to set '{}'", new.key, new.name)))
@@ -531,14 +543,15 @@ mod tests {
             rate: Some(rate.into()),
             ..NetworkDevice::default()
         };
-        assert_eq!(rate_in_bytes(&device("1.5")), Ok(Some(1_572_864)));
-        assert_eq!(rate_in_bytes(&device("0")), Ok(None));
+        assert_eq!(rate_in_bytes(&device("1.5")).unwrap(), Some(1_572_864));
+        assert_eq!(rate_in_bytes(&device("0")).unwrap(), None);
         for bad in ["1e300", "inf", "NaN", "-1", "x"] {
-            assert_eq!(
-                rate_in_bytes(&device(bad)),
-                Err(format!("net0: invalid rate '{bad}'")),
-                "{bad}"
+            let error = rate_in_bytes(&device(bad)).unwrap_err();
+            assert!(
+                matches!(&error, NetError::InvalidRate { key, rate } if key == "net0" && rate == bad),
+                "{error:?}"
             );
+            assert_eq!(error.to_string(), format!("net0: invalid rate '{bad}'"));
         }
     }
 
@@ -548,7 +561,10 @@ mod tests {
             parse_mac("BC:24:11:00:aa:FF").unwrap(),
             [0xbc, 0x24, 0x11, 0, 0xaa, 0xff]
         );
-        assert!(parse_mac("BC:24:11:00:aa").is_err());
-        assert!(parse_mac("BC:24:11:00:aa:GG").is_err());
+        for bad in ["BC:24:11:00:aa", "BC:24:11:00:aa:GG"] {
+            let error = parse_mac(bad).unwrap_err();
+            assert!(matches!(error, NetError::InvalidMac { .. }), "{error:?}");
+            assert_eq!(error.to_string(), format!("invalid MAC address '{bad}'"));
+        }
     }
 }

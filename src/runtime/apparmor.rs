@@ -548,8 +548,9 @@ pub fn forget(host_root: &Path, vmid: u32) {
 }
 
 /// Ask the kernel to put this thread under `label` at its next execve. Runs in the
-/// container's child, after its /proc is mounted.
-pub fn exec_into(label: &str) -> Result<(), String> {
+/// container's child, after its /proc is mounted. The error is the write's, or (no AppArmor
+/// attribute file at all) the last open's.
+pub fn exec_into(label: &str) -> std::io::Result<()> {
     let command = format!("exec {label}");
     let mut last = None;
     for path in [
@@ -559,17 +560,12 @@ pub fn exec_into(label: &str) -> Result<(), String> {
         match std::fs::OpenOptions::new().write(true).open(path) {
             Ok(mut file) => {
                 use std::io::Write;
-                return file
-                    .write_all(command.as_bytes())
-                    .map_err(|e| format!("unable to change to AppArmor profile '{label}': {e}"));
+                return file.write_all(command.as_bytes());
             }
             Err(e) => last = Some(e),
         }
     }
-    Err(format!(
-        "unable to change to AppArmor profile '{label}': {}",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
 }
 
 #[cfg(test)]

@@ -112,10 +112,18 @@ impl From<Capability> for String {
     }
 }
 
+/// A name that is no capability (`lxc.cap.drop`, `lxc.cap.keep`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability '{name}'")]
+pub struct UnknownCapability {
+    /// The name given.
+    pub name: String,
+}
+
 impl TryFrom<String> for Capability {
-    type Error = String;
-    fn try_from(name: String) -> Result<Capability, String> {
-        Capability::parse(&name).ok_or_else(|| format!("unknown capability '{name}'"))
+    type Error = UnknownCapability;
+    fn try_from(name: String) -> Result<Capability, UnknownCapability> {
+        Capability::parse(&name).ok_or(UnknownCapability { name })
     }
 }
 
@@ -126,9 +134,12 @@ pub fn bounding_drop(
     unprivileged: bool,
     cap_drop: &[&str],
     cap_keep: &[&str],
-) -> Result<Vec<Capability>, String> {
-    let known =
-        |name: &str| Capability::parse(name).ok_or_else(|| format!("unknown capability '{name}'"));
+) -> Result<Vec<Capability>, UnknownCapability> {
+    let known = |name: &str| {
+        Capability::parse(name).ok_or_else(|| UnknownCapability {
+            name: name.to_string(),
+        })
+    };
     if !cap_keep.is_empty() {
         let mut keep = Vec::new();
         for value in cap_keep {
@@ -294,10 +305,9 @@ mod tests {
         assert_eq!(drop, ["sys_admin", "net_raw"]);
         let drop = bounding_drop(false, &["", "sys_boot"], &[]).unwrap();
         assert_eq!(drop, ["sys_boot"]);
-        assert_eq!(
-            bounding_drop(false, &["sys_frobnicate"], &[]).unwrap_err(),
-            "unknown capability 'sys_frobnicate'"
-        );
+        let error = bounding_drop(false, &["sys_frobnicate"], &[]).unwrap_err();
+        assert_eq!(error.name, "sys_frobnicate");
+        assert_eq!(error.to_string(), "unknown capability 'sys_frobnicate'");
     }
 
     #[test]

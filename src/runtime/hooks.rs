@@ -7,15 +7,62 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
+/// A hookscript run that failed, in pct's words: `hookscript error for <vmid> on <phase>:
+/// command '<script> <vmid> <phase>' failed: <why>`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// The script could not be run at all.
+    #[error("hookscript error for {vmid} on {}: command '{command}' failed: {source}", phase.name())]
+    Spawn {
+        /// The container.
+        vmid: u32,
+        /// The phase it ran for.
+        phase: Phase,
+        /// The command line, as pct shows it.
+        command: String,
+        /// Why it did not run.
+        source: std::io::Error,
+    },
+    /// The script exited with a non-zero code.
+    #[error("hookscript error for {vmid} on {}: command '{command}' failed: exit code {code}", phase.name())]
+    Exit {
+        /// The container.
+        vmid: u32,
+        /// The phase it ran for.
+        phase: Phase,
+        /// The command line, as pct shows it.
+        command: String,
+        /// Its exit code.
+        code: i32,
+    },
+    /// The script was killed by a signal.
+    #[error("hookscript error for {vmid} on {}: command '{command}' failed: killed by signal", phase.name())]
+    Killed {
+        /// The container.
+        vmid: u32,
+        /// The phase it ran for.
+        phase: Phase,
+        /// The command line, as pct shows it.
+        command: String,
+    },
+}
+
+/// When a hookscript runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Before the container starts; a failure aborts the start.
     PreStart,
+    /// Once init runs.
     PostStart,
+    /// Before a stop or shutdown.
     PreStop,
+    /// After init ended.
     PostStop,
 }
 
 impl Phase {
+    /// The phase's name, the script's second argument.
     pub fn name(self) -> &'static str {
         match self {
             Phase::PreStart => "pre-start",
@@ -34,7 +81,7 @@ pub fn run_hookscript(
     vmid: u32,
     phase: Phase,
     mount_ns: Option<&File>,
-) -> Result<(), String> {
+) -> Result<(), HookError> {
     let mut command = Command::new(script);
     command.arg(vmid.to_string()).arg(phase.name());
     if let Some(ns) = mount_ns {
@@ -50,23 +97,28 @@ pub fn run_hookscript(
         }
     }
     let shown = format!("{} {vmid} {}", script.display(), phase.name());
-    let status = command.status().map_err(|e| {
-        format!(
-            "hookscript error for {vmid} on {}: command '{shown}' failed: {e}",
-            phase.name()
-        )
+    let status = command.status().map_err(|source| HookError::Spawn {
+        vmid,
+        phase,
+        command: shown.clone(),
+        source,
     })?;
     if status.success() {
         return Ok(());
     }
-    let how = match status.code() {
-        Some(code) => format!("exit code {code}"),
-        None => "killed by signal".to_string(),
-    };
-    Err(format!(
-        "hookscript error for {vmid} on {}: command '{shown}' failed: {how}",
-        phase.name()
-    ))
+    Err(match status.code() {
+        Some(code) => HookError::Exit {
+            vmid,
+            phase,
+            command: shown,
+            code,
+        },
+        None => HookError::Killed {
+            vmid,
+            phase,
+            command: shown,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -90,8 +142,17 @@ mod tests {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         run_hookscript(&script, 101, Phase::PostStart, None).unwrap();
         let error = run_hookscript(&script, 101, Phase::PreStart, None).unwrap_err();
-        assert_eq!(
+        assert!(matches!(
             error,
+            HookError::Exit {
+                vmid: 101,
+                phase: Phase::PreStart,
+                code: 3,
+                ..
+            }
+        ));
+        assert_eq!(
+            error.to_string(),
             format!(
                 "hookscript error for 101 on pre-start: command '{} 101 pre-start' failed: exit code 3",
                 script.display()

@@ -37,17 +37,25 @@ impl IdMapTool {
     }
 }
 
-impl FromStr for IdMapTool {
-    type Err = String;
+/// A `host.conf` `idmap` value that is none of the three words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idmap: invalid value '{value}' (auto, newuidmap or direct)")]
+pub struct UnknownIdMapTool {
+    /// The value given.
+    pub value: String,
+}
 
-    fn from_str(text: &str) -> Result<IdMapTool, String> {
+impl FromStr for IdMapTool {
+    type Err = UnknownIdMapTool;
+
+    fn from_str(text: &str) -> Result<IdMapTool, UnknownIdMapTool> {
         match text {
             "auto" => Ok(IdMapTool::Auto),
             "newuidmap" => Ok(IdMapTool::Newuidmap),
             "direct" => Ok(IdMapTool::Direct),
-            other => Err(format!(
-                "idmap: invalid value '{other}' (auto, newuidmap or direct)"
-            )),
+            other => Err(UnknownIdMapTool {
+                value: other.to_string(),
+            }),
         }
     }
 }
@@ -187,9 +195,16 @@ mod tests {
         assert_eq!("auto".parse(), Ok(IdMapTool::Auto));
         assert_eq!("newuidmap".parse(), Ok(IdMapTool::Newuidmap));
         assert_eq!("direct".parse(), Ok(IdMapTool::Direct));
+        let error = "subuid".parse::<IdMapTool>().unwrap_err();
         assert_eq!(
-            "subuid".parse::<IdMapTool>(),
-            Err("idmap: invalid value 'subuid' (auto, newuidmap or direct)".to_string())
+            error,
+            UnknownIdMapTool {
+                value: "subuid".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "idmap: invalid value 'subuid' (auto, newuidmap or direct)"
         );
         assert_eq!(IdMapTool::default(), IdMapTool::Auto);
     }

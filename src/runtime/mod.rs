@@ -23,18 +23,21 @@ pub(crate) mod state;
 pub(crate) mod terminal;
 pub(crate) mod trace;
 
-pub use plan::{HostFacts, StartPlan};
+pub use plan::{HostFacts, MountEntryError, PlanError, PrlimitError, StartPlan};
 pub use start_error::{StartError, StartStep};
 
 // The types the start plan and the lifecycle calls hand out, named where an embedder finds
 // them; the modules that own them stay the crate's.
-pub use crate::cgroup::devices::DeviceRule;
+pub use crate::cgroup::devices::{DeviceRule, DeviceRuleError};
 pub use crate::mount::VolumeSource;
 pub use crate::setup::{GuestConfig, HostEnv};
 pub use apparmor::{AppArmorHost, AppArmorPlan, GeneratedProfile};
-pub use caps::Capability;
-pub use idmap::IdMapTool;
+pub use caps::{Capability, UnknownCapability};
+pub use hooks::{HookError, Phase};
+pub use idmap::{IdMapTool, UnknownIdMapTool};
 pub use limits::LimitError;
 pub use monitor::InitExit;
-pub use signals::Signal;
+pub use seccomp::{CompileError, FilterError, PolicyError, PolicyLineError};
+pub use signals::{Signal, UnknownSignal};
 pub use state::InitState;
+pub use terminal::EscapeError;

@@ -146,9 +146,9 @@ pub(super) fn run_supervised(
             .warning(format!("unable to record how CT {vmid} ended: {e}"));
     }
     if let Some(hook) = &plan.hookscript
-        && let Err(message) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
+        && let Err(error) = run_hookscript(hook, vmid, Phase::PostStop, host_ns.as_ref())
     {
-        monitor.observer.warning(message);
+        monitor.observer.warning(error.to_string());
     }
     Ok(exit)
 }
@@ -207,11 +207,10 @@ impl Monitor {
         trace: Trace,
         observer: Observer,
     ) -> Result<Monitor, StartError> {
-        let setup_failed = |message| StartError::new(StartStep::MonitorSetup, message);
         // A mount namespace of our own: the staged rootfs is invisible to the host and goes
         // away with the monitor and the container.
         trace.step("monitor: unshare a private mount namespace");
-        unshare_mount_namespace().map_err(setup_failed)?;
+        unshare_mount_namespace()?;
         let rootfs = state.rootfs();
         let mut monitor = Monitor {
             rootfs: rootfs.clone(),
@@ -219,7 +218,7 @@ impl Monitor {
             hierarchy: Hierarchy::find(),
             console: None,
             ttys: Vec::new(),
-            listener: bind_listener(&state.socket()).map_err(setup_failed)?,
+            listener: bind_listener(&state.socket())?,
             seccomp: Vec::new(),
             seccomp_cache: super::seccomp::cache_dir(host_root),
             halt_signal: libc::SIGPWR,
@@ -246,7 +245,6 @@ impl Monitor {
     }
 
     fn stage(&mut self, plan: &StartPlan) -> Result<(), StartError> {
-        let at = |step| move |message| StartError::new(step, message);
         std::fs::create_dir_all(&self.rootfs).map_err(|e| {
             let context = format!("unable to create '{}'", self.rootfs.display());
             StartError::io(StartStep::Mount, context, e)
@@ -279,10 +277,10 @@ impl Monitor {
                 let message = format!("unable to mount {} ({}): {e}", volume.key, volume.volume);
                 StartError::with_errno(StartStep::Mount, message, e.raw_os_error())
             })?;
-            apply_mount_options(&host_path, volume).map_err(at(StartStep::Mount))?;
+            apply_mount_options(&host_path, volume)?;
         }
         self.trace.step("monitor: guest setup (pre-start)");
-        run_guest_setup(&self.rootfs, plan, &self.observer).map_err(at(StartStep::GuestSetup))?;
+        run_guest_setup(&self.rootfs, plan, &self.observer)?;
         self.halt_signal = halt_signal(plan.halt_signal, || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
         });
@@ -296,18 +294,17 @@ impl Monitor {
                 plan.devices.len()
             ));
         }
-        make_device_nodes(&self.state.devices(), plan).map_err(at(StartStep::Devices))?;
+        make_device_nodes(&self.state.devices(), plan)?;
         self.trace.step(format_args!(
             "monitor: open ptys for {} console and {} ttys",
             if plan.dev.console { "the" } else { "no" },
             plan.dev.ttys
         ));
         if plan.dev.console {
-            self.console = Some(open_pty(plan.root_owner).map_err(at(StartStep::Devices))?);
+            self.console = Some(open_pty(plan.root_owner)?);
         }
         for _ in 0..plan.dev.ttys {
-            self.ttys
-                .push(open_pty(plan.root_owner).map_err(at(StartStep::Devices))?);
+            self.ttys.push(open_pty(plan.root_owner)?);
         }
         self.tty_clients = (0..=self.ttys.len()).map(|_| None).collect();
         self.make_cgroup(plan)?;
@@ -405,7 +402,7 @@ impl Monitor {
         let _ = self.make_cgroup(plan);
     }
 
-    fn host_paths(&self, plan: &StartPlan) -> Result<HostPaths, String> {
+    fn host_paths(&self, plan: &StartPlan) -> HostPaths {
         let mut paths = HostPaths {
             rootfs: self.rootfs.clone(),
             ..Default::default()
@@ -425,13 +422,11 @@ impl Monitor {
         paths.lxcfs = plan.lxcfs.as_ref().map(|l| l.binds()).unwrap_or_default();
         paths.console = self.console.as_ref().map(|pty| pty.path.clone());
         paths.ttys = self.ttys.iter().map(|pty| pty.path.clone()).collect();
-        Ok(paths)
+        paths
     }
 
     fn spawn(&mut self, plan: &StartPlan) -> Result<Spawned, StartError> {
-        let host = self
-            .host_paths(plan)
-            .map_err(|message| StartError::new(StartStep::Devices, message))?;
+        let host = self.host_paths(plan);
         let (stdio, console_is_tty) = match &self.console {
             Some(pty) => (
                 pty.slave
@@ -789,12 +784,13 @@ impl Monitor {
 /// nothing staged here propagates to the host, while the host's unmounts reach this
 /// namespace, so the monitor never pins a host mount (or the loop device under it) that
 /// was there before the start.
-fn unshare_mount_namespace() -> Result<(), String> {
+fn unshare_mount_namespace() -> Result<(), StartError> {
+    let failed = |context, e| StartError::io(StartStep::MonitorSetup, context, e);
     // SAFETY: unshare of the mount namespace only; the monitor is single-threaded.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(format!(
-            "unable to create the monitor's mount namespace: {}",
-            io::Error::last_os_error()
+        return Err(failed(
+            "unable to create the monitor's mount namespace",
+            io::Error::last_os_error(),
         ));
     }
     rustix::mount::mount_change(
@@ -802,7 +798,12 @@ fn unshare_mount_namespace() -> Result<(), String> {
         rustix::mount::MountPropagationFlags::DOWNSTREAM
             | rustix::mount::MountPropagationFlags::REC,
     )
-    .map_err(|e| format!("unable to make the monitor's mounts slaves of the host's: {e}"))
+    .map_err(|e| {
+        failed(
+            "unable to make the monitor's mounts slaves of the host's",
+            e.into(),
+        )
+    })
 }
 
 /// Block the termination signals and return a signalfd that receives them, for the
@@ -862,17 +863,16 @@ fn wait_exit(spawned: &Spawned) -> Option<InitExit> {
     })
 }
 
-fn bind_listener(path: &Path) -> Result<UnixListener, String> {
+fn bind_listener(path: &Path) -> Result<UnixListener, StartError> {
+    let failed = |context: String, e| StartError::io(StartStep::MonitorSetup, context, e);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| format!("unable to create '{}': {e}", dir.display()))?;
+            .map_err(|e| failed(format!("unable to create '{}'", dir.display()), e))?;
     }
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|e| {
-        format!(
-            "unable to create the command socket '{}': {e}",
-            path.display()
-        )
+        let context = format!("unable to create the command socket '{}'", path.display());
+        failed(context, e)
     })?;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     Ok(listener)
@@ -880,7 +880,11 @@ fn bind_listener(path: &Path) -> Result<UnixListener, String> {
 
 /// `mountoptions`: per-mount flags on the mount itself; file-system options (discard,
 /// lazytime) by remounting the file system of volumes that are not binds.
-fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result<(), String> {
+fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result<(), StartError> {
+    let failed = || {
+        let context = format!("unable to apply mount options of {}", volume.key);
+        StartError::io(StartStep::Mount, context, io::Error::last_os_error())
+    };
     if volume.flags.is_empty() && volume.fs_options.is_empty() {
         return Ok(());
     }
@@ -899,7 +903,7 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         };
     }
     let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| "mount path holds a NUL byte".to_string())?;
+        .map_err(|_| StartError::new(StartStep::Mount, "mount path holds a NUL byte"))?;
     // SAFETY: mount(2) with valid strings.
     if unsafe {
         libc::mount(
@@ -911,11 +915,7 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
         )
     } != 0
     {
-        return Err(format!(
-            "unable to apply mount options of {}: {}",
-            volume.key,
-            io::Error::last_os_error()
-        ));
+        return Err(failed());
     }
     if !volume.fs_options.is_empty() {
         let mut sb_flags = libc::MS_REMOUNT;
@@ -941,11 +941,7 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
             )
         } != 0
         {
-            return Err(format!(
-                "unable to apply mount options of {}: {}",
-                volume.key,
-                io::Error::last_os_error()
-            ));
+            return Err(failed());
         }
     }
     Ok(())
@@ -954,7 +950,7 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
 /// pct's pre-start hook: the guest's files for this start. Its messages and warnings go to
 /// the monitor's observer: the log of a detached monitor, as pct's go to the container's
 /// task log.
-fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Result<(), String> {
+fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Result<(), StartError> {
     let request = crate::setup::SetupRequest {
         rootfs,
         owner: plan.id_map.as_ref().map(|_| plan.root_owner),
@@ -973,7 +969,9 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Resu
     for warning in &report.warnings {
         observer.warning(format!("WARN: {warning}"));
     }
-    result.map(|_| ()).map_err(|e| e.message)
+    result
+        .map(|_| ())
+        .map_err(|e| StartError::new(StartStep::GuestSetup, e.message))
 }
 
 /// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else
@@ -1012,9 +1010,15 @@ fn init_is_systemd(rootfs: &Path, init: &str) -> bool {
 }
 
 /// A pty pair from the host's devpts; the slave is handed to the container's root.
-fn open_pty(owner: (u32, u32)) -> Result<Pty, String> {
+fn open_pty(owner: (u32, u32)) -> Result<Pty, StartError> {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let fail = |e: rustix::io::Errno| format!("unable to allocate a console pty: {e}");
+    let fail = |e: rustix::io::Errno| {
+        StartError::io(
+            StartStep::Devices,
+            "unable to allocate a console pty",
+            e.into(),
+        )
+    };
     let master =
         openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).map_err(fail)?;
     grantpt(&master).map_err(fail)?;
@@ -1042,12 +1046,13 @@ fn open_pty(owner: (u32, u32)) -> Result<Pty, String> {
 
 /// `devN` nodes made by the monitor (which may mknod) in the state dir, with their mode and
 /// owner, for the container to bind.
-fn make_device_nodes(dir: &Path, plan: &StartPlan) -> Result<(), String> {
+fn make_device_nodes(dir: &Path, plan: &StartPlan) -> Result<(), StartError> {
     if plan.devices.is_empty() {
         return Ok(());
     }
+    let failed = |context: String, e: io::Error| StartError::io(StartStep::Devices, context, e);
     std::fs::create_dir_all(dir)
-        .map_err(|e| format!("unable to create '{}': {e}", dir.display()))?;
+        .map_err(|e| failed(format!("unable to create '{}'", dir.display()), e))?;
     for device in &plan.devices {
         let path = dir.join(&device.key);
         let _ = std::fs::remove_file(&path);
@@ -1063,11 +1068,14 @@ fn make_device_nodes(dir: &Path, plan: &StartPlan) -> Result<(), String> {
             Mode::from_raw_mode(device.mode),
             rustix::fs::makedev(device.major, device.minor),
         )
-        .map_err(|e| format!("unable to create device node for {}: {e}", device.path))?;
+        .map_err(|e| {
+            let context = format!("unable to create device node for {}", device.path);
+            failed(context, e.into())
+        })?;
         rustix::fs::chmod(&path, Mode::from_raw_mode(device.mode))
-            .map_err(|e| format!("chmod {}: {e}", device.path))?;
+            .map_err(|e| failed(format!("chmod {}", device.path), e.into()))?;
         std::os::unix::fs::chown(&path, Some(device.uid), Some(device.gid))
-            .map_err(|e| format!("chown {}: {e}", device.path))?;
+            .map_err(|e| failed(format!("chown {}", device.path), e))?;
     }
     Ok(())
 }

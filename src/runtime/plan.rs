@@ -19,14 +19,16 @@ use crate::mount::VolumeSource;
 pub use crate::net::NetworkDevice;
 use crate::setup::{GuestConfig, HostEnv};
 
+mod error;
 mod guest_view;
 pub(crate) mod mount_entry;
 mod prlimit;
+pub use error::PlanError;
 pub use guest_view::{
     BOOT_ID_FILE, BOOT_ID_TARGET, BootIdPlan, LxcfsHost, LxcfsPlan, format_boot_id,
 };
-pub use mount_entry::{MountEntryFlag, MountEntryOption};
-pub use prlimit::Prlimit;
+pub use mount_entry::{MountEntryError, MountEntryFlag, MountEntryOption};
+pub use prlimit::{Prlimit, PrlimitError};
 
 /// Where the container's init and its children live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,7 +406,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 impl StartPlan {
     /// Plan the start of `vmid` from its (pending-applied) main section.
-    pub fn build(vmid: u32, section: &Section, facts: &HostFacts) -> Result<StartPlan, String> {
+    pub fn build(vmid: u32, section: &Section, facts: &HostFacts) -> Result<StartPlan, PlanError> {
         let mut warnings = Vec::new();
         let raw = |key: &str| raw_values(section, key);
         let last_raw = |key: &str| raw(key).last().map(|v| v.to_string());
@@ -421,12 +423,14 @@ impl StartPlan {
             }
         }
 
-        let features = section.features().map_err(|e| format!("features: {e}"))?;
+        let features = section
+            .features()
+            .map_err(|source| PlanError::property("features", source))?;
         let raw_idmap = raw("lxc.idmap");
         let unprivileged = section.flag("unprivileged") || !raw_idmap.is_empty();
         let id_map = if unprivileged {
-            let map = IdMap::from_lxc_values(raw_idmap.iter().copied()).map_err(|e| e.0)?;
-            map.validate().map_err(|e| e.0)?;
+            let map = IdMap::from_lxc_values(raw_idmap.iter().copied())?;
+            map.validate()?;
             Some(map)
         } else {
             None
@@ -437,7 +441,7 @@ impl StartPlan {
                 let gid = map.to_host(IdKind::Group, 0);
                 match (uid, gid) {
                     (Some(uid), Some(gid)) => (uid, gid),
-                    _ => return Err("lxc.idmap: the container's root (0) is not mapped".into()),
+                    _ => return Err(PlanError::RootNotMapped),
                 }
             }
             None => (0, 0),
@@ -553,7 +557,7 @@ impl StartPlan {
                 policy: facts
                     .seccomp_profile
                     .clone()
-                    .ok_or_else(|| format!("unable to read seccomp profile '{path}'"))?,
+                    .ok_or_else(|| PlanError::SeccompProfile { path: path.clone() })?,
                 source: path,
             },
             None => SeccompPlan {
@@ -605,7 +609,7 @@ impl StartPlan {
             &mut warnings,
         );
 
-        let cgroup = plan_cgroup(vmid, section, facts, &mut warnings).map_err(|e| e.to_string())?;
+        let cgroup = plan_cgroup(vmid, section, facts, &mut warnings)?;
         let device_rules = if unprivileged {
             None
         } else {
@@ -659,7 +663,8 @@ impl StartPlan {
             stop_signal: signal(&section.lxc, "lxc.signal.stop")?,
             hookscript: facts.hookscript.clone(),
             warnings,
-            guest: GuestConfig::from_section(section)?,
+            guest: GuestConfig::from_section(section)
+                .map_err(|e| PlanError::GuestConfig(e.into()))?,
             guest_host: facts.guest_host.clone(),
         })
     }
@@ -897,13 +902,16 @@ fn warn_overridden(key: &str, features: &[(&str, Option<bool>)], warnings: &mut 
 }
 
 /// The last value of an `lxc.signal.*` key, checked: LXC's names, `SIG` optional, or numbers.
-fn signal(lxc: &[(String, String)], key: &str) -> Result<Option<Signal>, String> {
+fn signal(lxc: &[(String, String)], key: &str) -> Result<Option<Signal>, PlanError> {
     let Some((_, name)) = lxc.iter().rfind(|(k, _)| k == key) else {
         return Ok(None);
     };
-    Signal::parse(name)
+    Signal::try_from(name.clone())
         .map(Some)
-        .ok_or_else(|| format!("{key}: unknown signal '{name}'"))
+        .map_err(|source| PlanError::Signal {
+            key: key.to_string(),
+            source,
+        })
 }
 
 /// The values of a raw `lxc.*` key, in file order.
@@ -924,18 +932,17 @@ fn describe_source(source: &VolumeSource) -> String {
     }
 }
 
-fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>, String> {
+fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>, PlanError> {
     let rootfs = section
         .rootfs()
-        .ok_or("missing 'rootfs' configuration")?
-        .map_err(|e| format!("rootfs: {e}"))?;
+        .ok_or(PlanError::MissingRootfs)?
+        .map_err(|source| PlanError::property("rootfs", source))?;
     let mut points = vec![("rootfs".to_string(), rootfs)];
     let mut mps = Vec::new();
     for (index, mp) in section.mount_points() {
-        mps.push((
-            format!("mp{index}"),
-            mp.map_err(|e| format!("mp{index}: {e}"))?,
-        ));
+        let key = format!("mp{index}");
+        let mp = mp.map_err(|source| PlanError::property(&key, source))?;
+        mps.push((key, mp));
     }
     // Parents before children: sorted by the path inside the container.
     mps.sort_by(|a, b| a.1.mp.cmp(&b.1.mp));
@@ -943,11 +950,15 @@ fn plan_volumes(section: &Section, facts: &HostFacts) -> Result<Vec<VolumeMount>
     points
         .into_iter()
         .map(|(key, mp)| {
-            let source = facts
-                .volumes
-                .get(&key)
-                .cloned()
-                .ok_or_else(|| format!("{key}: volume '{}' was not resolved", mp.volume))?;
+            let source =
+                facts
+                    .volumes
+                    .get(&key)
+                    .cloned()
+                    .ok_or_else(|| PlanError::UnresolvedVolume {
+                        key: key.clone(),
+                        volume: mp.volume.clone(),
+                    })?;
             let (mut flags, mut fs_options) = (Vec::new(), Vec::new());
             for option in &mp.mountoptions {
                 match option {
@@ -976,24 +987,31 @@ fn plan_devices(
     section: &Section,
     facts: &HostFacts,
     id_map: Option<&IdMap>,
-) -> Result<Vec<PassthroughDevice>, String> {
+) -> Result<Vec<PassthroughDevice>, PlanError> {
     let mut devices = Vec::new();
     for (index, entry) in section.devices() {
         let key = format!("dev{index}");
-        let entry = entry.map_err(|e| format!("{key}: {e}"))?;
-        let (kind, major, minor) = *facts
-            .devices
-            .get(&entry.path)
-            .ok_or_else(|| format!("Device {} does not exist", entry.path))?;
+        let entry = entry.map_err(|source| PlanError::property(&key, source))?;
+        let (kind, major, minor) =
+            *facts
+                .devices
+                .get(&entry.path)
+                .ok_or_else(|| PlanError::MissingDevice {
+                    path: entry.path.clone(),
+                })?;
         let mode = match &entry.mode {
-            Some(text) => u32::from_str_radix(text, 8).map_err(|_| format!("{key}: bad mode"))?,
+            Some(text) => u32::from_str_radix(text, 8)
+                .map_err(|_| PlanError::DeviceMode { key: key.clone() })?,
             None => 0o660,
         };
         let (uid, gid) = (entry.uid.unwrap_or(0), entry.gid.unwrap_or(0));
         let shift = |kind, id| match id_map {
             Some(map) => map
                 .to_host(kind, id)
-                .ok_or_else(|| format!("{key}: id {id} is not mapped into the container")),
+                .ok_or_else(|| PlanError::DeviceIdNotMapped {
+                    key: key.clone(),
+                    id,
+                }),
             None => Ok(id),
         };
         devices.push(PassthroughDevice {
@@ -1037,7 +1055,7 @@ pub(crate) fn unenforced_warning(file: &str, value: &str) -> String {
 fn plan_device_rules(
     section: &Section,
     devices: &[PassthroughDevice],
-) -> Result<Vec<DeviceRule>, String> {
+) -> Result<Vec<DeviceRule>, PlanError> {
     let mut rules = devices::default_rules();
     for device in devices {
         rules.push(DeviceRule::node(device.kind, device.major, device.minor));
@@ -1048,7 +1066,10 @@ fn plan_device_rules(
             "lxc.cgroup2.devices.deny" => false,
             _ => continue,
         };
-        let rule = DeviceRule::parse(value, allow).map_err(|e| format!("{key}: {e}"))?;
+        let rule = DeviceRule::parse(value, allow).map_err(|source| PlanError::DeviceRule {
+            key: key.clone(),
+            source,
+        })?;
         match (rule.is_everything(), allow) {
             (true, false) => rules.clear(),
             (true, true) => rules = vec![rule],
@@ -1196,7 +1217,10 @@ pub(crate) fn parse_cpu_list(text: &str) -> Vec<u32> {
 }
 
 /// The network devices a config asks for (pct set's hotplug compares them).
-pub(crate) fn network_devices(vmid: u32, section: &Section) -> Result<Vec<NetworkDevice>, String> {
+pub(crate) fn network_devices(
+    vmid: u32,
+    section: &Section,
+) -> Result<Vec<NetworkDevice>, PlanError> {
     plan_network(vmid, section, &mut Vec::new())
 }
 
@@ -1204,7 +1228,7 @@ fn plan_network(
     vmid: u32,
     section: &Section,
     warnings: &mut Vec<String>,
-) -> Result<Vec<NetworkDevice>, String> {
+) -> Result<Vec<NetworkDevice>, PlanError> {
     use crate::config::{Ip4Config, Ip6Config};
     // The guest's network files carry the addresses (guest setup), except where pct leaves
     // the guest alone: unmanaged containers, and host-managed interfaces.
@@ -1213,8 +1237,8 @@ fn plan_network(
         .nets()
         .into_iter()
         .map(|(index, net)| {
-            let net = net.map_err(|e| format!("net{index}: {e}"))?;
             let key = format!("net{index}");
+            let net = net.map_err(|source| PlanError::property(&key, source))?;
             let ours = unmanaged || net.host_managed == Some(true);
             let mut addresses = Vec::new();
             let mut gateways = Vec::new();
@@ -1263,7 +1287,7 @@ fn plan_network(
         .collect()
 }
 
-fn plan_init(section: &Section) -> Result<InitPlan, String> {
+fn plan_init(section: &Section) -> Result<InitPlan, PlanError> {
     let raw = |key: &str| raw_values(section, key);
     let command = raw("lxc.init.cmd")
         .last()
@@ -1272,7 +1296,7 @@ fn plan_init(section: &Section) -> Result<InitPlan, String> {
         .unwrap_or_else(|| "/sbin/init".into());
     let argv = split_command(&command)?;
     if argv.is_empty() {
-        return Err("lxc.init.cmd: empty command".into());
+        return Err(PlanError::EmptyInitCommand);
     }
     let mut env = vec!["container=lxc".to_string(), "TERM=linux".to_string()];
     let mut set = |var: &str| {
@@ -1289,12 +1313,12 @@ fn plan_init(section: &Section) -> Result<InitPlan, String> {
     for var in &section.env {
         set(var);
     }
-    let id = |key: &str| -> Result<u32, String> {
+    let id = |key: &str| -> Result<u32, PlanError> {
         match raw(key).last() {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{key}: invalid id '{v}'")),
+            Some(v) => v.trim().parse().map_err(|_| PlanError::InitId {
+                key: key.to_string(),
+                value: v.to_string(),
+            }),
             None => Ok(0),
         }
     };
@@ -1312,7 +1336,7 @@ fn plan_init(section: &Section) -> Result<InitPlan, String> {
 
 /// Split a command line on blanks, honouring single and double quotes (LXC's rules for
 /// `lxc.init.cmd`).
-pub(crate) fn split_command(command: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_command(command: &str) -> Result<Vec<String>, PlanError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -1338,7 +1362,9 @@ pub(crate) fn split_command(command: &str) -> Result<Vec<String>, String> {
         }
     }
     if quote.is_some() {
-        return Err(format!("unterminated quote in command '{command}'"));
+        return Err(PlanError::UnterminatedQuote {
+            command: command.to_string(),
+        });
     }
     if in_word {
         words.push(word);
@@ -1347,17 +1373,18 @@ pub(crate) fn split_command(command: &str) -> Result<Vec<String>, String> {
 }
 
 /// `lxc.mount.entry = <source> <target> <fstype> <options> [dump pass]`.
-fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, String> {
+fn parse_mount_entry(value: &str) -> Result<MountEntryPlan, MountEntryError> {
     let fields: Vec<&str> = value.split_whitespace().collect();
     if fields.len() < 4 {
-        return Err(format!("lxc.mount.entry: invalid entry '{value}'"));
+        return Err(MountEntryError::InvalidEntry {
+            entry: value.to_string(),
+        });
     }
     let target = fields[1].trim_start_matches('/').to_string();
     if target.split('/').any(|c| c == "..") {
-        return Err(format!(
-            "lxc.mount.entry: target '{}' leaves the container",
-            fields[1]
-        ));
+        return Err(MountEntryError::TargetOutside {
+            target: fields[1].to_string(),
+        });
     }
     Ok(MountEntryPlan {
         source: fields[0].to_string(),

@@ -23,6 +23,163 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
+/// A policy that does not parse. `Display` is the message a start shows (after
+/// `seccomp profile <source>: `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// No line but comments.
+    #[error("empty seccomp policy")]
+    Empty,
+    /// A first line other than `1` or `2`.
+    #[error("unsupported seccomp policy version '{version}'")]
+    UnsupportedVersion {
+        /// The first line.
+        version: String,
+    },
+    /// A version 1 policy that ends after its version line.
+    #[error("version 1 policy without its list type")]
+    V1WithoutListType,
+    /// A version 2 policy that ends after its version line.
+    #[error("seccomp policy without its list type")]
+    WithoutListType,
+    /// A line that does not parse.
+    #[error("line {line}: {source}")]
+    Line {
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        source: PolicyLineError,
+    },
+}
+
+/// What is wrong with one line of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyLineError {
+    /// A version 1 list type other than `allowlist`/`whitelist`.
+    #[error("version 1 policies must be an allowlist, not '{list}'")]
+    V1NotAllowlist {
+        /// The list type given.
+        list: String,
+    },
+    /// A version 1 line that is not a syscall number.
+    #[error("'{text}' is not a syscall number")]
+    NotSyscallNumber {
+        /// The line.
+        text: String,
+    },
+    /// A version 2 list type other than denylist/allowlist (or their old names).
+    #[error("expected denylist or allowlist, not '{list}'")]
+    UnknownListType {
+        /// The list type given.
+        list: String,
+    },
+    /// `errno` without a number below 4096.
+    #[error("errno needs a number below 4096")]
+    BadErrno,
+    /// An action word LXC does not know.
+    #[error("unknown action '{action}'")]
+    UnknownAction {
+        /// The word.
+        action: String,
+    },
+    /// An argument condition that is not `[index,value,op]` or `[index,value,op,mask]`.
+    #[error("malformed argument condition '{condition}'")]
+    MalformedCondition {
+        /// The condition.
+        condition: String,
+    },
+    /// An argument index outside 0 to 5.
+    #[error("argument index in '{condition}' must be 0 to 5")]
+    ArgumentIndex {
+        /// The condition.
+        condition: String,
+    },
+    /// A condition's value that is not a number.
+    #[error("bad value in argument condition '{condition}'")]
+    ConditionValue {
+        /// The condition.
+        condition: String,
+    },
+    /// A condition's mask that is not a number.
+    #[error("bad mask in argument condition '{condition}'")]
+    ConditionMask {
+        /// The condition.
+        condition: String,
+    },
+    /// `SCMP_CMP_MASKED_EQ` without its mask.
+    #[error("SCMP_CMP_MASKED_EQ needs a mask")]
+    MaskMissing,
+    /// A comparison operator libseccomp does not have.
+    #[error("unknown comparison '{op}'")]
+    UnknownComparison {
+        /// The operator given.
+        op: String,
+    },
+    /// A `[section]` naming no architecture LXC knows.
+    #[error("unknown architecture section '[{section}]'")]
+    UnknownArchitecture {
+        /// The section's name, lower case.
+        section: String,
+    },
+    /// A rule whose first word is not a syscall name.
+    #[error("'{name}' is not a syscall name")]
+    NotSyscallName {
+        /// The word.
+        name: String,
+    },
+}
+
+/// A parsed policy that cannot be compiled into a BPF program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// A libseccomp call on the filter context failed.
+    #[error("{call}: {source}")]
+    Libseccomp {
+        /// The libseccomp call (`seccomp_init`, `seccomp_merge`, ...).
+        call: &'static str,
+        /// libseccomp's error.
+        source: libseccomp::error::SeccompError,
+    },
+    /// libseccomp refused a rule.
+    #[error("line {line}: {source}")]
+    Rule {
+        /// The rule's line in the policy.
+        line: usize,
+        /// libseccomp's error.
+        source: libseccomp::error::SeccompError,
+    },
+    /// This host has no architecture to compile for.
+    #[error("no architecture to compile for")]
+    NoArchitecture,
+    /// The memory file the program is exported to could not be made.
+    #[error("memfd_create: {0}")]
+    Memfd(#[source] std::io::Error),
+    /// The exported program could not be read back.
+    #[error("read the exported filter: {0}")]
+    ReadExport(#[source] std::io::Error),
+    /// Bytes (exported or cached) that are no BPF program.
+    #[error("a filter of {len} bytes is not a BPF program")]
+    NotBpf {
+        /// Their length.
+        len: usize,
+    },
+}
+
+/// Why there is no filter for a policy: it does not parse or does not compile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// The policy does not parse.
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    /// The policy does not compile.
+    #[error("{0}")]
+    Compile(#[from] CompileError),
+}
+
 /// What the default policy depends on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PolicyOptions {
@@ -151,7 +308,7 @@ fn parse_number(text: &str) -> Option<u64> {
 }
 
 /// An action at the start of `words`, and how many words it took.
-fn parse_action(words: &[&str]) -> Result<Option<(Action, usize)>, String> {
+fn parse_action(words: &[&str]) -> Result<Option<(Action, usize)>, PolicyLineError> {
     let Some(first) = words.first() else {
         return Ok(None);
     };
@@ -166,16 +323,20 @@ fn parse_action(words: &[&str]) -> Result<Option<(Action, usize)>, String> {
                 .and_then(|w| parse_number(w))
                 .and_then(|n| u16::try_from(n).ok())
                 .filter(|n| *n < 4096)
-                .ok_or("errno needs a number below 4096")?;
+                .ok_or(PolicyLineError::BadErrno)?;
             (Action::Errno(value), 2)
         }
         "notify" => (Action::Notify, 1),
         word if word.starts_with('[') => return Ok(None),
-        word => return Err(format!("unknown action '{word}'")),
+        word => {
+            return Err(PolicyLineError::UnknownAction {
+                action: word.to_string(),
+            });
+        }
     }))
 }
 
-fn parse_op(text: &str, mask: Option<u64>) -> Result<ScmpCompareOp, String> {
+fn parse_op(text: &str, mask: Option<u64>) -> Result<ScmpCompareOp, PolicyLineError> {
     Ok(match text {
         "SCMP_CMP_NE" | "!=" => ScmpCompareOp::NotEqual,
         "SCMP_CMP_LT" | "<" => ScmpCompareOp::Less,
@@ -184,30 +345,43 @@ fn parse_op(text: &str, mask: Option<u64>) -> Result<ScmpCompareOp, String> {
         "SCMP_CMP_GE" | ">=" => ScmpCompareOp::GreaterEqual,
         "SCMP_CMP_GT" | ">" => ScmpCompareOp::Greater,
         "SCMP_CMP_MASKED_EQ" | "&=" => {
-            ScmpCompareOp::MaskedEqual(mask.ok_or("SCMP_CMP_MASKED_EQ needs a mask")?)
+            ScmpCompareOp::MaskedEqual(mask.ok_or(PolicyLineError::MaskMissing)?)
         }
-        other => return Err(format!("unknown comparison '{other}'")),
+        other => {
+            return Err(PolicyLineError::UnknownComparison {
+                op: other.to_string(),
+            });
+        }
     })
 }
 
 /// `[index,value,op]` or `[index,value,op,mask]`.
-fn parse_condition(text: &str) -> Result<ArgCondition, String> {
+fn parse_condition(text: &str) -> Result<ArgCondition, PolicyLineError> {
+    let condition = || text.to_string();
+    let malformed = || PolicyLineError::MalformedCondition {
+        condition: condition(),
+    };
     let inner = text
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
-        .ok_or_else(|| format!("malformed argument condition '{text}'"))?;
+        .ok_or_else(malformed)?;
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
     if !(3..=4).contains(&parts.len()) {
-        return Err(format!("malformed argument condition '{text}'"));
+        return Err(malformed());
     }
-    let index = parse_number(parts[0])
-        .filter(|i| *i < 6)
-        .ok_or_else(|| format!("argument index in '{text}' must be 0 to 5"))?;
-    let value = parse_number(parts[1])
-        .ok_or_else(|| format!("bad value in argument condition '{text}'"))?;
+    let index = parse_number(parts[0]).filter(|i| *i < 6).ok_or_else(|| {
+        PolicyLineError::ArgumentIndex {
+            condition: condition(),
+        }
+    })?;
+    let value = parse_number(parts[1]).ok_or_else(|| PolicyLineError::ConditionValue {
+        condition: condition(),
+    })?;
     let mask = match parts.get(3) {
         Some(m) => Some(
-            parse_number(m).ok_or_else(|| format!("bad mask in argument condition '{text}'"))?,
+            parse_number(m).ok_or_else(|| PolicyLineError::ConditionMask {
+                condition: condition(),
+            })?,
         ),
         None => None,
     };
@@ -219,7 +393,7 @@ fn parse_condition(text: &str) -> Result<ArgCondition, String> {
 }
 
 /// The architectures a section header names, relative to this host.
-fn section_scope(name: &str) -> Result<ArchScope, String> {
+fn section_scope(name: &str) -> Result<ArchScope, PolicyLineError> {
     let name = name.to_ascii_lowercase();
     let arch = match name.as_str() {
         "all" => return Ok(ArchScope::All),
@@ -237,7 +411,11 @@ fn section_scope(name: &str) -> Result<ArchScope, String> {
         "mips" | "mips64" | "mips64n32" | "mipsel" | "mipsel64" | "mipsel64n32" => {
             return Ok(ArchScope::Foreign);
         }
-        other => return Err(format!("unknown architecture section '[{other}]'")),
+        other => {
+            return Err(PolicyLineError::UnknownArchitecture {
+                section: other.to_string(),
+            });
+        }
     };
     Ok(if container_arches().contains(&arch) {
         ArchScope::Only(arch)
@@ -259,29 +437,36 @@ fn strip_comment(line: &str) -> &str {
 
 impl Policy {
     /// Parse a policy in LXC's format. Errors name the line.
-    pub fn parse(text: &str) -> Result<Policy, String> {
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut lines = text
             .lines()
             .enumerate()
             .map(|(i, l)| (i + 1, strip_comment(l).trim()))
             .filter(|(_, l)| !l.is_empty());
-        let (_, version) = lines.next().ok_or("empty seccomp policy")?;
+        let (_, version) = lines.next().ok_or(PolicyError::Empty)?;
         match version {
             "1" => Self::parse_v1(lines),
             "2" => Self::parse_v2(lines),
-            other => Err(format!("unsupported seccomp policy version '{other}'")),
+            other => Err(PolicyError::UnsupportedVersion {
+                version: other.to_string(),
+            }),
         }
     }
 
-    fn parse_v1<'a>(mut lines: impl Iterator<Item = (usize, &'a str)>) -> Result<Policy, String> {
+    fn parse_v1<'a>(
+        mut lines: impl Iterator<Item = (usize, &'a str)>,
+    ) -> Result<Policy, PolicyError> {
         match lines.next() {
             Some((_, "whitelist" | "allowlist")) => {}
-            Some((n, other)) => {
-                return Err(format!(
-                    "line {n}: version 1 policies must be an allowlist, not '{other}'"
-                ));
+            Some((line, other)) => {
+                return Err(PolicyError::Line {
+                    line,
+                    source: PolicyLineError::V1NotAllowlist {
+                        list: other.to_string(),
+                    },
+                });
             }
-            None => return Err("version 1 policy without its list type".into()),
+            None => return Err(PolicyError::V1WithoutListType),
         }
         let mut rules = Vec::new();
         for (line, text) in lines {
@@ -289,7 +474,12 @@ impl Policy {
                 .parse::<i32>()
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| format!("line {line}: '{text}' is not a syscall number"))?;
+                .ok_or_else(|| PolicyError::Line {
+                    line,
+                    source: PolicyLineError::NotSyscallNumber {
+                        text: text.to_string(),
+                    },
+                })?;
             rules.push(Rule {
                 scope: ArchScope::Only(ScmpArch::native()),
                 syscall: SyscallRef::Number(number),
@@ -304,19 +494,25 @@ impl Policy {
         })
     }
 
-    fn parse_v2<'a>(mut lines: impl Iterator<Item = (usize, &'a str)>) -> Result<Policy, String> {
-        let (type_line, list_type) = lines.next().ok_or("seccomp policy without its list type")?;
+    fn parse_v2<'a>(
+        mut lines: impl Iterator<Item = (usize, &'a str)>,
+    ) -> Result<Policy, PolicyError> {
+        let (type_line, list_type) = lines.next().ok_or(PolicyError::WithoutListType)?;
+        let at_type_line = |source| PolicyError::Line {
+            line: type_line,
+            source,
+        };
         let words: Vec<&str> = list_type.split_whitespace().collect();
         let deny = match words[0] {
             "denylist" | "blacklist" => true,
             "allowlist" | "whitelist" => false,
             other => {
-                return Err(format!(
-                    "line {type_line}: expected denylist or allowlist, not '{other}'"
-                ));
+                return Err(at_type_line(PolicyLineError::UnknownListType {
+                    list: other.to_string(),
+                }));
             }
         };
-        let given = parse_action(&words[1..]).map_err(|e| format!("line {type_line}: {e}"))?;
+        let given = parse_action(&words[1..]).map_err(at_type_line)?;
         // For a denylist the action after the keyword is what listed syscalls get by
         // default; for an allowlist it is what every other syscall gets.
         let (default_action, rule_default) = match (deny, given) {
@@ -329,7 +525,7 @@ impl Policy {
         let mut scope = ArchScope::All;
         let mut rules = Vec::new();
         for (line, text) in lines {
-            let fail = |e: String| format!("line {line}: {e}");
+            let fail = |source| PolicyError::Line { line, source };
             if let Some(section) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
                 && !section.contains(',')
             {
@@ -353,7 +549,9 @@ impl Policy {
             let words: Vec<&str> = text.split_whitespace().collect();
             let name = words[0];
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(fail(format!("'{name}' is not a syscall name")));
+                return Err(fail(PolicyLineError::NotSyscallName {
+                    name: name.to_string(),
+                }));
             }
             let (action, used) = match parse_action(&words[1..]).map_err(fail)? {
                 Some((action, used)) => (action, used),
@@ -399,12 +597,12 @@ pub struct Compiled {
     pub skipped: Vec<String>,
 }
 
-fn scmp_error(what: &str) -> impl Fn(libseccomp::error::SeccompError) -> String + '_ {
-    move |e| format!("{what}: {e}")
+fn scmp_error(call: &'static str) -> impl Fn(libseccomp::error::SeccompError) -> CompileError {
+    move |source| CompileError::Libseccomp { call, source }
 }
 
 /// A context for exactly one architecture.
-fn single_arch_context(arch: ScmpArch, default: Action) -> Result<ScmpFilterContext, String> {
+fn single_arch_context(arch: ScmpArch, default: Action) -> Result<ScmpFilterContext, CompileError> {
     let mut ctx = ScmpFilterContext::new(default.to_scmp()).map_err(scmp_error("seccomp_init"))?;
     let native = ScmpArch::native();
     if arch != native {
@@ -454,7 +652,7 @@ impl Policy {
     }
 
     /// Compile for every container architecture.
-    pub fn compile(&self) -> Result<Compiled, String> {
+    pub fn compile(&self) -> Result<Compiled, CompileError> {
         let arches = container_arches();
         let mut compiled = Compiled::default();
         let mut contexts = Vec::new();
@@ -495,7 +693,10 @@ impl Policy {
                 if let Err(e) = added {
                     // EDOM: not a syscall of this architecture after all.
                     if e.errno() != Some(libseccomp::error::SeccompErrno::EDOM) {
-                        return Err(format!("line {}: {e}", rule.line));
+                        return Err(CompileError::Rule {
+                            line: rule.line,
+                            source: e,
+                        });
                     }
                 }
             }
@@ -503,7 +704,7 @@ impl Policy {
         }
         compiled.skipped = self.unknown_syscalls();
         let mut contexts = contexts.into_iter();
-        let mut merged = contexts.next().ok_or("no architecture to compile for")?;
+        let mut merged = contexts.next().ok_or(CompileError::NoArchitecture)?;
         for ctx in contexts {
             merged.merge(ctx).map_err(scmp_error("seccomp_merge"))?;
         }
@@ -512,30 +713,27 @@ impl Policy {
     }
 }
 
-fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, String> {
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, CompileError> {
     let memfd = rustix::fs::memfd_create("corral-seccomp", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(|e| format!("memfd_create: {e}"))?;
+        .map_err(|e| CompileError::Memfd(e.into()))?;
     let mut file = std::fs::File::from(memfd);
     ctx.export_bpf(&file)
         .map_err(scmp_error("seccomp_export_bpf"))?;
     let mut bytes = Vec::new();
     file.rewind()
         .and_then(|_| file.read_to_end(&mut bytes))
-        .map_err(|e| format!("read the exported filter: {e}"))?;
+        .map_err(CompileError::ReadExport)?;
     program_from_bytes(&bytes)
 }
 
 const INSTRUCTION: usize = std::mem::size_of::<libc::sock_filter>();
 
-fn program_from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, String> {
+fn program_from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, CompileError> {
     if bytes.is_empty()
         || !bytes.len().is_multiple_of(INSTRUCTION)
         || bytes.len() / INSTRUCTION > 4096
     {
-        return Err(format!(
-            "a filter of {} bytes is not a BPF program",
-            bytes.len()
-        ));
+        return Err(CompileError::NotBpf { len: bytes.len() });
     }
     Ok(bytes
         .chunks_exact(INSTRUCTION)
@@ -583,7 +781,7 @@ pub fn cache_dir(host_root: &Path) -> std::path::PathBuf {
 pub fn cached_filter(
     cache_dir: &Path,
     policy_text: &str,
-) -> Result<Vec<libc::sock_filter>, String> {
+) -> Result<Vec<libc::sock_filter>, FilterError> {
     let path = cache_dir.join(format!("{}.bpf", cache_key(policy_text)));
     if let Ok(bytes) = std::fs::read(&path)
         && let Ok(program) = program_from_bytes(&bytes)

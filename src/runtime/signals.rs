@@ -113,10 +113,18 @@ impl From<Signal> for String {
     }
 }
 
+/// A name or number that is no signal LXC's keys accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown signal '{name}'")]
+pub struct UnknownSignal {
+    /// The text given.
+    pub name: String,
+}
+
 impl TryFrom<String> for Signal {
-    type Error = String;
-    fn try_from(text: String) -> Result<Signal, String> {
-        Signal::parse(&text).ok_or_else(|| format!("unknown signal '{text}'"))
+    type Error = UnknownSignal;
+    fn try_from(name: String) -> Result<Signal, UnknownSignal> {
+        Signal::parse(&name).ok_or(UnknownSignal { name })
     }
 }
 
@@ -203,7 +211,17 @@ mod tests {
         let json = serde_json::to_string(&signal).unwrap();
         assert_eq!(json, "\"SIGRTMIN+3\"");
         assert_eq!(serde_json::from_str::<Signal>(&json).unwrap(), signal);
-        assert!(serde_json::from_str::<Signal>("\"SIGNOPE\"").is_err());
+        let error = serde_json::from_str::<Signal>("\"SIGNOPE\"").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown signal 'SIGNOPE'"),
+            "{error}"
+        );
+        assert_eq!(
+            Signal::try_from("SIGNOPE".to_string()),
+            Err(UnknownSignal {
+                name: "SIGNOPE".into()
+            })
+        );
     }
 
     #[test]

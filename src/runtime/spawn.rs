@@ -293,8 +293,10 @@ fn child_setup(
         .map_err(|e| StartError::caused_by(StartStep::Setup, e.to_string(), &e))?;
     if let Some(label) = &plan.apparmor.label {
         trace.step(format_args!("child: AppArmor profile '{label}' at exec"));
-        super::apparmor::exec_into(label)
-            .map_err(|message| StartError::new(StartStep::AppArmor, message))?;
+        super::apparmor::exec_into(label).map_err(|e| {
+            let context = format!("unable to change to AppArmor profile '{label}'");
+            StartError::io(StartStep::AppArmor, context, e)
+        })?;
     }
     if !inputs.seccomp.is_empty() {
         trace.step(format_args!(

@@ -6,6 +6,9 @@
 use std::fmt;
 use std::io;
 
+use super::hooks::HookError;
+use super::plan::PlanError;
+
 /// The step of a start that failed, from the plan to init's exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -99,12 +102,21 @@ impl fmt::Display for StartStep {
 }
 
 /// A failed step of a start. `Display` is the message as pct shows it (the operating-system
-/// error included); `source()` is that error, when the step failed on one.
+/// error included); `source()` is that error, when the step failed on one, or the typed
+/// error of the step (a [`PlanError`] for [`StartStep::Plan`]).
 #[derive(Debug)]
 pub struct StartError {
     step: StartStep,
     message: String,
-    source: Option<io::Error>,
+    source: Option<Cause>,
+}
+
+/// The error under a failed step.
+#[derive(Debug)]
+enum Cause {
+    Os(io::Error),
+    Plan(PlanError),
+    Hook(HookError),
 }
 
 /// Starts the header line of an encoded [`StartError`]; a report without it is a message of
@@ -126,7 +138,7 @@ impl StartError {
         StartError {
             step,
             message: format!("{context}: {source}"),
-            source: Some(source),
+            source: Some(Cause::Os(source)),
         }
     }
 
@@ -148,15 +160,15 @@ impl StartError {
         StartError {
             step,
             message: message.into(),
-            source: errno.map(io::Error::from_raw_os_error),
+            source: errno.map(|errno| Cause::Os(io::Error::from_raw_os_error(errno))),
         }
     }
 
     /// A failure of the network step, with its operating-system error.
     pub(crate) fn from_net(error: crate::net::NetError) -> StartError {
         match error.io_error() {
-            Some(cause) => StartError::caused_by(StartStep::Network, error.message(), cause),
-            None => StartError::new(StartStep::Network, error.message()),
+            Some(cause) => StartError::caused_by(StartStep::Network, error.to_string(), cause),
+            None => StartError::new(StartStep::Network, error.to_string()),
         }
     }
 
@@ -172,7 +184,10 @@ impl StartError {
 
     /// The error number of the operating-system error underneath, if any.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.source.as_ref().and_then(|e| e.raw_os_error())
+        match &self.source {
+            Some(Cause::Os(error)) => error.raw_os_error(),
+            _ => None,
+        }
     }
 
     /// The text sent to the process that waits for the start: a header line with the step
@@ -201,7 +216,7 @@ impl StartError {
             Some((step, errno, message)) => StartError {
                 step,
                 message: message.trim().to_string(),
-                source: (errno != 0).then(|| io::Error::from_raw_os_error(errno)),
+                source: (errno != 0).then(|| Cause::Os(io::Error::from_raw_os_error(errno))),
             },
             None => StartError::new(fallback, text.trim()),
         }
@@ -216,9 +231,34 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        match self.source.as_ref()? {
+            Cause::Os(error) => Some(error),
+            Cause::Plan(error) => Some(error),
+            Cause::Hook(error) => Some(error),
+        }
+    }
+}
+
+/// A failed `pre-start` hookscript fails the start, with the hook's error as the source.
+impl From<HookError> for StartError {
+    fn from(error: HookError) -> StartError {
+        StartError {
+            step: StartStep::PreStartHook,
+            message: error.to_string(),
+            source: Some(Cause::Hook(error)),
+        }
+    }
+}
+
+/// A plan that cannot be built fails the start's first step, with the plan's error as the
+/// source.
+impl From<PlanError> for StartError {
+    fn from(error: PlanError) -> StartError {
+        StartError {
+            step: StartStep::Plan,
+            message: error.to_string(),
+            source: Some(Cause::Plan(error)),
+        }
     }
 }
 
@@ -261,6 +301,41 @@ mod tests {
         assert_eq!(back.step(), StartStep::Monitor);
         assert_eq!(back.to_string(), "the monitor exited");
         assert!(back.source().is_none());
+    }
+
+    #[test]
+    fn a_plan_error_fails_the_plan_step_and_is_the_source() {
+        let prlimit = super::super::plan::PrlimitError::UnknownResource {
+            name: "bogus".into(),
+        };
+        let error = StartError::from(PlanError::from(prlimit.clone()));
+        assert_eq!(error.step(), StartStep::Plan);
+        assert_eq!(error.to_string(), "lxc.prlimit.bogus: unknown resource");
+        assert_eq!(error.raw_os_error(), None);
+        // The chain: the plan's error, then the prlimit's.
+        let plan = error.source().and_then(|e| e.downcast_ref::<PlanError>());
+        assert!(matches!(plan, Some(PlanError::Prlimit(_))), "{plan:?}");
+        let inner = plan.and_then(|e| e.source()).and_then(|e| e.downcast_ref());
+        assert_eq!(inner, Some(&prlimit));
+    }
+
+    #[test]
+    fn a_failed_pre_start_hook_is_the_source_of_its_step() {
+        use super::super::hooks::{HookError, Phase};
+        let hook = HookError::Exit {
+            vmid: 100,
+            phase: Phase::PreStart,
+            command: "/hook 100 pre-start".into(),
+            code: 3,
+        };
+        let error = StartError::from(hook);
+        assert_eq!(error.step(), StartStep::PreStartHook);
+        assert_eq!(
+            error.to_string(),
+            "hookscript error for 100 on pre-start: command '/hook 100 pre-start' failed: exit code 3"
+        );
+        let source = error.source().and_then(|e| e.downcast_ref::<HookError>());
+        assert!(matches!(source, Some(HookError::Exit { code: 3, .. })));
     }
 
     #[test]

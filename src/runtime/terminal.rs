@@ -41,17 +41,25 @@ impl Drop for RawMode {
     }
 }
 
+/// A `--escape` that is neither `^` and a letter nor a single character.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid escape sequence '{text}': expected '^' and a letter, e.g. '^b'")]
+pub struct EscapeError {
+    /// The text given.
+    pub text: String,
+}
+
 /// Parse pct's `--escape`: `^a` style (Ctrl plus a letter) or a single character.
-pub fn parse_escape(text: &str) -> Result<u8, String> {
+pub fn parse_escape(text: &str) -> Result<u8, EscapeError> {
     let bytes = text.as_bytes();
     match bytes {
         [b'^', letter] if letter.is_ascii_alphabetic() => {
             Ok(letter.to_ascii_lowercase() - b'a' + 1)
         }
         [single] => Ok(*single),
-        _ => Err(format!(
-            "invalid escape sequence '{text}': expected '^' and a letter, e.g. '^b'"
-        )),
+        _ => Err(EscapeError {
+            text: text.to_string(),
+        }),
     }
 }
 
@@ -294,7 +302,14 @@ mod tests {
         assert_eq!(parse_escape("^a"), Ok(1));
         assert_eq!(parse_escape("^B"), Ok(2));
         assert_eq!(parse_escape("~"), Ok(b'~'));
-        assert!(parse_escape("^1").is_err());
+        assert_eq!(
+            parse_escape("^1").unwrap_err(),
+            EscapeError { text: "^1".into() }
+        );
+        assert_eq!(
+            parse_escape("abc").unwrap_err().to_string(),
+            "invalid escape sequence 'abc': expected '^' and a letter, e.g. '^b'"
+        );
         assert!(parse_escape("abc").is_err());
     }
 

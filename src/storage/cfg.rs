@@ -254,10 +254,25 @@ fn parse_property_line(line: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
+/// Why a storage.cfg section is skipped (PVE's `check_config`); the reader warns with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SectionError {
+    #[error("got undefined value for option '{key}'")]
+    UndefinedValue { key: String },
+    #[error("missing value for required option 'path'")]
+    MissingPath,
+    #[error("illegal path for directory storage: {path}")]
+    IllegalPath { path: String },
+    #[error("unable to combine 'none' with other content types")]
+    NoneWithOthers,
+}
+
 /// DirPlugin's path check (`^/[-/a-zA-Z0-9_.@]+$`) and `canonpath`; `..` is refused as well
 /// because every path is joined under the host root and must not climb out of it.
-fn check_storage_path(path: &str) -> Result<PathBuf, String> {
-    let illegal = || format!("illegal path for directory storage: {path}");
+fn check_storage_path(path: &str) -> Result<PathBuf, SectionError> {
+    let illegal = || SectionError::IllegalPath {
+        path: path.to_string(),
+    };
     let allowed =
         |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'_' | b'.' | b'@');
     if path.len() < 2 || !path.starts_with('/') || !path.bytes().all(allowed) {
@@ -283,7 +298,7 @@ struct SectionDraft {
 
 impl SectionDraft {
     /// PVE's `check_config` for a new section: decode every value and require `path`.
-    fn finish(self, warnings: &mut Vec<String>) -> Result<StorageDef, String> {
+    fn finish(self, warnings: &mut Vec<String>) -> Result<StorageDef, SectionError> {
         let mut def = StorageDef {
             id: self.id,
             kind: self.kind,
@@ -299,7 +314,7 @@ impl SectionDraft {
                 (Some(value), _) => value,
                 // A bare boolean key means "on".
                 (None, true) => "1".to_string(),
-                (None, false) => return Err(format!("got undefined value for option '{key}'")),
+                (None, false) => return Err(SectionError::UndefinedValue { key }),
             };
             match key.as_str() {
                 "path" => path = Some(value),
@@ -314,7 +329,7 @@ impl SectionDraft {
                 }
             }
         }
-        let path = path.ok_or_else(|| "missing value for required option 'path'".to_string())?;
+        let path = path.ok_or(SectionError::MissingPath)?;
         def.path = check_storage_path(&path)?;
         Ok(def)
     }
@@ -328,7 +343,7 @@ fn decode_flag(value: &str) -> bool {
 fn decode_content(
     value: &str,
     warnings: &mut Vec<String>,
-) -> Result<BTreeSet<ContentType>, String> {
+) -> Result<BTreeSet<ContentType>, SectionError> {
     let mut content = BTreeSet::new();
     let mut none = false;
     for item in split_list(value) {
@@ -341,7 +356,7 @@ fn decode_content(
         }
     }
     if none && !content.is_empty() {
-        return Err("unable to combine 'none' with other content types".to_string());
+        return Err(SectionError::NoneWithOthers);
     }
     Ok(content)
 }
@@ -943,6 +958,16 @@ dir: swallowed
             "file storage.cfg line 28 (skip section 'climb'): illegal path for directory storage: /a/../etc",
         ];
         assert_eq!(config.warnings, expected);
+        assert_eq!(
+            check_storage_path("/a/../etc"),
+            Err(SectionError::IllegalPath {
+                path: "/a/../etc".into()
+            })
+        );
+        assert_eq!(
+            decode_content("none,images", &mut Vec::new()),
+            Err(SectionError::NoneWithOthers)
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ fn rules_parse_as_lxc_writes_them() {
         "c 1:3 r extra",
         "",
     ] {
-        assert!(DeviceRule::parse(bad, true).is_err(), "{bad}");
+        let error = DeviceRule::parse(bad, true).unwrap_err();
+        assert_eq!(error.rule, bad);
+        assert_eq!(error.to_string(), format!("invalid device rule '{bad}'"));
     }
 }
 

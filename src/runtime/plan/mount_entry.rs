@@ -91,6 +91,40 @@ const UNSUPPORTED: &[&str] = &[
     "relative",
 ];
 
+/// A bad `lxc.mount.entry`: the entry's shape, or one of its options. `Display` names the
+/// key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MountEntryError {
+    /// Fewer than the four fields `<source> <target> <fstype> <options>`.
+    #[error("lxc.mount.entry: invalid entry '{entry}'")]
+    InvalidEntry {
+        /// The whole value.
+        entry: String,
+    },
+    /// A target with a `..` component, which would mount outside the container's root.
+    #[error("lxc.mount.entry: target '{target}' leaves the container")]
+    TargetOutside {
+        /// The target as written.
+        target: String,
+    },
+    /// Two commas with nothing between them.
+    #[error("lxc.mount.entry: empty mount option")]
+    EmptyOption,
+    /// An option corral does not implement (`create=bogus`, `remount`, propagation flags).
+    #[error("lxc.mount.entry: mount option '{option}' is not supported by corral")]
+    UnsupportedOption {
+        /// The option word.
+        option: String,
+    },
+    /// A file-system option on a bind mount, which mounts no file system.
+    #[error("lxc.mount.entry: mount option '{option}' does not apply to a bind mount")]
+    NotForBind {
+        /// The option word.
+        option: String,
+    },
+}
+
 /// One option of an `lxc.mount.entry`. It travels (JSON plan, saved state) as the word the
 /// config holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,21 +138,21 @@ pub enum MountEntryOption {
 
 impl MountEntryOption {
     /// One comma-separated word of an entry's options.
-    pub fn parse(word: &str) -> Result<MountEntryOption, String> {
+    pub fn parse(word: &str) -> Result<MountEntryOption, MountEntryError> {
         if let Some((_, flag)) = FLAGS.iter().find(|(name, _)| *name == word) {
             return Ok(MountEntryOption::Flag(*flag));
         }
         if word.is_empty() {
-            return Err("lxc.mount.entry: empty mount option".to_string());
+            return Err(MountEntryError::EmptyOption);
         }
         if UNSUPPORTED.contains(&word)
             || word.starts_with("create=")
             || word.starts_with("idmap=")
             || word.contains('\0')
         {
-            return Err(format!(
-                "lxc.mount.entry: mount option '{word}' is not supported by corral"
-            ));
+            return Err(MountEntryError::UnsupportedOption {
+                option: word.to_string(),
+            });
         }
         Ok(MountEntryOption::FileSystem(word.to_string()))
     }
@@ -144,7 +178,7 @@ impl MountEntryOption {
 
 /// Parse an entry's options; a bind takes no file-system options (it mounts no file system),
 /// so one there is a mistake to report, not to drop.
-pub fn parse_options(options: &str) -> Result<Vec<MountEntryOption>, String> {
+pub fn parse_options(options: &str) -> Result<Vec<MountEntryOption>, MountEntryError> {
     let parsed = options
         .split(',')
         .map(MountEntryOption::parse)
@@ -159,9 +193,9 @@ pub fn parse_options(options: &str) -> Result<Vec<MountEntryOption>, String> {
         && let Some(MountEntryOption::FileSystem(word)) =
             parsed.iter().find(|o| o.file_system().is_some())
     {
-        return Err(format!(
-            "lxc.mount.entry: mount option '{word}' does not apply to a bind mount"
-        ));
+        return Err(MountEntryError::NotForBind {
+            option: word.clone(),
+        });
     }
     Ok(parsed)
 }
@@ -198,8 +232,8 @@ impl From<MountEntryOption> for String {
 }
 
 impl TryFrom<String> for MountEntryOption {
-    type Error = String;
-    fn try_from(word: String) -> Result<MountEntryOption, String> {
+    type Error = MountEntryError;
+    fn try_from(word: String) -> Result<MountEntryOption, MountEntryError> {
         MountEntryOption::parse(&word)
     }
 }
@@ -250,11 +284,23 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                parse_options(options).unwrap_err(),
+                parse_options(options).unwrap_err().to_string(),
                 format!("lxc.mount.entry: {message}"),
                 "{options}"
             );
         }
+        assert!(matches!(
+            parse_options("rw,,nosuid"),
+            Err(MountEntryError::EmptyOption)
+        ));
+        assert!(matches!(
+            parse_options("bind,size=10M"),
+            Err(MountEntryError::NotForBind { option }) if option == "size=10M"
+        ));
+        assert!(matches!(
+            MountEntryOption::parse("remount"),
+            Err(MountEntryError::UnsupportedOption { option }) if option == "remount"
+        ));
     }
 
     #[test]

@@ -26,6 +26,34 @@ const RESOURCES: &[(&str, libc::__rlimit_resource_t)] = &[
     ("stack", libc::RLIMIT_STACK),
 ];
 
+/// A bad `lxc.prlimit.<name>: <value>`. `Display` names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrlimitError {
+    /// `<name>` is not a resource setrlimit(2) knows.
+    #[error("lxc.prlimit.{name}: unknown resource")]
+    UnknownResource {
+        /// The resource named.
+        name: String,
+    },
+    /// A limit that is neither a number nor `unlimited`.
+    #[error("lxc.prlimit.{name}: invalid value '{value}'")]
+    InvalidValue {
+        /// The resource.
+        name: String,
+        /// The whole value of the key.
+        value: String,
+    },
+    /// `soft:hard` with the soft limit above the hard one, which setrlimit(2) refuses.
+    #[error("lxc.prlimit.{name}: the soft limit is above the hard limit in '{value}'")]
+    SoftAboveHard {
+        /// The resource.
+        name: String,
+        /// The whole value of the key.
+        value: String,
+    },
+}
+
 /// One resource limit init starts with. It travels (JSON plan, saved state) as the pair of
 /// strings the config holds: `["nofile", "1024:4096"]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,17 +70,20 @@ pub struct Prlimit {
 impl Prlimit {
     /// `lxc.prlimit.<name>: <value>`: a known resource, `unlimited` or a number for each
     /// limit, and a soft limit no higher than the hard one (setrlimit refuses that).
-    pub fn parse(name: &str, value: &str) -> Result<Prlimit, String> {
+    pub fn parse(name: &str, value: &str) -> Result<Prlimit, PrlimitError> {
         let resource = RESOURCES
             .iter()
             .position(|(known, _)| *known == name)
-            .ok_or_else(|| format!("lxc.prlimit.{name}: unknown resource"))?;
-        let limit = |text: &str| -> Result<u64, String> {
+            .ok_or_else(|| PrlimitError::UnknownResource {
+                name: name.to_string(),
+            })?;
+        let limit = |text: &str| -> Result<u64, PrlimitError> {
             match text.trim() {
                 "unlimited" => Ok(libc::RLIM_INFINITY),
-                number => number
-                    .parse()
-                    .map_err(|_| format!("lxc.prlimit.{name}: invalid value '{value}'")),
+                number => number.parse().map_err(|_| PrlimitError::InvalidValue {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                }),
             }
         };
         let (soft, hard) = match value.split_once(':') {
@@ -60,9 +91,10 @@ impl Prlimit {
             None => (limit(value)?, limit(value)?),
         };
         if soft > hard {
-            return Err(format!(
-                "lxc.prlimit.{name}: the soft limit is above the hard limit in '{value}'"
-            ));
+            return Err(PrlimitError::SoftAboveHard {
+                name: name.to_string(),
+                value: value.to_string(),
+            });
         }
         Ok(Prlimit {
             resource,
@@ -112,8 +144,8 @@ impl From<Prlimit> for (String, String) {
 }
 
 impl TryFrom<(String, String)> for Prlimit {
-    type Error = String;
-    fn try_from((name, value): (String, String)) -> Result<Prlimit, String> {
+    type Error = PrlimitError;
+    fn try_from((name, value): (String, String)) -> Result<Prlimit, PrlimitError> {
         Prlimit::parse(&name, &value)
     }
 }
@@ -142,20 +174,24 @@ mod tests {
 
     #[test]
     fn unknown_resources_bad_numbers_and_inverted_limits_are_refused() {
+        let refused = |name: &str, value: &str| Prlimit::parse(name, value).unwrap_err();
+        let error = refused("bogus", "5");
+        assert!(matches!(&error, PrlimitError::UnknownResource { name } if name == "bogus"));
+        assert_eq!(error.to_string(), "lxc.prlimit.bogus: unknown resource");
+        let error = refused("nofile", "many");
+        assert!(matches!(error, PrlimitError::InvalidValue { .. }));
         assert_eq!(
-            Prlimit::parse("bogus", "5").unwrap_err(),
-            "lxc.prlimit.bogus: unknown resource"
-        );
-        assert_eq!(
-            Prlimit::parse("nofile", "many").unwrap_err(),
+            error.to_string(),
             "lxc.prlimit.nofile: invalid value 'many'"
         );
         assert_eq!(
-            Prlimit::parse("nofile", "10:x").unwrap_err(),
+            refused("nofile", "10:x").to_string(),
             "lxc.prlimit.nofile: invalid value '10:x'"
         );
+        let error = refused("nofile", "4096:1024");
+        assert!(matches!(error, PrlimitError::SoftAboveHard { .. }));
         assert_eq!(
-            Prlimit::parse("nofile", "4096:1024").unwrap_err(),
+            error.to_string(),
             "lxc.prlimit.nofile: the soft limit is above the hard limit in '4096:1024'"
         );
     }

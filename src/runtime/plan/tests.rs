@@ -1,4 +1,5 @@
 use super::*;
+use crate::cgroup::devices::DeviceRuleError;
 use crate::config::{Config, ParseMode, Vmid};
 
 fn section(text: &str) -> Section {
@@ -169,7 +170,11 @@ fn custom_id_maps_come_from_raw_keys_and_must_map_root() {
     let text = format!("{PRIVILEGED}lxc.idmap: u 1 200000 1000\nlxc.idmap: g 1 200000 1000\n");
     let section = section(&text);
     let error = StartPlan::build(100, &section, &facts_for(&section)).unwrap_err();
-    assert_eq!(error, "lxc.idmap: the container's root (0) is not mapped");
+    assert!(matches!(error, PlanError::RootNotMapped));
+    assert_eq!(
+        error.to_string(),
+        "lxc.idmap: the container's root (0) is not mapped"
+    );
 }
 
 #[test]
@@ -231,41 +236,63 @@ fn raw_lxc_keys_shape_the_plan_and_unknown_ones_are_warned_about() {
 /// built, so a bad one fails `pct start --dry-run` instead of the starting container.
 #[test]
 fn bad_typed_raw_keys_fail_the_plan() {
-    for (extra, message) in [
+    type Kind = fn(&PlanError) -> bool;
+    let prlimit: Kind = |e| matches!(e, PlanError::Prlimit(_));
+    let signal: Kind = |e| matches!(e, PlanError::Signal { .. });
+    let capability: Kind = |e| matches!(e, PlanError::Capability(_));
+    let mount_option: Kind = |e| {
+        matches!(
+            e,
+            PlanError::MountEntry(MountEntryError::UnsupportedOption { .. })
+        )
+    };
+    for (extra, message, kind) in [
         (
             "lxc.prlimit.bogus: 5\n",
             "lxc.prlimit.bogus: unknown resource",
+            prlimit,
         ),
         (
             "lxc.prlimit.nofile: lots\n",
             "lxc.prlimit.nofile: invalid value 'lots'",
+            prlimit,
         ),
         (
             "lxc.signal.halt: SIGBOGUS\n",
             "lxc.signal.halt: unknown signal 'SIGBOGUS'",
+            signal,
         ),
         (
             "lxc.signal.stop: RTMIN+99\n",
             "lxc.signal.stop: unknown signal 'RTMIN+99'",
+            signal,
         ),
         (
             "lxc.cap.drop: sys_bogus\n",
             "unknown capability 'sys_bogus'",
+            capability,
         ),
-        ("lxc.cap.keep: chown bogus\n", "unknown capability 'bogus'"),
+        (
+            "lxc.cap.keep: chown bogus\n",
+            "unknown capability 'bogus'",
+            capability,
+        ),
         (
             "lxc.mount.entry: /srv srv none bind,create=bogus 0 0\n",
             "lxc.mount.entry: mount option 'create=bogus' is not supported by corral",
+            mount_option,
         ),
         (
             "lxc.mount.entry: tmpfs tmp tmpfs rw,remount 0 0\n",
             "lxc.mount.entry: mount option 'remount' is not supported by corral",
+            mount_option,
         ),
     ] {
         let text = format!("{PRIVILEGED}{extra}");
         let section = section(&text);
         let error = StartPlan::build(100, &section, &facts_for(&section)).unwrap_err();
-        assert_eq!(error, message, "{extra}");
+        assert_eq!(error.to_string(), message, "{extra}");
+        assert!(kind(&error), "{extra}: {error:?}");
     }
     let plan = plan_with("lxc.signal.reboot: 9\nlxc.prlimit.core: unlimited\n");
     assert_eq!(plan.reboot_signal.map(|s| s.number()), Some(libc::SIGKILL));
@@ -336,16 +363,16 @@ fn unresolved_volumes_and_missing_devices_are_errors() {
     let section = section(&format!("{PRIVILEGED}mp0: /srv/x,mp=/x\n"));
     let mut facts = facts_for(&section);
     facts.volumes.remove("mp0");
-    assert_eq!(
-        StartPlan::build(100, &section, &facts).unwrap_err(),
-        "mp0: volume '/srv/x' was not resolved"
+    let error = StartPlan::build(100, &section, &facts).unwrap_err();
+    assert!(
+        matches!(&error, PlanError::UnresolvedVolume { key, volume } if key == "mp0" && volume == "/srv/x")
     );
+    assert_eq!(error.to_string(), "mp0: volume '/srv/x' was not resolved");
     let section = section_with_device();
     let facts = facts_for(&section);
-    assert_eq!(
-        StartPlan::build(100, &section, &facts).unwrap_err(),
-        "Device /dev/ttyUSB0 does not exist"
-    );
+    let error = StartPlan::build(100, &section, &facts).unwrap_err();
+    assert!(matches!(error, PlanError::MissingDevice { .. }));
+    assert_eq!(error.to_string(), "Device /dev/ttyUSB0 does not exist");
 }
 
 fn section_with_device() -> Section {
@@ -429,7 +456,18 @@ fn privileged_containers_get_a_device_filter_from_defaults_devices_and_raw_keys(
 
     let bad = section(&format!("{PRIVILEGED}lxc.cgroup2.devices.allow: x 1:3\n"));
     let error = StartPlan::build(100, &bad, &facts_for(&bad)).unwrap_err();
-    assert!(error.contains("invalid device rule 'x 1:3'"), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "lxc.cgroup2.devices.allow: invalid device rule 'x 1:3'"
+    );
+    // The rule's own error is the source.
+    let PlanError::DeviceRule { key, source } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(key, "lxc.cgroup2.devices.allow");
+    assert_eq!(source.rule, "x 1:3");
+    let inner = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<DeviceRuleError>());
+    assert_eq!(inner, Some(source));
 
     let unprivileged = section(&format!("{PRIVILEGED}unprivileged: 1\n"));
     let plan = StartPlan::build(100, &unprivileged, &facts_for(&unprivileged)).unwrap();
@@ -838,7 +876,9 @@ fn an_lxc_mount_entry_needs_four_fields() {
         ("/srv/data", "srv/data", "none")
     );
     assert_eq!(
-        parse_mount_entry("/srv/data srv/data none").unwrap_err(),
+        parse_mount_entry("/srv/data srv/data none")
+            .unwrap_err()
+            .to_string(),
         "lxc.mount.entry: invalid entry '/srv/data srv/data none'"
     );
 }

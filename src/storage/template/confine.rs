@@ -45,7 +45,7 @@ use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
 
 use super::compression::{Compression, MAGIC_LEN};
 use super::rootdir::RootDir;
-use super::unpack::{Event, cause, unpack_archive};
+use super::unpack::{Event, UnpackError, cause, unpack_archive};
 use super::{ExtractOptions, ExtractSummary, TemplateError};
 use crate::config::IdMap;
 
@@ -373,9 +373,23 @@ fn detect_compression(file: &File) -> io::Result<Result<Compression, &'static st
     Ok(Compression::detect(&magic[..filled]))
 }
 
+/// Why the extraction process failed; the parent hears its text.
+#[derive(Debug, thiserror::Error)]
+enum ChildError {
+    #[error("failed to confine template extraction with Landlock: {0}")]
+    Landlock(#[source] landlock::RulesetError),
+    #[error("failed to start {compression} decompression: {}", cause(.source))]
+    Decompression {
+        compression: &'static str,
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Unpack(#[from] UnpackError),
+}
+
 /// What the parent heard.
 struct Report {
-    outcome: Option<Result<ExtractSummary, String>>,
+    outcome: Option<Result<ExtractSummary, TemplateError>>,
 }
 
 /// Whether `pipe` has something to read (or was closed), waiting at most `timeout`.
@@ -417,7 +431,9 @@ fn follow_child(
             }
             if token.is_cancelled() {
                 let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
-                outcome = Some(Err(crate::cancel::INTERRUPTED.to_string()));
+                outcome = Some(Err(TemplateError::Invalid(
+                    crate::cancel::INTERRUPTED.to_string(),
+                )));
                 break;
             }
         }
@@ -440,12 +456,13 @@ fn follow_child(
                 });
             }
             Ok(Some(Message::Done(summary))) => outcome = Some(Ok(summary)),
-            Ok(Some(Message::Failed(text))) => outcome = Some(Err(text)),
+            Ok(Some(Message::Failed(text))) => outcome = Some(Err(TemplateError::Invalid(text))),
             Ok(None) => break,
-            Err(error) => {
-                outcome.get_or_insert(Err(format!(
-                    "lost contact with the extraction process: {error}"
-                )));
+            Err(source) => {
+                outcome.get_or_insert(Err(TemplateError::Io {
+                    context: "lost contact with the extraction process".into(),
+                    source,
+                }));
                 break;
             }
         }
@@ -477,7 +494,7 @@ fn conclude(
     })?;
     match (report.outcome, status.exit_status()) {
         (Some(Ok(summary)), Some(0)) => Ok(summary),
-        (Some(Err(message)), _) => Err(TemplateError::Invalid(message)),
+        (Some(Err(error)), _) => Err(error),
         (_, _) => Err(TemplateError::Invalid(match status.terminating_signal() {
             Some(signal) => format!("template extraction process was killed by signal {signal}"),
             None => format!(
@@ -508,8 +525,8 @@ fn child_main(archive: File, root: RootDir, request: &Request, to_parent: OwnedF
             channel.send(Message::Done(summary));
             0
         }
-        Ok(Err(message)) => {
-            channel.send(Message::Failed(message));
+        Ok(Err(error)) => {
+            channel.send(Message::Failed(error.to_string()));
             1
         }
         Err(_) => {
@@ -529,7 +546,7 @@ fn run_child(
     archive: File,
     root: &RootDir,
     request: &Request,
-) -> Result<ExtractSummary, String> {
+) -> Result<ExtractSummary, ChildError> {
     // Modes come from the archive alone; tar -p as root does not apply the umask either.
     rustix::process::umask(Mode::empty());
     close_inherited_fds(&[
@@ -554,12 +571,9 @@ fn run_child(
     let compression = request.compression;
     let decoder = compression
         .decoder(BufReader::with_capacity(READ_BUFFER, counted))
-        .map_err(|e| {
-            format!(
-                "failed to start {} decompression: {}",
-                compression.name(),
-                cause(&e)
-            )
+        .map_err(|source| ChildError::Decompression {
+            compression: compression.name(),
+            source,
         })?;
     let mut last_sent = 0;
     let mut report = |event: Event| match event {
@@ -572,13 +586,14 @@ fn run_child(
             }
         }
     };
-    unpack_archive(
+    let summary = unpack_archive(
         decoder,
         root,
         request.id_map.as_ref(),
         request.ignore_unpack_errors,
         &mut report,
-    )
+    )?;
+    Ok(summary)
 }
 
 /// Counts the compressed bytes read, for progress against the archive's size.
@@ -629,12 +644,11 @@ pub(crate) enum LandlockOutcome {
 /// Restricts the calling thread and everything it starts afterwards, for good, to filesystem
 /// access beneath `rootfs` plus reading `archive`; network binds/connects and signals to
 /// processes outside are refused too where the kernel supports it. Best effort: a kernel without Landlock gives `Unavailable`.
-pub(super) fn confine_to_rootfs(
+fn confine_to_rootfs(
     rootfs: BorrowedFd<'_>,
     archive: BorrowedFd<'_>,
-) -> Result<LandlockOutcome, String> {
-    confine_beneath(rootfs, Some(archive))
-        .map_err(|e| format!("failed to confine template extraction with Landlock: {e}"))
+) -> Result<LandlockOutcome, ChildError> {
+    confine_beneath(rootfs, Some(archive)).map_err(ChildError::Landlock)
 }
 
 /// Restricts the calling thread and everything it starts afterwards (the whole process when it
@@ -644,7 +658,7 @@ pub(super) fn confine_to_rootfs(
 pub(crate) fn confine_beneath(
     rootfs: BorrowedFd<'_>,
     read_only: Option<BorrowedFd<'_>>,
-) -> Result<LandlockOutcome, String> {
+) -> Result<LandlockOutcome, landlock::RulesetError> {
     let abi = ABI::V7;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
@@ -656,8 +670,7 @@ pub(crate) fn confine_beneath(
             Some(file) => ruleset.add_rule(PathBeneath::new(file, AccessFs::ReadFile)),
             None => Ok(ruleset),
         })
-        .and_then(|ruleset| ruleset.restrict_self())
-        .map_err(|e| e.to_string())?;
+        .and_then(|ruleset| ruleset.restrict_self())?;
     Ok(match status.ruleset {
         RulesetStatus::NotEnforced => {
             LandlockOutcome::Unavailable("not supported by the running kernel".into())

@@ -1,7 +1,71 @@
 //! One archive member as extraction needs it: the name made safe to join onto the rootfs, the
 //! kind, numeric owner, mode, mtime and xattrs, with PAX records applied over the header.
 
-use std::io::Read;
+use std::io::{self, Read};
+
+use super::unpack::cause;
+
+/// What is wrong with one member, or what failed while creating it, in GNU tar's words (the
+/// text after `<member>: `), so users recognise it from pct's task logs.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum MemberError {
+    #[error("invalid {field} in header: {source}")]
+    Header {
+        field: &'static str,
+        source: io::Error,
+    },
+    #[error("device member without device numbers")]
+    NoDeviceNumbers,
+    #[error("symbolic link without a target")]
+    SymlinkWithoutTarget,
+    #[error("Cannot hard link to '{target}': link target contains '..'")]
+    HardLinkOutside { target: String },
+    #[error("Cannot hard link to '{target}': not a file")]
+    HardLinkNotFile { target: String },
+    #[error("found multi-volume member in archive")]
+    MultiVolume,
+    #[error("invalid PAX header: {0}")]
+    PaxHeader(#[source] io::Error),
+    #[error("invalid PAX record '{key}'")]
+    PaxRecord { key: String },
+    /// PAX sparse files keep their map in the data; written as is they would be garbage.
+    #[error("PAX sparse members are not supported")]
+    PaxSparse,
+    #[error("Member name contains '..'")]
+    DotDot,
+    #[error("Cannot open: {}", cause(.0))]
+    Open(#[source] io::Error),
+    #[error("Cannot mkdir: {}", cause(.0))]
+    Mkdir(#[source] io::Error),
+    #[error("Cannot create symlink to '{target}': {}", cause(.source))]
+    Symlink { target: String, source: io::Error },
+    #[error("Cannot hard link to '{target}': {}", cause(.source))]
+    HardLink { target: String, source: io::Error },
+    #[error("Cannot mknod: {}", cause(.0))]
+    Mknod(#[source] io::Error),
+    #[error("Read error in archive: {}", cause(.0))]
+    Read(#[source] io::Error),
+    #[error("Cannot write: {}", cause(.0))]
+    Write(#[source] io::Error),
+    #[error("Cannot change ownership to uid {uid}, gid {gid}: {}", cause(.source))]
+    Chown {
+        uid: u64,
+        gid: u64,
+        source: io::Error,
+    },
+    #[error("Cannot change mode to {mode:04o}: {}", cause(.source))]
+    Chmod { mode: u32, source: io::Error },
+    #[error("Cannot utime: {}", cause(.0))]
+    Utime(#[source] io::Error),
+}
+
+/// A member that cannot be extracted: its name as the archive spells it, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{member}: {source}")]
+pub(super) struct NamedMemberError {
+    pub member: String,
+    pub source: MemberError,
+}
 
 /// What a member asks to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +127,6 @@ pub(super) struct Member {
     pub unknown_type: Option<u8>,
 }
 
-/// GNU tar's wording, so users recognise it from pct's task logs.
-pub(super) const DOT_DOT: &str = "Member name contains '..'";
-
 /// Longest member name shown whole in a message; longer ones are shortened around the middle.
 const DISPLAY_LIMIT: usize = 240;
 
@@ -85,13 +146,13 @@ pub(super) fn display_name(raw: &[u8]) -> String {
 /// The path a member name stands for inside the rootfs. Leading slashes are dropped (GNU tar
 /// does the same and warns), `.` and empty components vanish; `..` anywhere is refused, since
 /// it could only be meant to climb out.
-pub(super) fn normalize(raw: &[u8]) -> Result<(Vec<u8>, bool), &'static str> {
+pub(super) fn normalize(raw: &[u8]) -> Result<(Vec<u8>, bool), MemberError> {
     let had_leading_slash = raw.first() == Some(&b'/');
     let mut path = Vec::with_capacity(raw.len());
     for component in raw.split(|&byte| byte == b'/') {
         match component {
             b"" | b"." => {}
-            b".." => return Err(DOT_DOT),
+            b".." => return Err(MemberError::DotDot),
             _ => {
                 if !path.is_empty() {
                     path.push(b'/');
@@ -159,15 +220,17 @@ fn parse_pax_id(value: &[u8]) -> Option<u64> {
 
 impl Member {
     /// Reads what extraction needs from `entry`; the error names the member.
-    pub(super) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Member, String> {
+    pub(super) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Member, NamedMemberError> {
         let raw_name = entry.path_bytes().into_owned();
         let display = display_name(&raw_name);
-        let fail = |cause: String| format!("{display}: {cause}");
+        let fail = |source: MemberError| NamedMemberError {
+            member: display.clone(),
+            source,
+        };
         let header = entry.header();
         let entry_type = header.entry_type();
-        let bad_header = |field: &str, error: std::io::Error| {
-            fail(format!("invalid {field} in header: {error}"))
-        };
+        let bad_header =
+            |field: &'static str, source: io::Error| fail(MemberError::Header { field, source });
 
         let mut uid = header.uid().map_err(|e| bad_header("uid", e))?;
         let mut gid = header.gid().map_err(|e| bad_header("gid", e))?;
@@ -177,7 +240,7 @@ impl Member {
             seconds: i64::try_from(header_mtime).unwrap_or(i64::MAX),
             nanoseconds: 0,
         };
-        let device = |entry: &tar::Entry<'_, R>| -> Result<(u32, u32), String> {
+        let device = |entry: &tar::Entry<'_, R>| -> Result<(u32, u32), NamedMemberError> {
             let header = entry.header();
             let major = header
                 .device_major()
@@ -187,7 +250,7 @@ impl Member {
                 .map_err(|e| bad_header("device minor", e))?;
             match (major, minor) {
                 (Some(major), Some(minor)) => Ok((major, minor)),
-                _ => Err(fail("device member without device numbers".into())),
+                _ => Err(fail(MemberError::NoDeviceNumbers)),
             }
         };
         let trailing_slash = raw_name.ends_with(b"/");
@@ -209,7 +272,7 @@ impl Member {
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
                 if target.is_empty() {
-                    return Err(fail("symbolic link without a target".into()));
+                    return Err(fail(MemberError::SymlinkWithoutTarget));
                 }
                 MemberKind::Symlink { target }
             }
@@ -220,14 +283,14 @@ impl Member {
                     .unwrap_or_default();
                 let target_display = display_name(&raw_target);
                 let (target, _) = normalize(&raw_target).map_err(|_| {
-                    fail(format!(
-                        "Cannot hard link to '{target_display}': link target contains '..'"
-                    ))
+                    fail(MemberError::HardLinkOutside {
+                        target: target_display.clone(),
+                    })
                 })?;
                 if target.is_empty() {
-                    return Err(fail(format!(
-                        "Cannot hard link to '{target_display}': not a file"
-                    )));
+                    return Err(fail(MemberError::HardLinkNotFile {
+                        target: target_display,
+                    }));
                 }
                 MemberKind::HardLink {
                     target,
@@ -250,7 +313,7 @@ impl Member {
             | tar::EntryType::GNULongLink => MemberKind::NothingToCreate,
             other => match other.as_byte() {
                 b'V' => MemberKind::NothingToCreate,
-                b'M' => return Err(fail("found multi-volume member in archive".into())),
+                b'M' => return Err(fail(MemberError::MultiVolume)),
                 byte => {
                     unknown_type = Some(byte);
                     MemberKind::File { sparse: false }
@@ -262,16 +325,15 @@ impl Member {
         let mut has_acls = false;
         if let Some(records) = entry
             .pax_extensions()
-            .map_err(|e| fail(format!("invalid PAX header: {e}")))?
+            .map_err(|e| fail(MemberError::PaxHeader(e)))?
         {
             for record in records {
-                let record = record.map_err(|e| fail(format!("invalid PAX header: {e}")))?;
+                let record = record.map_err(|e| fail(MemberError::PaxHeader(e)))?;
                 let (key, value) = (record.key_bytes(), record.value_bytes());
                 let invalid = || {
-                    fail(format!(
-                        "invalid PAX record '{}'",
-                        String::from_utf8_lossy(key)
-                    ))
+                    fail(MemberError::PaxRecord {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                    })
                 };
                 match key {
                     b"uid" => uid = parse_pax_id(value).ok_or_else(invalid)?,
@@ -281,10 +343,8 @@ impl Member {
                         xattrs.push((key[b"SCHILY.xattr.".len()..].to_vec(), value.to_vec()));
                     }
                     _ if key.starts_with(b"SCHILY.acl.") => has_acls = true,
-                    // PAX sparse files keep their map in the data; written as is they would be
-                    // garbage, so refuse them plainly.
                     _ if key.starts_with(b"GNU.sparse.") => {
-                        return Err(fail("PAX sparse members are not supported".into()));
+                        return Err(fail(MemberError::PaxSparse));
                     }
                     _ => {}
                 }
@@ -296,7 +356,7 @@ impl Member {
 
         let (path, had_leading_slash) = match kind {
             MemberKind::NothingToCreate => (Vec::new(), false),
-            _ => normalize(&raw_name).map_err(|cause| fail(cause.into()))?,
+            _ => normalize(&raw_name).map_err(fail)?,
         };
         if path.is_empty() && matches!(kind, MemberKind::File { .. }) && !raw_name.is_empty() {
             // `./` as a plain file: there is nothing it could be but the rootfs itself.
@@ -352,12 +412,13 @@ mod tests {
     #[test]
     fn normalize_refuses_dot_dot_anywhere() {
         for bad in [&b"../etc"[..], b"a/../../b", b"a/..", b"/../x", b"./.."] {
-            assert_eq!(
-                normalize(bad).unwrap_err(),
-                DOT_DOT,
+            let error = normalize(bad).unwrap_err();
+            assert!(
+                matches!(error, MemberError::DotDot),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+            assert_eq!(error.to_string(), "Member name contains '..'");
         }
     }
 

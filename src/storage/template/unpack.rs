@@ -18,7 +18,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 
 use super::ExtractSummary;
-use super::member::{Member, MemberKind, Mtime};
+use super::member::{Member, MemberError, MemberKind, Mtime, NamedMemberError};
 use super::rootdir::{RootDir, split_parent};
 use crate::config::{IdKind, IdMap};
 
@@ -84,6 +84,22 @@ const COPY_BUFFER: usize = 256 * 1024;
 /// Granularity at which runs of zeros in sparse members become holes.
 const HOLE_BLOCK: usize = 4096;
 
+/// Why extraction stopped (or, with `--ignore-unpack-errors`, what it warns about), in GNU
+/// tar's words.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum UnpackError {
+    #[error("{0}")]
+    Member(#[from] NamedMemberError),
+    #[error("the id map does not map root (uid and gid 0) of the container")]
+    RootNotMapped,
+    #[error("Read error in archive: {}", cause(.0))]
+    Read(#[source] io::Error),
+    #[error("This does not look like a tar archive ({})", cause(.0))]
+    NotTar(#[source] io::Error),
+    #[error("This does not look like a tar archive (no members)")]
+    NoMembers,
+}
+
 pub(super) struct Unpacker<'a> {
     root: &'a RootDir,
     owners: Owners<'a>,
@@ -98,16 +114,14 @@ impl<'a> Unpacker<'a> {
     pub(super) fn new(
         root: &'a RootDir,
         id_map: Option<&'a IdMap>,
-    ) -> Result<Unpacker<'a>, String> {
+    ) -> Result<Unpacker<'a>, UnpackError> {
         let owners = match id_map {
             None => Owners::Privileged,
             Some(map) => {
                 let uid = map.to_host(IdKind::User, 0);
                 let gid = map.to_host(IdKind::Group, 0);
                 let (Some(uid), Some(gid)) = (uid, gid) else {
-                    return Err(
-                        "the id map does not map root (uid and gid 0) of the container".into(),
-                    );
+                    return Err(UnpackError::RootNotMapped);
                 };
                 Owners::Shifted {
                     map,
@@ -130,7 +144,7 @@ impl<'a> Unpacker<'a> {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         report: &mut dyn FnMut(Event),
-    ) -> Result<u64, String> {
+    ) -> Result<u64, NamedMemberError> {
         let member = Member::read(entry)?;
         if member.excluded || member.kind == MemberKind::NothingToCreate {
             return Ok(0);
@@ -160,14 +174,15 @@ impl<'a> Unpacker<'a> {
             return Ok(0);
         }
         self.create(&member, entry)
-            .map_err(|cause| format!("{}: {cause}", member.display))
+            .map_err(|source| NamedMemberError {
+                member: member.display.clone(),
+                source,
+            })
     }
 
-    fn create(&mut self, member: &Member, data: &mut impl Read) -> Result<u64, String> {
+    fn create(&mut self, member: &Member, data: &mut impl Read) -> Result<u64, MemberError> {
         let (parent_path, name) = split_parent(&member.path);
-        let parent = self
-            .parent_dir(parent_path)
-            .map_err(|e| format!("Cannot open: {}", cause(&e)))?;
+        let parent = self.parent_dir(parent_path).map_err(MemberError::Open)?;
         let parent = parent.as_fd();
         let mut written = 0;
         match &member.kind {
@@ -179,7 +194,7 @@ impl<'a> Unpacker<'a> {
                     | OFlags::CLOEXEC;
                 let fd = match openat(parent, name, flags, Mode::from_raw_mode(0o600)) {
                     Err(Errno::EXIST) => return Ok(0),
-                    result => result.map_err(|e| format!("Cannot open: {}", cause(&e.into())))?,
+                    result => result.map_err(|e| MemberError::Open(e.into()))?,
                 };
                 let mut file = File::from(fd);
                 written = match self.copy_content(data, &mut file, *sparse) {
@@ -206,11 +221,11 @@ impl<'a> Unpacker<'a> {
                     // Even a directory made earlier as some member's parent: GNU tar with
                     // --skip-old-files leaves it as made, without this member's metadata.
                     Err(Errno::EXIST) => return Ok(0),
-                    Err(e) => return Err(format!("Cannot mkdir: {}", cause(&e.into()))),
+                    Err(e) => return Err(MemberError::Mkdir(e.into())),
                 }
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 let dir = openat(parent, name, flags, Mode::empty())
-                    .map_err(|e| format!("Cannot open: {}", cause(&e.into())))?;
+                    .map_err(|e| MemberError::Open(e.into()))?;
                 self.apply(
                     Target::Fd(dir.as_fd()),
                     member,
@@ -227,11 +242,10 @@ impl<'a> Unpacker<'a> {
                     Ok(()) => {}
                     Err(Errno::EXIST) => return Ok(0),
                     Err(e) => {
-                        let target = super::member::display_name(target);
-                        return Err(format!(
-                            "Cannot create symlink to '{target}': {}",
-                            cause(&e.into())
-                        ));
+                        return Err(MemberError::Symlink {
+                            target: super::member::display_name(target),
+                            source: e.into(),
+                        });
                     }
                 }
                 self.apply(
@@ -248,8 +262,10 @@ impl<'a> Unpacker<'a> {
                 target,
                 target_display,
             } => {
-                let cannot =
-                    |e: io::Error| format!("Cannot hard link to '{target_display}': {}", cause(&e));
+                let cannot = |source: io::Error| MemberError::HardLink {
+                    target: target_display.clone(),
+                    source,
+                };
                 let (target_parent, target_name) = split_parent(target);
                 let target_dir = self.root.open_dir(target_parent).map_err(cannot)?;
                 // Flags 0: a symlink as target is linked itself, never followed.
@@ -271,7 +287,7 @@ impl<'a> Unpacker<'a> {
                 if file_type != FileType::Fifo && self.owners.shifted() {
                     // Inside the container's user namespace (where pct runs tar for an
                     // unprivileged container) mknod of a device is not permitted.
-                    return Err(format!("Cannot mknod: {}", cause(&Errno::PERM.into())));
+                    return Err(MemberError::Mknod(Errno::PERM.into()));
                 }
                 match mknodat(
                     parent,
@@ -282,7 +298,7 @@ impl<'a> Unpacker<'a> {
                 ) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => return Ok(0),
-                    Err(e) => return Err(format!("Cannot mknod: {}", cause(&e.into()))),
+                    Err(e) => return Err(MemberError::Mknod(e.into())),
                 }
                 self.apply(
                     Target::At(parent, name),
@@ -321,9 +337,9 @@ impl<'a> Unpacker<'a> {
         data: &mut impl Read,
         file: &mut File,
         sparse: bool,
-    ) -> Result<u64, String> {
-        let read_error = |e: io::Error| format!("Read error in archive: {}", cause(&e));
-        let write_error = |e: io::Error| format!("Cannot write: {}", cause(&e));
+    ) -> Result<u64, MemberError> {
+        let read_error = MemberError::Read;
+        let write_error = MemberError::Write;
         let mut total: u64 = 0;
         let mut pending_hole: u64 = 0;
         loop {
@@ -361,32 +377,25 @@ impl<'a> Unpacker<'a> {
     /// capabilities), then mtime. An owner the id map cannot express is an error naming the
     /// ids, as tar reports from inside the user namespace; the entry is then left to the
     /// container's root.
-    fn apply(&self, target: Target<'_>, member: &Member, what: Apply) -> Result<(), String> {
-        let owner_error = || {
-            format!(
-                "Cannot change ownership to uid {}, gid {}: {}",
-                member.uid,
-                member.gid,
-                cause(&Errno::INVAL.into())
-            )
+    fn apply(&self, target: Target<'_>, member: &Member, what: Apply) -> Result<(), MemberError> {
+        let owner_error = |source: io::Error| MemberError::Chown {
+            uid: member.uid,
+            gid: member.gid,
+            source,
         };
         let (ids, unmapped) = match self.owners.host_ids(member.uid, member.gid) {
             Some(ids) => (ids, None),
-            None => (self.owners.creator(), Some(owner_error())),
+            None => (
+                self.owners.creator(),
+                Some(owner_error(Errno::INVAL.into())),
+            ),
         };
         let (uid, gid) = (Some(Uid::from_raw(ids.0)), Some(Gid::from_raw(ids.1)));
         match target {
             Target::Fd(fd) => fchown(fd, uid, gid),
             Target::At(dir, name) => chownat(dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW),
         }
-        .map_err(|e| {
-            format!(
-                "Cannot change ownership to uid {}, gid {}: {}",
-                member.uid,
-                member.gid,
-                cause(&e.into())
-            )
-        })?;
+        .map_err(|e| owner_error(e.into()))?;
 
         if what.mode {
             let mode = Mode::from_raw_mode(member.mode);
@@ -396,12 +405,9 @@ impl<'a> Unpacker<'a> {
                 // under this very name, so following the name reaches that node.
                 Target::At(dir, name) => chmodat(dir, name, mode, AtFlags::empty()),
             }
-            .map_err(|e| {
-                format!(
-                    "Cannot change mode to {:04o}: {}",
-                    member.mode,
-                    cause(&e.into())
-                )
+            .map_err(|e| MemberError::Chmod {
+                mode: member.mode,
+                source: e.into(),
             })?;
         }
 
@@ -429,7 +435,7 @@ impl<'a> Unpacker<'a> {
                 Target::Fd(fd) => futimens(fd, &times),
                 Target::At(dir, name) => utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW),
             }
-            .map_err(|e| format!("Cannot utime: {}", cause(&e.into())))?;
+            .map_err(|e| MemberError::Utime(e.into()))?;
         }
         unmapped.map_or(Ok(()), Err)
     }
@@ -443,12 +449,11 @@ impl<'a> Unpacker<'a> {
                 .open_in(&path, flags)
                 .and_then(|dir| futimens(&dir, &timestamps(mtime)).map_err(io::Error::from));
             if let Err(error) = result {
-                let message = format!(
-                    "{}: Cannot utime: {}",
-                    super::member::display_name(&path),
-                    cause(&error)
-                );
-                report(Event::Warning(message));
+                let error = NamedMemberError {
+                    member: super::member::display_name(&path),
+                    source: MemberError::Utime(error),
+                };
+                report(Event::Warning(error.to_string()));
             }
         }
     }
@@ -540,48 +545,40 @@ pub(super) fn unpack_archive(
     id_map: Option<&IdMap>,
     ignore_errors: bool,
     report: &mut dyn FnMut(Event),
-) -> Result<ExtractSummary, String> {
+) -> Result<ExtractSummary, UnpackError> {
     let mut unpacker = Unpacker::new(root, id_map)?;
     let mut archive = tar::Archive::new(reader);
     let mut summary = ExtractSummary::default();
-    let fail = |message: String, report: &mut dyn FnMut(Event)| {
+    let fail = |error: UnpackError, report: &mut dyn FnMut(Event)| {
         if ignore_errors {
-            report(Event::Warning(message));
+            report(Event::Warning(error.to_string()));
             Ok(())
         } else {
-            Err(message)
+            Err(error)
         }
     };
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("Read error in archive: {}", cause(&e)))?;
+    let entries = archive.entries().map_err(UnpackError::Read)?;
     for entry in entries {
         let mut entry = match entry {
             Ok(entry) => entry,
             Err(error) if summary.entries == 0 => {
-                fail(
-                    format!("This does not look like a tar archive ({})", cause(&error)),
-                    report,
-                )?;
+                fail(UnpackError::NotTar(error), report)?;
                 break;
             }
             Err(error) => {
-                fail(format!("Read error in archive: {}", cause(&error)), report)?;
+                fail(UnpackError::Read(error), report)?;
                 break;
             }
         };
         summary.entries += 1;
         match unpacker.unpack(&mut entry, report) {
             Ok(bytes) => summary.bytes += bytes,
-            Err(message) => fail(message, report)?,
+            Err(error) => fail(error.into(), report)?,
         }
         report(Event::Progress);
     }
     if summary.entries == 0 {
-        fail(
-            "This does not look like a tar archive (no members)".into(),
-            report,
-        )?;
+        fail(UnpackError::NoMembers, report)?;
     }
     unpacker.finish(report);
     Ok(summary)
@@ -670,8 +667,10 @@ mod tests {
         assert_eq!(privileged.owners.creator(), (0, 0));
         assert!(!privileged.owners.shifted());
         let rootless = IdMap::from_lxc_values(["u 1 100000 65536", "g 0 300000 1000"]).unwrap();
+        let error = Unpacker::new(&root, Some(&rootless)).err().unwrap();
+        assert!(matches!(error, UnpackError::RootNotMapped), "{error:?}");
         assert_eq!(
-            Unpacker::new(&root, Some(&rootless)).err().unwrap(),
+            error.to_string(),
             "the id map does not map root (uid and gid 0) of the container"
         );
     }
@@ -713,6 +712,34 @@ mod tests {
         let mut clean = ArchiveBuilder::new();
         clean.dir("./", ROOT_DIR).file("./plain", b"x", ROOT_FILE);
         assert!(warnings_of(&clean.finish()).is_empty());
+    }
+
+    /// A member that cannot be made stops the extraction with an error that names the
+    /// member, says what failed and keeps the system's error underneath.
+    #[test]
+    fn a_failed_member_names_itself_and_keeps_the_system_error() {
+        use super::super::fixtures::{ArchiveBuilder, ROOT_DIR};
+        use std::error::Error as _;
+        let mut archive = ArchiveBuilder::new();
+        archive.dir("./", ROOT_DIR).hardlink("./link", "./missing");
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootDir::open(dir.path()).unwrap();
+        let error = unpack_archive(&archive.finish()[..], &root, None, false, &mut |_| {})
+            .expect_err("a link to nothing");
+        assert_eq!(
+            error.to_string(),
+            "./link: Cannot hard link to './missing': No such file or directory"
+        );
+        let UnpackError::Member(named) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(named.member, "./link");
+        assert!(matches!(named.source, MemberError::HardLink { .. }));
+        // The chain: the member's error, what failed, the errno.
+        let member = error.source().expect("the member's error");
+        let failed = member.source().expect("what failed");
+        let errno = failed.source().and_then(|e| e.downcast_ref::<io::Error>());
+        assert_eq!(errno.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
     }
 
     /// Reads that hand out `script`'s results one by one, then end.
