@@ -973,7 +973,9 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Resu
     for warning in &report.warnings {
         observer.warning(format!("WARN: {warning}"));
     }
-    result.map(|_| ()).map_err(|e| e.message)
+    result
+        .map(|_| ())
+        .map_err(|failure| failure.error.to_string())
 }
 
 /// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else

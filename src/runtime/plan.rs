@@ -659,7 +659,7 @@ impl StartPlan {
             stop_signal: signal(&section.lxc, "lxc.signal.stop")?,
             hookscript: facts.hookscript.clone(),
             warnings,
-            guest: GuestConfig::from_section(section)?,
+            guest: GuestConfig::from_section(section).map_err(|e| e.to_string())?,
             guest_host: facts.guest_host.clone(),
         })
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{NetDevice, Section};
 
+use super::error::{FileAction, SetupError};
 use super::random::RandomSource;
 use super::root::GuestRoot;
 
@@ -33,22 +34,29 @@ pub struct GuestConfig {
 
 impl GuestConfig {
     /// Read from a container's (pending-applied) main section.
-    pub fn from_section(section: &Section) -> Result<GuestConfig, String> {
+    pub fn from_section(section: &Section) -> Result<GuestConfig, SetupError> {
         let mut nets = Vec::new();
         for (index, net) in section.nets() {
-            let net = net.map_err(|e| format!("net{index}: {}", e.0))?;
+            let net = net.map_err(|source| SetupError::Property {
+                key: format!("net{index}"),
+                source,
+            })?;
             nets.push((index, net));
         }
         nets.sort_by_key(|(index, _)| *index);
         let nesting = section
             .features()
-            .map_err(|e| format!("features: {}", e.0))?
+            .map_err(|source| SetupError::Property {
+                key: "features".into(),
+                source,
+            })?
             .nesting
             .unwrap_or(false);
         let tty = match section.get("tty") {
-            Some(value) => value
-                .parse()
-                .map_err(|_| format!("tty: invalid value '{value}'"))?,
+            Some(value) => value.parse().map_err(|_| SetupError::InvalidValue {
+                key: "tty".into(),
+                value: value.to_string(),
+            })?,
             None => 2,
         };
         Ok(GuestConfig {
@@ -190,18 +198,18 @@ impl<'a> Setup<'a> {
     }
 
     /// Write a whole file, the error naming it.
-    pub fn write(&self, path: &str, data: &str, perms: Option<u32>) -> Result<(), String> {
+    pub fn write(&self, path: &str, data: &str, perms: Option<u32>) -> Result<(), SetupError> {
         self.root
             .write(path, data.as_bytes(), perms)
-            .map_err(|e| format!("unable to write '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::Write, path, e))
     }
 
     /// Read a file that must exist.
-    pub fn read(&self, path: &str) -> Result<String, String> {
+    pub fn read(&self, path: &str) -> Result<String, SetupError> {
         match self.root.read(path) {
             Ok(Some(text)) => Ok(text),
-            Ok(None) => Err(format!("can't open '{path}' - No such file or directory")),
-            Err(e) => Err(format!("can't open '{path}' - {e}")),
+            Ok(None) => Err(SetupError::missing(FileAction::Open, path)),
+            Err(e) => Err(SetupError::io(FileAction::Open, path, e)),
         }
     }
 
@@ -211,16 +219,16 @@ impl<'a> Setup<'a> {
         path: &str,
         data: &str,
         options: super::root::ModifyOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), SetupError> {
         self.root
             .modify_file(path, data, options)
-            .map_err(|e| format!("unable to write '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::Write, path, e))
     }
 
-    pub fn make_path(&self, path: &str) -> Result<(), String> {
+    pub fn make_path(&self, path: &str) -> Result<(), SetupError> {
         self.root
             .make_path(path)
-            .map_err(|e| format!("unable to create directory '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::CreateDir, path, e))
     }
 }
 
