@@ -264,4 +264,83 @@ mod tests {
         assert_eq!(guest.tty, 4);
         assert_eq!(GuestConfig::default().hostname(), "localhost");
     }
+
+    fn section(text: &str) -> Section {
+        let (config, _) = crate::Config::parse(
+            crate::Vmid::new(100).unwrap(),
+            text,
+            crate::config::ParseMode::Lenient,
+        )
+        .unwrap();
+        config.main
+    }
+
+    #[test]
+    fn config_values_setup_cannot_use_are_typed() {
+        let error = GuestConfig::from_section(&section("tty: many\n")).unwrap_err();
+        assert!(
+            matches!(&error, SetupError::InvalidValue { key, value } if key == "tty" && value == "many"),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "tty: invalid value 'many'");
+        let error = GuestConfig::from_section(&section("net3: bogus\n")).unwrap_err();
+        assert!(
+            matches!(&error, SetupError::Property { key, .. } if key == "net3"),
+            "{error:?}"
+        );
+        assert!(error.to_string().starts_with("net3: "), "{error}");
+        let source = std::error::Error::source(&error).expect("the property error");
+        assert!(
+            source
+                .downcast_ref::<crate::config::PropertyError>()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn file_failures_name_the_action_path_and_system_error() {
+        use std::io::ErrorKind;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/hosts.d")).unwrap();
+        std::fs::write(dir.path().join("etc/file"), "").unwrap();
+        let root = GuestRoot::open(dir.path(), None).unwrap();
+        let (conf, host) = (GuestConfig::default(), HostEnv::default());
+        let mut random = crate::setup::Drand48::seeded(0);
+        let setup = Setup::new(&root, &conf, &host, &mut random);
+        let kind_of = |error: &SetupError| error.io_error().map(|e| e.kind());
+
+        let error = setup.write("/missing/hostname", "x\n", None).unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io { action: FileAction::Write, path, .. } if path == "/missing/hostname"
+        ));
+        assert_eq!(kind_of(&error), Some(ErrorKind::NotFound));
+        assert!(
+            error
+                .to_string()
+                .starts_with("unable to write '/missing/hostname': ")
+        );
+
+        // A directory is no file to read: missing, as for pct.
+        let error = setup.read("/etc/hosts.d").unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io {
+                action: FileAction::Open,
+                ..
+            }
+        ));
+        assert_eq!(kind_of(&error), Some(ErrorKind::NotFound));
+        assert_eq!(
+            error.to_string(),
+            "can't open '/etc/hosts.d' - No such file or directory"
+        );
+
+        let error = setup.make_path("/etc/file/sub").unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io { action: FileAction::CreateDir, path, .. } if path == "/etc/file/sub"
+        ));
+        assert!(error.io_error().is_some());
+    }
 }

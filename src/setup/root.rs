@@ -570,7 +570,15 @@ mod tests {
         );
         symlink("/sbin/loop2", dir.path().join("sbin/loop1")).unwrap();
         symlink("/sbin/loop1", dir.path().join("sbin/loop2")).unwrap();
-        assert!(root.readlink_recursive("/sbin/loop1").is_err());
+        let error = root.readlink_recursive("/sbin/loop1").unwrap_err();
+        assert!(
+            matches!(&error, SetupError::LinkDepth { path } if path == "/sbin/loop1"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "maximal link depth of 10 for resolving '/sbin/loop1' reached, abort"
+        );
         assert_eq!(root.read_first_line("/nothing"), None);
     }
 
