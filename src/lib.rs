@@ -79,3 +79,4 @@ pub use host::{
 pub use report::{Event, Observer};
 pub use runtime::IdMapTool;
 pub use runtime::{StartError, StartStep};
+pub use setup::{FileAction, SetupError};

@@ -248,6 +248,95 @@ fn guest_template(
     format!("local:vztmpl/{name}")
 }
 
+/// Through the library, a release the plugin refuses is a setup error to match, under
+/// pct's prefix, with nothing left behind. CTID 10400 (this test's own).
+#[test]
+fn a_refused_guest_is_a_setup_error_to_an_embedder() {
+    use corral::{CreateOptions, Error, SetupError};
+    let root = TestRoot::new();
+    root.write("host-hosts", "127.0.0.1 the-host\n");
+    let template = guest_template(&root, &root.join("host-hosts"), "3.1");
+    let host = corral::Host::open(root.path()).unwrap();
+    let ct = host.container(corral::Vmid::new(10400).unwrap());
+    let error = ct
+        .create(&CreateOptions {
+            template: template.into(),
+            options: vec![("rootfs".into(), "local:0".into())],
+            unprivileged: Some(false),
+            ..CreateOptions::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unable to create CT 10400 - Container Debian version '3' is too old"
+    );
+    let Error::Setup(setup) = error.root_cause() else {
+        panic!("{error:?}");
+    };
+    assert!(
+        matches!(setup, SetupError::Unsupported { ostype: "debian", version } if version == "3"),
+        "{setup:?}"
+    );
+    // The chain reaches the setup error from the top.
+    let mut chain = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source());
+    assert!(chain.any(|e| e.downcast_ref::<SetupError>().is_some()));
+    assert!(!root.join("etc/pve/lxc/10400.conf").exists());
+    assert!(!rootfs(&root, 10400).exists());
+}
+
+/// A start whose pre-start guest setup fails stops at that step, with pct's words and the
+/// system's error underneath (it crosses from the monitor as its errno). CTID 10401.
+#[test]
+fn a_failed_guest_setup_at_start_names_the_step_and_errno() {
+    use corral::{CreateOptions, Error, StartOptions, StartStep};
+    let root = TestRoot::new();
+    root.write("host-hosts", "127.0.0.1 the-host\n");
+    let template = guest_template(&root, &root.join("host-hosts"), "12.7");
+    let host = corral::Host::open(root.path()).unwrap();
+    let ct = host.container(corral::Vmid::new(10401).unwrap());
+    ct.create(&CreateOptions {
+        template: template.into(),
+        options: vec![
+            ("rootfs".into(), "local:0".into()),
+            ("hostname".into(), "box".into()),
+        ],
+        unprivileged: Some(false),
+        ..CreateOptions::default()
+    })
+    .unwrap();
+    let guard = common::ct::Ct {
+        root: &root,
+        vmid: 10401,
+    };
+    // A directory where the host name goes: the rename over it fails with EISDIR.
+    let hostname = rootfs(&root, 10401).join("etc/hostname");
+    fs::remove_file(&hostname).unwrap();
+    fs::create_dir(&hostname).unwrap();
+
+    let error = ct.start(&StartOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Start {
+                step: StartStep::GuestSetup,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "unable to write '/etc/hostname': Is a directory (os error 21)\n\
+         startup for container '10401' failed"
+    );
+    let os = std::error::Error::source(&error)
+        .and_then(|step| step.source())
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("the operating-system error");
+    assert_eq!(os.raw_os_error(), Some(libc::EISDIR));
+    guard.assert_nothing_left();
+}
+
 #[test]
 fn create_writes_the_guest_files_as_the_mapped_root_and_never_outside() {
     let root = TestRoot::new();

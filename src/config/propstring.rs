@@ -185,10 +185,13 @@ pub(crate) fn is_number(value: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// A parsed property string: each key given, with its checked value.
+pub(crate) type PropertyValues = BTreeMap<String, String>;
+
 /// Split and check a property string. Values come back checked (booleans normalised); keys
 /// missing from the string are absent.
-pub(crate) fn parse(keys: &[Key], data: &str) -> Result<BTreeMap<String, String>, PropertyError> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
+pub(crate) fn parse(keys: &[Key], data: &str) -> Result<PropertyValues, PropertyError> {
+    let mut values = PropertyValues::new();
     let default_key = keys.iter().find(|k| k.default_key);
     let mut default_seen = false;
     for part in data.split(',') {

@@ -338,7 +338,7 @@ impl Container<'_> {
         observer.info(totals_line(summary.bytes, started.elapsed()));
         options.check_cancel()?;
 
-        let guest = GuestConfig::from_section(&config.main).map_err(Error::Failed)?;
+        let guest = GuestConfig::from_section(&config.main)?;
         let host_env = HostEnv::read(self.host.root());
         let request = SetupRequest {
             rootfs,
@@ -361,7 +361,7 @@ impl Container<'_> {
         for message in &report.messages {
             observer.info(message.clone());
         }
-        let outcome = result.map_err(|e| Error::Failed(e.message))?;
+        let outcome = result.map_err(|failure| Error::Setup(failure.error))?;
         // The plugin setup detected is the one whose rules find the architecture.
         if config.main.get("arch").is_none() {
             match guest_arch(rootfs, &outcome.ostype) {

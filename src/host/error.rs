@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
 use crate::mount::MountError;
 use crate::runtime::{EscapeError, FilterError, PlanError, StartError, StartStep};
+use crate::setup::SetupError;
 use crate::storage::{StorageError, TemplateError, VolumeId};
 
 /// A parameter pct would reject with `400 Parameter verification failed.`: the option and why.
@@ -219,6 +220,8 @@ pub enum Error {
     Seccomp(FilterError),
     /// A console escape (`--escape`) that is no key.
     ConsoleEscape(EscapeError),
+    /// Guest setup (`pct create`'s post-create steps) failed, or the config it reads.
+    Setup(SetupError),
     /// A system call that failed, with what it was doing.
     Io {
         /// What failed, in pct's words.
@@ -432,6 +435,7 @@ impl fmt::Display for Error {
             Error::Plan(e) => e.fmt(f),
             Error::Seccomp(e) => write!(f, "seccomp: {e}"),
             Error::ConsoleEscape(e) => e.fmt(f),
+            Error::Setup(e) => e.fmt(f),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Interrupted => f.write_str(crate::cancel::INTERRUPTED),
             Error::LockFile {
@@ -541,7 +545,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     /// The error underneath: a context's inner [`Error`] (itself, not a box, so that
-    /// `downcast_ref::<Error>` finds it), a failed start step, an operating-system error.
+    /// `downcast_ref::<Error>` finds it), a failed start step, a guest setup error (the
+    /// [`SetupError`] itself, to match on), an operating-system error.
     /// The errors of the config, storage and mount layers show their own text and hand on
     /// their source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -563,6 +568,7 @@ impl std::error::Error for Error {
             Error::Template(e) => e.source(),
             Error::IdMap(e) => e.source(),
             Error::Vmid(e) => e.source(),
+            Error::Setup(e) => Some(e),
             _ => None,
         }
     }
@@ -587,7 +593,8 @@ from_layer!(
     Vmid(VmidError),
     Plan(PlanError),
     Seccomp(FilterError),
-    ConsoleEscape(EscapeError)
+    ConsoleEscape(EscapeError),
+    Setup(SetupError)
 );
 
 impl Error {
@@ -1086,6 +1093,33 @@ mod tests {
         fn sendable<T: Send + Sync + 'static>() {}
         sendable::<Error>();
         sendable::<StartError>();
+        sendable::<SetupError>();
+    }
+
+    #[test]
+    fn a_setup_error_reads_as_its_own_words_and_is_the_source() {
+        let setup = SetupError::io(
+            crate::setup::FileAction::Write,
+            "/etc/hostname",
+            std::io::Error::from_raw_os_error(libc::EROFS),
+        );
+        let error = Error::from(setup).context("unable to create CT 100 -");
+        assert_eq!(
+            error.to_string(),
+            "unable to create CT 100 - unable to write '/etc/hostname': \
+             Read-only file system (os error 30)"
+        );
+        assert!(matches!(
+            error.root_cause(),
+            Error::Setup(SetupError::Io { path, .. }) if path == "/etc/hostname"
+        ));
+        // The chain: the context's error, the setup error, the errno.
+        let setup = error.source().and_then(|e| e.source()).expect("setup");
+        assert!(setup.downcast_ref::<SetupError>().is_some());
+        let os = setup
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>());
+        assert_eq!(os.and_then(|e| e.raw_os_error()), Some(libc::EROFS));
     }
 
     #[test]

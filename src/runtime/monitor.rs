@@ -280,7 +280,11 @@ impl Monitor {
             apply_mount_options(&host_path, volume)?;
         }
         self.trace.step("monitor: guest setup (pre-start)");
-        run_guest_setup(&self.rootfs, plan, &self.observer)?;
+        run_guest_setup(&self.rootfs, plan, &self.observer).map_err(|e| {
+            // Only text and an errno reach the caller: the errno stays the source.
+            let errno = e.io_error().and_then(io::Error::raw_os_error);
+            StartError::with_errno(StartStep::GuestSetup, e.to_string(), errno)
+        })?;
         self.halt_signal = halt_signal(plan.halt_signal, || {
             init_is_systemd(&self.rootfs, &plan.init.argv[0])
         });
@@ -950,7 +954,11 @@ fn apply_mount_options(path: &Path, volume: &super::plan::VolumeMount) -> Result
 /// pct's pre-start hook: the guest's files for this start. Its messages and warnings go to
 /// the monitor's observer: the log of a detached monitor, as pct's go to the container's
 /// task log.
-fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Result<(), StartError> {
+fn run_guest_setup(
+    rootfs: &Path,
+    plan: &StartPlan,
+    observer: &Observer,
+) -> Result<(), crate::setup::SetupError> {
     let request = crate::setup::SetupRequest {
         rootfs,
         owner: plan.id_map.as_ref().map(|_| plan.root_owner),
@@ -969,9 +977,7 @@ fn run_guest_setup(rootfs: &Path, plan: &StartPlan, observer: &Observer) -> Resu
     for warning in &report.warnings {
         observer.warning(format!("WARN: {warning}"));
     }
-    result
-        .map(|_| ())
-        .map_err(|e| StartError::new(StartStep::GuestSetup, e.message))
+    result.map(|_| ()).map_err(|failure| failure.error)
 }
 
 /// The signal `pct shutdown` sends to init: `lxc.signal.halt` when the config sets it, else

@@ -664,7 +664,7 @@ impl StartPlan {
             hookscript: facts.hookscript.clone(),
             warnings,
             guest: GuestConfig::from_section(section)
-                .map_err(|e| PlanError::GuestConfig(e.into()))?,
+                .map_err(PlanError::GuestConfig)?,
             guest_host: facts.guest_host.clone(),
         })
     }

@@ -2,6 +2,7 @@
 //! resolv.conf, the time zone, machine-id, securetty, and the checks on systemd.
 
 use super::context::{GuestConfig, Setup};
+use super::error::SetupError;
 use super::root::{GuestRoot, ModifyOptions};
 use super::section::{Placement, perl_lines, remove_sections};
 use crate::config::{Ip4Config, Ip6Config};
@@ -76,7 +77,7 @@ pub fn update_etc_hosts(
     host_ip: Option<&str>,
     hostname: &str,
     search: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     const HOSTS: &str = "/etc/hosts";
     if setup.root.is_ignored(HOSTS) {
         return Ok(());
@@ -116,7 +117,7 @@ pub fn update_etc_hosts(
 }
 
 /// `/etc/hosts` for the configured host name, net0's address and the search domains.
-pub fn update_etc_hosts_for_config(setup: &Setup) -> Result<(), String> {
+pub fn update_etc_hosts_for_config(setup: &Setup) -> Result<(), SetupError> {
     let (ipv4, ipv6) = primary_ips(setup.conf);
     let (search, _) = lookup_dns(setup);
     update_etc_hosts(
@@ -128,7 +129,7 @@ pub fn update_etc_hosts_for_config(setup: &Setup) -> Result<(), String> {
 }
 
 /// `/etc/hostname` (the short name) and `/etc/hosts`.
-pub fn set_hostname(setup: &mut Setup) -> Result<(), String> {
+pub fn set_hostname(setup: &mut Setup) -> Result<(), SetupError> {
     update_etc_hosts_for_config(setup)?;
     let short = setup.conf.short_hostname().to_string();
     setup.write("/etc/hostname", &format!("{short}\n"), None)
@@ -150,7 +151,7 @@ pub fn resolv_conf_data(search: Option<&str>, nameservers: &str) -> String {
 }
 
 /// `/etc/resolv.conf`, all of it a managed section.
-pub fn set_dns(setup: &mut Setup) -> Result<(), String> {
+pub fn set_dns(setup: &mut Setup) -> Result<(), SetupError> {
     let (search, nameservers) = lookup_dns(setup);
     let data = resolv_conf_data(search.as_deref(), &nameservers);
     setup.modify(
@@ -165,7 +166,7 @@ pub fn set_dns(setup: &mut Setup) -> Result<(), String> {
 
 /// `/etc/localtime` as a link to the zone (or the host's zone), and `/etc/timezone` where
 /// the guest has one.
-pub fn set_timezone(setup: &mut Setup) -> Result<(), String> {
+pub fn set_timezone(setup: &mut Setup) -> Result<(), SetupError> {
     let Some(zone) = setup.conf.timezone.clone() else {
         return Ok(());
     };
@@ -204,7 +205,7 @@ pub fn uses_systemd(root: &GuestRoot) -> bool {
 }
 
 /// A new container must make its own machine-id; a clone keeps the file but empties it.
-pub fn clear_machine_id(setup: &mut Setup, clone: bool) -> Result<(), String> {
+pub fn clear_machine_id(setup: &mut Setup, clone: bool) -> Result<(), SetupError> {
     const DBUS: &str = "/var/lib/dbus/machine-id";
     const MACHINE_ID: &str = "/etc/machine-id";
     let systemd = uses_systemd(setup.root);
@@ -227,7 +228,7 @@ pub fn clear_machine_id(setup: &mut Setup, clone: bool) -> Result<(), String> {
 
 /// Let root log in on the container's console and first ttys: append them to
 /// `/etc/securetty` where it exists. `add` overrides pct's default list.
-pub fn setup_securetty(setup: &Setup, ttydir: &str, add: &[&str]) -> Result<(), String> {
+pub fn setup_securetty(setup: &Setup, ttydir: &str, add: &[&str]) -> Result<(), SetupError> {
     const SECURETTY: &str = "/etc/securetty";
     if !setup.root.is_file(SECURETTY) {
         return Ok(());
@@ -259,7 +260,7 @@ pub fn setup_securetty(setup: &Setup, ttydir: &str, add: &[&str]) -> Result<(), 
 }
 
 /// Templates from images.linuxcontainers.org carry a bogus `127.0.1.1 LXC_NAME` line.
-pub fn remove_lxc_name_from_etc_hosts(setup: &Setup) -> Result<(), String> {
+pub fn remove_lxc_name_from_etc_hosts(setup: &Setup) -> Result<(), SetupError> {
     const HOSTS: &str = "/etc/hosts";
     if !setup.root.exists(HOSTS) {
         return Ok(());
@@ -291,7 +292,7 @@ fn is_lxc_name_line(line: &str) -> bool {
 }
 
 /// `/sbin/init`, followed through its links inside the container.
-pub fn init_path(root: &GuestRoot) -> Result<String, String> {
+pub fn init_path(root: &GuestRoot) -> Result<String, SetupError> {
     const INIT: &str = "/sbin/init";
     if root.is_symlink(INIT) {
         root.readlink_recursive(INIT)

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{NetDevice, Section};
 
+use super::error::{FileAction, SetupError};
 use super::random::RandomSource;
 use super::root::GuestRoot;
 
@@ -33,22 +34,29 @@ pub struct GuestConfig {
 
 impl GuestConfig {
     /// Read from a container's (pending-applied) main section.
-    pub fn from_section(section: &Section) -> Result<GuestConfig, String> {
+    pub fn from_section(section: &Section) -> Result<GuestConfig, SetupError> {
         let mut nets = Vec::new();
         for (index, net) in section.nets() {
-            let net = net.map_err(|e| format!("net{index}: {}", e.0))?;
+            let net = net.map_err(|source| SetupError::Property {
+                key: format!("net{index}"),
+                source,
+            })?;
             nets.push((index, net));
         }
         nets.sort_by_key(|(index, _)| *index);
         let nesting = section
             .features()
-            .map_err(|e| format!("features: {}", e.0))?
+            .map_err(|source| SetupError::Property {
+                key: "features".into(),
+                source,
+            })?
             .nesting
             .unwrap_or(false);
         let tty = match section.get("tty") {
-            Some(value) => value
-                .parse()
-                .map_err(|_| format!("tty: invalid value '{value}'"))?,
+            Some(value) => value.parse().map_err(|_| SetupError::InvalidValue {
+                key: "tty".into(),
+                value: value.to_string(),
+            })?,
             None => 2,
         };
         Ok(GuestConfig {
@@ -190,18 +198,18 @@ impl<'a> Setup<'a> {
     }
 
     /// Write a whole file, the error naming it.
-    pub fn write(&self, path: &str, data: &str, perms: Option<u32>) -> Result<(), String> {
+    pub fn write(&self, path: &str, data: &str, perms: Option<u32>) -> Result<(), SetupError> {
         self.root
             .write(path, data.as_bytes(), perms)
-            .map_err(|e| format!("unable to write '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::Write, path, e))
     }
 
     /// Read a file that must exist.
-    pub fn read(&self, path: &str) -> Result<String, String> {
+    pub fn read(&self, path: &str) -> Result<String, SetupError> {
         match self.root.read(path) {
             Ok(Some(text)) => Ok(text),
-            Ok(None) => Err(format!("can't open '{path}' - No such file or directory")),
-            Err(e) => Err(format!("can't open '{path}' - {e}")),
+            Ok(None) => Err(SetupError::missing(FileAction::Open, path)),
+            Err(e) => Err(SetupError::io(FileAction::Open, path, e)),
         }
     }
 
@@ -211,16 +219,16 @@ impl<'a> Setup<'a> {
         path: &str,
         data: &str,
         options: super::root::ModifyOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), SetupError> {
         self.root
             .modify_file(path, data, options)
-            .map_err(|e| format!("unable to write '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::Write, path, e))
     }
 
-    pub fn make_path(&self, path: &str) -> Result<(), String> {
+    pub fn make_path(&self, path: &str) -> Result<(), SetupError> {
         self.root
             .make_path(path)
-            .map_err(|e| format!("unable to create directory '{path}': {e}"))
+            .map_err(|e| SetupError::io(FileAction::CreateDir, path, e))
     }
 }
 
@@ -255,5 +263,84 @@ mod tests {
         assert!(guest.nesting && guest.unprivileged);
         assert_eq!(guest.tty, 4);
         assert_eq!(GuestConfig::default().hostname(), "localhost");
+    }
+
+    fn section(text: &str) -> Section {
+        let (config, _) = crate::Config::parse(
+            crate::Vmid::new(100).unwrap(),
+            text,
+            crate::config::ParseMode::Lenient,
+        )
+        .unwrap();
+        config.main
+    }
+
+    #[test]
+    fn config_values_setup_cannot_use_are_typed() {
+        let error = GuestConfig::from_section(&section("tty: many\n")).unwrap_err();
+        assert!(
+            matches!(&error, SetupError::InvalidValue { key, value } if key == "tty" && value == "many"),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "tty: invalid value 'many'");
+        let error = GuestConfig::from_section(&section("net3: bogus\n")).unwrap_err();
+        assert!(
+            matches!(&error, SetupError::Property { key, .. } if key == "net3"),
+            "{error:?}"
+        );
+        assert!(error.to_string().starts_with("net3: "), "{error}");
+        let source = std::error::Error::source(&error).expect("the property error");
+        assert!(
+            source
+                .downcast_ref::<crate::config::PropertyError>()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn file_failures_name_the_action_path_and_system_error() {
+        use std::io::ErrorKind;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/hosts.d")).unwrap();
+        std::fs::write(dir.path().join("etc/file"), "").unwrap();
+        let root = GuestRoot::open(dir.path(), None).unwrap();
+        let (conf, host) = (GuestConfig::default(), HostEnv::default());
+        let mut random = crate::setup::Drand48::seeded(0);
+        let setup = Setup::new(&root, &conf, &host, &mut random);
+        let kind_of = |error: &SetupError| error.io_error().map(|e| e.kind());
+
+        let error = setup.write("/missing/hostname", "x\n", None).unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io { action: FileAction::Write, path, .. } if path == "/missing/hostname"
+        ));
+        assert_eq!(kind_of(&error), Some(ErrorKind::NotFound));
+        assert!(
+            error
+                .to_string()
+                .starts_with("unable to write '/missing/hostname': ")
+        );
+
+        // A directory is no file to read: missing, as for pct.
+        let error = setup.read("/etc/hosts.d").unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io {
+                action: FileAction::Open,
+                ..
+            }
+        ));
+        assert_eq!(kind_of(&error), Some(ErrorKind::NotFound));
+        assert_eq!(
+            error.to_string(),
+            "can't open '/etc/hosts.d' - No such file or directory"
+        );
+
+        let error = setup.make_path("/etc/file/sub").unwrap_err();
+        assert!(matches!(
+            &error,
+            SetupError::Io { action: FileAction::CreateDir, path, .. } if path == "/etc/file/sub"
+        ));
+        assert!(error.io_error().is_some());
     }
 }

@@ -1,6 +1,7 @@
 //! pct's `$randomize_crontab`: the minute of root's system cron jobs drawn at random, so
 //! that containers made from one template do not all run them at the same moment.
 
+use super::error::{FileAction, SetupError};
 use std::os::fd::AsFd;
 
 use rustix::fs::{Dir, Mode, OFlags, ResolveFlags, openat2};
@@ -120,18 +121,16 @@ fn randomize(text: &[u8], setup: &mut Setup) -> Vec<u8> {
     out
 }
 
-fn read_file(root: &GuestRoot, path: &str) -> Result<Vec<u8>, String> {
+fn read_file(root: &GuestRoot, path: &str) -> Result<Vec<u8>, SetupError> {
     match root.read_bytes(path) {
         Ok(Some(data)) => Ok(data),
-        Ok(None) => Err(format!(
-            "unable to open file '{path}' - No such file or directory"
-        )),
-        Err(e) => Err(format!("unable to open file '{path}' - {e}")),
+        Ok(None) => Err(SetupError::missing(FileAction::Read, path)),
+        Err(e) => Err(SetupError::io(FileAction::Read, path, e)),
     }
 }
 
 /// pct's crontab randomisation: `/etc/crontab` when it is a file, then `/etc/cron.d`.
-pub fn randomize_crontab(setup: &mut Setup) -> Result<(), String> {
+pub fn randomize_crontab(setup: &mut Setup) -> Result<(), SetupError> {
     let mut files = cron_d_files(setup.root);
     if setup.root.is_file(CRONTAB) {
         files.insert(0, CRONTAB.to_string());
@@ -144,7 +143,7 @@ pub fn randomize_crontab(setup: &mut Setup) -> Result<(), String> {
         setup
             .root
             .write(&path, &new, None)
-            .map_err(|e| format!("unable to write '{path}': {e}"))?;
+            .map_err(|e| SetupError::io(FileAction::Write, &path, e))?;
     }
     Ok(())
 }
@@ -158,7 +157,7 @@ mod tests {
     use std::os::unix::fs::{PermissionsExt, symlink};
     use std::path::Path;
 
-    fn run(dir: &Path) -> Result<(), String> {
+    fn run(dir: &Path) -> Result<(), SetupError> {
         let root = GuestRoot::open(dir, None).unwrap();
         let (conf, host) = (GuestConfig::default(), HostEnv::default());
         let mut random = Drand48::seeded(0);
@@ -276,11 +275,11 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("etc")).unwrap();
-        assert_eq!(run(dir.path()), Ok(()));
+        run(dir.path()).unwrap();
         assert!(entries(&dir.path().join("etc")).is_empty(), "nothing made");
         // A directory where the crontab would be is not a crontab: read as none, left alone.
         fs::create_dir_all(dir.path().join("etc/crontab")).unwrap();
-        assert_eq!(run(dir.path()), Ok(()));
+        run(dir.path()).unwrap();
         assert_eq!(entries(&dir.path().join("etc")), ["crontab"]);
         assert!(dir.path().join("etc/crontab").is_dir());
         assert!(entries(&dir.path().join("etc/crontab")).is_empty());

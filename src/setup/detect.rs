@@ -1,6 +1,7 @@
 //! Which distribution a rootfs holds, decided the way pct decides it: `ID` in os-release,
 //! then the distributions' own release files.
 
+use super::error::SetupError;
 use std::collections::BTreeMap;
 #[cfg(test)]
 use std::path::Path;
@@ -119,7 +120,7 @@ pub fn detect_type(
     root: &GuestRoot,
     os_release: &OsRelease,
     warnings: &mut Vec<String>,
-) -> Result<&'static str, String> {
+) -> Result<&'static str, SetupError> {
     if let Some(id) = os_release.get("ID") {
         if let Some(ostype) = ostype_for_id(id) {
             return Ok(ostype);
@@ -161,7 +162,7 @@ pub fn detect_type(
         return Ok(ostype);
     }
     if file("/etc/os-release") {
-        return Err("unable to detect OS distribution".into());
+        return Err(SetupError::Undetected);
     }
     warnings.push(
         "/etc/os-release file not found and autodetection failed, falling back to 'unmanaged'"
@@ -173,9 +174,11 @@ pub fn detect_type(
 /// Detect the distribution of `rootfs`. `Err` carries pct's message when an os-release exists
 /// but nothing can be made of it.
 #[cfg(test)]
-pub fn detect_ostype(rootfs: &Path) -> Result<Detection, String> {
-    let root = GuestRoot::open(rootfs, None)
-        .map_err(|e| format!("unable to open '{}': {e}", rootfs.display()))?;
+pub fn detect_ostype(rootfs: &Path) -> Result<Detection, SetupError> {
+    let root = GuestRoot::open(rootfs, None).map_err(|source| SetupError::Rootfs {
+        path: rootfs.to_path_buf(),
+        source,
+    })?;
     let mut warnings = Vec::new();
     let ostype = detect_type(&root, &OsRelease::read(&root), &mut warnings)?;
     Ok(Detection { ostype, warnings })
@@ -239,10 +242,9 @@ mod tests {
     #[test]
     fn unknown_id_without_fallback_is_an_error() {
         let root = root_with(&[("/etc/os-release", "ID=plan9\n")]);
-        assert_eq!(
-            detect_ostype(root.path()).unwrap_err(),
-            "unable to detect OS distribution"
-        );
+        let error = detect_ostype(root.path()).unwrap_err();
+        assert!(matches!(error, SetupError::Undetected), "{error:?}");
+        assert_eq!(error.to_string(), "unable to detect OS distribution");
     }
 
     #[test]

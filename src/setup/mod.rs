@@ -11,6 +11,7 @@ mod context;
 mod crontab;
 mod detect;
 mod distro;
+mod error;
 mod network;
 mod password;
 mod random;
@@ -24,6 +25,7 @@ mod systemd;
 mod testing;
 
 pub use context::{GuestConfig, HostEnv};
+pub use error::{FileAction, SetupError};
 #[cfg(test)]
 pub(crate) use random::Drand48;
 pub use random::{OsRandom, RandomSource};

@@ -1,6 +1,7 @@
 //! Root's password: SHA-512 crypt (implemented here on the `sha2` crate, after Ulrich
 //! Drepper's specification), written into /etc/shadow or /etc/passwd as pct writes it.
 
+use super::error::{FileAction, SetupError};
 use sha2::{Digest, Sha512};
 
 use super::context::Setup;
@@ -175,9 +176,9 @@ fn replace_password(
     user: &str,
     hash: &str,
     shadow_day: Option<u64>,
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     let Some((uid, gid, mode)) = setup.root.file_owner_and_mode(path) else {
-        return Err(format!("unable to open file '{path}'"));
+        return Err(SetupError::missing(FileAction::Inspect, path));
     };
     let text = setup.read(path)?;
     let mut out = String::with_capacity(text.len() + hash.len());
@@ -192,7 +193,7 @@ fn replace_password(
     setup
         .root
         .write_owned(path, out.as_bytes(), Some(mode), Some((uid, gid)))
-        .map_err(|e| format!("unable to write '{path}': {e}"))
+        .map_err(|e| SetupError::io(FileAction::Write, path, e))
 }
 
 /// Set `user`'s password: a crypt hash as it is, anything else SHA-512-crypted, none at all
@@ -201,7 +202,7 @@ pub fn set_user_password(
     setup: &mut Setup,
     user: &str,
     password: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     if !setup.root.is_file("/etc/passwd") {
         return Ok(());
     }

@@ -7,6 +7,7 @@
 //! Every path is resolved with openat2(RESOLVE_IN_ROOT) against a descriptor of the rootfs,
 //! so no string join can reach a host path.
 
+use super::error::SetupError;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -198,14 +199,14 @@ impl GuestRoot {
 
     /// Follow `path` while it is a symlink, as pct's `ct_readlink_recursive`: each target
     /// made absolute against the link's directory and normalised.
-    pub fn readlink_recursive(&self, path: &str) -> Result<String, String> {
+    pub fn readlink_recursive(&self, path: &str) -> Result<String, SetupError> {
         let mut current = path.to_string();
         let mut depth = 0;
         while self.is_symlink(&current) {
             if depth >= MAX_LINK_DEPTH {
-                return Err(format!(
-                    "maximal link depth of 10 for resolving '{path}' reached, abort"
-                ));
+                return Err(SetupError::LinkDepth {
+                    path: path.to_string(),
+                });
             }
             let target = self.readlink(&current).unwrap_or_default();
             let base = split_parent(&current).0;
@@ -569,7 +570,15 @@ mod tests {
         );
         symlink("/sbin/loop2", dir.path().join("sbin/loop1")).unwrap();
         symlink("/sbin/loop1", dir.path().join("sbin/loop2")).unwrap();
-        assert!(root.readlink_recursive("/sbin/loop1").is_err());
+        let error = root.readlink_recursive("/sbin/loop1").unwrap_err();
+        assert!(
+            matches!(&error, SetupError::LinkDepth { path } if path == "/sbin/loop1"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "maximal link depth of 10 for resolving '/sbin/loop1' reached, abort"
+        );
         assert_eq!(root.read_first_line("/nothing"), None);
     }
 

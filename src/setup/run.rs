@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::context::{GuestConfig, HostEnv, Report, Setup};
 use super::distro::{self, Distro};
+use super::error::SetupError;
 use super::random::{OsRandom, RandomSource};
 use super::root::GuestRoot;
 use super::ssh::{self, HostKey};
@@ -45,16 +46,16 @@ pub struct SetupOutcome {
     pub report: Report,
 }
 
-/// A failed run: pct's message, and what was said before it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SetupError {
-    pub message: String,
+/// A failed run: what went wrong, and what was said before it.
+#[derive(Debug)]
+pub struct SetupFailure {
+    pub error: SetupError,
     pub report: Report,
 }
 
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+impl SetupFailure {
+    fn new(error: SetupError, report: Report) -> SetupFailure {
+        SetupFailure { error, report }
     }
 }
 
@@ -66,13 +67,10 @@ struct Prepared {
     report: Report,
 }
 
-fn prepare(request: &SetupRequest, root: &GuestRoot) -> Result<Prepared, SetupError> {
+fn prepare(request: &SetupRequest, root: &GuestRoot) -> Result<Prepared, SetupFailure> {
     let mut report = Report::default();
-    let distro =
-        distro::load(root, request.conf, &mut report.warnings).map_err(|message| SetupError {
-            message,
-            report: report.clone(),
-        })?;
+    let distro = distro::load(root, request.conf, &mut report.warnings)
+        .map_err(|error| SetupFailure::new(error, report.clone()))?;
     let mut host_keys = Vec::new();
     if matches!(request.hook, Hook::PostCreate { .. })
         && root.is_dir("/etc/ssh")
@@ -83,10 +81,7 @@ fn prepare(request: &SetupRequest, root: &GuestRoot) -> Result<Prepared, SetupEr
             request.conf.short_hostname(),
             &mut report.messages,
         )
-        .map_err(|message| SetupError {
-            message,
-            report: report.clone(),
-        })?;
+        .map_err(|error| SetupFailure::new(error, report.clone()))?;
     }
     Ok(Prepared {
         distro,
@@ -100,11 +95,11 @@ fn apply(
     root: &GuestRoot,
     prepared: Prepared,
     random: &mut dyn RandomSource,
-) -> Result<SetupOutcome, SetupError> {
+) -> Result<SetupOutcome, SetupFailure> {
     let distro = prepared.distro;
     let mut setup = Setup::new(root, request.conf, request.host, random);
     setup.report = prepared.report;
-    let result = (|| -> Result<(), String> {
+    let result = (|| -> Result<(), SetupError> {
         match &request.hook {
             Hook::PreStart => {
                 if distro.managed() {
@@ -154,17 +149,17 @@ fn apply(
             ostype: distro.ostype().to_string(),
             report: setup.report,
         }),
-        Err(message) => Err(SetupError {
-            message,
-            report: setup.report,
-        }),
+        Err(error) => Err(SetupFailure::new(error, setup.report)),
     }
 }
 
-fn open_root(request: &SetupRequest) -> Result<GuestRoot, SetupError> {
-    GuestRoot::open(request.rootfs, request.owner).map_err(|e| SetupError {
-        message: format!("unable to open rootfs '{}': {e}", request.rootfs.display()),
-        report: Report::default(),
+fn open_root(request: &SetupRequest) -> Result<GuestRoot, SetupFailure> {
+    GuestRoot::open(request.rootfs, request.owner).map_err(|source| {
+        let error = SetupError::Rootfs {
+            path: request.rootfs.to_path_buf(),
+            source,
+        };
+        SetupFailure::new(error, Report::default())
     })
 }
 
@@ -174,7 +169,7 @@ fn open_root(request: &SetupRequest) -> Result<GuestRoot, SetupError> {
 pub fn run_unconfined(
     request: &SetupRequest,
     random: &mut dyn RandomSource,
-) -> Result<SetupOutcome, SetupError> {
+) -> Result<SetupOutcome, SetupFailure> {
     let root = open_root(request)?;
     let prepared = prepare(request, &root)?;
     apply(request, &root, prepared, random)
@@ -188,7 +183,7 @@ pub fn run_unconfined(
 /// possibly multi-threaded caller (an embedder) could inherit another thread's held lock
 /// and hang in the setup code. The thread ends with the setup; nothing of its confinement
 /// reaches the caller's threads.
-pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
+pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupFailure> {
     // pct does not even look inside an unmanaged container.
     if request.conf.ostype.as_deref() == Some("unmanaged") {
         return Ok(SetupOutcome {
@@ -196,10 +191,7 @@ pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
             report: Report::default(),
         });
     }
-    let failed = |message: String| SetupError {
-        message,
-        report: Report::default(),
-    };
+    let failed = |error| SetupFailure::new(error, Report::default());
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("corral-setup".into())
@@ -209,7 +201,7 @@ pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
                 confine(&root).map_err(failed)?;
                 apply(request, &root, prepared, &mut OsRandom)
             })
-            .map_err(|e| failed(format!("unable to start the guest setup: {e}")))?;
+            .map_err(|source| failed(SetupError::Thread { source }))?;
         worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -218,10 +210,10 @@ pub fn run(request: &SetupRequest) -> Result<SetupOutcome, SetupError> {
 
 /// Hold the calling thread to the rootfs for good. A kernel without Landlock leaves the
 /// in-root path resolution as the only guard, which holds by itself.
-fn confine(root: &GuestRoot) -> Result<(), String> {
+fn confine(root: &GuestRoot) -> Result<(), SetupError> {
     crate::storage::confine_beneath(root.as_fd(), None)
         .map(|_| ())
-        .map_err(|e| format!("failed to confine guest setup with Landlock: {e}"))
+        .map_err(|source| SetupError::Confine { source })
 }
 
 #[cfg(test)]

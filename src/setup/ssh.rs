@@ -2,6 +2,7 @@
 //! ssh-keygen before setup is confined, written into the guest afterwards) and the
 //! `authorized_keys` of a user.
 
+use super::error::SetupError;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -27,7 +28,7 @@ impl PrivateDir {
     /// A new directory of a random name under the first of `/run` and the temporary
     /// directory that takes one; `/run` first because it is memory, where a private key
     /// leaves no trace on disk.
-    fn create() -> Result<PrivateDir, String> {
+    fn create() -> Result<PrivateDir, SetupError> {
         use std::os::unix::fs::DirBuilderExt;
         let mut last_error = None;
         for parent in [PathBuf::from("/run"), std::env::temp_dir()] {
@@ -35,13 +36,11 @@ impl PrivateDir {
             // mkdir fails on an existing name, so nobody can have prepared it.
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => return Ok(PrivateDir { path }),
-                Err(e) => last_error = Some(format!("{}: {e}", path.display())),
+                Err(source) => last_error = Some((path, source)),
             }
         }
-        Err(format!(
-            "unable to create a temporary directory for SSH host keys - {}",
-            last_error.unwrap_or_default()
-        ))
+        let (path, source) = last_error.expect("a parent was tried");
+        Err(SetupError::HostKeyDir { path, source })
     }
 }
 
@@ -123,8 +122,11 @@ fn fingerprint_line<'o>(output: &'o str, comment: &str) -> &'o str {
         .unwrap_or("")
 }
 
-fn read_key_file(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("unable to read '{}' - {e}", path.display()))
+fn read_key_file(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(|source| SetupError::HostKeyFile {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Run the host's ssh-keygen for one key in `dir`: the fingerprint line and the key pair.
@@ -133,7 +135,7 @@ fn generate_key(
     key_type: &str,
     basename: &str,
     comment: &str,
-) -> Result<(String, String, String), String> {
+) -> Result<(String, String, String), SetupError> {
     let file = dir.join(basename);
     let words: Vec<String> = [
         "ssh-keygen",
@@ -151,24 +153,22 @@ fn generate_key(
     .iter()
     .map(|word| word.to_string())
     .collect();
-    let failed = |why: String| format!("command '{}' failed: {why}", command_text(&words));
     let output = Command::new(&words[0])
         .args(&words[1..])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|source| SetupError::Spawn {
+            command: command_text(&words),
+            source,
+        })?;
     if !output.status.success() {
-        let status = match output.status.code() {
-            Some(code) => format!("exit code {code}"),
-            None => format!("{}", output.status),
-        };
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr = stderr.trim_end();
-        return Err(failed(if stderr.is_empty() {
-            status
-        } else {
-            format!("{status}: {stderr}")
-        }));
+        return Err(SetupError::Program {
+            command: command_text(&words),
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
+        });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let id = fingerprint_line(&stdout, comment).to_string();
@@ -185,7 +185,7 @@ pub fn generate_host_keys(
     types: &[(&str, &str)],
     short_hostname: &str,
     messages: &mut Vec<String>,
-) -> Result<Vec<HostKey>, String> {
+) -> Result<Vec<HostKey>, SetupError> {
     let dir = PrivateDir::create()?;
     let comment = format!("root@{short_hostname}");
     let mut keys = Vec::with_capacity(types.len());
@@ -205,7 +205,7 @@ pub fn generate_host_keys(
 }
 
 /// The generated keys into the guest's `/etc/ssh`: private keys 0600, public ones 0644.
-pub fn write_host_keys(setup: &Setup, keys: &[HostKey]) -> Result<(), String> {
+pub fn write_host_keys(setup: &Setup, keys: &[HostKey]) -> Result<(), SetupError> {
     for key in keys {
         let path = format!("/etc/ssh/{}", key.basename);
         setup.write(&path, &key.private_key, Some(0o600))?;
@@ -247,12 +247,15 @@ fn home_directory(setup: &Setup, user: &str) -> String {
 /// pct's `set_user_authorized_ssh_keys`: `keys` into the managed section of the user's
 /// `~/.ssh/authorized_keys`. Paths are joined as pct joins them (`/root//.ssh`), so the
 /// messages name them as pct does.
-pub fn set_authorized_keys(setup: &mut Setup, user: &str, keys: &str) -> Result<(), String> {
+pub fn set_authorized_keys(setup: &mut Setup, user: &str, keys: &str) -> Result<(), SetupError> {
     let home = home_directory(setup, user);
     // An empty name names nothing for stat(2); inside the rootfs it would name its root.
     let exists = !home.is_empty() && (setup.root.is_dir(&home) || setup.root.is_symlink(&home));
     if !exists {
-        return Err(format!("home directory '{home}' of {user} does not exist!"));
+        return Err(SetupError::NoHome {
+            user: user.to_string(),
+            home,
+        });
     }
     let ssh_dir = format!("{home}/.ssh");
     if !setup.root.is_dir(&ssh_dir) {
@@ -404,6 +407,11 @@ mod tests {
         let mut messages = Vec::new();
         let error = generate_host_keys(&[("bogus", "ssh_host_bogus_key")], "ct", &mut messages)
             .unwrap_err();
+        let SetupError::Program { status, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert!(!status.success());
+        let error = error.to_string();
         assert!(error.starts_with("command 'ssh-keygen -f "), "{error}");
         assert!(error.contains(" -t bogus -N '' -E sha256 -C root@ct' failed: exit code"));
         assert_eq!(messages.len(), 1);
@@ -464,20 +472,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("etc")).unwrap();
         let error = with_setup(dir.path(), |setup| set_authorized_keys(setup, "root", KEY));
+        let error = error.unwrap_err();
+        assert!(
+            matches!(&error, SetupError::NoHome { user, home } if user == "root" && home == "/root/")
+        );
         assert_eq!(
-            error.unwrap_err(),
+            error.to_string(),
             "home directory '/root/' of root does not exist!"
         );
         let error = with_setup(dir.path(), |setup| set_authorized_keys(setup, "bob", KEY));
         assert_eq!(
-            error.unwrap_err(),
+            error.unwrap_err().to_string(),
             "home directory '/home/bob/' of bob does not exist!"
         );
         // A passwd without the user leaves pct with an empty home.
         fs::write(dir.path().join("etc/passwd"), "daemon:x:1:1::/:/bin/sh\n").unwrap();
         let error = with_setup(dir.path(), |setup| set_authorized_keys(setup, "root", KEY));
         assert_eq!(
-            error.unwrap_err(),
+            error.unwrap_err().to_string(),
             "home directory '' of root does not exist!"
         );
     }
@@ -499,6 +511,7 @@ mod tests {
         assert!(
             result
                 .unwrap_err()
+                .to_string()
                 .starts_with("unable to write '/root/.ssh/authorized_keys'")
         );
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);

@@ -2,6 +2,7 @@
 //! that make no sense in a container.
 
 use super::context::Setup;
+use super::error::SetupError;
 
 /// Where the guest keeps its unit files.
 fn unit_dir(setup: &Setup) -> &'static str {
@@ -14,7 +15,7 @@ fn unit_dir(setup: &Setup) -> &'static str {
 
 /// systemd before `container-getty@` (CentOS 7.1's 205) needs getty@ to accept /dev/tty;
 /// with a newer systemd that change is undone.
-pub fn fixup_old_getty(setup: &Setup) -> Result<(), String> {
+pub fn fixup_old_getty(setup: &Setup) -> Result<(), SetupError> {
     let dir = unit_dir(setup);
     let getty = format!("{dir}/getty@.service");
     if !setup.root.is_file(&getty) {
@@ -55,7 +56,7 @@ pub fn fixup_old_getty(setup: &Setup) -> Result<(), String> {
 
 /// Point `container-getty@` at the container's ttys and enable one instance per configured
 /// tty (none twice), with getty.target unmasked.
-pub fn setup_container_getty_service(setup: &Setup, ttydir: &str) -> Result<(), String> {
+pub fn setup_container_getty_service(setup: &Setup, ttydir: &str) -> Result<(), SetupError> {
     let dir = unit_dir(setup);
     let mut template_path = format!("{dir}/container-getty@.service");
     let mut instance_base = "container-getty@".to_string();
@@ -93,7 +94,7 @@ pub fn setup_container_getty_service(setup: &Setup, ttydir: &str) -> Result<(), 
 
 /// `/etc/systemd/system-preset/00-pve.preset`, read by systemd on first boot: the units that
 /// make no sense in a container off, container-getty on, plus a distribution's `extra`.
-pub fn setup_systemd_preset(setup: &Setup, extra: &[(&str, bool)]) -> Result<(), String> {
+pub fn setup_systemd_preset(setup: &Setup, extra: &[(&str, bool)]) -> Result<(), SetupError> {
     let mut preset: std::collections::BTreeMap<&str, bool> = [
         ("sys-kernel-config.mount", false),
         ("sys-kernel-debug.mount", false),

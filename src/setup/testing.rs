@@ -13,3 +13,12 @@ pub(crate) fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// The message of a step that must have failed, as pct prints it.
+#[track_caller]
+pub(crate) fn error_text<T>(result: Result<T, super::SetupError>) -> String {
+    match result {
+        Ok(_) => panic!("the step succeeded"),
+        Err(error) => error.to_string(),
+    }
+}

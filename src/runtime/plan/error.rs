@@ -106,7 +106,7 @@ pub enum PlanError {
     /// What the guest's pre-start setup reads from the config (`tty`, ...) is bad; the
     /// guest setup's own error is the source.
     #[error("{0}")]
-    GuestConfig(Box<dyn std::error::Error + Send + Sync + 'static>),
+    GuestConfig(#[source] crate::setup::SetupError),
     /// `lxc.init.uid` or `lxc.init.gid` that is not a number.
     #[error("{key}: invalid id '{value}'")]
     InitId {

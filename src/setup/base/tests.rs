@@ -37,7 +37,7 @@ fn run(
     dir: &Path,
     conf: &GuestConfig,
     host: &HostEnv,
-    step: impl Fn(&mut Setup) -> Result<(), String>,
+    step: impl Fn(&mut Setup) -> Result<(), SetupError>,
 ) -> Vec<String> {
     let root = GuestRoot::open(dir, None).unwrap();
     let mut random = Drand48::seeded(0);

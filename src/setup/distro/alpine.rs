@@ -6,6 +6,7 @@ use super::{Distro, Probe};
 use crate::config::{Ip6Config, NetDevice};
 use crate::setup::base::{remove_lxc_name_from_etc_hosts, setup_securetty};
 use crate::setup::context::{GuestConfig, Setup};
+use crate::setup::error::SetupError;
 use crate::setup::network::interfaces::{AddressForm, setup_interfaces};
 
 /// The OpenRC services a container needs, and the runlevel each belongs to.
@@ -52,7 +53,7 @@ fn at_least(version: Option<&str>, major: u64, minor: u64) -> bool {
 }
 
 impl Alpine {
-    pub fn new(probe: &mut Probe) -> Result<Alpine, String> {
+    pub fn new(probe: &mut Probe) -> Result<Alpine, SetupError> {
         Ok(Alpine {
             version: file_read_firstline(probe.root, "/etc/alpine-release"),
         })
@@ -95,7 +96,7 @@ impl Distro for Alpine {
         ""
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         for (service, runlevel) in RUNLEVEL_LINKS {
             setup.root.symlink(
                 &format!("/etc/init.d/{service}"),
@@ -106,7 +107,7 @@ impl Distro for Alpine {
         remove_lxc_name_from_etc_hosts(setup)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         rewrite_inittab(
             setup,
             |line| is_getty_line(line, "tty"),
@@ -114,7 +115,7 @@ impl Distro for Alpine {
         )
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let nets: Vec<NetDevice> = setup.conf.named_nets().map(without_dhcp6).collect();
         setup_interfaces(setup, &nets, self.address_form())
     }

@@ -7,6 +7,7 @@ use crate::setup::base::{
     devttydir, remove_lxc_name_from_etc_hosts, setup_securetty, update_etc_hosts_for_config,
 };
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 use crate::setup::network::redhat::{is_perl_space, setup_network_manager, setup_network_scripts};
 use crate::setup::root::GuestRoot;
 use crate::setup::systemd::{
@@ -23,13 +24,16 @@ pub struct CentOS {
 }
 
 impl CentOS {
-    pub fn new(probe: &mut Probe) -> Result<CentOS, String> {
+    pub fn new(probe: &mut Probe) -> Result<CentOS, SetupError> {
         let release = read_release_line(probe.root, REDHAT_RELEASE)
-            .ok_or_else(|| "unable to read version info".to_string())?;
+            .ok_or(SetupError::NoVersion { ostype: "centos" })?;
         let version = centos_version(&release)?;
         let number = perl_number(&version);
         if !(5.0..11.0).contains(&number) {
-            return Err(format!("unsupported centos version '{version}'"));
+            return Err(SetupError::Unsupported {
+                ostype: "centos",
+                version,
+            });
         }
         Ok(CentOS { version: number })
     }
@@ -97,7 +101,7 @@ fn whole_number(text: &str) -> Option<&str> {
 
 /// `release X.Y` (a third component dropped), else `release X`, anywhere in `release`: the
 /// dotted form wins even where a bare number comes first, as with pct's two regexes.
-fn centos_version(release: &str) -> Result<String, String> {
+fn centos_version(release: &str) -> Result<String, SetupError> {
     let numbers: Vec<&str> = release
         .match_indices("release")
         .map(|(at, word)| &release[at + word.len()..])
@@ -112,7 +116,10 @@ fn centos_version(release: &str) -> Result<String, String> {
         .or_else(|| numbers.iter().find_map(|text| whole_number(text)));
     version
         .map(str::to_string)
-        .ok_or_else(|| format!("unable to parse centos version '{release}'"))
+        .ok_or_else(|| SetupError::UnrecognizedVersion {
+            ostype: "centos",
+            text: release.to_string(),
+        })
 }
 
 const UPSTART_TTY: &str = "# tty - getty
@@ -183,7 +190,7 @@ fn comment_out_start_udev(line: &str) -> Option<String> {
 }
 
 /// The upstart jobs CentOS 6 templates lack or get wrong, and no udev.
-fn upstart_fixup(setup: &Setup) -> Result<(), String> {
+fn upstart_fixup(setup: &Setup) -> Result<(), SetupError> {
     setup.make_path("/etc/init")?;
     let tty = "/etc/init/tty.conf";
     if setup.root.is_file(tty) {
@@ -210,7 +217,7 @@ fn upstart_fixup(setup: &Setup) -> Result<(), String> {
 
 /// Without a locale systemd-firstboot asks for one on a tty nobody sees, and boot seems to
 /// hang. Written without a newline, as pct writes it.
-pub(super) fn default_locale(setup: &Setup) -> Result<(), String> {
+pub(super) fn default_locale(setup: &Setup) -> Result<(), SetupError> {
     const LOCALE: &str = "/etc/locale.conf";
     if setup.root.is_file(LOCALE) {
         return Ok(());
@@ -218,7 +225,7 @@ pub(super) fn default_locale(setup: &Setup) -> Result<(), String> {
     setup.write(LOCALE, "LANG=C.utf8", None)
 }
 
-pub(super) fn template_fixup(setup: &mut Setup, version: f64) -> Result<(), String> {
+pub(super) fn template_fixup(setup: &mut Setup, version: f64) -> Result<(), SetupError> {
     if version < 7.0 {
         upstart_fixup(setup)?;
     }
@@ -229,7 +236,7 @@ pub(super) fn template_fixup(setup: &mut Setup, version: f64) -> Result<(), Stri
     Ok(())
 }
 
-pub(super) fn setup_init(setup: &mut Setup, version: f64) -> Result<(), String> {
+pub(super) fn setup_init(setup: &mut Setup, version: f64) -> Result<(), SetupError> {
     fixup_old_getty(setup)?;
     setup_container_getty_service(setup, devttydir(setup.conf))?;
     // Older releases' systemd may not cope with the preset.
@@ -241,7 +248,7 @@ pub(super) fn setup_init(setup: &mut Setup, version: f64) -> Result<(), String> 
 
 /// network-scripts or, from release 10 on, NetworkManager keyfiles; the release is read
 /// anew from `/etc/redhat-release`, as pct does, whichever plugin calls this.
-pub(super) fn setup_network(setup: &mut Setup) -> Result<(), String> {
+pub(super) fn setup_network(setup: &mut Setup) -> Result<(), SetupError> {
     let release = setup.read(REDHAT_RELEASE)?;
     let version = perl_number(&centos_version(&release)?);
     if version >= 10.0 {
@@ -271,7 +278,7 @@ fn replace_hostname_line(data: &mut String, name: &str) -> bool {
 
 /// Red Hat wants the full name, in `/etc/hostname` and in `/etc/sysconfig/network`'s
 /// `HOSTNAME` where that file exists.
-pub(super) fn set_hostname(setup: &mut Setup) -> Result<(), String> {
+pub(super) fn set_hostname(setup: &mut Setup) -> Result<(), SetupError> {
     update_etc_hosts_for_config(setup)?;
     let hostname = setup.conf.hostname().to_string();
     setup.write("/etc/hostname", &format!("{hostname}\n"), None)?;
@@ -290,19 +297,19 @@ impl Distro for CentOS {
         "centos"
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         template_fixup(setup, self.version)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_init(setup, self.version)
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_network(setup)
     }
 
-    fn set_hostname(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, setup: &mut Setup) -> Result<(), SetupError> {
         set_hostname(setup)
     }
 }
@@ -317,7 +324,7 @@ pub(super) mod tests {
     use std::fs;
     use std::path::Path;
 
-    pub(crate) use crate::setup::testing::fixture;
+    pub(crate) use crate::setup::testing::{error_text, fixture};
 
     pub fn read(dir: &Path, path: &str) -> Option<String> {
         fs::read_to_string(dir.join(path.trim_start_matches('/'))).ok()
@@ -340,8 +347,8 @@ pub(super) mod tests {
     pub fn run(
         dir: &Path,
         conf: &GuestConfig,
-        step: impl FnOnce(&mut Setup) -> Result<(), String>,
-    ) -> Result<(), String> {
+        step: impl FnOnce(&mut Setup) -> Result<(), SetupError>,
+    ) -> Result<(), SetupError> {
         let root = GuestRoot::open(dir, None).unwrap();
         let host = HostEnv::default();
         let mut random = Drand48::seeded(0);
@@ -352,8 +359,8 @@ pub(super) mod tests {
     /// Construct a plugin with `new` against the fixture.
     pub fn probe<T>(
         dir: &Path,
-        new: impl FnOnce(&mut Probe) -> Result<T, String>,
-    ) -> Result<T, String> {
+        new: impl FnOnce(&mut Probe) -> Result<T, SetupError>,
+    ) -> Result<T, SetupError> {
         let root = GuestRoot::open(dir, None).unwrap();
         let os_release = OsRelease::read(&root);
         let mut warnings = Vec::new();
@@ -365,7 +372,7 @@ pub(super) mod tests {
         new(&mut probe)
     }
 
-    fn version_of(release: &str) -> Result<f64, String> {
+    fn version_of(release: &str) -> Result<f64, SetupError> {
         let dir = fixture(&[("/etc/redhat-release", release)]);
         probe(dir.path(), CentOS::new).map(|centos| centos.version)
     }
@@ -373,31 +380,46 @@ pub(super) mod tests {
     #[test]
     fn versions_and_their_errors() {
         assert_eq!(
-            version_of("CentOS Linux release 7.9.2009 (Core)\n"),
-            Ok(7.9)
+            version_of("CentOS Linux release 7.9.2009 (Core)\n").unwrap(),
+            7.9
         );
-        assert_eq!(version_of("Rocky Linux release 9.3 (Blue Onyx)\n"), Ok(9.3));
         assert_eq!(
-            version_of("CentOS Stream release 10 (Coughlan)\n"),
-            Ok(10.0)
+            version_of("Rocky Linux release 9.3 (Blue Onyx)\n").unwrap(),
+            9.3
         );
-        assert_eq!(version_of("CentOS release 5"), Ok(5.0));
         assert_eq!(
-            version_of("CentOS release 4.8 (Final)\n").err().unwrap(),
+            version_of("CentOS Stream release 10 (Coughlan)\n").unwrap(),
+            10.0
+        );
+        assert_eq!(version_of("CentOS release 5").unwrap(), 5.0);
+        assert!(matches!(
+            version_of("CentOS release 4.8 (Final)\n"),
+            Err(SetupError::Unsupported { ostype: "centos", version }) if version == "4.8"
+        ));
+        assert_eq!(
+            error_text(version_of("CentOS release 4.8 (Final)\n")),
             "unsupported centos version '4.8'"
         );
         assert_eq!(
-            version_of("Something release 11\n").err().unwrap(),
+            error_text(version_of("Something release 11\n")),
             "unsupported centos version '11'"
         );
+        assert!(matches!(
+            version_of("CentOS Linux 7\nrelease 7\n"),
+            Err(SetupError::UnrecognizedVersion { ostype: "centos", text }) if text == "CentOS Linux 7"
+        ));
         assert_eq!(
-            version_of("CentOS Linux 7\nrelease 7\n").err().unwrap(),
+            error_text(version_of("CentOS Linux 7\nrelease 7\n")),
             "unable to parse centos version 'CentOS Linux 7'"
         );
-        assert_eq!(version_of("").err().unwrap(), "unable to read version info");
+        assert!(matches!(
+            version_of(""),
+            Err(SetupError::NoVersion { ostype: "centos" })
+        ));
+        assert_eq!(error_text(version_of("")), "unable to read version info");
         let dir = fixture(&[]);
         assert_eq!(
-            probe(dir.path(), CentOS::new).err().unwrap(),
+            error_text(probe(dir.path(), CentOS::new)),
             "unable to read version info"
         );
     }
@@ -415,12 +437,9 @@ pub(super) mod tests {
 
     #[test]
     fn version_parsing_prefers_dotted_numbers() {
-        assert_eq!(
-            centos_version("release 7 and release 8.1"),
-            Ok("8.1".into())
-        );
-        assert_eq!(centos_version("release  6.10.1"), Ok("6.10".into()));
-        assert_eq!(centos_version("release\t8."), Ok("8".into()));
+        assert_eq!(centos_version("release 7 and release 8.1").unwrap(), "8.1");
+        assert_eq!(centos_version("release  6.10.1").unwrap(), "6.10");
+        assert_eq!(centos_version("release\t8.").unwrap(), "8");
         assert!(centos_version("release8").is_err());
         assert_eq!(perl_number("24.03"), 24.03);
         assert_eq!(perl_number(" 40beta"), 40.0);
@@ -464,8 +483,8 @@ pub(super) mod tests {
 
         let dir = fixture(&[("/etc/redhat-release", "garbage\n")]);
         assert_eq!(
-            run(dir.path(), &conf("ct", &nets), setup_network),
-            Err("unable to parse centos version 'garbage\n'".into())
+            error_text(run(dir.path(), &conf("ct", &nets), setup_network)),
+            "unable to parse centos version 'garbage\n'"
         );
     }
 
@@ -614,6 +633,7 @@ pub(super) mod tests {
                 setup, 6.0
             ))
             .unwrap_err()
+            .to_string()
             .contains("/etc/rc.d/rc.sysinit")
         );
     }

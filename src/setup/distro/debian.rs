@@ -4,6 +4,7 @@
 
 use super::{Distro, Probe};
 use crate::setup::context::{GuestConfig, Setup};
+use crate::setup::error::{FileAction, SetupError};
 use crate::setup::network::interfaces::{AddressForm, setup_interfaces};
 use crate::setup::root::GuestRoot;
 use crate::setup::systemd::{
@@ -60,18 +61,24 @@ fn major_of(version: &str) -> Option<u64> {
     Some(digits.parse().unwrap_or(u64::MAX))
 }
 
-pub(super) fn read_debian_version(root: &GuestRoot) -> Result<u64, String> {
-    let line =
-        file_read_firstline(root, "/etc/debian_version").ok_or("unable to read version info")?;
+pub(super) fn read_debian_version(root: &GuestRoot) -> Result<u64, SetupError> {
+    let line = file_read_firstline(root, "/etc/debian_version")
+        .ok_or(SetupError::NoVersion { ostype: "debian" })?;
     let version = mapped_version(&line);
-    major_of(version).ok_or_else(|| format!("unable to parse version info '{version}'"))
+    major_of(version).ok_or_else(|| SetupError::UnrecognizedVersion {
+        ostype: "debian",
+        text: version.to_string(),
+    })
 }
 
 impl Debian {
-    pub fn new(probe: &mut Probe) -> Result<Debian, String> {
+    pub fn new(probe: &mut Probe) -> Result<Debian, SetupError> {
         let version = read_debian_version(probe.root)?;
         if version < MINIMUM_RELEASE {
-            return Err(format!("Container Debian version '{version}' is too old"));
+            return Err(SetupError::Unsupported {
+                ostype: "debian",
+                version: version.to_string(),
+            });
         }
         if version > MAXIMUM_RELEASE {
             probe.warnings.push(format!(
@@ -142,18 +149,14 @@ pub(super) fn rewrite_inittab(
     setup: &Setup,
     drop: impl Fn(&[u8]) -> bool,
     appended: &str,
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     if !setup.root.is_file(INITTAB) {
         return Ok(());
     }
     let inittab = match setup.root.read_bytes(INITTAB) {
         Ok(Some(data)) => data,
-        Ok(None) => {
-            return Err(format!(
-                "can't open '{INITTAB}' - No such file or directory"
-            ));
-        }
-        Err(e) => return Err(format!("can't open '{INITTAB}' - {e}")),
+        Ok(None) => return Err(SetupError::missing(FileAction::Open, INITTAB)),
+        Err(e) => return Err(SetupError::io(FileAction::Open, INITTAB, e)),
     };
     let kept: Vec<&[u8]> = perl_split_lines(&inittab)
         .into_iter()
@@ -165,7 +168,7 @@ pub(super) fn rewrite_inittab(
     setup
         .root
         .write(INITTAB, &text, None)
-        .map_err(|e| format!("unable to write '{INITTAB}': {e}"))
+        .map_err(|e| SetupError::io(FileAction::Write, INITTAB, e))
 }
 
 /// The gettys on the container's ttys (7 is X11's) and the power-fail line sysvinit needs.
@@ -183,7 +186,7 @@ fn sysvinit_lines(ttys: u32, version: u64) -> String {
 }
 
 /// sysvinit's gettys and power-fail line replace the template's.
-pub(super) fn setup_inittab(setup: &Setup, version: u64) -> Result<(), String> {
+pub(super) fn setup_inittab(setup: &Setup, version: u64) -> Result<(), SetupError> {
     rewrite_inittab(
         setup,
         |line| is_getty_line(line, "") || is_power_line(line),
@@ -192,7 +195,7 @@ pub(super) fn setup_inittab(setup: &Setup, version: u64) -> Result<(), String> {
 }
 
 /// Debian's init setup, shared with the distributions built on it.
-pub(super) fn setup_init(setup: &Setup, version: u64, ttydir: &str) -> Result<(), String> {
+pub(super) fn setup_init(setup: &Setup, version: u64, ttydir: &str) -> Result<(), SetupError> {
     if init_links_to_systemd(setup) {
         setup_container_getty_service(setup, ttydir)?;
         if version >= 12 {
@@ -217,7 +220,7 @@ ExecStart=make-ssl-cert -f generate-default-snakeoil
 
 /// A template with ssl-cert carries a key every container from it would share: have it
 /// regenerated on first boot, and remove the key meanwhile.
-pub(super) fn snakeoil_fixup(setup: &mut Setup) -> Result<(), String> {
+pub(super) fn snakeoil_fixup(setup: &mut Setup) -> Result<(), SetupError> {
     const KEY: &str = "/etc/ssl/private/ssl-cert-snakeoil.key";
     if !setup.root.is_file(KEY) {
         return Ok(());
@@ -253,7 +256,7 @@ fn address_form(version: u64) -> AddressForm {
 }
 
 /// `/etc/network/interfaces` for the container's named NICs.
-pub(super) fn setup_network(setup: &Setup, form: AddressForm) -> Result<(), String> {
+pub(super) fn setup_network(setup: &Setup, form: AddressForm) -> Result<(), SetupError> {
     setup_interfaces(setup, setup.conf.named_nets(), form)
 }
 
@@ -266,15 +269,15 @@ impl Distro for Debian {
         ""
     }
 
-    fn snakeoil_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn snakeoil_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         snakeoil_fixup(setup)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_init(setup, self.version, "")
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let form = if self.ostype == "debian" {
             address_form(self.version)
         } else {

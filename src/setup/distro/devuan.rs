@@ -3,6 +3,7 @@
 
 use super::Probe;
 use super::debian::{Debian, file_read_firstline};
+use crate::setup::error::SetupError;
 
 /// The Debian release of a (lower-cased) Devuan release name, testing (`/ceres`) included.
 fn debian_version_of(name: &str) -> Option<u64> {
@@ -19,13 +20,15 @@ fn debian_version_of(name: &str) -> Option<u64> {
 }
 
 /// Devuan's plugin: Debian's, with the version from /etc/devuan_version.
-pub fn new(probe: &mut Probe) -> Result<Debian, String> {
+pub fn new(probe: &mut Probe) -> Result<Debian, SetupError> {
     // Perl's lc on the bytes it read changes ASCII letters only.
     let name = file_read_firstline(probe.root, "/etc/devuan_version")
-        .ok_or("unable to read version info")?
+        .ok_or(SetupError::NoVersion { ostype: "devuan" })?
         .to_ascii_lowercase();
-    let version =
-        debian_version_of(&name).ok_or_else(|| format!("unsupported Devuan version '{name}'"))?;
+    let version = debian_version_of(&name).ok_or_else(|| SetupError::Unsupported {
+        ostype: "devuan",
+        version: name.clone(),
+    })?;
     Ok(Debian {
         version,
         ostype: "devuan",
@@ -51,7 +54,7 @@ mod tests {
         dir
     }
 
-    fn probe(dir: &std::path::Path) -> Result<Debian, String> {
+    fn probe(dir: &std::path::Path) -> Result<Debian, SetupError> {
         let root = GuestRoot::open(dir, None).unwrap();
         let os_release = OsRelease::default();
         let mut warnings = Vec::new();
@@ -83,15 +86,19 @@ mod tests {
     fn unknown_or_missing_releases() {
         for (text, name) in [("jessie/ceres\n", "jessie/ceres"), ("Freia\n", "freia")] {
             let dir = fixture(Some(text));
+            let error = probe(dir.path()).err().unwrap();
+            assert!(
+                matches!(&error, SetupError::Unsupported { ostype: "devuan", version } if version == name)
+            );
             assert_eq!(
-                probe(dir.path()).err().unwrap(),
+                error.to_string(),
                 format!("unsupported Devuan version '{name}'")
             );
         }
         for missing in [None, Some("")] {
             let dir = fixture(missing);
             assert_eq!(
-                probe(dir.path()).err().unwrap(),
+                probe(dir.path()).err().unwrap().to_string(),
                 "unable to read version info"
             );
         }

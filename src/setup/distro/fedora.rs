@@ -5,6 +5,7 @@ use super::centos::{self, perl_number};
 use super::{Distro, Probe};
 use crate::setup::base::{devttydir, remove_lxc_name_from_etc_hosts, setup_securetty};
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 use crate::setup::network::networkd::setup_systemd_networkd;
 use crate::setup::systemd::{setup_container_getty_service, setup_systemd_preset};
 
@@ -15,14 +16,14 @@ pub struct Fedora {
 
 impl Fedora {
     /// Only too old a release is refused; a newer one than known is no reason to fail.
-    pub fn new(probe: &mut Probe) -> Result<Fedora, String> {
+    pub fn new(probe: &mut Probe) -> Result<Fedora, SetupError> {
         let version = probe.os_release.get("VERSION_ID");
         match version.map(perl_number) {
             Some(number) if number >= 22.0 => Ok(Fedora { version: number }),
-            _ => Err(format!(
-                "unsupported Fedora release '{}'",
-                version.unwrap_or("")
-            )),
+            _ => Err(SetupError::Unsupported {
+                ostype: "fedora",
+                version: version.unwrap_or("").to_string(),
+            }),
         }
     }
 }
@@ -32,13 +33,13 @@ impl Distro for Fedora {
         "fedora"
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_securetty(setup, devttydir(setup.conf), &[])?;
         setup.root.unlink("/etc/systemd/system/getty@.service");
         remove_lxc_name_from_etc_hosts(setup)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_container_getty_service(setup, devttydir(setup.conf))?;
         if self.version >= 37.0 {
             // From 37 the distribution's preset turns networkd off in favour of
@@ -52,7 +53,7 @@ impl Distro for Fedora {
     /// has `/etc/sysconfig/network` (forum workarounds kept network.service alive there).
     /// The legacy path is CentOS's, which goes by `/etc/redhat-release` and so writes
     /// NetworkManager keyfiles for any Fedora, as pct does.
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let sysconfig_used = setup.root.is_file("/etc/sysconfig/network");
         let version = self.version;
         if version <= 24.0 || (version <= 27.0 && sysconfig_used) {
@@ -64,7 +65,7 @@ impl Distro for Fedora {
         Ok(())
     }
 
-    fn set_hostname(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, setup: &mut Setup) -> Result<(), SetupError> {
         centos::set_hostname(setup)
     }
 }
@@ -72,10 +73,10 @@ impl Distro for Fedora {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::distro::centos::tests::{conf, fixture, probe, read, run};
+    use crate::setup::distro::centos::tests::{conf, error_text, fixture, probe, read, run};
     use std::fs;
 
-    fn fedora(version_id: Option<&str>) -> Result<Fedora, String> {
+    fn fedora(version_id: Option<&str>) -> Result<Fedora, SetupError> {
         let os_release = match version_id {
             Some(id) => format!("ID=fedora\nVERSION_ID={id}\n"),
             None => "ID=fedora\n".into(),
@@ -88,15 +89,19 @@ mod tests {
     fn version_gate() {
         assert_eq!(fedora(Some("39")).unwrap().version, 39.0);
         assert_eq!(fedora(Some("22")).unwrap().version, 22.0);
+        assert!(matches!(
+            fedora(Some("21")),
+            Err(SetupError::Unsupported { ostype: "fedora", version }) if version == "21"
+        ));
         assert_eq!(
-            fedora(Some("21")).err().unwrap(),
+            error_text(fedora(Some("21"))),
             "unsupported Fedora release '21'"
         );
         assert_eq!(
-            fedora(Some("rawhide")).err().unwrap(),
+            error_text(fedora(Some("rawhide"))),
             "unsupported Fedora release 'rawhide'"
         );
-        assert_eq!(fedora(None).err().unwrap(), "unsupported Fedora release ''");
+        assert_eq!(error_text(fedora(None)), "unsupported Fedora release ''");
     }
 
     fn with_version(version: f64, files: &[(&str, &str)], nets: &[&str]) -> tempfile::TempDir {

@@ -7,6 +7,7 @@ use crate::setup::base::{
     remove_lxc_name_from_etc_hosts, setup_securetty, update_etc_hosts_for_config,
 };
 use crate::setup::context::{GuestConfig, Setup};
+use crate::setup::error::SetupError;
 use crate::setup::network::gentoo::setup_gentoo_network;
 use crate::setup::network::redhat::is_perl_space;
 
@@ -17,15 +18,18 @@ pub struct Gentoo;
 
 impl Gentoo {
     /// The release must name itself as Gentoo; which release it is does not matter.
-    pub fn new(probe: &mut Probe) -> Result<Gentoo, String> {
+    pub fn new(probe: &mut Probe) -> Result<Gentoo, SetupError> {
         let release = read_release_line(probe.root, "/etc/gentoo-release")
-            .ok_or_else(|| "unable to read version info".to_string())?;
+            .ok_or(SetupError::NoVersion { ostype: "gentoo" })?;
         const PREFIX: &str = "gentoo base system release ";
         let named = release
             .get(..PREFIX.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(PREFIX));
         if !named {
-            return Err(format!("unrecognized gentoo version: {release}"));
+            return Err(SetupError::UnrecognizedVersion {
+                ostype: "gentoo",
+                text: release,
+            });
         }
         Ok(Gentoo)
     }
@@ -70,26 +74,28 @@ impl Distro for Gentoo {
         ""
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_securetty(setup, self.devttydir(setup.conf), &[])?;
         remove_lxc_name_from_etc_hosts(setup)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let data = inittab(&setup.read(INITTAB)?, setup.conf);
         setup.write(INITTAB, &data, None)
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_gentoo_network(setup)
     }
 
     /// `/etc/conf.d/hostname` holds the short name only, so it is replaced whole.
-    fn set_hostname(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, setup: &mut Setup) -> Result<(), SetupError> {
         // pct reads the old name from this file first and fails when it cannot open it,
         // before touching anything.
         if !setup.root.exists(CONF_D_HOSTNAME) {
-            return Err("Can't call method \"close\" on an undefined value".into());
+            return Err(SetupError::NoHostnameFile {
+                path: CONF_D_HOSTNAME.into(),
+            });
         }
         update_etc_hosts_for_config(setup)?;
         let short = setup.conf.short_hostname().to_string();
@@ -100,7 +106,7 @@ impl Distro for Gentoo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::distro::centos::tests::{conf, fixture, probe, read, run};
+    use crate::setup::distro::centos::tests::{conf, error_text, fixture, probe, read, run};
 
     #[test]
     fn version_gate() {
@@ -108,17 +114,24 @@ mod tests {
             let dir = fixture(&[("/etc/gentoo-release", release)]);
             probe(dir.path(), Gentoo::new).map(|_| ())
         };
-        assert_eq!(check("Gentoo Base System release 2.14\n"), Ok(()));
-        assert_eq!(check("gentoo base system RELEASE 2.7"), Ok(()));
-        assert_eq!(
+        check("Gentoo Base System release 2.14\n").unwrap();
+        check("gentoo base system RELEASE 2.7").unwrap();
+        assert!(matches!(
             check("Gentoo Linux 2.14\n"),
-            Err("unrecognized gentoo version: Gentoo Linux 2.14".into())
+            Err(SetupError::UnrecognizedVersion {
+                ostype: "gentoo",
+                ..
+            })
+        ));
+        assert_eq!(
+            error_text(check("Gentoo Linux 2.14\n")),
+            "unrecognized gentoo version: Gentoo Linux 2.14"
         );
-        assert_eq!(check(""), Err("unable to read version info".into()));
+        assert_eq!(error_text(check("")), "unable to read version info");
         let dir = fixture(&[]);
         assert_eq!(
-            probe(dir.path(), Gentoo::new).map(|_| ()),
-            Err("unable to read version info".into())
+            error_text(probe(dir.path(), Gentoo::new)),
+            "unable to read version info"
         );
     }
 
@@ -177,9 +190,11 @@ mod tests {
         assert!(read(dir.path(), "/etc/hostname").is_none());
 
         let dir = fixture(&[]);
+        let error = run(dir.path(), &conf, |setup| Gentoo.set_hostname(setup)).unwrap_err();
+        assert!(matches!(&error, SetupError::NoHostnameFile { path } if path == CONF_D_HOSTNAME));
         assert_eq!(
-            run(dir.path(), &conf, |setup| Gentoo.set_hostname(setup)),
-            Err("Can't call method \"close\" on an undefined value".into())
+            error.to_string(),
+            "Can't call method \"close\" on an undefined value"
         );
         assert!(read(dir.path(), "/etc/hosts").is_none());
     }

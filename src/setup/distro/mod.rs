@@ -6,6 +6,7 @@
 use super::context::{GuestConfig, Setup};
 use super::detect::{OsRelease, detect_type};
 use super::root::GuestRoot;
+use crate::setup::error::SetupError;
 
 mod alpine;
 mod archlinux;
@@ -39,33 +40,33 @@ pub trait Distro {
     }
 
     /// Create-time fixes for quirks of known templates.
-    fn template_fixup(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn snakeoil_fixup(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn snakeoil_fixup(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
     /// ttys, gettys and init's own files.
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String>;
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError>;
 
     /// The guest's network configuration for each named NIC.
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String>;
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError>;
 
-    fn set_hostname(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, setup: &mut Setup) -> Result<(), SetupError> {
         super::base::set_hostname(setup)
     }
 
-    fn set_dns(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_dns(&self, setup: &mut Setup) -> Result<(), SetupError> {
         super::base::set_dns(setup)
     }
 
-    fn set_timezone(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_timezone(&self, setup: &mut Setup) -> Result<(), SetupError> {
         super::base::set_timezone(setup)
     }
 
-    fn clear_machine_id(&self, setup: &mut Setup, clone: bool) -> Result<(), String> {
+    fn clear_machine_id(&self, setup: &mut Setup, clone: bool) -> Result<(), SetupError> {
         super::base::clear_machine_id(setup, clone)
     }
 
@@ -74,7 +75,7 @@ pub trait Distro {
         setup: &mut Setup,
         user: &str,
         password: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SetupError> {
         super::password::set_user_password(setup, user, password)
     }
 
@@ -90,7 +91,7 @@ pub trait Distro {
 }
 
 /// The plugin for `ostype`, constructed as pct does (version checks included).
-fn construct(ostype: &str, probe: &mut Probe) -> Result<Box<dyn Distro>, String> {
+fn construct(ostype: &str, probe: &mut Probe) -> Result<Box<dyn Distro>, SetupError> {
     Ok(match ostype {
         "debian" => Box::new(debian::Debian::new(probe)?),
         "devuan" => Box::new(devuan::new(probe)?),
@@ -104,7 +105,11 @@ fn construct(ostype: &str, probe: &mut Probe) -> Result<Box<dyn Distro>, String>
         "gentoo" => Box::new(gentoo::Gentoo::new(probe)?),
         "nixos" => Box::new(nixos::NixOS::new(probe)?),
         "unmanaged" => Box::new(unmanaged::Unmanaged),
-        other => return Err(format!("no such OS type '{other}'")),
+        other => {
+            return Err(SetupError::UnknownOsType {
+                ostype: other.to_string(),
+            });
+        }
     })
 }
 
@@ -115,7 +120,7 @@ pub fn load(
     root: &GuestRoot,
     conf: &GuestConfig,
     warnings: &mut Vec<String>,
-) -> Result<Box<dyn Distro>, String> {
+) -> Result<Box<dyn Distro>, SetupError> {
     let os_release = OsRelease::read(root);
     let ostype = if conf.ostype.as_deref() == Some("unmanaged") {
         "unmanaged"

@@ -3,12 +3,13 @@
 
 use super::{Distro, Probe};
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 use crate::setup::network::networkd::setup_systemd_networkd;
 
 pub struct NixOS;
 
 impl NixOS {
-    pub fn new(_probe: &mut Probe) -> Result<NixOS, String> {
+    pub fn new(_probe: &mut Probe) -> Result<NixOS, SetupError> {
         Ok(NixOS)
     }
 }
@@ -18,15 +19,15 @@ impl Distro for NixOS {
         "nixos"
     }
 
-    fn setup_init(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_systemd_networkd(setup)
     }
 
-    fn set_timezone(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn set_timezone(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 }

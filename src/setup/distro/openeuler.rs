@@ -4,6 +4,7 @@ use super::centos::{self, perl_number};
 use super::{Distro, Probe};
 use crate::setup::base::{devttydir, remove_lxc_name_from_etc_hosts};
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 use crate::setup::systemd::{
     setup_container_getty_service, setup_systemd_disable_static_units, setup_systemd_preset,
 };
@@ -12,14 +13,14 @@ pub struct OpenEuler;
 
 impl OpenEuler {
     /// Only too old a release is refused; a newer one than known is no reason to fail.
-    pub fn new(probe: &mut Probe) -> Result<OpenEuler, String> {
+    pub fn new(probe: &mut Probe) -> Result<OpenEuler, SetupError> {
         let version = probe.os_release.get("VERSION_ID");
         match version.map(perl_number) {
             Some(number) if number >= 24.0 => Ok(OpenEuler),
-            _ => Err(format!(
-                "unsupported openEuler release '{}'",
-                version.unwrap_or("")
-            )),
+            _ => Err(SetupError::Unsupported {
+                ostype: "openeuler",
+                version: version.unwrap_or("").to_string(),
+            }),
         }
     }
 }
@@ -29,24 +30,24 @@ impl Distro for OpenEuler {
         "openeuler"
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         remove_lxc_name_from_etc_hosts(setup)?;
         setup_systemd_disable_static_units(setup, &["dev-mqueue.mount"]);
         Ok(())
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_container_getty_service(setup, devttydir(setup.conf))?;
         setup_systemd_preset(setup, &[])
     }
 
     /// CentOS's, which reads `/etc/redhat-release`; a guest without one fails there, as
     /// under pct.
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         centos::setup_network(setup)
     }
 
-    fn set_hostname(&self, setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, setup: &mut Setup) -> Result<(), SetupError> {
         centos::set_hostname(setup)
     }
 }
@@ -54,7 +55,7 @@ impl Distro for OpenEuler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::distro::centos::tests::{conf, fixture, probe, read, run};
+    use crate::setup::distro::centos::tests::{conf, error_text, fixture, probe, read, run};
     use std::path::Path;
 
     #[test]
@@ -63,14 +64,18 @@ mod tests {
             let dir = fixture(&[("/etc/os-release", os_release)]);
             probe(dir.path(), OpenEuler::new).map(|_| ())
         };
-        assert_eq!(check("ID=openEuler\nVERSION_ID=\"24.03\"\n"), Ok(()));
+        check("ID=openEuler\nVERSION_ID=\"24.03\"\n").unwrap();
         assert_eq!(
-            check("ID=openEuler\nVERSION_ID=\"22.03\"\n"),
-            Err("unsupported openEuler release '22.03'".into())
+            error_text(check("ID=openEuler\nVERSION_ID=\"22.03\"\n")),
+            "unsupported openEuler release '22.03'"
         );
-        assert_eq!(
+        assert!(matches!(
             check("ID=openEuler\n"),
-            Err("unsupported openEuler release ''".into())
+            Err(SetupError::Unsupported { ostype: "openeuler", version }) if version.is_empty()
+        ));
+        assert_eq!(
+            error_text(check("ID=openEuler\n")),
+            "unsupported openEuler release ''"
         );
     }
 
@@ -104,10 +109,25 @@ mod tests {
     fn network_needs_the_redhat_release_file() {
         let nets = ["name=eth0,ip=10.0.0.2/24,gw=10.0.0.1"];
         let dir = fixture(&[]);
+        let error = run(dir.path(), &conf("ct", &nets), |setup| {
+            OpenEuler.setup_network(setup)
+        })
+        .unwrap_err();
         assert_eq!(
-            run(dir.path(), &conf("ct", &nets), |setup| OpenEuler
-                .setup_network(setup)),
-            Err("can't open '/etc/redhat-release' - No such file or directory".into())
+            error.to_string(),
+            "can't open '/etc/redhat-release' - No such file or directory"
+        );
+        let SetupError::Io {
+            action: crate::setup::FileAction::Open,
+            path,
+            source,
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            (path.as_str(), source.kind()),
+            ("/etc/redhat-release", std::io::ErrorKind::NotFound)
         );
         let dir = fixture(&[("/etc/redhat-release", "openEuler release 24.03 (LTS)\n")]);
         run(dir.path(), &conf("ct", &nets), |setup| {

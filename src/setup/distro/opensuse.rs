@@ -5,6 +5,7 @@ use super::{Distro, Probe};
 use crate::setup::base::{devttydir, remove_lxc_name_from_etc_hosts, setup_securetty};
 use crate::setup::context::Setup;
 use crate::setup::distro::centos::default_locale;
+use crate::setup::error::SetupError;
 use crate::setup::network::suse::setup_suse_network;
 use crate::setup::systemd::{fixup_old_getty, setup_container_getty_service};
 
@@ -20,7 +21,12 @@ fn all_digits(text: &str) -> bool {
 }
 
 /// Leap 42.x and later, 13.0–13.2, SLES 12, and 15/16 of either.
-fn check_numbered_release(version: &str, major: &str, minor: &str, id: &str) -> Result<(), String> {
+fn check_numbered_release(
+    version: &str,
+    major: &str,
+    minor: &str,
+    id: &str,
+) -> Result<(), SetupError> {
     let major: f64 = major.parse().unwrap_or(0.0);
     let minor: f64 = minor.parse().unwrap_or(0.0);
     let supported = major >= 42.0
@@ -31,22 +37,28 @@ fn check_numbered_release(version: &str, major: &str, minor: &str, id: &str) -> 
     if supported {
         Ok(())
     } else {
-        Err(format!("unsupported suse release '{version}'"))
+        Err(SetupError::Unsupported {
+            ostype: "opensuse",
+            version: version.to_string(),
+        })
     }
 }
 
 /// A rolling release's `YYYYMMDD`, from 2017 on.
-fn check_dated_release(version: &str, date: &str) -> Result<(), String> {
+fn check_dated_release(version: &str, date: &str) -> Result<(), SetupError> {
     let field = |range: std::ops::Range<usize>| date[range].parse::<u32>().unwrap_or(0);
     let (year, month, day) = (field(0..4), field(4..6), field(6..8));
     if year >= 2017 && month <= 12 && day <= 31 {
         Ok(())
     } else {
-        Err(format!("unsupported suse tumbleweed release '{version}'"))
+        Err(SetupError::Unsupported {
+            ostype: "opensuse",
+            version: version.to_string(),
+        })
     }
 }
 
-fn check_release(version: Option<&str>, id: &str) -> Result<(), String> {
+fn check_release(version: Option<&str>, id: &str) -> Result<(), SetupError> {
     let version_text = version.unwrap_or("");
     let bare = strip_final_newline(version_text);
     if let Some((major, minor)) = bare.split_once('.')
@@ -58,11 +70,14 @@ fn check_release(version: Option<&str>, id: &str) -> Result<(), String> {
     if bare.len() == 8 && all_digits(bare) {
         return check_dated_release(version_text, bare);
     }
-    Err("unrecognized suse release".into())
+    Err(SetupError::UnrecognizedVersion {
+        ostype: "opensuse",
+        text: version_text.to_string(),
+    })
 }
 
 impl OpenSuse {
-    pub fn new(probe: &mut Probe) -> Result<OpenSuse, String> {
+    pub fn new(probe: &mut Probe) -> Result<OpenSuse, SetupError> {
         let id = probe.os_release.get("ID").unwrap_or("");
         check_release(probe.os_release.get("VERSION_ID"), id)?;
         Ok(OpenSuse)
@@ -74,7 +89,7 @@ impl Distro for OpenSuse {
         "opensuse"
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_securetty(setup, devttydir(setup.conf), &[])?;
         default_locale(setup)?;
         // systemd-firstboot would ask for a time zone as well.
@@ -86,12 +101,12 @@ impl Distro for OpenSuse {
         remove_lxc_name_from_etc_hosts(setup)
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         fixup_old_getty(setup)?;
         setup_container_getty_service(setup, devttydir(setup.conf))
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         setup_suse_network(setup)
     }
 }
@@ -99,10 +114,10 @@ impl Distro for OpenSuse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::distro::centos::tests::{conf, fixture, probe, read, run};
+    use crate::setup::distro::centos::tests::{conf, error_text, fixture, probe, read, run};
     use std::path::Path;
 
-    fn check(id: &str, version: &str) -> Result<(), String> {
+    fn check(id: &str, version: &str) -> Result<(), SetupError> {
         let dir = fixture(&[(
             "/etc/os-release",
             &format!("ID=\"{id}\"\nVERSION_ID=\"{version}\"\n"),
@@ -121,39 +136,47 @@ mod tests {
             ("opensuse-tumbleweed", "20240101"),
             ("opensuse-tumbleweed", "20170001"),
         ] {
-            assert_eq!(check(id, version), Ok(()), "{id} {version}");
+            check(id, version).unwrap_or_else(|e| panic!("{id} {version}: {e}"));
         }
         assert_eq!(
-            check("opensuse-leap", "12.3"),
-            Err("unsupported suse release '12.3'".into())
+            error_text(check("opensuse-leap", "12.3")),
+            "unsupported suse release '12.3'"
         );
         assert_eq!(
-            check("opensuse", "13.3"),
-            Err("unsupported suse release '13.3'".into())
+            error_text(check("opensuse", "13.3")),
+            "unsupported suse release '13.3'"
         );
         assert_eq!(
-            check("opensuse-tumbleweed", "20161231"),
-            Err("unsupported suse tumbleweed release '20161231'".into())
+            error_text(check("opensuse-tumbleweed", "20161231")),
+            "unsupported suse tumbleweed release '20161231'"
         );
         assert_eq!(
-            check("opensuse-tumbleweed", "20241301"),
-            Err("unsupported suse tumbleweed release '20241301'".into())
+            error_text(check("opensuse-tumbleweed", "20241301")),
+            "unsupported suse tumbleweed release '20241301'"
         );
         assert_eq!(
-            check("opensuse", "15"),
-            Err("unrecognized suse release".into())
+            error_text(check("opensuse", "15")),
+            "unrecognized suse release"
         );
         assert_eq!(
-            check("opensuse", "15.5.1"),
-            Err("unrecognized suse release".into())
+            error_text(check("opensuse", "15.5.1")),
+            "unrecognized suse release"
         );
         let dir = fixture(&[("/etc/os-release", "ID=opensuse\n")]);
         assert_eq!(
-            probe(dir.path(), OpenSuse::new).map(|_| ()),
-            Err("unrecognized suse release".into())
+            error_text(probe(dir.path(), OpenSuse::new).map(|_| ())),
+            "unrecognized suse release"
         );
+        assert!(matches!(
+            check("opensuse-tumbleweed", "20161231"),
+            Err(SetupError::Unsupported { ostype: "opensuse", version }) if version == "20161231"
+        ));
+        assert!(matches!(
+            check("opensuse", "15"),
+            Err(SetupError::UnrecognizedVersion { ostype: "opensuse", text }) if text == "15"
+        ));
         // Perl's `$` lets one trailing newline pass.
-        assert_eq!(check_release(Some("15.5\n"), "opensuse"), Ok(()));
+        check_release(Some("15.5\n"), "opensuse").unwrap();
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::{Distro, Probe, debian};
 use crate::setup::base::setup_securetty;
 use crate::setup::context::{GuestConfig, Setup};
+use crate::setup::error::{FileAction, SetupError};
 use crate::setup::network::interfaces::AddressForm;
 use crate::setup::network::networkd::setup_systemd_networkd;
 use crate::setup::systemd::{setup_container_getty_service, setup_systemd_preset};
@@ -29,6 +30,13 @@ fn errno_text(error: &std::io::Error) -> String {
         Some(end) => text[..end].to_string(),
         None => text,
     }
+}
+
+/// The value of the first `DISTRIB_ID=` line, `""` without one: what the guest says it is.
+fn distrib_id(lsb: &str) -> &str {
+    lsb.split('\n')
+        .find_map(|line| line.strip_prefix("DISTRIB_ID="))
+        .unwrap_or("")
 }
 
 /// `/^DISTRIB_ID=Ubuntu$/mi`: a line that is exactly that, in any case.
@@ -66,26 +74,32 @@ fn major_of(version: &str) -> u64 {
 }
 
 impl Ubuntu {
-    pub fn new(probe: &mut Probe) -> Result<Ubuntu, String> {
+    pub fn new(probe: &mut Probe) -> Result<Ubuntu, SetupError> {
         let lsb = match probe.root.read(LSB_RELEASE) {
             Ok(Some(text)) => text,
-            Ok(None) => {
-                return Err(format!(
-                    "can't open '{LSB_RELEASE}' - No such file or directory"
-                ));
+            Ok(None) => return Err(SetupError::missing(FileAction::Open, LSB_RELEASE)),
+            Err(e) => {
+                // pct's words name the error without the number std adds; the kind stays.
+                let source = std::io::Error::new(e.kind(), errno_text(&e));
+                return Err(SetupError::io(FileAction::Open, LSB_RELEASE, source));
             }
-            Err(e) => return Err(format!("can't open '{LSB_RELEASE}' - {}", errno_text(&e))),
         };
         if !is_ubuntu(&lsb) {
-            return Err("got unknown DISTRIB_ID".into());
+            return Err(SetupError::UnrecognizedVersion {
+                ostype: "ubuntu",
+                text: distrib_id(&lsb).to_string(),
+            });
         }
         let version = distrib_release(&lsb)
-            .ok_or("unable to read version info")?
+            .ok_or(SetupError::NoVersion { ostype: "ubuntu" })?
             .to_string();
         if !KNOWN_VERSIONS.contains(&version.as_str()) {
             // 16.10 and older ship a systemd that cannot run on cgroup v2 alone.
             if major_of(&version) < 17 {
-                return Err(format!("unsupported ancient Ubuntu version '{version}'"));
+                return Err(SetupError::Unsupported {
+                    ostype: "ubuntu",
+                    version,
+                });
             }
             probe.warnings.push(format!(
                 "The container's Ubuntu version '{version}' is not in the known version list. \
@@ -131,11 +145,11 @@ impl Distro for Ubuntu {
         ""
     }
 
-    fn snakeoil_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn snakeoil_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         debian::snakeoil_fixup(setup)
     }
 
-    fn template_fixup(&self, setup: &mut Setup) -> Result<(), String> {
+    fn template_fixup(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let version = self.number();
         if (17.10..23.04).contains(&version) {
             setup
@@ -167,7 +181,7 @@ impl Distro for Ubuntu {
         Ok(())
     }
 
-    fn setup_init(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, setup: &mut Setup) -> Result<(), SetupError> {
         let version = self.number();
         if version >= 23.04 {
             setup_systemd_preset(setup, &[("systemd-networkd.service", true)])?;
@@ -188,7 +202,7 @@ impl Distro for Ubuntu {
         Ok(())
     }
 
-    fn setup_network(&self, setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, setup: &mut Setup) -> Result<(), SetupError> {
         if self.number() >= 17.10 {
             setup_systemd_networkd(setup)
         } else {
@@ -209,9 +223,9 @@ mod tests {
     use std::fs;
     use std::path::Path;
 
-    use crate::setup::testing::fixture;
+    use crate::setup::testing::{error_text, fixture};
 
-    fn probe(lsb: Option<&str>) -> (Result<Ubuntu, String>, Vec<String>) {
+    fn probe(lsb: Option<&str>) -> (Result<Ubuntu, SetupError>, Vec<String>) {
         let dir = match lsb {
             Some(text) => fixture(&[("etc/lsb-release", text)]),
             None => fixture(&[]),
@@ -289,8 +303,20 @@ mod tests {
                 "can't open '/etc/lsb-release' - No such file or directory",
             ),
         ] {
-            assert_eq!(probe(text.as_deref()).0.err().unwrap(), error);
+            assert_eq!(error_text(probe(text.as_deref()).0), error);
         }
+        assert!(matches!(
+            probe(Some(&lsb("16.09"))).0,
+            Err(SetupError::Unsupported { ostype: "ubuntu", version }) if version == "16.09"
+        ));
+        assert!(matches!(
+            probe(Some("DISTRIB_ID=Debian\nDISTRIB_RELEASE=22.04\n")).0,
+            Err(SetupError::UnrecognizedVersion { ostype: "ubuntu", text }) if text == "Debian"
+        ));
+        assert!(matches!(
+            probe(None).0,
+            Err(SetupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound
+        ));
     }
 
     fn run(dir: &Path, version: &str, conf: GuestConfig, step: impl Fn(&Ubuntu, &mut Setup)) {

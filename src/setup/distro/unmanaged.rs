@@ -2,6 +2,7 @@
 
 use super::Distro;
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 
 pub struct Unmanaged;
 
@@ -10,27 +11,27 @@ impl Distro for Unmanaged {
         "unmanaged"
     }
 
-    fn setup_init(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn setup_init(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn setup_network(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn setup_network(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn set_hostname(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn set_hostname(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn set_dns(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn set_dns(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn set_timezone(&self, _setup: &mut Setup) -> Result<(), String> {
+    fn set_timezone(&self, _setup: &mut Setup) -> Result<(), SetupError> {
         Ok(())
     }
 
-    fn clear_machine_id(&self, _setup: &mut Setup, _clone: bool) -> Result<(), String> {
+    fn clear_machine_id(&self, _setup: &mut Setup, _clone: bool) -> Result<(), SetupError> {
         Ok(())
     }
 
@@ -39,7 +40,7 @@ impl Distro for Unmanaged {
         _setup: &mut Setup,
         _user: &str,
         _password: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SetupError> {
         Ok(())
     }
 

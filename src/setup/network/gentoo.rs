@@ -7,6 +7,7 @@
 use super::{ip_in_cidr, ip4_cidr};
 use crate::config::{Ip4Config, Ip6Config, NetDevice};
 use crate::setup::context::{GuestConfig, Setup};
+use crate::setup::error::SetupError;
 use crate::setup::root::ModifyOptions;
 use crate::setup::section::Placement;
 
@@ -101,7 +102,7 @@ fn conf_d_net(conf: &GuestConfig) -> (String, Vec<String>) {
 }
 
 /// `/etc/conf.d/net`, all of it a managed section, and the `net.<if>` init links.
-pub fn setup_gentoo_network(setup: &Setup) -> Result<(), String> {
+pub fn setup_gentoo_network(setup: &Setup) -> Result<(), SetupError> {
     let (data, up) = conf_d_net(setup.conf);
     setup.modify(
         CONF_D_NET,

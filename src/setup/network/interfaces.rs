@@ -7,6 +7,7 @@
 //! The file is handled as bytes and matched with Perl's ASCII notion of whitespace, so text
 //! pct would keep (in any encoding) is kept byte for byte.
 
+use crate::setup::error::{FileAction, SetupError};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ip_in_cidr, ipv4_netmask, is_link_local6};
@@ -530,7 +531,7 @@ pub fn setup_interfaces<'n>(
     setup: &Setup,
     nets: impl IntoIterator<Item = &'n NetDevice>,
     form: AddressForm,
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     // pct reads what it can open; a file it cannot read counts as absent.
     let existing = setup.root.read_bytes(INTERFACES).ok().flatten();
     let Some(text) = render(existing.as_deref(), nets, form) else {
@@ -540,7 +541,7 @@ pub fn setup_interfaces<'n>(
     setup
         .root
         .write(INTERFACES, &text, None)
-        .map_err(|e| format!("unable to write '{INTERFACES}': {e}"))
+        .map_err(|e| SetupError::io(FileAction::Write, INTERFACES, e))
 }
 
 #[cfg(test)]

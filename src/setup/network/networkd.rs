@@ -3,6 +3,7 @@
 use super::{ip_in_cidr, is_link_local6};
 use crate::config::{Ip4Config, Ip6Config, NetDevice};
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 
 /// The `.network` file pct writes for `net`.
 pub fn network_file(net: &NetDevice) -> String {
@@ -69,7 +70,7 @@ pub fn network_file(net: &NetDevice) -> String {
 }
 
 /// Write the `.network` file of every named NIC.
-pub fn setup_systemd_networkd(setup: &Setup) -> Result<(), String> {
+pub fn setup_systemd_networkd(setup: &Setup) -> Result<(), SetupError> {
     for net in setup.conf.named_nets() {
         setup.make_path("/etc/systemd/network")?;
         setup.write(

@@ -2,6 +2,7 @@
 //! `route-<name>`/`route6-<name>` companions (up to CentOS 9), and the NetworkManager
 //! keyfiles that replace them from CentOS 10 on.
 
+use crate::setup::error::SetupError;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{ip_in_cidr, ip4_cidr, ip6_cidr, ipv4_netmask, is_link_local6};
@@ -49,11 +50,13 @@ struct ScriptFiles {
 }
 
 /// pct's `parse_ipv4_cidr`, which takes prefixes from 8 to 32 only.
-fn ipv4_netmask_checked(prefix: u8) -> Result<String, String> {
+fn ipv4_netmask_checked(address: &str, prefix: u8) -> Result<String, SetupError> {
     if (8..=32).contains(&prefix) {
         Ok(ipv4_netmask(prefix))
     } else {
-        Err("unable to parse ipv4 address/mask".into())
+        Err(SetupError::InvalidAddress {
+            address: format!("{address}/{prefix}"),
+        })
     }
 }
 
@@ -70,7 +73,7 @@ fn ipv6_gateway_off_link(gw: &str, cidr: &str) -> bool {
 
 /// The `ifcfg-<name>` text and route lines for `net`; `None` where pct writes nothing for
 /// it, which is only when it has no address and no DNS to carry either.
-fn script_files(net: &NetDevice, uuid: &str, dns: &Dns) -> Result<Option<ScriptFiles>, String> {
+fn script_files(net: &NetDevice, uuid: &str, dns: &Dns) -> Result<Option<ScriptFiles>, SetupError> {
     let name = &net.name;
     let mut data = String::new();
     let mut bootproto = "";
@@ -81,7 +84,7 @@ fn script_files(net: &NetDevice, uuid: &str, dns: &Dns) -> Result<Option<ScriptF
         Some(Ip4Config::Dhcp) => bootproto = "dhcp",
         Some(ip @ Ip4Config::Static { address, prefix }) => {
             bootproto = "none";
-            let netmask = ipv4_netmask_checked(*prefix)?;
+            let netmask = ipv4_netmask_checked(address, *prefix)?;
             data.push_str(&format!("IPADDR={address}\nNETMASK={netmask}\n"));
             if let Some(gw) = &net.gw {
                 data.push_str(&format!("GATEWAY={gw}\n"));
@@ -171,7 +174,7 @@ pub(crate) fn is_perl_space(c: char) -> bool {
 }
 
 /// `/etc/sysconfig/network`, where it exists, switches on the families in use.
-fn enable_networking(setup: &Setup, has_ipv4: bool, has_ipv6: bool) -> Result<(), String> {
+fn enable_networking(setup: &Setup, has_ipv4: bool, has_ipv6: bool) -> Result<(), SetupError> {
     if !setup.root.is_file(SYSCONFIG_NETWORK) {
         return Ok(());
     }
@@ -187,7 +190,7 @@ fn enable_networking(setup: &Setup, has_ipv4: bool, has_ipv6: bool) -> Result<()
 
 /// network-scripts for every named NIC, in index order (pct walks its config hash, whose
 /// order only decides which NIC draws which UUID).
-pub fn setup_network_scripts(setup: &mut Setup) -> Result<(), String> {
+pub fn setup_network_scripts(setup: &mut Setup) -> Result<(), SetupError> {
     setup.make_path(SCRIPTS_DIR)?;
     let conf = setup.conf;
     let dns = Dns::of(setup);
@@ -292,7 +295,7 @@ fn keyfile(net: &NetDevice, uuid: &str, dns: &Dns) -> String {
 
 /// NetworkManager keyfiles (mode 0600, as NetworkManager insists) for every named NIC, in
 /// index order.
-pub fn setup_network_manager(setup: &mut Setup) -> Result<(), String> {
+pub fn setup_network_manager(setup: &mut Setup) -> Result<(), SetupError> {
     setup.make_path(KEYFILE_DIR)?;
     let conf = setup.conf;
     let dns = Dns::of(setup);
@@ -343,8 +346,8 @@ mod tests {
         dir: &Path,
         conf: &GuestConfig,
         host: &HostEnv,
-        step: fn(&mut Setup) -> Result<(), String>,
-    ) -> Result<(), String> {
+        step: fn(&mut Setup) -> Result<(), SetupError>,
+    ) -> Result<(), SetupError> {
         let root = GuestRoot::open(dir, None).unwrap();
         let mut random = Drand48::seeded(0);
         let mut setup = Setup::new(&root, conf, host, &mut random);
@@ -465,10 +468,12 @@ mod tests {
             }),
             ..NetDevice::default()
         };
-        assert_eq!(
-            script_files(&net, "U", &no_dns()),
-            Err("unable to parse ipv4 address/mask".into())
+        let error = script_files(&net, "U", &no_dns()).unwrap_err();
+        assert!(
+            matches!(&error, SetupError::InvalidAddress { address } if address == "10.0.0.2/7"),
+            "{error:?}"
         );
+        assert_eq!(error.to_string(), "unable to parse ipv4 address/mask");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::{ip_in_cidr, ip4_cidr, ip6_cidr, is_link_local6};
 use crate::config::{Ip4Config, Ip6Config, NetDevice};
 use crate::setup::context::Setup;
+use crate::setup::error::SetupError;
 use crate::setup::network::networkd::setup_systemd_networkd;
 use crate::setup::root::ModifyOptions;
 use crate::setup::section::Placement;
@@ -97,7 +98,7 @@ fn nic_files(net: &NetDevice) -> Option<NicFiles> {
 
 /// `ifcfg-`/`ifroute-` files for every named NIC, plus networkd files where the guest has
 /// networkd.
-pub fn setup_suse_network(setup: &Setup) -> Result<(), String> {
+pub fn setup_suse_network(setup: &Setup) -> Result<(), SetupError> {
     setup.make_path(NETWORK_DIR)?;
     for net in setup.conf.named_nets() {
         let Some(files) = nic_files(net) else {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 const LOOPBACK: &str = "auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n";
 
-use crate::setup::testing::fixture;
+use crate::setup::testing::{error_text, fixture};
 
 /// `/sbin/init` linked to systemd, as a systemd template has it.
 fn with_systemd_init(dir: &Path) {
@@ -17,7 +17,7 @@ fn with_systemd_init(dir: &Path) {
     symlink("/lib/systemd/systemd", dir.join("sbin/init")).unwrap();
 }
 
-fn probe(dir: &Path) -> (Result<Debian, String>, Vec<String>) {
+fn probe(dir: &Path) -> (Result<Debian, SetupError>, Vec<String>) {
     let root = GuestRoot::open(dir, None).unwrap();
     let os_release = OsRelease::default();
     let mut warnings = Vec::new();
@@ -30,7 +30,7 @@ fn probe(dir: &Path) -> (Result<Debian, String>, Vec<String>) {
     (result, warnings)
 }
 
-fn probe_version(text: &str) -> (Result<Debian, String>, Vec<String>) {
+fn probe_version(text: &str) -> (Result<Debian, SetupError>, Vec<String>) {
     let dir = fixture(&[("etc/debian_version", text)]);
     probe(dir.path())
 }
@@ -63,11 +63,23 @@ fn version_errors() {
         // An empty file has no first line at all.
         ("", "unable to read version info"),
     ] {
-        assert_eq!(probe_version(text).0.err().unwrap(), error, "{text:?}");
+        assert_eq!(error_text(probe_version(text).0), error, "{text:?}");
     }
+    assert!(matches!(
+        probe_version("3.1\n").0,
+        Err(SetupError::Unsupported { ostype: "debian", version }) if version == "3"
+    ));
+    assert!(matches!(
+        probe_version("sid\n").0,
+        Err(SetupError::UnrecognizedVersion { ostype: "debian", text }) if text == "sid"
+    ));
     let dir = fixture(&[]);
+    assert!(matches!(
+        probe(dir.path()).0,
+        Err(SetupError::NoVersion { ostype: "debian" })
+    ));
     assert_eq!(
-        probe(dir.path()).0.err().unwrap(),
+        error_text(probe(dir.path()).0),
         "unable to read version info"
     );
 }
