@@ -118,6 +118,43 @@ fn push_writes_as_the_container_root_and_never_outside() {
     assert_eq!(ct.exec_ok("cat /tmp/via-dots"), "pushed data\n");
     assert!(!Path::new("/tmp/via-dots").exists());
 
+    // Only regular files are overwritten: a FIFO the container made neither hangs the push
+    // nor takes the data.
+    ct.exec_ok("mkfifo /root/fifo");
+    assert_fails(
+        root.pct_within(
+            &["push", &id, source, "/root/fifo"],
+            std::time::Duration::from_secs(10),
+        ),
+        "failed to create file: /root/fifo: not a regular file",
+    );
+
+    ct.pct_ok(&["stop", &id]);
+}
+
+#[test]
+fn push_and_pull_in_a_privileged_container_keep_host_ids() {
+    let root = TestRoot::new();
+    let vmid = 10205;
+    let template = root.install_template(&busybox_template());
+    create(&root, vmid, &template, false, &[]);
+    let ct = Ct { root: &root, vmid };
+    let id = ct.id();
+    let source = root.join("source.txt");
+    fs::write(&source, "privileged\n").unwrap();
+    ct.pct_ok(&["start", &id]);
+    let inside = common::ct::rootfs(&root, vmid);
+
+    let source = source.to_str().unwrap();
+    ct.pct_ok(&[
+        "push", &id, source, "/root/p", "--user", "1234", "--perms", "0x1a4",
+    ]);
+    assert_eq!(owner_and_mode(&inside.join("root/p")), (1234, 0, 0o644));
+    assert_eq!(ct.exec_ok("stat -c '%u %g %a' /root/p"), "1234 0 644\n");
+
+    let destination = root.join("pulled");
+    ct.pct_ok(&["pull", &id, "/root/p", destination.to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(&destination).unwrap(), "privileged\n");
     ct.pct_ok(&["stop", &id]);
 }
 

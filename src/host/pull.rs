@@ -70,7 +70,8 @@ impl Container<'_> {
             Mode::empty(),
         )
         .map_err(|e| Error::io("unable to open '/'", e.into()))?;
-        let target = create_file(&host_root, &absolute, mode, owner).map_err(Error::Failed)?;
+        let target =
+            create_file(&host_root, &absolute, mode, owner, false).map_err(Error::Failed)?;
         let mut target = File::from(target);
         io::copy(&mut File::from(source), &mut target)
             .and_then(|_| target.sync_all())

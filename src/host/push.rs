@@ -290,7 +290,7 @@ fn copy_in_container(request: &Request) -> Result<(), String> {
         uid: lookup(&root, "/etc/passwd", request.owner_user.as_deref(), "uid")?,
         gid: lookup(&root, "/etc/group", request.owner_group.as_deref(), "gid")?,
     };
-    let file = create_file(&root, &request.destination, request.mode, owner)?;
+    let file = create_file(&root, &request.destination, request.mode, owner, true)?;
     let mut file = File::from(file);
     // SAFETY: stdin is this process's own, handed over as the source.
     let mut source = unsafe { File::from_raw_fd(0) };

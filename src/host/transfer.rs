@@ -96,12 +96,15 @@ pub(crate) struct Owner {
 /// pct's `create_file`: `path` below `root` (absolute symlinks and `..` resolved inside it,
 /// magic links refused), created exclusively with mode 0 and then given `mode` (`0666 &
 /// ~umask` when new and none is given), or truncated when it exists; then chowned to `owner`.
-/// The messages are pct's.
+/// The messages are pct's. With `regular_only` (a path the container controls) an existing
+/// path must be a regular file: a FIFO the container made would hang the copy, and a device
+/// node would be written past the container's device rules.
 pub(crate) fn create_file(
     root: impl AsFd,
     path: &str,
     mode: Option<u32>,
     owner: Owner,
+    regular_only: bool,
 ) -> Result<OwnedFd, String> {
     let relative = match path.trim_start_matches('/') {
         "" => ".",
@@ -125,12 +128,32 @@ pub(crate) fn create_file(
     let (file, mode) = match open(OFlags::EXCL) {
         Ok(file) => (file, Some(mode.unwrap_or_else(|| 0o666 & !current_umask()))),
         Err(_) => {
-            let file = open(OFlags::TRUNC).map_err(|e| {
+            let failed = |e: Errno| {
                 format!(
                     "failed to create file: {path}: {}",
                     errno_text(&io::Error::from(e))
                 )
-            })?;
+            };
+            let file = if regular_only {
+                // Checked before anything is truncated or blocks.
+                let not_regular = || format!("failed to create file: {path}: not a regular file");
+                // A FIFO without a reader (or a socket) answers ENXIO to a non-blocking open.
+                let file = match open(OFlags::NONBLOCK) {
+                    Err(Errno::NXIO) => return Err(not_regular()),
+                    result => result.map_err(failed)?,
+                };
+                let stat = rustix::fs::fstat(&file).map_err(failed)?;
+                if rustix::fs::FileType::from_raw_mode(stat.st_mode)
+                    != rustix::fs::FileType::RegularFile
+                {
+                    return Err(not_regular());
+                }
+                rustix::fs::fcntl_setfl(&file, OFlags::WRONLY).map_err(failed)?;
+                rustix::fs::ftruncate(&file, 0).map_err(failed)?;
+                file
+            } else {
+                open(OFlags::TRUNC).map_err(failed)?
+            };
             (file, mode)
         }
     };
