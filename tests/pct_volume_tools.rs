@@ -155,7 +155,34 @@ fn push_and_pull_in_a_privileged_container_keep_host_ids() {
     let destination = root.join("pulled");
     ct.pct_ok(&["pull", &id, "/root/p", destination.to_str().unwrap()]);
     assert_eq!(fs::read_to_string(&destination).unwrap(), "privileged\n");
+
+    // The library, from a program of its own (this test, with its threads): the copy
+    // process is this program exec'd again.
+    let host = corral::Host::open(root.path()).unwrap();
+    let container = host.container(corral::Vmid::new(vmid).unwrap());
+    let options = corral::host::FileOptions {
+        perms: Some("600".into()),
+        ..Default::default()
+    };
+    container
+        .push(Path::new(source), "/root/from-library", &options)
+        .unwrap();
+    assert_eq!(
+        owner_and_mode(&inside.join("root/from-library")),
+        (0, 0, 0o600)
+    );
+    let error = container
+        .push(Path::new(source), "/missing/dir/file", &options)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "failed to create file: /missing/dir/file: No such file or directory"
+    );
     ct.pct_ok(&["stop", &id]);
+    let error = container
+        .pull("/root/p", &root.join("never"), &options)
+        .unwrap_err();
+    assert_eq!(error.to_string(), "can only pull files from a running VM");
 }
 
 #[test]
