@@ -231,6 +231,11 @@ fn pull_reads_as_host_root_and_never_follows_a_link_out() {
     assert_eq!(fs::read_to_string(&destination).unwrap(), "inside\n");
     assert_eq!(owner_and_mode(&destination), (1, 2, 0o600));
     fs::remove_file(&destination).unwrap();
+    // The destination is the caller's path, magic links and pipes included.
+    assert_eq!(
+        ct.pct_ok(&["pull", &id, "/tmp/target", "/dev/stdout"]),
+        "inside\n"
+    );
 
     // A link to a host path: the host file of that name is never read.
     let secret = root.join("host-secret");

@@ -73,8 +73,10 @@ impl Container<'_> {
         let target =
             create_file(&host_root, &absolute, mode, owner, false).map_err(Error::Failed)?;
         let mut target = File::from(target);
+        // A pipe or terminal (`/dev/stdout`) has nothing to sync.
+        let is_file = target.metadata().is_ok_and(|m| m.is_file());
         io::copy(&mut File::from(source), &mut target)
-            .and_then(|_| target.sync_all())
+            .and_then(|_| if is_file { target.sync_all() } else { Ok(()) })
             .map_err(|e| {
                 Error::Failed(format!("failed to write file: {shown}: {}", errno_text(&e)))
             })?;

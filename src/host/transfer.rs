@@ -93,22 +93,28 @@ pub(crate) struct Owner {
     pub gid: Option<u32>,
 }
 
-/// pct's `create_file`: `path` below `root` (absolute symlinks and `..` resolved inside it,
-/// magic links refused), created exclusively with mode 0 and then given `mode` (`0666 &
+/// pct's `create_file`: `path` below `root` (for a container, absolute symlinks and `..`
+/// resolved inside it), created exclusively with mode 0 and then given `mode` (`0666 &
 /// ~umask` when new and none is given), or truncated when it exists; then chowned to `owner`.
-/// The messages are pct's. With `regular_only` (a path the container controls) an existing
-/// path must be a regular file: a FIFO the container made would hang the copy, and a device
-/// node would be written past the container's device rules.
+/// The messages are pct's. A path `in_container` is the container's to shape: an existing
+/// one must be a regular file (a FIFO it made would hang the copy, a device node would be
+/// written past its device rules) and magic links are refused; a host path (`pct pull`'s
+/// destination) is the caller's and may be anything it can open (`/dev/stdout`).
 pub(crate) fn create_file(
     root: impl AsFd,
     path: &str,
     mode: Option<u32>,
     owner: Owner,
-    regular_only: bool,
+    in_container: bool,
 ) -> Result<OwnedFd, String> {
     let relative = match path.trim_start_matches('/') {
         "" => ".",
         relative => relative,
+    };
+    let resolve = if in_container {
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS
+    } else {
+        ResolveFlags::empty()
     };
     let open = |flags: OFlags| -> Result<OwnedFd, Errno> {
         let mut attempts = 0;
@@ -118,7 +124,7 @@ pub(crate) fn create_file(
                 relative,
                 flags | OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC,
                 Mode::empty(),
-                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+                resolve,
             ) {
                 Err(Errno::AGAIN) if attempts < RETRIES_ON_RACE => attempts += 1,
                 result => return result,
@@ -134,7 +140,7 @@ pub(crate) fn create_file(
                     errno_text(&io::Error::from(e))
                 )
             };
-            let file = if regular_only {
+            let file = if in_container {
                 // Checked before anything is truncated or blocks.
                 let not_regular = || format!("failed to create file: {path}: not a regular file");
                 // A FIFO without a reader (or a socket) answers ENXIO to a non-blocking open.
