@@ -491,3 +491,34 @@ fn rescan_adds_orphans_as_unused_and_corrects_sizes() {
         ),
     );
 }
+
+#[test]
+fn rescan_counts_a_volume_seen_through_two_storages_once() {
+    let root = TestRoot::new();
+    let vmid = 10206;
+    let template = root.install_template(&busybox_template());
+    create(&root, vmid, &template, true, &[]);
+    let ct = Ct { root: &root, vmid };
+    // Two storages on one directory, and one that holds no container volumes.
+    root.write(
+        "etc/pve/storage.cfg",
+        "dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,images,vztmpl\n\n\
+         dir: alias\n\tpath /var/lib/vz\n\tcontent rootdir\n\n\
+         dir: vms\n\tpath /var/lib/vz\n\tcontent images\n",
+    );
+    let images = root.join(&format!("var/lib/vz/images/{vmid}"));
+    let orphan = fs::File::create(images.join(format!("vm-{vmid}-disk-3.raw"))).unwrap();
+    orphan.set_len(1 << 20).unwrap();
+
+    let out = ct.pct_ok(&["rescan", "--vmid", &ct.id()]);
+    let added: Vec<&str> = out
+        .lines()
+        .filter(|line| line.contains("add unreferenced volume"))
+        .collect();
+    assert_eq!(added.len(), 1, "{out}");
+    assert!(!added[0].contains("'vms:"), "{out}");
+    let config = root.read(&format!("etc/pve/lxc/{vmid}.conf"));
+    assert_eq!(config.matches("unused").count(), 1, "{config}");
+    // The rootfs, named through `local`, is no orphan through `alias`.
+    assert!(!out.contains("subvol"), "{out}");
+}
