@@ -36,6 +36,13 @@ impl TrimOutcome {
                 self.path,
                 human_size(*bytes)
             ),
+            // util-linux's two ways to fail: a file system without discard, anything else.
+            Err(e)
+                if [libc::EBADF, libc::ENOTTY, libc::EOPNOTSUPP, libc::ENOSYS]
+                    .contains(&e.raw_os_error().unwrap_or(0)) =>
+            {
+                format!("{}: the discard operation is not supported", self.path)
+            }
             Err(e) => format!(
                 "fstrim: {}: FITRIM ioctl failed: {}",
                 self.path,
@@ -197,5 +204,26 @@ mod tests {
         assert_eq!(human_size(3 * (1 << 20) + (1 << 18)), "3.25 MiB");
         // Rounding up does not change the unit, as in util-linux.
         assert_eq!(human_size((1 << 30) - 1), "1024 MiB");
+    }
+
+    #[test]
+    fn lines_read_as_fstrim_prints_them() {
+        let outcome = |result| TrimOutcome {
+            key: "rootfs".into(),
+            path: "/var/lib/lxc/100/rootfs/".into(),
+            result,
+        };
+        assert_eq!(
+            outcome(Ok(1_288_490_188)).line(),
+            "/var/lib/lxc/100/rootfs/: 1.2 GiB (1288490188 bytes) trimmed"
+        );
+        assert_eq!(
+            outcome(Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP))).line(),
+            "/var/lib/lxc/100/rootfs/: the discard operation is not supported"
+        );
+        assert_eq!(
+            outcome(Err(io::Error::from_raw_os_error(libc::EIO))).line(),
+            "fstrim: /var/lib/lxc/100/rootfs/: FITRIM ioctl failed: Input/output error"
+        );
     }
 }
