@@ -13,9 +13,11 @@
 //!
 //! - [`crate::runtime::launch::REQUEST_ENV`]: the monitor's launcher (`runtime::launch`);
 //! - [`crate::storage::template::EXTRACT_REQUEST_ENV`]: a template extraction
-//!   (`storage::template::confine`).
+//!   (`storage::template::confine`);
+//! - [`crate::host::PUSH_REQUEST_ENV`]: the copy of `pct push` inside a container
+//!   (`host::push`).
 //!
-//! Without either variable the constructor returns at once and the program runs as usual.
+//! Without any of these variables the constructor returns at once and the program runs as usual.
 
 use std::ffi::OsString;
 
@@ -32,6 +34,9 @@ extern "C" fn entry() {
     }
     if let Some(request) = take_env(template::EXTRACT_REQUEST_ENV) {
         template::extraction_process(request)
+    }
+    if let Some(request) = take_env(crate::host::PUSH_REQUEST_ENV) {
+        crate::host::push_process(request)
     }
 }
 

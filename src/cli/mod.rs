@@ -8,6 +8,7 @@ mod output;
 mod printer;
 mod terminal;
 mod tree;
+mod volume_tools;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -355,6 +356,9 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
             let escape = m.get_one::<String>("escape").map(String::as_str);
             let code = host(m)?.container(vmid(m)?).console(escape)?;
             std::process::exit(code);
+        }
+        "push" | "pull" | "fsck" | "fstrim" | "rescan" => {
+            volume_tools::dispatch(name, m).expect("a volume tool")?
         }
         "help" => help(m)?,
         "completions" => {

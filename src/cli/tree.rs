@@ -58,13 +58,17 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
     ("unmount", &["vmid"]),
 ];
 
+/// pct's option names of every command corral has.
+fn pct_options() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    PCT_OPTIONS.iter().chain(super::volume_tools::PCT_OPTIONS)
+}
+
 /// The id of the placeholder for a pct option corral does not implement.
 const UNSUPPORTED_PREFIX: &str = "unsupported:";
 
 /// Every option name pct knows for `command` (empty for commands pct does not have).
 pub fn pct_option_names(command: &str) -> Vec<String> {
-    let mut names: Vec<String> = PCT_OPTIONS
-        .iter()
+    let mut names: Vec<String> = pct_options()
         .find(|(name, _)| *name == command)
         .map(|(_, options)| options.iter().map(|o| o.to_string()).collect())
         .unwrap_or_default();
@@ -118,10 +122,7 @@ pub fn unsupported_option(matches: &clap::ArgMatches) -> Option<String> {
 /// A hidden placeholder for every option of pct's `command` corral does not define, so that
 /// clap accepts it and `unsupported_option` can name it.
 fn with_unsupported_options(mut command: Command) -> Command {
-    let Some((_, names)) = PCT_OPTIONS
-        .iter()
-        .find(|(name, _)| *name == command.get_name())
-    else {
+    let Some((_, names)) = pct_options().find(|(name, _)| *name == command.get_name()) else {
         return command;
     };
     for name in names.iter() {
@@ -330,6 +331,7 @@ fn build(with_config_options: bool) -> Command {
             Command::new("man").hide(true).about("Print the pct(1) man page (roff)"),
         ]
         .map(with_unsupported_options))
+        .subcommands(super::volume_tools::commands().into_iter().map(with_unsupported_options))
 }
 
 fn vmid() -> Arg {
@@ -504,13 +506,25 @@ mod tests {
         ("df", &["vmid"]),
         ("list", &[]),
         ("cpusets", &[]),
+        ("fsck", &["vmid", "device", "force"]),
+        ("fstrim", &["vmid", "ignore-mountpoints"]),
+        (
+            "pull",
+            &["vmid", "path", "destination", "user", "group", "perms"],
+        ),
+        (
+            "push",
+            &["vmid", "file", "destination", "user", "group", "perms"],
+        ),
+        ("rescan", &["vmid", "dryrun"]),
     ];
 
     /// The positional words a command needs before its options.
     fn positionals(command: &str) -> &'static [&'static str] {
         match command {
             "create" => &["100", "local:vztmpl/t.tar.gz"],
-            "list" | "cpusets" | "help" => &[],
+            "list" | "cpusets" | "help" | "rescan" => &[],
+            "push" | "pull" => &["100", "a", "b"],
             _ => &["100"],
         }
     }
@@ -590,10 +604,18 @@ mod tests {
                     "verbose",
                     "escape",
                     "keep-env",
+                    "device",
+                    "ignore-mountpoints",
+                    "dryrun",
+                    "user",
+                    "group",
+                    "perms",
                 ];
+                // rescan's vmid is an option of its own, not a positional word.
+                let implemented =
+                    implemented.contains(name) || (*command, *name) == ("rescan", "vmid");
                 assert_eq!(
-                    unsupported,
-                    !implemented.contains(name),
+                    unsupported, !implemented,
                     "pct {command} --{name}: supported?"
                 );
                 // Every abbreviation Getopt::Long would complete to this option.

@@ -17,10 +17,16 @@ mod command;
 mod create;
 mod destroy;
 mod error;
+mod fsck;
+mod fstrim;
 mod lifecycle;
 mod lock;
 mod modify;
+mod pull;
+mod push;
+mod rescan;
 mod status;
+mod transfer;
 mod volumes;
 mod wait;
 
@@ -33,9 +39,14 @@ pub use destroy::DestroyOptions;
 pub use error::{
     ConsoleProblem, Error, HookscriptProblem, ParamError, RequestError, VolumeNotFreed,
 };
+pub use fsck::{FsckOptions, check_fsck_device};
+pub use fstrim::TrimOutcome;
 pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
+pub(crate) use push::{PUSH_REQUEST_ENV, push_process};
+pub use rescan::RescanChange;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
+pub use transfer::FileOptions;
 pub use volumes::MountedVolumes;
 pub use wait::Exit;
 
