@@ -530,6 +530,21 @@ fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Er
     Ok(())
 }
 
+/// The host uid and gid of the container's root: its id map's for an unprivileged
+/// container, `None` for a privileged one (root is root).
+pub(crate) fn root_owner(config: &Config) -> Result<Option<(u32, u32)>, Error> {
+    if !config.main.flag("unprivileged") {
+        return Ok(None);
+    }
+    let map = IdMap::from_lxc_values(lxc_idmaps(config))?;
+    Ok(Some((
+        map.to_host(IdKind::User, 0)
+            .ok_or_else(|| Error::Failed("root user is not mapped".into()))?,
+        map.to_host(IdKind::Group, 0)
+            .ok_or_else(|| Error::Failed("root group is not mapped".into()))?,
+    )))
+}
+
 fn lxc_idmaps(config: &Config) -> Vec<&str> {
     config
         .main

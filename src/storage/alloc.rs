@@ -42,7 +42,11 @@ fn disk_number(name: &str, vmid: u32) -> Option<u32> {
 }
 
 /// The lowest disk number not used by anything in `images_dir`.
-fn next_disk_number(images_dir: &Path, vmid: u32, storage: &str) -> Result<u32, StorageError> {
+pub(super) fn next_disk_number(
+    images_dir: &Path,
+    vmid: u32,
+    storage: &str,
+) -> Result<u32, StorageError> {
     let mut used = std::collections::BTreeSet::new();
     match std::fs::read_dir(images_dir) {
         Ok(entries) => {

@@ -7,6 +7,7 @@
 mod alloc;
 mod btrfs;
 mod cfg;
+mod resize;
 pub mod template;
 mod volume;
 
