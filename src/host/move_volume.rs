@@ -303,6 +303,9 @@ impl Container<'_> {
         bwlimit_kib: u64,
     ) -> Result<(), Error> {
         let source = volume_source(storage, from)?;
+        if let VolumeSource::RawImage(image) = &source {
+            super::resize::wait_until_released(image, from)?;
+        }
         let destination = volume_source(storage, to)?;
         let base = self.host.path(&format!("var/lib/lxc/{}", self.vmid));
         let dest_dir = base.join(".copy-volume-1");

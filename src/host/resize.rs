@@ -134,6 +134,10 @@ impl Container<'_> {
         }
 
         let running = self.is_running();
+        if !running && volid.format() == Some(VolumeFormat::Raw) {
+            // Before anything changes: e2fsck must not meet a file system still closing.
+            wait_until_released(&storage.volume_path(&volid)?, &volid)?;
+        }
         storage.resize_volume(&volid, wanted)?;
         mp.size = Some(wanted);
         config.main.set(disk, mp.to_string());
@@ -173,6 +177,14 @@ impl Container<'_> {
                 device.display(),
                 std::io::Error::last_os_error()
             ));
+        }
+        // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the initial user
+        // namespace); without it resize2fs says no more than "Permission denied".
+        if !has_sys_resource() {
+            return Err(
+                "growing a mounted file system needs CAP_SYS_RESOURCE, which this process lacks"
+                    .into(),
+            );
         }
         let mount_point = self
             .host
@@ -268,6 +280,43 @@ impl std::fmt::Display for ToolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// How long an image's last loop device may take to go after its unmount.
+const LOOP_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait until no loop device is backed by `image` any more. An unmount (the end of
+/// `pct mount`, a container's stop) leaves the kernel to close the file system and detach
+/// the device in the background; until then the image's journal is not clean, and a tool or
+/// a second mount would see a file system still in use. `volid` names it in the error when
+/// the device stays.
+pub(super) fn wait_until_released(image: &Path, volid: &VolumeId) -> Result<(), Error> {
+    let deadline = std::time::Instant::now() + LOOP_RELEASE_TIMEOUT;
+    loop {
+        let devices = devices_backed_by(image);
+        let Some(device) = devices.first() else {
+            return Ok(());
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Failed(format!(
+                "volume '{volid}' is in use by {}",
+                device.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether this thread has CAP_SYS_RESOURCE in its effective set.
+fn has_sys_resource() -> bool {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << CAP_SYS_RESOURCE) != 0)
 }
 
 /// A program from the usual sbin directories, else from PATH.
