@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use super::{Container, Error, check_lock};
 use crate::config::{Config, MountKind, MountPoint, SetRequest, Vmid, Warning};
 use crate::mount::{VolumeSource, in_private_mount_namespace, mount_volume, unmount_tree};
-use crate::storage::{ContentType, StorageConfig, VolumeId};
+use crate::storage::{ContentType, Feature, StorageConfig, VolumeId};
 
 /// Where `pct move-volume` moves a volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,11 +302,13 @@ impl Container<'_> {
         to: &VolumeId,
         bwlimit_kib: u64,
     ) -> Result<(), Error> {
-        let source = volume_source(storage, from)?;
+        storage.activate_volume(from)?;
+        storage.activate_volume(to)?;
+        let source = storage.volume_source(from)?;
         if let VolumeSource::RawImage(image) = &source {
             super::resize::wait_until_released(image, from)?;
         }
-        let destination = volume_source(storage, to)?;
+        let destination = storage.volume_source(to)?;
         let base = self.host.path(&format!("var/lib/lxc/{}", self.vmid));
         let dest_dir = base.join(".copy-volume-1");
         let src_dir = base.join(".copy-volume-2");
@@ -334,6 +336,10 @@ impl Container<'_> {
         // Left behind should another copy be using them; they are empty directories.
         let _ = std::fs::remove_dir(&dest_dir);
         let _ = std::fs::remove_dir(&src_dir);
+        // As pct: neither LV stays active for a stopped container. One left active does no
+        // harm on a single node, so a failure here is not the copy's.
+        let _ = storage.deactivate_volume(to);
+        let _ = storage.deactivate_volume(from);
         copied
     }
 
@@ -471,7 +477,7 @@ impl Container<'_> {
                 ));
             }
         };
-        if !storage.can_rename_volume(&volid)? {
+        if !storage.volume_has_feature(Feature::Rename, &volid, None) {
             return Err(Error::Failed(
                 "Storage does not support moving of this disk to another container".into(),
             ));
@@ -488,7 +494,7 @@ impl Container<'_> {
             "moving volume '{key}' from container '{}' to '{target_vmid}'",
             self.vmid
         ));
-        let new = storage.rename_volume(&volid, target_vmid.get())?;
+        let new = storage.rename_volume(&volid, target_vmid.get(), None)?;
         drive.volume = new.to_string();
         source_config.main.remove(key);
         observer.info(format!(
@@ -497,7 +503,8 @@ impl Container<'_> {
         ));
         if let Err(error) = self.write_config(&source_config) {
             // Give the volume its old owner back, so that the config still names it.
-            let left = match storage.rename_volume(&new, self.vmid.get()) {
+            let old_name = volid.name.rsplit('/').next();
+            let left = match storage.rename_volume(&new, self.vmid.get(), old_name) {
                 Ok(back) if back == volid => Vec::new(),
                 Ok(back) => vec![format!("volume '{volid}' is now '{back}'")],
                 Err(e) => vec![format!("volume '{volid}' is now '{new}': {e}")],
@@ -524,14 +531,6 @@ impl Container<'_> {
         ));
         Ok(warnings)
     }
-}
-
-fn volume_source(storage: &StorageConfig, volid: &VolumeId) -> Result<VolumeSource, Error> {
-    let path = storage.volume_path(volid)?;
-    Ok(match volid.format() {
-        Some(crate::storage::VolumeFormat::Raw) => VolumeSource::RawImage(path),
-        _ => VolumeSource::Directory(path),
-    })
 }
 
 #[cfg(test)]

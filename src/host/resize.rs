@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use super::{Container, Error, check_lock};
 use crate::config::{MountKind, Warning, parse_size};
 use crate::mount::{VolumeSource, devices_backed_by, in_private_mount_namespace, mount_volume};
-use crate::storage::{VolumeFormat, VolumeId};
+use crate::storage::VolumeId;
 
 /// `LOOP_SET_CAPACITY` from linux/loop.h: re-read the backing file's size.
 const LOOP_SET_CAPACITY: libc::c_ulong = 0x4C07;
@@ -105,8 +105,6 @@ impl Container<'_> {
                 mp.volume
             )));
         }
-        // A name the storage cannot parse fails here, in pve-storage's words.
-        volid.kind()?;
         if let Some(owner) = volid.owner()
             && owner != self.vmid.get()
         {
@@ -115,7 +113,8 @@ impl Container<'_> {
             )));
         }
         let storage = self.host.storage_config()?;
-        storage.activate_storage(&volid.storage)?;
+        // A name the storage cannot parse fails here, in pve-storage's words.
+        storage.activate_volume(&volid)?;
         let current = storage.volume_size(&volid).map_err(|_| {
             Error::Failed(format!(
                 "Could not determine current size of volume '{volid}'"
@@ -132,52 +131,54 @@ impl Container<'_> {
         if wanted == current {
             return Err(Error::Failed("disk is already at specified size".into()));
         }
+        // pve-storage gives volumes whole KiB; the config keeps the size asked for.
+        let allocated = wanted
+            .div_ceil(1024)
+            .checked_mul(1024)
+            .ok_or_else(|| Error::param("size", "value does not match the regex pattern"))?;
 
         let running = self.is_running();
-        if !running && volid.format() == Some(VolumeFormat::Raw) {
+        let source = storage.volume_source(&volid)?;
+        if let (false, VolumeSource::RawImage(image)) = (running, &source) {
             // Before anything changes: e2fsck must not meet a file system still closing.
-            wait_until_released(&storage.volume_path(&volid)?, &volid)?;
+            wait_until_released(image, &volid)?;
         }
-        storage.resize_volume(&volid, wanted)?;
+        storage.resize_volume(&volid, allocated)?;
         mp.size = Some(wanted);
         config.main.set(disk, mp.to_string());
         self.write_config(&config)?;
 
+        // The ext4 of a raw image or a block device grows with it; a directory has none.
         let mut warnings = Vec::new();
-        if volid.format() == Some(VolumeFormat::Raw) {
-            let image = storage.volume_path(&volid)?;
-            let grown = if running {
-                self.grow_mounted_ext4(&image)
-            } else {
-                self.grow_ext4_image(&image)
-            };
-            if let Err(error) = grown {
-                warnings.push(Warning(format!(
-                    "Failed to update the container's filesystem: {error}"
-                )));
+        let grown = match (&source, running) {
+            (VolumeSource::Directory(_), _) => Ok(()),
+            (VolumeSource::RawImage(image), true) => {
+                loop_device_of(image).and_then(|device| self.grow_mounted_ext4(&device))
             }
+            (VolumeSource::BlockDevice(device), true) => self.grow_mounted_ext4(device),
+            (VolumeSource::RawImage(path) | VolumeSource::BlockDevice(path), false) => {
+                let grown = self.grow_ext4_offline(path);
+                // As pct unmaps it: a stopped container's LV need not stay active.
+                if let VolumeSource::BlockDevice(_) = source {
+                    let _ = storage.deactivate_volume(&volid);
+                }
+                grown
+            }
+        };
+        if let Err(error) = grown {
+            warnings.push(Warning(format!(
+                "Failed to update the container's filesystem: {error}"
+            )));
         }
         Ok(warnings)
     }
 
-    /// The running container's image: tell its loop device the new size, then let
-    /// `resize2fs` grow the mounted ext4. `resize2fs` grows online only a file system it
-    /// finds mounted in its own mount namespace, so the device is mounted once more in a
-    /// private namespace that nobody else sees and that goes with the work.
-    fn grow_mounted_ext4(&self, image: &Path) -> Result<(), String> {
-        let device = devices_backed_by(image).into_iter().next().ok_or_else(|| {
-            "internal error: CT running but mount point not attached to a loop device".to_string()
-        })?;
-        let handle = std::fs::File::open(&device)
-            .map_err(|e| format!("unable to open '{}': {e}", device.display()))?;
-        // SAFETY: LOOP_SET_CAPACITY takes no argument.
-        if unsafe { libc::ioctl(handle.as_raw_fd(), LOOP_SET_CAPACITY as _) } != 0 {
-            return Err(format!(
-                "command 'losetup --set-capacity {}' failed: {}",
-                device.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
+    /// The running container's volume: let `resize2fs` grow its mounted ext4 on `device`.
+    /// `resize2fs` grows online only a file system it finds mounted in its own mount
+    /// namespace, so the device is mounted once more in a private namespace that nobody
+    /// else sees and that goes with the work.
+    fn grow_mounted_ext4(&self, device: &Path) -> Result<(), String> {
+        let device = device.to_path_buf();
         // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the initial user
         // namespace); without it resize2fs says no more than "Permission denied".
         if !has_sys_resource() {
@@ -213,8 +214,9 @@ impl Container<'_> {
         result
     }
 
-    /// A stopped container's image: `e2fsck -f -y`, then `resize2fs`, on the image file.
-    fn grow_ext4_image(&self, image: &Path) -> Result<(), String> {
+    /// A stopped container's volume: `e2fsck -f -y`, then `resize2fs`, on the image file or
+    /// the block device.
+    fn grow_ext4_offline(&self, image: &Path) -> Result<(), String> {
         // e2fsck exits 1 when it corrected errors: the file system is consistent then, and
         // resize2fs may go on.
         self.run_tool(
@@ -280,6 +282,25 @@ impl std::fmt::Display for ToolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// The loop device a running container's `image` is attached to, told the image's new size
+/// (`losetup --set-capacity`).
+fn loop_device_of(image: &Path) -> Result<std::path::PathBuf, String> {
+    let device = devices_backed_by(image).into_iter().next().ok_or_else(|| {
+        "internal error: CT running but mount point not attached to a loop device".to_string()
+    })?;
+    let handle = std::fs::File::open(&device)
+        .map_err(|e| format!("unable to open '{}': {e}", device.display()))?;
+    // SAFETY: LOOP_SET_CAPACITY takes no argument.
+    if unsafe { libc::ioctl(handle.as_raw_fd(), LOOP_SET_CAPACITY as _) } != 0 {
+        return Err(format!(
+            "command 'losetup --set-capacity {}' failed: {}",
+            device.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(device)
 }
 
 /// How long an image's last loop device may take to go after its unmount.
