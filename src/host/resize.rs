@@ -179,14 +179,6 @@ impl Container<'_> {
     /// else sees and that goes with the work.
     fn grow_mounted_ext4(&self, device: &Path) -> Result<(), String> {
         let device = device.to_path_buf();
-        // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the initial user
-        // namespace); without it resize2fs says no more than "Permission denied".
-        if !has_sys_resource() {
-            return Err(
-                "growing a mounted file system needs CAP_SYS_RESOURCE, which this process lacks"
-                    .into(),
-            );
-        }
         let mount_point = self
             .host
             .path(&format!("var/lib/lxc/{}/.resize", self.vmid));
@@ -202,7 +194,20 @@ impl Container<'_> {
             .map_err(|e| e.to_string())?;
             let grown = self
                 .run_tool(Command::new(program("resize2fs")).arg(&device))
-                .map_err(|e| e.message);
+                .map_err(|e| {
+                    // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the
+                    // initial user namespace); without it resize2fs says no more than
+                    // "Permission denied".
+                    if has_sys_resource() {
+                        e.message
+                    } else {
+                        format!(
+                            "growing a mounted file system needs CAP_SYS_RESOURCE, which this \
+                             process lacks ({})",
+                            e.message
+                        )
+                    }
+                });
             // Taken down here rather than with the namespace, so that the device has one
             // user less the moment this returns.
             let _ = crate::mount::unmount_tree(&mount_point);
