@@ -267,6 +267,18 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
             println!("mounted CT {id} in '/var/lib/lxc/{id}/rootfs'");
         }
         "unmount" => host(m)?.container(vmid(m)?).unmount()?,
+        "resize" => {
+            let host = host(m)?;
+            let size = m.get_one::<String>("size").expect("size is required");
+            let disk = m.get_one::<String>("disk").expect("disk is required");
+            let warnings = host.container(vmid(m)?).resize(
+                disk,
+                size.parse()?,
+                m.get_one::<String>("digest").map(String::as_str),
+            )?;
+            printer::print_warnings(&warnings);
+        }
+        "move-volume" => move_volume(m)?,
         "df" => output::df(&host(m)?.container(vmid(m)?).disk_usage()?),
         "start" => {
             let host = host(m)?;
@@ -374,6 +386,60 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
         }
         other => return Err(Failure::UnknownCommand(other.to_string())),
     }
+    Ok(())
+}
+
+/// `pct move-volume <vmid> <volume> [<storage>] [<target-vmid>] [<target-volume>]`; the
+/// last three also as options.
+fn move_volume(m: &ArgMatches) -> Result<(), Error> {
+    let either = |name: &str| {
+        m.get_one::<String>(name)
+            .or_else(|| m.get_one::<String>(&format!("{name}-option")))
+            .map(String::as_str)
+            // pct takes an empty word for "not given": `pct move-volume 100 mp0 '' 101`.
+            .filter(|value| !value.is_empty())
+    };
+    let target_vmid = match either("target-vmid") {
+        Some(text) => Some(text.parse().map_err(|e: crate::config::VmidError| {
+            Error::param("target-vmid", e.parameter_message())
+        })?),
+        None => None,
+    };
+    let target = crate::host::MoveTarget::from_args(
+        either("storage"),
+        target_vmid,
+        either("target-volume"),
+    )?;
+    let bwlimit = match m.get_one::<String>("bwlimit") {
+        None => None,
+        // pct's `number`, KiB/s; rsync takes whole KiB.
+        Some(text) => match text.parse::<f64>() {
+            Ok(value) if value >= 0.0 && value.is_finite() => Some(value as u64),
+            Ok(_) => {
+                return Err(Error::param(
+                    "bwlimit",
+                    "value must have a minimum value of 0",
+                ));
+            }
+            Err(_) => {
+                return Err(Error::param(
+                    "bwlimit",
+                    format!("type check ('number') failed - got '{text}'"),
+                ));
+            }
+        },
+    };
+    let options = crate::host::MoveVolumeOptions {
+        delete: flag(m, "delete")?,
+        digest: m.get_one::<String>("digest").cloned(),
+        target_digest: m.get_one::<String>("target-digest").cloned(),
+        bwlimit,
+    };
+    let volume = m.get_one::<String>("volume").expect("volume is required");
+    let warnings = host(m)?
+        .container(vmid(m)?)
+        .move_volume(volume, &target, &options)?;
+    printer::print_warnings(&warnings);
     Ok(())
 }
 

@@ -45,8 +45,23 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
     ("help", &["extra-args", "verbose"]),
     ("list", &[]),
     ("mount", &["vmid"]),
+    (
+        "move-volume",
+        &[
+            "vmid",
+            "volume",
+            "storage",
+            "target-vmid",
+            "target-volume",
+            "delete",
+            "digest",
+            "target-digest",
+            "bwlimit",
+        ],
+    ),
     ("pending", &["vmid"]),
     ("reboot", &["vmid", "timeout"]),
+    ("resize", &["vmid", "disk", "size", "digest"]),
     ("resume", &["vmid"]),
     ("set", &["vmid", "delete", "revert", "digest"]),
     ("shutdown", &["vmid", "timeout", "forceStop"]),
@@ -273,6 +288,8 @@ fn build(with_config_options: bool) -> Command {
                 .about("Mount the container's filesystem on the host. This will hold a lock on the container and is meant for emergency maintenance only as it will prevent further operations on the container other than start and stop.")
                 .arg(vmid()),
             Command::new("unmount").about("Unmount the container's filesystem.").arg(vmid()),
+            resize_command(),
+            move_volume_command(),
             Command::new("df").about("Get the container's current disk usage.").arg(vmid()),
             Command::new("start")
                 .about("Start the container.")
@@ -332,6 +349,62 @@ fn build(with_config_options: bool) -> Command {
         ]
         .map(with_unsupported_options))
         .subcommands(super::volume_tools::commands().into_iter().map(with_unsupported_options))
+}
+
+fn resize_command() -> Command {
+    Command::new("resize")
+        .about("Resize a container mount point.")
+        .arg(vmid())
+        .arg(Arg::new("disk").required(true).value_name("disk").help("The disk you want to resize."))
+        .arg(Arg::new("size").required(true).value_name("size").allow_hyphen_values(true).help(
+            "The new size. With the '+' sign the value is added to the actual size of the volume and without it, the value is taken as an absolute one. Shrinking disk size is not supported.",
+        ))
+        .arg(Arg::new("digest").long("digest").value_name("DIGEST").help(
+            "Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.",
+        ))
+}
+
+/// pct's optional positional arguments of `move-volume` are options too
+/// (`--target-vmid 101`): each is defined both ways, the option under `<name>-option`.
+fn move_volume_command() -> Command {
+    let either = |command: Command, name: &'static str, help: &'static str| {
+        let option: &'static str = Box::leak(format!("{name}-option").into_boxed_str());
+        command.arg(Arg::new(name).value_name(name).help(help)).arg(
+            Arg::new(option)
+                .long(name)
+                .value_name(name)
+                .conflicts_with(name)
+                .hide(true),
+        )
+    };
+    let command = Command::new("move-volume")
+        .visible_alias("move_volume")
+        .about("Move a rootfs-/mp-volume to a different storage or to a different container.")
+        .arg(vmid())
+        .arg(
+            Arg::new("volume")
+                .required(true)
+                .value_name("volume")
+                .help("Volume which will be moved."),
+        );
+    let command = either(command, "storage", "Target Storage.");
+    let command = either(command, "target-vmid", "The (unique) ID of the VM.");
+    let command = either(
+        command,
+        "target-volume",
+        "The config key the volume will be moved to. Default is the source volume key.",
+    );
+    command
+        .arg(flag("delete", "Delete the original volume after successful copy. By default the original is kept as an unused volume entry."))
+        .arg(Arg::new("digest").long("digest").value_name("DIGEST").help(
+            "Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.",
+        ))
+        .arg(Arg::new("target-digest").long("target-digest").value_name("DIGEST").help(
+            "Prevent changes if current configuration file of the target container has a different SHA1 digest. This can be used to prevent concurrent modifications.",
+        ))
+        .arg(Arg::new("bwlimit").long("bwlimit").value_name("NUMBER").help(
+            "Override I/O bandwidth limit (in KiB/s). (default = clone limit from datacenter or storage config)",
+        ))
 }
 
 fn vmid() -> Arg {
@@ -517,6 +590,21 @@ mod tests {
             &["vmid", "file", "destination", "user", "group", "perms"],
         ),
         ("rescan", &["vmid", "dryrun"]),
+        ("resize", &["vmid", "disk", "size", "digest"]),
+        (
+            "move-volume",
+            &[
+                "vmid",
+                "volume",
+                "storage",
+                "target-vmid",
+                "target-volume",
+                "delete",
+                "digest",
+                "target-digest",
+                "bwlimit",
+            ],
+        ),
     ];
 
     /// The positional words a command needs before its options.
@@ -525,6 +613,8 @@ mod tests {
             "create" => &["100", "local:vztmpl/t.tar.gz"],
             "list" | "cpusets" | "help" | "rescan" => &[],
             "push" | "pull" => &["100", "a", "b"],
+            "resize" => &["100", "rootfs", "+1G"],
+            "move-volume" => &["100", "mp0"],
             _ => &["100"],
         }
     }
@@ -611,11 +701,21 @@ mod tests {
                     "group",
                     "perms",
                 ];
-                // rescan's vmid is an option of its own, not a positional word.
-                let implemented =
-                    implemented.contains(name) || (*command, *name) == ("rescan", "vmid");
+                // rescan's vmid is an option of its own, not a positional word; move-volume's
+                // optional positional words are options too.
+                let implemented_here = (*command, *name) == ("rescan", "vmid")
+                    || (*command == "move-volume"
+                        && [
+                            "storage",
+                            "target-vmid",
+                            "target-volume",
+                            "target-digest",
+                            "bwlimit",
+                        ]
+                        .contains(name));
                 assert_eq!(
-                    unsupported, !implemented,
+                    unsupported,
+                    !(implemented.contains(name) || implemented_here),
                     "pct {command} --{name}: supported?"
                 );
                 // Every abbreviation Getopt::Long would complete to this option.

@@ -107,6 +107,18 @@ impl IdMap {
         Ok(IdMap { entries })
     }
 
+    /// The host uid and gid of the container's root, which own a fresh volume's root
+    /// directory.
+    pub fn root_owner(&self) -> Result<(u32, u32), IdMapError> {
+        let uid = self
+            .to_host(IdKind::User, 0)
+            .ok_or_else(|| IdMapError("root user is not mapped".into()))?;
+        let gid = self
+            .to_host(IdKind::Group, 0)
+            .ok_or_else(|| IdMapError("root group is not mapped".into()))?;
+        Ok((uid, gid))
+    }
+
     /// The host id a container uid/gid is stored as, or `None` when it is not mapped.
     pub fn to_host(&self, kind: IdKind, inside: u32) -> Option<u32> {
         self.entries

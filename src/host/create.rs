@@ -5,7 +5,7 @@
 use std::fs;
 
 use super::{Container, Error, ParamError, RequestError};
-use crate::config::{Config, IdKind, IdMap, IdMapError, MountPoint, NetDevice, check_option};
+use crate::config::{Config, IdKind, IdMap, MountPoint, NetDevice, check_option};
 use crate::setup::{GuestConfig, Hook, HostEnv, OsRandom, RandomSource, SetupRequest};
 use crate::storage::{
     Allocation, ContentType, ExtractOptions, StorageConfig, VolumeId, detect_arch, extract_template,
@@ -529,6 +529,16 @@ fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Er
     Ok(())
 }
 
+/// The host uid and gid of the container's root: its id map's for an unprivileged
+/// container, `None` for a privileged one (root is root).
+pub(crate) fn root_owner(config: &Config) -> Result<Option<(u32, u32)>, Error> {
+    if !config.main.flag("unprivileged") {
+        return Ok(None);
+    }
+    let map = IdMap::from_lxc_values(lxc_idmaps(config))?;
+    Ok(Some(map.root_owner()?))
+}
+
 fn lxc_idmaps(config: &Config) -> Vec<&str> {
     config
         .main
@@ -541,13 +551,7 @@ fn lxc_idmaps(config: &Config) -> Vec<&str> {
 
 /// The root directory of each freshly made volume belongs to the container's root user.
 fn shift_mount_roots(rootfs: &std::path::Path, config: &Config, map: &IdMap) -> Result<(), Error> {
-    use crate::config::IdKind;
-    let uid = map
-        .to_host(IdKind::User, 0)
-        .ok_or_else(|| IdMapError("root user is not mapped".into()))?;
-    let gid = map
-        .to_host(IdKind::Group, 0)
-        .ok_or_else(|| IdMapError("root group is not mapped".into()))?;
+    let (uid, gid) = map.root_owner()?;
     let mut dirs = vec![rootfs.to_path_buf()];
     for (_, mp) in config.main.mount_points() {
         if let Ok(mp) = mp

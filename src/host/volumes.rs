@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{Container, Error, Host};
 use crate::config::{MountKind, MountPoint, Section};
 use crate::mount::{VolumeSource, mount_volume, unmount_tree};
-use crate::storage::{StorageConfig, VolumeFormat, VolumeId};
+use crate::storage::{StorageConfig, VolumeId};
 
 /// How long freeing a volume waits for the kernel to let go of its loop devices.
 const LOOP_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -185,12 +185,10 @@ pub(crate) fn volume_source(
 ) -> Result<VolumeSource, Error> {
     match mp.kind() {
         MountKind::Volume => {
+            // Whoever asks is about to mount it: an LV must be active by then.
             let volid = VolumeId::parse(&mp.volume)?;
-            let path = storage.volume_path(&volid)?;
-            Ok(match volid.format() {
-                Some(VolumeFormat::Raw) => VolumeSource::RawImage(path),
-                _ => VolumeSource::Directory(path),
-            })
+            storage.activate_volume(&volid)?;
+            Ok(storage.volume_source(&volid)?)
         }
         MountKind::Bind => {
             let path = host.path(&mp.volume);

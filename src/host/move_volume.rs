@@ -1,0 +1,609 @@
+//! `pct move-volume`: copy a stopped container's volume to another storage (the old one is
+//! kept as `unusedN` unless deleted), or hand a volume to another container by renaming it
+//! to that container's name.
+//!
+//! The copy is pct's: a new volume on the target storage, both mounted in a private mount
+//! namespace (so no interruption leaves a mount on the host), and `rsync` with pct's flags,
+//! which keeps ownership (numeric), hard links, sparse files, ACLs and extended attributes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{Container, Error, check_lock};
+use crate::config::{Config, MountKind, MountPoint, SetRequest, Vmid, Warning};
+use crate::mount::{VolumeSource, in_private_mount_namespace, mount_volume, unmount_tree};
+use crate::storage::{ContentType, Feature, StorageConfig, VolumeId};
+
+/// Where `pct move-volume` moves a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTarget {
+    /// A copy on this storage; only for a stopped container.
+    Storage(String),
+    /// Another container (or the same one under another key), by renaming the volume.
+    Container {
+        /// The container that gets the volume.
+        vmid: Vmid,
+        /// Its key there (`mpN` or `unusedN`); the source key when `None`.
+        key: Option<String>,
+    },
+}
+
+impl MoveTarget {
+    /// pct's `storage`, `target-vmid` and `target-volume` arguments: exactly one of the
+    /// first two, in pct's words when not.
+    pub fn from_args(
+        storage: Option<&str>,
+        target_vmid: Option<Vmid>,
+        target_volume: Option<&str>,
+    ) -> Result<MoveTarget, Error> {
+        match (storage, target_vmid) {
+            (Some(_), Some(_)) => Err(Error::Failed(
+                "either set storage or target-vmid, but not both".into(),
+            )),
+            (Some(storage), None) => Ok(MoveTarget::Storage(storage.to_string())),
+            (None, Some(vmid)) => {
+                if let Some(key) = target_volume {
+                    check_volume_key("target-volume", key)?;
+                }
+                Ok(MoveTarget::Container {
+                    vmid,
+                    key: target_volume.map(str::to_string),
+                })
+            }
+            (None, None) => {
+                let message = "both 'storage' and 'target-vmid' missing, either needs to be set";
+                Err(Error::Parameters(vec![
+                    super::ParamError {
+                        key: "storage".into(),
+                        message: message.into(),
+                    },
+                    super::ParamError {
+                        key: "target-vmid".into(),
+                        message: message.into(),
+                    },
+                ]))
+            }
+        }
+    }
+}
+
+/// What `pct move-volume` does besides the move.
+#[derive(Debug, Clone, Default)]
+pub struct MoveVolumeOptions {
+    /// Free the old volume after a copy, instead of keeping it as `unusedN`.
+    pub delete: bool,
+    /// Refuse when the container's config changed since this digest was read.
+    pub digest: Option<String>,
+    /// Refuse when the target container's config changed since this digest was read.
+    pub target_digest: Option<String>,
+    /// Bandwidth limit of the copy in KiB/s; `None` or 0 for none.
+    pub bwlimit: Option<u64>,
+}
+
+/// pct's `volume` enumeration: `rootfs`, `mp0` … `mp255`, `unused0` … `unused255`.
+fn check_volume_key(param: &str, key: &str) -> Result<(), Error> {
+    if is_volume_key(key) {
+        return Ok(());
+    }
+    let choices: Vec<String> = std::iter::once("rootfs".to_string())
+        .chain((0..=255).map(|i| format!("mp{i}")))
+        .chain((0..=255).map(|i| format!("unused{i}")))
+        .collect();
+    Err(Error::param(
+        param,
+        format!(
+            "value '{key}' does not have a value in the enumeration '{}'",
+            choices.join(", ")
+        ),
+    ))
+}
+
+fn is_volume_key(key: &str) -> bool {
+    key == "rootfs" || is_indexed_key(key, "mp") || is_unused_key(key)
+}
+
+fn is_unused_key(key: &str) -> bool {
+    is_indexed_key(key, "unused")
+}
+
+/// `<prefix>0` … `<prefix>255`, written as pct's enumeration has them (no sign, no
+/// leading zero).
+pub(crate) fn is_indexed_key(key: &str, prefix: &str) -> bool {
+    key.strip_prefix(prefix).is_some_and(|n| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n == "0" || !n.starts_with('0'))
+            && n.parse::<u16>().is_ok_and(|n| n <= 255)
+    })
+}
+
+fn modified() -> Error {
+    Error::Failed("detected modified configuration - file changed by other user? Try again.".into())
+}
+
+/// The mount point under `key`: an `unusedN` value is a bare volume id.
+fn parse_volume_entry(key: &str, value: &str) -> Result<MountPoint, Error> {
+    if is_unused_key(key) {
+        return MountPoint::parse_rootfs(value).map_err(|e| Error::param(key, e.0));
+    }
+    super::create::parse_mount_point(key, value)
+}
+
+/// Whether a snapshot of `config` still uses `volume` (pct's
+/// `is_volume_in_use_by_snapshots`).
+fn used_by_snapshots(config: &Config, volume: &str) -> bool {
+    config.snapshots.values().any(|section| {
+        section
+            .rootfs()
+            .into_iter()
+            .chain(section.mount_points().into_iter().map(|(_, mp)| mp))
+            .flatten()
+            .any(|mp| mp.volume == volume)
+    })
+}
+
+impl Container<'_> {
+    /// `pct move-volume <vmid> <volume> [<storage>] [<target-vmid>] [<target-volume>]`.
+    /// Warnings are what went wrong after the move succeeded (an old volume that could not
+    /// be freed, and so was kept as `unusedN`).
+    pub fn move_volume(
+        &self,
+        key: &str,
+        target: &MoveTarget,
+        options: &MoveVolumeOptions,
+    ) -> Result<Vec<Warning>, Error> {
+        check_volume_key("volume", key)?;
+        match target {
+            MoveTarget::Storage(storage) => self.move_to_storage(key, storage, options),
+            MoveTarget::Container {
+                vmid,
+                key: target_key,
+            } => self.reassign_volume(key, *vmid, target_key.as_deref().unwrap_or(key), options),
+        }
+    }
+
+    fn move_to_storage(
+        &self,
+        key: &str,
+        target_storage: &str,
+        options: &MoveVolumeOptions,
+    ) -> Result<Vec<Warning>, Error> {
+        let storage = self.host.storage_config()?;
+        let (mp, locked_digest) = {
+            let _lock = self.lock()?;
+            let (config, digest) = self.config_and_digest()?;
+            check_lock(&config)?;
+            if self.is_running() {
+                return Err(Error::Failed(
+                    "cannot move volumes of a running container".into(),
+                ));
+            }
+            if is_unused_key(key) {
+                return Err(Error::Failed(format!(
+                    "cannot move volume '{key}', only configured volumes can be moved to another storage"
+                )));
+            }
+            let Some(value) = config.main.get(key) else {
+                return Err(Error::Failed(
+                    "format error\nvolume: property is missing and it is not optional".into(),
+                ));
+            };
+            let mp = super::create::parse_mount_point(key, value)?;
+            if options.delete && used_by_snapshots(&config, &mp.volume) {
+                return Err(Error::Failed(
+                    "you can't move a volume with snapshots and delete the source".into(),
+                ));
+            }
+            if options
+                .digest
+                .as_deref()
+                .is_some_and(|d| !d.is_empty() && d != digest)
+            {
+                return Err(modified());
+            }
+            // pct finds these out in its task, after locking the config: the outcome, pct's
+            // message and an unchanged config, is the same.
+            if mp.kind() != MountKind::Volume {
+                let kind = if mp.kind() == MountKind::Bind {
+                    "bind"
+                } else {
+                    "device"
+                };
+                return Err(Error::Failed(format!("cannot copy volumes of type {kind}")));
+            }
+            let def = storage.enabled_storage(target_storage)?;
+            if !def.allows(ContentType::Rootdir) {
+                return Err(Error::Failed(format!(
+                    "content type 'rootdir' is not available or configured on storage '{target_storage}'"
+                )));
+            }
+            let mut locked = config.clone();
+            locked.main.set("lock", "disk".into());
+            self.write_config(&locked)?;
+            let (_, locked_digest) = self.config_and_digest()?;
+            (mp, locked_digest)
+        };
+
+        let moved =
+            self.copy_and_switch(key, &mp, target_storage, &storage, options, &locked_digest);
+        let mut warnings = Vec::new();
+        if let Ok(old) = &moved
+            && options.delete
+            && let Err(e) = self.free_volume(&storage, old)
+        {
+            warnings.push(Warning(e.to_string()));
+            // pct keeps what it could not free.
+            if let Err(e) = self.keep_as_unused(old) {
+                warnings.push(Warning(e.to_string()));
+            }
+        }
+        if let Err(e) = self.remove_lock(Some("disk")) {
+            warnings.push(Warning(e.to_string()));
+        }
+        moved.map(|_| warnings)
+    }
+
+    /// The copy and the config switch of a storage move; returns the old volume.
+    fn copy_and_switch(
+        &self,
+        key: &str,
+        mp: &MountPoint,
+        target_storage: &str,
+        storage: &StorageConfig,
+        options: &MoveVolumeOptions,
+        locked_digest: &str,
+    ) -> Result<VolumeId, Error> {
+        let old = VolumeId::parse(&mp.volume)?;
+        storage.activate_storage(&old.storage)?;
+        let size = storage.volume_size(&old)?;
+        let config = self.config()?;
+        let root_owner = super::create::root_owner(&config)?.unwrap_or((0, 0));
+        let new = storage.alloc_disk_owned(target_storage, self.vmid.get(), size, root_owner)?;
+        let switched = (|| {
+            self.copy_volume_data(storage, &old, &new, options.bwlimit.unwrap_or(0))?;
+            let _lock = self.lock()?;
+            let (mut config, digest) = self.config_and_digest()?;
+            if digest != locked_digest {
+                return Err(modified());
+            }
+            let mut mp = mp.clone();
+            mp.volume = new.to_string();
+            mp.size = Some(size);
+            config.main.set(key, mp.to_string());
+            if !options.delete {
+                config.add_unused_volume(&old.to_string())?;
+            }
+            self.write_config(&config)
+        })();
+        if let Err(error) = switched {
+            let left = match self.free_volume(storage, &new) {
+                Ok(()) => Vec::new(),
+                Err(e) => vec![format!("unable to free volume '{new}' - {e}")],
+            };
+            return Err(Error::with_leftovers(error, left));
+        }
+        Ok(old)
+    }
+
+    /// Add `volid` as `unusedN` under the config lock.
+    fn keep_as_unused(&self, volid: &VolumeId) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        let mut config = self.config()?;
+        config.add_unused_volume(&volid.to_string())?;
+        self.write_config(&config)
+    }
+
+    /// Mount `from` read-only and `to` in a mount namespace of their own and copy with
+    /// rsync as pct does.
+    fn copy_volume_data(
+        &self,
+        storage: &StorageConfig,
+        from: &VolumeId,
+        to: &VolumeId,
+        bwlimit_kib: u64,
+    ) -> Result<(), Error> {
+        storage.activate_volume(from)?;
+        storage.activate_volume(to)?;
+        let source = storage.volume_source(from)?;
+        if let VolumeSource::RawImage(image) = &source {
+            super::resize::wait_until_released(image, from)?;
+        }
+        let destination = storage.volume_source(to)?;
+        let base = self.host.path(&format!("var/lib/lxc/{}", self.vmid));
+        let dest_dir = base.join(".copy-volume-1");
+        let src_dir = base.join(".copy-volume-2");
+        for dir in [&dest_dir, &src_dir] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
+        }
+        let copied = in_private_mount_namespace(|| -> Result<(), Error> {
+            let result = (|| {
+                mount_volume(&source, None, &src_dir, true)?;
+                mount_volume(&destination, None, &dest_dir, false)?;
+                self.rsync(&src_dir, &dest_dir, bwlimit_kib)
+            })();
+            // Taken down here so that the volumes are free when this returns; the namespace
+            // takes them down anyway should this thread die.
+            let dest_down = unmount_tree(&dest_dir);
+            let src_down = unmount_tree(&src_dir);
+            result?;
+            dest_down?;
+            src_down?;
+            Ok(())
+        })
+        .map_err(|e| Error::io("unable to enter a private mount namespace", e))
+        .and_then(|copied| copied);
+        // Left behind should another copy be using them; they are empty directories.
+        let _ = std::fs::remove_dir(&dest_dir);
+        let _ = std::fs::remove_dir(&src_dir);
+        // As pct: neither LV stays active for a stopped container. One left active does no
+        // harm on a single node, so a failure here is not the copy's.
+        let _ = storage.deactivate_volume(to);
+        let _ = storage.deactivate_volume(from);
+        copied
+    }
+
+    fn rsync(&self, from: &Path, to: &Path, bwlimit_kib: u64) -> Result<(), Error> {
+        let mut source = from.as_os_str().to_owned();
+        source.push("/");
+        let mut command = Command::new("rsync");
+        command
+            .args([
+                "--stats",
+                "-X",
+                "-A",
+                "--numeric-ids",
+                "-aH",
+                "--whole-file",
+                "--sparse",
+                "--one-file-system",
+            ])
+            .arg(format!("--bwlimit={bwlimit_kib}"))
+            .arg(&source)
+            .arg(to)
+            .stdin(Stdio::null());
+        let output = command.output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Failed(
+                    "unable to copy the volume: rsync is not installed (Debian package 'rsync')"
+                        .into(),
+                )
+            } else {
+                Error::io("unable to run rsync", e)
+            }
+        })?;
+        let observer = self.host.observer();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            observer.info(line);
+        }
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let detail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            return Err(Error::Failed(format!(
+                "command 'rsync --stats -X -A --numeric-ids -aH --whole-file --sparse \
+                 --one-file-system --bwlimit={bwlimit_kib} {} {}' failed: {}{}",
+                source.to_string_lossy(),
+                to.display(),
+                output
+                    .status
+                    .code()
+                    .map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| output.status.to_string()),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", detail.join("; "))
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Hand the volume under `key` to container `target_vmid` as `target_key`, renaming it
+    /// to the target's name, with pct's checks and messages.
+    fn reassign_volume(
+        &self,
+        key: &str,
+        target_vmid: Vmid,
+        target_key: &str,
+        options: &MoveVolumeOptions,
+    ) -> Result<Vec<Warning>, Error> {
+        if key == "rootfs" || target_key == "rootfs" {
+            return Err(Error::Failed("Cannot move to/from 'rootfs'".into()));
+        }
+        if is_unused_key(key) && !is_unused_key(target_key) {
+            return Err(Error::Failed(
+                "Moving an unused volume to a used one is not possible".into(),
+            ));
+        }
+        let target = self.host.container(target_vmid);
+        for ct in [self, &target] {
+            if !ct.exists() {
+                return Err(Error::Failed(format!("could not find CT {}", ct.vmid)));
+            }
+        }
+        let same = target_vmid == self.vmid;
+        let _source_lock = self.lock()?;
+        // A second flock on the same file from this process would wait for itself.
+        let _target_lock = if same { None } else { Some(target.lock()?) };
+
+        let (mut source_config, source_digest) = self.config_and_digest()?;
+        check_lock(&source_config)?;
+        let (mut target_config, target_digest) = if same {
+            (source_config.clone(), source_digest.clone())
+        } else {
+            let (config, digest) = target.config_and_digest()?;
+            check_lock(&config)?;
+            (config, digest)
+        };
+        if source_config.main.flag("template") || target_config.main.flag("template") {
+            return Err(Error::Failed(
+                "Can't move volumes from or to template CT".into(),
+            ));
+        }
+        let changed = |given: &Option<String>, current: &str, vmid: Vmid| match given.as_deref() {
+            Some(d) if !d.is_empty() && d != current => {
+                Err(Error::Failed(format!("Container {vmid}: {}", modified())))
+            }
+            _ => Ok(()),
+        };
+        changed(&options.digest, &source_digest, self.vmid)?;
+        changed(&options.target_digest, &target_digest, target_vmid)?;
+        let Some(value) = source_config.main.get(key).map(str::to_string) else {
+            return Err(Error::Failed(format!(
+                "volume '{key}' for container '{}' does not exist",
+                self.vmid
+            )));
+        };
+        if target_config.main.has(target_key) {
+            return Err(Error::Failed(format!(
+                "Target volume key '{target_key}' is already in use for container '{target_vmid}'"
+            )));
+        }
+        let mut drive = parse_volume_entry(key, &value)?;
+        if used_by_snapshots(&source_config, &drive.volume) {
+            return Err(Error::Failed(
+                "Cannot move volume used by a snapshot to another container".into(),
+            ));
+        }
+        let storage = self.host.storage_config()?;
+        // A path (bind mount or device) has no storage features, so pct's first refusal of
+        // it is this one.
+        let volid = match drive.kind() {
+            MountKind::Volume => VolumeId::parse(&drive.volume)?,
+            _ => {
+                return Err(Error::Failed(
+                    "Storage does not support moving of this disk to another container".into(),
+                ));
+            }
+        };
+        if !storage.volume_has_feature(Feature::Rename, &volid, None) {
+            return Err(Error::Failed(
+                "Storage does not support moving of this disk to another container".into(),
+            ));
+        }
+        if self.is_running() && !is_unused_key(key) {
+            return Err(Error::Failed(
+                "Cannot move in-use volume while the source CT is running - detach or shutdown first"
+                    .into(),
+            ));
+        }
+
+        let observer = self.host.observer();
+        observer.info(format!(
+            "moving volume '{key}' from container '{}' to '{target_vmid}'",
+            self.vmid
+        ));
+        let new = storage.rename_volume(&volid, target_vmid.get(), None)?;
+        drive.volume = new.to_string();
+        source_config.main.remove(key);
+        observer.info(format!(
+            "removing volume '{key}' from container '{}' config",
+            self.vmid
+        ));
+        if let Err(error) = self.write_config(&source_config) {
+            // Give the volume its old owner back, so that the config still names it.
+            let old_name = volid.name.rsplit('/').next();
+            let left = match storage.rename_volume(&new, self.vmid.get(), old_name) {
+                Ok(back) if back == volid => Vec::new(),
+                Ok(back) => vec![format!("volume '{volid}' is now '{back}'")],
+                Err(e) => vec![format!("volume '{volid}' is now '{new}': {e}")],
+            };
+            return Err(Error::with_leftovers(error, left));
+        }
+        if same {
+            // The source's key is gone from what the target writes, too.
+            target_config = source_config;
+        }
+        let mut warnings = Vec::new();
+        if is_unused_key(target_key) {
+            target_config.main.set(target_key, new.to_string());
+        } else {
+            let request = SetRequest {
+                set: vec![(target_key.to_string(), drive.to_string())],
+                ..SetRequest::default()
+            };
+            warnings = target_config.update(&request, !target.is_running())?;
+        }
+        target.write_config(&target_config)?;
+        observer.info(format!(
+            "target container '{target_vmid}' updated with '{target_key}'"
+        ));
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vmid(n: u32) -> Vmid {
+        n.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn exactly_one_of_storage_and_target_vmid() {
+        let both = MoveTarget::from_args(Some("local"), Some(vmid(101)), None).unwrap_err();
+        assert_eq!(
+            both.to_string(),
+            "either set storage or target-vmid, but not both"
+        );
+        let neither = MoveTarget::from_args(None, None, None).unwrap_err();
+        let Error::Parameters(errors) = neither else {
+            panic!("parameter errors expected");
+        };
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["storage", "target-vmid"]);
+        assert!(errors.iter().all(
+            |e| e.message == "both 'storage' and 'target-vmid' missing, either needs to be set"
+        ));
+        assert_eq!(
+            MoveTarget::from_args(Some("local"), None, Some("mp3")).unwrap(),
+            MoveTarget::Storage("local".into())
+        );
+        assert_eq!(
+            MoveTarget::from_args(None, Some(vmid(101)), Some("unused2")).unwrap(),
+            MoveTarget::Container {
+                vmid: vmid(101),
+                key: Some("unused2".into())
+            }
+        );
+        let bad = MoveTarget::from_args(None, Some(vmid(101)), Some("net0")).unwrap_err();
+        let Error::Parameters(errors) = bad else {
+            panic!("parameter error expected");
+        };
+        assert_eq!(errors[0].key, "target-volume");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("value 'net0' does not have a value in the enumeration 'rootfs, mp0,"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn volume_keys() {
+        for good in ["rootfs", "mp0", "mp255", "unused0", "unused255"] {
+            assert!(is_volume_key(good), "{good}");
+        }
+        for bad in [
+            "mp256",
+            "unused256",
+            "unused",
+            "unused+1",
+            "mp01",
+            "net0",
+            "rootfs0",
+        ] {
+            assert!(!is_volume_key(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unused_entries_are_bare_volume_ids() {
+        let mp = parse_volume_entry("unused0", "local:100/vm-100-disk-1.raw").unwrap();
+        assert_eq!(mp.volume, "local:100/vm-100-disk-1.raw");
+        assert_eq!(mp.to_string(), "local:100/vm-100-disk-1.raw");
+    }
+}
