@@ -188,17 +188,17 @@ fn container_lifecycle(vg: &VolumeGroup, storage: &str, vmid: u32, thin: bool) {
         assert!(!vg.active(&rootfs_lv), "deactivated after create");
     }
 
-    root.pct_ok(&["set", &id, "--mp0", &format!("{storage}:0.1,mp=/data")]);
+    root.pct_ok(&["set", &id, "--mp0", &format!("{storage}:0.125,mp=/data")]);
     let mp_lv = format!("vm-{vmid}-disk-1");
     assert!(
         root.pct_ok(&["config", &id])
-            .contains(&format!("mp0: {storage}:{mp_lv},mp=/data,size=102M")),
+            .contains(&format!("mp0: {storage}:{mp_lv},mp=/data,size=128M")),
         "{}",
         root.pct_ok(&["config", &id])
     );
 
     root.pct_ok(&["start", &id]);
-    ct.wait_for_status("status: running", Duration::from_secs(30));
+    ct.wait_for_status("running", Duration::from_secs(30));
     ct.exec_ok("echo on-rootfs > /root/file && echo on-mp > /data/file && sync");
     let mounts = ct.exec_ok("cat /proc/mounts");
     assert!(
