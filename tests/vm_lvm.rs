@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::ct::{Ct, wait_until};
 use common::{TestRoot, busybox_template};
+use corral::storage::{StorageConfig, VolumeFormat};
 
 const VG: &str = "corraltest";
 
@@ -251,6 +252,50 @@ fn container_lifecycle(vg: &VolumeGroup, storage: &str, vmid: u32, thin: bool) {
     );
     assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
     assert!(vg.lv("pool").is_some(), "the pool stays");
+    storage_level_operations(vg, &root, storage, vmid, thin);
+}
+
+/// What the storage does below pct's commands, through the library: list, grow (the LV
+/// only), hand a volume to another container, free.
+fn storage_level_operations(
+    vg: &VolumeGroup,
+    root: &TestRoot,
+    storage: &str,
+    vmid: u32,
+    thin: bool,
+) {
+    let config = StorageConfig::load(root.path()).unwrap();
+    // `vmonly` is the same volume group as `thick`, so it lists the same LVs, as in PVE.
+    let listed = |vmid| -> Vec<_> {
+        config
+            .list_volumes(vmid)
+            .unwrap()
+            .into_iter()
+            .filter(|(volid, _)| volid.storage == storage)
+            .collect()
+    };
+    let volid = config.alloc_disk(storage, vmid, 64 << 20).unwrap();
+    assert_eq!(volid.to_string(), format!("{storage}:vm-{vmid}-disk-0"));
+    assert_eq!(listed(vmid), [(volid.clone(), VolumeFormat::Raw)]);
+    assert_eq!(config.volume_size(&volid).unwrap(), 64 << 20);
+    config.resize_volume(&volid, 96 << 20).unwrap();
+    assert_eq!(config.volume_size(&volid).unwrap(), 96 << 20);
+
+    let target = vmid + 50;
+    let moved = config.rename_volume(&volid, target, None).unwrap();
+    assert_eq!(moved.to_string(), format!("{storage}:vm-{target}-disk-0"));
+    assert_eq!(vg.volumes_of(vmid), Vec::<String>::new());
+    let (_, tags) = vg.lv(&format!("vm-{target}-disk-0")).expect("renamed LV");
+    if !thin {
+        assert_eq!(
+            tags,
+            format!("pve-vm-{target}"),
+            "the tag follows the owner"
+        );
+    }
+    assert_eq!(listed(target), [(moved.clone(), VolumeFormat::Raw)]);
+    config.free_volume(&moved).unwrap();
+    assert_eq!(vg.volumes_of(target), Vec::<String>::new());
 }
 
 #[test]
