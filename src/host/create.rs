@@ -264,6 +264,10 @@ impl Container<'_> {
             self.fill_volumes(storage_cfg, config, template, options)
         })
         .map_err(|e| Error::io("unable to create a mount namespace", e))??;
+        // The volumes were mounted in the namespace that just ended: nothing uses them now.
+        for warning in super::volumes::deactivate_volumes(storage_cfg, &config.main) {
+            self.host.observer().warning(warning);
+        }
 
         if config.main.get("hostname").is_none() {
             config.main.set("hostname", format!("CT{}", self.vmid));
@@ -518,25 +522,27 @@ pub(crate) fn check_volume(
     Ok(())
 }
 
+/// pct's checks of a storage a container's volume is on, before anything is made: enabled
+/// on this node, holding `rootdir` content, and online (a network storage mounted).
 fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Error> {
-    let def = storage_cfg.storage(id)?;
-    if def.disabled || !def.content.contains(&ContentType::Rootdir) {
+    let def = storage_cfg.enabled_storage(id)?;
+    if !def.content.contains(&ContentType::Rootdir) {
         return Err(Error::param(
             "storage",
             format!("storage '{id}' does not support container directories"),
         ));
     }
+    storage_cfg.activate_storage(id)?;
     Ok(())
 }
 
-/// The host uid and gid of the container's root: its id map's for an unprivileged
-/// container, `None` for a privileged one (root is root).
-pub(crate) fn root_owner(config: &Config) -> Result<Option<(u32, u32)>, Error> {
+/// Who the container's root is on the host: (0, 0) for a privileged container, else what its
+/// id map makes of 0. New volumes' roots belong to it, as pct's `parse_id_maps` decides.
+pub(crate) fn volume_root_owner(config: &Config) -> Result<(u32, u32), Error> {
     if !config.main.flag("unprivileged") {
-        return Ok(None);
+        return Ok((0, 0));
     }
-    let map = IdMap::from_lxc_values(lxc_idmaps(config))?;
-    Ok(Some(map.root_owner()?))
+    Ok(IdMap::from_lxc_values(lxc_idmaps(config))?.root_owner()?)
 }
 
 fn lxc_idmaps(config: &Config) -> Vec<&str> {

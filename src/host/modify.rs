@@ -43,6 +43,7 @@ impl Container<'_> {
             return Err(Error::ConfigChanged { vmid: self.vmid });
         }
         let storage = self.host.storage_config()?;
+        let root_owner = super::create::volume_root_owner(&config)?;
         let mut allocated: Vec<VolumeId> = Vec::new();
         let mut prepared: Vec<crate::storage::PreparedVolume> = Vec::new();
         let result = (|| {
@@ -57,7 +58,7 @@ impl Container<'_> {
                             &allocation.storage,
                             self.vmid.get(),
                             size,
-                            (0, 0),
+                            root_owner,
                         )?;
                         mp.volume = volume.volid().to_string();
                         prepared.push(volume);
@@ -185,8 +186,12 @@ impl Container<'_> {
     pub fn unmount(&self) -> Result<(), Error> {
         {
             let _lock = self.lock()?;
-            self.config()?;
+            let config = self.config()?;
             unmount_tree(&self.rootfs_dir())?;
+            let storage = self.host.storage_config()?;
+            for warning in super::volumes::deactivate_volumes(&storage, &config.main) {
+                self.host.observer().warning(warning);
+            }
         }
         self.remove_lock(Some("mounted"))
     }

@@ -257,7 +257,7 @@ impl Container<'_> {
         storage.activate_storage(&old.storage)?;
         let size = storage.volume_size(&old)?;
         let config = self.config()?;
-        let root_owner = super::create::root_owner(&config)?.unwrap_or((0, 0));
+        let root_owner = super::create::volume_root_owner(&config)?;
         let new = storage.alloc_disk_owned(target_storage, self.vmid.get(), size, root_owner)?;
         let switched = (|| {
             self.copy_volume_data(storage, &old, &new, options.bwlimit.unwrap_or(0))?;

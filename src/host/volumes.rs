@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -200,6 +201,26 @@ pub(crate) fn volume_source(
     }
 }
 
+/// Deactivate every storage volume of `section` once nothing has it mounted (an LV of a
+/// thick LVM storage goes inactive; file storages have nothing to do). A volume that cannot
+/// be deactivated stays active and is reported in the returned warnings.
+pub(crate) fn deactivate_volumes(storage: &StorageConfig, section: &Section) -> Vec<String> {
+    let Ok(points) = mount_points_in_order(section) else {
+        return Vec::new();
+    };
+    points
+        .into_iter()
+        .filter(|(_, mp)| mp.kind() == MountKind::Volume)
+        .filter_map(|(_, mp)| {
+            let volid = VolumeId::parse(&mp.volume).ok()?;
+            storage
+                .deactivate_volume(&volid)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect()
+}
+
 /// pct refuses bind-mount sources with a symlink in any component: what the admin named is
 /// what gets mounted.
 fn refuse_symlinks(root: &Path, path: &Path, shown: &str) -> Result<(), Error> {
@@ -306,6 +327,10 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
         return Ok(());
     };
     // The callers name the volume (`unable to free volume 'VOLID' - ...`).
+    if fs::metadata(&real).is_ok_and(|m| m.file_type().is_block_device()) {
+        // A block device (an LV): whatever has it mounted in this namespace.
+        return unmount_mounts_of(&[real]);
+    }
     // Whatever is mounted on or inside a directory volume.
     unmount_tree(&real)?;
     if !real.is_file() {
@@ -315,15 +340,7 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
     if devices.is_empty() {
         return Ok(());
     }
-    let table =
-        crate::mount::mount_table().map_err(|e| Error::io("unable to read the mount table", e))?;
-    for entry in table.iter().filter(|entry| {
-        devices
-            .iter()
-            .any(|device| Path::new(&entry.source) == device)
-    }) {
-        unmount_tree(&entry.mount_point)?;
-    }
+    unmount_mounts_of(&devices)?;
     for device in &devices {
         crate::mount::detach_loop_device(device)
             .map_err(|e| Error::io(format!("unable to detach {}", device.display()), e))?;
@@ -333,5 +350,22 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
         std::thread::sleep(Duration::from_millis(20));
     }
     // A device still there is reported by the storage's own check, in its words.
+    Ok(())
+}
+
+/// Unmount every mount in this namespace whose source is one of `devices` (compared after
+/// resolving links, as `/dev/<vg>/<lv>` is a link to `/dev/dm-N`).
+fn unmount_mounts_of(devices: &[PathBuf]) -> Result<(), Error> {
+    let table =
+        crate::mount::mount_table().map_err(|e| Error::io("unable to read the mount table", e))?;
+    for entry in table.iter().filter(|entry| {
+        let source = Path::new(&entry.source);
+        let real = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        devices
+            .iter()
+            .any(|device| source == device || &real == device)
+    }) {
+        unmount_tree(&entry.mount_point)?;
+    }
     Ok(())
 }
