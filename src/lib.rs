@@ -76,7 +76,7 @@ pub use host::{
     Container, ContainerChild, ContainerCommand, ContainerPty, CreateOptions, Error, Exit, Host,
     StartOptions,
 };
-pub use host::{DiskSize, MoveTarget, MoveVolumeOptions};
+pub use host::{DiskSize, MoveProblem, MoveTarget, MoveVolumeOptions, ResizeProblem};
 pub use report::{Event, Observer};
 pub use runtime::IdMapTool;
 pub use runtime::{StartError, StartStep};

@@ -1,7 +1,7 @@
 //! The library's errors, as an embedder sees them: each refusal and failure comes back as a
 //! variant to match (not only a message), with pct's words as its `Display` and the cause
 //! underneath as its `source()`. Driven through `corral::Host` on a temporary host root;
-//! run as root. CTIDs 9050-9099 and 10440-10459 are this file's.
+//! run as root. CTIDs 9050-9099, 10440-10459 and 10470-10479 are this file's.
 
 mod common;
 
@@ -12,7 +12,10 @@ use common::{TestRoot, busybox_template};
 use corral::config::SetRequest;
 use corral::host::RequestError;
 use corral::runtime::{PlanError, PrlimitError};
-use corral::{CreateOptions, Error, Host, StartOptions, StartStep, Vmid};
+use corral::{
+    CreateOptions, DiskSize, Error, Host, MoveProblem, MoveTarget, MoveVolumeOptions,
+    ResizeProblem, StartOptions, StartStep, Vmid,
+};
 
 fn vmid(id: u32) -> Vmid {
     Vmid::new(id).unwrap()
@@ -483,4 +486,140 @@ fn volumes_destroy_cannot_free_are_named_each_with_its_error() {
     ct.unlock().unwrap();
     ct.destroy(Default::default()).unwrap();
     assert!(!ct.exists());
+}
+
+#[test]
+fn resize_refusals_are_resize_errors_and_change_nothing() {
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(10470));
+    let mut options = create_options(&template, &[]);
+    // A raw image of 1 GiB, which has a size to refuse.
+    options.options[0].1 = "local:1".into();
+    ct.create(&options).unwrap();
+    let image = root.join("var/lib/vz/images/10470/vm-10470-disk-0.raw");
+    let config_before = ct.config_and_digest().unwrap().1;
+    const GIB: u64 = 1 << 30;
+
+    let error = ct
+        .resize("rootfs", DiskSize::Absolute(GIB / 2), None)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Resize { disk, problem: ResizeProblem::Shrink, .. } if disk == "rootfs"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "unable to shrink disk size");
+
+    let error = ct.resize("rootfs", DiskSize::Grow(0), None).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Resize {
+                problem: ResizeProblem::SameSize,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "disk is already at specified size");
+
+    let error = ct.resize("mp3", DiskSize::Grow(GIB), None).unwrap_err();
+    assert!(
+        matches!(&error, Error::Resize { disk, problem: ResizeProblem::NotConfigured, .. } if disk == "mp3"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "format error\nvolume: property is missing and it is not optional"
+    );
+
+    let error = ct
+        .resize("rootfs", DiskSize::Grow(GIB), Some("0123456789abcdef"))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::ConfigChanged { vmid, .. } if vmid.get() == 10470),
+        "{error:?}"
+    );
+
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), GIB);
+    assert_eq!(ct.config_and_digest().unwrap().1, config_before);
+}
+
+#[test]
+fn move_volume_refusals_are_move_volume_errors() {
+    let (_root, host, template) = host_with_template();
+    let source = host.container(vmid(10471));
+    let target = host.container(vmid(10472));
+    let with_mp0 = [("mp0", "local:0,mp=/data")];
+    source
+        .create(&create_options(&template, &with_mp0))
+        .unwrap();
+    target.create(&create_options(&template, &[])).unwrap();
+    let to = |vmid_: u32, key: Option<&str>| MoveTarget::Container {
+        vmid: vmid(vmid_),
+        key: key.map(str::to_string),
+    };
+    let options = MoveVolumeOptions::default();
+
+    let error = MoveTarget::from_args(Some("local"), Some(vmid(10472)), None).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::MoveVolume {
+                problem: MoveProblem::StorageAndTargetVmid,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = source
+        .move_volume("rootfs", &to(10472, None), &options)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::MoveVolume {
+                problem: MoveProblem::Rootfs,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "Cannot move to/from 'rootfs'");
+
+    let error = source
+        .move_volume("mp0", &to(10479, None), &options)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::MoveVolume { problem: MoveProblem::NoContainer { vmid }, .. } if vmid.get() == 10479),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "could not find CT 10479");
+
+    let error = source
+        .move_volume("mp4", &to(10472, None), &options)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::MoveVolume { problem: MoveProblem::NoVolume { key, vmid }, .. } if key == "mp4" && vmid.get() == 10471),
+        "{error:?}"
+    );
+
+    // The target's digest: pct names the container before the message.
+    let stale = MoveVolumeOptions {
+        target_digest: Some("0123".into()),
+        ..MoveVolumeOptions::default()
+    };
+    let error = source
+        .move_volume("mp0", &to(10472, Some("mp1")), &stale)
+        .unwrap_err();
+    assert!(
+        matches!(error.root_cause(), Error::ConfigChanged { vmid, .. } if vmid.get() == 10472),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "Container 10472: detected modified configuration - file changed by other user? Try again."
+    );
+    assert!(source.config().unwrap().main.get("mp0").is_some());
+    assert!(target.config().unwrap().main.get("mp1").is_none());
 }

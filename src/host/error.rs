@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::{MoveProblem, ResizeProblem};
 use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
 use crate::mount::MountError;
 use crate::runtime::{EscapeError, FilterError, PlanError, StartError, StartStep};
@@ -377,6 +378,37 @@ pub enum Error {
         /// Why, in corral's words.
         reason: String,
     },
+    // The volume commands' refusals and failures (`pct resize`, `pct move-volume`).
+    /// `pct resize` refused the volume, or (in its warning) could not grow the file system.
+    #[non_exhaustive]
+    Resize {
+        /// `rootfs`, `mp0`, ...
+        disk: String,
+        /// What is wrong.
+        problem: ResizeProblem,
+    },
+    /// `pct move-volume` refused the move.
+    #[non_exhaustive]
+    MoveVolume {
+        /// What is wrong.
+        problem: MoveProblem,
+    },
+    /// An external program (`resize2fs`, `e2fsck`, `rsync`) ran and failed.
+    #[non_exhaustive]
+    Program {
+        /// The command line, as pct shows it.
+        command: String,
+        /// Its exit code or signal, then what it said on stderr.
+        detail: String,
+    },
+    /// A volume an operation needs free is still attached to a loop device.
+    #[non_exhaustive]
+    VolumeInUse {
+        /// The volume.
+        volume: VolumeId,
+        /// The loop device still backed by it.
+        device: PathBuf,
+    },
     /// Any other failure, worded as pct words it.
     Failed(String),
 }
@@ -538,6 +570,12 @@ impl fmt::Display for Error {
                 ConsoleProblem::Refused(reason) => write!(f, "console: {reason}"),
             },
             Error::InvalidCommand { reason } => f.write_str(reason),
+            Error::Resize { problem, .. } => problem.fmt(f),
+            Error::MoveVolume { problem } => problem.fmt(f),
+            Error::Program { command, detail } => write!(f, "command '{command}' failed: {detail}"),
+            Error::VolumeInUse { volume, device } => {
+                write!(f, "volume '{volume}' is in use by {}", device.display())
+            }
             Error::Failed(message) => f.write_str(message),
         }
     }
@@ -569,6 +607,7 @@ impl std::error::Error for Error {
             Error::IdMap(e) => e.source(),
             Error::Vmid(e) => e.source(),
             Error::Setup(e) => Some(e),
+            Error::Resize { problem, .. } => problem.source(),
             _ => None,
         }
     }

@@ -37,9 +37,7 @@ impl MoveTarget {
         target_volume: Option<&str>,
     ) -> Result<MoveTarget, Error> {
         match (storage, target_vmid) {
-            (Some(_), Some(_)) => Err(Error::Failed(
-                "either set storage or target-vmid, but not both".into(),
-            )),
+            (Some(_), Some(_)) => Err(refused(MoveProblem::StorageAndTargetVmid)),
             (Some(storage), None) => Ok(MoveTarget::Storage(storage.to_string())),
             (None, Some(vmid)) => {
                 if let Some(key) = target_volume {
@@ -65,6 +63,135 @@ impl MoveTarget {
             }
         }
     }
+}
+
+/// Why `pct move-volume` refused a move ([`Error::MoveVolume`]); `Display` is pct's
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MoveProblem {
+    /// Both a storage and a target container were given.
+    StorageAndTargetVmid,
+    /// A copy to another storage of a running container's volume.
+    Running,
+    /// A copy to another storage of an `unusedN` volume.
+    UnusedToStorage {
+        /// The `unusedN` key.
+        key: String,
+    },
+    /// The config has no such key (a copy to another storage).
+    NotConfigured,
+    /// `--delete` of a volume a snapshot still uses.
+    SnapshotsAndDelete,
+    /// A copy of a bind mount or a device, which has no volume to copy.
+    NotAVolume {
+        /// What the mount point is.
+        kind: MountKind,
+    },
+    /// The target storage does not hold container volumes.
+    NoRootdir {
+        /// The target storage.
+        storage: String,
+    },
+    /// `rsync`, which copies the data, is not installed.
+    NoRsync,
+    /// A move to another container of `rootfs`, or to its `rootfs`.
+    Rootfs,
+    /// An `unusedN` volume to another container's `mpN`.
+    UnusedToUsed,
+    /// The source or the target container does not exist.
+    NoContainer {
+        /// The missing container.
+        vmid: Vmid,
+    },
+    /// The source or the target container is a template.
+    Template,
+    /// The source container has no such key.
+    NoVolume {
+        /// The key.
+        key: String,
+        /// The source container.
+        vmid: Vmid,
+    },
+    /// The target container has the target key already.
+    KeyInUse {
+        /// The target key.
+        key: String,
+        /// The target container.
+        vmid: Vmid,
+    },
+    /// A move to another container of a volume a snapshot uses.
+    UsedBySnapshot,
+    /// The volume's storage cannot rename it (or it is a path, not a volume).
+    NoRename,
+    /// A move to another container of a volume the running source container uses.
+    InUse,
+}
+
+impl std::fmt::Display for MoveProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MoveProblem::StorageAndTargetVmid => {
+                f.write_str("either set storage or target-vmid, but not both")
+            }
+            MoveProblem::Running => f.write_str("cannot move volumes of a running container"),
+            MoveProblem::UnusedToStorage { key } => write!(
+                f,
+                "cannot move volume '{key}', only configured volumes can be moved to another \
+                 storage"
+            ),
+            MoveProblem::NotConfigured => {
+                f.write_str("format error\nvolume: property is missing and it is not optional")
+            }
+            MoveProblem::SnapshotsAndDelete => {
+                f.write_str("you can't move a volume with snapshots and delete the source")
+            }
+            MoveProblem::NotAVolume { kind } => {
+                let kind = if *kind == MountKind::Bind {
+                    "bind"
+                } else {
+                    "device"
+                };
+                write!(f, "cannot copy volumes of type {kind}")
+            }
+            MoveProblem::NoRootdir { storage } => write!(
+                f,
+                "content type 'rootdir' is not available or configured on storage '{storage}'"
+            ),
+            MoveProblem::NoRsync => f.write_str(
+                "unable to copy the volume: rsync is not installed (Debian package 'rsync')",
+            ),
+            MoveProblem::Rootfs => f.write_str("Cannot move to/from 'rootfs'"),
+            MoveProblem::UnusedToUsed => {
+                f.write_str("Moving an unused volume to a used one is not possible")
+            }
+            MoveProblem::NoContainer { vmid } => write!(f, "could not find CT {vmid}"),
+            MoveProblem::Template => f.write_str("Can't move volumes from or to template CT"),
+            MoveProblem::NoVolume { key, vmid } => {
+                write!(f, "volume '{key}' for container '{vmid}' does not exist")
+            }
+            MoveProblem::KeyInUse { key, vmid } => write!(
+                f,
+                "Target volume key '{key}' is already in use for container '{vmid}'"
+            ),
+            MoveProblem::UsedBySnapshot => {
+                f.write_str("Cannot move volume used by a snapshot to another container")
+            }
+            MoveProblem::NoRename => {
+                f.write_str("Storage does not support moving of this disk to another container")
+            }
+            MoveProblem::InUse => f.write_str(
+                "Cannot move in-use volume while the source CT is running - detach or shutdown \
+                 first",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MoveProblem {}
+
+fn refused(problem: MoveProblem) -> Error {
+    Error::MoveVolume { problem }
 }
 
 /// What `pct move-volume` does besides the move.
@@ -115,10 +242,6 @@ pub(crate) fn is_indexed_key(key: &str, prefix: &str) -> bool {
             && (n == "0" || !n.starts_with('0'))
             && n.parse::<u16>().is_ok_and(|n| n <= 255)
     })
-}
-
-fn modified() -> Error {
-    Error::Failed("detected modified configuration - file changed by other user? Try again.".into())
 }
 
 /// The mount point under `key`: an `unusedN` value is a bare volume id.
@@ -174,48 +297,37 @@ impl Container<'_> {
             let (config, digest) = self.config_and_digest()?;
             check_lock(&config)?;
             if self.is_running() {
-                return Err(Error::Failed(
-                    "cannot move volumes of a running container".into(),
-                ));
+                return Err(refused(MoveProblem::Running));
             }
             if is_unused_key(key) {
-                return Err(Error::Failed(format!(
-                    "cannot move volume '{key}', only configured volumes can be moved to another storage"
-                )));
+                return Err(refused(MoveProblem::UnusedToStorage {
+                    key: key.to_string(),
+                }));
             }
             let Some(value) = config.main.get(key) else {
-                return Err(Error::Failed(
-                    "format error\nvolume: property is missing and it is not optional".into(),
-                ));
+                return Err(refused(MoveProblem::NotConfigured));
             };
             let mp = super::create::parse_mount_point(key, value)?;
             if options.delete && used_by_snapshots(&config, &mp.volume) {
-                return Err(Error::Failed(
-                    "you can't move a volume with snapshots and delete the source".into(),
-                ));
+                return Err(refused(MoveProblem::SnapshotsAndDelete));
             }
             if options
                 .digest
                 .as_deref()
                 .is_some_and(|d| !d.is_empty() && d != digest)
             {
-                return Err(modified());
+                return Err(Error::ConfigChanged { vmid: self.vmid });
             }
             // pct finds these out in its task, after locking the config: the outcome, pct's
             // message and an unchanged config, is the same.
             if mp.kind() != MountKind::Volume {
-                let kind = if mp.kind() == MountKind::Bind {
-                    "bind"
-                } else {
-                    "device"
-                };
-                return Err(Error::Failed(format!("cannot copy volumes of type {kind}")));
+                return Err(refused(MoveProblem::NotAVolume { kind: mp.kind() }));
             }
             let def = storage.enabled_storage(target_storage)?;
             if !def.allows(ContentType::Rootdir) {
-                return Err(Error::Failed(format!(
-                    "content type 'rootdir' is not available or configured on storage '{target_storage}'"
-                )));
+                return Err(refused(MoveProblem::NoRootdir {
+                    storage: target_storage.to_string(),
+                }));
             }
             let mut locked = config.clone();
             locked.main.set("lock", "disk".into());
@@ -264,7 +376,7 @@ impl Container<'_> {
             let _lock = self.lock()?;
             let (mut config, digest) = self.config_and_digest()?;
             if digest != locked_digest {
-                return Err(modified());
+                return Err(Error::ConfigChanged { vmid: self.vmid });
             }
             let mut mp = mp.clone();
             mp.volume = new.to_string();
@@ -364,10 +476,7 @@ impl Container<'_> {
             .stdin(Stdio::null());
         let output = command.output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Failed(
-                    "unable to copy the volume: rsync is not installed (Debian package 'rsync')"
-                        .into(),
-                )
+                refused(MoveProblem::NoRsync)
             } else {
                 Error::io("unable to run rsync", e)
             }
@@ -377,24 +486,10 @@ impl Container<'_> {
             observer.info(line);
         }
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let detail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            return Err(Error::Failed(format!(
-                "command 'rsync --stats -X -A --numeric-ids -aH --whole-file --sparse \
-                 --one-file-system --bwlimit={bwlimit_kib} {} {}' failed: {}{}",
-                source.to_string_lossy(),
-                to.display(),
-                output
-                    .status
-                    .code()
-                    .map(|c| format!("exit code {c}"))
-                    .unwrap_or_else(|| output.status.to_string()),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", detail.join("; "))
-                }
-            )));
+            return Err(super::resize::program_failed(
+                super::resize::shown_command(&command),
+                &output,
+            ));
         }
         Ok(())
     }
@@ -409,17 +504,15 @@ impl Container<'_> {
         options: &MoveVolumeOptions,
     ) -> Result<Vec<Warning>, Error> {
         if key == "rootfs" || target_key == "rootfs" {
-            return Err(Error::Failed("Cannot move to/from 'rootfs'".into()));
+            return Err(refused(MoveProblem::Rootfs));
         }
         if is_unused_key(key) && !is_unused_key(target_key) {
-            return Err(Error::Failed(
-                "Moving an unused volume to a used one is not possible".into(),
-            ));
+            return Err(refused(MoveProblem::UnusedToUsed));
         }
         let target = self.host.container(target_vmid);
         for ct in [self, &target] {
             if !ct.exists() {
-                return Err(Error::Failed(format!("could not find CT {}", ct.vmid)));
+                return Err(refused(MoveProblem::NoContainer { vmid: ct.vmid }));
             }
         }
         let same = target_vmid == self.vmid;
@@ -437,34 +530,31 @@ impl Container<'_> {
             (config, digest)
         };
         if source_config.main.flag("template") || target_config.main.flag("template") {
-            return Err(Error::Failed(
-                "Can't move volumes from or to template CT".into(),
-            ));
+            return Err(refused(MoveProblem::Template));
         }
         let changed = |given: &Option<String>, current: &str, vmid: Vmid| match given.as_deref() {
             Some(d) if !d.is_empty() && d != current => {
-                Err(Error::Failed(format!("Container {vmid}: {}", modified())))
+                Err(Error::ConfigChanged { vmid }.context(&format!("Container {vmid}:")))
             }
             _ => Ok(()),
         };
         changed(&options.digest, &source_digest, self.vmid)?;
         changed(&options.target_digest, &target_digest, target_vmid)?;
         let Some(value) = source_config.main.get(key).map(str::to_string) else {
-            return Err(Error::Failed(format!(
-                "volume '{key}' for container '{}' does not exist",
-                self.vmid
-            )));
+            return Err(refused(MoveProblem::NoVolume {
+                key: key.to_string(),
+                vmid: self.vmid,
+            }));
         };
         if target_config.main.has(target_key) {
-            return Err(Error::Failed(format!(
-                "Target volume key '{target_key}' is already in use for container '{target_vmid}'"
-            )));
+            return Err(refused(MoveProblem::KeyInUse {
+                key: target_key.to_string(),
+                vmid: target_vmid,
+            }));
         }
         let mut drive = parse_volume_entry(key, &value)?;
         if used_by_snapshots(&source_config, &drive.volume) {
-            return Err(Error::Failed(
-                "Cannot move volume used by a snapshot to another container".into(),
-            ));
+            return Err(refused(MoveProblem::UsedBySnapshot));
         }
         let storage = self.host.storage_config()?;
         // A path (bind mount or device) has no storage features, so pct's first refusal of
@@ -472,21 +562,14 @@ impl Container<'_> {
         let volid = match drive.kind() {
             MountKind::Volume => VolumeId::parse(&drive.volume)?,
             _ => {
-                return Err(Error::Failed(
-                    "Storage does not support moving of this disk to another container".into(),
-                ));
+                return Err(refused(MoveProblem::NoRename));
             }
         };
         if !storage.volume_has_feature(Feature::Rename, &volid, None) {
-            return Err(Error::Failed(
-                "Storage does not support moving of this disk to another container".into(),
-            ));
+            return Err(refused(MoveProblem::NoRename));
         }
         if self.is_running() && !is_unused_key(key) {
-            return Err(Error::Failed(
-                "Cannot move in-use volume while the source CT is running - detach or shutdown first"
-                    .into(),
-            ));
+            return Err(refused(MoveProblem::InUse));
         }
 
         let observer = self.host.observer();
@@ -544,6 +627,15 @@ mod tests {
     #[test]
     fn exactly_one_of_storage_and_target_vmid() {
         let both = MoveTarget::from_args(Some("local"), Some(vmid(101)), None).unwrap_err();
+        assert!(
+            matches!(
+                both,
+                Error::MoveVolume {
+                    problem: MoveProblem::StorageAndTargetVmid
+                }
+            ),
+            "{both:?}"
+        );
         assert_eq!(
             both.to_string(),
             "either set storage or target-vmid, but not both"
@@ -580,6 +672,97 @@ mod tests {
             "{}",
             errors[0].message
         );
+    }
+
+    #[test]
+    fn each_problem_reads_as_pct_words_it() {
+        let cases = [
+            (
+                MoveProblem::Running,
+                "cannot move volumes of a running container",
+            ),
+            (
+                MoveProblem::UnusedToStorage {
+                    key: "unused0".into(),
+                },
+                "cannot move volume 'unused0', only configured volumes can be moved to another \
+                 storage",
+            ),
+            (
+                MoveProblem::NotConfigured,
+                "format error\nvolume: property is missing and it is not optional",
+            ),
+            (
+                MoveProblem::SnapshotsAndDelete,
+                "you can't move a volume with snapshots and delete the source",
+            ),
+            (
+                MoveProblem::NotAVolume {
+                    kind: MountKind::Bind,
+                },
+                "cannot copy volumes of type bind",
+            ),
+            (
+                MoveProblem::NotAVolume {
+                    kind: MountKind::Device,
+                },
+                "cannot copy volumes of type device",
+            ),
+            (
+                MoveProblem::NoRootdir {
+                    storage: "isos".into(),
+                },
+                "content type 'rootdir' is not available or configured on storage 'isos'",
+            ),
+            (
+                MoveProblem::NoRsync,
+                "unable to copy the volume: rsync is not installed (Debian package 'rsync')",
+            ),
+            (MoveProblem::Rootfs, "Cannot move to/from 'rootfs'"),
+            (
+                MoveProblem::UnusedToUsed,
+                "Moving an unused volume to a used one is not possible",
+            ),
+            (
+                MoveProblem::NoContainer { vmid: vmid(10398) },
+                "could not find CT 10398",
+            ),
+            (
+                MoveProblem::Template,
+                "Can't move volumes from or to template CT",
+            ),
+            (
+                MoveProblem::NoVolume {
+                    key: "mp5".into(),
+                    vmid: vmid(10306),
+                },
+                "volume 'mp5' for container '10306' does not exist",
+            ),
+            (
+                MoveProblem::KeyInUse {
+                    key: "mp3".into(),
+                    vmid: vmid(10307),
+                },
+                "Target volume key 'mp3' is already in use for container '10307'",
+            ),
+            (
+                MoveProblem::UsedBySnapshot,
+                "Cannot move volume used by a snapshot to another container",
+            ),
+            (
+                MoveProblem::NoRename,
+                "Storage does not support moving of this disk to another container",
+            ),
+            (
+                MoveProblem::InUse,
+                "Cannot move in-use volume while the source CT is running - detach or shutdown \
+                 first",
+            ),
+        ];
+        for (problem, words) in cases {
+            let error = Error::MoveVolume { problem };
+            assert_eq!(error.to_string(), words, "{error:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use super::{Container, Error, check_lock};
 use crate::config::{MountKind, Warning, parse_size};
 use crate::mount::{VolumeSource, devices_backed_by, in_private_mount_namespace, mount_volume};
-use crate::storage::VolumeId;
+use crate::storage::{StorageError, VolumeId};
 
 /// `LOOP_SET_CAPACITY` from linux/loop.h: re-read the backing file's size.
 const LOOP_SET_CAPACITY: libc::c_ulong = 0x4C07;
@@ -51,6 +51,84 @@ impl std::str::FromStr for DiskSize {
     }
 }
 
+/// Why `pct resize` refused a volume or could not grow its file system
+/// ([`Error::Resize`]); `Display` is pct's message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ResizeProblem {
+    /// The config has no such key.
+    NotConfigured,
+    /// The key holds a bind mount or a device, not a storage volume.
+    NotAVolume {
+        /// The path the config names.
+        volume: String,
+    },
+    /// The volume belongs to another container.
+    OwnedByAnother {
+        /// Its owner's id.
+        owner: u32,
+    },
+    /// The storage could not tell the volume's size.
+    UnknownSize {
+        /// The volume.
+        volume: VolumeId,
+        /// The storage's error.
+        source: StorageError,
+    },
+    /// The size asked for is below the current one.
+    Shrink,
+    /// The size asked for is the current one.
+    SameSize,
+    /// A running container's image has no loop device to grow through.
+    NoLoopDevice,
+    /// `resize2fs` failed to grow a mounted file system, and this process lacks the
+    /// capability the kernel asks for that; `source` is the failure.
+    NeedsSysResource {
+        /// The failed `resize2fs`.
+        source: Box<Error>,
+    },
+}
+
+impl std::fmt::Display for ResizeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResizeProblem::NotConfigured => {
+                f.write_str("format error\nvolume: property is missing and it is not optional")
+            }
+            ResizeProblem::NotAVolume { volume } => {
+                write!(f, "unable to parse volume ID '{volume}'")
+            }
+            ResizeProblem::OwnedByAnother { owner } => write!(
+                f,
+                "can't resize mount point owned by another container ({owner})"
+            ),
+            ResizeProblem::UnknownSize { volume, .. } => {
+                write!(f, "Could not determine current size of volume '{volume}'")
+            }
+            ResizeProblem::Shrink => f.write_str("unable to shrink disk size"),
+            ResizeProblem::SameSize => f.write_str("disk is already at specified size"),
+            ResizeProblem::NoLoopDevice => f.write_str(
+                "internal error: CT running but mount point not attached to a loop device",
+            ),
+            ResizeProblem::NeedsSysResource { source } => write!(
+                f,
+                "growing a mounted file system needs CAP_SYS_RESOURCE, which this process \
+                 lacks ({source})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResizeProblem {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResizeProblem::UnknownSize { source, .. } => Some(source),
+            ResizeProblem::NeedsSysResource { source } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
 /// pct's `disk` enumeration: `rootfs`, `mp0` … `mp255`.
 fn check_disk_key(disk: &str) -> Result<(), Error> {
     if disk == "rootfs" || super::move_volume::is_indexed_key(disk, "mp") {
@@ -81,6 +159,10 @@ impl Container<'_> {
         digest: Option<&str>,
     ) -> Result<Vec<Warning>, Error> {
         check_disk_key(disk)?;
+        let refused = |problem| Error::Resize {
+            disk: disk.to_string(),
+            problem,
+        };
         let _lock = self.lock()?;
         let (mut config, current_digest) = self.config_and_digest()?;
         check_lock(&config)?;
@@ -88,37 +170,31 @@ impl Container<'_> {
             && !digest.is_empty()
             && digest != current_digest
         {
-            return Err(Error::Failed(
-                "detected modified configuration - file changed by other user? Try again.".into(),
-            ));
+            return Err(Error::ConfigChanged { vmid: self.vmid });
         }
         let Some(value) = config.main.get(disk) else {
-            return Err(Error::Failed(
-                "format error\nvolume: property is missing and it is not optional".into(),
-            ));
+            return Err(refused(ResizeProblem::NotConfigured));
         };
         let mut mp = super::create::parse_mount_point(disk, value)?;
         let volid = VolumeId::parse(&mp.volume)?;
         if mp.kind() != MountKind::Volume {
-            return Err(Error::Failed(format!(
-                "unable to parse volume ID '{}'",
-                mp.volume
-            )));
+            return Err(refused(ResizeProblem::NotAVolume {
+                volume: mp.volume.clone(),
+            }));
         }
         if let Some(owner) = volid.owner()
             && owner != self.vmid.get()
         {
-            return Err(Error::Failed(format!(
-                "can't resize mount point owned by another container ({owner})"
-            )));
+            return Err(refused(ResizeProblem::OwnedByAnother { owner }));
         }
         let storage = self.host.storage_config()?;
         // A name the storage cannot parse fails here, in pve-storage's words.
         storage.activate_volume(&volid)?;
-        let current = storage.volume_size(&volid).map_err(|_| {
-            Error::Failed(format!(
-                "Could not determine current size of volume '{volid}'"
-            ))
+        let current = storage.volume_size(&volid).map_err(|source| {
+            refused(ResizeProblem::UnknownSize {
+                volume: volid.clone(),
+                source,
+            })
         })?;
         let wanted = match size {
             DiskSize::Absolute(bytes) => Some(bytes),
@@ -126,10 +202,10 @@ impl Container<'_> {
         }
         .ok_or_else(|| Error::param("size", "value does not match the regex pattern"))?;
         if wanted < current {
-            return Err(Error::Failed("unable to shrink disk size".into()));
+            return Err(refused(ResizeProblem::Shrink));
         }
         if wanted == current {
-            return Err(Error::Failed("disk is already at specified size".into()));
+            return Err(refused(ResizeProblem::SameSize));
         }
         // pve-storage gives volumes whole KiB; the config keeps the size asked for.
         let allocated = wanted
@@ -153,9 +229,9 @@ impl Container<'_> {
         let grown = match (&source, running) {
             (VolumeSource::Directory(_), _) => Ok(()),
             (VolumeSource::RawImage(image), true) => {
-                loop_device_of(image).and_then(|device| self.grow_mounted_ext4(&device))
+                loop_device_of(image, disk).and_then(|device| self.grow_mounted_ext4(&device, disk))
             }
-            (VolumeSource::BlockDevice(device), true) => self.grow_mounted_ext4(device),
+            (VolumeSource::BlockDevice(device), true) => self.grow_mounted_ext4(device, disk),
             (VolumeSource::RawImage(path) | VolumeSource::BlockDevice(path), false) => {
                 let grown = self.grow_ext4_offline(path);
                 // As pct unmaps it: a stopped container's LV need not stay active.
@@ -177,35 +253,36 @@ impl Container<'_> {
     /// `resize2fs` grows online only a file system it finds mounted in its own mount
     /// namespace, so the device is mounted once more in a private namespace that nobody
     /// else sees and that goes with the work.
-    fn grow_mounted_ext4(&self, device: &Path) -> Result<(), String> {
+    fn grow_mounted_ext4(&self, device: &Path, disk: &str) -> Result<(), Error> {
         let device = device.to_path_buf();
         let mount_point = self
             .host
             .path(&format!("var/lib/lxc/{}/.resize", self.vmid));
         std::fs::create_dir_all(&mount_point)
-            .map_err(|e| format!("unable to create '{}': {e}", mount_point.display()))?;
-        let result = in_private_mount_namespace(|| {
+            .map_err(|e| Error::io(format!("unable to create '{}'", mount_point.display()), e))?;
+        let result = in_private_mount_namespace(|| -> Result<(), Error> {
             mount_volume(
                 &VolumeSource::BlockDevice(device.clone()),
                 None,
                 &mount_point,
                 false,
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             let grown = self
                 .run_tool(Command::new(program("resize2fs")).arg(&device))
-                .map_err(|e| {
+                .map_err(|failed| {
                     // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the
                     // initial user namespace); without it resize2fs says no more than
                     // "Permission denied".
+                    let failed = failed.into_error();
                     if has_sys_resource() {
-                        e.message
+                        failed
                     } else {
-                        format!(
-                            "growing a mounted file system needs CAP_SYS_RESOURCE, which this \
-                             process lacks ({})",
-                            e.message
-                        )
+                        Error::Resize {
+                            disk: disk.to_string(),
+                            problem: ResizeProblem::NeedsSysResource {
+                                source: Box::new(failed),
+                            },
+                        }
                     }
                 });
             // Taken down here rather than with the namespace, so that the device has one
@@ -213,7 +290,7 @@ impl Container<'_> {
             let _ = crate::mount::unmount_tree(&mount_point);
             grown
         })
-        .map_err(|e| format!("unable to enter a private mount namespace: {e}"))
+        .map_err(|e| Error::io("unable to enter a private mount namespace", e))
         .and_then(|grown| grown);
         let _ = std::fs::remove_dir(&mount_point);
         result
@@ -221,7 +298,7 @@ impl Container<'_> {
 
     /// A stopped container's volume: `e2fsck -f -y`, then `resize2fs`, on the image file or
     /// the block device.
-    fn grow_ext4_offline(&self, image: &Path) -> Result<(), String> {
+    fn grow_ext4_offline(&self, image: &Path) -> Result<(), Error> {
         // e2fsck exits 1 when it corrected errors: the file system is consistent then, and
         // resize2fs may go on.
         self.run_tool(
@@ -229,30 +306,22 @@ impl Container<'_> {
                 .args(["-f", "-y"])
                 .arg(image),
         )
-        .or_else(|error| match error.exit_code {
-            Some(1) => Ok(()),
-            _ => Err(error),
-        })
-        .map_err(|e| e.message)?;
+        .or_else(|failed| match failed {
+            ToolFailure::Exited { code: 1, .. } => Ok(()),
+            other => Err(other.into_error()),
+        })?;
         self.run_tool(Command::new(program("resize2fs")).arg(image))
-            .map_err(|e| e.message)
+            .map_err(ToolFailure::into_error)
     }
 
     /// Run a file system tool; its output goes to the observer as the task output pct
     /// shows.
-    fn run_tool(&self, command: &mut Command) -> Result<(), ToolError> {
-        let shown = std::iter::once(command.get_program())
-            .chain(command.get_args())
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
+    fn run_tool(&self, command: &mut Command) -> Result<(), ToolFailure> {
+        let shown = shown_command(command);
         let output = command
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| ToolError {
-                message: format!("command '{shown}' failed: {e}"),
-                exit_code: None,
-            })?;
+            .map_err(|e| ToolFailure::Spawn(Error::io(format!("command '{shown}' failed"), e)))?;
         let observer = self.host.observer();
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             observer.info(line);
@@ -260,49 +329,74 @@ impl Container<'_> {
         if output.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(ToolError {
-            message: match output.status.code() {
-                Some(code) => format!("command '{shown}' failed: exit code {code}: {detail}"),
-                None => format!("command '{shown}' failed: {}: {detail}", output.status),
-            },
-            exit_code: output.status.code(),
+        Err(ToolFailure::Exited {
+            code: output.status.code().unwrap_or(-1),
+            error: program_failed(shown, &output),
         })
     }
 }
 
-/// A file system tool that failed, with its exit code when it exited.
+/// A file system tool that could not run, or ran and failed (with its exit code, -1 for a
+/// signal), to tell e2fsck's "errors corrected" from a failure.
 #[derive(Debug)]
-struct ToolError {
-    message: String,
-    exit_code: Option<i32>,
+enum ToolFailure {
+    Spawn(Error),
+    Exited { code: i32, error: Error },
 }
 
-impl std::fmt::Display for ToolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+impl ToolFailure {
+    fn into_error(self) -> Error {
+        match self {
+            ToolFailure::Spawn(error) | ToolFailure::Exited { error, .. } => error,
+        }
     }
+}
+
+/// A command line as pct shows it in its messages: the program and its arguments, spaced.
+pub(super) fn shown_command(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`Error::Program`] for a program that exited unsuccessfully: its exit code (or signal),
+/// then what it wrote on stderr, one line each, when anything.
+pub(super) fn program_failed(command: String, output: &std::process::Output) -> Error {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut detail = match output.status.code() {
+        Some(code) => format!("exit code {code}"),
+        None => output.status.to_string(),
+    };
+    if !said.is_empty() {
+        detail.push_str(": ");
+        detail.push_str(&said.join("; "));
+    }
+    Error::Program { command, detail }
 }
 
 /// The loop device a running container's `image` is attached to, told the image's new size
 /// (`losetup --set-capacity`).
-fn loop_device_of(image: &Path) -> Result<std::path::PathBuf, String> {
-    let device = devices_backed_by(image).into_iter().next().ok_or_else(|| {
-        "internal error: CT running but mount point not attached to a loop device".to_string()
-    })?;
+fn loop_device_of(image: &Path, disk: &str) -> Result<std::path::PathBuf, Error> {
+    let device = devices_backed_by(image)
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Resize {
+            disk: disk.to_string(),
+            problem: ResizeProblem::NoLoopDevice,
+        })?;
     let handle = std::fs::File::open(&device)
-        .map_err(|e| format!("unable to open '{}': {e}", device.display()))?;
+        .map_err(|e| Error::io(format!("unable to open '{}'", device.display()), e))?;
     // SAFETY: LOOP_SET_CAPACITY takes no argument.
     if unsafe { libc::ioctl(handle.as_raw_fd(), LOOP_SET_CAPACITY as _) } != 0 {
-        return Err(format!(
-            "command 'losetup --set-capacity {}' failed: {}",
-            device.display(),
-            std::io::Error::last_os_error()
+        return Err(Error::io(
+            format!(
+                "command 'losetup --set-capacity {}' failed",
+                device.display()
+            ),
+            std::io::Error::last_os_error(),
         ));
     }
     Ok(device)
@@ -324,10 +418,10 @@ pub(super) fn wait_until_released(image: &Path, volid: &VolumeId) -> Result<(), 
             return Ok(());
         };
         if std::time::Instant::now() >= deadline {
-            return Err(Error::Failed(format!(
-                "volume '{volid}' is in use by {}",
-                device.display()
-            )));
+            return Err(Error::VolumeInUse {
+                volume: volid.clone(),
+                device: device.clone(),
+            });
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -359,19 +453,19 @@ mod tests {
     use super::*;
     use crate::config::format_size;
 
-    fn size(text: &str) -> Result<DiskSize, String> {
-        text.parse::<DiskSize>().map_err(|e| e.to_string())
+    fn size(text: &str) -> DiskSize {
+        text.parse().unwrap()
     }
 
     #[test]
     fn sizes_as_pct_reads_them() {
-        assert_eq!(size("10G"), Ok(DiskSize::Absolute(10 << 30)));
-        assert_eq!(size("+1G"), Ok(DiskSize::Grow(1 << 30)));
-        assert_eq!(size("+512M"), Ok(DiskSize::Grow(512 << 20)));
-        assert_eq!(size("1.5K"), Ok(DiskSize::Absolute(1536)));
+        assert_eq!(size("10G"), DiskSize::Absolute(10 << 30));
+        assert_eq!(size("+1G"), DiskSize::Grow(1 << 30));
+        assert_eq!(size("+512M"), DiskSize::Grow(512 << 20));
+        assert_eq!(size("1.5K"), DiskSize::Absolute(1536));
         // No unit is bytes.
-        assert_eq!(size("10"), Ok(DiskSize::Absolute(10)));
-        assert_eq!(size("3T"), Ok(DiskSize::Absolute(3 << 40)));
+        assert_eq!(size("10"), DiskSize::Absolute(10));
+        assert_eq!(size("3T"), DiskSize::Absolute(3 << 40));
     }
 
     #[test]
@@ -379,10 +473,12 @@ mod tests {
         for bad in [
             "", "+", "G", "1X", "1GB", "1GiB", "1g", "-1G", "1.G", ".5G", "++1G", "1 G", "1KK",
         ] {
-            let error = size(bad).unwrap_err();
+            let error = bad.parse::<DiskSize>().unwrap_err();
             assert!(
-                error.contains("size: value does not match the regex pattern"),
-                "{bad}: {error}"
+                matches!(&error, Error::Parameters(errors) if errors.len() == 1
+                    && errors[0].key == "size"
+                    && errors[0].message == "value does not match the regex pattern"),
+                "{bad}: {error:?}"
             );
         }
     }
@@ -401,6 +497,126 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn each_problem_reads_as_pct_words_it() {
+        let resize = |problem| Error::Resize {
+            disk: "mp0".into(),
+            problem,
+        };
+        let cases = [
+            (
+                resize(ResizeProblem::NotConfigured),
+                "format error\nvolume: property is missing and it is not optional",
+            ),
+            (
+                resize(ResizeProblem::NotAVolume {
+                    volume: "/srv/bind".into(),
+                }),
+                "unable to parse volume ID '/srv/bind'",
+            ),
+            (
+                resize(ResizeProblem::OwnedByAnother { owner: 10399 }),
+                "can't resize mount point owned by another container (10399)",
+            ),
+            (resize(ResizeProblem::Shrink), "unable to shrink disk size"),
+            (
+                resize(ResizeProblem::SameSize),
+                "disk is already at specified size",
+            ),
+            (
+                resize(ResizeProblem::NoLoopDevice),
+                "internal error: CT running but mount point not attached to a loop device",
+            ),
+            (
+                Error::VolumeInUse {
+                    volume: VolumeId::parse("local:100/vm-100-disk-0.raw").unwrap(),
+                    device: "/dev/loop7".into(),
+                },
+                "volume 'local:100/vm-100-disk-0.raw' is in use by /dev/loop7",
+            ),
+        ];
+        for (error, words) in cases {
+            assert_eq!(error.to_string(), words, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_size_keeps_the_storage_error_as_its_source() {
+        use std::error::Error as _;
+        let error = Error::Resize {
+            disk: "rootfs".into(),
+            problem: ResizeProblem::UnknownSize {
+                volume: VolumeId::parse("local:100/vm-100-disk-0.raw").unwrap(),
+                source: StorageError::Io {
+                    context: "unable to stat".into(),
+                    source: std::io::Error::from_raw_os_error(libc::EIO),
+                },
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "Could not determine current size of volume 'local:100/vm-100-disk-0.raw'"
+        );
+        let storage = error.source().expect("the storage's error");
+        assert!(storage.downcast_ref::<StorageError>().is_some());
+        let os = storage
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>());
+        assert_eq!(os.and_then(|e| e.raw_os_error()), Some(libc::EIO));
+    }
+
+    #[test]
+    fn a_failed_program_is_a_program_error_with_its_exit_code_and_stderr() {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "echo out; echo first >&2; echo >&2; echo second >&2; exit 3",
+        ]);
+        let output = command.output().unwrap();
+        let error = program_failed(shown_command(&command), &output);
+        assert!(
+            matches!(&error, Error::Program { command, detail }
+                if command.starts_with("sh -c echo out;") && detail == "exit code 3: first; second"),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().starts_with("command 'sh -c echo out;"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("' failed: exit code 3: first; second"),
+            "{error}"
+        );
+        // Nothing on stderr: the exit code alone.
+        let output = Command::new("false").output().unwrap();
+        let error = program_failed("false".into(), &output);
+        assert_eq!(error.to_string(), "command 'false' failed: exit code 1");
+    }
+
+    #[test]
+    fn a_missing_capability_wraps_the_failed_resize2fs() {
+        use std::error::Error as _;
+        let failed = Error::Program {
+            command: "resize2fs /dev/loop7".into(),
+            detail: "exit code 1: Permission denied".into(),
+        };
+        let error = Error::Resize {
+            disk: "rootfs".into(),
+            problem: ResizeProblem::NeedsSysResource {
+                source: Box::new(failed),
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "growing a mounted file system needs CAP_SYS_RESOURCE, which this process lacks \
+             (command 'resize2fs /dev/loop7' failed: exit code 1: Permission denied)"
+        );
+        let inner = error.source().and_then(|e| e.downcast_ref::<Error>());
+        assert!(matches!(inner, Some(Error::Program { .. })), "{inner:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Storages from `etc/pve/storage.cfg` (`dir`, `btrfs`, `lvm`, `lvmthin`, and `nfs`,
-//! `cifs`, `cephfs` where they are mounted), one plugin per type behind one trait
-//! ([`plugin`]), volume ids as pct writes them, volume allocation (raw ext4 images, logical
-//! volumes, directories, btrfs subvolumes) and template archives.
+//! `cifs`, `cephfs` where they are mounted), one plugin per type behind one trait that
+//! [`StorageConfig`] dispatches to, volume ids as pct writes them, volume allocation (raw
+//! ext4 images, logical volumes, directories, btrfs subvolumes) and template archives.
 //!
 //! Every path in storage.cfg is taken relative to the host root, so a test root never touches
 //! the real /var/lib/vz. Block devices are the kernel's and never under a test root.
