@@ -1,7 +1,7 @@
 //! The library's errors, as an embedder sees them: each refusal and failure comes back as a
 //! variant to match (not only a message), with pct's words as its `Display` and the cause
 //! underneath as its `source()`. Driven through `corral::Host` on a temporary host root;
-//! run as root. CTIDs 9050-9099, 10440-10459 and 10470-10479 are this file's.
+//! run as root. CTIDs 9050-9099 and 10440-10479 are this file's.
 
 mod common;
 
@@ -622,4 +622,113 @@ fn move_volume_refusals_are_move_volume_errors() {
     );
     assert!(source.config().unwrap().main.get("mp0").is_some());
     assert!(target.config().unwrap().main.get("mp1").is_none());
+}
+
+// The volume tools' refusals, by variant (CTIDs 10460-10469).
+
+#[test]
+fn push_pull_and_fsck_refuse_by_variant() {
+    use corral::host::{
+        FileOptions, FsckOptions, FsckProblem, IdKind, TransferDirection, TransferError,
+    };
+    let (root, host, template) = host_with_template();
+    let ct = host.container(vmid(10460));
+    ct.create(&create_options(&template, &[])).unwrap();
+    let _guard = Ct {
+        root: &root,
+        vmid: 10460,
+    };
+    let source = root.join("source.txt");
+    std::fs::write(&source, "data\n").unwrap();
+    let options = FileOptions::default();
+
+    // Stopped: the copies need it running, and pct says so in each's words.
+    let error = ct.push(&source, "/root/x", &options).unwrap_err();
+    assert!(
+        matches!(&error, Error::NotRunning { vmid, transfer: Some(TransferDirection::Push), .. } if vmid.get() == 10460),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "can only push files to a running CT");
+    // A mode that is none is refused before anything else.
+    let bad_mode = FileOptions {
+        perms: Some("9".into()),
+        ..FileOptions::default()
+    };
+    let error = ct.push(&source, "/root/x", &bad_mode).unwrap_err();
+    assert!(
+        matches!(&error, Error::Request(RequestError::InvalidMode { perms, .. }) if perms == "09"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "invalid mode: '09'");
+    // A host user that does not exist, for pull.
+    let nobody = FileOptions {
+        user: Some("no-such-user-10460".into()),
+        ..FileOptions::default()
+    };
+    let error = ct
+        .pull("/etc/hostname", &root.join("pulled"), &nobody)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transfer(TransferError::UnknownId { kind: IdKind::User, name, .. }) if name == "no-such-user-10460"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "failed to get uid for: no-such-user-10460"
+    );
+
+    // fsck: a mount point the config lacks, and a subvolume with no file system of its own.
+    let fsck = |device: &str| FsckOptions {
+        device: Some(device.into()),
+        force: false,
+    };
+    let error = ct.fsck(&fsck("mp3")).unwrap_err();
+    assert!(
+        matches!(&error, Error::Fsck { device, problem: FsckProblem::NoMountPoint, .. } if device == "mp3"),
+        "{error:?}"
+    );
+    let error = ct.fsck(&fsck("rootfs")).unwrap_err();
+    assert!(
+        matches!(&error, Error::Fsck { problem: FsckProblem::Format { format, .. }, .. } if format == "subvol"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "unable to run fsck for 'local:10460/subvol-10460-disk-0.subvol' (format == subvol)"
+    );
+
+    // Started by the binary, so that this multi-threaded test process forks no monitor.
+    root.pct_ok(&["start", "10460"]);
+    let error = ct.fsck(&fsck("rootfs")).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Fsck {
+                problem: FsckProblem::Running,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "cannot run fsck when container is running"
+    );
+    // The push process looks the name up in the container and answers with the variant.
+    let error = ct
+        .push(
+            &source,
+            "/root/x",
+            &FileOptions {
+                group: Some("no-such-group".into()),
+                ..FileOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transfer(TransferError::UnknownId { kind: IdKind::Group, name, .. }) if name == "no-such-group"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "failed to get gid for: no-such-group");
+    ct.stop(false).unwrap();
 }

@@ -178,11 +178,31 @@ fn push_and_pull_in_a_privileged_container_keep_host_ids() {
         error.to_string(),
         "failed to create file: /missing/dir/file: No such file or directory"
     );
+    // The push process's error comes back as the variant, with its errno as the source.
+    assert!(
+        matches!(&error, corral::Error::Transfer(corral::host::TransferError::Create { path, .. }) if path == "/missing/dir/file"),
+        "{error:?}"
+    );
+    let errno = std::error::Error::source(&error)
+        .and_then(|e| e.source())
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .and_then(|e| e.raw_os_error());
+    assert_eq!(errno, Some(libc::ENOENT));
     ct.pct_ok(&["stop", &id]);
     let error = container
         .pull("/root/p", &root.join("never"), &options)
         .unwrap_err();
     assert_eq!(error.to_string(), "can only pull files from a running VM");
+    assert!(
+        matches!(
+            &error,
+            corral::Error::NotRunning {
+                transfer: Some(corral::host::TransferDirection::Pull),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 #[test]

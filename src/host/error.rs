@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use super::{MoveProblem, ResizeProblem};
 use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
+use crate::host::fsck::FsckProblem;
+use crate::host::transfer::{TransferDirection, TransferError};
 use crate::mount::MountError;
 use crate::runtime::{EscapeError, FilterError, PlanError, StartError, StartStep};
 use crate::setup::SetupError;
@@ -34,6 +36,12 @@ pub enum RequestError {
     PipeNeedsRestore,
     /// `pct create` with `mpN` options but no `rootfs`.
     MountPointsWithoutRootfs,
+    /// `pct push`/`pull` with a `--perms` that is no mode.
+    #[non_exhaustive]
+    InvalidMode {
+        /// The value as pct reads it (a `0` prepended where it had none).
+        perms: String,
+    },
 }
 
 impl fmt::Display for RequestError {
@@ -45,6 +53,7 @@ impl fmt::Display for RequestError {
             RequestError::MountPointsWithoutRootfs => {
                 "mount points configured, but 'rootfs' not set - aborting"
             }
+            RequestError::InvalidMode { perms } => return write!(f, "invalid mode: '{perms}'"),
         })
     }
 }
@@ -123,15 +132,19 @@ pub enum Error {
         /// The running container.
         vmid: Vmid,
     },
-    /// An operation that needs a running container found it stopped. `attach` tells which
-    /// of pct's two messages it is: `pct exec`/`enter`/`console`'s
-    /// `container 'N' not running!` or `pct stop`/`shutdown`/`suspend`'s `CT N not running`.
+    /// An operation that needs a running container found it stopped. `attach` and
+    /// `transfer` tell which of pct's messages it is: `pct exec`/`enter`/`console`'s
+    /// `container 'N' not running!`, `pct stop`/`shutdown`/`suspend`'s `CT N not running`,
+    /// `pct push`'s `can only push files to a running CT` or `pct pull`'s
+    /// `can only pull files from a running VM`.
     #[non_exhaustive]
     NotRunning {
         /// The stopped container.
         vmid: Vmid,
         /// `true` for the attaching calls (`exec`, `enter`, `console`) and their message.
         attach: bool,
+        /// The copy refused (`pct push`, `pct pull`), if it is one.
+        transfer: Option<TransferDirection>,
     },
     /// An operation that needs a stopped container found it running; pct says so after the
     /// operation's prefix (`unable to destroy CT N - container is running`), as a
@@ -393,13 +406,22 @@ pub enum Error {
         /// What is wrong.
         problem: MoveProblem,
     },
-    /// An external program (`resize2fs`, `e2fsck`, `rsync`) ran and failed.
+    /// `pct fsck` refused to check a volume.
+    #[non_exhaustive]
+    Fsck {
+        /// The mount point asked for (`rootfs`, `mp0`).
+        device: String,
+        /// Why it was refused.
+        problem: FsckProblem,
+    },
+    /// A host program an operation runs (`fsck`, `resize2fs`, `e2fsck`, `rsync`) did not
+    /// start, or failed.
     #[non_exhaustive]
     Program {
         /// The command line, as pct shows it.
         command: String,
-        /// Its exit code or signal, then what it said on stderr.
-        detail: String,
+        /// How it failed.
+        failure: ProgramFailure,
     },
     /// A volume an operation needs free is still attached to a loop device.
     #[non_exhaustive]
@@ -409,8 +431,36 @@ pub enum Error {
         /// The loop device still backed by it.
         device: PathBuf,
     },
-    /// Any other failure, worded as pct words it.
-    Failed(String),
+    /// `pct push` or `pct pull` could not copy the file.
+    Transfer(TransferError),
+}
+
+/// How a host program failed ([`Error::Program`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProgramFailure {
+    /// It could not be started (the error is the `source()`).
+    Spawn(std::io::Error),
+    /// It ended with a non-zero exit code or by a signal.
+    Status(std::process::ExitStatus),
+    /// It ended with a non-zero exit code or by a signal, and said why on stderr (its
+    /// non-empty lines, joined by `; `).
+    Said {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// What it wrote on stderr.
+        stderr: String,
+    },
+}
+
+/// An exit status in pct's words (`PVE::Tools::run_command`).
+fn exit_status(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("got signal {signal}"),
+        (None, None) => status.to_string(),
+    }
 }
 
 impl fmt::Display for Error {
@@ -425,7 +475,17 @@ impl fmt::Display for Error {
                 write!(f, "CT {vmid} already exists on node '{node}'")
             }
             Error::AlreadyRunning { vmid } => write!(f, "CT {vmid} already running"),
-            Error::NotRunning { vmid, attach: true } => {
+            Error::NotRunning {
+                transfer: Some(TransferDirection::Push),
+                ..
+            } => f.write_str("can only push files to a running CT"),
+            Error::NotRunning {
+                transfer: Some(TransferDirection::Pull),
+                ..
+            } => f.write_str("can only pull files from a running VM"),
+            Error::NotRunning {
+                vmid, attach: true, ..
+            } => {
                 write!(f, "container '{vmid}' not running!")
             }
             Error::NotRunning { vmid, .. } => write!(f, "CT {vmid} not running"),
@@ -572,11 +632,32 @@ impl fmt::Display for Error {
             Error::InvalidCommand { reason } => f.write_str(reason),
             Error::Resize { problem, .. } => problem.fmt(f),
             Error::MoveVolume { problem } => problem.fmt(f),
-            Error::Program { command, detail } => write!(f, "command '{command}' failed: {detail}"),
             Error::VolumeInUse { volume, device } => {
                 write!(f, "volume '{volume}' is in use by {}", device.display())
             }
-            Error::Failed(message) => f.write_str(message),
+            Error::Fsck { device, problem } => match problem {
+                FsckProblem::NoMountPoint => {
+                    write!(f, "cannot run command on non-existing mount point {device}")
+                }
+                FsckProblem::Running => f.write_str("cannot run fsck when container is running"),
+                FsckProblem::Format { volume, format } => {
+                    write!(f, "unable to run fsck for '{volume}' (format == {format})")
+                }
+                FsckProblem::NotBlockDevice { volume } => {
+                    write!(f, "path '{volume}' does not point to a block device")
+                }
+            },
+            Error::Program { command, failure } => {
+                write!(f, "command '{command}' failed: ")?;
+                match failure {
+                    ProgramFailure::Spawn(e) => e.fmt(f),
+                    ProgramFailure::Status(status) => exit_status(status).fmt(f),
+                    ProgramFailure::Said { status, stderr } => {
+                        write!(f, "{}: {stderr}", exit_status(status))
+                    }
+                }
+            }
+            Error::Transfer(e) => e.fmt(f),
         }
     }
 }
@@ -608,6 +689,11 @@ impl std::error::Error for Error {
             Error::Vmid(e) => e.source(),
             Error::Setup(e) => Some(e),
             Error::Resize { problem, .. } => problem.source(),
+            Error::Program {
+                failure: ProgramFailure::Spawn(e),
+                ..
+            } => Some(e),
+            Error::Transfer(e) => Some(e),
             _ => None,
         }
     }
@@ -633,7 +719,8 @@ from_layer!(
     Plan(PlanError),
     Seccomp(FilterError),
     ConsoleEscape(EscapeError),
-    Setup(SetupError)
+    Setup(SetupError),
+    Transfer(TransferError)
 );
 
 impl Error {
@@ -673,7 +760,11 @@ impl Error {
 
     /// `CT N not running` (`attach`: `container 'N' not running!`).
     pub(crate) fn not_running(vmid: Vmid, attach: bool) -> Error {
-        Error::NotRunning { vmid, attach }
+        Error::NotRunning {
+            vmid,
+            attach,
+            transfer: None,
+        }
     }
 
     /// `unable to <operation> CT N - container is running`.
@@ -965,6 +1056,93 @@ mod tests {
             ),
             (Error::NoCgroup2, "no cgroup v2 hierarchy on this host"),
             (
+                Error::NotRunning {
+                    vmid: vmid(100),
+                    attach: false,
+                    transfer: Some(TransferDirection::Push),
+                },
+                "can only push files to a running CT",
+            ),
+            (
+                Error::NotRunning {
+                    vmid: vmid(100),
+                    attach: false,
+                    transfer: Some(TransferDirection::Pull),
+                },
+                "can only pull files from a running VM",
+            ),
+            (
+                Error::Request(RequestError::InvalidMode {
+                    perms: "0abc".into(),
+                }),
+                "invalid mode: '0abc'",
+            ),
+            (
+                Error::Fsck {
+                    device: "mp7".into(),
+                    problem: FsckProblem::NoMountPoint,
+                },
+                "cannot run command on non-existing mount point mp7",
+            ),
+            (
+                Error::Fsck {
+                    device: "rootfs".into(),
+                    problem: FsckProblem::Running,
+                },
+                "cannot run fsck when container is running",
+            ),
+            (
+                Error::Fsck {
+                    device: "mp0".into(),
+                    problem: FsckProblem::Format {
+                        volume: "local:100/subvol-100-disk-1.subvol".into(),
+                        format: "subvol".into(),
+                    },
+                },
+                "unable to run fsck for 'local:100/subvol-100-disk-1.subvol' (format == subvol)",
+            ),
+            (
+                Error::Fsck {
+                    device: "mp1".into(),
+                    problem: FsckProblem::NotBlockDevice {
+                        volume: "/bind".into(),
+                    },
+                },
+                "path '/bind' does not point to a block device",
+            ),
+            (
+                Error::Program {
+                    command: "fsck -a -l /dev/x".into(),
+                    failure: ProgramFailure::Status(
+                        std::os::unix::process::ExitStatusExt::from_raw(1 << 8),
+                    ),
+                },
+                "command 'fsck -a -l /dev/x' failed: exit code 1",
+            ),
+            (
+                Error::Program {
+                    command: "fsck -a -l /dev/x".into(),
+                    failure: ProgramFailure::Status(
+                        std::os::unix::process::ExitStatusExt::from_raw(libc::SIGKILL),
+                    ),
+                },
+                "command 'fsck -a -l /dev/x' failed: got signal 9",
+            ),
+            (
+                Error::Program {
+                    command: "fsck -a -l /dev/x".into(),
+                    failure: ProgramFailure::Spawn(std::io::Error::from_raw_os_error(libc::ENOENT)),
+                },
+                "command 'fsck -a -l /dev/x' failed: No such file or directory (os error 2)",
+            ),
+            (
+                Error::Transfer(TransferError::Create {
+                    path: "/root/x".into(),
+                    source: std::io::Error::from_raw_os_error(libc::ENOENT),
+                }),
+                "failed to create file: /root/x: No such file or directory",
+            ),
+            (
                 Error::ShutdownFailed {
                     vmid: vmid(100),
                     reason: "busy".into(),
@@ -1185,6 +1363,42 @@ mod tests {
             filter,
             Some(FilterError::Policy(PolicyError::Empty))
         ));
+    }
+
+    #[test]
+    fn program_and_transfer_errors_keep_the_system_error_as_their_source() {
+        let errno = |error: &Error| {
+            let mut source = error.source();
+            while let Some(e) = source {
+                if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                    return io.raw_os_error();
+                }
+                source = e.source();
+            }
+            None
+        };
+        let spawn = Error::Program {
+            command: "fsck".into(),
+            failure: ProgramFailure::Spawn(std::io::Error::from_raw_os_error(libc::ENOENT)),
+        };
+        assert_eq!(errno(&spawn), Some(libc::ENOENT));
+        let exit = Error::Program {
+            command: "fsck".into(),
+            failure: ProgramFailure::Status(std::os::unix::process::ExitStatusExt::from_raw(
+                1 << 8,
+            )),
+        };
+        assert_eq!(errno(&exit), None);
+        let chown = Error::from(TransferError::Chown {
+            path: "/root/x".into(),
+            source: std::io::Error::from_raw_os_error(libc::EINVAL),
+        });
+        assert!(
+            chown
+                .source()
+                .is_some_and(|e| e.downcast_ref::<TransferError>().is_some())
+        );
+        assert_eq!(errno(&chown), Some(libc::EINVAL));
     }
 
     #[test]

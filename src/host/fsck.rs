@@ -6,6 +6,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+use super::error::ProgramFailure;
 use super::volumes::volume_source;
 use super::{Container, Error};
 use crate::config::{MountKind, MountPoint};
@@ -19,6 +20,29 @@ pub struct FsckOptions {
     pub device: Option<String>,
     /// `--force`: check even a file system marked clean (`fsck -f`).
     pub force: bool,
+}
+
+/// Why `pct fsck` refuses to check a mount point's volume ([`Error::Fsck`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FsckProblem {
+    /// The config has no such mount point.
+    NoMountPoint,
+    /// The container is running (its file systems are mounted).
+    Running,
+    /// The volume is no raw image (a subvolume or a qcow2 image has no file system fsck
+    /// could check).
+    Format {
+        /// The volume id.
+        volume: String,
+        /// Its format (`subvol`, or empty when it has none).
+        format: String,
+    },
+    /// The mount point is neither a raw image nor a block device (a bind mount).
+    NotBlockDevice {
+        /// The volume as the config names it.
+        volume: String,
+    },
 }
 
 /// Check that `device` is one of pct's choices: `rootfs` or `mp0` to `mp255`.
@@ -54,22 +78,27 @@ impl Container<'_> {
         let _lock = self.lock()?;
         let config = self.config()?;
         let Some(value) = config.main.get(device) else {
-            return Err(Error::Failed(format!(
-                "cannot run command on non-existing mount point {device}"
-            )));
+            return Err(Error::Fsck {
+                device: device.to_string(),
+                problem: FsckProblem::NoMountPoint,
+            });
         };
         let mount_point = if device == "rootfs" {
             MountPoint::parse_rootfs(value)
         } else {
             MountPoint::parse_mp(value)
         }
-        .map_err(|e| Error::Failed(format!("{device}: {e}")))?;
+        .map_err(|source| Error::ConfigValue {
+            key: device.to_string(),
+            source,
+        })?;
         if self.running_init().is_some() {
-            return Err(Error::Failed(
-                "cannot run fsck when container is running".into(),
-            ));
+            return Err(Error::Fsck {
+                device: device.to_string(),
+                problem: FsckProblem::Running,
+            });
         }
-        let path = self.fsck_target(&mount_point)?;
+        let path = self.fsck_target(device, &mount_point)?;
         let mut command = vec!["fsck".to_string(), "-a".into(), "-l".into()];
         if options.force {
             command.push("-f".into());
@@ -80,7 +109,10 @@ impl Container<'_> {
             .args(&command[1..])
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| Error::Failed(format!("command '{shown}' failed: {e}")))?;
+            .map_err(|e| Error::Program {
+                command: shown.clone(),
+                failure: ProgramFailure::Spawn(e),
+            })?;
         let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
         said.push_str(&String::from_utf8_lossy(&output.stderr));
         // pct shows fsck's own words as they come, on stdout, failure or not.
@@ -88,17 +120,20 @@ impl Container<'_> {
             self.host.observer().info(line);
         }
         if !output.status.success() {
-            let how = match output.status.code() {
-                Some(code) => format!("exit code {code}"),
-                None => "got signal".into(),
-            };
-            return Err(Error::Failed(format!("command '{shown}' failed: {how}")));
+            return Err(Error::Program {
+                command: shown,
+                failure: ProgramFailure::Status(output.status),
+            });
         }
         Ok(said)
     }
 
-    /// The file or block device holding the mount point's file system.
-    fn fsck_target(&self, mount_point: &MountPoint) -> Result<PathBuf, Error> {
+    /// The file or block device holding the file system of the mount point `device`.
+    fn fsck_target(&self, device: &str, mount_point: &MountPoint) -> Result<PathBuf, Error> {
+        let refused = |problem| Error::Fsck {
+            device: device.to_string(),
+            problem,
+        };
         if mount_point.kind() == MountKind::Volume {
             let volid = VolumeId::parse(&mount_point.volume)?;
             let format = match volid.kind()? {
@@ -106,9 +141,10 @@ impl Container<'_> {
                 _ => String::new(),
             };
             if format != "raw" {
-                return Err(Error::Failed(format!(
-                    "unable to run fsck for '{volid}' (format == {format})"
-                )));
+                return Err(refused(FsckProblem::Format {
+                    volume: volid.to_string(),
+                    format,
+                }));
             }
         }
         let storage = self.host.storage_config()?;
@@ -119,10 +155,9 @@ impl Container<'_> {
             {
                 Ok(path)
             }
-            _ => Err(Error::Failed(format!(
-                "path '{}' does not point to a block device",
-                mount_point.volume
-            ))),
+            _ => Err(refused(FsckProblem::NotBlockDevice {
+                volume: mount_point.volume.clone(),
+            })),
         }
     }
 }

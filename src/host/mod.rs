@@ -39,9 +39,10 @@ pub use command::{ContainerChild, ContainerCommand, ContainerPty};
 pub use create::CreateOptions;
 pub use destroy::DestroyOptions;
 pub use error::{
-    ConsoleProblem, Error, HookscriptProblem, ParamError, RequestError, VolumeNotFreed,
+    ConsoleProblem, Error, HookscriptProblem, ParamError, ProgramFailure, RequestError,
+    VolumeNotFreed,
 };
-pub use fsck::{FsckOptions, check_fsck_device};
+pub use fsck::{FsckOptions, FsckProblem, check_fsck_device};
 pub use fstrim::TrimOutcome;
 pub use lifecycle::{BootEntry, BulkOutcome, StartOptions, boot_order};
 pub use lock::ConfigLock;
@@ -50,7 +51,9 @@ pub(crate) use push::{PUSH_REQUEST_ENV, push_process};
 pub use rescan::RescanChange;
 pub use resize::{DiskSize, ResizeProblem};
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
-pub use transfer::FileOptions;
+pub use transfer::{
+    CredentialCall, FileOptions, IdKind, Namespace, TransferDirection, TransferError,
+};
 pub use volumes::MountedVolumes;
 pub use wait::Exit;
 

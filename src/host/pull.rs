@@ -17,7 +17,10 @@ use std::path::Path;
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::transfer::{FileOptions, Owner, create_file, errno_text, numeric_id};
+use super::transfer::{
+    FileOptions, IdKind, Namespace, Owner, TransferDirection, TransferError, create_file,
+    numeric_id,
+};
 use super::{Container, Error};
 
 /// `openat2` answers EAGAIN when a concurrent rename races a `..` lookup; a few retries.
@@ -34,29 +37,33 @@ impl Container<'_> {
         };
         let _lock = self.lock()?;
         self.config()?;
-        let init = self
-            .running_init()
-            .ok_or_else(|| Error::Failed("can only pull files from a running VM".into()))?;
+        let init = self.running_init().ok_or(Error::NotRunning {
+            vmid: self.vmid,
+            attach: false,
+            transfer: Some(TransferDirection::Pull),
+        })?;
         let root = rustix::fs::open(
             format!("/proc/{}/root", init.pid),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|_| Error::Failed("failed to enter the container's mount namespace".into()))?;
-        let opened = |e: Errno| {
-            Error::Failed(format!(
-                "failed to open {}: {}",
-                crate::text::for_message(path),
-                errno_text(&io::Error::from(e))
-            ))
+        .map_err(|e| TransferError::EnterNamespace {
+            namespace: Namespace::Mount,
+            source: e.into(),
+        })?;
+        let opened = |e: Errno| TransferError::Open {
+            path: crate::text::for_message(path),
+            source: e.into(),
         };
         let source = open_regular_file(&root, path).map_err(opened)?;
         // Unlike pct, the destination is made only once the source could be opened: a
         // failed pull leaves no empty file behind.
         let shown = crate::text::for_message(destination.as_os_str().as_bytes());
-        let destination = destination.to_str().ok_or_else(|| {
-            Error::Failed(format!("failed to create file: {shown}: invalid path"))
-        })?;
+        let destination = destination
+            .to_str()
+            .ok_or_else(|| TransferError::InvalidPath {
+                path: shown.to_string(),
+            })?;
         let absolute = if destination.starts_with('/') {
             destination.to_string()
         } else {
@@ -70,15 +77,15 @@ impl Container<'_> {
             Mode::empty(),
         )
         .map_err(|e| Error::io("unable to open '/'", e.into()))?;
-        let target =
-            create_file(&host_root, &absolute, mode, owner, false).map_err(Error::Failed)?;
+        let target = create_file(&host_root, &absolute, mode, owner, false)?;
         let mut target = File::from(target);
         // A pipe or terminal (`/dev/stdout`) has nothing to sync.
         let is_file = target.metadata().is_ok_and(|m| m.is_file());
         io::copy(&mut File::from(source), &mut target)
             .and_then(|_| if is_file { target.sync_all() } else { Ok(()) })
-            .map_err(|e| {
-                Error::Failed(format!("failed to write file: {shown}: {}", errno_text(&e)))
+            .map_err(|source| TransferError::Write {
+                path: shown.to_string(),
+                source,
             })?;
         Ok(())
     }
@@ -117,25 +124,16 @@ fn open_regular_file(
     Ok(file)
 }
 
-#[derive(Clone, Copy)]
-enum IdKind {
-    User,
-    Group,
-}
-
 /// A host user or group as an id: digits are one, a name is looked up in the host's
 /// databases (NSS, as pct's `getpwnam` does).
-fn host_id(name: Option<&str>, kind: IdKind) -> Result<Option<u32>, Error> {
+fn host_id(name: Option<&str>, kind: IdKind) -> Result<Option<u32>, TransferError> {
     let Some(name) = name else { return Ok(None) };
     if let Some(id) = numeric_id(name) {
         return Ok(Some(id));
     }
-    let missing = || {
-        let what = match kind {
-            IdKind::User => "uid",
-            IdKind::Group => "gid",
-        };
-        Error::Failed(format!("failed to get {what} for: {name}"))
+    let missing = || TransferError::UnknownId {
+        kind,
+        name: name.to_string(),
     };
     let c_name = CString::new(name).map_err(|_| missing())?;
     let mut buffer = vec![0u8; 16 * 1024];

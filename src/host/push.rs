@@ -24,7 +24,10 @@ use std::process::{Command, Stdio};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::transfer::{FileOptions, Owner, create_file, errno_text, id_in_database, numeric_id};
+use super::transfer::{
+    CredentialCall, FileOptions, IdKind, Namespace, Owner, TransferDirection, TransferError,
+    create_file, hex, id_in_database, numeric_id, unhex,
+};
 use super::{Container, Error};
 
 /// The environment variable that carries a push request to the exec'd process (see
@@ -38,26 +41,35 @@ impl Container<'_> {
         let mode = options.mode()?;
         let _lock = self.lock()?;
         self.config()?;
-        let init = self
-            .running_init()
-            .ok_or_else(|| Error::Failed("can only push files to a running CT".into()))?;
-        let source = File::open(file).map_err(|_| {
-            Error::Failed(format!(
-                "failed to open {} for reading",
-                crate::text::for_message(file.as_os_str().as_bytes())
-            ))
+        let not_running = || Error::NotRunning {
+            vmid: self.vmid,
+            attach: false,
+            transfer: Some(TransferDirection::Push),
+        };
+        let init = self.running_init().ok_or_else(not_running)?;
+        let source = File::open(file).map_err(|source| TransferError::OpenForReading {
+            path: crate::text::for_message(file.as_os_str().as_bytes()),
+            source,
         })?;
-        let namespace = |kind: &str| File::open(format!("/proc/{}/ns/{kind}", init.pid));
-        let mount = namespace("mnt")
-            .map_err(|_| Error::Failed("failed to open the container's mount namespace".into()))?;
-        let user = namespace("user")
-            .map_err(|_| Error::Failed("failed to open the container's user namespace".into()))?;
+        let open_namespace = |namespace| {
+            let name = match namespace {
+                Namespace::Mount => "mnt",
+                Namespace::User => "user",
+            };
+            File::open(format!("/proc/{}/ns/{name}", init.pid))
+                .map_err(|source| TransferError::OpenNamespace { namespace, source })
+        };
+        let mount = open_namespace(Namespace::Mount)?;
+        let user = open_namespace(Namespace::User)?;
         // A privileged container shares the host's user namespace: nothing to join.
         let own_user = std::fs::metadata("/proc/self/ns/user")
             .map_err(|e| Error::io("unable to read the own user namespace", e))?;
         let user_meta = user
             .metadata()
-            .map_err(|e| Error::io("failed to open the container's user namespace", e))?;
+            .map_err(|source| TransferError::OpenNamespace {
+                namespace: Namespace::User,
+                source,
+            })?;
         let user = (user_meta.ino() != own_user.ino() || user_meta.dev() != own_user.dev())
             .then_some(user);
         // The namespaces are init's, unless the pid was recycled between the two looks.
@@ -65,7 +77,7 @@ impl Container<'_> {
             .running_init()
             .is_none_or(|now| now.start_time != init.start_time || now.pid != init.pid)
         {
-            return Err(Error::Failed("can only push files to a running CT".into()));
+            return Err(not_running());
         }
         run_helper(source, mount, user, mode, options, destination)
     }
@@ -122,21 +134,6 @@ impl Request {
             destination: unhex(destination)?,
         })
     }
-}
-
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<String> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes = (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
 }
 
 /// Spawn the push process with `source` as its stdin, and turn its answer into the result.
@@ -209,16 +206,18 @@ fn run_helper(
         return Ok(());
     }
     let answer = answer.trim_end();
-    Err(Error::Failed(if answer.is_empty() {
-        format!("push process failed: {status}")
-    } else {
-        answer.to_string()
-    }))
+    Err(TransferError::decode(answer)
+        .unwrap_or_else(|| TransferError::PushProcess {
+            status,
+            answer: answer.to_string(),
+        })
+        .into())
 }
 
 /// The push process, from the crate's constructor: joins the namespaces of the request,
 /// copies stdin to the destination and leaves through `_exit` without running the program's
-/// `main`. Its error goes to stderr, as pct's words.
+/// `main`. Its error goes to stderr, encoded for the caller to decode (see
+/// [`TransferError::encode`]).
 pub(crate) fn push_process(request: OsString) -> ! {
     let code = match request.to_str().and_then(Request::parse) {
         None => {
@@ -227,8 +226,8 @@ pub(crate) fn push_process(request: OsString) -> ! {
         }
         Some(request) => match copy_in_container(&request) {
             Ok(()) => 0,
-            Err(message) => {
-                eprintln_raw(&message);
+            Err(error) => {
+                eprintln_raw(&error.encode());
                 1
             }
         },
@@ -245,7 +244,7 @@ fn eprintln_raw(message: &str) {
     let _ = rustix::io::write(stderr, line.as_bytes());
 }
 
-fn copy_in_container(request: &Request) -> Result<(), String> {
+fn copy_in_container(request: &Request) -> Result<(), TransferError> {
     // SAFETY: the descriptors were handed over by `run_helper` for this process to own.
     let mount = unsafe { OwnedFd::from_raw_fd(request.mount) };
     let user = request.user.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
@@ -253,20 +252,30 @@ fn copy_in_container(request: &Request) -> Result<(), String> {
         mount.as_fd(),
         Some(rustix::thread::LinkNameSpaceType::Mount),
     )
-    .map_err(|_| "failed to enter the container's mount namespace".to_string())?;
-    std::env::set_current_dir("/").map_err(|e| format!("chdir failed: {}", errno_text(&e)))?;
+    .map_err(|e| TransferError::EnterNamespace {
+        namespace: Namespace::Mount,
+        source: e.into(),
+    })?;
+    std::env::set_current_dir("/").map_err(|source| TransferError::Credentials {
+        call: CredentialCall::Chdir,
+        source,
+    })?;
     if let Some(user) = user {
         rustix::thread::move_into_link_name_space(
             user.as_fd(),
             Some(rustix::thread::LinkNameSpaceType::User),
         )
-        .map_err(|_| "failed to enter the container's user namespace".to_string())?;
+        .map_err(|e| TransferError::EnterNamespace {
+            namespace: Namespace::User,
+            source: e.into(),
+        })?;
+        let failed = |call| TransferError::Credentials {
+            call,
+            source: io::Error::last_os_error(),
+        };
         // SAFETY: plain system calls in a single-threaded process.
         if unsafe { libc::setgid(0) } != 0 {
-            return Err(format!(
-                "setgid failed: {}",
-                errno_text(&io::Error::last_os_error())
-            ));
+            return Err(failed(CredentialCall::Setgid));
         }
         // Host root's supplementary groups mean nothing in there; where the container's
         // setgroups is denied they stay, as under pct.
@@ -274,10 +283,7 @@ fn copy_in_container(request: &Request) -> Result<(), String> {
         unsafe { libc::setgroups(0, std::ptr::null()) };
         // SAFETY: as above.
         if unsafe { libc::setuid(0) } != 0 {
-            return Err(format!(
-                "setuid failed: {}",
-                errno_text(&io::Error::last_os_error())
-            ));
+            return Err(failed(CredentialCall::Setuid));
         }
     }
     let root = rustix::fs::open(
@@ -285,10 +291,10 @@ fn copy_in_container(request: &Request) -> Result<(), String> {
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("failed to open the container's root: {e}"))?;
+    .map_err(|e| TransferError::OpenRoot { source: e.into() })?;
     let owner = Owner {
-        uid: lookup(&root, "/etc/passwd", request.owner_user.as_deref(), "uid")?,
-        gid: lookup(&root, "/etc/group", request.owner_group.as_deref(), "gid")?,
+        uid: lookup(&root, request.owner_user.as_deref(), IdKind::User)?,
+        gid: lookup(&root, request.owner_group.as_deref(), IdKind::Group)?,
     };
     let file = create_file(&root, &request.destination, request.mode, owner, true)?;
     let mut file = File::from(file);
@@ -296,32 +302,31 @@ fn copy_in_container(request: &Request) -> Result<(), String> {
     let mut source = unsafe { File::from_raw_fd(0) };
     io::copy(&mut source, &mut file)
         .and_then(|_| file.sync_all())
-        .map_err(|e| {
-            format!(
-                "failed to write file: {}: {}",
-                request.destination,
-                errno_text(&e)
-            )
+        .map_err(|source| TransferError::Write {
+            path: request.destination.clone(),
+            source,
         })?;
     Ok(())
 }
 
 /// `--user`/`--group` as an id: digits are one, a name is looked up in the container's
-/// database (`kind` is `uid` or `gid`, for pct's message).
-fn lookup(
-    root: &OwnedFd,
-    database: &str,
-    name: Option<&str>,
-    kind: &str,
-) -> Result<Option<u32>, String> {
+/// `/etc/passwd` or `/etc/group`.
+fn lookup(root: &OwnedFd, name: Option<&str>, kind: IdKind) -> Result<Option<u32>, TransferError> {
     let Some(name) = name else { return Ok(None) };
     if let Some(id) = numeric_id(name) {
         return Ok(Some(id));
     }
+    let database = match kind {
+        IdKind::User => "/etc/passwd",
+        IdKind::Group => "/etc/group",
+    };
     let text = read_in_root(root, database).unwrap_or_default();
     id_in_database(&text, name)
         .map(Some)
-        .ok_or_else(|| format!("failed to get {kind} for: {name}"))
+        .ok_or_else(|| TransferError::UnknownId {
+            kind,
+            name: name.to_string(),
+        })
 }
 
 fn read_in_root(root: &OwnedFd, path: &str) -> io::Result<String> {

@@ -5,7 +5,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Container, Error, check_lock};
+use super::{Container, Error, ProgramFailure, check_lock};
 use crate::config::{MountKind, Warning, parse_size};
 use crate::mount::{VolumeSource, devices_backed_by, in_private_mount_namespace, mount_volume};
 use crate::storage::{StorageError, VolumeId};
@@ -366,15 +366,15 @@ pub(super) fn shown_command(command: &Command) -> String {
 pub(super) fn program_failed(command: String, output: &std::process::Output) -> Error {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let said: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut detail = match output.status.code() {
-        Some(code) => format!("exit code {code}"),
-        None => output.status.to_string(),
+    let failure = if said.is_empty() {
+        ProgramFailure::Status(output.status)
+    } else {
+        ProgramFailure::Said {
+            status: output.status,
+            stderr: said.join("; "),
+        }
     };
-    if !said.is_empty() {
-        detail.push_str(": ");
-        detail.push_str(&said.join("; "));
-    }
-    Error::Program { command, detail }
+    Error::Program { command, failure }
 }
 
 /// The loop device a running container's `image` is attached to, told the image's new size
@@ -577,8 +577,8 @@ mod tests {
         let output = command.output().unwrap();
         let error = program_failed(shown_command(&command), &output);
         assert!(
-            matches!(&error, Error::Program { command, detail }
-                if command.starts_with("sh -c echo out;") && detail == "exit code 3: first; second"),
+            matches!(&error, Error::Program { command, failure: ProgramFailure::Said { stderr, .. } }
+                if command.starts_with("sh -c echo out;") && stderr == "first; second"),
             "{error:?}"
         );
         assert!(
@@ -602,7 +602,10 @@ mod tests {
         use std::error::Error as _;
         let failed = Error::Program {
             command: "resize2fs /dev/loop7".into(),
-            detail: "exit code 1: Permission denied".into(),
+            failure: ProgramFailure::Said {
+                status: std::os::unix::process::ExitStatusExt::from_raw(1 << 8),
+                stderr: "Permission denied".into(),
+            },
         };
         let error = Error::Resize {
             disk: "rootfs".into(),

@@ -10,9 +10,283 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::Error;
+use crate::host::RequestError;
 
 /// `openat2` answers EAGAIN when a concurrent rename races a `..` lookup; a few retries.
 const RETRIES_ON_RACE: usize = 16;
+
+/// Which copy a stopped container refused ([`Error::NotRunning`]'s `transfer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferDirection {
+    /// `pct push`: a host file into the container.
+    Push,
+    /// `pct pull`: a file of the container onto the host.
+    Pull,
+}
+
+/// A namespace of the container a copy joins or reads through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Namespace {
+    /// The mount namespace (the container's files).
+    Mount,
+    /// The user namespace (an unprivileged container's ids).
+    User,
+}
+
+impl std::fmt::Display for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Namespace::Mount => "mount",
+            Namespace::User => "user",
+        })
+    }
+}
+
+/// `--user` or `--group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// `--user`, a uid.
+    User,
+    /// `--group`, a gid.
+    Group,
+}
+
+impl std::fmt::Display for IdKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IdKind::User => "uid",
+            IdKind::Group => "gid",
+        })
+    }
+}
+
+/// A system call the push process makes to become the container's root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialCall {
+    /// `chdir("/")` in the container's mount namespace.
+    Chdir,
+    /// `setgid(0)` in its user namespace.
+    Setgid,
+    /// `setuid(0)` in its user namespace.
+    Setuid,
+}
+
+impl std::fmt::Display for CredentialCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CredentialCall::Chdir => "chdir",
+            CredentialCall::Setgid => "setgid",
+            CredentialCall::Setuid => "setuid",
+        })
+    }
+}
+
+/// Why `pct push` or `pct pull` could not copy the file, in pct's words; the system's error,
+/// where there is one, is the `source()` (pct shows it as Perl's `$!`, where it shows it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// `pct push`: the host file cannot be opened.
+    #[error("failed to open {path} for reading")]
+    OpenForReading {
+        /// The host file.
+        path: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// `pct pull`: the container's file cannot be opened (or is no regular file: `EISDIR`,
+    /// `EINVAL`).
+    #[error("failed to open {path}: {}", errno_text(.source))]
+    Open {
+        /// The path in the container.
+        path: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// A namespace of the container cannot be opened.
+    #[error("failed to open the container's {namespace} namespace")]
+    OpenNamespace {
+        /// Which.
+        namespace: Namespace,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// A namespace of the container cannot be joined (or, for `pct pull`, its root reached).
+    #[error("failed to enter the container's {namespace} namespace")]
+    EnterNamespace {
+        /// Which.
+        namespace: Namespace,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// Becoming the container's root failed.
+    #[error("{call} failed: {}", errno_text(.source))]
+    Credentials {
+        /// The call that failed.
+        call: CredentialCall,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The container's root directory cannot be opened inside its mount namespace.
+    #[error("failed to open the container's root: {source}")]
+    OpenRoot {
+        /// The system's error.
+        source: io::Error,
+    },
+    /// `--user` or `--group` names no user or group (the container's for push, the host's
+    /// for pull).
+    #[error("failed to get {kind} for: {name}")]
+    UnknownId {
+        /// User or group.
+        kind: IdKind,
+        /// The name given.
+        name: String,
+    },
+    /// The destination cannot be created or truncated.
+    #[error("failed to create file: {path}: {}", errno_text(.source))]
+    Create {
+        /// The destination.
+        path: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The destination in the container exists and is no regular file.
+    #[error("failed to create file: {path}: not a regular file")]
+    NotRegularFile {
+        /// The destination.
+        path: String,
+    },
+    /// The host destination is no path corral can open (not UTF-8).
+    #[error("failed to create file: {path}: invalid path")]
+    InvalidPath {
+        /// The destination, as shown.
+        path: String,
+    },
+    /// The destination cannot get the owner asked for (an id the container does not map).
+    #[error("failed to change file owner: {}", errno_text(.source))]
+    Chown {
+        /// The destination.
+        path: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The data cannot be written to the destination.
+    #[error("failed to write file: {path}: {}", errno_text(.source))]
+    Write {
+        /// The destination.
+        path: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The push process failed without an answer corral understands: its words as they
+    /// are, or its exit status when it said nothing.
+    #[error("{}", push_failure(.status, .answer))]
+    PushProcess {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// What it said on stderr, trailing white space removed.
+        answer: String,
+    },
+}
+
+fn push_failure(status: &std::process::ExitStatus, answer: &str) -> String {
+    if answer.is_empty() {
+        format!("push process failed: {status}")
+    } else {
+        answer.to_string()
+    }
+}
+
+impl TransferError {
+    /// The error as one line for the push process's stderr: `tag:errno:hex(text)`, so that
+    /// the caller gets the error back with its errno (see [`TransferError::decode`]).
+    pub(crate) fn encode(&self) -> String {
+        use TransferError as E;
+        let errno = |e: &io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+        let (tag, errno, text) = match self {
+            E::EnterNamespace { namespace, source } => {
+                ("enter", errno(source), namespace.to_string())
+            }
+            E::Credentials { call, source } => ("call", errno(source), call.to_string()),
+            E::OpenRoot { source } => ("root", errno(source), String::new()),
+            E::UnknownId { kind, name } => ("id", 0, format!("{kind}:{name}")),
+            E::Create { path, source } => ("create", errno(source), path.clone()),
+            E::NotRegularFile { path } => ("irregular", 0, path.clone()),
+            E::Chown { path, source } => ("chown", errno(source), path.clone()),
+            E::Write { path, source } => ("write", errno(source), path.clone()),
+            // Not raised in the push process; its words as they are.
+            other => return other.to_string(),
+        };
+        format!("{tag}:{errno}:{}", hex(&text))
+    }
+
+    /// The error a push process answered with [`TransferError::encode`]; `None` for any
+    /// other answer.
+    pub(crate) fn decode(answer: &str) -> Option<TransferError> {
+        use TransferError as E;
+        let mut fields = answer.splitn(3, ':');
+        let (tag, errno, text) = (fields.next()?, fields.next()?, fields.next()?);
+        let source = io::Error::from_raw_os_error(errno.parse().ok()?);
+        let text = unhex(text)?;
+        Some(match tag {
+            "enter" => E::EnterNamespace {
+                namespace: match text.as_str() {
+                    "mount" => Namespace::Mount,
+                    "user" => Namespace::User,
+                    _ => return None,
+                },
+                source,
+            },
+            "call" => E::Credentials {
+                call: match text.as_str() {
+                    "chdir" => CredentialCall::Chdir,
+                    "setgid" => CredentialCall::Setgid,
+                    "setuid" => CredentialCall::Setuid,
+                    _ => return None,
+                },
+                source,
+            },
+            "root" => E::OpenRoot { source },
+            "id" => {
+                let (kind, name) = text.split_once(':')?;
+                E::UnknownId {
+                    kind: match kind {
+                        "uid" => IdKind::User,
+                        "gid" => IdKind::Group,
+                        _ => return None,
+                    },
+                    name: name.to_string(),
+                }
+            }
+            "create" => E::Create { path: text, source },
+            "irregular" => E::NotRegularFile { path: text },
+            "chown" => E::Chown { path: text, source },
+            "write" => E::Write { path: text, source },
+            _ => return None,
+        })
+    }
+}
+
+/// `text` as hexadecimal digits, two a byte: no byte of it is special in an environment
+/// variable or a line.
+pub(crate) fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text [`hex`] encoded; `None` for anything else.
+pub(crate) fn unhex(text: &str) -> Option<String> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
 
 /// The owner and mode of the file `pct push` or `pct pull` writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,7 +316,11 @@ pub(crate) fn parse_perms(perms: &str) -> Result<u32, Error> {
         format!("0{perms}")
     };
     // pct names the value as it reads it, the `0` prepended.
-    let invalid = || Error::Failed(format!("invalid mode: '{text}'"));
+    let invalid = || {
+        Error::Request(RequestError::InvalidMode {
+            perms: text.clone(),
+        })
+    };
     let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
         None => (&text[1..], 8),
@@ -106,7 +384,7 @@ pub(crate) fn create_file(
     mode: Option<u32>,
     owner: Owner,
     in_container: bool,
-) -> Result<OwnedFd, String> {
+) -> Result<OwnedFd, TransferError> {
     let relative = match path.trim_start_matches('/') {
         "" => ".",
         relative => relative,
@@ -134,15 +412,15 @@ pub(crate) fn create_file(
     let (file, mode) = match open(OFlags::EXCL) {
         Ok(file) => (file, Some(mode.unwrap_or_else(|| 0o666 & !current_umask()))),
         Err(_) => {
-            let failed = |e: Errno| {
-                format!(
-                    "failed to create file: {path}: {}",
-                    errno_text(&io::Error::from(e))
-                )
+            let failed = |e: Errno| TransferError::Create {
+                path: path.to_string(),
+                source: e.into(),
             };
             let file = if in_container {
                 // Checked before anything is truncated or blocks.
-                let not_regular = || format!("failed to create file: {path}: not a regular file");
+                let not_regular = || TransferError::NotRegularFile {
+                    path: path.to_string(),
+                };
                 // A FIFO without a reader (or a socket) answers ENXIO to a non-blocking open.
                 let file = match open(OFlags::NONBLOCK) {
                     Err(Errno::NXIO) => return Err(not_regular()),
@@ -180,11 +458,9 @@ pub(crate) fn create_file(
                 _ => Err(Errno::from_io_error(&io::Error::last_os_error()).unwrap_or(Errno::IO)),
             }
         };
-        change().map_err(|e| {
-            format!(
-                "failed to change file owner: {}",
-                errno_text(&io::Error::from(e))
-            )
+        change().map_err(|e| TransferError::Chown {
+            path: path.to_string(),
+            source: e.into(),
         })?;
     }
     Ok(file)
@@ -232,6 +508,67 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_bad_mode_is_a_refused_request() {
+        assert!(matches!(
+            parse_perms("abc"),
+            Err(Error::Request(RequestError::InvalidMode { perms })) if perms == "0abc"
+        ));
+    }
+
+    #[test]
+    fn the_push_process_hands_its_error_back_typed_with_its_errno() {
+        let errors = [
+            TransferError::EnterNamespace {
+                namespace: Namespace::User,
+                source: io::Error::from_raw_os_error(libc::EPERM),
+            },
+            TransferError::Credentials {
+                call: CredentialCall::Setgid,
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            },
+            TransferError::OpenRoot {
+                source: io::Error::from_raw_os_error(libc::ENOENT),
+            },
+            TransferError::UnknownId {
+                kind: IdKind::Group,
+                name: "www:data ü".into(),
+            },
+            TransferError::Create {
+                path: "/root/a:b\n".into(),
+                source: io::Error::from_raw_os_error(libc::ENOENT),
+            },
+            TransferError::NotRegularFile {
+                path: "/root/fifo".into(),
+            },
+            TransferError::Chown {
+                path: "/root/x".into(),
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            },
+            TransferError::Write {
+                path: "/root/x".into(),
+                source: io::Error::from_raw_os_error(libc::ENOSPC),
+            },
+        ];
+        for error in errors {
+            let decoded = TransferError::decode(&error.encode()).expect("decodes");
+            assert_eq!(decoded.to_string(), error.to_string());
+            assert_eq!(
+                std::mem::discriminant(&decoded),
+                std::mem::discriminant(&error)
+            );
+            let errno = |e: &TransferError| {
+                std::error::Error::source(e)
+                    .and_then(|s| s.downcast_ref::<io::Error>())
+                    .and_then(|s| s.raw_os_error())
+            };
+            assert_eq!(errno(&decoded), errno(&error), "{error:?}");
+        }
+        // Words of another kind stay words.
+        assert!(TransferError::decode("push request garbled").is_none());
+        assert!(TransferError::decode("create:2:4").is_none());
     }
 
     #[test]
