@@ -265,6 +265,10 @@ impl Container<'_> {
             self.fill_volumes(storage_cfg, config, template, options)
         })
         .map_err(|e| Error::io("unable to create a mount namespace", e))??;
+        // The volumes were mounted in the namespace that just ended: nothing uses them now.
+        for warning in super::volumes::deactivate_volumes(storage_cfg, &config.main) {
+            self.host.observer().warning(warning);
+        }
 
         if config.main.get("hostname").is_none() {
             config.main.set("hostname", format!("CT{}", self.vmid));

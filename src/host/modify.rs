@@ -192,8 +192,12 @@ impl Container<'_> {
     pub fn unmount(&self) -> Result<(), Error> {
         {
             let _lock = self.lock()?;
-            self.config()?;
+            let config = self.config()?;
             unmount_tree(&self.rootfs_dir())?;
+            let storage = self.host.storage_config()?;
+            for warning in super::volumes::deactivate_volumes(&storage, &config.main) {
+                self.host.observer().warning(warning);
+            }
         }
         self.remove_lock(Some("mounted"))
     }

@@ -350,6 +350,9 @@ impl Container<'_> {
                 rows.push(usage_row(key, mp.volume, path, &stat));
             }
             mounted.unmount()?;
+            for warning in super::volumes::deactivate_volumes(&storage, &config.main) {
+                self.host.observer().warning(warning);
+            }
             Ok(rows)
         })();
         let unlocked = self.remove_lock(Some("mounted"));

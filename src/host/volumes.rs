@@ -3,13 +3,14 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Container, Error, Host};
 use crate::config::{MountKind, MountPoint, Section};
 use crate::mount::{VolumeSource, mount_volume, unmount_tree};
-use crate::storage::{StorageConfig, VolumeFormat, VolumeId};
+use crate::storage::{StorageConfig, VolumeId};
 
 /// How long freeing a volume waits for the kernel to let go of its loop devices.
 const LOOP_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -175,12 +176,10 @@ pub(crate) fn volume_source(
 ) -> Result<VolumeSource, Error> {
     match mp.kind() {
         MountKind::Volume => {
+            // Whoever asks is about to mount it: an LV must be active by then.
             let volid = VolumeId::parse(&mp.volume)?;
-            let path = storage.volume_path(&volid)?;
-            Ok(match volid.format() {
-                Some(VolumeFormat::Raw) => VolumeSource::RawImage(path),
-                _ => VolumeSource::Directory(path),
-            })
+            storage.activate_volume(&volid)?;
+            Ok(storage.volume_source(&volid)?)
         }
         MountKind::Bind => {
             let path = host.path(&mp.volume);
@@ -190,6 +189,26 @@ pub(crate) fn volume_source(
         // Device nodes are the kernel's: /dev is never under a test root.
         MountKind::Device => Ok(VolumeSource::BlockDevice(PathBuf::from(&mp.volume))),
     }
+}
+
+/// Deactivate every storage volume of `section` once nothing has it mounted (an LV of a
+/// thick LVM storage goes inactive; file storages have nothing to do). A volume that cannot
+/// be deactivated stays active and is reported in the returned warnings.
+pub(crate) fn deactivate_volumes(storage: &StorageConfig, section: &Section) -> Vec<String> {
+    let Ok(points) = mount_points_in_order(section) else {
+        return Vec::new();
+    };
+    points
+        .into_iter()
+        .filter(|(_, mp)| mp.kind() == MountKind::Volume)
+        .filter_map(|(_, mp)| {
+            let volid = VolumeId::parse(&mp.volume).ok()?;
+            storage
+                .deactivate_volume(&volid)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// pct refuses bind-mount sources with a symlink in any component: what the admin named is
@@ -297,6 +316,10 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
         return Ok(());
     };
     let context = || format!("unable to free volume '{volid}'");
+    if fs::metadata(&real).is_ok_and(|m| m.file_type().is_block_device()) {
+        // A block device (an LV): whatever has it mounted in this namespace.
+        return unmount_mounts_of(&[real], &context);
+    }
     // Whatever is mounted on or inside a directory volume.
     unmount_tree(&real).map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
     if !real.is_file() {
@@ -306,16 +329,7 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
     if devices.is_empty() {
         return Ok(());
     }
-    let table = crate::mount::mount_table()
-        .map_err(|e| Error::io(format!("{} - unable to read the mount table", context()), e))?;
-    for entry in table.iter().filter(|entry| {
-        devices
-            .iter()
-            .any(|device| Path::new(&entry.source) == device)
-    }) {
-        unmount_tree(&entry.mount_point)
-            .map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
-    }
+    unmount_mounts_of(&devices, &context)?;
     for device in &devices {
         crate::mount::detach_loop_device(device).map_err(|e| {
             Error::Failed(format!(
@@ -330,5 +344,23 @@ fn release_volume(storage: &StorageConfig, volid: &VolumeId) -> Result<(), Error
         std::thread::sleep(Duration::from_millis(20));
     }
     // A device still there is reported by the storage's own check, in its words.
+    Ok(())
+}
+
+/// Unmount every mount in this namespace whose source is one of `devices` (compared after
+/// resolving links, as `/dev/<vg>/<lv>` is a link to `/dev/dm-N`).
+fn unmount_mounts_of(devices: &[PathBuf], context: &dyn Fn() -> String) -> Result<(), Error> {
+    let table = crate::mount::mount_table()
+        .map_err(|e| Error::io(format!("{} - unable to read the mount table", context()), e))?;
+    for entry in table.iter().filter(|entry| {
+        let source = Path::new(&entry.source);
+        let real = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        devices
+            .iter()
+            .any(|device| source == device || &real == device)
+    }) {
+        unmount_tree(&entry.mount_point)
+            .map_err(|e| Error::Failed(format!("{} - {e}", context())))?;
+    }
     Ok(())
 }

@@ -106,6 +106,7 @@ pub(super) fn run_supervised(
         Ok(spawned) => spawned,
         Err(error) => {
             monitor.teardown(&state);
+            deactivate_block_volumes(host_root, plan, &monitor.observer);
             say(&error.encode());
             return Err(error);
         }
@@ -134,6 +135,7 @@ pub(super) fn run_supervised(
         }
     };
     monitor.teardown(&state);
+    deactivate_block_volumes(host_root, plan, &monitor.observer);
     // Before the post-stop hook: whoever waits for the end learns it as soon as the
     // container is gone; the monitor's own exit, after the hook, tells the rest.
     let record = ExitRecord {
@@ -151,6 +153,30 @@ pub(super) fn run_supervised(
         monitor.observer.warning(message);
     }
     Ok(exit)
+}
+
+/// After the staged mounts are gone, deactivate the storage volumes that are block devices
+/// (LVs), as pve-storage does after a container stops; file volumes need nothing. Failures
+/// leave the volume active and are warnings.
+fn deactivate_block_volumes(host_root: &Path, plan: &StartPlan, observer: &Observer) {
+    let volumes: Vec<_> = plan
+        .volumes
+        .iter()
+        .filter(|v| matches!(v.source, crate::mount::VolumeSource::BlockDevice(_)))
+        .filter_map(|v| crate::storage::VolumeId::parse(&v.volume).ok())
+        .collect();
+    if volumes.is_empty() {
+        return;
+    }
+    let storage = match crate::storage::StorageConfig::load(host_root) {
+        Ok(storage) => storage,
+        Err(e) => return observer.warning(e.to_string()),
+    };
+    for volid in volumes {
+        if let Err(e) = storage.deactivate_volume(&volid) {
+            observer.warning(e.to_string());
+        }
+    }
 }
 
 struct Pty {

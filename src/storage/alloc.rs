@@ -1,9 +1,6 @@
-//! Allocating, sizing and freeing container volumes on dir and btrfs storages.
-//!
-//! Names and places follow PVE: `images/<vmid>/vm-<vmid>-disk-N.raw` (a sparse file holding
-//! ext4) or `images/<vmid>/subvol-<vmid>-disk-N.subvol` (a directory); on btrfs the `.subvol`
-//! is a subvolume and a raw image is `images/<vmid>/vm-<vmid>-disk-N/disk.raw` inside a
-//! subvolume of its own. An allocation that fails part-way removes what it made.
+//! What allocating a container volume takes on any storage: disk numbers, the ext4 format
+//! pct gives raw volumes, sparse files and owned directories, and [`PreparedVolume`], the
+//! volume made but not yet named. An allocation that fails part-way removes what it made.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -12,17 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::btrfs;
-use super::cfg::{ContentType, StorageDef, StorageType};
-use super::volume::{MAX_VOLUMES_PER_GUEST, VolumeKind};
-use super::{StorageConfig, StorageError, VolumeFormat, VolumeId};
+use super::volume::MAX_VOLUMES_PER_GUEST;
+use super::{StorageError, VolumeId};
 
-fn io_error(context: String) -> impl FnOnce(io::Error) -> StorageError {
+pub(super) fn io_error(context: String) -> impl FnOnce(io::Error) -> StorageError {
     move |source| StorageError::Io { context, source }
 }
 
 /// The disk number in a name like `vm-100-disk-3.raw`: PVE's unanchored
 /// `(vm|base|subvol|basevol)-<vmid>-disk-(\d+)`, so snapshots (`...@snap`) count too.
-fn disk_number(name: &str, vmid: u32) -> Option<u32> {
+pub(super) fn disk_number(name: &str, vmid: u32) -> Option<u32> {
     let infix = format!("-{vmid}-disk-");
     (0..name.len())
         .filter(|&i| name.is_char_boundary(i))
@@ -41,8 +37,31 @@ fn disk_number(name: &str, vmid: u32) -> Option<u32> {
         })
 }
 
+/// The lowest disk number not used by any of `names` (PVE's `get_next_vm_diskname`).
+pub(super) fn free_disk_number<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    vmid: u32,
+    storage: &str,
+) -> Result<u32, StorageError> {
+    let used: std::collections::BTreeSet<u32> = names
+        .into_iter()
+        .filter_map(|name| disk_number(name, vmid))
+        .collect();
+    (0..MAX_VOLUMES_PER_GUEST)
+        .find(|n| !used.contains(n))
+        .ok_or_else(|| {
+            StorageError::Invalid(format!(
+                "unable to allocate an image name for VM {vmid} in storage '{storage}'"
+            ))
+        })
+}
+
 /// The lowest disk number not used by anything in `images_dir`.
-fn next_disk_number(images_dir: &Path, vmid: u32, storage: &str) -> Result<u32, StorageError> {
+pub(super) fn next_disk_number(
+    images_dir: &Path,
+    vmid: u32,
+    storage: &str,
+) -> Result<u32, StorageError> {
     let mut used = std::collections::BTreeSet::new();
     match std::fs::read_dir(images_dir) {
         Ok(entries) => {
@@ -78,7 +97,7 @@ fn next_disk_number(images_dir: &Path, vmid: u32, storage: &str) -> Result<u32, 
 }
 
 /// A program from the usual sbin directories, else from PATH.
-fn program(name: &str) -> PathBuf {
+pub(super) fn program(name: &str) -> PathBuf {
     ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         .iter()
         .map(|dir| Path::new(dir).join(name))
@@ -88,7 +107,11 @@ fn program(name: &str) -> PathBuf {
 
 /// Format `image` as pct does: ext4 with multi-mount protection, its root directory owned by
 /// the container's root. Messages name the image as `shown` (its path once committed).
-fn mkfs_ext4(image: &Path, shown: &Path, root_owner: (u32, u32)) -> Result<(), StorageError> {
+pub(super) fn mkfs_ext4(
+    image: &Path,
+    shown: &Path,
+    root_owner: (u32, u32),
+) -> Result<(), StorageError> {
     let owner = format!("root_owner={}:{}", root_owner.0, root_owner.1);
     let args = ["-O", "mmp", "-E", owner.as_str()];
     let command = format!("mkfs.ext4 {} {}", args.join(" "), shown.display());
@@ -119,7 +142,7 @@ fn mkfs_ext4(image: &Path, shown: &Path, root_owner: (u32, u32)) -> Result<(), S
 }
 
 /// A new sparse file of `size` bytes; it must not exist yet.
-fn create_sparse_file(path: &Path, size: u64, nocow: bool) -> Result<(), StorageError> {
+pub(super) fn create_sparse_file(path: &Path, size: u64, nocow: bool) -> Result<(), StorageError> {
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -149,7 +172,7 @@ fn create_sparse_file(path: &Path, size: u64, nocow: bool) -> Result<(), Storage
 }
 
 /// A new directory (mode 0755) owned by `owner`; it must not exist yet.
-fn create_owned_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
+pub(super) fn create_owned_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
     std::fs::create_dir(path).map_err(|e| match e.kind() {
         io::ErrorKind::AlreadyExists => {
             StorageError::Invalid(format!("disk image '{}' already exists", path.display()))
@@ -159,7 +182,7 @@ fn create_owned_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> 
     chown_dir(path, owner)
 }
 
-fn chown_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
+pub(super) fn chown_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .and_then(|()| std::os::unix::fs::lchown(path, Some(owner.0), Some(owner.1)))
         .map_err(io_error(format!("unable to chown '{}'", path.display())))
@@ -171,21 +194,36 @@ fn chown_dir(path: &Path, owner: (u32, u32)) -> Result<(), StorageError> {
 /// (the slow part) leaves no image behind; a directory is only made on commit.
 pub struct PreparedVolume {
     volid: VolumeId,
-    images_dir: PathBuf,
+    /// A directory made for the volume, removed again when empty.
+    images_dir: Option<PathBuf>,
     step: Option<CommitStep>,
 }
 
-enum CommitStep {
+pub(super) enum CommitStep {
     /// A formatted image without a name, linked at `path` on commit.
     LinkImage { image: File, path: PathBuf },
     /// A directory owned by the container's root, made on commit.
     MakeDir { path: PathBuf, owner: (u32, u32) },
-    /// Already in place (a btrfs subvolume, or an image on a file system without
-    /// `O_TMPFILE`); removed again unless committed.
+    /// Already in place (a btrfs subvolume, an image on a file system without `O_TMPFILE`,
+    /// a logical volume); removed again unless committed.
     InPlace { undo: Box<dyn FnMut() + Send> },
 }
 
 impl PreparedVolume {
+    /// A volume to be named `volid`, made in `images_dir` when that is given.
+    pub(super) fn new(volid: VolumeId, images_dir: Option<PathBuf>) -> PreparedVolume {
+        PreparedVolume {
+            volid,
+            images_dir,
+            step: None,
+        }
+    }
+
+    /// What commit does, or undoes on drop.
+    pub(super) fn set_step(&mut self, step: CommitStep) {
+        self.step = Some(step);
+    }
+
     /// The id the volume gets on commit.
     pub fn volid(&self) -> &VolumeId {
         &self.volid
@@ -225,13 +263,18 @@ impl Drop for PreparedVolume {
             undo();
         }
         // An empty images/<vmid> left by a failure would only clutter the storage.
-        let _ = std::fs::remove_dir(&self.images_dir);
+        if let Some(dir) = &self.images_dir {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
 /// A sparse file of `size` bytes without a name in `dir`, or `None` when the file system
 /// cannot make unnamed files.
-fn create_unnamed_sparse_file(dir: &Path, size: u64) -> Result<Option<File>, StorageError> {
+pub(super) fn create_unnamed_sparse_file(
+    dir: &Path,
+    size: u64,
+) -> Result<Option<File>, StorageError> {
     let file = match OpenOptions::new()
         .read(true)
         .write(true)
@@ -257,343 +300,6 @@ fn create_unnamed_sparse_file(dir: &Path, size: u64) -> Result<Option<File>, Sto
     Ok(Some(file))
 }
 
-impl StorageConfig {
-    /// Allocate the next free `vm-<vmid>-disk-N` / `subvol-<vmid>-disk-N` on `storage`:
-    /// `size_bytes > 0` makes a raw image formatted with mkfs.ext4; 0 makes a directory
-    /// (a subvolume on btrfs). The storage must allow content `rootdir`.
-    pub fn alloc_disk(
-        &self,
-        storage: &str,
-        vmid: u32,
-        size_bytes: u64,
-    ) -> Result<VolumeId, StorageError> {
-        self.alloc_disk_owned(storage, vmid, size_bytes, (0, 0))
-    }
-
-    /// [`alloc_disk`](Self::alloc_disk) for a container whose root is `root_owner` (uid, gid)
-    /// on the host: the image's file system root (`mkfs.ext4 -E root_owner=`) or the
-    /// directory is owned by it, as pct does for unprivileged containers.
-    pub fn alloc_disk_owned(
-        &self,
-        storage: &str,
-        vmid: u32,
-        size_bytes: u64,
-        root_owner: (u32, u32),
-    ) -> Result<VolumeId, StorageError> {
-        self.prepare_disk_owned(storage, vmid, size_bytes, root_owner)?
-            .commit()
-    }
-
-    /// [`alloc_disk_owned`](Self::alloc_disk_owned) up to the last step: the volume is made
-    /// but gets its name only on [`PreparedVolume::commit`]. A caller that records the volume
-    /// in a config commits it right before the config, so that a kill in between leaves as
-    /// little as possible. Until then nothing else may allocate for `vmid` on this storage
-    /// (callers hold the container's config lock).
-    pub fn prepare_disk_owned(
-        &self,
-        storage: &str,
-        vmid: u32,
-        size_bytes: u64,
-        root_owner: (u32, u32),
-    ) -> Result<PreparedVolume, StorageError> {
-        let def = self.storage(storage)?;
-        if !def.allows(ContentType::Rootdir) {
-            return Err(StorageError::Invalid(format!(
-                "content type 'rootdir' is not available or configured on storage '{storage}'"
-            )));
-        }
-        self.activate_storage(storage)?;
-        let images_dir = self
-            .content_path(def, ContentType::Images)
-            .join(vmid.to_string());
-        std::fs::create_dir_all(&images_dir).map_err(io_error(format!(
-            "unable to create '{}'",
-            images_dir.display()
-        )))?;
-        let number = next_disk_number(&images_dir, vmid, storage)?;
-        let file = if size_bytes > 0 {
-            format!("vm-{vmid}-disk-{number}.raw")
-        } else {
-            format!("subvol-{vmid}-disk-{number}.subvol")
-        };
-        let volid = VolumeId {
-            storage: storage.to_string(),
-            name: format!("{vmid}/{file}"),
-        };
-        let path = self.volume_path(&volid)?;
-        let mut prepared = PreparedVolume {
-            volid,
-            images_dir,
-            step: None,
-        };
-
-        match (def.kind, size_bytes > 0) {
-            (StorageType::Dir, true) => {
-                let dir = path.parent().unwrap_or(&path);
-                match create_unnamed_sparse_file(dir, size_bytes)? {
-                    Some(image) => {
-                        // mkfs opens the unnamed file through our descriptor.
-                        let by_fd = PathBuf::from(format!(
-                            "/proc/{}/fd/{}",
-                            std::process::id(),
-                            std::os::fd::AsRawFd::as_raw_fd(&image)
-                        ));
-                        mkfs_ext4(&by_fd, &path, root_owner)?;
-                        prepared.step = Some(CommitStep::LinkImage { image, path });
-                    }
-                    None => {
-                        create_sparse_file(&path, size_bytes, false)?;
-                        let made = path.clone();
-                        prepared.step = Some(CommitStep::InPlace {
-                            undo: Box::new(move || {
-                                let _ = std::fs::remove_file(&made);
-                            }),
-                        });
-                        mkfs_ext4(&path, &path, root_owner)?;
-                    }
-                }
-            }
-            (StorageType::Dir, false) => {
-                if path.exists() {
-                    return Err(StorageError::Invalid(format!(
-                        "disk image '{}' already exists",
-                        path.display()
-                    )));
-                }
-                prepared.step = Some(CommitStep::MakeDir {
-                    path,
-                    owner: root_owner,
-                });
-            }
-            (StorageType::Btrfs, raw) => {
-                // For a raw image the subvolume is the directory around disk.raw.
-                let subvolume = if raw {
-                    path.parent().unwrap_or(&path).to_path_buf()
-                } else {
-                    path.clone()
-                };
-                if subvolume.exists() {
-                    return Err(StorageError::Invalid(format!(
-                        "disk image '{}' already exists",
-                        subvolume.display()
-                    )));
-                }
-                btrfs::create_subvolume(&subvolume).map_err(io_error(format!(
-                    "unable to create subvolume '{}'",
-                    subvolume.display()
-                )))?;
-                let made = subvolume.clone();
-                prepared.step = Some(CommitStep::InPlace {
-                    undo: Box::new(move || {
-                        let _ = btrfs::delete_subvolume(&made);
-                    }),
-                });
-                if raw {
-                    create_sparse_file(&path, size_bytes, def.flag("nocow", false))?;
-                    mkfs_ext4(&path, &path, root_owner)?;
-                } else {
-                    chown_dir(&subvolume, root_owner)?;
-                }
-            }
-        }
-        Ok(prepared)
-    }
-
-    /// Remove a volume and, when empty, its `images/<vmid>` directory.
-    pub fn free_volume(&self, volid: &VolumeId) -> Result<(), StorageError> {
-        let def = self.activate_storage(&volid.storage)?;
-        let VolumeKind::Image { vmid, format, .. } = volid.kind()? else {
-            return Err(StorageError::Invalid(format!(
-                "volume '{volid}' is not a disk image"
-            )));
-        };
-        let path = self.volume_path(volid)?;
-        // What gets deleted: the file, the directory, or the subvolume around disk.raw.
-        let target = match (def.kind, format.as_str()) {
-            (StorageType::Btrfs, "raw") => path.parent().unwrap_or(&path).to_path_buf(),
-            _ => path.clone(),
-        };
-        ensure_unused(volid, &target, &path)?;
-        let gone = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-        let context = || format!("unable to free volume '{volid}' ('{}')", target.display());
-        match (def.kind, format.as_str()) {
-            (StorageType::Btrfs, "raw" | "subvol") => {
-                for snapshot in snapshots_of(&target) {
-                    btrfs::delete_subvolume(&snapshot).map_err(io_error(context()))?;
-                }
-                let result = if btrfs::is_subvolume(&target) {
-                    btrfs::delete_subvolume(&target)
-                } else {
-                    std::fs::remove_dir_all(&target)
-                };
-                result
-                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
-                    .map_err(io_error(context()))?;
-            }
-            (_, "subvol") => {
-                std::fs::remove_dir_all(&target)
-                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
-                    .map_err(io_error(context()))?;
-            }
-            _ => {
-                // Like PVE, a missing image is not an error: the goal is that it is gone.
-                std::fs::remove_file(&target)
-                    .or_else(|e| if gone(&e) { Ok(()) } else { Err(e) })
-                    .map_err(io_error(context()))?;
-            }
-        }
-        let _ = std::fs::remove_dir(
-            self.content_path(def, ContentType::Images)
-                .join(vmid.to_string()),
-        );
-        Ok(())
-    }
-
-    /// The volume's size in bytes (image length; 0 for directories).
-    pub fn volume_size(&self, volid: &VolumeId) -> Result<u64, StorageError> {
-        let path = self.volume_path(volid)?;
-        let format = volid.format();
-        let meta = std::fs::metadata(&path)
-            .map_err(io_error(format!("failed to stat '{}'", path.display())))?;
-        match (format, meta.is_dir()) {
-            (Some(VolumeFormat::Subvol), true) => Ok(0),
-            (Some(VolumeFormat::Subvol), false) => Err(StorageError::Invalid(format!(
-                "expected format 'subvol', but '{}' is not a directory",
-                path.display()
-            ))),
-            (_, true) => Err(StorageError::Invalid(format!(
-                "expected format 'raw', but '{}' is a directory",
-                path.display()
-            ))),
-            (_, false) => Ok(meta.len()),
-        }
-    }
-
-    /// Every image volume owned by `vmid` on every enabled storage.
-    pub fn list_volumes(&self, vmid: u32) -> Result<Vec<(VolumeId, VolumeFormat)>, StorageError> {
-        let mut volumes = Vec::new();
-        let holds_disks =
-            |s: &&StorageDef| s.allows(ContentType::Images) || s.allows(ContentType::Rootdir);
-        for def in self
-            .storages
-            .iter()
-            .filter(|s| !s.disabled)
-            .filter(holds_disks)
-        {
-            let dir = self
-                .content_path(def, ContentType::Images)
-                .join(vmid.to_string());
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error(format!("unable to list '{}'", dir.display()))(e)),
-            };
-            let mut found = Vec::new();
-            for entry in entries {
-                let entry =
-                    entry.map_err(io_error(format!("unable to list '{}'", dir.display())))?;
-                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                    continue;
-                };
-                let path = entry.path();
-                let volume = match def.kind {
-                    StorageType::Dir => dir_volume(&name, &path),
-                    StorageType::Btrfs => btrfs_volume(&name, &path),
-                };
-                if let Some((file, format)) = volume {
-                    found.push((
-                        VolumeId {
-                            storage: def.id.clone(),
-                            name: format!("{vmid}/{file}"),
-                        },
-                        format,
-                    ));
-                }
-            }
-            // In disk order, as a listing of disk-0, disk-1, ... reads best.
-            found.sort_by_cached_key(|(volid, _)| {
-                (
-                    disk_number(&volid.name, vmid).unwrap_or(u32::MAX),
-                    volid.name.clone(),
-                )
-            });
-            volumes.extend(found);
-        }
-        Ok(volumes)
-    }
-}
-
-/// A dir storage entry as a volume: `*.raw` files and `*.subvol` directories.
-fn dir_volume(name: &str, path: &Path) -> Option<(String, VolumeFormat)> {
-    match super::volume::image_file_format(name)? {
-        "raw" if path.is_file() => Some((name.to_string(), VolumeFormat::Raw)),
-        "subvol" if path.is_dir() => Some((name.to_string(), VolumeFormat::Subvol)),
-        _ => None,
-    }
-}
-
-/// A btrfs storage entry as a volume: `NAME/disk.raw` is `NAME.raw`, `NAME.subvol` a
-/// subvolume; snapshots (`NAME@snap`) are not volumes.
-fn btrfs_volume(name: &str, path: &Path) -> Option<(String, VolumeFormat)> {
-    if name.contains('@') {
-        return None;
-    }
-    match name.split_once('.') {
-        None if path.join("disk.raw").is_file() => Some((format!("{name}.raw"), VolumeFormat::Raw)),
-        Some((stem, "subvol")) if !stem.is_empty() && path.is_dir() => {
-            Some((name.to_string(), VolumeFormat::Subvol))
-        }
-        _ => None,
-    }
-}
-
-/// The btrfs snapshots kept beside a subvolume: `<name>@<snapshot>` siblings.
-fn snapshots_of(subvolume: &Path) -> Vec<PathBuf> {
-    let (Some(parent), Some(name)) = (
-        subvolume.parent(),
-        subvolume.file_name().and_then(|n| n.to_str()),
-    ) else {
-        return Vec::new();
-    };
-    let prefix = format!("{name}@");
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(&prefix) && n.len() > prefix.len())
-        })
-        .map(|e| e.path())
-        .filter(|p| btrfs::is_subvolume(p))
-        .collect()
-}
-
-/// Refuse to delete a volume that is mounted (at or below its path) or attached to a loop
-/// device: deleting would pull the data from under a running container.
-fn ensure_unused(volid: &VolumeId, target: &Path, image: &Path) -> Result<(), StorageError> {
-    let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
-    let points = crate::mount::mount_points()
-        .map_err(io_error("unable to read the mount table".to_string()))?;
-    if let Some(point) = points.iter().find(|p| p.starts_with(&real)) {
-        return Err(StorageError::Invalid(format!(
-            "volume '{volid}' is in use (mounted at '{}')",
-            point.display()
-        )));
-    }
-    if image.is_file()
-        && let Some(device) = crate::mount::devices_backed_by(image).first()
-    {
-        return Err(StorageError::Invalid(format!(
-            "volume '{volid}' is in use by {}",
-            device.display()
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;
@@ -602,6 +308,7 @@ mod tests {
     use super::*;
     use crate::mount::testutil::{MountGuard, make_fs_image, mounted_source, wait_detached};
     use crate::mount::{VolumeSource, mount_volume, unmount_tree};
+    use crate::storage::{StorageConfig, VolumeFormat};
 
     const MIB: u64 = 1 << 20;
 

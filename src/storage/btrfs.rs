@@ -117,3 +117,259 @@ pub(crate) fn set_nocow(file: &File) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The plugin of `btrfs` storages: a dir storage whose container volumes are subvolumes (a
+/// raw image sits alone as `disk.raw` in a subvolume named after the volume), with
+/// snapshots as `<subvolume>@<name>` siblings.
+pub(crate) struct BtrfsPlugin;
+
+mod plugin {
+    use std::path::{Path, PathBuf};
+
+    use super::super::alloc::{CommitStep, chown_dir, create_sparse_file, io_error, mkfs_ext4};
+    use super::super::dir::{
+        activate_directory, ensure_unused, file_volume_info, file_volume_path, file_volume_size,
+        file_volume_source, grow_image_file, list_file_volumes, next_file_volume,
+        parse_file_volume, remove_empty_images_dir, rename_file_volume,
+    };
+    use super::super::plugin::{
+        Feature, FeatureKey, FeatureRow, StoragePlugin, StorageStatus, Store, VolumeInfo,
+        filesystem_status,
+    };
+    use super::super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
+    use super::{BtrfsPlugin, create_subvolume, delete_subvolume, is_subvolume};
+    use crate::mount::VolumeSource;
+
+    /// pve-storage's `BTRFSPlugin.pm` feature table.
+    const BTRFS_FEATURES: &[FeatureRow] = &[
+        (
+            Feature::Snapshot,
+            FeatureKey::Current,
+            &["qcow2", "raw", "subvol"],
+        ),
+        (
+            Feature::Snapshot,
+            FeatureKey::Snap,
+            &["qcow2", "raw", "subvol"],
+        ),
+        (
+            Feature::Clone,
+            FeatureKey::Base,
+            &["qcow2", "raw", "subvol", "vmdk"],
+        ),
+        (Feature::Clone, FeatureKey::Current, &["raw"]),
+        (Feature::Clone, FeatureKey::Snap, &["raw"]),
+        (Feature::Template, FeatureKey::Current, &["raw", "subvol"]),
+        (Feature::Copy, FeatureKey::Base, &["raw", "subvol"]),
+        (Feature::Copy, FeatureKey::Current, &["raw", "subvol"]),
+        (Feature::Copy, FeatureKey::Snap, &["raw", "subvol"]),
+        (
+            Feature::SparseInit,
+            FeatureKey::Base,
+            &["qcow2", "raw", "vmdk"],
+        ),
+        (
+            Feature::SparseInit,
+            FeatureKey::Current,
+            &["qcow2", "raw", "vmdk"],
+        ),
+        (Feature::Rename, FeatureKey::Current, &["raw"]),
+    ];
+
+    fn is_btrfs(path: &Path) -> bool {
+        rustix::fs::statfs(path).is_ok_and(|s| s.f_type as u64 == libc::BTRFS_SUPER_MAGIC as u64)
+    }
+
+    /// The subvolume holding a volume: the directory around `disk.raw`, or the `.subvol`.
+    fn subvolume_of(path: &Path, format: &str) -> PathBuf {
+        if format == "raw" {
+            path.parent().unwrap_or(path).to_path_buf()
+        } else {
+            path.to_path_buf()
+        }
+    }
+
+    /// The btrfs snapshots kept beside a subvolume: `<name>@<snapshot>` siblings.
+    fn snapshots_of(subvolume: &Path) -> Vec<PathBuf> {
+        let (Some(parent), Some(name)) = (
+            subvolume.parent(),
+            subvolume.file_name().and_then(|n| n.to_str()),
+        ) else {
+            return Vec::new();
+        };
+        let prefix = format!("{name}@");
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix) && n.len() > prefix.len())
+            })
+            .map(|e| e.path())
+            .filter(|p| is_subvolume(p))
+            .collect()
+    }
+
+    /// A btrfs storage entry as a volume: `NAME/disk.raw` is `NAME.raw`, `NAME.subvol` a
+    /// subvolume; snapshots (`NAME@snap`) are not volumes.
+    fn btrfs_volume(name: &str, path: &Path) -> Option<(String, VolumeFormat)> {
+        if name.contains('@') {
+            return None;
+        }
+        match name.split_once('.') {
+            None if path.join("disk.raw").is_file() => {
+                Some((format!("{name}.raw"), VolumeFormat::Raw))
+            }
+            Some((stem, "subvol")) if !stem.is_empty() && path.is_dir() => {
+                Some((name.to_string(), VolumeFormat::Subvol))
+            }
+            _ => None,
+        }
+    }
+
+    impl StoragePlugin for BtrfsPlugin {
+        fn activate_storage(&self, store: Store<'_>) -> Result<(), StorageError> {
+            let path = store.cfg.storage_path(store.def);
+            // Checked before anything is made in it: a plain directory is no btrfs storage.
+            if path.is_dir() && !is_btrfs(&path) || !path.exists() && !is_btrfs_parent(&path) {
+                return Err(StorageError::Invalid(format!(
+                    "'{}' is not a btrfs file system",
+                    path.display()
+                )));
+            }
+            activate_directory(store).map(drop)
+        }
+
+        fn parse_volume(
+            &self,
+            _store: Store<'_>,
+            volid: &VolumeId,
+        ) -> Result<VolumeInfo, StorageError> {
+            file_volume_info(volid)
+        }
+
+        fn allocate(
+            &self,
+            store: Store<'_>,
+            vmid: u32,
+            size_bytes: u64,
+            root_owner: (u32, u32),
+        ) -> Result<PreparedVolume, StorageError> {
+            let raw = size_bytes > 0;
+            let (volid, images_dir) = next_file_volume(store, vmid, raw)?;
+            let path = file_volume_path(store, &volid)?;
+            let mut prepared = PreparedVolume::new(volid, Some(images_dir));
+            let subvolume = subvolume_of(&path, if raw { "raw" } else { "subvol" });
+            if subvolume.exists() {
+                return Err(StorageError::Invalid(format!(
+                    "disk image '{}' already exists",
+                    subvolume.display()
+                )));
+            }
+            create_subvolume(&subvolume).map_err(io_error(format!(
+                "unable to create subvolume '{}'",
+                subvolume.display()
+            )))?;
+            let made = subvolume.clone();
+            prepared.set_step(CommitStep::InPlace {
+                undo: Box::new(move || {
+                    let _ = delete_subvolume(&made);
+                }),
+            });
+            if raw {
+                create_sparse_file(&path, size_bytes, store.def.flag("nocow", false))?;
+                mkfs_ext4(&path, &path, root_owner)?;
+            } else {
+                chown_dir(&subvolume, root_owner)?;
+            }
+            Ok(prepared)
+        }
+
+        fn free(&self, store: Store<'_>, volid: &VolumeId) -> Result<(), StorageError> {
+            let (vmid, _, format) = parse_file_volume(volid)?;
+            let path = file_volume_path(store, volid)?;
+            let target = subvolume_of(&path, &format);
+            ensure_unused(volid, &target, &path)?;
+            let context = || format!("unable to free volume '{volid}' ('{}')", target.display());
+            for snapshot in snapshots_of(&target) {
+                delete_subvolume(&snapshot).map_err(io_error(context()))?;
+            }
+            let result = if is_subvolume(&target) {
+                delete_subvolume(&target)
+            } else if target.is_dir() {
+                std::fs::remove_dir_all(&target)
+            } else {
+                std::fs::remove_file(&target)
+            };
+            match result {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_error(context())(e));
+                }
+                _ => {}
+            }
+            remove_empty_images_dir(store, vmid);
+            Ok(())
+        }
+
+        fn path(&self, store: Store<'_>, volid: &VolumeId) -> Result<PathBuf, StorageError> {
+            file_volume_path(store, volid)
+        }
+
+        fn source(&self, store: Store<'_>, volid: &VolumeId) -> Result<VolumeSource, StorageError> {
+            file_volume_source(store, volid)
+        }
+
+        fn list(
+            &self,
+            store: Store<'_>,
+            vmid: u32,
+        ) -> Result<Vec<(VolumeId, VolumeFormat)>, StorageError> {
+            list_file_volumes(store, vmid, btrfs_volume)
+        }
+
+        fn size(&self, store: Store<'_>, volid: &VolumeId) -> Result<u64, StorageError> {
+            file_volume_size(store, volid)
+        }
+
+        fn resize(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            new_size: u64,
+        ) -> Result<(), StorageError> {
+            if volid.format() == Some(VolumeFormat::Subvol) {
+                return Err(StorageError::Invalid(
+                    "cannot resize subvolume - btrfs quotas are currently not supported"
+                        .to_string(),
+                ));
+            }
+            grow_image_file(&file_volume_path(store, volid)?, volid, new_size)
+        }
+
+        fn rename(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            target_vmid: u32,
+            target_name: Option<&str>,
+        ) -> Result<VolumeId, StorageError> {
+            rename_file_volume(store, volid, target_vmid, target_name, file_volume_path)
+        }
+
+        fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {
+            Ok(filesystem_status(&store.cfg.storage_path(store.def)))
+        }
+
+        fn features(&self) -> &'static [FeatureRow] {
+            BTRFS_FEATURES
+        }
+    }
+
+    /// A storage directory yet to be made is on btrfs when its nearest existing parent is.
+    fn is_btrfs_parent(path: &Path) -> bool {
+        path.ancestors().find(|p| p.exists()).is_some_and(is_btrfs)
+    }
+}

@@ -85,22 +85,69 @@ pub enum StorageType {
     Dir,
     /// `btrfs`: a directory on btrfs, with subvolumes for containers.
     Btrfs,
+    /// `lvm`: thick logical volumes in a volume group (`vgname`).
+    Lvm,
+    /// `lvmthin`: thin logical volumes in a thin pool (`vgname`, `thinpool`).
+    LvmThin,
+    /// `nfs`: an NFS export, used as a directory where it is mounted (`path`).
+    Nfs,
+    /// `cifs`: an SMB share, used as a directory where it is mounted (`path`).
+    Cifs,
+    /// `cephfs`: a CephFS, used as a directory where it is mounted (`path`).
+    CephFs,
 }
 
 impl StorageType {
+    /// The types corral implements, for messages.
+    const SUPPORTED: &'static str = "dir, btrfs, lvm, lvmthin, nfs, cifs and cephfs";
+
     fn from_name(name: &str) -> Option<StorageType> {
         match name {
             "dir" => Some(StorageType::Dir),
             "btrfs" => Some(StorageType::Btrfs),
+            "lvm" => Some(StorageType::Lvm),
+            "lvmthin" => Some(StorageType::LvmThin),
+            "nfs" => Some(StorageType::Nfs),
+            "cifs" => Some(StorageType::Cifs),
+            "cephfs" => Some(StorageType::CephFs),
             _ => None,
         }
     }
 
-    /// The keys PVE accepts in a section of this type (besides `content`, `disable`, `shared`
-    /// and `path`, which are parsed into fields).
+    /// The name used in storage.cfg.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageType::Dir => "dir",
+            StorageType::Btrfs => "btrfs",
+            StorageType::Lvm => "lvm",
+            StorageType::LvmThin => "lvmthin",
+            StorageType::Nfs => "nfs",
+            StorageType::Cifs => "cifs",
+            StorageType::CephFs => "cephfs",
+        }
+    }
+
+    /// Whether volumes live as files below a directory (`path`); the network file systems
+    /// are directories once mounted.
+    pub fn is_file_based(self) -> bool {
+        !matches!(self, StorageType::Lvm | StorageType::LvmThin)
+    }
+
+    /// A network file system corral does not mount itself: usable only where it is mounted.
+    pub fn is_network_fs(self) -> bool {
+        matches!(
+            self,
+            StorageType::Nfs | StorageType::Cifs | StorageType::CephFs
+        )
+    }
+
+    /// The keys PVE accepts in a section of this type (besides `content` and `disable`,
+    /// which every type has and which are parsed into fields).
     fn other_keys(self) -> &'static [&'static str] {
         match self {
             StorageType::Dir => &[
+                "path",
+                "shared",
                 "content-dirs",
                 "nodes",
                 "prune-backups",
@@ -115,6 +162,8 @@ impl StorageType {
                 "snapshot-as-volume-chain",
             ],
             StorageType::Btrfs => &[
+                "path",
+                "shared",
                 "nodes",
                 "prune-backups",
                 "max-protected-backups",
@@ -126,6 +175,89 @@ impl StorageType {
                 "create-subdirs",
                 "preallocation",
             ],
+            StorageType::Lvm => &[
+                "vgname",
+                "nodes",
+                "shared",
+                "saferemove",
+                "saferemove-stepsize",
+                "saferemove_throughput",
+                "base",
+                "tagged_only",
+                "bwlimit",
+                "snapshot-as-volume-chain",
+            ],
+            StorageType::LvmThin => &["thinpool", "vgname", "nodes", "bwlimit"],
+            StorageType::Nfs => &[
+                "path",
+                "content-dirs",
+                "server",
+                "export",
+                "nodes",
+                "prune-backups",
+                "max-protected-backups",
+                "options",
+                "format",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "bwlimit",
+                "preallocation",
+                "snapshot-as-volume-chain",
+            ],
+            StorageType::Cifs => &[
+                "path",
+                "content-dirs",
+                "server",
+                "share",
+                "subdir",
+                "nodes",
+                "prune-backups",
+                "max-protected-backups",
+                "format",
+                "username",
+                "password",
+                "domain",
+                "smbversion",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "bwlimit",
+                "preallocation",
+                "options",
+                "snapshot-as-volume-chain",
+            ],
+            StorageType::CephFs => &[
+                "path",
+                "content-dirs",
+                "monhost",
+                "nodes",
+                "subdir",
+                "options",
+                "username",
+                "format",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "fuse",
+                "bwlimit",
+                "keyring",
+                "prune-backups",
+                "max-protected-backups",
+                "fs-name",
+            ],
+        }
+    }
+
+    /// The keys a section of this type must have (PVE's `fixed`, non-optional options).
+    fn required_keys(self) -> &'static [&'static str] {
+        match self {
+            StorageType::Dir | StorageType::Btrfs => &["path"],
+            StorageType::Lvm => &["vgname"],
+            StorageType::LvmThin => &["thinpool", "vgname"],
+            StorageType::Nfs => &["server", "export"],
+            StorageType::Cifs => &["server", "share"],
+            StorageType::CephFs => &[],
         }
     }
 
@@ -139,6 +271,9 @@ impl StorageType {
                 | "create-subdirs"
                 | "nocow"
                 | "snapshot-as-volume-chain"
+                | "saferemove"
+                | "tagged_only"
+                | "fuse"
         )
     }
 
@@ -146,7 +281,44 @@ impl StorageType {
         match self {
             StorageType::Dir => &["raw", "qcow2", "vmdk", "subvol"],
             StorageType::Btrfs => &["raw", "subvol"],
+            StorageType::Lvm => &["raw", "qcow2"],
+            StorageType::LvmThin => &["raw"],
+            StorageType::Nfs | StorageType::Cifs | StorageType::CephFs => &["raw", "qcow2", "vmdk"],
         }
+    }
+
+    /// The content types a storage of this type can hold (PVE's plugin data).
+    fn valid_content(self) -> &'static [ContentType] {
+        use ContentType::*;
+        match self {
+            StorageType::Dir | StorageType::Btrfs | StorageType::Nfs | StorageType::Cifs => {
+                &[Images, Rootdir, Vztmpl, Iso, Backup, Snippets, Import]
+            }
+            StorageType::Lvm | StorageType::LvmThin => &[Images, Rootdir],
+            StorageType::CephFs => &[Vztmpl, Iso, Backup, Snippets, Import],
+        }
+    }
+
+    /// The content a section without `content` gets (PVE's plugin data).
+    fn default_content(self) -> BTreeSet<ContentType> {
+        match self {
+            StorageType::Dir | StorageType::Btrfs | StorageType::LvmThin => {
+                [ContentType::Images, ContentType::Rootdir].into()
+            }
+            StorageType::Lvm | StorageType::Nfs | StorageType::Cifs => [ContentType::Images].into(),
+            StorageType::CephFs => [ContentType::Backup].into(),
+        }
+    }
+
+    /// Whether `content none` is accepted.
+    fn allows_content_none(self) -> bool {
+        matches!(self, StorageType::Dir | StorageType::Btrfs)
+    }
+
+    /// Network storages are the same on every node, whatever the file says (PVE's
+    /// `@SHARED_STORAGE`).
+    fn always_shared(self) -> bool {
+        self.is_network_fs()
     }
 }
 
@@ -157,16 +329,18 @@ pub struct StorageDef {
     pub id: String,
     /// Its type.
     pub kind: StorageType,
-    /// The path as written in storage.cfg (absolute on the host).
-    pub path: PathBuf,
+    /// The directory of a file-based storage as written in storage.cfg (absolute on the
+    /// host; `/mnt/pve/<id>` for nfs/cifs/cephfs without one); `None` for LVM storages.
+    pub path: Option<PathBuf>,
     /// What it may hold.
     pub content: BTreeSet<ContentType>,
     /// `disable 1`: not used.
     pub disabled: bool,
-    /// `shared 1`: the same storage on every node.
+    /// `shared 1`: the same storage on every node (always for nfs, cifs and cephfs).
     pub shared: bool,
     /// Every other key of the section as written (`prune-backups`, `nodes`, `is_mountpoint`,
-    /// `content-dirs`, `nocow`, ...); kept so nothing in the file is lost.
+    /// `content-dirs`, `nocow`, `vgname`, `thinpool`, ...); kept so nothing in the file is
+    /// lost.
     pub options: BTreeMap<String, String>,
 }
 
@@ -204,7 +378,7 @@ pub(crate) fn parse_boolean(text: &str) -> Option<bool> {
 }
 
 /// PVE's `split_list`: items separated by `,`, `;` or whitespace.
-fn split_list(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| c == ',' || c == ';' || is_perl_space(c))
         .filter(|s| !s.is_empty())
 }
@@ -282,18 +456,24 @@ struct SectionDraft {
 }
 
 impl SectionDraft {
-    /// PVE's `check_config` for a new section: decode every value and require `path`.
+    /// PVE's `check_config` for a new section: decode every value and require the type's
+    /// fixed keys.
     fn finish(self, warnings: &mut Vec<String>) -> Result<StorageDef, String> {
         let mut def = StorageDef {
             id: self.id,
             kind: self.kind,
-            path: PathBuf::new(),
-            content: [ContentType::Images, ContentType::Rootdir].into(),
+            path: None,
+            content: self.kind.default_content(),
             disabled: false,
             shared: false,
             options: BTreeMap::new(),
         };
         let mut path = None;
+        for key in self.kind.required_keys() {
+            if !self.values.contains_key(*key) {
+                return Err(format!("missing value for required option '{key}'"));
+            }
+        }
         for (key, value) in self.values {
             let value = match (value, StorageType::is_boolean_key(&key)) {
                 (Some(value), _) => value,
@@ -303,20 +483,42 @@ impl SectionDraft {
             };
             match key.as_str() {
                 "path" => path = Some(value),
-                "content" => def.content = decode_content(&value, warnings)?,
+                "content" => def.content = decode_content(self.kind, &value, warnings)?,
                 "disable" => def.disabled = decode_flag(&value),
                 "shared" => def.shared = decode_flag(&value),
                 "format" if !self.kind.valid_formats().contains(&value.as_str()) => {
                     warnings.push(format!("storage does not support format '{value}'"));
+                }
+                "vgname" | "thinpool" => {
+                    check_lvm_name(&value)?;
+                    def.options.insert(key, value);
                 }
                 _ => {
                     def.options.insert(key, value);
                 }
             }
         }
-        let path = path.ok_or_else(|| "missing value for required option 'path'".to_string())?;
-        def.path = check_storage_path(&path)?;
+        if self.kind.is_network_fs() {
+            path.get_or_insert_with(|| format!("/mnt/pve/{}", def.id));
+        }
+        def.path = path.map(|path| check_storage_path(&path)).transpose()?;
+        def.shared |= self.kind.always_shared();
         Ok(def)
+    }
+}
+
+/// PVE's `pve-storage-vgname` format, for `vgname` and `thinpool`.
+fn check_lvm_name(name: &str) -> Result<(), String> {
+    let inner = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    let bytes = name.as_bytes();
+    let ok = bytes.len() >= 2
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes.iter().all(|&b| inner(b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("lvm name '{name}' contains illegal characters"))
     }
 }
 
@@ -326,6 +528,7 @@ fn decode_flag(value: &str) -> bool {
 }
 
 fn decode_content(
+    kind: StorageType,
     value: &str,
     warnings: &mut Vec<String>,
 ) -> Result<BTreeSet<ContentType>, String> {
@@ -333,15 +536,18 @@ fn decode_content(
     let mut none = false;
     for item in split_list(value) {
         match ContentType::from_name(item) {
-            Some(kind) => {
-                content.insert(kind);
+            Some(content_type) if kind.valid_content().contains(&content_type) => {
+                content.insert(content_type);
             }
-            None if item == "none" => none = true,
-            None => warnings.push(format!("storage does not support content type '{item}'")),
+            None if item == "none" && kind.allows_content_none() => none = true,
+            _ => warnings.push(format!("storage does not support content type '{item}'")),
         }
     }
     if none && !content.is_empty() {
         return Err("unable to combine 'none' with other content types".to_string());
+    }
+    if content.is_empty() && !none && !kind.allows_content_none() {
+        return Err("storage does not support content type 'none'".to_string());
     }
     Ok(content)
 }
@@ -352,7 +558,7 @@ impl StorageDef {
         StorageDef {
             id: "local".to_string(),
             kind: StorageType::Dir,
-            path: PathBuf::from(LOCAL_PATH),
+            path: Some(PathBuf::from(LOCAL_PATH)),
             content: [
                 ContentType::Backup,
                 ContentType::Images,
@@ -477,8 +683,8 @@ impl StorageConfig {
                     ));
                     continue;
                 };
-                let known = matches!(key, "path" | "content" | "disable" | "shared")
-                    || draft.kind.other_keys().contains(&key);
+                let known =
+                    matches!(key, "content" | "disable") || draft.kind.other_keys().contains(&key);
                 let problem = if !known {
                     Some(format!("unexpected property '{key}'"))
                 } else if draft.values.contains_key(key) {
@@ -518,7 +724,9 @@ impl StorageConfig {
         // PVE keeps `local` the same on every node: a dir storage at /var/lib/vz, first in the
         // list, without node restrictions.
         let local_ok = storages.iter().any(|s| {
-            s.id == "local" && s.kind == StorageType::Dir && s.path == Path::new(LOCAL_PATH)
+            s.id == "local"
+                && s.kind == StorageType::Dir
+                && s.path.as_deref() == Some(Path::new(LOCAL_PATH))
         });
         if local_ok {
             for storage in storages.iter_mut().filter(|s| s.id == "local") {
@@ -543,7 +751,8 @@ impl StorageConfig {
         }
         if let Some((_, kind)) = self.unsupported.iter().find(|(sid, _)| sid == id) {
             return Err(StorageError::Invalid(format!(
-                "storage '{id}' has type '{kind}', which corral does not support (only dir and btrfs)"
+                "storage '{id}' has type '{kind}', which corral does not support (only {})",
+                StorageType::SUPPORTED
             )));
         }
         Err(StorageError::Invalid(format!(
@@ -551,18 +760,14 @@ impl StorageConfig {
         )))
     }
 
-    /// The storage named `id` if it is enabled: `storage 'id' is disabled` otherwise.
-    pub fn enabled_storage(&self, id: &str) -> Result<&StorageDef, StorageError> {
-        let def = self.storage(id)?;
-        if def.disabled {
-            return Err(StorageError::Invalid(format!("storage '{id}' is disabled")));
-        }
-        Ok(def)
-    }
-
-    /// The host path of a storage's directory (under the host root).
+    /// The host directory a storage's volumes are in: a file storage's `path` under the host
+    /// root; an LVM storage's device directory `/dev/<vgname>` (devices are the kernel's,
+    /// never under a test root).
     pub fn storage_path(&self, def: &StorageDef) -> PathBuf {
-        self.under_root(&def.path)
+        match &def.path {
+            Some(path) => self.under_root(path),
+            None => Path::new("/dev").join(def.options.get("vgname").map_or("", String::as_str)),
+        }
     }
 
     /// `path` (absolute on the host) as seen from the host root.
@@ -578,30 +783,6 @@ impl StorageConfig {
     /// The host directory holding `content` on `def`.
     pub fn content_path(&self, def: &StorageDef, content: ContentType) -> PathBuf {
         self.storage_path(def).join(def.content_subdir(content))
-    }
-
-    /// Where a volume lives: the raw image file or the directory/subvolume.
-    pub fn volume_path(&self, volid: &VolumeId) -> Result<PathBuf, StorageError> {
-        let def = self.storage(&volid.storage)?;
-        let kind = volid.kind()?;
-        let dir = self.content_path(def, kind.content_type());
-        Ok(match kind {
-            VolumeKind::Image { vmid, file, format } => {
-                let owner_dir = dir.join(vmid.to_string());
-                match (def.kind, format.as_str()) {
-                    // btrfs keeps each raw image alone in a subvolume named without `.raw`.
-                    (StorageType::Btrfs, "raw") => owner_dir
-                        .join(file.strip_suffix(".raw").unwrap_or(&file))
-                        .join("disk.raw"),
-                    _ => owner_dir.join(file),
-                }
-            }
-            VolumeKind::Vztmpl(file)
-            | VolumeKind::Iso(file)
-            | VolumeKind::Backup(file)
-            | VolumeKind::Snippets(file)
-            | VolumeKind::Import(file) => dir.join(file),
-        })
     }
 
     /// A template given as `local:vztmpl/NAME.tar.gz` or as a plain path (under the host root
@@ -660,80 +841,6 @@ impl StorageConfig {
         };
         Ok(path)
     }
-
-    /// Make a storage usable, as PVE does before touching it: it must be enabled, mounted when
-    /// `is_mountpoint` says so, its directory is created unless `create-base-path`/`mkdir` are
-    /// off, the content directories are created unless `create-subdirs`/`mkdir` are off, and a
-    /// btrfs storage must really be btrfs.
-    pub fn activate_storage(&self, id: &str) -> Result<&StorageDef, StorageError> {
-        let def = self.enabled_storage(id)?;
-        let path = self.storage_path(def);
-        if let Some(mount_point) = self.expected_mount_point(def)
-            && !is_mount_point(&mount_point)
-        {
-            return Err(StorageError::Invalid(format!(
-                "unable to activate storage '{id}' - directory is expected to be a mount point but \
-                 is not mounted: '{}'",
-                mount_point.display()
-            )));
-        }
-        let io = |context: String| move |source| StorageError::Io { context, source };
-        let mkdir = def.flag("mkdir", true);
-        if def.flag("create-base-path", mkdir) {
-            std::fs::create_dir_all(&path)
-                .map_err(io(format!("unable to create '{}'", path.display())))?;
-        }
-        if !path.is_dir() {
-            return Err(StorageError::Invalid(format!(
-                "unable to activate storage '{id}' - directory '{}' does not exist or is unreachable",
-                path.display()
-            )));
-        }
-        if def.kind == StorageType::Btrfs && !is_btrfs(&path) {
-            return Err(StorageError::Invalid(format!(
-                "'{}' is not a btrfs file system",
-                path.display()
-            )));
-        }
-        if def.flag("create-subdirs", true) && mkdir {
-            for content in ContentType::ALL {
-                // The backup directory also serves containers (migration of old dumps).
-                let wanted = def.allows(content)
-                    || (content == ContentType::Backup && def.allows(ContentType::Rootdir));
-                if wanted {
-                    let subdir = self.content_path(def, content);
-                    std::fs::create_dir_all(&subdir).map_err(io(format!(
-                        "failed to create content directory '{}' for content '{}'",
-                        subdir.display(),
-                        content.name()
-                    )))?;
-                }
-            }
-        }
-        Ok(def)
-    }
-
-    /// `is_mountpoint`: `yes`/`1` means the storage path itself, another value is a path.
-    fn expected_mount_point(&self, def: &StorageDef) -> Option<PathBuf> {
-        let value = def.options.get("is_mountpoint")?;
-        match parse_boolean(value) {
-            Some(true) => Some(self.storage_path(def)),
-            Some(false) => None,
-            None => Some(self.under_root(Path::new(value))),
-        }
-    }
-}
-
-fn is_btrfs(path: &Path) -> bool {
-    rustix::fs::statfs(path).is_ok_and(|s| s.f_type as u64 == libc::BTRFS_SUPER_MAGIC as u64)
-}
-
-/// Whether something is mounted exactly at `path` (after resolving symlinks).
-fn is_mount_point(path: &Path) -> bool {
-    let Ok(real) = std::fs::canonicalize(path) else {
-        return false;
-    };
-    crate::mount::mount_points().is_ok_and(|points| points.contains(&real))
 }
 
 #[cfg(test)]
@@ -782,14 +889,19 @@ zfspool: tank
     #[test]
     fn parses_sections_of_supported_types() {
         let config = parse(SAMPLE);
-        assert_eq!(ids(&config), ["local", "bulk", "fast"]);
+        assert_eq!(ids(&config), ["local", "local-lvm", "bulk", "fast"]);
+        assert_eq!(config.unsupported, [("tank".into(), "zfspool".into())]);
+        let lvm = config.storage("local-lvm").unwrap();
+        assert_eq!(lvm.kind, StorageType::LvmThin);
+        assert_eq!(lvm.path, None);
         assert_eq!(
-            config.unsupported,
-            [
-                ("local-lvm".into(), "lvmthin".into()),
-                ("tank".into(), "zfspool".into())
-            ]
+            (
+                lvm.options["vgname"].as_str(),
+                lvm.options["thinpool"].as_str()
+            ),
+            ("pve", "data")
         );
+        assert_eq!(config.storage_path(lvm), Path::new("/dev/pve"));
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 
         let local = config.storage("local").unwrap();
@@ -801,7 +913,7 @@ zfspool: tank
 
         let bulk = config.storage("bulk").unwrap();
         assert_eq!(bulk.kind, StorageType::Dir);
-        assert_eq!(bulk.path, Path::new("/srv/bulk"));
+        assert_eq!(bulk.path.as_deref(), Some(Path::new("/srv/bulk")));
         assert_eq!(
             bulk.content,
             [
@@ -830,7 +942,7 @@ zfspool: tank
         let config = StorageConfig::load(dir.path()).unwrap();
         assert_eq!(config.storages, [StorageDef::default_local()]);
         let local = &config.storages[0];
-        assert_eq!(local.path, Path::new("/var/lib/vz"));
+        assert_eq!(local.path.as_deref(), Some(Path::new("/var/lib/vz")));
         let names: Vec<_> = local.content.iter().map(|c| c.name()).collect();
         assert_eq!(
             names,
@@ -864,8 +976,8 @@ zfspool: tank
         );
         let config = parse("dir: local\n\tpath /elsewhere\n");
         assert_eq!(
-            config.storage("local").unwrap().path,
-            Path::new("/var/lib/vz")
+            config.storage("local").unwrap().path.as_deref(),
+            Some(Path::new("/var/lib/vz"))
         );
         // A proper local keeps its content and position but loses node restrictions.
         let config = parse(
@@ -922,7 +1034,7 @@ dir: swallowed
         let config = parse(text);
         assert_eq!(ids(&config), ["local", "ok1"]);
         let ok1 = config.storage("ok1").unwrap();
-        assert_eq!(ok1.path, Path::new("/ok"));
+        assert_eq!(ok1.path.as_deref(), Some(Path::new("/ok")));
         assert_eq!(ok1.content, [ContentType::Images].into());
         assert!(ok1.shared);
         assert!(!ok1.options.contains_key("format"));
@@ -943,6 +1055,86 @@ dir: swallowed
             "file storage.cfg line 28 (skip section 'climb'): illegal path for directory storage: /a/../etc",
         ];
         assert_eq!(config.warnings, expected);
+    }
+
+    #[test]
+    fn block_and_network_storages_take_their_own_keys() {
+        let text = "\
+lvm: thick
+\tvgname vg0
+\tsaferemove 1
+\tcontent rootdir,images,iso
+\tpath /nope
+
+lvmthin: thin
+\tvgname vg0
+\tthinpool pool
+\tshared 1
+
+lvm: novg
+\tcontent images
+
+lvmthin: badvg
+\tvgname -vg
+\tthinpool pool
+
+nfs: share1
+\tserver 10.0.0.1
+\texport /export
+\toptions vers=4.2
+
+cifs: smb
+\tserver 10.0.0.2
+\tshare data
+\tpath /mnt/smb
+\tcontent rootdir
+
+cephfs: ceph
+\tcontent vztmpl,rootdir
+";
+        let config = parse(text);
+        assert_eq!(
+            ids(&config),
+            ["local", "thick", "thin", "share1", "smb", "ceph"]
+        );
+        let thick = config.storage("thick").unwrap();
+        assert_eq!(thick.kind, StorageType::Lvm);
+        assert_eq!(
+            thick.content,
+            [ContentType::Images, ContentType::Rootdir].into()
+        );
+        assert!(thick.flag("saferemove", false));
+        assert_eq!(config.storage("thin").unwrap().content.len(), 2);
+        let share = config.storage("share1").unwrap();
+        assert_eq!(share.path.as_deref(), Some(Path::new("/mnt/pve/share1")));
+        assert!(share.shared, "network storages are always shared");
+        assert_eq!(share.content, [ContentType::Images].into());
+        assert_eq!(
+            config.storage("smb").unwrap().path.as_deref(),
+            Some(Path::new("/mnt/smb"))
+        );
+        let ceph = config.storage("ceph").unwrap();
+        assert_eq!(ceph.content, [ContentType::Vztmpl].into());
+        assert_eq!(
+            config.warnings,
+            [
+                "file storage.cfg line 5 (section 'thick') - unable to parse value of 'path': unexpected property 'path'",
+                "storage does not support content type 'iso'",
+                "file storage.cfg line 10 (section 'thin') - unable to parse value of 'shared': unexpected property 'shared'",
+                "file storage.cfg line 13 (skip section 'novg'): missing value for required option 'vgname'",
+                "file storage.cfg line 17 (skip section 'badvg'): lvm name '-vg' contains illegal characters",
+                "storage does not support content type 'rootdir'",
+            ]
+        );
+        // A block storage without content it can hold says so, as PVE.
+        let config = parse("lvm: l1\n\tvgname vg\n\tcontent iso\n");
+        assert_eq!(
+            config.warnings,
+            [
+                "storage does not support content type 'iso'",
+                "file storage.cfg line 3 (skip section 'l1'): storage does not support content type 'none'"
+            ]
+        );
     }
 
     #[test]
@@ -979,8 +1171,8 @@ dir: swallowed
             "storage 'nope' does not exist"
         );
         assert_eq!(
-            config.storage("local-lvm").unwrap_err().to_string(),
-            "storage 'local-lvm' has type 'lvmthin', which corral does not support (only dir and btrfs)"
+            config.storage("tank").unwrap_err().to_string(),
+            "storage 'tank' has type 'zfspool', which corral does not support (only dir, btrfs, lvm, lvmthin, nfs, cifs and cephfs)"
         );
     }
 

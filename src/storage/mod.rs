@@ -1,17 +1,24 @@
-//! Storages from `etc/pve/storage.cfg` (`dir` and `btrfs`), volume ids as pct writes them,
-//! volume allocation (raw ext4 images, directories, btrfs subvolumes) and template archives.
+//! Storages from `etc/pve/storage.cfg` (`dir`, `btrfs`, `lvm`, `lvmthin`, and `nfs`,
+//! `cifs`, `cephfs` where they are mounted), one plugin per type behind one trait
+//! ([`plugin`]), volume ids as pct writes them, volume allocation (raw ext4 images, logical
+//! volumes, directories, btrfs subvolumes) and template archives.
 //!
 //! Every path in storage.cfg is taken relative to the host root, so a test root never touches
-//! the real /var/lib/vz.
+//! the real /var/lib/vz. Block devices are the kernel's and never under a test root.
 
 mod alloc;
 mod btrfs;
 mod cfg;
+mod dir;
+mod lvm;
+mod lvmthin;
+mod plugin;
 pub mod template;
 mod volume;
 
 pub use alloc::PreparedVolume;
 pub use cfg::{ContentType, StorageConfig, StorageDef, StorageType};
+pub use plugin::{Feature, StorageStatus};
 pub(crate) use template::confine_beneath;
 pub use template::{ExtractOptions, ExtractSummary, TemplateError, detect_arch, extract_template};
 pub use volume::{Allocation, VolumeFormat, VolumeId, VolumeKind};

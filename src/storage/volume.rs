@@ -170,6 +170,25 @@ pub(crate) fn image_file_format(file: &str) -> Option<&str> {
     Some(format)
 }
 
+/// A volume name of a block or dataset storage (lvm, lvmthin, zfspool): `vm-<vmid>-…` or
+/// `base-<vmid>-…` (raw), `subvol-<vmid>-…` or `basevol-<vmid>-…` (a directory); no `/`.
+pub(crate) fn block_volume_name(name: &str) -> Option<(u32, VolumeFormat)> {
+    if name.contains('/') || name.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let (prefix, rest) = name.split_once('-')?;
+    let format = match prefix {
+        "vm" | "base" => VolumeFormat::Raw,
+        "subvol" | "basevol" => VolumeFormat::Subvol,
+        _ => return None,
+    };
+    let (vmid, tail) = rest.split_once('-')?;
+    if !all_digits(vmid) || tail.is_empty() {
+        return None;
+    }
+    Some((vmid.parse().ok()?, format))
+}
+
 impl VolumeId {
     /// Parse `storage:name`, with pct's checks of both parts.
     pub fn parse(text: &str) -> Result<VolumeId, StorageError> {
@@ -226,15 +245,18 @@ impl VolumeId {
         }
     }
 
-    /// The owning container of an image volume (`100` in `100/vm-100-disk-0.raw`).
+    /// The owning container of an image volume (`100` in `100/vm-100-disk-0.raw`, or in
+    /// `vm-100-disk-0` on a block or dataset storage).
     pub fn owner(&self) -> Option<u32> {
         match self.kind() {
             Ok(VolumeKind::Image { vmid, .. }) => Some(vmid),
-            _ => None,
+            _ => block_volume_name(&self.name).map(|(vmid, _)| vmid),
         }
     }
 
-    /// The format its extension names, for container volumes.
+    /// The format of a container volume: a file storage's extension, or on a block or
+    /// dataset storage the name's prefix (`vm-`/`base-` raw, `subvol-`/`basevol-` a
+    /// directory).
     pub fn format(&self) -> Option<VolumeFormat> {
         match self.kind() {
             Ok(VolumeKind::Image { format, .. }) => match format.as_str() {
@@ -242,7 +264,7 @@ impl VolumeId {
                 "subvol" => Some(VolumeFormat::Subvol),
                 _ => None,
             },
-            _ => None,
+            _ => block_volume_name(&self.name).map(|(_, format)| format),
         }
     }
 }
