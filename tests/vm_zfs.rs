@@ -1,0 +1,260 @@
+//! `zfspool` storages with a real pool: containers whose volumes are ZFS datasets, made and
+//! freed with the `zfs` tool as pve-storage makes them. They need the ZFS module, which the
+//! development host lacks: ignored by a plain `cargo test`, run in the VM rig (`tests/vm/run`,
+//! which builds the module; the pool goes on the guest's disk with serial `corral-zfs`), or
+//! on any host with ZFS by `cargo test --test vm_zfs -- --ignored` as root (the pool then
+//! goes on a sparse file).
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::ct::Ct;
+use common::{TestRoot, busybox_template, skip_visibly};
+
+/// Run `zfs`/`zpool`; returns stdout, failing the test on an error.
+fn zfs_tool(tool: &str, args: &[&str]) -> String {
+    let output = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether ZFS can be used here; without it the test skips, unless the rig built the module
+/// (`CORRAL_TEST_REQUIRE_ZFS`), where a missing ZFS is a failure.
+fn zfs_available(test: &str) -> bool {
+    let usable = Path::new("/dev/zfs").exists()
+        && Command::new("zpool")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(
+            std::env::var_os("CORRAL_TEST_REQUIRE_ZFS").is_none(),
+            "the rig built ZFS, but /dev/zfs or zpool is missing in the guest"
+        );
+        skip_visibly(test, "no ZFS here (/dev/zfs, zpool): run it in the VM rig");
+    }
+    usable
+}
+
+/// The rig's disk for pools: the virtio disk with serial `corral-zfs`.
+fn rig_disk() -> Option<PathBuf> {
+    fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let serial = fs::read_to_string(entry.path().join("serial")).ok()?;
+            (serial.trim() == "corral-zfs").then(|| Path::new("/dev").join(entry.file_name()))
+        })
+}
+
+/// A pool made for one test and destroyed however the test ends (before its TestRoot goes,
+/// so declare it after the root).
+struct Pool {
+    name: String,
+}
+
+impl Pool {
+    /// A pool mounted at `<root>/<name>`: on the rig's disk, or on a sparse file in the root.
+    fn create(root: &TestRoot, name: &str) -> Pool {
+        let vdev = rig_disk().unwrap_or_else(|| {
+            let file = root.join("zfs-vdev.img");
+            fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
+            file
+        });
+        let mountpoint = root.join(name);
+        zfs_tool(
+            "zpool",
+            &[
+                "create",
+                "-f",
+                "-o",
+                "cachefile=none",
+                "-m",
+                mountpoint.to_str().unwrap(),
+                name,
+                vdev.to_str().unwrap(),
+            ],
+        );
+        Pool {
+            name: name.to_string(),
+        }
+    }
+
+    /// The pool's datasets below its root, by name.
+    fn datasets(&self) -> Vec<String> {
+        zfs_tool(
+            "zfs",
+            &[
+                "list",
+                "-H",
+                "-o",
+                "name",
+                "-t",
+                "filesystem,volume",
+                "-r",
+                &self.name,
+            ],
+        )
+        .lines()
+        .filter(|name| *name != self.name)
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn property(&self, dataset: &str, property: &str) -> String {
+        zfs_tool(
+            "zfs",
+            &[
+                "get",
+                "-Hp",
+                "-o",
+                "value",
+                property,
+                &format!("{}/{dataset}", self.name),
+            ],
+        )
+        .trim()
+        .to_string()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = Command::new("zpool")
+            .args(["destroy", "-f", &self.name])
+            .status();
+    }
+}
+
+/// A TestRoot whose storage.cfg has `local` and a zfspool storage `tank` on `pool`.
+fn root_with_zfspool(pool: &str) -> TestRoot {
+    let root = TestRoot::new();
+    root.write(
+        "etc/pve/storage.cfg",
+        &format!(
+            "dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,images,vztmpl\n\n\
+             zfspool: tank\n\tpool {pool}\n\tmountpoint /{pool}\n\tcontent rootdir,images\n\tsparse 1\n"
+        ),
+    );
+    root
+}
+
+#[test]
+#[ignore = "needs ZFS: run in the VM rig (tests/vm/run)"]
+fn container_on_zfspool_lives_in_datasets_and_leaves_none() {
+    if !zfs_available("container_on_zfspool_lives_in_datasets_and_leaves_none") {
+        return;
+    }
+    let pool_name = "corral10100";
+    let root = root_with_zfspool(pool_name);
+    let pool = Pool::create(&root, pool_name);
+    let template = root.install_template(&busybox_template());
+    let ct = Ct {
+        root: &root,
+        vmid: 10100,
+    };
+    root.pct_ok(&[
+        "create",
+        "10100",
+        &template,
+        "--rootfs",
+        "tank:1",
+        "--mp0",
+        "tank:0,mp=/data",
+        "--unprivileged",
+        "1",
+    ]);
+    let config = root.pct_ok(&["config", "10100"]);
+    assert!(
+        config.contains("rootfs: tank:subvol-10100-disk-0,size=1G"),
+        "{config}"
+    );
+    assert!(
+        config.contains("mp0: tank:subvol-10100-disk-1,mp=/data"),
+        "{config}"
+    );
+
+    // Datasets as pve-storage makes them: refquota = size (none for size 0), POSIX ACLs,
+    // xattrs in the dnode; the root of each is the container's root.
+    assert_eq!(
+        pool.datasets(),
+        [
+            format!("{pool_name}/subvol-10100-disk-0"),
+            format!("{pool_name}/subvol-10100-disk-1")
+        ]
+    );
+    assert_eq!(
+        pool.property("subvol-10100-disk-0", "refquota"),
+        "1073741824"
+    );
+    assert_eq!(pool.property("subvol-10100-disk-1", "refquota"), "0");
+    assert_eq!(pool.property("subvol-10100-disk-0", "acltype"), "posix");
+    assert_eq!(pool.property("subvol-10100-disk-0", "xattr"), "sa");
+    let rootfs = root.join(&format!("{pool_name}/subvol-10100-disk-0"));
+    let data = root.join(&format!("{pool_name}/subvol-10100-disk-1"));
+    for dir in [&rootfs, &data] {
+        let meta = fs::metadata(dir).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (100000, 100000),
+            "{}",
+            dir.display()
+        );
+    }
+    assert!(
+        rootfs.join("bin/busybox").exists(),
+        "template unpacked into the dataset"
+    );
+
+    // Start, write to both volumes from inside, stop: the data is in the datasets.
+    root.pct_ok(&["start", "10100"]);
+    assert_eq!(ct.status(), "status: running");
+    ct.exec_ok("echo on-rootfs > /root-file && echo on-mp > /data/mp-file && sync");
+    let df = ct.exec_ok("df -k / | tail -n 1");
+    let size_kib: u64 = df.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        (1000 * 1024..=1024 * 1024).contains(&size_kib),
+        "the rootfs shows its quota: {df}"
+    );
+    root.pct_ok(&["stop", "10100"]);
+    ct.assert_nothing_left();
+    assert_eq!(
+        fs::read_to_string(rootfs.join("root-file")).unwrap(),
+        "on-rootfs\n"
+    );
+    assert_eq!(fs::read_to_string(data.join("mp-file")).unwrap(), "on-mp\n");
+    assert_eq!(
+        fs::metadata(rootfs.join("root-file")).unwrap().uid(),
+        100000
+    );
+
+    // pct mount shows both volumes at the mount path; unmount takes them away again.
+    root.pct_ok(&["mount", "10100"]);
+    let mounted = root.join("var/lib/lxc/10100/rootfs");
+    assert_eq!(
+        fs::read_to_string(mounted.join("data/mp-file")).unwrap(),
+        "on-mp\n"
+    );
+    assert_eq!(
+        fs::read_to_string(mounted.join("root-file")).unwrap(),
+        "on-rootfs\n"
+    );
+    root.pct_ok(&["unmount", "10100"]);
+    assert!(!mounted.join("root-file").exists());
+
+    // Destroy frees both datasets.
+    root.pct_ok(&["destroy", "10100"]);
+    assert_eq!(pool.datasets(), Vec::<String>::new());
+    assert!(!root.join("etc/pve/lxc/10100.conf").exists());
+}
