@@ -1,7 +1,8 @@
 //! `zfspool` storages with a real pool: containers whose volumes are ZFS datasets, made and
 //! freed with the `zfs` tool as pve-storage makes them. They need the ZFS module, which the
 //! development host lacks: ignored by a plain `cargo test`, run in the VM rig (`tests/vm/run`,
-//! which builds the module; the pool goes on the guest's disk with serial `corral-zfs`), or
+//! which builds the module; the pool goes on the partition of the guest's disk with serial
+//! `corral-zfs`), or
 //! on any host with ZFS by `cargo test --test vm_zfs -- --ignored` as root (the pool then
 //! goes on a sparse file).
 
@@ -47,14 +48,17 @@ fn zfs_available(test: &str) -> bool {
     usable
 }
 
-/// The rig's disk for pools: the virtio disk with serial `corral-zfs`.
-fn rig_disk() -> Option<PathBuf> {
+/// The rig's partition for pools: the first one of the virtio disk with serial `corral-zfs`
+/// (a whole disk would make zpool label it and wait for udev, which the guest lacks).
+fn rig_partition() -> Option<PathBuf> {
     fs::read_dir("/sys/block")
         .ok()?
         .flatten()
         .find_map(|entry| {
             let serial = fs::read_to_string(entry.path().join("serial")).ok()?;
-            (serial.trim() == "corral-zfs").then(|| Path::new("/dev").join(entry.file_name()))
+            let mut partition = entry.file_name();
+            partition.push("1");
+            (serial.trim() == "corral-zfs").then(|| Path::new("/dev").join(partition))
         })
 }
 
@@ -65,9 +69,10 @@ struct Pool {
 }
 
 impl Pool {
-    /// A pool mounted at `<root>/<name>`: on the rig's disk, or on a sparse file in the root.
+    /// A pool mounted at `<root>/<name>`: on the rig's partition, or on a sparse file in the
+    /// root.
     fn create(root: &TestRoot, name: &str) -> Pool {
-        let vdev = rig_disk().unwrap_or_else(|| {
+        let vdev = rig_partition().unwrap_or_else(|| {
             let file = root.join("zfs-vdev.img");
             fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
             file
