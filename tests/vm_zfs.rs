@@ -16,9 +16,18 @@ use std::process::Command;
 use common::ct::Ct;
 use common::{TestRoot, busybox_template, skip_visibly};
 
+/// Where `zfs`/`zpool` are: the sbin directories are not on every PATH (the rig's).
+fn tool_path(tool: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(tool))
+}
+
 /// Run `zfs`/`zpool`; returns stdout, failing the test on an error.
 fn zfs_tool(tool: &str, args: &[&str]) -> String {
-    let output = Command::new(tool)
+    let output = Command::new(tool_path(tool))
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{tool}: {e}"));
@@ -34,7 +43,7 @@ fn zfs_tool(tool: &str, args: &[&str]) -> String {
 /// (`CORRAL_TEST_REQUIRE_ZFS`), where a missing ZFS is a failure.
 fn zfs_available(test: &str) -> bool {
     let usable = Path::new("/dev/zfs").exists()
-        && Command::new("zpool")
+        && Command::new(tool_path("zpool"))
             .arg("version")
             .output()
             .is_ok_and(|o| o.status.success());
@@ -136,7 +145,7 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        let _ = Command::new("zpool")
+        let _ = Command::new(tool_path("zpool"))
             .args(["destroy", "-f", &self.name])
             .status();
     }
@@ -262,4 +271,83 @@ fn container_on_zfspool_lives_in_datasets_and_leaves_none() {
     root.pct_ok(&["destroy", "10100"]);
     assert_eq!(pool.datasets(), Vec::<String>::new());
     assert!(!root.join("etc/pve/lxc/10100.conf").exists());
+}
+
+#[test]
+#[ignore = "needs ZFS: run in the VM rig (tests/vm/run)"]
+fn zfspool_volumes_list_resize_rename_snapshot_and_free() {
+    use corral::storage::{StorageConfig, VolumeFormat, VolumeId};
+    if !zfs_available("zfspool_volumes_list_resize_rename_snapshot_and_free") {
+        return;
+    }
+    let pool_name = "corral10101";
+    let root = root_with_zfspool(pool_name);
+    let pool = Pool::create(&root, pool_name);
+    let storage = StorageConfig::load(root.path()).unwrap();
+
+    let volid = storage
+        .alloc_disk_owned("tank", 10101, 512 << 20, (100000, 100000))
+        .unwrap();
+    assert_eq!(volid.to_string(), "tank:subvol-10101-disk-0");
+    let path = root.join(&format!("{pool_name}/subvol-10101-disk-0"));
+    assert_eq!(storage.volume_path(&volid).unwrap(), path);
+    assert_eq!(fs::metadata(&path).unwrap().uid(), 100000);
+    assert_eq!(
+        storage.list_volumes(10101).unwrap(),
+        [(volid.clone(), VolumeFormat::Subvol)]
+    );
+    assert_eq!(storage.volume_size(&volid).unwrap(), 512 << 20);
+
+    // Resize sets the quota.
+    storage.resize_volume(&volid, 1 << 30).unwrap();
+    assert_eq!(
+        pool.property("subvol-10101-disk-0", "refquota"),
+        "1073741824"
+    );
+    assert_eq!(storage.volume_size(&volid).unwrap(), 1 << 30);
+
+    // A snapshot keeps the quota it was taken with; rollback brings back data and quota.
+    fs::write(path.join("file"), "before").unwrap();
+    storage.volume_snapshot(&volid, "s1").unwrap();
+    fs::write(path.join("file"), "after").unwrap();
+    storage.resize_volume(&volid, 2 << 30).unwrap();
+    storage.volume_rollback(&volid, "s1").unwrap();
+    storage.activate_volume(&volid).unwrap();
+    assert_eq!(fs::read_to_string(path.join("file")).unwrap(), "before");
+    assert_eq!(storage.volume_size(&volid).unwrap(), 1 << 30);
+    storage.volume_snapshot_delete(&volid, "s1").unwrap();
+
+    // Rename hands the volume to another container, refusing a taken name.
+    let other = storage.alloc_disk_owned("tank", 10102, 0, (0, 0)).unwrap();
+    assert_eq!(storage.volume_size(&other).unwrap(), 0, "size 0: no quota");
+    let taken = storage
+        .rename_volume(&volid, 10102, Some("subvol-10102-disk-0"))
+        .unwrap_err();
+    assert_eq!(
+        taken.to_string(),
+        "target volume 'subvol-10102-disk-0' already exists"
+    );
+    let renamed = storage.rename_volume(&volid, 10102, None).unwrap();
+    assert_eq!(renamed.to_string(), "tank:subvol-10102-disk-1");
+    assert!(storage.list_volumes(10101).unwrap().is_empty());
+    assert_eq!(
+        storage
+            .list_volumes(10102)
+            .unwrap()
+            .into_iter()
+            .map(|(v, _)| v.to_string())
+            .collect::<Vec<_>>(),
+        ["tank:subvol-10102-disk-0", "tank:subvol-10102-disk-1"]
+    );
+    let status = storage.storage_status("tank").unwrap().expect("active");
+    assert!(status.total > 0 && status.total == status.available + status.used);
+
+    // Free destroys; freeing what is gone is no error.
+    for volume in [&renamed, &other] {
+        storage.free_volume(volume).unwrap();
+    }
+    storage
+        .free_volume(&VolumeId::parse("tank:subvol-10102-disk-1").unwrap())
+        .unwrap();
+    assert_eq!(pool.datasets(), Vec::<String>::new());
 }

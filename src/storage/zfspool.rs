@@ -494,6 +494,58 @@ impl StoragePlugin for ZfsPoolPlugin {
         })
     }
 
+    /// `zfs snapshot`; a file system's quota is kept in the snapshot's user property
+    /// `pve-storage:refquota`, as pve-storage keeps it, since ZFS does not roll it back.
+    fn snapshot(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let snapshot = format!("{dataset}@{snap}");
+        run_zfs("zfs", &["snapshot", &snapshot])?;
+        if name.subvol {
+            let refquota = property(&dataset, "refquota")?;
+            run_zfs(
+                "zfs",
+                &[
+                    "set",
+                    &format!("pve-storage:refquota={refquota}"),
+                    &snapshot,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `zfs rollback`, the quota the snapshot recorded restored; a file system is unmounted
+    /// after it so that its next use mounts it afresh (stale kernel caches otherwise).
+    fn rollback(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let snapshot = format!("{dataset}@{snap}");
+        run_zfs("zfs", &["rollback", &snapshot])?;
+        if !name.subvol {
+            return Ok(());
+        }
+        let refquota = property(&snapshot, "pve-storage:refquota")?;
+        if refquota.bytes().all(|b| b.is_ascii_digit()) && !refquota.is_empty() {
+            run_zfs("zfs", &["set", &format!("refquota={refquota}"), &dataset])?;
+        }
+        match run_zfs("zfs", &["unmount", &dataset]) {
+            Err(e) if !e.to_string().contains("not currently mounted") => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_snapshot(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let snapshot = format!("{}/{}@{snap}", pool(store)?, name.dataset);
+        run_zfs("zfs", &["destroy", &snapshot]).map(drop)
+    }
+
     fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {
         let Ok(text) = run_zfs(
             "zfs",
