@@ -235,7 +235,7 @@ fn container_on_zfspool_lives_in_datasets_and_leaves_none() {
     root.pct_ok(&["start", "10100"]);
     assert_eq!(ct.status(), "status: running");
     ct.exec_ok("echo on-rootfs > /root-file && echo on-mp > /data/mp-file && sync");
-    let df = ct.exec_ok("df -k / | tail -n 1");
+    let df = ct.exec_ok("df -kP / | tail -n 1");
     let size_kib: u64 = df.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(
         (1000 * 1024..=1024 * 1024).contains(&size_kib),

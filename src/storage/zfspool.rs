@@ -663,6 +663,28 @@ mod tests {
     }
 
     #[test]
+    fn a_host_without_zfs_gets_the_package_named_and_nothing_made() {
+        if program("zpool").is_absolute() {
+            return; // ZFS is installed here: tests/vm_zfs.rs covers the real tools.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::storage::StorageConfig::parse(
+            dir.path(),
+            "zfspool: tank\n\tpool tank\n\tcontent rootdir\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config
+                .alloc_disk("tank", 100, 1 << 30)
+                .unwrap_err()
+                .to_string(),
+            "could not activate storage 'tank', zpool failed: zpool not found - install the \
+             package 'zfsutils-linux'"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn disks_sort_by_number() {
         let mut names = ["subvol-1-disk-10", "subvol-1-disk-2", "vm-1-disk-0"];
         names.sort_by_key(|n| disk_order(n));
