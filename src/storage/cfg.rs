@@ -4,7 +4,7 @@
 //! The file is PVE's section config: a `<type>: <id>` header, indented `key value` lines, and an
 //! empty line ending the section. Like PVE, the parser never fails on content: bad lines and
 //! bad sections are skipped with a warning (kept in [`StorageConfig::warnings`], worded as PVE
-//! words them), and storages of types corral does not implement (lvmthin, zfspool, nfs, ...) are
+//! words them), and storages of types corral does not implement (rbd, iscsi, ...) are
 //! skipped silently, so a real Proxmox file loads.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -938,7 +938,7 @@ btrfs: fast
 \tcontent rootdir,images
 \tdisable
 
-zfspool: tank
+rbd: tank
 \tpool tank
 ";
 
@@ -946,7 +946,7 @@ zfspool: tank
     fn parses_sections_of_supported_types() {
         let config = parse(SAMPLE);
         assert_eq!(ids(&config), ["local", "local-lvm", "bulk", "fast"]);
-        assert_eq!(config.unsupported, [("tank".into(), "zfspool".into())]);
+        assert_eq!(config.unsupported, [("tank".into(), "rbd".into())]);
         let lvm = config.storage("local-lvm").unwrap();
         assert_eq!(lvm.kind, StorageType::LvmThin);
         assert_eq!(lvm.path, None);
@@ -1281,7 +1281,7 @@ zfspool: huge
         );
         assert_eq!(
             config.storage("tank").unwrap_err().to_string(),
-            "storage 'tank' has type 'zfspool', which corral does not support (only dir, btrfs, lvm, lvmthin, nfs, cifs and cephfs)"
+            "storage 'tank' has type 'rbd', which corral does not support (only dir, btrfs, lvm, lvmthin, nfs, cifs, cephfs and zfspool)"
         );
     }
 
