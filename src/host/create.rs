@@ -523,15 +523,31 @@ pub(crate) fn check_volume(
     Ok(())
 }
 
+/// pct's checks of a storage a container's volume is on, before anything is made: enabled
+/// on this node, holding `rootdir` content, and online (a network storage mounted).
 fn check_rootdir_storage(storage_cfg: &StorageConfig, id: &str) -> Result<(), Error> {
-    let def = storage_cfg.storage(id)?;
-    if def.disabled || !def.content.contains(&ContentType::Rootdir) {
+    let def = storage_cfg.enabled_storage(id)?;
+    if !def.content.contains(&ContentType::Rootdir) {
         return Err(Error::param(
             "storage",
             format!("storage '{id}' does not support container directories"),
         ));
     }
+    storage_cfg.activate_storage(id)?;
     Ok(())
+}
+
+/// Who the container's root is on the host: (0, 0) for a privileged container, else what its
+/// id map makes of 0. New volumes' roots belong to it, as pct's `parse_id_maps` decides.
+pub(crate) fn volume_root_owner(config: &Config) -> Result<(u32, u32), Error> {
+    if !config.main.flag("unprivileged") {
+        return Ok((0, 0));
+    }
+    let map = IdMap::from_lxc_values(lxc_idmaps(config))?;
+    Ok((
+        map.to_host(IdKind::User, 0).unwrap_or(0),
+        map.to_host(IdKind::Group, 0).unwrap_or(0),
+    ))
 }
 
 fn lxc_idmaps(config: &Config) -> Vec<&str> {

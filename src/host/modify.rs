@@ -45,6 +45,7 @@ impl Container<'_> {
             ));
         }
         let storage = self.host.storage_config()?;
+        let root_owner = super::create::volume_root_owner(&config)?;
         let mut allocated: Vec<VolumeId> = Vec::new();
         let mut prepared: Vec<crate::storage::PreparedVolume> = Vec::new();
         let result = (|| {
@@ -59,7 +60,7 @@ impl Container<'_> {
                             &allocation.storage,
                             self.vmid.get(),
                             size,
-                            (0, 0),
+                            root_owner,
                         )?;
                         mp.volume = volume.volid().to_string();
                         prepared.push(volume);

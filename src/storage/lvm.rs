@@ -40,10 +40,7 @@ pub(crate) fn run_lvm(tool: &str, args: &[&str], errmsg: &str) -> Result<String,
         .output()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                StorageError::Command {
-                    command: tool.to_string(),
-                    detail: format!("{tool} not found - install the package 'lvm2'"),
-                }
+                StorageError::Invalid(format!("{tool} not found - install the package 'lvm2'"))
             } else {
                 StorageError::Command {
                     command: format!("{tool} {}", args.join(" ")),

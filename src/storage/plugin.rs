@@ -650,6 +650,52 @@ mod tests {
     }
 
     #[test]
+    fn dir_volumes_grow_and_move_to_another_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig::load(dir.path()).unwrap();
+        let raw = config.alloc_disk("local", 100, 32 << 20).unwrap();
+        let subvol = config.alloc_disk("local", 100, 0).unwrap();
+        config.resize_volume(&raw, 48 << 20).unwrap();
+        assert_eq!(config.volume_size(&raw).unwrap(), 48 << 20);
+        let err = |r: Result<(), StorageError>| r.unwrap_err().to_string();
+        assert!(
+            err(config.resize_volume(&raw, 16 << 20)).starts_with("unable to shrink"),
+            "shrinking refused"
+        );
+        assert_eq!(config.volume_size(&raw).unwrap(), 48 << 20);
+        assert_eq!(
+            err(config.resize_volume(&subvol, 1 << 30)),
+            "can't resize this image format"
+        );
+
+        // The next free name of the target container, and never over an existing one.
+        config.alloc_disk("local", 101, 0).unwrap();
+        let moved = config.rename_volume(&raw, 101, None).unwrap();
+        assert_eq!(moved.to_string(), "local:101/vm-101-disk-1.raw");
+        assert_eq!(config.volume_size(&moved).unwrap(), 48 << 20);
+        assert!(!config.volume_path(&raw).unwrap().exists());
+        assert_eq!(
+            config
+                .rename_volume(&subvol, 101, Some("subvol-101-disk-0.subvol"))
+                .unwrap_err()
+                .to_string(),
+            "target volume '101/subvol-101-disk-0.subvol' already exists"
+        );
+        assert!(config.volume_path(&subvol).unwrap().is_dir());
+    }
+
+    #[test]
+    fn a_missing_lvm_tool_names_its_package() {
+        let err = super::super::lvm::run_lvm("corral-no-such-lvm-tool", &[], "listing")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "corral-no-such-lvm-tool not found - install the package 'lvm2'"
+        );
+    }
+
+    #[test]
     fn feature_tables_follow_pve_storage() {
         let config = StorageConfig::parse(
             Path::new("/r"),
