@@ -351,3 +351,29 @@ fn zfspool_volumes_list_resize_rename_snapshot_and_free() {
         .unwrap();
     assert_eq!(pool.datasets(), Vec::<String>::new());
 }
+
+/// On a host without ZFS (this development host), a zfspool storage gives pct's caller the
+/// package to install, and the failed create leaves no config behind.
+#[test]
+fn without_zfs_create_names_the_package_and_leaves_nothing() {
+    if tool_path("zpool").is_absolute() {
+        skip_visibly(
+            "without_zfs_create_names_the_package_and_leaves_nothing",
+            "ZFS is installed here",
+        );
+        return;
+    }
+    let root = root_with_zfspool("corral10102");
+    let template = root.install_template(&busybox_template());
+    let (code, _, stderr) = root.pct(&["create", "10102", &template, "--rootfs", "tank:1"]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(
+            "could not activate storage 'tank', zpool failed: zpool not found - install the \
+             package 'zfsutils-linux'"
+        ),
+        "{stderr}"
+    );
+    assert!(!root.join("etc/pve/lxc/10102.conf").exists());
+    assert!(!root.join("corral10102").exists());
+}
