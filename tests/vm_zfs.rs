@@ -1,10 +1,10 @@
 //! `zfspool` storages with a real pool: containers whose volumes are ZFS datasets, made and
-//! freed with the `zfs` tool as pve-storage makes them. They need the ZFS module, which the
-//! development host lacks: ignored by a plain `cargo test`, run in the VM rig (`tests/vm/run`,
-//! which builds the module; the pool goes on the partition of the guest's disk with serial
-//! `corral-zfs`), or
-//! on any host with ZFS by `cargo test --test vm_zfs -- --ignored` as root (the pool then
-//! goes on a sparse file).
+//! freed with the `zfs` tool as pve-storage makes them. Those tests need the ZFS module,
+//! which the development host lacks: ignored by a plain `cargo test`, run in the VM rig
+//! (`tests/vm/run`, which builds the module; the pool goes on the partition of the guest's
+//! disk with serial `corral-zfs`), or on any host with ZFS by `cargo test --test vm_zfs --
+//! --ignored` as root (the pool then goes on a sparse file). On a host without ZFS, one test
+//! checks what a zfspool storage says there.
 
 mod common;
 
