@@ -369,8 +369,8 @@ fn without_zfs_create_names_the_package_and_leaves_nothing() {
     assert_ne!(code, 0);
     assert!(
         stderr.contains(
-            "could not activate storage 'tank', zpool failed: zpool not found - install the \
-             package 'zfsutils-linux'"
+            "could not activate storage 'tank', zpool not found - install the package \
+             'zfsutils-linux'"
         ),
         "{stderr}"
     );

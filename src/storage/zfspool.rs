@@ -41,13 +41,17 @@ fn run_zfs(tool: &str, args: &[&str]) -> Result<String, StorageError> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| StorageError::Command {
-            command: tool.to_string(),
-            detail: if e.kind() == std::io::ErrorKind::NotFound {
-                format!("{tool} not found - install the package 'zfsutils-linux'")
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StorageError::Invalid(format!(
+                    "{tool} not found - install the package 'zfsutils-linux'"
+                ))
             } else {
-                e.to_string()
-            },
+                StorageError::Command {
+                    command: format!("{tool} {}", args.join(" ")),
+                    detail: e.to_string(),
+                }
+            }
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -658,7 +662,7 @@ mod tests {
         let err = run_zfs("zfs-not-installed-here", &["list"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "zfs-not-installed-here failed: zfs-not-installed-here not found - install the package 'zfsutils-linux'"
+            "zfs-not-installed-here not found - install the package 'zfsutils-linux'"
         );
     }
 
@@ -678,8 +682,8 @@ mod tests {
                 .alloc_disk("tank", 100, 1 << 30)
                 .unwrap_err()
                 .to_string(),
-            "could not activate storage 'tank', zpool failed: zpool not found - install the \
-             package 'zfsutils-linux'"
+            "could not activate storage 'tank', zpool not found - install the package \
+             'zfsutils-linux'"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
