@@ -4,7 +4,7 @@
 //! The file is PVE's section config: a `<type>: <id>` header, indented `key value` lines, and an
 //! empty line ending the section. Like PVE, the parser never fails on content: bad lines and
 //! bad sections are skipped with a warning (kept in [`StorageConfig::warnings`], worded as PVE
-//! words them), and storages of types corral does not implement (lvmthin, zfspool, nfs, ...) are
+//! words them), and storages of types corral does not implement (rbd, iscsi, ...) are
 //! skipped silently, so a real Proxmox file loads.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,11 +95,13 @@ pub enum StorageType {
     Cifs,
     /// `cephfs`: a CephFS, used as a directory where it is mounted (`path`).
     CephFs,
+    /// `zfspool`: datasets of a ZFS pool (`pool`), file systems for containers.
+    ZfsPool,
 }
 
 impl StorageType {
     /// The types corral implements, for messages.
-    const SUPPORTED: &'static str = "dir, btrfs, lvm, lvmthin, nfs, cifs and cephfs";
+    const SUPPORTED: &'static str = "dir, btrfs, lvm, lvmthin, nfs, cifs, cephfs and zfspool";
 
     fn from_name(name: &str) -> Option<StorageType> {
         match name {
@@ -110,6 +112,7 @@ impl StorageType {
             "nfs" => Some(StorageType::Nfs),
             "cifs" => Some(StorageType::Cifs),
             "cephfs" => Some(StorageType::CephFs),
+            "zfspool" => Some(StorageType::ZfsPool),
             _ => None,
         }
     }
@@ -124,13 +127,17 @@ impl StorageType {
             StorageType::Nfs => "nfs",
             StorageType::Cifs => "cifs",
             StorageType::CephFs => "cephfs",
+            StorageType::ZfsPool => "zfspool",
         }
     }
 
     /// Whether volumes live as files below a directory (`path`); the network file systems
     /// are directories once mounted.
     pub fn is_file_based(self) -> bool {
-        !matches!(self, StorageType::Lvm | StorageType::LvmThin)
+        !matches!(
+            self,
+            StorageType::Lvm | StorageType::LvmThin | StorageType::ZfsPool
+        )
     }
 
     /// A network file system corral does not mount itself: usable only where it is mounted.
@@ -246,6 +253,14 @@ impl StorageType {
                 "max-protected-backups",
                 "fs-name",
             ],
+            StorageType::ZfsPool => &[
+                "pool",
+                "blocksize",
+                "sparse",
+                "nodes",
+                "bwlimit",
+                "mountpoint",
+            ],
         }
     }
 
@@ -258,6 +273,7 @@ impl StorageType {
             StorageType::Nfs => &["server", "export"],
             StorageType::Cifs => &["server", "share"],
             StorageType::CephFs => &[],
+            StorageType::ZfsPool => &["pool"],
         }
     }
 
@@ -274,6 +290,7 @@ impl StorageType {
                 | "saferemove"
                 | "tagged_only"
                 | "fuse"
+                | "sparse"
         )
     }
 
@@ -283,6 +300,7 @@ impl StorageType {
             StorageType::Btrfs => &["raw", "subvol"],
             StorageType::Lvm => &["raw", "qcow2"],
             StorageType::LvmThin => &["raw"],
+            StorageType::ZfsPool => &["raw", "subvol"],
             StorageType::Nfs | StorageType::Cifs | StorageType::CephFs => &["raw", "qcow2", "vmdk"],
         }
     }
@@ -294,7 +312,7 @@ impl StorageType {
             StorageType::Dir | StorageType::Btrfs | StorageType::Nfs | StorageType::Cifs => {
                 &[Images, Rootdir, Vztmpl, Iso, Backup, Snippets, Import]
             }
-            StorageType::Lvm | StorageType::LvmThin => &[Images, Rootdir],
+            StorageType::Lvm | StorageType::LvmThin | StorageType::ZfsPool => &[Images, Rootdir],
             StorageType::CephFs => &[Vztmpl, Iso, Backup, Snippets, Import],
         }
     }
@@ -302,7 +320,7 @@ impl StorageType {
     /// The content a section without `content` gets (PVE's plugin data).
     fn default_content(self) -> BTreeSet<ContentType> {
         match self {
-            StorageType::Dir | StorageType::Btrfs | StorageType::LvmThin => {
+            StorageType::Dir | StorageType::Btrfs | StorageType::LvmThin | StorageType::ZfsPool => {
                 [ContentType::Images, ContentType::Rootdir].into()
             }
             StorageType::Lvm | StorageType::Nfs | StorageType::Cifs => [ContentType::Images].into(),
@@ -443,6 +461,16 @@ enum SectionError {
     NoneWithOthers,
     #[error("storage does not support content type 'none'")]
     NoneUnsupported,
+    #[error(
+        "invalid ZFS blocksize format '{value}'. Use a positive number (no leading zeros) \
+         with an optional 'k' or 'm' suffix."
+    )]
+    ZfsBlocksizeFormat { value: String },
+    #[error(
+        "value '{value}' is not a valid ZFS blocksize. Must be a power of 2 between 512B and \
+         16MiB (e.g., 4k, 8k, 16k, 64k, 1m)."
+    )]
+    ZfsBlocksize { value: String },
 }
 
 /// DirPlugin's path check (`^/[-/a-zA-Z0-9_.@]+$`) and `canonpath`; `..` is refused as well
@@ -512,6 +540,10 @@ impl SectionDraft {
                     check_lvm_name(&value)?;
                     def.options.insert(key, value);
                 }
+                "blocksize" => {
+                    check_zfs_blocksize(&value)?;
+                    def.options.insert(key, value);
+                }
                 _ => {
                     def.options.insert(key, value);
                 }
@@ -540,6 +572,38 @@ fn check_lvm_name(name: &str) -> Result<(), SectionError> {
         Err(SectionError::LvmName {
             name: name.to_string(),
         })
+    }
+}
+
+/// PVE's `pve-storage-zfs-blocksize` format: a power of two from 512 bytes to 16 MiB, with
+/// an optional `k` or `m` suffix.
+fn check_zfs_blocksize(value: &str) -> Result<(), SectionError> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.strip_suffix(['k', 'm']) {
+        Some(digits) => (
+            digits,
+            if lower.ends_with('k') {
+                1 << 10
+            } else {
+                1 << 20
+            },
+        ),
+        None => (lower.as_str(), 1u64),
+    };
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    if !well_formed {
+        return Err(SectionError::ZfsBlocksizeFormat {
+            value: value.to_string(),
+        });
+    }
+    let bytes = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(unit));
+    match bytes {
+        Some(bytes) if (512..=16 << 20).contains(&bytes) && bytes.is_power_of_two() => Ok(()),
+        _ => Err(SectionError::ZfsBlocksize {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -903,7 +967,7 @@ btrfs: fast
 \tcontent rootdir,images
 \tdisable
 
-zfspool: tank
+rbd: tank
 \tpool tank
 ";
 
@@ -911,7 +975,7 @@ zfspool: tank
     fn parses_sections_of_supported_types() {
         let config = parse(SAMPLE);
         assert_eq!(ids(&config), ["local", "local-lvm", "bulk", "fast"]);
-        assert_eq!(config.unsupported, [("tank".into(), "zfspool".into())]);
+        assert_eq!(config.unsupported, [("tank".into(), "rbd".into())]);
         let lvm = config.storage("local-lvm").unwrap();
         assert_eq!(lvm.kind, StorageType::LvmThin);
         assert_eq!(lvm.path, None);
@@ -1169,6 +1233,62 @@ cephfs: ceph
     }
 
     #[test]
+    fn zfspool_sections_take_pve_storages_keys_and_blocksizes() {
+        let text = "\
+zfspool: local-zfs
+\tpool rpool/data
+\tsparse
+\tblocksize 16k
+\tmountpoint /rpool/data
+\tcontent images,rootdir
+
+zfspool: nopool
+\tcontent rootdir
+
+zfspool: odd
+\tpool tank
+\tblocksize 12k
+
+zfspool: zeros
+\tpool tank
+\tblocksize 016k
+
+zfspool: huge
+\tpool tank
+\tblocksize 32M
+\tpath /x
+";
+        let config = parse(text);
+        assert_eq!(ids(&config), ["local", "local-zfs"]);
+        let zfs = config.storage("local-zfs").unwrap();
+        assert_eq!(zfs.kind, StorageType::ZfsPool);
+        assert_eq!(zfs.options["pool"], "rpool/data");
+        assert!(zfs.flag("sparse", false));
+        assert_eq!(zfs.options["mountpoint"], "/rpool/data");
+        assert_eq!(
+            zfs.content,
+            [ContentType::Images, ContentType::Rootdir].into()
+        );
+        assert_eq!(
+            config.warnings,
+            [
+                "file storage.cfg line 9 (skip section 'nopool'): missing value for required option 'pool'",
+                "file storage.cfg line 13 (skip section 'odd'): value '12k' is not a valid ZFS blocksize. Must be a power of 2 between 512B and 16MiB (e.g., 4k, 8k, 16k, 64k, 1m).",
+                "file storage.cfg line 17 (skip section 'zeros'): invalid ZFS blocksize format '016k'. Use a positive number (no leading zeros) with an optional 'k' or 'm' suffix.",
+                "file storage.cfg line 22 (section 'huge') - unable to parse value of 'path': unexpected property 'path'",
+                "file storage.cfg line 22 (skip section 'huge'): value '32M' is not a valid ZFS blocksize. Must be a power of 2 between 512B and 16MiB (e.g., 4k, 8k, 16k, 64k, 1m).",
+            ]
+        );
+        for good in ["512", "4k", "1M", "16m"] {
+            assert_eq!(check_zfs_blocksize(good), Ok(()), "{good}");
+        }
+        assert!(matches!(
+            check_zfs_blocksize("256"),
+            Err(SectionError::ZfsBlocksize { .. })
+        ));
+    }
+
+    #[test]
     fn header_forms() {
         assert_eq!(
             parse_section_header("dir: local"),
@@ -1203,7 +1323,7 @@ cephfs: ceph
         );
         assert_eq!(
             config.storage("tank").unwrap_err().to_string(),
-            "storage 'tank' has type 'zfspool', which corral does not support (only dir, btrfs, lvm, lvmthin, nfs, cifs and cephfs)"
+            "storage 'tank' has type 'rbd', which corral does not support (only dir, btrfs, lvm, lvmthin, nfs, cifs, cephfs and zfspool)"
         );
     }
 

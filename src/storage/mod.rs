@@ -1,5 +1,5 @@
-//! Storages from `etc/pve/storage.cfg` (`dir`, `btrfs`, `lvm`, `lvmthin`, and `nfs`,
-//! `cifs`, `cephfs` where they are mounted), one plugin per type behind one trait that
+//! Storages from `etc/pve/storage.cfg` (`dir`, `btrfs`, `lvm`, `lvmthin`, `zfspool`,
+//! and `nfs`, `cifs`, `cephfs` where they are mounted), one plugin per type behind one trait that
 //! [`StorageConfig`] dispatches to, volume ids as pct writes them, volume allocation (raw
 //! ext4 images, logical volumes, directories, btrfs subvolumes) and template archives.
 //!
@@ -15,6 +15,7 @@ mod lvmthin;
 mod plugin;
 pub mod template;
 mod volume;
+mod zfspool;
 
 pub use alloc::PreparedVolume;
 pub use cfg::{ContentType, StorageConfig, StorageDef, StorageType};

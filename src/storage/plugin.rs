@@ -264,6 +264,7 @@ pub(crate) fn plugin_for(kind: StorageType) -> &'static dyn StoragePlugin {
         StorageType::Btrfs => &super::btrfs::BtrfsPlugin,
         StorageType::Lvm => &super::lvm::LvmPlugin,
         StorageType::LvmThin => &super::lvmthin::LvmThinPlugin,
+        StorageType::ZfsPool => &super::zfspool::ZfsPoolPlugin,
     }
 }
 

@@ -1,0 +1,700 @@
+//! `zfspool` storages: container volumes are ZFS file systems `<pool>/subvol-<vmid>-disk-N`
+//! with `refquota` = their size (none for size 0), POSIX ACLs and xattrs in the dnode, as
+//! pve-storage's ZFSPoolPlugin makes them; VM disks (`vm-…`) are zvols. Everything goes
+//! through the `zfs`/`zpool` tools with the parseable output pve-storage asks for (`-Hp`).
+//! A volume's directory is `<mountpoint>/<name>`, `mountpoint` defaulting to `/<pool>` and
+//! taken under the host root like every storage path.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use super::alloc::{CommitStep, chown_dir, free_disk_number, program};
+use super::plugin::{
+    Feature, FeatureKey, FeatureRow, StoragePlugin, StorageStatus, Store, VolumeInfo,
+};
+use super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
+use crate::mount::VolumeSource;
+
+/// The plugin of `zfspool` storages.
+pub(crate) struct ZfsPoolPlugin;
+
+/// pve-storage's `ZFSPoolPlugin.pm` feature table (any format).
+const ZFSPOOL_FEATURES: &[FeatureRow] = &[
+    (Feature::Snapshot, FeatureKey::Current, &[]),
+    (Feature::Snapshot, FeatureKey::Snap, &[]),
+    (Feature::Clone, FeatureKey::Base, &[]),
+    (Feature::Template, FeatureKey::Current, &[]),
+    (Feature::Copy, FeatureKey::Base, &[]),
+    (Feature::Copy, FeatureKey::Current, &[]),
+    (Feature::SparseInit, FeatureKey::Base, &[]),
+    (Feature::SparseInit, FeatureKey::Current, &[]),
+    (Feature::Rename, FeatureKey::Current, &[]),
+];
+
+/// How often `zfs destroy` is tried while the dataset is busy (a mount just released).
+const DESTROY_TRIES: u32 = 6;
+
+/// Run `zfs` or `zpool`; a missing tool is named with its package, a failure is pve-storage's
+/// `zfs error: <what the tool said>`.
+fn run_zfs(tool: &str, args: &[&str]) -> Result<String, StorageError> {
+    let output = Command::new(program(tool))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StorageError::Invalid(format!(
+                    "{tool} not found - install the package 'zfsutils-linux'"
+                ))
+            } else {
+                StorageError::Command {
+                    command: format!("{tool} {}", args.join(" ")),
+                    detail: e.to_string(),
+                }
+            }
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect();
+        let detail = if detail.is_empty() {
+            output.status.to_string()
+        } else {
+            detail.join("; ")
+        };
+        return Err(StorageError::Invalid(format!("zfs error: {detail}")));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A zfspool volume name: `[<base>/]<kind>-<vmid>-<rest>` (pve-storage's `parse_volname`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ZfsName<'a> {
+    /// The dataset below the pool: the name's last part.
+    dataset: &'a str,
+    owner: u32,
+    /// `subvol`/`basevol` are file systems, `vm`/`base` zvols.
+    subvol: bool,
+    is_base: bool,
+}
+
+fn parse_name(name: &str) -> Result<ZfsName<'_>, StorageError> {
+    let bad = || StorageError::Invalid(format!("unable to parse zfs volume name '{name}'"));
+    let (base, dataset) = match name.split_once('/') {
+        Some((base, dataset)) => (Some(base), dataset),
+        None => (None, name),
+    };
+    if let Some(base) = base {
+        let (kind, _, _) = split_kind(base).ok_or_else(bad)?;
+        if !matches!(kind, "base" | "basevol") {
+            return Err(bad());
+        }
+    }
+    let (kind, owner, _) = split_kind(dataset).ok_or_else(bad)?;
+    Ok(ZfsName {
+        dataset,
+        owner,
+        subvol: matches!(kind, "subvol" | "basevol"),
+        is_base: matches!(kind, "base" | "basevol"),
+    })
+}
+
+/// `<kind>-<vmid>-<rest>` with a known kind and a non-empty rest without blanks or slashes.
+fn split_kind(name: &str) -> Option<(&str, u32, &str)> {
+    let (kind, rest) = name.split_once('-')?;
+    if !matches!(kind, "vm" | "base" | "subvol" | "basevol") {
+        return None;
+    }
+    let (vmid, rest) = rest.split_once('-')?;
+    let valid_rest = !rest.is_empty() && !rest.contains(|c: char| c.is_whitespace() || c == '/');
+    if vmid.is_empty() || !vmid.bytes().all(|b| b.is_ascii_digit()) || !valid_rest {
+        return None;
+    }
+    Some((kind, vmid.parse().ok()?, rest))
+}
+
+/// One line of `zfs list -Hp -o name,volsize,origin,type,refquota`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    name: String,
+    owner: u32,
+    subvol: bool,
+    /// refquota of a file system (0: none), volsize of a zvol.
+    size: u64,
+    /// The origin below the pool (`basevol-100-disk-0@__base__`), if a clone.
+    origin: Option<String>,
+}
+
+/// The volumes directly below `pool` in `zfs list` output (pve-storage's
+/// `zfs_parse_zvol_list`): other pools' datasets, the pool itself and foreign names are
+/// skipped.
+fn parse_list(text: &str, pool: &str) -> Vec<Listed> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [dataset, volsize, origin, kind, refquota] = fields[..] else {
+                return None;
+            };
+            let subvol = match kind {
+                "filesystem" => true,
+                "volume" => false,
+                _ => return None,
+            };
+            let (parent, name) = dataset.rsplit_once('/')?;
+            if parent != pool {
+                return None;
+            }
+            let (_, owner, _) = split_kind(name)?;
+            let size = if subvol { refquota } else { volsize };
+            Some(Listed {
+                name: name.to_string(),
+                owner,
+                subvol,
+                size: size.parse().unwrap_or(0),
+                origin: (origin != "-")
+                    .then(|| origin.strip_prefix(&format!("{pool}/")).unwrap_or(origin))
+                    .map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// The pool (or dataset) of the storage; the parser requires it.
+fn pool<'a>(store: Store<'a>) -> Result<&'a str, StorageError> {
+    let def: &'a super::StorageDef = store.def;
+    def.options.get("pool").map(String::as_str).ok_or_else(|| {
+        StorageError::Invalid(format!(
+            "storage '{}': missing value for required option 'pool'",
+            def.id
+        ))
+    })
+}
+
+fn list_pool(store: Store<'_>) -> Result<Vec<Listed>, StorageError> {
+    let pool = pool(store)?;
+    let text = run_zfs(
+        "zfs",
+        &[
+            "list",
+            "-o",
+            "name,volsize,origin,type,refquota",
+            "-t",
+            "volume,filesystem",
+            "-d1",
+            "-Hp",
+            pool,
+        ],
+    )?;
+    Ok(parse_list(&text, pool))
+}
+
+/// One property of a dataset, `-Hp` (raw numbers).
+fn property(dataset: &str, name: &str) -> Result<String, StorageError> {
+    Ok(
+        run_zfs("zfs", &["get", "-o", "value", "-Hp", name, dataset])?
+            .trim()
+            .to_string(),
+    )
+}
+
+fn exists(dataset: &str) -> bool {
+    run_zfs("zfs", &["get", "-H", "name", dataset]).is_ok()
+}
+
+/// `<mountpoint>/<dataset>` under the host root, or the zvol's device.
+fn volume_path(store: Store<'_>, name: &ZfsName<'_>) -> Result<PathBuf, StorageError> {
+    let pool = pool(store)?;
+    if !name.subvol {
+        return Ok(PathBuf::from(format!("/dev/zvol/{pool}/{}", name.dataset)));
+    }
+    let mountpoint = match store.def.options.get("mountpoint") {
+        Some(mountpoint) => mountpoint.clone(),
+        None => format!("/{pool}"),
+    };
+    Ok(store
+        .cfg
+        .root
+        .join(mountpoint.trim_start_matches('/'))
+        .join(name.dataset))
+}
+
+/// Destroy a dataset and its snapshots; busy datasets are retried, missing ones are fine.
+fn destroy(dataset: &str) -> Result<(), StorageError> {
+    let mut tries = 0;
+    loop {
+        match run_zfs("zfs", &["destroy", "-r", dataset]) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.to_string().contains("dataset does not exist") => return Ok(()),
+            Err(e) if e.to_string().contains("dataset is busy") && tries + 1 < DESTROY_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `dataset` or one of its children is mounted (pve-storage's heuristic that the
+/// pool is imported and `zfs mount -a` ran).
+fn dataset_mounted(dataset: &str) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts.lines().any(|line| {
+        let mut fields = line.split(' ');
+        let (Some(source), Some(_), Some(fstype)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        fstype == "zfs"
+            && source
+                .strip_prefix(dataset)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+impl StoragePlugin for ZfsPoolPlugin {
+    fn activate_storage(&self, store: Store<'_>) -> Result<(), StorageError> {
+        let dataset = pool(store)?;
+        if dataset_mounted(dataset) {
+            return Ok(());
+        }
+        let pool_name = dataset.split('/').next().unwrap_or(dataset);
+        let could_not = |e: StorageError| {
+            StorageError::Invalid(format!("could not activate storage '{}', {e}", store.id()))
+        };
+        let imported = || {
+            run_zfs("zpool", &["list", "-o", "name", "-H", pool_name])
+                .is_ok_and(|out| out.lines().any(|line| line.trim() == pool_name))
+        };
+        if !imported()
+            && let Err(e) = run_zfs(
+                "zpool",
+                &[
+                    "import",
+                    "-d",
+                    "/dev/disk/by-id/",
+                    "-o",
+                    "cachefile=none",
+                    pool_name,
+                ],
+            )
+            && !imported()
+        {
+            return Err(could_not(e));
+        }
+        run_zfs("zfs", &["mount", "-a"]).map_err(could_not)?;
+        Ok(())
+    }
+
+    fn parse_volume(
+        &self,
+        _store: Store<'_>,
+        volid: &VolumeId,
+    ) -> Result<VolumeInfo, StorageError> {
+        let name = parse_name(&volid.name)?;
+        Ok(VolumeInfo {
+            owner: name.owner,
+            format: if name.subvol { "subvol" } else { "raw" }.to_string(),
+            is_base: name.is_base,
+        })
+    }
+
+    /// A file system with a quota of `size_bytes` (none for 0): pct puts container volumes on
+    /// zfspool storages as subvols whatever their size.
+    fn allocate(
+        &self,
+        store: Store<'_>,
+        vmid: u32,
+        size_bytes: u64,
+        root_owner: (u32, u32),
+    ) -> Result<PreparedVolume, StorageError> {
+        let pool = pool(store)?.to_string();
+        let listed = list_pool(store)?;
+        let number = free_disk_number(listed.iter().map(|v| v.name.as_str()), vmid, store.id())?;
+        let name = format!("subvol-{vmid}-disk-{number}");
+        let dataset = format!("{pool}/{name}");
+        let quota = if size_bytes == 0 {
+            "refquota=none".to_string()
+        } else {
+            format!("refquota={}k", size_bytes.div_ceil(1024))
+        };
+        let path = volume_path(store, &parse_name(&name)?)?;
+        let mut prepared = PreparedVolume::new(
+            VolumeId {
+                storage: store.id().to_string(),
+                name,
+            },
+            None,
+        );
+        run_zfs(
+            "zfs",
+            &[
+                "create",
+                "-o",
+                "acltype=posixacl",
+                "-o",
+                "xattr=sa",
+                "-o",
+                &quota,
+                &dataset,
+            ],
+        )?;
+        let undo_dataset = dataset.clone();
+        prepared.set_step(CommitStep::InPlace {
+            undo: Box::new(move || {
+                let _ = destroy(&undo_dataset);
+            }),
+        });
+        if property(&dataset, "mounted")? != "yes" {
+            run_zfs("zfs", &["mount", &dataset])?;
+        }
+        chown_dir(&path, root_owner)?;
+        Ok(prepared)
+    }
+
+    fn free(&self, store: Store<'_>, volid: &VolumeId) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        destroy(&format!("{}/{}", pool(store)?, name.dataset))
+    }
+
+    fn path(&self, store: Store<'_>, volid: &VolumeId) -> Result<PathBuf, StorageError> {
+        volume_path(store, &parse_name(&volid.name)?)
+    }
+
+    fn source(&self, store: Store<'_>, volid: &VolumeId) -> Result<VolumeSource, StorageError> {
+        let name = parse_name(&volid.name)?;
+        let path = volume_path(store, &name)?;
+        Ok(if name.subvol {
+            VolumeSource::Directory(path)
+        } else {
+            VolumeSource::BlockDevice(path)
+        })
+    }
+
+    /// A file system is mounted if it is not (after a reboot without `zfs mount -a`).
+    fn activate_volume(&self, store: Store<'_>, volid: &VolumeId) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        if !name.subvol {
+            return Ok(());
+        }
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        if property(&dataset, "mounted")? != "yes" {
+            run_zfs("zfs", &["mount", &dataset])?;
+        }
+        Ok(())
+    }
+
+    fn list(
+        &self,
+        store: Store<'_>,
+        vmid: u32,
+    ) -> Result<Vec<(VolumeId, VolumeFormat)>, StorageError> {
+        let mut found: Vec<(VolumeId, VolumeFormat)> = list_pool(store)?
+            .into_iter()
+            .filter(|listed| listed.owner == vmid)
+            .map(|listed| {
+                // A linked clone is named after its base: `<base>/<name>`.
+                let name = match listed
+                    .origin
+                    .as_deref()
+                    .and_then(|origin| origin.strip_suffix("@__base__"))
+                {
+                    Some(base) => format!("{base}/{}", listed.name),
+                    None => listed.name,
+                };
+                let format = if listed.subvol {
+                    VolumeFormat::Subvol
+                } else {
+                    VolumeFormat::Raw
+                };
+                let volid = VolumeId {
+                    storage: store.id().to_string(),
+                    name,
+                };
+                (volid, format)
+            })
+            .collect();
+        found.sort_by_key(|(volid, _)| disk_order(&volid.name));
+        Ok(found)
+    }
+
+    fn size(&self, store: Store<'_>, volid: &VolumeId) -> Result<u64, StorageError> {
+        let name = parse_name(&volid.name)?;
+        let attribute = if name.subvol { "refquota" } else { "volsize" };
+        let value = property(&format!("{}/{}", pool(store)?, name.dataset), attribute)?;
+        match value.as_str() {
+            "none" | "-" => Ok(0),
+            value => value
+                .parse()
+                .map_err(|_| StorageError::Invalid("Could not get zfs volume size".to_string())),
+        }
+    }
+
+    /// A new quota for a file system; a zvol's size rounded up to whole MiB, as pve-storage
+    /// keeps it a multiple of any block size.
+    fn resize(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        new_size: u64,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let kib = new_size / 1024;
+        let setting = if name.subvol {
+            format!("refquota={kib}k")
+        } else {
+            format!("volsize={}k", kib.div_ceil(1024) * 1024)
+        };
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        run_zfs("zfs", &["set", &setting, &dataset]).map(drop)
+    }
+
+    fn rename(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        target_vmid: u32,
+        target_name: Option<&str>,
+    ) -> Result<VolumeId, StorageError> {
+        let source = parse_name(&volid.name)?;
+        let pool = pool(store)?;
+        let target = match target_name {
+            Some(name) => name.to_string(),
+            None => {
+                let listed = list_pool(store)?;
+                let number = free_disk_number(
+                    listed.iter().map(|v| v.name.as_str()),
+                    target_vmid,
+                    store.id(),
+                )?;
+                let kind = if source.subvol { "subvol" } else { "vm" };
+                format!("{kind}-{target_vmid}-disk-{number}")
+            }
+        };
+        let target_dataset = format!("{pool}/{target}");
+        if exists(&target_dataset) {
+            return Err(StorageError::Invalid(format!(
+                "target volume '{target}' already exists"
+            )));
+        }
+        run_zfs(
+            "zfs",
+            &[
+                "rename",
+                &format!("{pool}/{}", source.dataset),
+                &target_dataset,
+            ],
+        )?;
+        let base = volid
+            .name
+            .split_once('/')
+            .map(|(base, _)| format!("{base}/"))
+            .unwrap_or_default();
+        Ok(VolumeId {
+            storage: store.id().to_string(),
+            name: format!("{base}{target}"),
+        })
+    }
+
+    /// `zfs snapshot`; a file system's quota is kept in the snapshot's user property
+    /// `pve-storage:refquota`, as pve-storage keeps it, since ZFS does not roll it back.
+    fn snapshot(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let snapshot = format!("{dataset}@{snap}");
+        run_zfs("zfs", &["snapshot", &snapshot])?;
+        if name.subvol {
+            let refquota = property(&dataset, "refquota")?;
+            run_zfs(
+                "zfs",
+                &[
+                    "set",
+                    &format!("pve-storage:refquota={refquota}"),
+                    &snapshot,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `zfs rollback`, the quota the snapshot recorded restored; a file system is unmounted
+    /// after it so that its next use mounts it afresh (stale kernel caches otherwise).
+    fn rollback(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let snapshot = format!("{dataset}@{snap}");
+        run_zfs("zfs", &["rollback", &snapshot])?;
+        if !name.subvol {
+            return Ok(());
+        }
+        let refquota = property(&snapshot, "pve-storage:refquota")?;
+        if refquota.bytes().all(|b| b.is_ascii_digit()) && !refquota.is_empty() {
+            run_zfs("zfs", &["set", &format!("refquota={refquota}"), &dataset])?;
+        }
+        match run_zfs("zfs", &["unmount", &dataset]) {
+            Err(e) if !e.to_string().contains("not currently mounted") => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_snapshot(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let snapshot = format!("{}/{}@{snap}", pool(store)?, name.dataset);
+        run_zfs("zfs", &["destroy", &snapshot]).map(drop)
+    }
+
+    fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {
+        let Ok(text) = run_zfs(
+            "zfs",
+            &["get", "-o", "value", "-Hp", "available,used", pool(store)?],
+        ) else {
+            return Ok(None);
+        };
+        let mut values = text.lines().map(|line| line.trim().parse::<u64>().ok());
+        let (Some(Some(available)), Some(Some(used))) = (values.next(), values.next()) else {
+            return Ok(None);
+        };
+        Ok(Some(StorageStatus {
+            total: available + used,
+            available,
+            used,
+            active: true,
+        }))
+    }
+
+    fn features(&self) -> &'static [FeatureRow] {
+        ZFSPOOL_FEATURES
+    }
+}
+
+/// Disk order of a volume name: the number after `-disk-`, then the name.
+fn disk_order(name: &str) -> (u32, String) {
+    let number = name
+        .rsplit_once("-disk-")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(u32::MAX);
+    (number, name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_names_parse_as_pve_storage_parses_them() {
+        let name = parse_name("subvol-100-disk-1").unwrap();
+        assert_eq!(
+            name,
+            ZfsName {
+                dataset: "subvol-100-disk-1",
+                owner: 100,
+                subvol: true,
+                is_base: false
+            }
+        );
+        let clone = parse_name("basevol-100-disk-0/subvol-101-disk-0").unwrap();
+        assert_eq!((clone.dataset, clone.owner), ("subvol-101-disk-0", 101));
+        assert!(parse_name("base-9-disk-0").unwrap().is_base);
+        assert!(!parse_name("vm-9-disk-0").unwrap().subvol);
+        for bad in [
+            "100/vm-100-disk-0.raw",
+            "subvol-x-disk-0",
+            "subvol-100-",
+            "vm-100-disk-0/vm-101-disk-0",
+            "disk-100-0",
+        ] {
+            assert_eq!(
+                parse_name(bad).unwrap_err().to_string(),
+                format!("unable to parse zfs volume name '{bad}'")
+            );
+        }
+    }
+
+    #[test]
+    fn listing_keeps_this_pools_volumes_with_their_sizes_and_bases() {
+        let text = "tank\t-\t-\tfilesystem\t0\n\
+                    tank/subvol-100-disk-0\t-\t-\tfilesystem\t8589934592\n\
+                    tank/subvol-100-disk-1\t-\t-\tfilesystem\t0\n\
+                    tank/vm-101-disk-0\t4194304\t-\tvolume\t-\n\
+                    tank/subvol-102-disk-0\t-\ttank/basevol-100-disk-0@__base__\tfilesystem\t1024\n\
+                    tank/other\t-\t-\tfilesystem\t0\n\
+                    tank/deep/subvol-103-disk-0\t-\t-\tfilesystem\t0\n\
+                    tank/subvol-100-disk-0@snap\t-\t-\tsnapshot\t-\n";
+        let listed = parse_list(text, "tank");
+        let summary: Vec<(&str, u32, bool, u64, Option<&str>)> = listed
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.owner,
+                    l.subvol,
+                    l.size,
+                    l.origin.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("subvol-100-disk-0", 100, true, 8589934592, None),
+                ("subvol-100-disk-1", 100, true, 0, None),
+                ("vm-101-disk-0", 101, false, 4194304, None),
+                (
+                    "subvol-102-disk-0",
+                    102,
+                    true,
+                    1024,
+                    Some("basevol-100-disk-0@__base__")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_zfs_tool_names_its_package() {
+        let err = run_zfs("zfs-not-installed-here", &["list"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "zfs-not-installed-here not found - install the package 'zfsutils-linux'"
+        );
+    }
+
+    #[test]
+    fn a_host_without_zfs_gets_the_package_named_and_nothing_made() {
+        if program("zpool").is_absolute() {
+            return; // ZFS is installed here: tests/vm_zfs.rs covers the real tools.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::storage::StorageConfig::parse(
+            dir.path(),
+            "zfspool: tank\n\tpool tank\n\tcontent rootdir\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config
+                .alloc_disk("tank", 100, 1 << 30)
+                .unwrap_err()
+                .to_string(),
+            "could not activate storage 'tank', zpool not found - install the package \
+             'zfsutils-linux'"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn disks_sort_by_number() {
+        let mut names = ["subvol-1-disk-10", "subvol-1-disk-2", "vm-1-disk-0"];
+        names.sort_by_key(|n| disk_order(n));
+        assert_eq!(
+            names,
+            ["vm-1-disk-0", "subvol-1-disk-2", "subvol-1-disk-10"]
+        );
+    }
+}
