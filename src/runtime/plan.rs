@@ -663,8 +663,7 @@ impl StartPlan {
             stop_signal: signal(&section.lxc, "lxc.signal.stop")?,
             hookscript: facts.hookscript.clone(),
             warnings,
-            guest: GuestConfig::from_section(section)
-                .map_err(PlanError::GuestConfig)?,
+            guest: GuestConfig::from_section(section).map_err(PlanError::GuestConfig)?,
             guest_host: facts.guest_host.clone(),
         })
     }
