@@ -10,7 +10,7 @@ use super::volumes::volume_source;
 use super::{Container, Error};
 use crate::config::{MountKind, MountPoint};
 use crate::mount::VolumeSource;
-use crate::storage::{VolumeId, VolumeKind};
+use crate::storage::VolumeId;
 
 /// What `pct fsck` is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,19 +99,17 @@ impl Container<'_> {
 
     /// The file or block device holding the mount point's file system.
     fn fsck_target(&self, mount_point: &MountPoint) -> Result<PathBuf, Error> {
+        let storage = self.host.storage_config()?;
         if mount_point.kind() == MountKind::Volume {
             let volid = VolumeId::parse(&mount_point.volume)?;
-            let format = match volid.kind()? {
-                VolumeKind::Image { format, .. } => format,
-                _ => String::new(),
-            };
+            // The storage's own reading of the name: an LV's is no file name.
+            let format = storage.volume_format(&volid)?;
             if format != "raw" {
                 return Err(Error::Failed(format!(
                     "unable to run fsck for '{volid}' (format == {format})"
                 )));
             }
         }
-        let storage = self.host.storage_config()?;
         match volume_source(self.host, &storage, mount_point)? {
             VolumeSource::RawImage(path) => Ok(path),
             VolumeSource::BlockDevice(path)
