@@ -627,3 +627,98 @@ fn raw_image_grows_online_on_a_dir_storage() {
     root.pct_ok(&["destroy", &id]);
     assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
 }
+
+/// The floor for the figures above: the same work done with the storage's own tools by hand
+/// (no container, no config), timed the same way.
+#[test]
+#[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
+fn the_same_operations_by_hand() {
+    let _vg = VolumeGroup::new();
+    let timed = |label: &str, steps: &[(&str, &[&str])]| {
+        let start = Instant::now();
+        for (program, args) in steps {
+            run(program, args);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "TIMING by hand {label}: {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    };
+    let thin = format!("/dev/{VG}/hand");
+    let thick = format!("/dev/{VG}/copy");
+    let dir = tempfile_dir();
+    let (from, to) = (dir.join("from"), dir.join("to"));
+    for d in [&from, &to] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let pool = format!("{VG}/pool");
+    timed(
+        "create 256M (lvcreate, mkfs.ext4 -O mmp)",
+        &[
+            ("lvcreate", &["-V", "256M", "-T", &pool, "-n", "hand"]),
+            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thin]),
+        ],
+    );
+    timed(
+        "resize to 384M offline (lvextend, e2fsck -f, resize2fs)",
+        &[
+            ("lvextend", &["-L", "384M", &format!("{VG}/hand")]),
+            ("/usr/sbin/e2fsck", &["-f", "-y", &thin]),
+            ("/usr/sbin/resize2fs", &[&thin]),
+        ],
+    );
+    run("mount", &[&thin, &from.display().to_string()]);
+    run(
+        "dd",
+        &[
+            "if=/dev/urandom",
+            &format!("of={}/data", from.display()),
+            "bs=1M",
+            "count=8",
+        ],
+    );
+    timed(
+        "resize +128M online (lvextend, resize2fs)",
+        &[
+            ("lvextend", &["-L", "+128M", &format!("{VG}/hand")]),
+            ("/usr/sbin/resize2fs", &[&thin]),
+        ],
+    );
+    let from_shown = format!("{}/", from.display());
+    let to_shown = to.display().to_string();
+    timed(
+        "move 512M to lvm (lvcreate, mkfs.ext4, mount, rsync)",
+        &[
+            ("lvcreate", &["-L", "512M", "-n", "copy", VG]),
+            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thick]),
+            ("mount", &[&thick, &to_shown]),
+            (
+                "rsync",
+                &["-aH", "--sparse", "--whole-file", &from_shown, &to_shown],
+            ),
+        ],
+    );
+    let sum = |path: &Path| run("md5sum", &[&path.join("data").display().to_string()]);
+    assert_eq!(
+        sum(&from).split_whitespace().next(),
+        sum(&to).split_whitespace().next()
+    );
+    for d in [&from, &to] {
+        run("umount", &[&d.display().to_string()]);
+    }
+    let header = run("/usr/sbin/dumpe2fs", &["-h", &thin]);
+    let blocks = header
+        .lines()
+        .find_map(|l| l.strip_prefix("Block count:"))
+        .map(str::trim);
+    assert_eq!(blocks, Some("524288"), "512 MiB of 1 KiB blocks:\n{header}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory for mount points.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vm-lvm-by-hand-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
