@@ -61,6 +61,7 @@ pub mod config;
 pub mod host;
 mod mount;
 mod net;
+mod program;
 mod reexec;
 pub mod report;
 pub mod runtime;

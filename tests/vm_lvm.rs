@@ -6,9 +6,10 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::ct::{Ct, wait_until};
 use common::{TestRoot, busybox_template};
@@ -140,7 +141,8 @@ fn storage_cfg(root: &TestRoot) {
             "dir: local\n\tpath /var/lib/vz\n\tcontent vztmpl\n\n\
              lvmthin: thin\n\tvgname {VG}\n\tthinpool pool\n\tcontent rootdir,images\n\n\
              lvm: thick\n\tvgname {VG}\n\tcontent rootdir,images\n\tsaferemove 1\n\n\
-             lvm: vmonly\n\tvgname {VG}\n"
+             lvm: vmonly\n\tvgname {VG}\n\n\
+             dir: dirct\n\tpath /srv/dirct\n\tcontent rootdir,images\n"
         ),
     );
 }
@@ -337,4 +339,386 @@ fn storages_without_rootdir_content_refuse_new_volumes() {
     ]);
     assert_eq!(code, 255, "{stderr}");
     assert_eq!(vg.volumes_of(10012), Vec::<String>::new());
+}
+
+/// Run `pct`, requiring success, and say how long it took where the harness does not
+/// swallow it: the figures the README gives for the rig.
+fn timed_pct(root: &TestRoot, label: &str, args: &[&str]) -> String {
+    let start = Instant::now();
+    let out = root.pct_ok(args);
+    let _ = writeln!(
+        std::io::stderr(),
+        "TIMING {label}: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    out
+}
+
+/// The size of the file system `/` of a running container in KiB, as `df` inside it says.
+fn df_inside(ct: &Ct<'_>) -> u64 {
+    let out = ct.exec_ok("df -Pk / | tail -n 1");
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("df: {out}"))
+}
+
+/// The size of the ext4 on a stopped container's rootfs in KiB, as its superblock says
+/// (`dumpe2fs -h`), read from the volume mounted by `pct mount`.
+fn ext4_size_offline(root: &TestRoot, vmid: u32) -> u64 {
+    let id = vmid.to_string();
+    root.pct_ok(&["mount", &id]);
+    let rootfs = root.join(&format!("var/lib/lxc/{vmid}/rootfs"));
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    let device = mounts
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            Some((fields.next()?, fields.next()?))
+        })
+        .filter(|(_, at)| Path::new(at) == rootfs)
+        .map(|(device, _)| device.to_string())
+        .next_back()
+        .unwrap_or_else(|| panic!("{} not mounted:\n{mounts}", rootfs.display()));
+    let header = run("/usr/sbin/dumpe2fs", &["-h", &device]);
+    root.pct_ok(&["unmount", &id]);
+    let field = |name: &str| -> u64 {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{header}"))
+    };
+    field("Block count:") * field("Block size:") / 1024
+}
+
+/// The size of an LV in bytes.
+fn lv_size(name: &str) -> u64 {
+    run(
+        "lvs",
+        &[
+            "--noheadings",
+            "--units",
+            "b",
+            "--nosuffix",
+            "-o",
+            "lv_size",
+            &format!("{VG}/{name}"),
+        ],
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// How full the thin pool's data is, in percent.
+fn pool_data_percent() -> f64 {
+    run(
+        "lvs",
+        &["--noheadings", "-o", "data_percent", &format!("{VG}/pool")],
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// The storage a config line's volume is on: `rootfs: thin:vm-1-disk-0,size=…` → `thin`.
+fn rootfs_storage(root: &TestRoot, vmid: u32) -> String {
+    let config = root.pct_ok(&["config", &vmid.to_string()]);
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("rootfs: "))
+        .and_then(|v| v.split(':').next())
+        .unwrap_or_else(|| panic!("no rootfs in:\n{config}"))
+        .to_string()
+}
+
+/// pct's volume commands on a container whose rootfs is on `storage`: resize online and
+/// offline (the ext4 sees it), a shrink refused, fsck, fstrim (thin: the pool's data usage
+/// drops), move-volume to the dir storage, on to `other` and back with the data's checksum
+/// kept, destroy leaving no LV and no loop device.
+fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin: bool) {
+    let root = TestRoot::new();
+    storage_cfg(&root);
+    let template = root.install_template(&busybox_template());
+    let id = vmid.to_string();
+    let ct = Ct { root: &root, vmid };
+    let label = |what: &str| format!("{storage} {what}");
+    timed_pct(
+        &root,
+        &label("create 256M"),
+        &[
+            "create",
+            &id,
+            &template,
+            "--rootfs",
+            &format!("{storage}:0.25"),
+            "--unprivileged",
+            "1",
+        ],
+    );
+    let lv = format!("vm-{vmid}-disk-0");
+    root.pct_ok(&["start", &id]);
+    ct.wait_for_status("running", Duration::from_secs(30));
+    let checksum = ct.exec_ok(
+        "dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null && sync && md5sum /root/data",
+    );
+
+    // Online: the running container's df sees the grown ext4.
+    let before = df_inside(&ct);
+    timed_pct(
+        &root,
+        &label("resize +128M online"),
+        &["resize", &id, "rootfs", "+128M"],
+    );
+    assert_eq!(lv_size(&lv), 384 << 20);
+    let after = df_inside(&ct);
+    assert!(
+        after >= before + 112 * 1024,
+        "df inside: {before} KiB before, {after} KiB after growing by 128M"
+    );
+    assert!(
+        root.pct_ok(&["config", &id])
+            .contains(&format!("rootfs: {storage}:{lv},size=384M"))
+    );
+
+    let (code, _, stderr) = root.pct(&["fsck", &id]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("cannot run fsck when container is running"),
+        "{stderr}"
+    );
+
+    if thin {
+        ct.exec_ok("dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null && sync");
+        let full = pool_data_percent();
+        ct.exec_ok("rm /root/big && sync");
+        let out = timed_pct(&root, &label("fstrim"), &["fstrim", &id]);
+        assert!(out.contains("trimmed"), "{out}");
+        let trimmed = pool_data_percent();
+        let _ = writeln!(
+            std::io::stderr(),
+            "FIGURE thin pool data: {full}% with a 200 MiB file, {trimmed}% after its removal and pct fstrim"
+        );
+        // 200 MiB of a 1 GiB pool.
+        assert!(
+            trimmed < full - 15.0,
+            "pool data {full}% before the trim, {trimmed}% after"
+        );
+    }
+    root.pct_ok(&["stop", &id]);
+
+    // Offline: e2fsck and resize2fs on the LV; its superblock has the new size.
+    let before = ext4_size_offline(&root, vmid);
+    timed_pct(
+        &root,
+        &label("resize to 512M offline"),
+        &["resize", &id, "rootfs", "512M"],
+    );
+    assert_eq!(lv_size(&lv), 512 << 20);
+    let after = ext4_size_offline(&root, vmid);
+    assert_eq!(
+        after,
+        512 * 1024,
+        "ext4 of {before} KiB grown to {after} KiB"
+    );
+
+    // Bad input changes nothing.
+    let config = root.read(&format!("etc/pve/lxc/{vmid}.conf"));
+    let (code, _, stderr) = root.pct(&["resize", &id, "rootfs", "256M"]);
+    assert_eq!(code, 255, "{stderr}");
+    assert!(stderr.contains("unable to shrink disk size"), "{stderr}");
+    let (code, _, stderr) = root.pct(&["resize", &id, "rootfs", "+1X"]);
+    assert_eq!(code, 255, "{stderr}");
+    assert!(
+        stderr.contains("size: value does not match the regex pattern"),
+        "{stderr}"
+    );
+    assert_eq!(root.read(&format!("etc/pve/lxc/{vmid}.conf")), config);
+    assert_eq!(lv_size(&lv), 512 << 20);
+    assert_eq!(ext4_size_offline(&root, vmid), 512 * 1024);
+
+    let out = timed_pct(&root, &label("fsck"), &["fsck", &id]);
+    assert!(out.contains("clean"), "{out}");
+    timed_pct(&root, &label("fsck --force"), &["fsck", &id, "--force"]);
+
+    // Around the storage types and back, the old volume freed at each step.
+    for target in ["dirct", other, storage] {
+        timed_pct(
+            &root,
+            &label(&format!("move-volume 512M to {target}")),
+            &["move-volume", &id, "rootfs", target, "--delete"],
+        );
+        assert_eq!(rootfs_storage(&root, vmid), target);
+        let config = root.pct_ok(&["config", &id]);
+        assert!(!config.contains("unused"), "{config}");
+        assert!(!config.contains("lock:"), "{config}");
+        let on_lvm = vg.volumes_of(vmid);
+        assert!(on_lvm.len() <= 1, "one volume at a time: {on_lvm:?}");
+        assert_eq!(on_lvm.is_empty(), target == "dirct", "{on_lvm:?}");
+    }
+    assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
+    assert_eq!(
+        ext4_size_offline(&root, vmid),
+        512 * 1024,
+        "the size moves along"
+    );
+    root.pct_ok(&["start", &id]);
+    ct.wait_for_status("running", Duration::from_secs(30));
+    assert_eq!(ct.exec_ok("md5sum /root/data"), checksum);
+    root.pct_ok(&["stop", &id]);
+
+    root.pct_ok(&["destroy", &id]);
+    assert_eq!(vg.volumes_of(vmid), Vec::<String>::new());
+    assert!(
+        !vg.lvs().iter().any(|(name, _, _)| name.starts_with("del-")),
+        "{:?}",
+        vg.lvs()
+    );
+    assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
+    let images = root.join(&format!("srv/dirct/images/{vmid}"));
+    let left: Vec<_> = fs::read_dir(&images)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "images left: {left:?}");
+}
+
+#[test]
+#[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
+fn volume_commands_on_lvmthin() {
+    let vg = VolumeGroup::new();
+    volume_commands(&vg, "thin", "thick", 10020, true);
+}
+
+#[test]
+#[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
+fn volume_commands_on_lvm() {
+    let vg = VolumeGroup::new();
+    volume_commands(&vg, "thick", "thin", 10021, false);
+}
+
+/// A raw image on a dir storage grows online through its loop device: this needs
+/// CAP_SYS_RESOURCE, which the rig's root has.
+#[test]
+#[ignore = "needs CAP_SYS_RESOURCE: run with tests/vm/run"]
+fn raw_image_grows_online_on_a_dir_storage() {
+    let root = TestRoot::new();
+    storage_cfg(&root);
+    let template = root.install_template(&busybox_template());
+    let vmid = 10022;
+    let id = vmid.to_string();
+    let ct = Ct { root: &root, vmid };
+    root.pct_ok(&["create", &id, &template, "--rootfs", "dirct:0.25"]);
+    root.pct_ok(&["start", &id]);
+    ct.wait_for_status("running", Duration::from_secs(30));
+    let before = df_inside(&ct);
+    let out = timed_pct(
+        &root,
+        "dir resize +128M online",
+        &["resize", &id, "rootfs", "+128M"],
+    );
+    assert!(!out.contains("Failed"), "{out}");
+    let after = df_inside(&ct);
+    assert!(
+        after >= before + 112 * 1024,
+        "df inside: {before} KiB before, {after} KiB after growing by 128M"
+    );
+    root.pct_ok(&["stop", &id]);
+    root.pct_ok(&["destroy", &id]);
+    assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
+}
+
+/// The floor for the figures above: the same work done with the storage's own tools by hand
+/// (no container, no config), timed the same way.
+#[test]
+#[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
+fn the_same_operations_by_hand() {
+    let _vg = VolumeGroup::new();
+    let timed = |label: &str, steps: &[(&str, &[&str])]| {
+        let start = Instant::now();
+        for (program, args) in steps {
+            run(program, args);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "TIMING by hand {label}: {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    };
+    let thin = format!("/dev/{VG}/hand");
+    let thick = format!("/dev/{VG}/copy");
+    let dir = tempfile_dir();
+    let (from, to) = (dir.join("from"), dir.join("to"));
+    for d in [&from, &to] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let pool = format!("{VG}/pool");
+    timed(
+        "create 256M (lvcreate, mkfs.ext4 -O mmp)",
+        &[
+            ("lvcreate", &["-V", "256M", "-T", &pool, "-n", "hand"]),
+            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thin]),
+        ],
+    );
+    timed(
+        "resize to 384M offline (lvextend, e2fsck -f, resize2fs)",
+        &[
+            ("lvextend", &["-L", "384M", &format!("{VG}/hand")]),
+            ("/usr/sbin/e2fsck", &["-f", "-y", &thin]),
+            ("/usr/sbin/resize2fs", &[&thin]),
+        ],
+    );
+    run("mount", &[&thin, &from.display().to_string()]);
+    run(
+        "dd",
+        &[
+            "if=/dev/urandom",
+            &format!("of={}/data", from.display()),
+            "bs=1M",
+            "count=8",
+        ],
+    );
+    timed(
+        "resize +128M online (lvextend, resize2fs)",
+        &[
+            ("lvextend", &["-L", "+128M", &format!("{VG}/hand")]),
+            ("/usr/sbin/resize2fs", &[&thin]),
+        ],
+    );
+    let from_shown = format!("{}/", from.display());
+    let to_shown = to.display().to_string();
+    timed(
+        "move 512M to lvm (lvcreate, mkfs.ext4, mount, rsync)",
+        &[
+            ("lvcreate", &["-L", "512M", "-n", "copy", VG]),
+            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thick]),
+            ("mount", &[&thick, &to_shown]),
+            (
+                "rsync",
+                &["-aH", "--sparse", "--whole-file", &from_shown, &to_shown],
+            ),
+        ],
+    );
+    let sum = |path: &Path| run("md5sum", &[&path.join("data").display().to_string()]);
+    assert_eq!(
+        sum(&from).split_whitespace().next(),
+        sum(&to).split_whitespace().next()
+    );
+    for d in [&from, &to] {
+        run("umount", &[&d.display().to_string()]);
+    }
+    let header = run("/usr/sbin/dumpe2fs", &["-h", &thin]);
+    let blocks = header
+        .lines()
+        .find_map(|l| l.strip_prefix("Block count:"))
+        .map(str::trim);
+    assert_eq!(blocks, Some("524288"), "512 MiB of 1 KiB blocks:\n{header}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory for mount points.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vm-lvm-by-hand-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }

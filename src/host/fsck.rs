@@ -11,7 +11,7 @@ use super::volumes::volume_source;
 use super::{Container, Error};
 use crate::config::{MountKind, MountPoint};
 use crate::mount::VolumeSource;
-use crate::storage::{VolumeId, VolumeKind};
+use crate::storage::VolumeId;
 
 /// What `pct fsck` is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Container<'_> {
         }
         command.push(path.display().to_string());
         let shown = command.join(" ");
-        let output = Command::new(&command[0])
+        let output = Command::new(crate::program::find(&command[0]))
             .args(&command[1..])
             .stdin(std::process::Stdio::null())
             .output()
@@ -134,12 +134,11 @@ impl Container<'_> {
             device: device.to_string(),
             problem,
         };
+        let storage = self.host.storage_config()?;
         if mount_point.kind() == MountKind::Volume {
             let volid = VolumeId::parse(&mount_point.volume)?;
-            let format = match volid.kind()? {
-                VolumeKind::Image { format, .. } => format,
-                _ => String::new(),
-            };
+            // The storage's own reading of the name: an LV's is no file name.
+            let format = storage.volume_format(&volid)?;
             if format != "raw" {
                 return Err(refused(FsckProblem::Format {
                     volume: volid.to_string(),
@@ -147,7 +146,6 @@ impl Container<'_> {
                 }));
             }
         }
-        let storage = self.host.storage_config()?;
         match volume_source(self.host, &storage, mount_point)? {
             VolumeSource::RawImage(path) => Ok(path),
             VolumeSource::BlockDevice(path)

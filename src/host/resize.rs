@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use super::{Container, Error, ProgramFailure, check_lock};
 use crate::config::{MountKind, Warning, parse_size};
 use crate::mount::{VolumeSource, devices_backed_by, in_private_mount_namespace, mount_volume};
+use crate::program;
 use crate::storage::{StorageError, VolumeId};
 
 /// `LOOP_SET_CAPACITY` from linux/loop.h: re-read the backing file's size.
@@ -268,7 +269,7 @@ impl Container<'_> {
                 false,
             )?;
             let grown = self
-                .run_tool(Command::new(program("resize2fs")).arg(&device))
+                .run_tool(Command::new(program::find("resize2fs")).arg(&device))
                 .map_err(|failed| {
                     // The kernel grows a mounted ext4 only for CAP_SYS_RESOURCE (in the
                     // initial user namespace); without it resize2fs says no more than
@@ -302,7 +303,7 @@ impl Container<'_> {
         // e2fsck exits 1 when it corrected errors: the file system is consistent then, and
         // resize2fs may go on.
         self.run_tool(
-            Command::new(program("e2fsck"))
+            Command::new(program::find("e2fsck"))
                 .args(["-f", "-y"])
                 .arg(image),
         )
@@ -310,7 +311,7 @@ impl Container<'_> {
             ToolFailure::Exited { code: 1, .. } => Ok(()),
             other => Err(other.into_error()),
         })?;
-        self.run_tool(Command::new(program("resize2fs")).arg(image))
+        self.run_tool(Command::new(program::find("resize2fs")).arg(image))
             .map_err(ToolFailure::into_error)
     }
 
@@ -437,15 +438,6 @@ fn has_sys_resource() -> bool {
             u64::from_str_radix(mask.trim(), 16).ok()
         })
         .is_some_and(|mask| mask & (1 << CAP_SYS_RESOURCE) != 0)
-}
-
-/// A program from the usual sbin directories, else from PATH.
-fn program(name: &str) -> std::path::PathBuf {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| name.into())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use super::btrfs;
 use super::volume::MAX_VOLUMES_PER_GUEST;
 use super::{StorageError, VolumeId};
+use crate::program;
 
 pub(super) fn io_error(context: String) -> impl FnOnce(io::Error) -> StorageError {
     move |source| StorageError::Io { context, source }
@@ -96,15 +97,6 @@ pub(super) fn next_disk_number(
         })
 }
 
-/// A program from the usual sbin directories, else from PATH.
-pub(super) fn program(name: &str) -> PathBuf {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from(name))
-}
-
 /// Format `image` as pct does: ext4 with multi-mount protection, its root directory owned by
 /// the container's root. Messages name the image as `shown` (its path once committed).
 pub(super) fn mkfs_ext4(
@@ -115,7 +107,7 @@ pub(super) fn mkfs_ext4(
     let owner = format!("root_owner={}:{}", root_owner.0, root_owner.1);
     let args = ["-O", "mmp", "-E", owner.as_str()];
     let command = format!("mkfs.ext4 {} {}", args.join(" "), shown.display());
-    let output = Command::new(program("mkfs.ext4"))
+    let output = Command::new(program::find("mkfs.ext4"))
         .args(args)
         .arg(image)
         .stdin(Stdio::null())
@@ -645,7 +637,7 @@ mod tests {
         // What a container may leave inside: files, a nested subvolume, and a snapshot beside.
         std::fs::write(subvol_path.join("file"), b"data").unwrap();
         btrfs::create_subvolume(&subvol_path.join("nested")).unwrap();
-        let status = Command::new(program("btrfs"))
+        let status = Command::new(program::find("btrfs"))
             .args(["-q", "subvolume", "snapshot"])
             .arg(&subvol_path)
             .arg(images.join("subvol-100-disk-1.subvol@before"))

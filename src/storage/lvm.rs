@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::alloc::{CommitStep, free_disk_number, mkfs_ext4, program};
+use super::alloc::{CommitStep, free_disk_number, mkfs_ext4};
 use super::plugin::{
     Feature, FeatureKey, FeatureRow, StoragePlugin, StorageStatus, Store, VolumeInfo,
 };
 use super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
 use crate::mount::VolumeSource;
+use crate::program;
 
 /// The plugin of `lvm` storages.
 pub(crate) struct LvmPlugin;
@@ -31,7 +32,7 @@ const LVM_FEATURES: &[FeatureRow] = &[
 
 /// Run one of LVM's programs; a missing one is named with its package.
 pub(crate) fn run_lvm(tool: &str, args: &[&str], errmsg: &str) -> Result<String, StorageError> {
-    let output = Command::new(program(tool))
+    let output = Command::new(program::find(tool))
         .args(args)
         .stdin(Stdio::null())
         // Without udev (containers, small VMs) LVM would wait for it forever.
@@ -379,7 +380,7 @@ pub(crate) fn list_lv_volumes(
 /// where the device can write zeroes, plain writes otherwise.
 fn zero_out(path: &Path) -> Result<(), StorageError> {
     let shown = path.display().to_string();
-    let discard = Command::new(program("blkdiscard"))
+    let discard = Command::new(program::find("blkdiscard"))
         .args(["--zeroout", &shown])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

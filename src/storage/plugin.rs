@@ -366,6 +366,13 @@ impl StorageConfig {
         plugin.free(store, volid)
     }
 
+    /// The volume's format as its storage names it (pve-storage's `parse_volname`): `raw`
+    /// for an image or an LV, `subvol` for a directory, `qcow2`, ...
+    pub fn volume_format(&self, volid: &VolumeId) -> Result<String, StorageError> {
+        let (store, plugin) = self.store(&volid.storage)?;
+        Ok(plugin.parse_volume(store, volid)?.format)
+    }
+
     /// The volume's size in bytes (image or LV length; 0 for directories).
     pub fn volume_size(&self, volid: &VolumeId) -> Result<u64, StorageError> {
         let (store, plugin) = self.store(&volid.storage)?;

@@ -8,12 +8,13 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use super::alloc::{CommitStep, chown_dir, free_disk_number, program};
+use super::alloc::{CommitStep, chown_dir, free_disk_number};
 use super::plugin::{
     Feature, FeatureKey, FeatureRow, StoragePlugin, StorageStatus, Store, VolumeInfo,
 };
 use super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
 use crate::mount::VolumeSource;
+use crate::program;
 
 /// The plugin of `zfspool` storages.
 pub(crate) struct ZfsPoolPlugin;
@@ -37,7 +38,7 @@ const DESTROY_TRIES: u32 = 6;
 /// Run `zfs` or `zpool`; a missing tool is named with its package, a failure is pve-storage's
 /// `zfs error: <what the tool said>`.
 fn run_zfs(tool: &str, args: &[&str]) -> Result<String, StorageError> {
-    let output = Command::new(program(tool))
+    let output = Command::new(program::find(tool))
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -668,7 +669,7 @@ mod tests {
 
     #[test]
     fn a_host_without_zfs_gets_the_package_named_and_nothing_made() {
-        if program("zpool").is_absolute() {
+        if program::find("zpool").is_absolute() {
             return; // ZFS is installed here: tests/vm_zfs.rs covers the real tools.
         }
         let dir = tempfile::tempdir().unwrap();
