@@ -96,7 +96,10 @@ impl Kind {
 /// in the rig the by-hand tools its busybox lacks (GNU tar, zstd, losetup, findmnt), which
 /// the rig shares in `CORRAL_BENCH_TOOLS` (`bin`, `lib`).
 fn command(program: &str) -> Command {
-    let mut path = format!("/usr/sbin:/sbin:{}", std::env::var("PATH").unwrap_or_default());
+    let mut path = format!(
+        "/usr/sbin:/sbin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut command = Command::new(program);
     if let Ok(tools) = std::env::var("CORRAL_BENCH_TOOLS") {
         path = format!("{tools}/bin:{path}");

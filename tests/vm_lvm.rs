@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::ct::{Ct, wait_until};
 use common::{TestRoot, busybox_template};
@@ -341,19 +341,6 @@ fn storages_without_rootdir_content_refuse_new_volumes() {
     assert_eq!(vg.volumes_of(10012), Vec::<String>::new());
 }
 
-/// Run `pct`, requiring success, and say how long it took where the harness does not
-/// swallow it: the figures the README gives for the rig.
-fn timed_pct(root: &TestRoot, label: &str, args: &[&str]) -> String {
-    let start = Instant::now();
-    let out = root.pct_ok(args);
-    let _ = writeln!(
-        std::io::stderr(),
-        "TIMING {label}: {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
-
 /// The size of the file system `/` of a running container in KiB, as `df` inside it says.
 fn df_inside(ct: &Ct<'_>) -> u64 {
     let out = ct.exec_ok("df -Pk / | tail -n 1");
@@ -443,20 +430,15 @@ fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin
     let template = root.install_template(&busybox_template());
     let id = vmid.to_string();
     let ct = Ct { root: &root, vmid };
-    let label = |what: &str| format!("{storage} {what}");
-    timed_pct(
-        &root,
-        &label("create 256M"),
-        &[
-            "create",
-            &id,
-            &template,
-            "--rootfs",
-            &format!("{storage}:0.25"),
-            "--unprivileged",
-            "1",
-        ],
-    );
+    root.pct_ok(&[
+        "create",
+        &id,
+        &template,
+        "--rootfs",
+        &format!("{storage}:0.25"),
+        "--unprivileged",
+        "1",
+    ]);
     let lv = format!("vm-{vmid}-disk-0");
     root.pct_ok(&["start", &id]);
     ct.wait_for_status("running", Duration::from_secs(30));
@@ -466,11 +448,7 @@ fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin
 
     // Online: the running container's df sees the grown ext4.
     let before = df_inside(&ct);
-    timed_pct(
-        &root,
-        &label("resize +128M online"),
-        &["resize", &id, "rootfs", "+128M"],
-    );
+    root.pct_ok(&["resize", &id, "rootfs", "+128M"]);
     assert_eq!(lv_size(&lv), 384 << 20);
     let after = df_inside(&ct);
     assert!(
@@ -493,7 +471,7 @@ fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin
         ct.exec_ok("dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null && sync");
         let full = pool_data_percent();
         ct.exec_ok("rm /root/big && sync");
-        let out = timed_pct(&root, &label("fstrim"), &["fstrim", &id]);
+        let out = root.pct_ok(&["fstrim", &id]);
         assert!(out.contains("trimmed"), "{out}");
         let trimmed = pool_data_percent();
         let _ = writeln!(
@@ -510,11 +488,7 @@ fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin
 
     // Offline: e2fsck and resize2fs on the LV; its superblock has the new size.
     let before = ext4_size_offline(&root, vmid);
-    timed_pct(
-        &root,
-        &label("resize to 512M offline"),
-        &["resize", &id, "rootfs", "512M"],
-    );
+    root.pct_ok(&["resize", &id, "rootfs", "512M"]);
     assert_eq!(lv_size(&lv), 512 << 20);
     let after = ext4_size_offline(&root, vmid);
     assert_eq!(
@@ -538,17 +512,13 @@ fn volume_commands(vg: &VolumeGroup, storage: &str, other: &str, vmid: u32, thin
     assert_eq!(lv_size(&lv), 512 << 20);
     assert_eq!(ext4_size_offline(&root, vmid), 512 * 1024);
 
-    let out = timed_pct(&root, &label("fsck"), &["fsck", &id]);
+    let out = root.pct_ok(&["fsck", &id]);
     assert!(out.contains("clean"), "{out}");
-    timed_pct(&root, &label("fsck --force"), &["fsck", &id, "--force"]);
+    root.pct_ok(&["fsck", &id, "--force"]);
 
     // Around the storage types and back, the old volume freed at each step.
     for target in ["dirct", other, storage] {
-        timed_pct(
-            &root,
-            &label(&format!("move-volume 512M to {target}")),
-            &["move-volume", &id, "rootfs", target, "--delete"],
-        );
+        root.pct_ok(&["move-volume", &id, "rootfs", target, "--delete"]);
         assert_eq!(rootfs_storage(&root, vmid), target);
         let config = root.pct_ok(&["config", &id]);
         assert!(!config.contains("unused"), "{config}");
@@ -612,11 +582,7 @@ fn raw_image_grows_online_on_a_dir_storage() {
     root.pct_ok(&["start", &id]);
     ct.wait_for_status("running", Duration::from_secs(30));
     let before = df_inside(&ct);
-    let out = timed_pct(
-        &root,
-        "dir resize +128M online",
-        &["resize", &id, "rootfs", "+128M"],
-    );
+    let out = root.pct_ok(&["resize", &id, "rootfs", "+128M"]);
     assert!(!out.contains("Failed"), "{out}");
     let after = df_inside(&ct);
     assert!(
@@ -626,99 +592,4 @@ fn raw_image_grows_online_on_a_dir_storage() {
     root.pct_ok(&["stop", &id]);
     root.pct_ok(&["destroy", &id]);
     assert_eq!(loop_devices(), Vec::<String>::new(), "no loop device");
-}
-
-/// The floor for the figures above: the same work done with the storage's own tools by hand
-/// (no container, no config), timed the same way.
-#[test]
-#[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
-fn the_same_operations_by_hand() {
-    let _vg = VolumeGroup::new();
-    let timed = |label: &str, steps: &[(&str, &[&str])]| {
-        let start = Instant::now();
-        for (program, args) in steps {
-            run(program, args);
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "TIMING by hand {label}: {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-    };
-    let thin = format!("/dev/{VG}/hand");
-    let thick = format!("/dev/{VG}/copy");
-    let dir = tempfile_dir();
-    let (from, to) = (dir.join("from"), dir.join("to"));
-    for d in [&from, &to] {
-        fs::create_dir_all(d).unwrap();
-    }
-    let pool = format!("{VG}/pool");
-    timed(
-        "create 256M (lvcreate, mkfs.ext4 -O mmp)",
-        &[
-            ("lvcreate", &["-V", "256M", "-T", &pool, "-n", "hand"]),
-            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thin]),
-        ],
-    );
-    timed(
-        "resize to 384M offline (lvextend, e2fsck -f, resize2fs)",
-        &[
-            ("lvextend", &["-L", "384M", &format!("{VG}/hand")]),
-            ("/usr/sbin/e2fsck", &["-f", "-y", &thin]),
-            ("/usr/sbin/resize2fs", &[&thin]),
-        ],
-    );
-    run("mount", &[&thin, &from.display().to_string()]);
-    run(
-        "dd",
-        &[
-            "if=/dev/urandom",
-            &format!("of={}/data", from.display()),
-            "bs=1M",
-            "count=8",
-        ],
-    );
-    timed(
-        "resize +128M online (lvextend, resize2fs)",
-        &[
-            ("lvextend", &["-L", "+128M", &format!("{VG}/hand")]),
-            ("/usr/sbin/resize2fs", &[&thin]),
-        ],
-    );
-    let from_shown = format!("{}/", from.display());
-    let to_shown = to.display().to_string();
-    timed(
-        "move 512M to lvm (lvcreate, mkfs.ext4, mount, rsync)",
-        &[
-            ("lvcreate", &["-L", "512M", "-n", "copy", VG]),
-            ("/usr/sbin/mkfs.ext4", &["-q", "-O", "mmp", &thick]),
-            ("mount", &[&thick, &to_shown]),
-            (
-                "rsync",
-                &["-aH", "--sparse", "--whole-file", &from_shown, &to_shown],
-            ),
-        ],
-    );
-    let sum = |path: &Path| run("md5sum", &[&path.join("data").display().to_string()]);
-    assert_eq!(
-        sum(&from).split_whitespace().next(),
-        sum(&to).split_whitespace().next()
-    );
-    for d in [&from, &to] {
-        run("umount", &[&d.display().to_string()]);
-    }
-    let header = run("/usr/sbin/dumpe2fs", &["-h", &thin]);
-    let blocks = header
-        .lines()
-        .find_map(|l| l.strip_prefix("Block count:"))
-        .map(str::trim);
-    assert_eq!(blocks, Some("524288"), "512 MiB of 1 KiB blocks:\n{header}");
-    let _ = fs::remove_dir_all(&dir);
-}
-
-/// A fresh directory for mount points.
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vm-lvm-by-hand-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
