@@ -23,7 +23,24 @@ impl RandomSource for OsRandom {
     }
 
     fn fill(&mut self, buf: &mut [u8]) {
-        getrandom::fill(buf).expect("kernel randomness");
+        // getrandom(2) itself: the getrandom crate finds libc's getrandom through dlsym, which
+        // a static build lacks, and then reads /dev/urandom, which Landlock refuses the
+        // confined setup thread.
+        let mut filled = 0;
+        while filled < buf.len() {
+            let rest = &mut buf[filled..];
+            // SAFETY: getrandom(2) writes at most `rest.len()` bytes into `rest`.
+            let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+            if got < 0 {
+                let error = std::io::Error::last_os_error();
+                assert!(
+                    error.kind() == std::io::ErrorKind::Interrupted,
+                    "kernel randomness: {error}"
+                );
+                continue;
+            }
+            filled += got as usize;
+        }
     }
 }
 

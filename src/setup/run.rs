@@ -277,6 +277,25 @@ mod tests {
         assert_eq!(fs::read_to_string(rootfs.join("etc/inside")).unwrap(), "ok");
     }
 
+    /// Guest setup draws its randomness (salts, UUIDs, crontab minutes) on the confined
+    /// thread, where Landlock refuses /dev/urandom: a static build, whose getrandom crate
+    /// reads that file, failed to create a Debian container.
+    #[test]
+    fn the_confined_setup_thread_gets_kernel_randomness() {
+        use crate::setup::random::{OsRandom, RandomSource};
+        let dir = tempfile::tempdir().unwrap();
+        let root = GuestRoot::open(dir.path(), None).unwrap();
+        let bytes = std::thread::spawn(move || {
+            confine(&root).unwrap();
+            let mut bytes = [0u8; 32];
+            OsRandom.fill(&mut bytes);
+            bytes
+        })
+        .join()
+        .expect("randomness on the confined thread");
+        assert_ne!(bytes, [0u8; 32]);
+    }
+
     /// Setup is confined on a thread of its own: the calling thread may still write outside
     /// the rootfs afterwards, and has not been given no_new_privs (which Landlock needs).
     #[test]
