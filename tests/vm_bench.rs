@@ -545,9 +545,23 @@ fn main() {
         template.file_name().unwrap().to_string_lossy()
     ));
     let mut rows: BTreeMap<(Kind, Operation), Row> = BTreeMap::new();
+    // CORRAL_BENCH_ONLY: some of create, resize, move (all by default).
+    let only = std::env::var("CORRAL_BENCH_ONLY").unwrap_or_default();
+    let wanted =
+        |operation: &str| only.is_empty() || only.split_whitespace().any(|o| o == operation);
+    // Each sample as it is taken, on stderr: a run that fails half-way still says something.
+    let progress = |kind: Kind, what: &str, pct: f64, hand: f64| {
+        eprintln!(
+            "bench: {} {what}: pct {pct:.2} s, by hand {hand:.2} s",
+            kind.type_name()
+        )
+    };
 
     // create from the template, 1 GiB rootfs
     for round in 0..rounds {
+        if !wanted("create") {
+            break;
+        }
         for &kind in &bench.kinds {
             let id = CREATE_CT.to_string();
             let rootfs = format!("{}:1", kind.id());
@@ -574,6 +588,7 @@ fn main() {
                 hand_volume = Some(made);
             });
             bench.hand_free(hand_volume.unwrap());
+            progress(kind, "create", pct, hand);
             let row = rows.entry((kind, Operation::Create)).or_default();
             row.pct.push(pct);
             row.hand.push(hand);
@@ -582,7 +597,7 @@ fn main() {
     }
 
     // resize online: a running container's 256 MiB rootfs grown by 256 MiB each round
-    for &kind in &bench.kinds {
+    for &kind in bench.kinds.iter().filter(|_| wanted("resize")) {
         let row = rows.entry((kind, Operation::ResizeOnline)).or_default();
         row.hand_how = kind.grow_by_hand().to_string();
         if matches!(kind, Kind::Dir | Kind::Btrfs | Kind::LvmThin | Kind::Lvm)
@@ -602,22 +617,28 @@ fn main() {
             "--unprivileged",
             "0",
         ]);
-        bench.pct_ok(&["start", &id]);
-        Ct {
+        // The guard stops the container however the bench ends; kept until it is destroyed.
+        let ct = Ct {
             root: &bench.root,
             vmid: RESIZE_CT,
-        }
-        .wait_for_status("running", Duration::from_secs(60));
+        };
+        bench.pct_ok(&["start", &id]);
+        ct.wait_for_status("running", Duration::from_secs(60));
         let hand_volume = bench.hand_create(kind, "grow", 256);
         bench.hand_mount(&hand_volume, false);
         let grow = format!("+{GROW_MIB}M");
         for round in 1..=rounds as u64 {
-            row.pct.push(seconds(|| {
-                drop(bench.pct_ok(&["resize", &id, "rootfs", &grow]))
-            }));
-            row.hand.push(seconds(|| {
-                bench.hand_grow(&hand_volume, 256 + round * GROW_MIB)
-            }));
+            let pct = seconds(|| drop(bench.pct_ok(&["resize", &id, "rootfs", &grow])));
+            let status = ct.status();
+            assert!(
+                status.contains("running"),
+                "{} resize round {round}: the container is {status} after pct resize",
+                kind.type_name()
+            );
+            let hand = seconds(|| bench.hand_grow(&hand_volume, 256 + round * GROW_MIB));
+            progress(kind, "resize", pct, hand);
+            row.pct.push(pct);
+            row.hand.push(hand);
         }
         bench.hand_umount(&hand_volume);
         bench.hand_free(hand_volume);
@@ -627,7 +648,7 @@ fn main() {
 
     // move-volume: a stopped container's 1 GiB mp0 holding PAYLOAD_MIB of data, moved round
     // the storages (each move is its source storage's row), the old volume deleted
-    if bench.kinds.len() > 1 {
+    if bench.kinds.len() > 1 && wanted("move") {
         let first = bench.kinds[0];
         let id = MOVE_CT.to_string();
         bench.pct_ok(&[
@@ -672,11 +693,12 @@ fn main() {
                 });
                 let old = std::mem::replace(&mut hand_volume, copied.unwrap());
                 let hand = hand + seconds(|| bench.hand_free(old));
+                progress(from, "move-volume", pct, hand);
                 let row = rows.entry((from, Operation::MoveVolume)).or_default();
                 row.pct.push(pct);
                 row.hand.push(hand);
                 row.hand_how = format!(
-                    "{} + mount both + rsync + old volume freed",
+                    "{} + mount + rsync + old volume freed",
                     to.allocate_by_hand()
                 );
             }
