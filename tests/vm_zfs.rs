@@ -600,6 +600,37 @@ fn move_volume_zfspool_to_dir_and_back_keeps_data_and_owners() {
     );
     let rootfs_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-0"));
     let data_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-1"));
+
+    // Refused in pct's words, with nothing changed: a storage without `rootdir` content,
+    // and a running container.
+    let cfg = fs::read_to_string(root.join("etc/pve/storage.cfg")).unwrap();
+    root.write(
+        "etc/pve/storage.cfg",
+        &format!("{cfg}\ndir: isos\n\tpath /srv/isos\n\tcontent iso\n"),
+    );
+    let config_path = root.join("etc/pve/lxc/10111.conf");
+    let config_before = fs::read_to_string(&config_path).unwrap();
+    let datasets_before = pool.datasets();
+    let refused = |args: &[&str], message: &str| {
+        let (code, stdout, stderr) = root.pct(args);
+        assert_ne!(code, 0, "{args:?}: {stdout}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(fs::read_to_string(&config_path).unwrap(), config_before);
+        assert_eq!(pool.datasets(), datasets_before);
+        assert!(!root.join("srv/isos/images").exists());
+        assert!(!root.join("var/lib/vz/images/10111").exists());
+    };
+    refused(
+        &["move-volume", "10111", "rootfs", "isos"],
+        "content type 'rootdir' is not available or configured on storage 'isos'",
+    );
+    root.pct_ok(&["start", "10111"]);
+    refused(
+        &["move-volume", "10111", "mp0", "local"],
+        "cannot move volumes of a running container",
+    );
+    root.pct_ok(&["stop", "10111"]);
+
     fill(&rootfs_dataset.join("root"));
     fill(&data_dataset);
     let rootfs_sum = tree_checksum(&rootfs_dataset);
