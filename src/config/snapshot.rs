@@ -30,11 +30,12 @@ const MAX_UNUSED: u16 = 256;
 pub enum SnapshotError {
     /// A name pct's schema refuses (`pve-snapshot-name`): the message that follows
     /// `snapname: ` in pct's parameter error.
-    #[error("{message}")]
+    #[error("{}", message.trim_end())]
     InvalidName {
         /// The name given.
         name: String,
-        /// pct's words (`invalid format - invalid configuration ID 'a'`).
+        /// pct's words (`invalid format - invalid configuration ID 'a'`), with the newline
+        /// pct's parameter error keeps where its check `die`s with one.
         message: String,
     },
     /// `current` or `vzdump`.
@@ -117,7 +118,7 @@ pub fn check_name(name: &str) -> Result<(), SnapshotError> {
     // `parent` holds snapshot names and has the very format of `pve-snapshot-name`.
     check_option("parent", name).map_err(|e| SnapshotError::InvalidName {
         name: name.to_string(),
-        message: e.0.trim_end().to_string(),
+        message: e.0,
     })?;
     match RESERVED_NAMES.contains(&name) {
         true => Err(SnapshotError::ReservedName(name.to_string())),

@@ -819,3 +819,26 @@ fn deep_trees_lose_the_name_padding_as_pct_does() {
         )
     );
 }
+
+#[test]
+fn a_refused_name_is_pcts_parameter_error_about_snapname() {
+    let error = crate::Error::from(check_name("a").unwrap_err());
+    let crate::Error::Parameters(params) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(params[0].key, "snapname");
+    // The format check dies with a newline, which pct prints before the usage.
+    assert_eq!(
+        params[0].message,
+        "invalid format - invalid configuration ID 'a'\n"
+    );
+    let error = crate::Error::from(check_name("vzdump").unwrap_err());
+    assert!(matches!(
+        &error,
+        crate::Error::Snapshot(SnapshotError::ReservedName(name)) if name == "vzdump"
+    ));
+    assert_eq!(
+        error.to_string(),
+        "unable to use snapshot name 'vzdump' (reserved name)"
+    );
+}
