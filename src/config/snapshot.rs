@@ -450,7 +450,8 @@ impl TreeLine {
 
 /// The tree `pct listsnapshot` prints (pve-guest-common's `print_snapshot_tree`): each
 /// snapshot under its `parent`, `current` under the main section's, siblings by snaptime with
-/// `current` last. A snapshot whose parent is missing is a root.
+/// `current` last. A snapshot whose parent is missing is a root. A section named `current`
+/// (the API never makes one) is left out: pct's tree cannot tell it from the current state.
 pub fn snapshot_tree(config: &Config) -> Vec<TreeLine> {
     struct Entry<'c> {
         name: &'c str,
