@@ -255,6 +255,9 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
         "pending" => {
             output::pending(&host(m)?.container(vmid(m)?).pending()?, format(m));
         }
+        "listsnapshot" => {
+            output::snapshot_tree(&host(m)?.container(vmid(m)?).snapshot_tree()?);
+        }
         "status" => {
             let status = host(m)?.container(vmid(m)?).status()?;
             output::status(&status, flag(m, "verbose")?, format(m));

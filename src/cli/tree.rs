@@ -59,6 +59,7 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
             "bwlimit",
         ],
     ),
+    ("listsnapshot", &["vmid"]),
     ("pending", &["vmid"]),
     ("reboot", &["vmid", "timeout"]),
     ("resize", &["vmid", "disk", "size", "digest"]),
@@ -278,6 +279,7 @@ fn build(with_config_options: bool) -> Command {
                     )),
             ),
             Command::new("pending").about("Get container configuration, including pending changes.").arg(vmid()).arg(output_format()),
+            Command::new("listsnapshot").about("List all snapshots.").arg(vmid()),
             Command::new("status")
                 .about("Show CT status.")
                 .arg(vmid())
@@ -571,6 +573,7 @@ mod tests {
         ("exec", &["vmid", "keep-env", "extra-args"]),
         ("help", &["extra-args", "verbose"]),
         ("pending", &["vmid"]),
+        ("listsnapshot", &["vmid"]),
         ("suspend", &["vmid"]),
         ("resume", &["vmid"]),
         ("unlock", &["vmid"]),
