@@ -6,6 +6,7 @@ mod failure;
 mod interrupt;
 mod output;
 mod printer;
+mod snapshot;
 mod terminal;
 mod tree;
 mod volume_tools;
@@ -371,6 +372,9 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
             let escape = m.get_one::<String>("escape").map(String::as_str);
             let code = host(m)?.container(vmid(m)?).console(escape)?;
             std::process::exit(code);
+        }
+        "snapshot" | "delsnapshot" | "rollback" => {
+            snapshot::dispatch(name, m).expect("a snapshot command")?
         }
         "push" | "pull" | "fsck" | "fstrim" | "rescan" => {
             volume_tools::dispatch(name, m).expect("a volume tool")?

@@ -76,7 +76,10 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
 
 /// pct's option names of every command corral has.
 fn pct_options() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
-    PCT_OPTIONS.iter().chain(super::volume_tools::PCT_OPTIONS)
+    PCT_OPTIONS
+        .iter()
+        .chain(super::volume_tools::PCT_OPTIONS)
+        .chain(super::snapshot::PCT_OPTIONS)
 }
 
 /// The id of the placeholder for a pct option corral does not implement.
@@ -351,6 +354,7 @@ fn build(with_config_options: bool) -> Command {
         ]
         .map(with_unsupported_options))
         .subcommands(super::volume_tools::commands().into_iter().map(with_unsupported_options))
+        .subcommands(super::snapshot::commands().into_iter().map(with_unsupported_options))
 }
 
 fn resize_command() -> Command {
@@ -594,6 +598,9 @@ mod tests {
         ),
         ("rescan", &["vmid", "dryrun"]),
         ("resize", &["vmid", "disk", "size", "digest"]),
+        ("snapshot", &["vmid", "snapname", "description"]),
+        ("delsnapshot", &["vmid", "snapname", "force"]),
+        ("rollback", &["vmid", "snapname", "start"]),
         (
             "move-volume",
             &[
@@ -618,6 +625,7 @@ mod tests {
             "push" | "pull" => &["100", "a", "b"],
             "resize" => &["100", "rootfs", "+1G"],
             "move-volume" => &["100", "mp0"],
+            "snapshot" | "delsnapshot" | "rollback" => &["100", "s1"],
             _ => &["100"],
         }
     }
@@ -703,6 +711,7 @@ mod tests {
                     "user",
                     "group",
                     "perms",
+                    "description",
                 ];
                 // rescan's vmid is an option of its own, not a positional word; move-volume's
                 // optional positional words are options too.

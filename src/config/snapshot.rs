@@ -53,6 +53,13 @@ pub enum SnapshotError {
     /// The config carries a lock.
     #[error("CT is locked ({0})")]
     Locked(String),
+    /// A volume of the container cannot be snapshotted: it is on a storage without
+    /// snapshots (dir), or a bind mount or device.
+    #[error("snapshot feature is not available")]
+    FeatureNotAvailable,
+    /// The container still runs after the hard stop a rollback makes.
+    #[error("unable to rollback vm {0}: vm is running")]
+    StillRunning(u32),
     /// A snapshot of that name exists.
     #[error("snapshot name '{0}' already used")]
     NameUsed(String),

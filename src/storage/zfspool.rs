@@ -520,6 +520,36 @@ impl StoragePlugin for ZfsPoolPlugin {
         Ok(())
     }
 
+    /// `zfs rollback` goes only to the newest snapshot (it would destroy the newer ones).
+    fn rollback_is_possible(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let listing = run_zfs(
+            "zfs",
+            &[
+                "list", "-H", "-d", "1", "-t", "snapshot", "-o", "name", "-s", "creation", &dataset,
+            ],
+        )?;
+        let snapshots: Vec<&str> = listing
+            .lines()
+            .filter_map(|line| line.trim().rsplit_once('@').map(|(_, s)| s))
+            .collect();
+        match snapshots.iter().position(|s| *s == snap) {
+            None => Err(StorageError::Invalid(format!(
+                "can't rollback, snapshot '{snap}' does not exist on '{volid}'"
+            ))),
+            Some(index) if index + 1 < snapshots.len() => Err(StorageError::Invalid(format!(
+                "can't rollback, '{snap}' is not most recent snapshot on '{volid}'"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// `zfs rollback`, the quota the snapshot recorded restored; a file system is unmounted
     /// after it so that its next use mounts it afresh (stale kernel caches otherwise).
     fn rollback(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
