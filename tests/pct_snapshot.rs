@@ -309,7 +309,9 @@ fn a_running_container_is_snapshotted_while_it_writes_and_rolled_back() {
     // Changes after the snapshot.
     ct.exec_ok("rm /before /data/before; echo new > /after; echo new > /data/after");
 
-    // Rollback: stopped hard, volumes back, started again.
+    // Rollback: stopped hard, volumes back, started again. The raw image was snapshotted
+    // while mounted, so its ext4 multi-mount protection block says "in use": the start waits
+    // out its interval (about 45 s), as pct's does.
     let (code, out, err) = ct.pct(&["rollback", &id, "s1", "--start"]);
     assert_eq!(code, 0, "{out}{err}");
     // Only the start's warnings about this host.
