@@ -544,3 +544,73 @@ fn delsnapshot_force_removes_the_section_when_the_storage_cannot() {
     assert_eq!(value(&text, None, "parent"), None, "{text}");
     assert_eq!(value(&text, None, "lock"), None, "{text}");
 }
+
+/// A `pct snapshot` killed with SIGKILL while the container is frozen: the container does not
+/// stay frozen, and `pct unlock` + `pct delsnapshot --force` clear what is left.
+#[test]
+fn a_snapshot_killed_while_frozen_leaves_no_frozen_container() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10525;
+    create_on(&root, vmid, &template, &["--mp0", "tank:1,mp=/data"]);
+    let ct = Ct { root: &root, vmid };
+    let id = ct.id();
+    ct.pct_ok(&["start", &id]);
+    let events = container_cgroup(vmid).unwrap().join("cgroup.events");
+    let frozen = || fs::read_to_string(&events).unwrap().contains("frozen 1");
+
+    // The freeze lasts milliseconds: watch for it and kill pct the moment it shows.
+    let mut killed = None;
+    for attempt in 0..30 {
+        let name = format!("k{attempt}");
+        let mut child = Command::new(pct_binary())
+            .args(["snapshot", &id, &name])
+            .env("CORRAL_ROOT", root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let caught = loop {
+            if frozen() {
+                child.kill().unwrap();
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+        };
+        child.wait().unwrap();
+        if caught {
+            killed = Some(name);
+            break;
+        }
+    }
+    let name = killed.expect("never caught the container frozen");
+
+    // The watchdog thaws it.
+    common::ct::wait_until("the container thawed", Duration::from_secs(5), || !frozen());
+    assert_eq!(
+        fs::read_to_string(events.with_file_name("cgroup.freeze")).unwrap(),
+        "0\n"
+    );
+    assert_eq!(ct.status(), "status: running");
+    ct.exec_ok("true");
+
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "lock").as_deref(), Some("snapshot"));
+    assert_eq!(
+        value(&text, Some(&name), "snapstate").as_deref(),
+        Some("prepare")
+    );
+    ct.pct_ok(&["unlock", &id]);
+    ct.pct_ok(&["delsnapshot", &id, &name, "--force"]);
+    let text = config(&root, vmid);
+    assert!(section(&text, Some(&name)).is_empty(), "{text}");
+    assert_eq!(value(&text, None, "lock"), None);
+    let left: Vec<String> = fs::read_dir(images(&root, vmid))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(&format!("@{name}")))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
