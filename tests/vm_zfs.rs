@@ -83,7 +83,8 @@ impl Pool {
     fn create(root: &TestRoot, name: &str) -> Pool {
         let vdev = rig_partition().unwrap_or_else(|| {
             let file = root.join("zfs-vdev.img");
-            fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
+            // Sparse; room for a volume grown to 2 GiB, as on the rig's disk.
+            fs::File::create(&file).unwrap().set_len(4 << 30).unwrap();
             file
         });
         let mountpoint = root.join(name);
@@ -349,6 +350,436 @@ fn zfspool_volumes_list_resize_rename_snapshot_and_free() {
     storage
         .free_volume(&VolumeId::parse("tank:subvol-10102-disk-1").unwrap())
         .unwrap();
+    assert_eq!(pool.datasets(), Vec::<String>::new());
+}
+
+/// The line of `key` in the container's config file (its current section).
+fn config_line(root: &TestRoot, vmid: u32, key: &str) -> Option<String> {
+    fs::read_to_string(root.join(&format!("etc/pve/lxc/{vmid}.conf")))
+        .unwrap()
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .find_map(|line| line.strip_prefix(&format!("{key}: ")).map(str::to_string))
+}
+
+/// The size `df` shows inside the running container for `dir`, in KiB.
+fn df_kib(ct: &Ct, dir: &str) -> u64 {
+    let df = ct.exec_ok(&format!("df -kP {dir} | tail -n 1"));
+    df.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Data whose content, owners, modes and links a move must keep; owners are host ids of an
+/// unprivileged container (its root is 100000 on the host).
+fn fill(dir: &Path) {
+    use std::os::unix::fs::{PermissionsExt, chown, lchown, symlink};
+    let data: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(dir.join("random.bin"), &data).unwrap();
+    fs::write(dir.join("linked"), b"one inode, two names\n").unwrap();
+    fs::hard_link(dir.join("linked"), dir.join("linked-too")).unwrap();
+    symlink("/etc/does-not-matter", dir.join("symlink")).unwrap();
+    lchown(dir.join("symlink"), Some(100_000), Some(100_000)).unwrap();
+    fs::create_dir(dir.join("owned")).unwrap();
+    fs::write(dir.join("owned/file"), b"a user's file in the container\n").unwrap();
+    chown(dir.join("owned/file"), Some(101_234), Some(105_678)).unwrap();
+    chown(dir.join("owned"), Some(100_000), Some(100_000)).unwrap();
+    fs::set_permissions(dir.join("owned/file"), fs::Permissions::from_mode(0o640)).unwrap();
+    for file in ["random.bin", "linked"] {
+        chown(dir.join(file), Some(100_000), Some(100_000)).unwrap();
+    }
+}
+
+/// Every entry below `dir` with its type, mode, owner, link count, size and content hash
+/// (`sha256sum`), sorted; the root directory's own owner and mode come first.
+fn tree_checksum(dir: &Path) -> String {
+    let top = fs::metadata(dir).unwrap();
+    let mut lines = vec![format!(
+        ". mode={:o} owner={}:{}",
+        top.mode(),
+        top.uid(),
+        top.gid()
+    )];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            if relative == "lost+found" {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let kind = meta.file_type();
+            let content = if kind.is_file() {
+                let out = Command::new("sha256sum").arg(&path).output().unwrap();
+                assert!(out.status.success(), "sha256sum {}", path.display());
+                String::from_utf8_lossy(&out.stdout)
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            } else if kind.is_symlink() {
+                fs::read_link(&path).unwrap().display().to_string()
+            } else {
+                String::new()
+            };
+            if kind.is_dir() {
+                stack.push(path.clone());
+            }
+            lines.push(format!(
+                "{relative} mode={:o} owner={}:{} links={} size={} {content}",
+                meta.mode(),
+                meta.uid(),
+                meta.gid(),
+                if kind.is_dir() { 0 } else { meta.nlink() },
+                if kind.is_dir() { 0 } else { meta.len() },
+            ));
+        }
+    }
+    lines.sort();
+    lines.join("\n")
+}
+
+/// `look` at the container's volumes mounted by `pct mount`, unmounted however it ends.
+fn with_mounted<T>(root: &TestRoot, vmid: u32, look: impl FnOnce(&Path) -> T) -> T {
+    let id = vmid.to_string();
+    root.pct_ok(&["mount", &id]);
+    let rootfs = root.join(&format!("var/lib/lxc/{vmid}/rootfs"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| look(&rootfs)));
+    root.pct_ok(&["unmount", &id]);
+    match result {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Run pct and say how long it took: the rig's figures (TCG) come from these lines.
+fn timed_pct_ok(root: &TestRoot, args: &[&str]) -> String {
+    let started = std::time::Instant::now();
+    let out = root.pct_ok(args);
+    timing(&format!("pct {}", args.join(" ")), started);
+    out
+}
+
+/// A timing line on the test's stderr itself, which the harness does not capture, so that
+/// the rig's console shows it for passing tests too.
+fn timing(what: &str, started: std::time::Instant) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "timing: {what}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Mounts below the test's host root other than the pool's datasets: what a command may
+/// have left mounted.
+fn mounts_outside_pool(root: &TestRoot, pool: &str) -> Vec<PathBuf> {
+    let pool_root = root.join(pool);
+    root.mounts_below()
+        .into_iter()
+        .filter(|mount| !mount.starts_with(&pool_root))
+        .collect()
+}
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+#[ignore = "needs ZFS: run in the VM rig (tests/vm/run)"]
+fn resize_on_zfspool_grows_the_quota_running_and_stopped() {
+    if !zfs_available("resize_on_zfspool_grows_the_quota_running_and_stopped") {
+        return;
+    }
+    let pool_name = "corral10110";
+    let root = root_with_zfspool(pool_name);
+    let pool = Pool::create(&root, pool_name);
+    let template = root.install_template(&busybox_template());
+    let ct = Ct {
+        root: &root,
+        vmid: 10110,
+    };
+    timed_pct_ok(
+        &root,
+        &[
+            "create",
+            "10110",
+            &template,
+            "--rootfs",
+            "tank:1",
+            "--unprivileged",
+            "1",
+        ],
+    );
+    let dataset = "subvol-10110-disk-0";
+
+    // Online: the quota grows and the container's df follows at once.
+    timed_pct_ok(&root, &["start", "10110"]);
+    assert!(df_kib(&ct, "/") <= 1024 * 1024);
+    timed_pct_ok(&root, &["resize", "10110", "rootfs", "+512M"]);
+    assert_eq!(pool.property(dataset, "refquota"), (1536 * MIB).to_string());
+    assert_eq!(
+        config_line(&root, 10110, "rootfs").unwrap(),
+        "tank:subvol-10110-disk-0,size=1536M"
+    );
+    let online = df_kib(&ct, "/");
+    assert!(
+        (1500 * 1024..=1536 * 1024).contains(&online),
+        "df inside shows the new quota: {online} KiB"
+    );
+    ct.exec_ok("echo still-here > /after-resize");
+
+    // Refused: smaller than now, in pct's words, and nothing changes.
+    let config_before = fs::read_to_string(root.join("etc/pve/lxc/10110.conf")).unwrap();
+    for (size, message) in [
+        ("1G", "unable to shrink disk size"),
+        ("1536M", "disk is already at specified size"),
+        (
+            "2X",
+            "400 Parameter verification failed.\nsize: value does not match the regex pattern",
+        ),
+    ] {
+        let (code, _, stderr) = root.pct(&["resize", "10110", "rootfs", size]);
+        assert_ne!(code, 0, "resize to {size}");
+        assert!(stderr.contains(message), "resize to {size}: {stderr}");
+        assert_eq!(
+            fs::read_to_string(root.join("etc/pve/lxc/10110.conf")).unwrap(),
+            config_before
+        );
+        assert_eq!(pool.property(dataset, "refquota"), (1536 * MIB).to_string());
+    }
+
+    // Offline: the quota grows the same way; the data stays.
+    timed_pct_ok(&root, &["stop", "10110"]);
+    timed_pct_ok(&root, &["resize", "10110", "rootfs", "+512M"]);
+    assert_eq!(pool.property(dataset, "refquota"), (2048 * MIB).to_string());
+    assert_eq!(
+        config_line(&root, 10110, "rootfs").unwrap(),
+        "tank:subvol-10110-disk-0,size=2G"
+    );
+    timed_pct_ok(&root, &["start", "10110"]);
+    let offline = df_kib(&ct, "/");
+    assert!(
+        (2000 * 1024..=2048 * 1024).contains(&offline),
+        "df inside shows the new quota: {offline} KiB"
+    );
+    assert_eq!(ct.exec_ok("cat /after-resize"), "still-here\n");
+    timed_pct_ok(&root, &["stop", "10110"]);
+    ct.assert_nothing_left();
+
+    timed_pct_ok(&root, &["destroy", "10110"]);
+    assert_eq!(pool.datasets(), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs ZFS: run in the VM rig (tests/vm/run)"]
+fn move_volume_zfspool_to_dir_and_back_keeps_data_and_owners() {
+    if !zfs_available("move_volume_zfspool_to_dir_and_back_keeps_data_and_owners") {
+        return;
+    }
+    let pool_name = "corral10111";
+    let root = root_with_zfspool(pool_name);
+    let pool = Pool::create(&root, pool_name);
+    let template = root.install_template(&busybox_template());
+    let ct = Ct {
+        root: &root,
+        vmid: 10111,
+    };
+    timed_pct_ok(
+        &root,
+        &[
+            "create",
+            "10111",
+            &template,
+            "--rootfs",
+            "tank:1",
+            "--mp0",
+            "tank:0,mp=/data",
+            "--unprivileged",
+            "1",
+        ],
+    );
+    let rootfs_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-0"));
+    let data_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-1"));
+
+    // Refused in pct's words, with nothing changed: a storage without `rootdir` content,
+    // and a running container.
+    let cfg = fs::read_to_string(root.join("etc/pve/storage.cfg")).unwrap();
+    root.write(
+        "etc/pve/storage.cfg",
+        &format!("{cfg}\ndir: isos\n\tpath /srv/isos\n\tcontent iso\n"),
+    );
+    let config_path = root.join("etc/pve/lxc/10111.conf");
+    let config_before = fs::read_to_string(&config_path).unwrap();
+    let datasets_before = pool.datasets();
+    let refused = |args: &[&str], message: &str| {
+        let (code, stdout, stderr) = root.pct(args);
+        assert_ne!(code, 0, "{args:?}: {stdout}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(fs::read_to_string(&config_path).unwrap(), config_before);
+        assert_eq!(pool.datasets(), datasets_before);
+        assert!(!root.join("srv/isos/images").exists());
+        assert!(!root.join("var/lib/vz/images/10111").exists());
+    };
+    refused(
+        &["move-volume", "10111", "rootfs", "isos"],
+        "content type 'rootdir' is not available or configured on storage 'isos'",
+    );
+    root.pct_ok(&["start", "10111"]);
+    refused(
+        &["move-volume", "10111", "mp0", "local"],
+        "cannot move volumes of a running container",
+    );
+    root.pct_ok(&["stop", "10111"]);
+
+    fill(&rootfs_dataset.join("root"));
+    fill(&data_dataset);
+    let rootfs_sum = tree_checksum(&rootfs_dataset);
+    let data_sum = tree_checksum(&data_dataset);
+    let root_home_sum = tree_checksum(&rootfs_dataset.join("root"));
+    assert!(
+        rootfs_sum.contains("owned/file mode=100640 owner=101234:105678"),
+        "{rootfs_sum}"
+    );
+
+    // To dir: a volume with a quota becomes a raw image of that size, one without a
+    // directory (pve-storage's choice by size); the rootfs's dataset is kept as unused0,
+    // mp0's goes with --delete.
+    timed_pct_ok(&root, &["move-volume", "10111", "rootfs", "local"]);
+    timed_pct_ok(&root, &["move-volume", "10111", "mp0", "local", "--delete"]);
+    let rootfs_line = config_line(&root, 10111, "rootfs").unwrap();
+    let mp0_line = config_line(&root, 10111, "mp0").unwrap();
+    assert_eq!(rootfs_line, "local:10111/vm-10111-disk-0.raw,size=1G");
+    assert_eq!(
+        mp0_line,
+        "local:10111/subvol-10111-disk-1.subvol,mp=/data,size=0T"
+    );
+    assert_eq!(
+        config_line(&root, 10111, "unused0").unwrap(),
+        "tank:subvol-10111-disk-0"
+    );
+    assert_eq!(config_line(&root, 10111, "unused1"), None);
+    assert_eq!(config_line(&root, 10111, "lock"), None);
+    assert_eq!(
+        pool.datasets(),
+        [format!("{pool_name}/subvol-10111-disk-0")],
+        "the rootfs's dataset kept, mp0's freed"
+    );
+    let image = root.join("var/lib/vz/images/10111/vm-10111-disk-0.raw");
+    assert_eq!(fs::metadata(&image).unwrap().len(), 1 << 30);
+    with_mounted(&root, 10111, |rootfs| {
+        assert_eq!(tree_checksum(&rootfs.join("data")), data_sum);
+        assert_eq!(tree_checksum(&rootfs.join("root")), root_home_sum);
+        assert!(rootfs.join("bin/busybox").is_file());
+    });
+
+    // Back to zfspool, deleting the dir copies: new datasets with the quotas the volumes had.
+    timed_pct_ok(
+        &root,
+        &["move-volume", "10111", "rootfs", "tank", "--delete"],
+    );
+    timed_pct_ok(&root, &["move-volume", "10111", "mp0", "tank", "--delete"]);
+    assert_eq!(
+        config_line(&root, 10111, "rootfs").unwrap(),
+        "tank:subvol-10111-disk-1,size=1G"
+    );
+    assert!(
+        config_line(&root, 10111, "mp0")
+            .unwrap()
+            .starts_with("tank:subvol-10111-disk-2,mp=/data"),
+    );
+    assert!(!image.exists(), "the raw image went with --delete");
+    assert!(
+        !root
+            .join("var/lib/vz/images/10111/subvol-10111-disk-1.subvol")
+            .exists()
+    );
+    assert_eq!(
+        pool.property("subvol-10111-disk-1", "refquota"),
+        (1u64 << 30).to_string()
+    );
+    assert_eq!(pool.property("subvol-10111-disk-2", "refquota"), "0");
+    let rootfs_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-1"));
+    let data_dataset = root.join(&format!("{pool_name}/subvol-10111-disk-2"));
+    assert_eq!(tree_checksum(&data_dataset), data_sum);
+    assert_eq!(tree_checksum(&rootfs_dataset), rootfs_sum);
+
+    // The container runs from the moved volumes and sees its own ids.
+    timed_pct_ok(&root, &["start", "10111"]);
+    assert_eq!(
+        ct.exec_ok("stat -c '%u:%g' /data/owned/file /root/owned/file"),
+        "1234:5678\n1234:5678\n"
+    );
+    ct.exec_ok("sha256sum /data/random.bin");
+    timed_pct_ok(&root, &["stop", "10111"]);
+    ct.assert_nothing_left();
+
+    // Destroy frees the datasets, unused0's too, and leaves no image or loop device.
+    timed_pct_ok(&root, &["destroy", "10111"]);
+    assert_eq!(pool.datasets(), Vec::<String>::new());
+    assert_eq!(
+        common::loop_devices_below(root.path()),
+        Vec::<String>::new()
+    );
+    assert_eq!(mounts_outside_pool(&root, pool_name), Vec::<PathBuf>::new());
+}
+
+#[test]
+#[ignore = "needs ZFS: run in the VM rig (tests/vm/run)"]
+fn fstrim_on_zfspool_runs_as_pct_and_leaves_no_lock() {
+    if !zfs_available("fstrim_on_zfspool_runs_as_pct_and_leaves_no_lock") {
+        return;
+    }
+    let pool_name = "corral10112";
+    let root = root_with_zfspool(pool_name);
+    let pool = Pool::create(&root, pool_name);
+    let template = root.install_template(&busybox_template());
+    let ct = Ct {
+        root: &root,
+        vmid: 10112,
+    };
+    root.pct_ok(&[
+        "create",
+        "10112",
+        &template,
+        "--rootfs",
+        "tank:1",
+        "--mp0",
+        "tank:1,mp=/data",
+        "--unprivileged",
+        "1",
+    ]);
+    // pct runs fstrim on every volume and ignores what fstrim says: on a dataset, either the
+    // bytes trimmed or that the file system cannot discard.
+    let check = |output: &str, stderr: &str| {
+        for inside in ["", "data"] {
+            let path = format!(
+                "{}/{inside}",
+                root.join("var/lib/lxc/10112/rootfs").display()
+            );
+            let trimmed = output
+                .lines()
+                .any(|l| l.starts_with(&format!("{path}: ")) && l.ends_with(" trimmed"));
+            let unsupported =
+                stderr.contains(&format!("{path}: the discard operation is not supported"));
+            assert!(trimmed || unsupported, "{path}:\n{output}\n{stderr}");
+        }
+        assert_eq!(config_line(&root, 10112, "lock"), None);
+    };
+    for running in [false, true] {
+        if running {
+            root.pct_ok(&["start", "10112"]);
+        }
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) = root.pct(&["fstrim", "10112"]);
+        timing(&format!("pct fstrim (running: {running})"), started);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        eprintln!("fstrim said:\n{stdout}{stderr}");
+        check(&stdout, &stderr);
+    }
+    root.pct_ok(&["stop", "10112"]);
+    ct.assert_nothing_left();
+    assert_eq!(mounts_outside_pool(&root, pool_name), Vec::<PathBuf>::new());
+    root.pct_ok(&["destroy", "10112"]);
     assert_eq!(pool.datasets(), Vec::<String>::new());
 }
 

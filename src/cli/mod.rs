@@ -6,6 +6,7 @@ mod failure;
 mod interrupt;
 mod output;
 mod printer;
+mod snapshot;
 mod terminal;
 mod tree;
 mod volume_tools;
@@ -255,6 +256,9 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
         "pending" => {
             output::pending(&host(m)?.container(vmid(m)?).pending()?, format(m));
         }
+        "listsnapshot" => {
+            output::snapshot_tree(&host(m)?.container(vmid(m)?).snapshot_tree()?);
+        }
         "status" => {
             let status = host(m)?.container(vmid(m)?).status()?;
             output::status(&status, flag(m, "verbose")?, format(m));
@@ -368,6 +372,9 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
             let escape = m.get_one::<String>("escape").map(String::as_str);
             let code = host(m)?.container(vmid(m)?).console(escape)?;
             std::process::exit(code);
+        }
+        "snapshot" | "delsnapshot" | "rollback" => {
+            snapshot::dispatch(name, m).expect("a snapshot command")?
         }
         "push" | "pull" | "fsck" | "fstrim" | "rescan" => {
             volume_tools::dispatch(name, m).expect("a volume tool")?

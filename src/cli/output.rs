@@ -263,3 +263,29 @@ mod cpuset_tests {
         assert_eq!(cpuset_table(&Default::default()), "no running containers\n");
     }
 }
+
+/// `pct listsnapshot`: one line per snapshot, times in local time as pct's `strftime`.
+pub fn snapshot_tree(lines: &[crate::config::TreeLine]) {
+    for line in lines {
+        println!("{}", line.format(local_time));
+    }
+}
+
+/// Unix seconds as `%Y-%m-%d %H:%M:%S` in the local time zone (`TZ`, else /etc/localtime).
+fn local_time(seconds: i64) -> String {
+    // SAFETY: localtime_r fills the zeroed struct it is given, or returns null.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let time: libc::time_t = seconds;
+    if unsafe { libc::localtime_r(&time, &mut tm) }.is_null() {
+        return String::new();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}

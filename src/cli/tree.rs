@@ -59,6 +59,7 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
             "bwlimit",
         ],
     ),
+    ("listsnapshot", &["vmid"]),
     ("pending", &["vmid"]),
     ("reboot", &["vmid", "timeout"]),
     ("resize", &["vmid", "disk", "size", "digest"]),
@@ -75,7 +76,10 @@ const PCT_OPTIONS: &[(&str, &[&str])] = &[
 
 /// pct's option names of every command corral has.
 fn pct_options() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
-    PCT_OPTIONS.iter().chain(super::volume_tools::PCT_OPTIONS)
+    PCT_OPTIONS
+        .iter()
+        .chain(super::volume_tools::PCT_OPTIONS)
+        .chain(super::snapshot::PCT_OPTIONS)
 }
 
 /// The id of the placeholder for a pct option corral does not implement.
@@ -278,6 +282,7 @@ fn build(with_config_options: bool) -> Command {
                     )),
             ),
             Command::new("pending").about("Get container configuration, including pending changes.").arg(vmid()).arg(output_format()),
+            Command::new("listsnapshot").about("List all snapshots.").arg(vmid()),
             Command::new("status")
                 .about("Show CT status.")
                 .arg(vmid())
@@ -349,6 +354,7 @@ fn build(with_config_options: bool) -> Command {
         ]
         .map(with_unsupported_options))
         .subcommands(super::volume_tools::commands().into_iter().map(with_unsupported_options))
+        .subcommands(super::snapshot::commands().into_iter().map(with_unsupported_options))
 }
 
 fn resize_command() -> Command {
@@ -571,6 +577,7 @@ mod tests {
         ("exec", &["vmid", "keep-env", "extra-args"]),
         ("help", &["extra-args", "verbose"]),
         ("pending", &["vmid"]),
+        ("listsnapshot", &["vmid"]),
         ("suspend", &["vmid"]),
         ("resume", &["vmid"]),
         ("unlock", &["vmid"]),
@@ -591,6 +598,9 @@ mod tests {
         ),
         ("rescan", &["vmid", "dryrun"]),
         ("resize", &["vmid", "disk", "size", "digest"]),
+        ("snapshot", &["vmid", "snapname", "description"]),
+        ("delsnapshot", &["vmid", "snapname", "force"]),
+        ("rollback", &["vmid", "snapname", "start"]),
         (
             "move-volume",
             &[
@@ -615,6 +625,7 @@ mod tests {
             "push" | "pull" => &["100", "a", "b"],
             "resize" => &["100", "rootfs", "+1G"],
             "move-volume" => &["100", "mp0"],
+            "snapshot" | "delsnapshot" | "rollback" => &["100", "s1"],
             _ => &["100"],
         }
     }
@@ -700,6 +711,7 @@ mod tests {
                     "user",
                     "group",
                     "perms",
+                    "description",
                 ];
                 // rescan's vmid is an option of its own, not a positional word; move-volume's
                 // optional positional words are options too.

@@ -15,6 +15,7 @@ mod propstring;
 mod schema;
 mod section;
 mod size;
+pub mod snapshot;
 mod startup;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ pub use propstring::{PropertyError, PropertyFormat};
 pub use schema::{OptionError, OptionKind, OptionSpec, check_option, option_spec, options};
 pub use section::Section;
 pub use size::{format_size, parse_size};
+pub use snapshot::{SnapshotError, TreeLine};
 pub use startup::Startup;
 pub use validate::ValueError;
 pub use vmid::{Vmid, VmidError};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::{MoveProblem, ResizeProblem};
-use crate::config::{ConfigError, IdMapError, PropertyError, Vmid, VmidError};
+use crate::config::{ConfigError, IdMapError, PropertyError, SnapshotError, Vmid, VmidError};
 use crate::host::fsck::FsckProblem;
 use crate::host::transfer::{TransferDirection, TransferError};
 use crate::mount::MountError;
@@ -433,6 +433,9 @@ pub enum Error {
     },
     /// `pct push` or `pct pull` could not copy the file.
     Transfer(TransferError),
+    /// A snapshot step refused (`pct snapshot`, `delsnapshot`, `rollback`). A snapshot name
+    /// pct's schema refuses is an [`Error::Parameters`] about `snapname` instead.
+    Snapshot(SnapshotError),
 }
 
 /// How a host program failed ([`Error::Program`]).
@@ -658,6 +661,7 @@ impl fmt::Display for Error {
                 }
             }
             Error::Transfer(e) => e.fmt(f),
+            Error::Snapshot(e) => e.fmt(f),
         }
     }
 }
@@ -722,6 +726,16 @@ from_layer!(
     Setup(SetupError),
     Transfer(TransferError)
 );
+
+impl From<SnapshotError> for Error {
+    fn from(error: SnapshotError) -> Error {
+        match error {
+            // pct's schema checks the name before the API sees it.
+            SnapshotError::InvalidName { message, .. } => Error::param("snapname", message),
+            other => Error::Snapshot(other),
+        }
+    }
+}
 
 impl Error {
     /// A parameter error about one option.

@@ -27,6 +27,7 @@ mod pull;
 mod push;
 mod rescan;
 mod resize;
+mod snapshot;
 mod status;
 mod transfer;
 mod volumes;

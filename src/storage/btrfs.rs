@@ -21,6 +21,24 @@ const VOL_NAME_MAX: usize = 4087;
 const BTRFS_IOC_SUBVOL_CREATE: libc::c_ulong = 0x5000_940E;
 /// `_IOW(BTRFS_IOCTL_MAGIC, 15, struct btrfs_ioctl_vol_args)`
 const BTRFS_IOC_SNAP_DESTROY: libc::c_ulong = 0x5000_940F;
+/// `_IOW(BTRFS_IOCTL_MAGIC, 23, struct btrfs_ioctl_vol_args_v2)`
+const BTRFS_IOC_SNAP_CREATE_V2: libc::c_ulong = 0x5000_9417;
+/// `BTRFS_SUBVOL_RDONLY`: the new snapshot is read-only.
+const BTRFS_SUBVOL_RDONLY: u64 = 1 << 1;
+const SUBVOL_NAME_MAX: usize = 4039;
+
+/// `struct btrfs_ioctl_vol_args_v2` as snapshot creation uses it: the source subvolume's
+/// descriptor, flags, and the new snapshot's NUL-terminated name.
+#[repr(C)]
+struct VolArgsV2 {
+    fd: i64,
+    transid: u64,
+    flags: u64,
+    unused: [u64; 4],
+    name: [u8; SUBVOL_NAME_MAX + 1],
+}
+
+const _: () = assert!(std::mem::size_of::<VolArgsV2>() == 4096);
 /// The inode number of every subvolume's root directory.
 const FIRST_FREE_OBJECTID: u64 = 256;
 
@@ -56,6 +74,60 @@ fn parent_ioctl(path: &Path, request: libc::c_ulong) -> io::Result<()> {
 
 pub(crate) fn create_subvolume(path: &Path) -> io::Result<()> {
     parent_ioctl(path, BTRFS_IOC_SUBVOL_CREATE)
+}
+
+/// Snapshot the subvolume `source` as the new subvolume `target` (same file system),
+/// read-only when `read_only`.
+pub(crate) fn snapshot_subvolume(source: &Path, target: &Path, read_only: bool) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    let name = name.as_bytes();
+    if name.len() > SUBVOL_NAME_MAX {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    if !is_subvolume(source) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("'{}' is not a subvolume", source.display()),
+        ));
+    }
+    let source = File::open(source)?;
+    let parent = File::open(parent)?;
+    let mut args = VolArgsV2 {
+        fd: i64::from(source.as_raw_fd()),
+        transid: 0,
+        flags: if read_only { BTRFS_SUBVOL_RDONLY } else { 0 },
+        unused: [0; 4],
+        name: [0; SUBVOL_NAME_MAX + 1],
+    };
+    args.name[..name.len()].copy_from_slice(name);
+    // SAFETY: `args` is a correctly sized `btrfs_ioctl_vol_args_v2` living across the call.
+    let rc = unsafe {
+        libc::ioctl(
+            parent.as_raw_fd(),
+            BTRFS_IOC_SNAP_CREATE_V2 as _,
+            &mut args as *mut VolArgsV2,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Swap two paths in one step (`renameat2(RENAME_EXCHANGE)`): each name now names what the
+/// other did, and at no moment does either name nothing.
+pub(crate) fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        a,
+        rustix::fs::CWD,
+        b,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .map_err(io::Error::from)
 }
 
 /// Whether `path` is the root of a btrfs subvolume (what `btrfs subvolume show` checks).
@@ -137,7 +209,9 @@ mod plugin {
         filesystem_status,
     };
     use super::super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
-    use super::{BtrfsPlugin, create_subvolume, delete_subvolume, is_subvolume};
+    use super::{
+        BtrfsPlugin, create_subvolume, delete_subvolume, exchange, is_subvolume, snapshot_subvolume,
+    };
     use crate::mount::VolumeSource;
 
     /// pve-storage's `BTRFSPlugin.pm` feature table.
@@ -187,6 +261,21 @@ mod plugin {
         } else {
             path.to_path_buf()
         }
+    }
+
+    /// The subvolume of a volume, found through the storage.
+    fn volume_subvolume(store: Store<'_>, volid: &VolumeId) -> Result<PathBuf, StorageError> {
+        let (_, _, format) = parse_file_volume(volid)?;
+        Ok(subvolume_of(&file_volume_path(store, volid)?, &format))
+    }
+
+    /// Snapshot `snap` of a subvolume: its `<name>@<snap>` sibling.
+    fn snapshot_path(subvolume: &Path, snap: &str) -> PathBuf {
+        let name = subvolume
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        subvolume.with_file_name(format!("{name}@{snap}"))
     }
 
     /// The btrfs snapshots kept beside a subvolume: `<name>@<snapshot>` siblings.
@@ -357,6 +446,77 @@ mod plugin {
             target_name: Option<&str>,
         ) -> Result<VolumeId, StorageError> {
             rename_file_volume(store, volid, target_vmid, target_name, file_volume_path)
+        }
+
+        /// A read-only snapshot of the volume's subvolume beside it, `<subvolume>@<snap>`, as
+        /// pve-storage's `btrfs subvolume snapshot -r`.
+        fn snapshot(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            snap: &str,
+        ) -> Result<(), StorageError> {
+            let subvolume = volume_subvolume(store, volid)?;
+            let target = snapshot_path(&subvolume, snap);
+            snapshot_subvolume(&subvolume, &target, true).map_err(io_error(format!(
+                "unable to snapshot '{}' as '{}'",
+                subvolume.display(),
+                target.display()
+            )))
+        }
+
+        /// pve-storage's rollback: a writable snapshot of `<subvolume>@<snap>` made beside the
+        /// volume, swapped into its place in one step, the old state deleted after. Other
+        /// snapshots stay, newer ones included.
+        fn rollback(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            snap: &str,
+        ) -> Result<(), StorageError> {
+            let subvolume = volume_subvolume(store, volid)?;
+            let snapshot = snapshot_path(&subvolume, snap);
+            let name = subvolume
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let temp = subvolume.with_file_name(format!("{name}.tmp.{}", std::process::id()));
+            snapshot_subvolume(&snapshot, &temp, false).map_err(io_error(format!(
+                "unable to snapshot '{}' as '{}'",
+                snapshot.display(),
+                temp.display()
+            )))?;
+            if let Err(e) = exchange(&temp, &subvolume) {
+                let _ = delete_subvolume(&temp);
+                return Err(StorageError::Invalid(format!(
+                    "failed to rotate '{}' into place at '{}' - {e}",
+                    temp.display(),
+                    subvolume.display()
+                )));
+            }
+            // The volume is rolled back now; what is left at `temp` is the state before, which
+            // pve-storage only warns about when it cannot delete it.
+            let _ = delete_subvolume(&temp);
+            Ok(())
+        }
+
+        fn delete_snapshot(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            snap: &str,
+        ) -> Result<(), StorageError> {
+            let snapshot = snapshot_path(&volume_subvolume(store, volid)?, snap);
+            if !is_subvolume(&snapshot) {
+                return Err(StorageError::Invalid(format!(
+                    "unable to delete snapshot '{}' - no such subvolume",
+                    snapshot.display()
+                )));
+            }
+            delete_subvolume(&snapshot).map_err(io_error(format!(
+                "unable to delete snapshot '{}'",
+                snapshot.display()
+            )))
         }
 
         fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {

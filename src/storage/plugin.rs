@@ -179,6 +179,17 @@ pub(crate) trait StoragePlugin: Sync {
         Err(not_available("can't snapshot this image format"))
     }
 
+    /// Whether the volume can be rolled back to snapshot `snap` (pve-storage's
+    /// `volume_rollback_is_possible`); pct's refusal when not. Most types can always.
+    fn rollback_is_possible(
+        &self,
+        _store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Roll the volume back to snapshot `snap`.
     fn rollback(
         &self,
@@ -451,6 +462,17 @@ impl StorageConfig {
     pub fn volume_snapshot(&self, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
         let (store, plugin) = self.active_volume_store(volid)?;
         plugin.snapshot(store, volid, snap)
+    }
+
+    /// Whether a volume can be rolled back to snapshot `snap`: pct's refusal when not (ZFS
+    /// rolls back only to the newest snapshot).
+    pub fn volume_rollback_is_possible(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let (store, plugin) = self.active_volume_store(volid)?;
+        plugin.rollback_is_possible(store, volid, snap)
     }
 
     /// Roll a volume back to snapshot `snap`.

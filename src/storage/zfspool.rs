@@ -520,6 +520,24 @@ impl StoragePlugin for ZfsPoolPlugin {
         Ok(())
     }
 
+    /// `zfs rollback` goes only to the newest snapshot (it would destroy the newer ones).
+    fn rollback_is_possible(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let dataset = format!("{}/{}", pool(store)?, name.dataset);
+        let listing = run_zfs(
+            "zfs",
+            &[
+                "list", "-H", "-d", "1", "-t", "snapshot", "-o", "name", "-s", "creation", &dataset,
+            ],
+        )?;
+        newest_snapshot_check(&listing, snap, volid)
+    }
+
     /// `zfs rollback`, the quota the snapshot recorded restored; a file system is unmounted
     /// after it so that its next use mounts it afresh (stale kernel caches otherwise).
     fn rollback(&self, store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
@@ -575,6 +593,24 @@ impl StoragePlugin for ZfsPoolPlugin {
     }
 }
 
+/// pve-storage's `volume_rollback_is_possible` on ZFS: `snap` must be the newest in
+/// `listing` (`zfs list -o name -s creation` of the dataset's snapshots, oldest first).
+fn newest_snapshot_check(listing: &str, snap: &str, volid: &VolumeId) -> Result<(), StorageError> {
+    let snapshots: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| line.trim().rsplit_once('@').map(|(_, s)| s))
+        .collect();
+    match snapshots.iter().position(|s| *s == snap) {
+        None => Err(StorageError::Invalid(format!(
+            "can't rollback, snapshot '{snap}' does not exist on '{volid}'"
+        ))),
+        Some(index) if index + 1 < snapshots.len() => Err(StorageError::Invalid(format!(
+            "can't rollback, '{snap}' is not most recent snapshot on '{volid}'"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Disk order of a volume name: the number after `-disk-`, then the name.
 fn disk_order(name: &str) -> (u32, String) {
     let number = name
@@ -587,6 +623,26 @@ fn disk_order(name: &str) -> (u32, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zfs_rolls_back_only_to_the_newest_snapshot() {
+        let volid = VolumeId::parse("local-zfs:subvol-100-disk-0").unwrap();
+        let listing = "rpool/data/subvol-100-disk-0@first\n\
+                       rpool/data/subvol-100-disk-0@second\n";
+        assert!(newest_snapshot_check(listing, "second", &volid).is_ok());
+        assert_eq!(
+            newest_snapshot_check(listing, "first", &volid)
+                .unwrap_err()
+                .to_string(),
+            "can't rollback, 'first' is not most recent snapshot on 'local-zfs:subvol-100-disk-0'"
+        );
+        assert_eq!(
+            newest_snapshot_check(listing, "third", &volid)
+                .unwrap_err()
+                .to_string(),
+            "can't rollback, snapshot 'third' does not exist on 'local-zfs:subvol-100-disk-0'"
+        );
+    }
 
     #[test]
     fn volume_names_parse_as_pve_storage_parses_them() {

@@ -1,0 +1,616 @@
+//! `pct listsnapshot` and `pct config --snapshot` on a config written by hand, as pct would
+//! have written it after snapshots, a rollback and a delete (CTIDs 10500-10519, no container
+//! starts); `pct snapshot`, `delsnapshot` and `rollback` on a btrfs storage on a loop file,
+//! a running container among them (run as root, CTIDs 10520-10549).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::ct::{Ct, container_cgroup};
+use common::{TestRoot, cached_template, pct_binary};
+
+/// `first` (oldest) with `second` after it; rolled back to `first`, then `third` taken: two
+/// children of `first`, the current state below `third`.
+const CONFIG: &str = "\
+#the container's own description
+arch: amd64
+hostname: snaps
+memory: 512
+ostype: debian
+parent: third
+rootfs: local:10500/vm-10500-disk-0.raw,size=1G
+
+[first]
+arch: amd64
+hostname: snaps
+memory: 256
+ostype: debian
+rootfs: local:10500/vm-10500-disk-0.raw,size=1G
+snaptime: 1714557600
+
+[second]
+#before upgrade
+#with a second line
+arch: amd64
+hostname: snaps
+memory: 256
+ostype: debian
+parent: first
+rootfs: local:10500/vm-10500-disk-0.raw,size=1G
+snaptime: 1714649400
+
+[third]
+#after the rollback
+arch: amd64
+hostname: snaps
+memory: 512
+ostype: debian
+parent: first
+rootfs: local:10500/vm-10500-disk-0.raw,size=1G
+snaptime: 1714735800
+";
+
+/// `pct` with the time zone pinned: pct prints snapshot times in local time.
+fn pct_in_zone(root: &TestRoot, zone: &str, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(pct_binary())
+        .args(args)
+        .env("CORRAL_ROOT", root.path())
+        .env("TZ", zone)
+        .output()
+        .expect("run pct");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn listsnapshot_prints_pcts_tree_with_current() {
+    let root = TestRoot::new();
+    root.write("etc/pve/lxc/10500.conf", CONFIG);
+
+    let (code, out, err) = pct_in_zone(&root, "UTC", &["listsnapshot", "10500"]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_eq!(
+        out,
+        "\
+`-> first                       2024-05-01 10:00:00     no-description
+ `-> second                     2024-05-02 11:30:00     before upgrade
+ `-> third                      2024-05-03 11:30:00     after the rollback
+  `-> current                                           You are here!
+"
+    );
+
+    // Local time, as pct's strftime: two hours east of UTC.
+    let (code, out, _) = pct_in_zone(&root, "XYZ-2", &["listsnapshot", "10500"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("`-> first                       2024-05-01 12:00:00     no-description\n"),
+        "{out}"
+    );
+
+    // Listing changes nothing.
+    assert_eq!(root.read("etc/pve/lxc/10500.conf"), CONFIG);
+
+    // The snapshot section as `pct config --snapshot` prints it.
+    let (code, out, _) = pct_in_zone(&root, "UTC", &["config", "10500", "--snapshot", "second"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("parent: first\n"), "{out}");
+    assert!(out.contains("snaptime: 1714649400\n"), "{out}");
+    assert!(out.contains("memory: 256\n"), "{out}");
+}
+
+#[test]
+fn listsnapshot_without_snapshots_or_container() {
+    let root = TestRoot::new();
+    root.write(
+        "etc/pve/lxc/10501.conf",
+        "arch: amd64\nhostname: plain\nostype: debian\n",
+    );
+    let (code, out, err) = pct_in_zone(&root, "UTC", &["listsnapshot", "10501"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "`-> current                                             You are here!\n"
+    );
+
+    let (code, out, err) = pct_in_zone(&root, "UTC", &["listsnapshot", "10502"]);
+    assert_eq!(code, 255, "{out}");
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with("Configuration file 'nodes/") && err.contains("10502.conf' does not exist"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots on btrfs through the storage.
+
+const GIB: u64 = 1 << 30;
+
+/// `local` (dir: templates and disks) and `tank`, a btrfs file system on a loop-backed image
+/// under the test root mounted at `mnt/btrfs` (TestRoot's drop unmounts it). Returns the
+/// busybox template's volume id.
+fn btrfs_root(root: &TestRoot) -> String {
+    let image = root.join("btrfs.img");
+    fs::File::create(&image).unwrap().set_len(3 * GIB).unwrap();
+    let status = Command::new("mkfs.btrfs")
+        .arg("-q")
+        .arg(&image)
+        .status()
+        .expect("mkfs.btrfs");
+    assert!(status.success());
+    let mountpoint = root.join("mnt/btrfs");
+    fs::create_dir_all(&mountpoint).unwrap();
+    let status = Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&image)
+        .arg(&mountpoint)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    root.write(
+        "etc/pve/storage.cfg",
+        "dir: local\n\tpath /var/lib/vz\n\tcontent vztmpl,rootdir,images\n\n\
+         btrfs: tank\n\tpath /mnt/btrfs\n\tcontent rootdir,images\n",
+    );
+    root.install_template(&cached_template("make-busybox-template", &[], "busybox-"))
+}
+
+fn create_on(root: &TestRoot, vmid: u32, template: &str, extra: &[&str]) {
+    let id = vmid.to_string();
+    let mut args = vec![
+        "create",
+        &id,
+        template,
+        "--rootfs",
+        "tank:0",
+        "--hostname",
+        "snaps",
+    ];
+    args.extend_from_slice(extra);
+    root.pct_ok(&args);
+}
+
+fn images(root: &TestRoot, vmid: u32) -> PathBuf {
+    root.join(&format!("mnt/btrfs/images/{vmid}"))
+}
+
+fn config(root: &TestRoot, vmid: u32) -> String {
+    root.read(&format!("etc/pve/lxc/{vmid}.conf"))
+}
+
+/// The lines of one section (`None`: the main one) of a config file.
+fn section(text: &str, name: Option<&str>) -> Vec<String> {
+    let mut current = None;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(header.to_string());
+            continue;
+        }
+        if current.as_deref() == name && !line.is_empty() {
+            lines.push(line.to_string());
+        }
+    }
+    lines
+}
+
+fn value(text: &str, name: Option<&str>, key: &str) -> Option<String> {
+    section(text, name)
+        .iter()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
+}
+
+/// Whether `path` is a btrfs subvolume (its root inode is 256).
+fn is_subvolume(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
+}
+
+fn is_read_only(path: &Path) -> bool {
+    let output = Command::new("btrfs")
+        .args(["property", "get", "-ts"])
+        .arg(path)
+        .arg("ro")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim() == "ro=true"
+}
+
+/// A refused command: pct's message, exit 255, the config as it was.
+fn assert_refused(root: &TestRoot, vmid: u32, args: &[&str], message: &str) {
+    let before = config(root, vmid);
+    let (code, out, err) = root.pct(args);
+    assert_eq!(code, 255, "pct {args:?}: {out}{err}");
+    assert!(err.contains(message), "pct {args:?}: {err}");
+    assert_eq!(
+        config(root, vmid),
+        before,
+        "pct {args:?} changed the config"
+    );
+}
+
+#[test]
+fn a_running_container_is_snapshotted_while_it_writes_and_rolled_back() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10520;
+    create_on(&root, vmid, &template, &["--mp0", "tank:1,mp=/data"]);
+    let ct = Ct { root: &root, vmid };
+    let id = ct.id();
+    ct.pct_ok(&["start", &id]);
+    ct.exec_ok("echo kept > /before; echo kept > /data/before");
+    // Two writers that do not stop while the snapshot is taken.
+    ct.exec_ok(
+        "for f in /log /data/log; do \
+           setsid sh -c \"i=0; while :; do i=\\$((i+1)); echo line\\$i >> $f; done\" \
+             </dev/null >/dev/null 2>&1 & done",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (code, out, err) = ct.pct(&["snapshot", &id, "s1", "--description", "before upgrade"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+
+    // Still running, and thawed.
+    assert_eq!(ct.status(), "status: running");
+    let cgroup = container_cgroup(vmid).unwrap();
+    assert_eq!(
+        fs::read_to_string(cgroup.join("cgroup.freeze")).unwrap(),
+        "0\n"
+    );
+    assert!(
+        fs::read_to_string(cgroup.join("cgroup.events"))
+            .unwrap()
+            .contains("frozen 0")
+    );
+    let lines = |text: &str| text.lines().count();
+    let before = lines(&ct.exec_ok("cat /log"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        lines(&ct.exec_ok("cat /log")) > before,
+        "the writer stopped"
+    );
+
+    // The config as pct writes it.
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "parent").as_deref(), Some("s1"));
+    assert_eq!(value(&text, None, "lock"), None);
+    let snap = section(&text, Some("s1"));
+    assert!(snap.contains(&"#before upgrade".to_string()), "{text}");
+    assert!(value(&text, Some("s1"), "snaptime").is_some(), "{text}");
+    assert_eq!(value(&text, Some("s1"), "snapstate"), None, "{text}");
+    assert_eq!(
+        value(&text, Some("s1"), "rootfs"),
+        value(&text, None, "rootfs")
+    );
+
+    // Read-only sibling subvolumes, one per volume.
+    let dir = images(&root, vmid);
+    let rootfs_snap = dir.join("subvol-10520-disk-0.subvol@s1");
+    let data_snap = dir.join("vm-10520-disk-1@s1");
+    for snapshot in [&rootfs_snap, &data_snap] {
+        assert!(is_subvolume(snapshot), "{}", snapshot.display());
+        assert!(is_read_only(snapshot), "{}", snapshot.display());
+    }
+    assert!(data_snap.join("disk.raw").is_file());
+    let log_at_snapshot = fs::read_to_string(rootfs_snap.join("log")).unwrap();
+    assert!(log_at_snapshot.starts_with("line1\n"));
+    // `pct listsnapshot` lists it; the storage does not list snapshots as volumes.
+    let tree = ct.pct_ok(&["listsnapshot", &id]);
+    assert!(tree.starts_with("`-> s1 "), "{tree}");
+    assert!(tree.contains("before upgrade"), "{tree}");
+
+    // Changes after the snapshot.
+    ct.exec_ok("rm /before /data/before; echo new > /after; echo new > /data/after");
+
+    // Rollback: stopped hard, volumes back, started again. The raw image was snapshotted
+    // while mounted, so its ext4 multi-mount protection block says "in use": the start waits
+    // out its interval (about 45 s), as pct's does.
+    let (code, out, err) = ct.pct(&["rollback", &id, "s1", "--start"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Only the start's warnings about this host.
+    assert!(err.lines().all(|l| l.starts_with("WARN: ")), "{err}");
+    assert_eq!(ct.status(), "status: running");
+    assert_eq!(ct.exec_ok("cat /before /data/before"), "kept\nkept\n");
+    let (code, _, _) = ct.exec("test -e /after || test -e /data/after");
+    assert_ne!(
+        code, 0,
+        "files made after the snapshot survived the rollback"
+    );
+    assert_eq!(ct.exec_ok("cat /log"), log_at_snapshot);
+    // The log on the raw volume is whole lines: synced while frozen.
+    let data_log = ct.exec_ok("cat /data/log");
+    assert!(data_log.starts_with("line1\n") && data_log.ends_with('\n'));
+
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "parent").as_deref(), Some("s1"));
+    assert_eq!(value(&text, None, "lock"), None);
+    // The snapshot stays, and nothing of the swap is left beside it.
+    assert!(is_subvolume(&rootfs_snap) && is_subvolume(&data_snap));
+    let leftovers: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+
+    // Without --start a running container stays stopped after the rollback.
+    ct.pct_ok(&["rollback", &id, "s1"]);
+    assert_eq!(ct.status(), "status: stopped");
+
+    ct.pct_ok(&["delsnapshot", &id, "s1"]);
+    assert!(!rootfs_snap.exists() && !data_snap.exists());
+    ct.pct_ok(&["destroy", &id]);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn deleting_the_middle_of_three_snapshots_relinks_the_chain() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10521;
+    create_on(&root, vmid, &template, &[]);
+    let _ct = Ct { root: &root, vmid };
+    let id = vmid.to_string();
+    for name in ["first", "second", "third"] {
+        root.pct_ok(&["snapshot", &id, name]);
+        // Distinct snaptimes keep the tree's order certain.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let text = config(&root, vmid);
+    assert_eq!(
+        value(&text, Some("second"), "parent").as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        value(&text, Some("third"), "parent").as_deref(),
+        Some("second")
+    );
+
+    root.pct_ok(&["delsnapshot", &id, "second"]);
+    let text = config(&root, vmid);
+    assert!(section(&text, Some("second")).is_empty(), "{text}");
+    assert_eq!(
+        value(&text, Some("third"), "parent").as_deref(),
+        Some("first")
+    );
+    assert_eq!(value(&text, Some("first"), "parent"), None);
+    assert_eq!(value(&text, None, "parent").as_deref(), Some("third"));
+    assert_eq!(value(&text, None, "lock"), None);
+    // The volume is still the container's: no `unusedN` for it.
+    assert!(!text.contains("unused"), "{text}");
+    let dir = images(&root, vmid);
+    assert!(!dir.join("subvol-10521-disk-0.subvol@second").exists());
+    assert!(is_subvolume(&dir.join("subvol-10521-disk-0.subvol@first")));
+    assert!(is_subvolume(&dir.join("subvol-10521-disk-0.subvol@third")));
+
+    let tree: Vec<String> = root
+        .pct_ok(&["listsnapshot", &id])
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(tree, ["`-> first", "`-> third", "`-> current"]);
+
+    // Deleting the head moves the config's parent back.
+    root.pct_ok(&["delsnapshot", &id, "third"]);
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "parent").as_deref(), Some("first"));
+    root.pct_ok(&["destroy", &id]);
+    assert!(!dir.exists(), "snapshots left after destroy");
+}
+
+#[test]
+fn snapshots_refused_as_pct_refuses_them_leave_the_config_alone() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let on_dir = 10522;
+    root.pct_ok(&[
+        "create",
+        &on_dir.to_string(),
+        &template,
+        "--rootfs",
+        "local:0",
+    ]);
+    let _dir_ct = Ct {
+        root: &root,
+        vmid: on_dir,
+    };
+    let id = on_dir.to_string();
+    assert_refused(
+        &root,
+        on_dir,
+        &["snapshot", &id, "s1"],
+        "snapshot feature is not available",
+    );
+
+    // btrfs, but a bind mount point: refused as well.
+    let vmid = 10523;
+    create_on(&root, vmid, &template, &[]);
+    let _ct = Ct { root: &root, vmid };
+    let id = vmid.to_string();
+    fs::create_dir_all(root.join("srv/shared")).unwrap();
+    root.append_config(vmid, "mp0: /srv/shared,mp=/shared\n");
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "s1"],
+        "snapshot feature is not available",
+    );
+    root.pct_ok(&["set", &id, "--delete", "mp0"]);
+
+    // Names pct's schema refuses, reserved names, a name in use, a lock.
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "1st"],
+        "snapname: invalid format",
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "current"],
+        "unable to use snapshot name 'current' (reserved name)",
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "vzdump"],
+        "unable to use snapshot name 'vzdump' (reserved name)",
+    );
+    root.pct_ok(&["snapshot", &id, "s1"]);
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "s1"],
+        "snapshot name 's1' already used",
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["delsnapshot", &id, "nope"],
+        "snapshot 'nope' does not exist",
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["rollback", &id, "nope"],
+        "snapshot 'nope' does not exist",
+    );
+    let text = config(&root, vmid);
+    root.write(
+        &format!("etc/pve/lxc/{vmid}.conf"),
+        &format!("lock: backup\n{text}"),
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["snapshot", &id, "s2"],
+        "CT is locked (backup)",
+    );
+    assert_refused(
+        &root,
+        vmid,
+        &["rollback", &id, "s1"],
+        "CT is locked (backup)",
+    );
+    root.pct_ok(&["unlock", &id]);
+    let dir = images(&root, vmid);
+    assert!(!dir.join("subvol-10523-disk-0.subvol@s2").exists());
+}
+
+#[test]
+fn delsnapshot_force_removes_the_section_when_the_storage_cannot() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10524;
+    create_on(&root, vmid, &template, &[]);
+    let _ct = Ct { root: &root, vmid };
+    let id = vmid.to_string();
+    root.pct_ok(&["snapshot", &id, "s1"]);
+    let snapshot = images(&root, vmid).join("subvol-10524-disk-0.subvol@s1");
+    // The storage's snapshot is gone behind pct's back.
+    let status = Command::new("btrfs")
+        .args(["-q", "subvolume", "delete"])
+        .arg(&snapshot)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let (code, _, err) = root.pct(&["delsnapshot", &id, "s1"]);
+    assert_eq!(code, 255, "{err}");
+    assert!(err.contains("@s1"), "{err}");
+    let text = config(&root, vmid);
+    assert_eq!(
+        value(&text, None, "lock").as_deref(),
+        Some("snapshot-delete")
+    );
+    assert_eq!(
+        value(&text, Some("s1"), "snapstate").as_deref(),
+        Some("delete")
+    );
+
+    root.pct_ok(&["unlock", &id]);
+    let (code, _, err) = root.pct(&["delsnapshot", &id, "s1", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("@s1"), "the failure is a warning: {err}");
+    let text = config(&root, vmid);
+    assert!(section(&text, Some("s1")).is_empty(), "{text}");
+    assert_eq!(value(&text, None, "parent"), None, "{text}");
+    assert_eq!(value(&text, None, "lock"), None, "{text}");
+}
+
+/// A `pct snapshot` killed with SIGKILL while the container is frozen: the container does not
+/// stay frozen, and `pct unlock` + `pct delsnapshot --force` clear what is left.
+#[test]
+fn a_snapshot_killed_while_frozen_leaves_no_frozen_container() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10525;
+    create_on(&root, vmid, &template, &["--mp0", "tank:1,mp=/data"]);
+    let ct = Ct { root: &root, vmid };
+    let id = ct.id();
+    ct.pct_ok(&["start", &id]);
+    let events = container_cgroup(vmid).unwrap().join("cgroup.events");
+    let frozen = || fs::read_to_string(&events).unwrap().contains("frozen 1");
+
+    // The freeze lasts milliseconds: watch for it and kill pct the moment it shows.
+    let mut killed = None;
+    for attempt in 0..30 {
+        let name = format!("k{attempt}");
+        let mut child = Command::new(pct_binary())
+            .args(["snapshot", &id, &name])
+            .env("CORRAL_ROOT", root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let caught = loop {
+            if frozen() {
+                child.kill().unwrap();
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+        };
+        child.wait().unwrap();
+        if caught {
+            killed = Some(name);
+            break;
+        }
+    }
+    let name = killed.expect("never caught the container frozen");
+
+    // The watchdog thaws it.
+    common::ct::wait_until("the container thawed", Duration::from_secs(5), || !frozen());
+    assert_eq!(
+        fs::read_to_string(events.with_file_name("cgroup.freeze")).unwrap(),
+        "0\n"
+    );
+    assert_eq!(ct.status(), "status: running");
+    ct.exec_ok("true");
+
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "lock").as_deref(), Some("snapshot"));
+    assert_eq!(
+        value(&text, Some(&name), "snapstate").as_deref(),
+        Some("prepare")
+    );
+    ct.pct_ok(&["unlock", &id]);
+    ct.pct_ok(&["delsnapshot", &id, &name, "--force"]);
+    let text = config(&root, vmid);
+    assert!(section(&text, Some(&name)).is_empty(), "{text}");
+    assert_eq!(value(&text, None, "lock"), None);
+    let left: Vec<String> = fs::read_dir(images(&root, vmid))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(&format!("@{name}")))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
