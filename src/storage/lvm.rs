@@ -444,10 +444,7 @@ impl StoragePlugin for LvmPlugin {
         root_owner: (u32, u32),
     ) -> Result<PreparedVolume, StorageError> {
         if size_bytes == 0 {
-            return Err(StorageError::Invalid(format!(
-                "unsupported format 'subvol' on storage '{}'",
-                store.id()
-            )));
+            return Err(no_directories(store));
         }
         let (vg, _, free) = existing_vg(store)?;
         if free < size_bytes {
@@ -631,6 +628,14 @@ impl StoragePlugin for LvmPlugin {
     fn features(&self) -> &'static [FeatureRow] {
         LVM_FEATURES
     }
+}
+
+/// `STORAGE:0` asks for a directory volume, which an LVM storage (thick or thin) cannot hold.
+pub(super) fn no_directories(store: Store<'_>) -> StorageError {
+    StorageError::Invalid(format!(
+        "unsupported format 'subvol' on storage '{}'",
+        store.id()
+    ))
 }
 
 #[cfg(test)]

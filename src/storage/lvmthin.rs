@@ -78,9 +78,7 @@ impl StoragePlugin for LvmThinPlugin {
         root_owner: (u32, u32),
     ) -> Result<PreparedVolume, StorageError> {
         if size_bytes == 0 {
-            return Err(StorageError::Invalid(
-                "unsupported format 'subvol'".to_string(),
-            ));
+            return Err(super::lvm::no_directories(store));
         }
         let (vg, _, _) = existing_vg(store)?;
         let pool = format!("{vg}/{}", store.option("thinpool")?);
