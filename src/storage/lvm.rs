@@ -15,7 +15,7 @@ use super::plugin::{
 };
 use super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
 use crate::mount::VolumeSource;
-use crate::program;
+use crate::program::{self, RunError};
 
 /// The plugin of `lvm` storages.
 pub(crate) struct LvmPlugin;
@@ -32,41 +32,23 @@ const LVM_FEATURES: &[FeatureRow] = &[
 
 /// Run one of LVM's programs; a missing one is named with its package.
 pub(crate) fn run_lvm(tool: &str, args: &[&str], errmsg: &str) -> Result<String, StorageError> {
-    let output = Command::new(program::find(tool))
-        .args(args)
-        .stdin(Stdio::null())
-        // Without udev (containers, small VMs) LVM would wait for it forever.
-        .env("DM_DISABLE_UDEV", "1")
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                StorageError::Invalid(format!("{tool} not found - install the package 'lvm2'"))
-            } else {
-                StorageError::Command {
-                    command: format!("{tool} {}", args.join(" ")),
-                    detail: e.to_string(),
-                }
-            }
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(StorageError::Invalid(format!(
-            "{errmsg}: {}",
-            if detail.is_empty() {
-                output.status.to_string()
-            } else {
-                detail
-            }
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    program::stdout_of(
+        Command::new(program::find(tool))
+            .args(args)
+            // Without udev (containers, small VMs) LVM would wait for it forever.
+            .env("DM_DISABLE_UDEV", "1")
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1"),
+    )
+    .map_err(|e| match e {
+        RunError::Missing => {
+            StorageError::Invalid(format!("{tool} not found - install the package 'lvm2'"))
+        }
+        RunError::Spawn(e) => StorageError::Command {
+            command: format!("{tool} {}", args.join(" ")),
+            detail: e.to_string(),
+        },
+        RunError::Failed(said) => StorageError::Invalid(format!("{errmsg}: {said}")),
+    })
 }
 
 /// What `lvs` says of one logical volume.

@@ -6,7 +6,7 @@
 //! taken under the host root like every storage path.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::alloc::{CommitStep, chown_dir, free_disk_number};
 use super::plugin::{
@@ -14,7 +14,7 @@ use super::plugin::{
 };
 use super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
 use crate::mount::VolumeSource;
-use crate::program;
+use crate::program::{self, RunError};
 
 /// The plugin of `zfspool` storages.
 pub(crate) struct ZfsPoolPlugin;
@@ -38,37 +38,16 @@ const DESTROY_TRIES: u32 = 6;
 /// Run `zfs` or `zpool`; a missing tool is named with its package, a failure is pve-storage's
 /// `zfs error: <what the tool said>`.
 fn run_zfs(tool: &str, args: &[&str]) -> Result<String, StorageError> {
-    let output = Command::new(program::find(tool))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                StorageError::Invalid(format!(
-                    "{tool} not found - install the package 'zfsutils-linux'"
-                ))
-            } else {
-                StorageError::Command {
-                    command: format!("{tool} {}", args.join(" ")),
-                    detail: e.to_string(),
-                }
-            }
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail: Vec<&str> = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .collect();
-        let detail = if detail.is_empty() {
-            output.status.to_string()
-        } else {
-            detail.join("; ")
-        };
-        return Err(StorageError::Invalid(format!("zfs error: {detail}")));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    program::stdout_of(Command::new(program::find(tool)).args(args)).map_err(|e| match e {
+        RunError::Missing => StorageError::Invalid(format!(
+            "{tool} not found - install the package 'zfsutils-linux'"
+        )),
+        RunError::Spawn(e) => StorageError::Command {
+            command: format!("{tool} {}", args.join(" ")),
+            detail: e.to_string(),
+        },
+        RunError::Failed(said) => StorageError::Invalid(format!("zfs error: {said}")),
+    })
 }
 
 /// A zfspool volume name: `[<base>/]<kind>-<vmid>-<rest>` (pve-storage's `parse_volname`).
