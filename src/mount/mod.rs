@@ -16,4 +16,6 @@ pub use loopdev::{detach as detach_loop_device, devices_backed_by};
 pub(crate) use mountinfo::parse_mountinfo;
 pub use mountinfo::{MountEntry, mount_points, mount_table};
 pub use private::in_private_mount_namespace;
-pub use volumes::{MountError, VolumeSource, mount_volume, mount_volume_owned, unmount_tree};
+pub use volumes::{
+    MountError, VolumeSource, mount_volume, mount_volume_frozen, mount_volume_owned, unmount_tree,
+};

@@ -45,6 +45,11 @@ const FIRST_FREE_OBJECTID: u64 = 256;
 const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
 const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
 const FS_NOCOW_FL: libc::c_long = 0x0080_0000;
+const FS_IMMUTABLE_FL: libc::c_long = 0x0000_0010;
+/// `_IOR(BTRFS_IOCTL_MAGIC, 25, __u64)`
+const BTRFS_IOC_SUBVOL_GETFLAGS: libc::c_ulong = 0x8008_9419;
+/// `_IOW(BTRFS_IOCTL_MAGIC, 26, __u64)`
+const BTRFS_IOC_SUBVOL_SETFLAGS: libc::c_ulong = 0x4008_941A;
 
 const _: () = assert!(std::mem::size_of::<VolArgs>() == 4096);
 
@@ -166,6 +171,20 @@ fn delete_nested_subvolumes(dir: &Path) -> io::Result<()> {
 
 /// Set the NOCOW attribute (`chattr +C`) on an empty file, as the `nocow` storage option asks.
 pub(crate) fn set_nocow(file: &File) -> io::Result<()> {
+    change_inode_flags(file, FS_NOCOW_FL, 0)
+}
+
+/// Set the immutable attribute (`chattr +i`) of a file or directory, or clear it.
+pub(crate) fn set_immutable(file: &File, immutable: bool) -> io::Result<()> {
+    if immutable {
+        change_inode_flags(file, FS_IMMUTABLE_FL, 0)
+    } else {
+        change_inode_flags(file, 0, FS_IMMUTABLE_FL)
+    }
+}
+
+/// `chattr`: the inode attributes `set` added, `clear` removed (FS_IOC_GETFLAGS/SETFLAGS).
+fn change_inode_flags(file: &File, set: libc::c_long, clear: libc::c_long) -> io::Result<()> {
     let mut flags: libc::c_long = 0;
     // SAFETY: FS_IOC_GETFLAGS/SETFLAGS read and write one long through the pointer.
     unsafe {
@@ -177,12 +196,48 @@ pub(crate) fn set_nocow(file: &File) -> io::Result<()> {
         {
             return Err(io::Error::last_os_error());
         }
-        flags |= FS_NOCOW_FL;
+        let wanted = (flags | set) & !clear;
+        if wanted == flags {
+            return Ok(());
+        }
         if libc::ioctl(
             file.as_raw_fd(),
             FS_IOC_SETFLAGS as _,
-            &flags as *const libc::c_long,
+            &wanted as *const libc::c_long,
         ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Make the subvolume at `path` read-only or writable again (`btrfs property set <path> ro
+/// true|false`).
+pub(crate) fn set_subvolume_read_only(path: &Path, read_only: bool) -> io::Result<()> {
+    let subvolume = File::open(path)?;
+    let mut flags: u64 = 0;
+    // SAFETY: BTRFS_IOC_SUBVOL_GETFLAGS/SETFLAGS read and write one u64 through the pointer.
+    unsafe {
+        if libc::ioctl(
+            subvolume.as_raw_fd(),
+            BTRFS_IOC_SUBVOL_GETFLAGS as _,
+            &mut flags as *mut u64,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let wanted = if read_only {
+            flags | BTRFS_SUBVOL_RDONLY
+        } else {
+            flags & !BTRFS_SUBVOL_RDONLY
+        };
+        if wanted != flags
+            && libc::ioctl(
+                subvolume.as_raw_fd(),
+                BTRFS_IOC_SUBVOL_SETFLAGS as _,
+                &wanted as *const u64,
+            ) != 0
         {
             return Err(io::Error::last_os_error());
         }
@@ -200,8 +255,8 @@ mod plugin {
 
     use super::super::alloc::{CommitStep, chown_dir, create_sparse_file, io_error, mkfs_ext4};
     use super::super::dir::{
-        activate_directory, ensure_unused, file_volume_info, file_volume_path, file_volume_size,
-        file_volume_source, grow_image_file, list_file_volumes, next_file_volume,
+        activate_directory, base_name, ensure_unused, file_volume_info, file_volume_path,
+        file_volume_size, file_volume_source, grow_image_file, list_file_volumes, next_file_volume,
         parse_file_volume, remove_empty_images_dir, rename_file_volume,
     };
     use super::super::plugin::{
@@ -210,7 +265,8 @@ mod plugin {
     };
     use super::super::{PreparedVolume, StorageError, VolumeFormat, VolumeId};
     use super::{
-        BtrfsPlugin, create_subvolume, delete_subvolume, exchange, is_subvolume, snapshot_subvolume,
+        BtrfsPlugin, create_subvolume, delete_subvolume, exchange, is_subvolume,
+        set_subvolume_read_only, snapshot_subvolume,
     };
     use crate::mount::VolumeSource;
 
@@ -517,6 +573,102 @@ mod plugin {
                 "unable to delete snapshot '{}'",
                 snapshot.display()
             )))
+        }
+
+        /// pve-storage's btrfs `create_base`: the subvolume of a raw volume renamed
+        /// `vm-…` → `base-…` (a `subvol-…` keeps its name) and made read-only. Made
+        /// read-only first, so that a failure leaves the volume as it was.
+        fn create_base(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+        ) -> Result<VolumeId, StorageError> {
+            let (vmid, file, _) = parse_file_volume(volid)?;
+            if file_volume_info(volid)?.is_base {
+                return Err(StorageError::Invalid(
+                    "create_base not possible with base image".to_string(),
+                ));
+            }
+            let subvolume = volume_subvolume(store, volid)?;
+            let base = VolumeId {
+                storage: store.id().to_string(),
+                name: format!("{vmid}/{}", base_name(&file)),
+            };
+            let base_subvolume = volume_subvolume(store, &base)?;
+            if base_subvolume != subvolume && base_subvolume.exists() {
+                return Err(StorageError::Invalid(format!(
+                    "file '{}' already exists",
+                    base_subvolume.display()
+                )));
+            }
+            set_subvolume_read_only(&subvolume, true).map_err(io_error(format!(
+                "unable to make subvolume '{}' read-only",
+                subvolume.display()
+            )))?;
+            if base_subvolume != subvolume
+                && let Err(e) = std::fs::rename(&subvolume, &base_subvolume)
+            {
+                let _ = set_subvolume_read_only(&subvolume, false);
+                return Err(io_error(format!(
+                    "rename '{}' to '{}' failed",
+                    subvolume.display(),
+                    base_subvolume.display()
+                ))(e));
+            }
+            Ok(base)
+        }
+
+        /// pve-storage's btrfs `clone_image`: a writable snapshot of the volume's subvolume
+        /// as the next free disk of `vmid`. Where pve-storage always snapshots the current
+        /// state, a given `snap` is honoured: the clone starts from that snapshot.
+        fn clone_volume(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            snap: Option<&str>,
+            vmid: u32,
+        ) -> Result<VolumeId, StorageError> {
+            let (_, _, format) = parse_file_volume(volid)?;
+            let mut source = volume_subvolume(store, volid)?;
+            if let Some(snap) = snap {
+                source = snapshot_path(&source, snap);
+            }
+            let (clone, _) = next_file_volume(store, vmid, format == "raw")?;
+            let target = volume_subvolume(store, &clone)?;
+            snapshot_subvolume(&source, &target, false).map_err(|e| {
+                remove_empty_images_dir(store, vmid);
+                io_error(format!(
+                    "unable to snapshot '{}' as '{}'",
+                    source.display(),
+                    target.display()
+                ))(e)
+            })?;
+            Ok(clone)
+        }
+
+        /// A snapshot is the read-only `<subvolume>@<snap>`: its `disk.raw` for a raw
+        /// volume; for a subvol the snapshot directory itself, which pct refuses to mount
+        /// ("cannot mount subvol snapshots") but which, read-only as it is, can be read as it
+        /// stands.
+        fn snapshot_source(
+            &self,
+            store: Store<'_>,
+            volid: &VolumeId,
+            snap: &str,
+        ) -> Result<VolumeSource, StorageError> {
+            let (_, _, format) = parse_file_volume(volid)?;
+            let snapshot = snapshot_path(&volume_subvolume(store, volid)?, snap);
+            if !is_subvolume(&snapshot) {
+                return Err(StorageError::Invalid(format!(
+                    "snapshot '{}' does not exist",
+                    snapshot.display()
+                )));
+            }
+            Ok(if format == "raw" {
+                VolumeSource::RawImage(snapshot.join("disk.raw"))
+            } else {
+                VolumeSource::Directory(snapshot)
+            })
         }
 
         fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {

@@ -479,6 +479,10 @@ impl StoragePlugin for DirPlugin {
         let (vmid, _, format) = parse_file_volume(volid)?;
         let path = file_volume_path(store, volid)?;
         ensure_unused(volid, &path, &path)?;
+        // A template's volume is immutable (`chattr +i`), which even root cannot delete.
+        if let Ok(file) = std::fs::File::open(&path) {
+            let _ = super::btrfs::set_immutable(&file, false);
+        }
         // Like PVE, a missing image is not an error: the goal is that it is gone.
         remove_path(&path, format == "subvol").map_err(io_error(format!(
             "unable to free volume '{volid}' ('{}')",
@@ -527,6 +531,46 @@ impl StoragePlugin for DirPlugin {
         rename_file_volume(store, volid, target_vmid, target_name, file_volume_path)
     }
 
+    /// pve-storage's `create_base` of file storages: `vm-…` renamed `base-…` (a `subvol-…`
+    /// keeps its name), made read-only for everyone (0444) and immutable. The immutable
+    /// flag is a safeguard some file systems lack (pve-storage only warns then), so failing
+    /// to set it does not fail the conversion.
+    fn create_base(&self, store: Store<'_>, volid: &VolumeId) -> Result<VolumeId, StorageError> {
+        let (vmid, file, _) = parse_file_volume(volid)?;
+        if file_volume_info(volid)?.is_base {
+            return Err(StorageError::Invalid(
+                "create_base not possible with base image".to_string(),
+            ));
+        }
+        let path = file_volume_path(store, volid)?;
+        let base = VolumeId {
+            storage: store.id().to_string(),
+            name: format!("{vmid}/{}", base_name(&file)),
+        };
+        let base_path = file_volume_path(store, &base)?;
+        if base_path != path {
+            if base_path.exists() {
+                return Err(StorageError::Invalid(format!(
+                    "file '{}' already exists",
+                    base_path.display()
+                )));
+            }
+            std::fs::rename(&path, &base_path).map_err(io_error(format!(
+                "rename '{}' to '{}' failed",
+                path.display(),
+                base_path.display()
+            )))?;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&base_path, std::fs::Permissions::from_mode(0o444)).map_err(
+            io_error(format!("unable to chmod '{}'", base_path.display())),
+        )?;
+        if let Ok(file) = std::fs::File::open(&base_path) {
+            let _ = super::btrfs::set_immutable(&file, true);
+        }
+        Ok(base)
+    }
+
     fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {
         if store.def.kind.is_network_fs() && check_online(store).is_err() {
             return Ok(None);
@@ -536,6 +580,15 @@ impl StoragePlugin for DirPlugin {
 
     fn features(&self) -> &'static [FeatureRow] {
         DIR_FEATURES
+    }
+}
+
+/// The name a volume file gets as a template's base volume: pve-storage replaces a leading
+/// `vm-` with `base-`; other names (`subvol-…`) stay as they are.
+pub(crate) fn base_name(file: &str) -> String {
+    match file.strip_prefix("vm-") {
+        Some(rest) => format!("base-{rest}"),
+        None => file.to_string(),
     }
 }
 

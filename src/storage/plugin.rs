@@ -210,6 +210,20 @@ pub(crate) trait StoragePlugin: Sync {
         Err(not_available("can't delete snapshot for this image format"))
     }
 
+    /// What snapshot `snap` of the volume is, to be mounted read-only (a full clone from a
+    /// snapshot reads it); pct's refusal where the type cannot mount its snapshots.
+    fn snapshot_source(
+        &self,
+        store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<VolumeSource, StorageError> {
+        Err(not_available(&format!(
+            "cannot mount snapshots for storage type '{}'",
+            store.def.kind.name()
+        )))
+    }
+
     /// A linked clone of the base volume (or of its snapshot `snap`) for `vmid`.
     fn clone_volume(
         &self,
@@ -384,6 +398,14 @@ impl StorageConfig {
         Ok(plugin.parse_volume(store, volid)?.format)
     }
 
+    /// Whether the volume is a template's base volume (`base-…`), which is mounted
+    /// read-only only.
+    pub fn is_base_volume(&self, volid: &VolumeId) -> bool {
+        self.store(&volid.storage)
+            .and_then(|(store, plugin)| plugin.parse_volume(store, volid))
+            .is_ok_and(|info| info.is_base)
+    }
+
     /// The volume's size in bytes (image or LV length; 0 for directories).
     pub fn volume_size(&self, volid: &VolumeId) -> Result<u64, StorageError> {
         let (store, plugin) = self.store(&volid.storage)?;
@@ -485,6 +507,17 @@ impl StorageConfig {
     pub fn volume_snapshot_delete(&self, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
         let (store, plugin) = self.active_volume_store(volid)?;
         plugin.delete_snapshot(store, volid, snap)
+    }
+
+    /// What snapshot `snap` of a volume is, to be mounted read-only (`ro,noload` for an
+    /// image), with its storage activated.
+    pub fn volume_snapshot_source(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<VolumeSource, StorageError> {
+        let (store, plugin) = self.active_volume_store(volid)?;
+        plugin.snapshot_source(store, volid, snap)
     }
 
     /// A linked clone of a base volume (or of its snapshot `snap`) for container `vmid`.
