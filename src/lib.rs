@@ -73,6 +73,7 @@ mod text;
 
 pub use cancel::Cancel;
 pub use config::{Config, Section, Vmid};
+pub use host::{CloneOptions, CloneProblem, TemplateProblem};
 pub use host::{
     Container, ContainerChild, ContainerCommand, ContainerPty, CreateOptions, Error, Exit, Host,
     StartOptions,

@@ -2,6 +2,7 @@
 //! and never does the work itself.
 
 mod argv;
+mod clone;
 mod failure;
 mod interrupt;
 mod output;
@@ -373,6 +374,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
             let code = host(m)?.container(vmid(m)?).console(escape)?;
             std::process::exit(code);
         }
+        "template" | "clone" => clone::dispatch(name, m).expect("a clone command")?,
         "snapshot" | "delsnapshot" | "rollback" => {
             snapshot::dispatch(name, m).expect("a snapshot command")?
         }
@@ -417,25 +419,7 @@ fn move_volume(m: &ArgMatches) -> Result<(), Error> {
         target_vmid,
         either("target-volume"),
     )?;
-    let bwlimit = match m.get_one::<String>("bwlimit") {
-        None => None,
-        // pct's `number`, KiB/s; rsync takes whole KiB.
-        Some(text) => match text.parse::<f64>() {
-            Ok(value) if value >= 0.0 && value.is_finite() => Some(value as u64),
-            Ok(_) => {
-                return Err(Error::param(
-                    "bwlimit",
-                    "value must have a minimum value of 0",
-                ));
-            }
-            Err(_) => {
-                return Err(Error::param(
-                    "bwlimit",
-                    format!("type check ('number') failed - got '{text}'"),
-                ));
-            }
-        },
-    };
+    let bwlimit = bwlimit(m)?;
     let options = crate::host::MoveVolumeOptions {
         delete: flag(m, "delete")?,
         digest: m.get_one::<String>("digest").cloned(),
@@ -448,6 +432,24 @@ fn move_volume(m: &ArgMatches) -> Result<(), Error> {
         .move_volume(volume, &target, &options)?;
     printer::print_warnings(&warnings);
     Ok(())
+}
+
+/// `--bwlimit`: pct's `number`, KiB/s; rsync takes whole KiB.
+fn bwlimit(m: &ArgMatches) -> Result<Option<u64>, Error> {
+    let Some(text) = m.get_one::<String>("bwlimit") else {
+        return Ok(None);
+    };
+    match text.parse::<f64>() {
+        Ok(value) if value >= 0.0 && value.is_finite() => Ok(Some(value as u64)),
+        Ok(_) => Err(Error::param(
+            "bwlimit",
+            "value must have a minimum value of 0",
+        )),
+        Err(_) => Err(Error::param(
+            "bwlimit",
+            format!("type check ('number') failed - got '{text}'"),
+        )),
+    }
 }
 
 /// `pct help [COMMAND] [--verbose]`.

@@ -80,6 +80,7 @@ fn pct_options() -> impl Iterator<Item = &'static (&'static str, &'static [&'sta
         .iter()
         .chain(super::volume_tools::PCT_OPTIONS)
         .chain(super::snapshot::PCT_OPTIONS)
+        .chain(super::clone::PCT_OPTIONS)
 }
 
 /// The id of the placeholder for a pct option corral does not implement.
@@ -355,6 +356,7 @@ fn build(with_config_options: bool) -> Command {
         .map(with_unsupported_options))
         .subcommands(super::volume_tools::commands().into_iter().map(with_unsupported_options))
         .subcommands(super::snapshot::commands().into_iter().map(with_unsupported_options))
+        .subcommands(super::clone::commands().into_iter().map(with_unsupported_options))
 }
 
 fn resize_command() -> Command {

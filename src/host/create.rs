@@ -190,7 +190,7 @@ impl Container<'_> {
 
     /// Reserve the id: under the config lock, refuse an existing config (unless forced and not
     /// locked) and write one holding only `lock: create`.
-    fn create_and_lock_config(&self, force: bool) -> Result<(), Error> {
+    pub(crate) fn create_and_lock_config(&self, force: bool) -> Result<(), Error> {
         let _lock = super::ConfigLock::acquire(
             &super::lock::lock_path(self.host.root(), self.vmid.get()),
             super::CREATE_LOCK_TIMEOUT,
@@ -584,15 +584,15 @@ pub(crate) fn fill_net_defaults(
 ) -> Result<String, Error> {
     let mut net = NetDevice::parse(value).map_err(|e| Error::param(key, e.0))?;
     if net.hwaddr.is_none() {
-        net.hwaddr = Some(random_mac(&mac_prefix(ct), &mut OsRandom));
+        net.hwaddr = Some(random_mac(&mac_prefix(ct.host), &mut OsRandom));
     }
     net.kind = Some("veth".into());
     Ok(net.to_string())
 }
 
 /// `mac_prefix` from `etc/pve/datacenter.cfg`, else Proxmox's own OUI.
-fn mac_prefix(ct: &Container<'_>) -> String {
-    let text = fs::read_to_string(ct.host.path("etc/pve/datacenter.cfg")).unwrap_or_default();
+pub(crate) fn mac_prefix(host: &super::Host) -> String {
+    let text = fs::read_to_string(host.path("etc/pve/datacenter.cfg")).unwrap_or_default();
     text.lines()
         .filter_map(|line| line.strip_prefix("mac_prefix:"))
         .map(|value| value.trim().to_ascii_uppercase())
@@ -600,7 +600,7 @@ fn mac_prefix(ct: &Container<'_>) -> String {
         .unwrap_or_else(|| "BC:24:11".into())
 }
 
-fn random_mac(prefix: &str, source: &mut dyn RandomSource) -> String {
+pub(crate) fn random_mac(prefix: &str, source: &mut dyn RandomSource) -> String {
     let given: Vec<&str> = prefix.split(':').filter(|part| !part.is_empty()).collect();
     let mut random = [0u8; 6];
     source.fill(&mut random);

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{MoveProblem, ResizeProblem};
+use super::{CloneProblem, MoveProblem, ResizeProblem, TemplateProblem};
 use crate::config::{ConfigError, IdMapError, PropertyError, SnapshotError, Vmid, VmidError};
 use crate::host::fsck::FsckProblem;
 use crate::host::transfer::{TransferDirection, TransferError};
@@ -406,6 +406,19 @@ pub enum Error {
         /// What is wrong.
         problem: MoveProblem,
     },
+    /// `pct template` refused to turn the container into a template.
+    #[non_exhaustive]
+    MakeTemplate {
+        /// What is wrong.
+        problem: TemplateProblem,
+    },
+    /// `pct clone` refused the clone (a failure while cloning is an [`Error::Context`]
+    /// `clone failed:` around the cause instead).
+    #[non_exhaustive]
+    Clone {
+        /// What is wrong.
+        problem: CloneProblem,
+    },
     /// `pct fsck` refused to check a volume.
     #[non_exhaustive]
     Fsck {
@@ -635,6 +648,8 @@ impl fmt::Display for Error {
             Error::InvalidCommand { reason } => f.write_str(reason),
             Error::Resize { problem, .. } => problem.fmt(f),
             Error::MoveVolume { problem } => problem.fmt(f),
+            Error::MakeTemplate { problem } => problem.fmt(f),
+            Error::Clone { problem } => problem.fmt(f),
             Error::VolumeInUse { volume, device } => {
                 write!(f, "volume '{volume}' is in use by {}", device.display())
             }

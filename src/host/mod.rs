@@ -13,6 +13,7 @@ use crate::runtime::idmap::IdMapTool;
 use crate::storage::StorageConfig;
 
 mod attach;
+mod clone;
 mod command;
 mod create;
 mod destroy;
@@ -29,11 +30,13 @@ mod rescan;
 mod resize;
 mod snapshot;
 mod status;
+mod template;
 mod transfer;
 mod volumes;
 mod wait;
 
 pub use crate::mount::MountError;
+pub use clone::{CloneOptions, CloneProblem};
 #[cfg(feature = "cli")]
 pub(crate) use command::exit_code;
 pub use command::{ContainerChild, ContainerCommand, ContainerPty};
@@ -52,6 +55,7 @@ pub(crate) use push::{PUSH_REQUEST_ENV, push_process};
 pub use rescan::RescanChange;
 pub use resize::{DiskSize, ResizeProblem};
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
+pub use template::TemplateProblem;
 pub use transfer::{
     CredentialCall, FileOptions, IdKind, Namespace, TransferDirection, TransferError,
 };

@@ -9,9 +9,11 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Container, Error, check_lock};
+use super::{Container, Error, Host, check_lock};
 use crate::config::{Config, MountKind, MountPoint, SetRequest, Vmid, Warning};
-use crate::mount::{VolumeSource, in_private_mount_namespace, mount_volume, unmount_tree};
+use crate::mount::{
+    VolumeSource, in_private_mount_namespace, mount_volume, mount_volume_frozen, unmount_tree,
+};
 use crate::storage::{ContentType, Feature, StorageConfig, VolumeId};
 
 /// Where `pct move-volume` moves a volume.
@@ -372,7 +374,15 @@ impl Container<'_> {
         let root_owner = super::create::volume_root_owner(&config)?;
         let new = storage.alloc_disk_owned(target_storage, self.vmid.get(), size, root_owner)?;
         let switched = (|| {
-            self.copy_volume_data(storage, &old, &new, options.bwlimit.unwrap_or(0))?;
+            let staging = self.host.path(&format!("var/lib/lxc/{}", self.vmid));
+            copy_volume_data(
+                self.host,
+                storage,
+                (&old, None),
+                &new,
+                &staging,
+                options.bwlimit.unwrap_or(0),
+            )?;
             let _lock = self.lock()?;
             let (mut config, digest) = self.config_and_digest()?;
             if digest != locked_digest {
@@ -403,95 +413,6 @@ impl Container<'_> {
         let mut config = self.config()?;
         config.add_unused_volume(&volid.to_string())?;
         self.write_config(&config)
-    }
-
-    /// Mount `from` read-only and `to` in a mount namespace of their own and copy with
-    /// rsync as pct does.
-    fn copy_volume_data(
-        &self,
-        storage: &StorageConfig,
-        from: &VolumeId,
-        to: &VolumeId,
-        bwlimit_kib: u64,
-    ) -> Result<(), Error> {
-        storage.activate_volume(from)?;
-        storage.activate_volume(to)?;
-        let source = storage.volume_source(from)?;
-        if let VolumeSource::RawImage(image) = &source {
-            super::resize::wait_until_released(image, from)?;
-        }
-        let destination = storage.volume_source(to)?;
-        let base = self.host.path(&format!("var/lib/lxc/{}", self.vmid));
-        let dest_dir = base.join(".copy-volume-1");
-        let src_dir = base.join(".copy-volume-2");
-        for dir in [&dest_dir, &src_dir] {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
-        }
-        let copied = in_private_mount_namespace(|| -> Result<(), Error> {
-            let result = (|| {
-                mount_volume(&source, None, &src_dir, true)?;
-                mount_volume(&destination, None, &dest_dir, false)?;
-                self.rsync(&src_dir, &dest_dir, bwlimit_kib)
-            })();
-            // Taken down here so that the volumes are free when this returns; the namespace
-            // takes them down anyway should this thread die.
-            let dest_down = unmount_tree(&dest_dir);
-            let src_down = unmount_tree(&src_dir);
-            result?;
-            dest_down?;
-            src_down?;
-            Ok(())
-        })
-        .map_err(|e| Error::io("unable to enter a private mount namespace", e))
-        .and_then(|copied| copied);
-        // Left behind should another copy be using them; they are empty directories.
-        let _ = std::fs::remove_dir(&dest_dir);
-        let _ = std::fs::remove_dir(&src_dir);
-        // As pct: neither LV stays active for a stopped container. One left active does no
-        // harm on a single node, so a failure here is not the copy's.
-        let _ = storage.deactivate_volume(to);
-        let _ = storage.deactivate_volume(from);
-        copied
-    }
-
-    fn rsync(&self, from: &Path, to: &Path, bwlimit_kib: u64) -> Result<(), Error> {
-        let mut source = from.as_os_str().to_owned();
-        source.push("/");
-        let mut command = Command::new("rsync");
-        command
-            .args([
-                "--stats",
-                "-X",
-                "-A",
-                "--numeric-ids",
-                "-aH",
-                "--whole-file",
-                "--sparse",
-                "--one-file-system",
-            ])
-            .arg(format!("--bwlimit={bwlimit_kib}"))
-            .arg(&source)
-            .arg(to)
-            .stdin(Stdio::null());
-        let output = command.output().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                refused(MoveProblem::NoRsync)
-            } else {
-                Error::io("unable to run rsync", e)
-            }
-        })?;
-        let observer = self.host.observer();
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            observer.info(line);
-        }
-        if !output.status.success() {
-            return Err(super::resize::program_failed(
-                super::resize::shown_command(&command),
-                &output,
-            ));
-        }
-        Ok(())
     }
 
     /// Hand the volume under `key` to container `target_vmid` as `target_key`, renaming it
@@ -614,6 +535,108 @@ impl Container<'_> {
         ));
         Ok(warnings)
     }
+}
+
+/// pct's `copy_volume`: mount `from` (its snapshot `snap` when given) read-only and `to` in
+/// a mount namespace of their own, below `staging` (`var/lib/lxc/<vmid>`), and copy with
+/// rsync as pct does. A snapshot or a template's base volume is mounted `ro,noload`.
+pub(crate) fn copy_volume_data(
+    host: &Host,
+    storage: &StorageConfig,
+    (from, snap): (&VolumeId, Option<&str>),
+    to: &VolumeId,
+    staging: &Path,
+    bwlimit_kib: u64,
+) -> Result<(), Error> {
+    storage.activate_volume(from)?;
+    storage.activate_volume(to)?;
+    let frozen = snap.is_some() || storage.is_base_volume(from);
+    let source = match snap {
+        Some(snap) => storage.volume_snapshot_source(from, snap)?,
+        None => storage.volume_source(from)?,
+    };
+    if snap.is_none()
+        && let VolumeSource::RawImage(image) = &source
+    {
+        super::resize::wait_until_released(image, from)?;
+    }
+    let destination = storage.volume_source(to)?;
+    let dest_dir = staging.join(".copy-volume-1");
+    let src_dir = staging.join(".copy-volume-2");
+    for dir in [&dest_dir, &src_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
+    }
+    let copied = in_private_mount_namespace(|| -> Result<(), Error> {
+        let result = (|| {
+            if frozen {
+                mount_volume_frozen(&source, &src_dir)?;
+            } else {
+                mount_volume(&source, None, &src_dir, true)?;
+            }
+            mount_volume(&destination, None, &dest_dir, false)?;
+            rsync(host, &src_dir, &dest_dir, bwlimit_kib)
+        })();
+        // Taken down here so that the volumes are free when this returns; the namespace
+        // takes them down anyway should this thread die.
+        let dest_down = unmount_tree(&dest_dir);
+        let src_down = unmount_tree(&src_dir);
+        result?;
+        dest_down?;
+        src_down?;
+        Ok(())
+    })
+    .map_err(|e| Error::io("unable to enter a private mount namespace", e))
+    .and_then(|copied| copied);
+    // Left behind should another copy be using them; they are empty directories.
+    let _ = std::fs::remove_dir(&dest_dir);
+    let _ = std::fs::remove_dir(&src_dir);
+    // As pct: neither LV stays active for a stopped container. One left active does no
+    // harm on a single node, so a failure here is not the copy's.
+    let _ = storage.deactivate_volume(to);
+    if snap.is_none() {
+        let _ = storage.deactivate_volume(from);
+    }
+    copied
+}
+
+fn rsync(host: &Host, from: &Path, to: &Path, bwlimit_kib: u64) -> Result<(), Error> {
+    let mut source = from.as_os_str().to_owned();
+    source.push("/");
+    let mut command = Command::new("rsync");
+    command
+        .args([
+            "--stats",
+            "-X",
+            "-A",
+            "--numeric-ids",
+            "-aH",
+            "--whole-file",
+            "--sparse",
+            "--one-file-system",
+        ])
+        .arg(format!("--bwlimit={bwlimit_kib}"))
+        .arg(&source)
+        .arg(to)
+        .stdin(Stdio::null());
+    let output = command.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            refused(MoveProblem::NoRsync)
+        } else {
+            Error::io("unable to run rsync", e)
+        }
+    })?;
+    let observer = host.observer();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        observer.info(line);
+    }
+    if !output.status.success() {
+        return Err(super::resize::program_failed(
+            super::resize::shown_command(&command),
+            &output,
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum Hook {
         password: Option<String>,
         ssh_public_keys: Option<String>,
     },
+    /// `pct clone`, on the new container: its machine-id emptied (systemd makes a new one),
+    /// new SSH host keys where the source had any, then what every start does.
+    PostClone,
 }
 
 /// pct's warning for a systemd too old for a cgroup2-only host.
@@ -72,10 +75,17 @@ fn prepare(request: &SetupRequest, root: &GuestRoot) -> Result<Prepared, SetupFa
     let distro = distro::load(root, request.conf, &mut report.warnings)
         .map_err(|error| SetupFailure::new(error, report.clone()))?;
     let mut host_keys = Vec::new();
-    if matches!(request.hook, Hook::PostCreate { .. })
-        && root.is_dir("/etc/ssh")
-        && !distro.ssh_host_key_types().is_empty()
-    {
+    let key_types = distro.ssh_host_key_types();
+    // pct does not renew host keys on clone; corral does where the source had some, as
+    // clones sharing them could pass for one another.
+    let wants_host_keys = match request.hook {
+        Hook::PostCreate { .. } => root.is_dir("/etc/ssh"),
+        Hook::PostClone => key_types
+            .iter()
+            .any(|(_, basename)| root.is_file(&format!("/etc/ssh/{basename}"))),
+        Hook::PreStart => false,
+    };
+    if wants_host_keys && !key_types.is_empty() {
         host_keys = ssh::generate_host_keys(
             distro.ssh_host_key_types(),
             request.conf.short_hostname(),
@@ -125,6 +135,7 @@ fn apply(
                     ssh::set_authorized_keys(&mut setup, "root", keys)?;
                 }
             }
+            Hook::PostClone => distro.clear_machine_id(&mut setup, true)?,
         }
         distro.setup_init(&mut setup)?;
         distro.setup_network(&mut setup)?;
