@@ -10,7 +10,7 @@ use super::template::section_mount_points;
 use super::{Container, Error};
 use crate::config::{Config, MountKind, MountPoint, NetDevice, Section, Vmid};
 use crate::setup::{GuestConfig, Hook, HostEnv, OsRandom, SetupRequest};
-use crate::storage::{Feature, StorageConfig, VolumeId};
+use crate::storage::{StorageConfig, VolumeId};
 
 /// What `pct clone <vmid> <newid>` was given besides the ids.
 #[derive(Debug, Clone, Default)]
@@ -276,7 +276,7 @@ impl Container<'_> {
                 if running && snap.is_none() {
                     return Err(refused(CloneProblem::RunningFullClone));
                 }
-            } else if !storage.volume_has_feature(Feature::Clone, &volid, snap) {
+            } else if !storage.can_clone_linked(&volid, snap) {
                 return Err(refused(CloneProblem::LinkedCloneNotAvailable {
                     volume: mp.volume.clone(),
                 }));

@@ -570,7 +570,7 @@ pub(crate) fn copy_volume_data(
     let copied = in_private_mount_namespace(|| -> Result<(), Error> {
         let result = (|| {
             if frozen {
-                mount_volume_frozen(&source, &src_dir)?;
+                mount_volume_frozen(&source, None, &src_dir)?;
             } else {
                 mount_volume(&source, None, &src_dir, true)?;
             }

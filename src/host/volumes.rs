@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{Container, Error, Host};
 use crate::config::{MountKind, MountPoint, Section};
-use crate::mount::{VolumeSource, mount_volume, unmount_tree};
+use crate::mount::{VolumeSource, mount_volume, mount_volume_frozen, unmount_tree};
 use crate::storage::{StorageConfig, VolumeId};
 
 /// How long freeing a volume waits for the kernel to let go of its loop devices.
@@ -264,11 +264,23 @@ impl Container<'_> {
         for (index, (key, mp)) in points.iter().enumerate() {
             let source = volume_source(self.host, storage, mp)?;
             let read_only = mp.ro.unwrap_or(false);
-            let result = if index == 0 {
-                mount_volume(&source, None, &rootfs, read_only)
+            // A template's base volume is mounted `ro,noload`, as pct does: it must not
+            // change, and its storage may not even let it (read-only subvolume, immutable
+            // image).
+            let base = mp.kind() == MountKind::Volume
+                && VolumeId::parse(&mp.volume).is_ok_and(|v| storage.is_base_volume(&v));
+            let (on_rootfs, target) = if index == 0 {
+                (None, rootfs.as_path())
             } else {
-                let target = mp.mp.as_deref().unwrap_or("/");
-                mount_volume(&source, Some(&rootfs), Path::new(target), read_only)
+                (
+                    Some(rootfs.as_path()),
+                    Path::new(mp.mp.as_deref().unwrap_or("/")),
+                )
+            };
+            let result = if base {
+                mount_volume_frozen(&source, on_rootfs, target)
+            } else {
+                mount_volume(&source, on_rootfs, target, read_only)
             };
             let host_path = match result {
                 Ok(host_path) => host_path,

@@ -109,12 +109,16 @@ pub fn mount_volume_owned(
     mount_volume_as(source, rootfs, target, read_only, false, dir_owner)
 }
 
-/// Mount a volume that must not change at the host path `target`, read-only, as pct mounts
+/// Mount a volume that must not change at `target` (as [`mount_volume`] has it), read-only, as pct mounts
 /// snapshots and template base volumes: an image's ext4 with `noload`, so that a journal
 /// left unclean (a snapshot of a running container) is not replayed, which a read-only
 /// device could not take.
-pub fn mount_volume_frozen(source: &VolumeSource, target: &Path) -> Result<PathBuf, MountError> {
-    mount_volume_as(source, None, target, true, true, None)
+pub fn mount_volume_frozen(
+    source: &VolumeSource,
+    rootfs: Option<&Path>,
+    target: &Path,
+) -> Result<PathBuf, MountError> {
+    mount_volume_as(source, rootfs, target, true, true, None)
 }
 
 fn mount_volume_as(

@@ -581,6 +581,12 @@ impl StoragePlugin for DirPlugin {
     fn features(&self) -> &'static [FeatureRow] {
         DIR_FEATURES
     }
+
+    /// pve-storage's dir `clone_image` makes a qcow2 image backed by the base: never a
+    /// container volume.
+    fn linked_clone_formats(&self) -> Option<&'static [&'static str]> {
+        Some(&["qcow2"])
+    }
 }
 
 /// The name a volume file gets as a template's base volume: pve-storage replaces a leading

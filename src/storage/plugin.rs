@@ -235,6 +235,13 @@ pub(crate) trait StoragePlugin: Sync {
         Err(not_available("clone_image only works on base images"))
     }
 
+    /// The formats a linked clone made by this type has, when it is not the format of the
+    /// volume cloned (pve-storage's `valid_target_formats` check): dir storages make qcow2
+    /// clones, which containers cannot use.
+    fn linked_clone_formats(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Turn the volume into a template's base volume; returns its new id.
     fn create_base(&self, _store: Store<'_>, _volid: &VolumeId) -> Result<VolumeId, StorageError> {
         Err(not_available("create_base not possible on this storage"))
@@ -602,6 +609,19 @@ impl StorageConfig {
         plugin.features().iter().any(|(f, k, formats)| {
             *f == feature && *k == key && (formats.is_empty() || formats.contains(&&*info.format))
         })
+    }
+
+    /// Whether a container can have a linked clone of the volume (of its snapshot `snap`):
+    /// pve-storage's `volume_has_feature('clone', …)` with the container's
+    /// `valid_target_formats` (raw, subvol).
+    pub fn can_clone_linked(&self, volid: &VolumeId, snap: Option<&str>) -> bool {
+        let Ok((_, plugin)) = self.store(&volid.storage) else {
+            return false;
+        };
+        let container_format = plugin
+            .linked_clone_formats()
+            .is_none_or(|formats| formats.iter().any(|f| ["raw", "subvol"].contains(f)));
+        container_format && self.volume_has_feature(Feature::Clone, volid, snap)
     }
 
     /// A storage's size and use (`pvesm status`), `None` when it is not active.
