@@ -263,6 +263,43 @@ fn a_dir_template_is_immutable_and_clones_only_in_full() {
 }
 
 #[test]
+fn a_dir_subvol_template_keeps_its_name_and_copies_in_full() {
+    let root = TestRoot::new();
+    let template = guest_template(&root);
+    let _mutable = Mutable(root.join("var/lib/vz/images"));
+    create(&root, 10606, &template, &["--rootfs", "local:0"]);
+    let _ct = Ct {
+        root: &root,
+        vmid: 10606,
+    };
+    root.pct_ok(&["template", "10606"]);
+    let subvol = dir_images(&root, 10606).join("subvol-10606-disk-0.subvol");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&subvol).unwrap().permissions().mode() & 0o7777,
+        0o444
+    );
+    assert!(is_immutable(&subvol));
+    assert_eq!(
+        value(&config(&root, 10606), "rootfs").as_deref(),
+        Some("local:10606/subvol-10606-disk-0.subvol,size=0T")
+    );
+    let _clone = Ct {
+        root: &root,
+        vmid: 10607,
+    };
+    root.pct_ok(&["clone", "10606", "10607", "--full", "1"]);
+    assert!(
+        dir_images(&root, 10607)
+            .join("subvol-10607-disk-0.subvol/bin/busybox")
+            .is_file()
+    );
+    root.pct_ok(&["destroy", "10606"]);
+    assert!(!dir_images(&root, 10606).exists());
+    root.pct_ok(&["destroy", "10607"]);
+}
+
+#[test]
 fn template_refusals_in_pcts_order() {
     let root = TestRoot::new();
     let template = guest_template(&root);
