@@ -103,14 +103,7 @@ fn refused(problem: CloneProblem) -> Error {
 }
 
 /// Snapshot bookkeeping and state a new container does not inherit.
-const NOT_CLONED: [&str; 6] = [
-    "parent",
-    "snaptime",
-    "snapstate",
-    "template",
-    "lock",
-    "digest",
-];
+const NOT_CLONED: [&str; 5] = ["parent", "snaptime", "snapstate", "template", "lock"];
 
 /// The new container's config, made from the source `section` as pct's `clone_vm` makes it:
 /// `unusedN` left out; rootfs and mpN left out too (they come in as their volumes are made)
@@ -229,6 +222,10 @@ impl Container<'_> {
                 if let Err(e) = target.remove_locked_config() {
                     left.push(format!("Failed to remove target CT config - {e}"));
                 }
+                // The (empty) directories the copy and the fix-up mounted on.
+                let rootfs_dir = target.rootfs_dir();
+                let _ = std::fs::remove_dir(&rootfs_dir);
+                let _ = rootfs_dir.parent().map(std::fs::remove_dir);
                 return Err(Error::with_leftovers(error.context("clone failed:"), left));
             }
         }
