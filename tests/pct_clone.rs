@@ -758,3 +758,77 @@ fn a_clone_failing_in_its_worker_leaves_nothing() {
     );
     assert!(!root.join("var/lib/lxc/10651").exists());
 }
+
+/// Through the library: while the volumes are copied the source holds `lock: disk` and the
+/// new container a config of `lock: create` alone (no volume of the source in it); the
+/// progress lines come as events, and a refusal is a typed error.
+#[test]
+fn the_library_clone_holds_both_locks_while_it_copies() {
+    use corral::{CloneOptions, CloneProblem, Error, Event, Host, Observer, Vmid};
+    use std::sync::{Arc, Mutex};
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    create(&root, 10660, &template, &["--rootfs", "tank:1"]);
+    let _ct = Ct {
+        root: &root,
+        vmid: 10660,
+    };
+    let _clone = Ct {
+        root: &root,
+        vmid: 10661,
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let observer = {
+        let seen = seen.clone();
+        let source = root.join("etc/pve/lxc/10660.conf");
+        let target = root.join("etc/pve/lxc/10661.conf");
+        Observer::new(move |event| {
+            if let Event::Info(line) = event
+                && line.starts_with("create full clone of mountpoint rootfs")
+            {
+                let read = |path: &Path| fs::read_to_string(path).unwrap_or_default();
+                seen.lock()
+                    .unwrap()
+                    .push((line.clone(), read(&source), read(&target)));
+            }
+        })
+    };
+    let host = Host::open(root.path()).unwrap().with_observer(observer);
+    let source = host.container(Vmid::new(10660).unwrap());
+    source
+        .clone_to(Vmid::new(10661).unwrap(), &CloneOptions::default())
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (line, source_text, target_text) = &seen[0];
+    assert_eq!(
+        line,
+        "create full clone of mountpoint rootfs (tank:10660/vm-10660-disk-0.raw)"
+    );
+    assert_eq!(value(source_text, "lock").as_deref(), Some("disk"));
+    assert_eq!(value(target_text, "lock").as_deref(), Some("create"));
+    assert_eq!(value(target_text, "rootfs"), None, "{target_text}");
+    assert_eq!(value(&config(&root, 10660), "lock"), None);
+    assert_eq!(value(&config(&root, 10661), "lock"), None);
+
+    let error = source
+        .clone_to(
+            Vmid::new(10662).unwrap(),
+            &CloneOptions {
+                full: Some(false),
+                storage: Some("local".into()),
+                ..CloneOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Clone {
+                problem: CloneProblem::StorageForLinkedClone,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
