@@ -192,19 +192,20 @@ impl Container<'_> {
             self.release_disk_lock();
             return Err(error);
         }
-        let planned = (|| {
-            let running = self.is_running();
-            let planned = self.plan_clone(&storage, &source_config, &target, options, running)?;
-            Ok((running, planned))
-        })();
-        let (running, (config, volumes, full)) = match planned {
-            Ok(planned) => planned,
-            Err(error) => {
-                self.release_disk_lock();
-                let _ = target.remove_locked_config();
-                return Err(error);
-            }
-        };
+        let running = self.is_running();
+        let (config, volumes, full) =
+            match self.plan_clone(&storage, &source_config, &target, options, running) {
+                Ok(planned) => planned,
+                Err(error) => {
+                    self.release_disk_lock();
+                    if let Err(e) = target.remove_locked_config() {
+                        self.host
+                            .observer()
+                            .warning(format!("Failed to remove target CT config - {e}"));
+                    }
+                    return Err(error);
+                }
+            };
         let mut made = Vec::new();
         let cloned = self.clone_volumes(
             &storage, &target, config, &volumes, full, options, running, &mut made,
