@@ -645,11 +645,12 @@ fn frozen_during(vmid: u32, work: impl FnOnce()) -> f64 {
     let events = container_cgroup(vmid)
         .expect("a cgroup v2 tree")
         .join("cgroup.events");
-    let done = AtomicBool::new(false);
+    let (done, watching) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
             let (mut since, mut frozen) = (None, Duration::ZERO);
             while !done.load(Ordering::Relaxed) {
+                watching.store(true, Ordering::Relaxed);
                 let now = Instant::now();
                 let is_frozen = fs::read_to_string(&events)
                     .is_ok_and(|text| text.lines().any(|line| line == "frozen 1"));
@@ -665,6 +666,10 @@ fn frozen_during(vmid: u32, work: impl FnOnce()) -> f64 {
             }
             frozen.as_secs_f64()
         });
+        // The work starts once the watcher reads: a freeze shorter than its start is not lost.
+        while !watching.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
         work();
         done.store(true, Ordering::Relaxed);
         watcher.join().unwrap()
