@@ -1,8 +1,9 @@
 //! The measurements behind `scripts/bench-storage`, never a test: on each storage type named
 //! in `CORRAL_BENCH_STORAGES` (dir and btrfs on the host; lvmthin, lvm and zfspool in the VM
-//! rig), `pct create` from a template, `pct resize` online and `pct move-volume` of a 1 GiB
-//! volume, each next to the same work done by hand with the storage's own tools (the floor),
-//! as medians of `CORRAL_BENCH_ROUNDS` rounds printed as one Markdown table.
+//! rig), `pct create` from a template, `pct resize` online, `pct move-volume` of a 1 GiB
+//! volume, `pct snapshot` of a running container (and how long it stayed frozen), and linked
+//! and full `pct clone`s, each next to the same work done by hand with the storage's own tools
+//! (the floor), as medians of `CORRAL_BENCH_ROUNDS` rounds printed as one Markdown table.
 //!
 //! `harness = false`: a plain `cargo test` and the rig's normal run (which leaves this target
 //! out of its default `VM_TESTS`) run this main, which does nothing without
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::ct::{Ct, force_cleanup, wait_until};
+use common::ct::{Ct, container_cgroup, force_cleanup, wait_until};
 use common::{TestRoot, busybox_template};
 
 /// The volume group and pool the bench makes on the rig's disks (and removes).
@@ -26,6 +27,11 @@ const POOL: &str = "corralbench";
 const CREATE_CT: u32 = 10150;
 const RESIZE_CT: u32 = 10151;
 const MOVE_CT: u32 = 10152;
+/// The snapshotted running container, the template and its clones, the full clone's source.
+const SNAPSHOT_CT: u32 = 10153;
+const TEMPLATE_CT: u32 = 10154;
+const CLONE_CT: u32 = 10155;
+const SOURCE_CT: u32 = 10156;
 /// What each round grows a volume by, and the data in the moved 1 GiB volume.
 const GROW_MIB: u64 = 256;
 const PAYLOAD_MIB: u64 = 256;
@@ -83,6 +89,97 @@ impl Kind {
         }
     }
 
+    /// Whether pct snapshots and links clones on this storage (pve-storage's feature table).
+    fn snapshots(self) -> bool {
+        matches!(self, Kind::Btrfs | Kind::LvmThin | Kind::ZfsPool)
+    }
+
+    fn snapshot_by_hand(self) -> &'static str {
+        match self {
+            Kind::Btrfs => "btrfs subvolume snapshot -r",
+            Kind::LvmThin => "lvcreate -s",
+            Kind::ZfsPool => "zfs snapshot",
+            Kind::Dir | Kind::Lvm => "n/a",
+        }
+    }
+
+    fn link_by_hand(self) -> &'static str {
+        match self {
+            Kind::Btrfs => "btrfs subvolume snapshot",
+            Kind::LvmThin => "lvcreate -s -kn",
+            Kind::ZfsPool => "zfs clone",
+            Kind::Dir | Kind::Lvm => "n/a",
+        }
+    }
+
+    /// What the storage's own tools call a pct volume of this storage: a btrfs subvolume's
+    /// path, `VG/LV`, or `POOL/dataset`.
+    fn native_name(self, root: &TestRoot, volid: &str) -> String {
+        let (_, name) = volid.split_once(':').expect("a storage volume");
+        match self {
+            Kind::Btrfs => {
+                shown(&root.join(&format!("srv/bt/images/{}", name.trim_end_matches(".raw"))))
+            }
+            Kind::LvmThin | Kind::Lvm => format!("{VG}/{}", name.rsplit('/').next().unwrap()),
+            Kind::ZfsPool => format!("{POOL}/{}", name.rsplit('/').next().unwrap()),
+            Kind::Dir => shown(&root.join(&format!("srv/dirct/images/{name}"))),
+        }
+    }
+
+    /// A read-only snapshot `snap` of a volume, by hand; returns how to name it for delete.
+    fn hand_snapshot(self, native: &str, snap: &str) -> String {
+        match self {
+            Kind::Btrfs => {
+                let to = format!("{native}@{snap}");
+                run("btrfs", &["subvolume", "snapshot", "-r", native, &to]);
+                to
+            }
+            Kind::LvmThin => {
+                let (vg, lv) = native.split_once('/').unwrap();
+                let name = format!("snap_{lv}_{snap}");
+                run("lvcreate", &["-n", &name, "-pr", "-s", native]);
+                format!("{vg}/{name}")
+            }
+            Kind::ZfsPool => {
+                let to = format!("{native}@{snap}");
+                run("zfs", &["snapshot", &to]);
+                to
+            }
+            Kind::Dir | Kind::Lvm => unreachable!("no snapshots on {}", self.type_name()),
+        }
+    }
+
+    /// A writable linked clone `name` of a base volume, by hand; returns how to name it.
+    fn hand_link(self, root: &TestRoot, base: &str, name: &str) -> String {
+        match self {
+            Kind::Btrfs => {
+                let to = shown(&root.join(&format!("srv/bt/hand-{name}")));
+                run("btrfs", &["subvolume", "snapshot", base, &to]);
+                to
+            }
+            Kind::LvmThin => {
+                run("lvcreate", &["-n", name, "-prw", "-kn", "-s", base]);
+                format!("{VG}/{name}")
+            }
+            Kind::ZfsPool => {
+                let to = format!("{POOL}/{name}");
+                run("zfs", &["clone", &format!("{base}@__base__"), &to]);
+                to
+            }
+            Kind::Dir | Kind::Lvm => unreachable!("no linked clones on {}", self.type_name()),
+        }
+    }
+
+    /// Deletes what `hand_snapshot` or `hand_link` made.
+    fn hand_drop(self, made: &str) {
+        match self {
+            Kind::Btrfs => drop(run("btrfs", &["subvolume", "delete", made])),
+            Kind::LvmThin => drop(run("lvremove", &["-f", made])),
+            Kind::ZfsPool => drop(run("zfs", &["destroy", made])),
+            Kind::Dir | Kind::Lvm => unreachable!(),
+        }
+    }
+
     fn grow_by_hand(self) -> &'static str {
         match self {
             Kind::Dir | Kind::Btrfs => "truncate + losetup -c + resize2fs",
@@ -132,6 +229,15 @@ fn seconds(work: impl FnOnce()) -> f64 {
     let start = Instant::now();
     work();
     start.elapsed().as_secs_f64()
+}
+
+/// Seconds with two decimals, or four below a tenth (a freeze takes milliseconds).
+fn figure(seconds: f64) -> String {
+    if seconds < 0.1 {
+        format!("{seconds:.4}")
+    } else {
+        format!("{seconds:.2}")
+    }
 }
 
 fn median(samples: &[f64]) -> f64 {
@@ -399,7 +505,15 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        for vmid in [CREATE_CT, RESIZE_CT, MOVE_CT] {
+        for vmid in [
+            CREATE_CT,
+            RESIZE_CT,
+            MOVE_CT,
+            SNAPSHOT_CT,
+            CLONE_CT,
+            TEMPLATE_CT,
+            SOURCE_CT,
+        ] {
             force_cleanup(&self.root, vmid);
             let _ = self.root.pct(&["unmount", &vmid.to_string()]);
             let _ = self.root.pct(&["destroy", &vmid.to_string()]);
@@ -517,6 +631,83 @@ enum Operation {
     Create,
     ResizeOnline,
     MoveVolume,
+    Snapshot,
+    SnapshotFrozen,
+    LinkedClone,
+    FullClone,
+}
+
+/// How long a container's cgroup stays frozen while `work` runs, seen from outside by
+/// polling its `cgroup.events` (every 0.2 ms): from the first read that says `frozen 1` to
+/// the first that says `frozen 0` again. Zero when no read saw it frozen.
+fn frozen_during(vmid: u32, work: impl FnOnce()) -> f64 {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let events = container_cgroup(vmid)
+        .expect("a cgroup v2 tree")
+        .join("cgroup.events");
+    let (done, watching) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let (mut since, mut frozen) = (None, Duration::ZERO);
+            while !done.load(Ordering::Relaxed) {
+                watching.store(true, Ordering::Relaxed);
+                let now = Instant::now();
+                let is_frozen = fs::read_to_string(&events)
+                    .is_ok_and(|text| text.lines().any(|line| line == "frozen 1"));
+                match (is_frozen, since) {
+                    (true, None) => since = Some(now),
+                    (false, Some(start)) => {
+                        frozen += now - start;
+                        since = None;
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            frozen.as_secs_f64()
+        });
+        // The work starts once the watcher reads: a freeze shorter than its start is not lost.
+        while !watching.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
+        work();
+        done.store(true, Ordering::Relaxed);
+        watcher.join().unwrap()
+    })
+}
+
+/// Freezes a container's cgroup by hand (`cgroup.freeze`) and waits for `frozen` to say so.
+fn set_frozen_by_hand(vmid: u32, frozen: bool) {
+    let cgroup = container_cgroup(vmid).expect("a cgroup v2 tree");
+    fs::write(cgroup.join("cgroup.freeze"), if frozen { "1" } else { "0" }).unwrap();
+    let wanted = if frozen { "frozen 1" } else { "frozen 0" };
+    wait_until("the freezer", Duration::from_secs(30), || {
+        fs::read_to_string(cgroup.join("cgroup.events"))
+            .is_ok_and(|text| text.lines().any(|line| line == wanted))
+    });
+}
+
+/// `syncfs` of the file system at `path`, as pct syncs a frozen container's mounts.
+fn syncfs(path: &Path) {
+    let dir = fs::File::open(path).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor for the duration of the call.
+    assert_eq!(
+        unsafe { libc::syncfs(dir.as_raw_fd()) },
+        0,
+        "syncfs {path:?}"
+    );
+}
+
+/// The volume of a container's rootfs, from its config.
+fn rootfs_volume(root: &TestRoot, vmid: u32) -> String {
+    let config = root.read(&format!("etc/pve/lxc/{vmid}.conf"));
+    let line = config
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .find_map(|line| line.strip_prefix("rootfs: "))
+        .expect("a rootfs line");
+    line.split(',').next().unwrap().to_string()
 }
 
 fn main() {
@@ -545,14 +736,14 @@ fn main() {
         template.file_name().unwrap().to_string_lossy()
     ));
     let mut rows: BTreeMap<(Kind, Operation), Row> = BTreeMap::new();
-    // CORRAL_BENCH_ONLY: some of create, resize, move (all by default).
+    // CORRAL_BENCH_ONLY: some of create, resize, move, snapshot, clone (all by default).
     let only = std::env::var("CORRAL_BENCH_ONLY").unwrap_or_default();
     let wanted =
         |operation: &str| only.is_empty() || only.split_whitespace().any(|o| o == operation);
     // Each sample as it is taken, on stderr: a run that fails half-way still says something.
     let progress = |kind: Kind, what: &str, pct: f64, hand: f64| {
         eprintln!(
-            "bench: {} {what}: pct {pct:.2} s, by hand {hand:.2} s",
+            "bench: {} {what}: pct {pct:.4} s, by hand {hand:.4} s",
             kind.type_name()
         )
     };
@@ -717,6 +908,141 @@ fn main() {
         bench.pct_ok(&["destroy", &id]);
     }
 
+    // snapshot of a running (busybox) container's 1 GiB rootfs: pct snapshot, and how long
+    // the container stayed frozen, next to the same freeze + syncfs + snapshot + thaw by hand
+    for &kind in bench
+        .kinds
+        .iter()
+        .filter(|k| k.snapshots() && wanted("snapshot"))
+    {
+        let id = SNAPSHOT_CT.to_string();
+        bench.pct_ok(&[
+            "create",
+            &id,
+            &busybox,
+            "--rootfs",
+            &format!("{}:1", kind.id()),
+            "--unprivileged",
+            "0",
+        ]);
+        let ct = Ct {
+            root: &bench.root,
+            vmid: SNAPSHOT_CT,
+        };
+        bench.pct_ok(&["start", &id]);
+        ct.wait_for_status("running", Duration::from_secs(60));
+        let native = kind.native_name(&bench.root, &rootfs_volume(&bench.root, SNAPSHOT_CT));
+        let guest_root = PathBuf::from(format!("/proc/{}/root", ct.init_pid()));
+        for round in 0..rounds {
+            let name = format!("bench{round}");
+            let mut frozen = 0.0;
+            let pct = seconds(|| {
+                frozen = frozen_during(SNAPSHOT_CT, || {
+                    drop(bench.pct_ok(&["snapshot", &id, &name]))
+                })
+            });
+            bench.pct_ok(&["delsnapshot", &id, &name]);
+            let mut made = String::new();
+            let mut hand = 0.0;
+            let hand_frozen = frozen_during(SNAPSHOT_CT, || {
+                hand = seconds(|| {
+                    set_frozen_by_hand(SNAPSHOT_CT, true);
+                    syncfs(&guest_root);
+                    made = kind.hand_snapshot(&native, &format!("hand{round}"));
+                    set_frozen_by_hand(SNAPSHOT_CT, false);
+                })
+            });
+            kind.hand_drop(&made);
+            assert!(ct.status().contains("running"), "the container stopped");
+            progress(kind, "snapshot", pct, hand);
+            progress(kind, "snapshot frozen", frozen, hand_frozen);
+            let row = rows.entry((kind, Operation::Snapshot)).or_default();
+            row.pct.push(pct);
+            row.hand.push(hand);
+            row.hand_how = format!(
+                "cgroup.freeze + syncfs + {} + thaw",
+                kind.snapshot_by_hand()
+            );
+            let row = rows.entry((kind, Operation::SnapshotFrozen)).or_default();
+            row.pct.push(frozen);
+            row.hand.push(hand_frozen);
+            row.hand_how = "the same, frozen as seen in cgroup.events".to_string();
+        }
+        drop(ct);
+        bench.pct_ok(&["destroy", &id]);
+    }
+
+    // clones of a container made from the template (Debian when there is one), 1 GiB rootfs:
+    // linked from a template where the storage links, full (copied) from a stopped container
+    // everywhere
+    for &kind in bench.kinds.iter().filter(|_| wanted("clone")) {
+        let clone = CLONE_CT.to_string();
+        if kind.snapshots() {
+            let id = TEMPLATE_CT.to_string();
+            bench.pct_ok(&[
+                "create",
+                &id,
+                &volume,
+                "--rootfs",
+                &format!("{}:1", kind.id()),
+                "--unprivileged",
+                "0",
+            ]);
+            bench.pct_ok(&["template", &id]);
+            let base = kind.native_name(&bench.root, &rootfs_volume(&bench.root, TEMPLATE_CT));
+            let row = rows.entry((kind, Operation::LinkedClone)).or_default();
+            row.hand_how = kind.link_by_hand().to_string();
+            for round in 0..rounds {
+                let pct = seconds(|| drop(bench.pct_ok(&["clone", &id, &clone])));
+                bench.pct_ok(&["destroy", &clone]);
+                let mut made = String::new();
+                let hand =
+                    seconds(|| made = kind.hand_link(&bench.root, &base, &format!("link{round}")));
+                kind.hand_drop(&made);
+                progress(kind, "linked clone", pct, hand);
+                row.pct.push(pct);
+                row.hand.push(hand);
+            }
+            bench.pct_ok(&["destroy", &id]);
+        }
+        let id = SOURCE_CT.to_string();
+        bench.pct_ok(&[
+            "create",
+            &id,
+            &volume,
+            "--rootfs",
+            &format!("{}:1", kind.id()),
+            "--unprivileged",
+            "0",
+        ]);
+        let source = bench.hand_create(kind, "fullsource", 1024);
+        let at = bench.hand_mount(&source, false);
+        extract_by_hand(&installed, &at);
+        bench.hand_umount(&source);
+        let row = rows.entry((kind, Operation::FullClone)).or_default();
+        row.hand_how = format!("{} + mount + rsync", kind.allocate_by_hand());
+        for round in 0..rounds {
+            let pct = seconds(|| drop(bench.pct_ok(&["clone", &id, &clone, "--full", "1"])));
+            bench.pct_ok(&["destroy", &clone]);
+            let mut copied = None;
+            let hand = seconds(|| {
+                let target = bench.hand_create(kind, &format!("full{round}"), 1024);
+                let source_at = bench.hand_mount(&source, true);
+                let target_at = bench.hand_mount(&target, false);
+                copy_by_hand(&source_at, &target_at);
+                bench.hand_umount(&target);
+                bench.hand_umount(&source);
+                copied = Some(target);
+            });
+            bench.hand_free(copied.unwrap());
+            progress(kind, "full clone", pct, hand);
+            row.pct.push(pct);
+            row.hand.push(hand);
+        }
+        bench.hand_free(source);
+        bench.pct_ok(&["destroy", &id]);
+    }
+
     let template_name = template.file_name().unwrap().to_string_lossy().into_owned();
     println!(
         "bench: {rounds} rounds, medians in seconds; template {template_name}; moved volume 1 GiB holding {PAYLOAD_MIB} MiB"
@@ -730,13 +1056,14 @@ fn main() {
             Operation::MoveVolume => {
                 format!("move-volume 1 GiB to {}", bench.next(*kind).type_name())
             }
+            Operation::Snapshot => "snapshot, running CT".to_string(),
+            Operation::SnapshotFrozen => "… of which frozen".to_string(),
+            Operation::LinkedClone => "linked clone of a template".to_string(),
+            Operation::FullClone => "full clone, 1 GiB rootfs".to_string(),
         };
         let (pct, hand) = match &row.note {
             Some(note) => (note.clone(), "".to_string()),
-            None => (
-                format!("{:.2}", median(&row.pct)),
-                format!("{:.2}", median(&row.hand)),
-            ),
+            None => (figure(median(&row.pct)), figure(median(&row.hand))),
         };
         println!(
             "| {} | {what} | {pct} | {hand} | {} |",
