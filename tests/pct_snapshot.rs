@@ -1,7 +1,9 @@
 //! `pct listsnapshot` and `pct config --snapshot` on a config written by hand, as pct would
 //! have written it after snapshots, a rollback and a delete (CTIDs 10500-10519, no container
 //! starts); `pct snapshot`, `delsnapshot` and `rollback` on a btrfs storage on a loop file,
-//! a running container among them (run as root, CTIDs 10520-10549).
+//! a running container among them (run as root, CTIDs 10520-10549); the other commands on a
+//! container with snapshots, and `pct snapshot` killed in each of its phases (CTIDs
+//! 10800-10849).
 
 mod common;
 
@@ -613,4 +615,155 @@ fn a_snapshot_killed_while_frozen_leaves_no_frozen_container() {
         .filter(|n| n.ends_with(&format!("@{name}")))
         .collect();
     assert_eq!(left, Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// The other commands on a container with snapshots.
+
+/// Everything after the main section: the snapshot sections, as written.
+fn snapshot_sections(text: &str) -> String {
+    let start = text.find("\n[").expect("a snapshot section");
+    text[start..].to_string()
+}
+
+fn size_of(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().len()
+}
+
+#[test]
+fn set_resize_move_rescan_and_destroy_respect_snapshots() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10800;
+    let other = 10801;
+    create_on(
+        &root,
+        vmid,
+        &template,
+        &["--mp0", "tank:1,mp=/data", "--mp1", "tank:1,mp=/more"],
+    );
+    let _ct = Ct { root: &root, vmid };
+    create_on(&root, other, &template, &[]);
+    let _other = Ct {
+        root: &root,
+        vmid: other,
+    };
+    let id = vmid.to_string();
+    let dir = images(&root, vmid);
+    let data = "tank:10800/vm-10800-disk-1.raw";
+    root.pct_ok(&["snapshot", &id, "s1", "--description", "kept as is"]);
+    let snapshots = snapshot_sections(&config(&root, vmid));
+    let unchanged = |what: &str| {
+        assert_eq!(
+            snapshot_sections(&config(&root, vmid)),
+            snapshots,
+            "{what} changed a snapshot section"
+        );
+    };
+
+    // pct set changes the current section only.
+    root.pct_ok(&[
+        "set",
+        &id,
+        "--memory",
+        "1024",
+        "--hostname",
+        "changed",
+        "--description",
+        "new text",
+    ]);
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "memory").as_deref(), Some("1024"));
+    assert_eq!(value(&text, None, "hostname").as_deref(), Some("changed"));
+    unchanged("pct set");
+
+    // pct resize does not look at snapshots (pct's resize_vm): the volume grows, the
+    // snapshot keeps its size, and a rollback brings the old size back.
+    let image = dir.join("vm-10800-disk-1/disk.raw");
+    let snapshot_image = dir.join("vm-10800-disk-1@s1/disk.raw");
+    let (code, out, err) = root.pct(&["resize", &id, "mp0", "+64M"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(size_of(&image), GIB + (64 << 20));
+    assert_eq!(size_of(&snapshot_image), GIB);
+    assert!(
+        value(&config(&root, vmid), None, "mp0")
+            .unwrap()
+            .contains("size=1088M")
+    );
+    unchanged("pct resize");
+    root.pct_ok(&["rollback", &id, "s1"]);
+    assert_eq!(size_of(&image), GIB);
+    let text = config(&root, vmid);
+    assert!(
+        value(&text, None, "mp0").unwrap().contains("size=1G"),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, None, "memory"),
+        value(&text, Some("s1"), "memory")
+    );
+    unchanged("pct rollback");
+
+    // move-volume refuses what pct refuses with snapshots present.
+    assert_refused(
+        &root,
+        vmid,
+        &["move-volume", &id, "mp1", "local", "--delete"],
+        "you can't move a volume with snapshots and delete the source",
+    );
+    let other_before = config(&root, other);
+    assert_refused(
+        &root,
+        vmid,
+        &[
+            "move-volume",
+            &id,
+            "mp1",
+            "--target-vmid",
+            &other.to_string(),
+            "--target-volume",
+            "mp0",
+        ],
+        "Cannot move volume used by a snapshot to another container",
+    );
+    assert_eq!(config(&root, other), other_before);
+
+    // Deleting a mount point a snapshot uses keeps its volume as unusedN.
+    root.pct_ok(&["set", &id, "--delete", "mp0"]);
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "mp0"), None);
+    assert_eq!(value(&text, None, "unused0").as_deref(), Some(data));
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1")));
+    unchanged("pct set --delete mp0");
+
+    // Deleting that unusedN drops the key and leaves the volume to the snapshot, silently.
+    let (code, out, err) = root.pct(&["set", &id, "--delete", "unused0"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    assert_eq!(value(&config(&root, vmid), None, "unused0"), None);
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1")));
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1@s1")));
+    unchanged("pct set --delete unused0");
+
+    // pct rescan: snapshots on the storage are no volumes; the volume only the snapshot
+    // uses is named again as unusedN (pct's update_unused looks at the current config).
+    let out = root.pct_ok(&["rescan", "--vmid", &id]);
+    assert_eq!(
+        out,
+        format!(
+            "rescan volumes...\nCT {vmid}: add unreferenced volume '{data}' as 'unused0' to config.\n"
+        )
+    );
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "unused0").as_deref(), Some(data));
+    assert_eq!(value(&text, None, "unused1"), None, "{text}");
+    unchanged("pct rescan");
+
+    // pct destroy frees every volume with its snapshots: nothing is left of the container.
+    assert!(is_subvolume(&dir.join("subvol-10800-disk-0.subvol@s1")));
+    root.pct_ok(&["destroy", &id]);
+    let left: Vec<String> = fs::read_dir(root.join("mnt/btrfs/images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [other.to_string()], "left after destroy");
 }
