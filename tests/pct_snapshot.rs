@@ -968,8 +968,20 @@ fn a_snapshot_killed_in_any_phase_is_cleared_by_unlock_and_delsnapshot_force() {
         ct.exec_ok("true");
     }
 
-    // After all that, a snapshot goes through as usual.
-    ct.pct_ok(&["snapshot", &id, "fine"]);
+    // After all that, a snapshot goes through as usual; the library tells how long the
+    // container was frozen, and that a stopped one was not.
+    let host = corral::Host::open(root.path()).unwrap();
+    let container = host.container(corral::Vmid::new(vmid).unwrap());
+    let report = container.snapshot_with_report("fine", None).unwrap();
     assert_eq!(made("fine"), [true, true]);
     assert!(!frozen());
+    let frozen_for = report.frozen_for.expect("a running container is frozen");
+    assert!(
+        frozen_for > Duration::ZERO && frozen_for < Duration::from_secs(30),
+        "{frozen_for:?}"
+    );
+    ct.pct_ok(&["stop", &id]);
+    let report = container.snapshot_with_report("stopped", None).unwrap();
+    assert_eq!(report.frozen_for, None);
+    assert_eq!(made("stopped"), [true, true]);
 }

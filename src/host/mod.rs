@@ -51,6 +51,7 @@ pub use move_volume::{MoveProblem, MoveTarget, MoveVolumeOptions};
 pub(crate) use push::{PUSH_REQUEST_ENV, push_process};
 pub use rescan::RescanChange;
 pub use resize::{DiskSize, ResizeProblem};
+pub use snapshot::SnapshotReport;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use transfer::{
     CredentialCall, FileOptions, IdKind, Namespace, TransferDirection, TransferError,
