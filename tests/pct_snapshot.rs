@@ -742,7 +742,12 @@ const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
 const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
 
 fn is_rename(nr: u64) -> bool {
-    [libc::SYS_rename, libc::SYS_renameat, libc::SYS_renameat2].contains(&(nr as libc::c_long))
+    // Newer architectures have renameat and renameat2 only.
+    #[cfg(target_arch = "x86_64")]
+    if nr == libc::SYS_rename as u64 {
+        return true;
+    }
+    [libc::SYS_renameat, libc::SYS_renameat2].contains(&(nr as libc::c_long))
 }
 
 /// Run `pct snapshot <vmid> <name>` under ptrace and kill it with SIGKILL at `phase`;
