@@ -665,6 +665,22 @@ fn set_resize_move_rescan_and_destroy_respect_snapshots() {
     assert_eq!(value(&text, None, "unused0").as_deref(), Some(data));
     assert!(is_subvolume(&dir.join("vm-10800-disk-1")));
     unchanged("pct set --delete mp0");
+    // As unusedN it still cannot go to another container.
+    assert_refused(
+        &root,
+        vmid,
+        &[
+            "move-volume",
+            &id,
+            "unused0",
+            "--target-vmid",
+            &other.to_string(),
+            "--target-volume",
+            "unused0",
+        ],
+        "Cannot move volume used by a snapshot to another container",
+    );
+    assert_eq!(config(&root, other), other_before);
 
     // Deleting that unusedN drops the key and leaves the volume to the snapshot, silently.
     let (code, out, err) = root.pct(&["set", &id, "--delete", "unused0"]);
