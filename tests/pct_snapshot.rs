@@ -1,7 +1,9 @@
 //! `pct listsnapshot` and `pct config --snapshot` on a config written by hand, as pct would
 //! have written it after snapshots, a rollback and a delete (CTIDs 10500-10519, no container
 //! starts); `pct snapshot`, `delsnapshot` and `rollback` on a btrfs storage on a loop file,
-//! a running container among them (run as root, CTIDs 10520-10549).
+//! a running container among them (run as root, CTIDs 10520-10549); the other commands on a
+//! container with snapshots, and `pct snapshot` killed in each of its phases (CTIDs
+//! 10800-10849).
 
 mod common;
 
@@ -545,72 +547,462 @@ fn delsnapshot_force_removes_the_section_when_the_storage_cannot() {
     assert_eq!(value(&text, None, "lock"), None, "{text}");
 }
 
-/// A `pct snapshot` killed with SIGKILL while the container is frozen: the container does not
-/// stay frozen, and `pct unlock` + `pct delsnapshot --force` clear what is left.
+// ---------------------------------------------------------------------------------------
+// The other commands on a container with snapshots.
+
+/// Everything after the main section: the snapshot sections, as written.
+fn snapshot_sections(text: &str) -> String {
+    let start = text.find("\n[").expect("a snapshot section");
+    text[start..].to_string()
+}
+
+fn size_of(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().len()
+}
+
 #[test]
-fn a_snapshot_killed_while_frozen_leaves_no_frozen_container() {
+fn set_resize_move_rescan_and_destroy_respect_snapshots() {
     let root = TestRoot::new();
     let template = btrfs_root(&root);
-    let vmid = 10525;
+    let vmid = 10800;
+    let other = 10801;
+    create_on(
+        &root,
+        vmid,
+        &template,
+        &["--mp0", "tank:1,mp=/data", "--mp1", "tank:1,mp=/more"],
+    );
+    let _ct = Ct { root: &root, vmid };
+    create_on(&root, other, &template, &[]);
+    let _other = Ct {
+        root: &root,
+        vmid: other,
+    };
+    let id = vmid.to_string();
+    let dir = images(&root, vmid);
+    let data = "tank:10800/vm-10800-disk-1.raw";
+    root.pct_ok(&["snapshot", &id, "s1", "--description", "kept as is"]);
+    let snapshots = snapshot_sections(&config(&root, vmid));
+    let unchanged = |what: &str| {
+        assert_eq!(
+            snapshot_sections(&config(&root, vmid)),
+            snapshots,
+            "{what} changed a snapshot section"
+        );
+    };
+
+    // pct set changes the current section only.
+    root.pct_ok(&[
+        "set",
+        &id,
+        "--memory",
+        "1024",
+        "--hostname",
+        "changed",
+        "--description",
+        "new text",
+    ]);
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "memory").as_deref(), Some("1024"));
+    assert_eq!(value(&text, None, "hostname").as_deref(), Some("changed"));
+    unchanged("pct set");
+
+    // pct resize does not look at snapshots (pct's resize_vm): the volume grows, the
+    // snapshot keeps its size, and a rollback brings the old size back.
+    let image = dir.join("vm-10800-disk-1/disk.raw");
+    let snapshot_image = dir.join("vm-10800-disk-1@s1/disk.raw");
+    let (code, out, err) = root.pct(&["resize", &id, "mp0", "+64M"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(size_of(&image), GIB + (64 << 20));
+    assert_eq!(size_of(&snapshot_image), GIB);
+    assert!(
+        value(&config(&root, vmid), None, "mp0")
+            .unwrap()
+            .contains("size=1088M")
+    );
+    unchanged("pct resize");
+    root.pct_ok(&["rollback", &id, "s1"]);
+    assert_eq!(size_of(&image), GIB);
+    let text = config(&root, vmid);
+    assert!(
+        value(&text, None, "mp0").unwrap().contains("size=1G"),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, None, "memory"),
+        value(&text, Some("s1"), "memory")
+    );
+    unchanged("pct rollback");
+
+    // move-volume refuses what pct refuses with snapshots present.
+    assert_refused(
+        &root,
+        vmid,
+        &["move-volume", &id, "mp1", "local", "--delete"],
+        "you can't move a volume with snapshots and delete the source",
+    );
+    let other_before = config(&root, other);
+    assert_refused(
+        &root,
+        vmid,
+        &[
+            "move-volume",
+            &id,
+            "mp1",
+            "--target-vmid",
+            &other.to_string(),
+            "--target-volume",
+            "mp0",
+        ],
+        "Cannot move volume used by a snapshot to another container",
+    );
+    assert_eq!(config(&root, other), other_before);
+
+    // Deleting a mount point a snapshot uses keeps its volume as unusedN.
+    root.pct_ok(&["set", &id, "--delete", "mp0"]);
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "mp0"), None);
+    assert_eq!(value(&text, None, "unused0").as_deref(), Some(data));
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1")));
+    unchanged("pct set --delete mp0");
+    // As unusedN it still cannot go to another container.
+    assert_refused(
+        &root,
+        vmid,
+        &[
+            "move-volume",
+            &id,
+            "unused0",
+            "--target-vmid",
+            &other.to_string(),
+            "--target-volume",
+            "unused0",
+        ],
+        "Cannot move volume used by a snapshot to another container",
+    );
+    assert_eq!(config(&root, other), other_before);
+
+    // Deleting that unusedN drops the key and leaves the volume to the snapshot, silently.
+    let (code, out, err) = root.pct(&["set", &id, "--delete", "unused0"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    assert_eq!(value(&config(&root, vmid), None, "unused0"), None);
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1")));
+    assert!(is_subvolume(&dir.join("vm-10800-disk-1@s1")));
+    unchanged("pct set --delete unused0");
+
+    // pct rescan: snapshots on the storage are no volumes; the volume only the snapshot
+    // uses is named again as unusedN (pct's update_unused looks at the current config).
+    let out = root.pct_ok(&["rescan", "--vmid", &id]);
+    assert_eq!(
+        out,
+        format!(
+            "rescan volumes...\nCT {vmid}: add unreferenced volume '{data}' as 'unused0' to config.\n"
+        )
+    );
+    let text = config(&root, vmid);
+    assert_eq!(value(&text, None, "unused0").as_deref(), Some(data));
+    assert_eq!(value(&text, None, "unused1"), None, "{text}");
+    unchanged("pct rescan");
+
+    // pct destroy frees every volume with its snapshots: nothing is left of the container.
+    assert!(is_subvolume(&dir.join("subvol-10800-disk-0.subvol@s1")));
+    root.pct_ok(&["destroy", &id]);
+    let left: Vec<String> = fs::read_dir(root.join("mnt/btrfs/images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [other.to_string()], "left after destroy");
+}
+
+// ---------------------------------------------------------------------------------------
+// `pct snapshot` killed in each of its phases.
+//
+// The phases last microseconds to milliseconds, so a kill timed from outside lands in one
+// only by luck. Here pct runs under ptrace: the test sees each of its system calls enter and
+// return, holds pct still at the one that ends (or starts) a phase, checks the phase's state
+// and kills it there with SIGKILL. Nothing in corral knows about it.
+
+/// `_IOW(BTRFS_IOCTL_MAGIC, 23, struct btrfs_ioctl_vol_args_v2)`: a btrfs snapshot.
+const BTRFS_IOC_SNAP_CREATE_V2: u64 = 0x5000_9417;
+
+/// Where a traced `pct snapshot` is killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The rename that put the `snapstate: prepare` section in place has returned.
+    Prepared,
+    /// The container is frozen and the first volume snapshot is about to be made.
+    Frozen,
+    /// The first volume (rootfs) is snapshotted, the second (mp0) not yet.
+    BetweenVolumes,
+    /// Every volume is snapshotted; the container is still frozen.
+    AllVolumes,
+    /// Thawed, the commit's config written beside the file, about to be renamed into place.
+    BeforeCommit,
+}
+
+/// What `PTRACE_GET_SYSCALL_INFO` fills in (linux/ptrace.h); `data` holds the entry's
+/// number and arguments or the exit's return value.
+#[repr(C)]
+#[derive(Default)]
+struct SyscallInfo {
+    op: u8,
+    _reserved: u8,
+    _flags: u16,
+    _arch: u32,
+    _instruction_pointer: u64,
+    _stack_pointer: u64,
+    data: [u64; 8],
+}
+
+const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
+
+fn is_rename(nr: u64) -> bool {
+    // Newer architectures have renameat and renameat2 only.
+    #[cfg(target_arch = "x86_64")]
+    if nr == libc::SYS_rename as u64 {
+        return true;
+    }
+    [libc::SYS_renameat, libc::SYS_renameat2].contains(&(nr as libc::c_long))
+}
+
+/// Run `pct snapshot <vmid> <name>` under ptrace and kill it with SIGKILL at `phase`;
+/// `check` looks at the world while pct is held there. Panics if pct ends first.
+fn snapshot_killed_at(root: &TestRoot, vmid: u32, name: &str, phase: Phase, check: &dyn Fn(Phase)) {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(pct_binary());
+    command
+        .args(["snapshot", &vmid.to_string(), name])
+        .env("CORRAL_ROOT", root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: ptrace(PTRACE_TRACEME) is async-signal-safe; the child stops at its exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // ptrace requests must come from the thread that is the tracer: this one. The child is
+    // reaped with waitpid below, which also reports its ptrace stops.
+    #[allow(clippy::zombie_processes)]
+    let child = command.spawn().expect("spawn pct");
+    let pid = child.id() as libc::pid_t;
+    let wait = || {
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
+        status
+    };
+    let status = wait();
+    assert!(libc::WIFSTOPPED(status), "pct did not stop at its exec");
+    // SAFETY: ptrace requests on our stopped tracee; EXITKILL kills it if this test dies.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETOPTIONS,
+            pid,
+            0,
+            libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL,
+        );
+    }
+    let config_path = root.join(&format!("etc/pve/lxc/{vmid}.conf"));
+    let (mut last_nr, mut snapshots_entered, mut snapshots_made) = (0u64, 0, 0);
+    let mut signal = 0;
+    loop {
+        // SAFETY: resume our tracee to its next system call stop.
+        unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0, signal) };
+        let status = wait();
+        assert!(
+            libc::WIFSTOPPED(status),
+            "pct ended before {phase:?} (status {status:#x})"
+        );
+        signal = 0;
+        if libc::WSTOPSIG(status) != libc::SIGTRAP | 0x80 {
+            // A signal for pct: pass it on.
+            signal = libc::WSTOPSIG(status);
+            continue;
+        }
+        let mut info = SyscallInfo::default();
+        // SAFETY: the kernel fills at most `size_of::<SyscallInfo>()` bytes of `info`.
+        unsafe {
+            libc::ptrace(
+                libc::PTRACE_GET_SYSCALL_INFO,
+                pid,
+                std::mem::size_of::<SyscallInfo>(),
+                &mut info as *mut SyscallInfo,
+            )
+        };
+        let snapshot_ioctl = |nr: u64, request: u64| {
+            nr == libc::SYS_ioctl as u64 && request & 0xffff_ffff == BTRFS_IOC_SNAP_CREATE_V2
+        };
+        let here = match info.op {
+            PTRACE_SYSCALL_INFO_ENTRY => {
+                last_nr = info.data[0];
+                if snapshot_ioctl(last_nr, info.data[2]) {
+                    snapshots_entered += 1;
+                    phase == Phase::Frozen && snapshots_entered == 1
+                } else {
+                    phase == Phase::BeforeCommit && snapshots_made == 2 && is_rename(last_nr)
+                }
+            }
+            PTRACE_SYSCALL_INFO_EXIT => {
+                let returned = info.data[0] as i64;
+                if last_nr == libc::SYS_ioctl as u64 && snapshots_entered > snapshots_made {
+                    assert_eq!(returned, 0, "a volume snapshot failed");
+                    snapshots_made += 1;
+                    (phase == Phase::BetweenVolumes && snapshots_made == 1)
+                        || (phase == Phase::AllVolumes && snapshots_made == 2)
+                } else {
+                    phase == Phase::Prepared
+                        && is_rename(last_nr)
+                        && returned == 0
+                        && fs::read_to_string(&config_path)
+                            .is_ok_and(|text| text.contains("snapstate: prepare"))
+                }
+            }
+            _ => false,
+        };
+        if here {
+            check(phase);
+            // SAFETY: kill our own tracee; it dies from its syscall stop.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let status = loop {
+                let status = wait();
+                if libc::WIFSIGNALED(status) || libc::WIFEXITED(status) {
+                    break status;
+                }
+            };
+            assert!(
+                libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+                "pct was not killed at {phase:?}: {status:#x}"
+            );
+            return;
+        }
+    }
+}
+
+/// `pct snapshot` of a running container killed in each phase: the container is never left
+/// frozen, and `pct unlock` + `pct delsnapshot --force` give back the config as it was, with
+/// no snapshot subvolume, no stray file beside the config, and the container running.
+#[test]
+fn a_snapshot_killed_in_any_phase_is_cleared_by_unlock_and_delsnapshot_force() {
+    let root = TestRoot::new();
+    let template = btrfs_root(&root);
+    let vmid = 10802;
     create_on(&root, vmid, &template, &["--mp0", "tank:1,mp=/data"]);
     let ct = Ct { root: &root, vmid };
     let id = ct.id();
     ct.pct_ok(&["start", &id]);
-    let events = container_cgroup(vmid).unwrap().join("cgroup.events");
-    let frozen = || fs::read_to_string(&events).unwrap().contains("frozen 1");
+    let cgroup = container_cgroup(vmid).unwrap();
+    let frozen = || {
+        fs::read_to_string(cgroup.join("cgroup.events"))
+            .unwrap()
+            .contains("frozen 1")
+    };
+    let dir = images(&root, vmid);
+    let made = |name: &str| {
+        [
+            dir.join(format!("subvol-{vmid}-disk-0.subvol@{name}")),
+            dir.join(format!("vm-{vmid}-disk-1@{name}")),
+        ]
+        .map(|p| is_subvolume(&p))
+    };
+    let config_dir = root.join("etc/pve/lxc");
+    let files_beside = || -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&config_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = config(&root, vmid);
+    let files_before = files_beside();
 
-    // The freeze lasts milliseconds: watch for it and kill pct the moment it shows.
-    let mut killed = None;
-    for attempt in 0..30 {
-        let name = format!("k{attempt}");
-        let mut child = Command::new(pct_binary())
-            .args(["snapshot", &id, &name])
-            .env("CORRAL_ROOT", root.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let caught = loop {
-            if frozen() {
-                child.kill().unwrap();
-                break true;
-            }
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-        };
-        child.wait().unwrap();
-        if caught {
-            killed = Some(name);
-            break;
-        }
+    for (n, phase) in [
+        Phase::Prepared,
+        Phase::Frozen,
+        Phase::BetweenVolumes,
+        Phase::AllVolumes,
+        Phase::BeforeCommit,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("k{n}");
+        snapshot_killed_at(&root, vmid, &name, phase, &|phase| {
+            let expected_frozen = matches!(
+                phase,
+                Phase::Frozen | Phase::BetweenVolumes | Phase::AllVolumes
+            );
+            assert_eq!(frozen(), expected_frozen, "frozen at {phase:?}");
+            let expected_made = match phase {
+                Phase::Prepared | Phase::Frozen => [false, false],
+                Phase::BetweenVolumes => [true, false],
+                Phase::AllVolumes | Phase::BeforeCommit => [true, true],
+            };
+            assert_eq!(made(&name), expected_made, "snapshots at {phase:?}");
+        });
+
+        // The watchdog thaws what the killed pct froze.
+        common::ct::wait_until(
+            &format!("thawed after {phase:?}"),
+            Duration::from_secs(5),
+            || !frozen(),
+        );
+        assert_eq!(
+            fs::read_to_string(cgroup.join("cgroup.freeze")).unwrap(),
+            "0\n",
+            "{phase:?}"
+        );
+        let text = config(&root, vmid);
+        assert_eq!(
+            value(&text, None, "lock").as_deref(),
+            Some("snapshot"),
+            "{phase:?}"
+        );
+        assert_eq!(
+            value(&text, Some(&name), "snapstate").as_deref(),
+            Some("prepare"),
+            "{phase:?}"
+        );
+
+        ct.pct_ok(&["unlock", &id]);
+        let (code, out, err) = ct.pct(&["delsnapshot", &id, &name, "--force"]);
+        assert_eq!(code, 0, "delsnapshot --force after {phase:?}: {out}{err}");
+        assert_eq!(config(&root, vmid), before, "config after {phase:?}");
+        assert_eq!(
+            made(&name),
+            [false, false],
+            "snapshots left after {phase:?}"
+        );
+        assert_eq!(
+            files_beside(),
+            files_before,
+            "files beside the config after {phase:?}"
+        );
+        assert_eq!(ct.status(), "status: running", "{phase:?}");
+        assert!(!frozen(), "{phase:?}");
+        ct.exec_ok("true");
     }
-    let name = killed.expect("never caught the container frozen");
 
-    // The watchdog thaws it.
-    common::ct::wait_until("the container thawed", Duration::from_secs(5), || !frozen());
-    assert_eq!(
-        fs::read_to_string(events.with_file_name("cgroup.freeze")).unwrap(),
-        "0\n"
+    // After all that, a snapshot goes through as usual; the library tells how long the
+    // container was frozen, and that a stopped one was not.
+    let host = corral::Host::open(root.path()).unwrap();
+    let container = host.container(corral::Vmid::new(vmid).unwrap());
+    let report = container.snapshot_with_report("fine", None).unwrap();
+    assert_eq!(made("fine"), [true, true]);
+    assert!(!frozen());
+    let frozen_for = report.frozen_for.expect("a running container is frozen");
+    assert!(
+        frozen_for > Duration::ZERO && frozen_for < Duration::from_secs(30),
+        "{frozen_for:?}"
     );
-    assert_eq!(ct.status(), "status: running");
-    ct.exec_ok("true");
-
-    let text = config(&root, vmid);
-    assert_eq!(value(&text, None, "lock").as_deref(), Some("snapshot"));
-    assert_eq!(
-        value(&text, Some(&name), "snapstate").as_deref(),
-        Some("prepare")
-    );
-    ct.pct_ok(&["unlock", &id]);
-    ct.pct_ok(&["delsnapshot", &id, &name, "--force"]);
-    let text = config(&root, vmid);
-    assert!(section(&text, Some(&name)).is_empty(), "{text}");
-    assert_eq!(value(&text, None, "lock"), None);
-    let left: Vec<String> = fs::read_dir(images(&root, vmid))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(&format!("@{name}")))
-        .collect();
-    assert_eq!(left, Vec::<String>::new());
+    ct.pct_ok(&["stop", &id]);
+    let report = container.snapshot_with_report("stopped", None).unwrap();
+    assert_eq!(report.frozen_for, None);
+    assert_eq!(made("stopped"), [true, true]);
 }

@@ -232,26 +232,25 @@ impl Config {
         store_pending_deletes(&mut self.pending, &deletes);
     }
 
-    /// Whether a volume is used by rootfs/mpN of the main section or of a snapshot, other than
-    /// by `except` (the key being replaced).
+    /// Whether a volume is used by rootfs/mpN of the main section other than by `except` (the
+    /// key being replaced or deleted). Snapshots do not count: a volume only a snapshot still
+    /// uses becomes `unusedN`, as in pct, so that the config keeps naming it (`pct destroy`
+    /// frees it, `pct set --delete unusedN` leaves it to the snapshot).
     fn volume_in_use(&self, volume: &str, except: &str) -> bool {
-        let uses = |section: &Section, skip: Option<&str>| {
-            section
-                .options
-                .iter()
-                .filter(|(key, _)| Some(key.as_str()) != skip)
-                .any(|(key, value)| {
-                    let parsed = if key == "rootfs" {
-                        MountPoint::parse_rootfs(value)
-                    } else if is_indexed(key, "mp") {
-                        MountPoint::parse_mp(value)
-                    } else {
-                        return false;
-                    };
-                    parsed.is_ok_and(|mp| mp.volume == volume)
-                })
-        };
-        uses(&self.main, Some(except)) || self.snapshots.values().any(|s| uses(s, None))
+        self.main
+            .options
+            .iter()
+            .filter(|(key, _)| key.as_str() != except)
+            .any(|(key, value)| {
+                let parsed = if key == "rootfs" {
+                    MountPoint::parse_rootfs(value)
+                } else if is_indexed(key, "mp") {
+                    MountPoint::parse_mp(value)
+                } else {
+                    return false;
+                };
+                parsed.is_ok_and(|mp| mp.volume == volume)
+            })
     }
 
     /// The storage volume of a rootfs/mpN value, if it is one.

@@ -1,6 +1,13 @@
 //! `pct destroy`: refuse protected or locked containers, and running ones unless forced (then
 //! stop them first); free every volume the config references (and, on request, every other
 //! volume the id owns); then remove the config.
+//!
+//! "References" is pct's (`destroy_lxc_container`): rootfs, mpN and unusedN of the current
+//! config and of its pending section. Snapshot sections are not read: the storage frees a
+//! volume together with its snapshots (btrfs `<name>@*`, zfs `-r`), and a volume only a
+//! snapshot still uses is named by an `unusedN` in the current config (deleting or replacing
+//! the mount point put it there), unless that `unusedN` was deleted on purpose, which
+//! leaves it to `--destroy-unreferenced-disks`, as in pct.
 
 use std::fs;
 
@@ -103,10 +110,10 @@ impl Container<'_> {
     }
 }
 
-/// Storage volumes of rootfs, mpN and unusedN in the main section and every snapshot.
+/// Storage volumes of rootfs, mpN and unusedN in the main section and the pending one.
 fn referenced_volumes(config: &Config) -> Vec<VolumeId> {
     let mut volumes = Vec::new();
-    for section in std::iter::once(&config.main).chain(config.snapshots.values()) {
+    for section in [&config.main, &config.pending] {
         let mount_points = section
             .rootfs()
             .into_iter()
@@ -127,4 +134,48 @@ fn referenced_volumes(config: &Config) -> Vec<VolumeId> {
     volumes.sort();
     volumes.dedup();
     volumes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destroy_frees_current_pending_and_unused_volumes_not_snapshot_ones() {
+        let text = "\
+memory: 512
+mp0: tank:100/vm-100-disk-1.raw,mp=/data
+mp1: /srv/bind,mp=/bind
+ostype: debian
+parent: s1
+rootfs: tank:100/subvol-100-disk-0.subvol
+unused0: tank:100/vm-100-disk-2.raw
+
+[pve:pending]
+mp2: tank:100/vm-100-disk-3.raw,mp=/new
+
+[s1]
+memory: 512
+mp0: tank:100/vm-100-disk-1.raw,mp=/data
+mp3: tank:100/vm-100-disk-4.raw,mp=/old
+ostype: debian
+rootfs: tank:100/subvol-100-disk-0.subvol
+snaptime: 1700000000
+";
+        let vmid = crate::config::Vmid::new(100).unwrap();
+        let (config, _) = Config::parse(vmid, text, crate::config::ParseMode::Lenient).unwrap();
+        let volumes: Vec<String> = referenced_volumes(&config)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            volumes,
+            [
+                "tank:100/subvol-100-disk-0.subvol",
+                "tank:100/vm-100-disk-1.raw",
+                "tank:100/vm-100-disk-2.raw",
+                "tank:100/vm-100-disk-3.raw",
+            ]
+        );
+    }
 }

@@ -54,6 +54,7 @@ pub use move_volume::{MoveProblem, MoveTarget, MoveVolumeOptions};
 pub(crate) use push::{PUSH_REQUEST_ENV, push_process};
 pub use rescan::RescanChange;
 pub use resize::{DiskSize, ResizeProblem};
+pub use snapshot::SnapshotReport;
 pub use status::{ContainerStatus, DiskUsage, ListEntry};
 pub use template::TemplateProblem;
 pub use transfer::{
@@ -320,7 +321,9 @@ impl<'h> Container<'h> {
         let dir = path.parent().expect("config path has a parent");
         fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("unable to create '{}'", dir.display()), e))?;
-        let temp = dir.join(format!(".{}.conf.tmp.{}", self.vmid, std::process::id()));
+        let temp_prefix = format!(".{}.conf.tmp.", self.vmid);
+        remove_stale_temps(dir, &temp_prefix);
+        let temp = dir.join(format!("{temp_prefix}{}", std::process::id()));
         let staged = StagedConfig { temp, path };
         let mut file = fs::File::create(&staged.temp).map_err(|e| staged.error(e))?;
         file.write_all(text.as_bytes())
@@ -358,6 +361,31 @@ impl StagedConfig {
     }
 }
 
+/// Remove `<prefix><pid>` files of writers that are gone: one killed between writing its
+/// temporary file and renaming it (say, `pct snapshot` killed before its commit) leaves it.
+fn remove_stale_temps(dir: &std::path::Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Drop for StagedConfig {
     fn drop(&mut self) {
         // After a commit the temporary name is gone already.
@@ -379,5 +407,35 @@ pub(crate) fn check_lock(config: &Config) -> Result<(), Error> {
     match config.main.lock() {
         Some(lock) => Err(Error::locked(config.vmid, lock)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_temporary_configs_of_gone_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let gone = gone.id();
+        let own = std::process::id();
+        let names = [
+            format!(".100.conf.tmp.{gone}"),
+            format!(".100.conf.tmp.{own}"),
+            format!(".101.conf.tmp.{gone}"),
+            "100.conf".to_string(),
+        ];
+        for name in &names {
+            fs::write(dir.path().join(name), "").unwrap();
+        }
+        remove_stale_temps(dir.path(), ".100.conf.tmp.");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, names[1..]);
     }
 }

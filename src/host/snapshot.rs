@@ -8,7 +8,7 @@ mod freeze;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Container, Error, StartOptions};
 use crate::cgroup::{ContainerCgroup, Hierarchy};
@@ -144,6 +144,18 @@ fn unescape_mount_path(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What a `pct snapshot` did besides writing the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotReport {
+    /// pct's warnings (a `parent` dropped to avoid a cycle).
+    pub warnings: Vec<Warning>,
+    /// How long a running container was held frozen: from the freeze request until the
+    /// kernel reported it thawed again. `None` for a stopped container. pct does not print
+    /// it; it is here for embedders and benchmarks that watch what a snapshot costs a guest.
+    pub frozen_for: Option<Duration>,
+}
+
 impl Container<'_> {
     /// `pct listsnapshot`: the snapshot tree, `current` included, in the order pct prints it.
     /// Like pct it reads the config without taking the lock.
@@ -169,6 +181,15 @@ impl Container<'_> {
     /// and the config's `parent` names it. When a volume fails, the snapshots already made
     /// are deleted again with the section. Returns pct's warnings.
     pub fn snapshot(&self, name: &str, description: Option<&str>) -> Result<Vec<Warning>, Error> {
+        Ok(self.snapshot_with_report(name, description)?.warnings)
+    }
+
+    /// [`Container::snapshot`], also telling how long the container was frozen.
+    pub fn snapshot_with_report(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<SnapshotReport, Error> {
         crate::config::snapshot::check_name(name)?;
         let storage = self.host.storage_config()?;
         let (snapshot, mut warnings) = self.edit_config(|config| {
@@ -183,34 +204,41 @@ impl Container<'_> {
         })?;
 
         let mut made = Vec::new();
-        if let Err(error) = self.snapshot_volumes(&storage, &snapshot, name, &mut made) {
-            warnings.push(Warning(
-                "snapshot create failed: starting cleanup".to_string(),
-            ));
-            if let Err(cleanup) = self.delete_snapshot_with(
-                &storage,
-                name,
-                DeleteLock::CreateCleanup,
-                true,
-                Some(&made),
-            ) {
-                warnings.push(Warning(cleanup.to_string()));
+        let frozen_for = match self.snapshot_volumes(&storage, &snapshot, name, &mut made) {
+            Ok(frozen_for) => frozen_for,
+            Err(error) => {
+                warnings.push(Warning(
+                    "snapshot create failed: starting cleanup".to_string(),
+                ));
+                if let Err(cleanup) = self.delete_snapshot_with(
+                    &storage,
+                    name,
+                    DeleteLock::CreateCleanup,
+                    true,
+                    Some(&made),
+                ) {
+                    warnings.push(Warning(cleanup.to_string()));
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
         self.edit_config(|config| Ok((commit(config, name)?, ())))?;
-        Ok(warnings)
+        Ok(SnapshotReport {
+            warnings,
+            frozen_for,
+        })
     }
 
     /// The volume part of a snapshot: the volumes of `snapshot` in order, each key pushed to
     /// `made` once its storage snapshot exists; frozen around it when the container runs.
+    /// Returns how long it was frozen.
     fn snapshot_volumes(
         &self,
         storage: &StorageConfig,
         snapshot: &Section,
         name: &str,
         made: &mut Vec<String>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Duration>, Error> {
         let volumes = volumes(snapshot)?;
         for (_, volid) in &volumes {
             storage.activate_storage(&volid.storage)?;
@@ -222,6 +250,7 @@ impl Container<'_> {
             }
             None => None,
         };
+        let freeze_requested = Instant::now();
         let freeze = match &freeze_target {
             Some((pid, cgroup)) => {
                 let freeze = Freeze::new(cgroup, FREEZE_TIMEOUT)
@@ -235,12 +264,13 @@ impl Container<'_> {
             storage.volume_snapshot(volid, name)?;
             made.push(key.clone());
         }
-        if let Some(freeze) = freeze {
-            freeze
-                .thaw()
-                .map_err(|e| Error::io("unable to thaw the container", e))?;
-        }
-        Ok(())
+        let Some(freeze) = freeze else {
+            return Ok(None);
+        };
+        freeze
+            .thaw()
+            .map_err(|e| Error::io("unable to thaw the container", e))?;
+        Ok(Some(freeze_requested.elapsed()))
     }
 
     /// `pct delsnapshot <vmid> <name> [--force]`, as pct: the section goes to
