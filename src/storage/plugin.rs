@@ -210,6 +210,41 @@ pub(crate) trait StoragePlugin: Sync {
         Err(not_available("can't delete snapshot for this image format"))
     }
 
+    /// What snapshot `snap` of the volume is, to be mounted read-only (pve-storage's
+    /// `path` with a snapshot name): a snapshot LV, a ZFS snapshot's directory, ...
+    fn snapshot_source(
+        &self,
+        store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<VolumeSource, StorageError> {
+        Err(not_available(&format!(
+            "cannot mount snapshots for storage type '{}'",
+            store.def.kind.name()
+        )))
+    }
+
+    /// Make snapshot `snap` of the volume readable (a snapshot LV activated); pve-storage's
+    /// `activate_volume` with a snapshot name.
+    fn activate_snapshot(
+        &self,
+        _store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// Undo [`activate_snapshot`](Self::activate_snapshot) once it is unmounted.
+    fn deactivate_snapshot(
+        &self,
+        _store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// A linked clone of the base volume (or of its snapshot `snap`) for `vmid`.
     fn clone_volume(
         &self,
@@ -485,6 +520,28 @@ impl StorageConfig {
     pub fn volume_snapshot_delete(&self, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
         let (store, plugin) = self.active_volume_store(volid)?;
         plugin.delete_snapshot(store, volid, snap)
+    }
+
+    /// Where snapshot `snap` of a volume is, made readable (an LV activated): for a full
+    /// copy from a snapshot, mounted read-only.
+    pub fn activate_volume_snapshot(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<VolumeSource, StorageError> {
+        let (store, plugin) = self.active_volume_store(volid)?;
+        plugin.activate_snapshot(store, volid, snap)?;
+        plugin.snapshot_source(store, volid, snap)
+    }
+
+    /// Undo [`activate_volume_snapshot`](Self::activate_volume_snapshot) once unmounted.
+    pub fn deactivate_volume_snapshot(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let (store, plugin) = self.store(&volid.storage)?;
+        plugin.deactivate_snapshot(store, volid, snap)
     }
 
     /// A linked clone of a base volume (or of its snapshot `snap`) for container `vmid`.
