@@ -125,13 +125,13 @@ pub fn mount_volume_owned(
     let mut loop_device = None;
     let detached = match source {
         VolumeSource::Directory(dir) => bind_tree(dir, read_only)?,
-        VolumeSource::BlockDevice(device) => mount_filesystem(device, read_only)?,
+        VolumeSource::BlockDevice(device) => mount_filesystem(device, read_only, false)?,
         VolumeSource::RawImage(image) => {
             let device = LoopDevice::attach(image, read_only).map_err(failed(format!(
                 "failed to setup loop device for {}",
                 image.display()
             )))?;
-            let mount = mount_filesystem(device.path(), read_only)?;
+            let mount = mount_filesystem(device.path(), read_only, true)?;
             loop_device = Some(device);
             mount
         }
@@ -394,7 +394,7 @@ pub fn probe_filesystem(device: &Path) -> io::Result<&'static str> {
 }
 
 /// A detached mount of the file system on `device`.
-fn mount_filesystem(device: &Path, read_only: bool) -> Result<OwnedFd, MountError> {
+fn mount_filesystem(device: &Path, read_only: bool, is_loop: bool) -> Result<OwnedFd, MountError> {
     let context = || format!("unable to mount '{}'", device.display());
     let fs_type = probe_filesystem(device).map_err(failed(context()))?;
     let context = || format!("unable to mount '{}' ({fs_type})", device.display());
@@ -414,6 +414,12 @@ fn mount_filesystem(device: &Path, read_only: bool) -> Result<OwnedFd, MountErro
     fsconfig_set_string(&fs, "source", device).map_err(with_log)?;
     if read_only {
         fsconfig_set_flag(&fs, "ro").map_err(with_log)?;
+        // A journal cannot be replayed onto a read-only device (a snapshot LV, a template's
+        // base volume): mounted without it, as pct mounts those (`ro,noload`). Not for a
+        // loop device made read-only for an `ro` mount point, which pct mounts as it is.
+        if fs_type == "ext4" && !is_loop && device_is_read_only(device) {
+            fsconfig_set_flag(&fs, "noload").map_err(with_log)?;
+        }
     }
     fsconfig_create(&fs).map_err(with_log)?;
     let attrs = if read_only {
@@ -422,6 +428,22 @@ fn mount_filesystem(device: &Path, read_only: bool) -> Result<OwnedFd, MountErro
         MountAttrFlags::empty()
     };
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(with_log)
+}
+
+/// Whether the block device is read-only (its `/sys/dev/block/<major>:<minor>/ro`).
+fn device_is_read_only(device: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(device) else {
+        return false;
+    };
+    if !meta.file_type().is_block_device() {
+        return false;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/ro"))
+        .is_ok_and(|ro| ro.trim() == "1")
 }
 
 /// The messages the kernel queued on an fs context (`e ext4: ...` lines), joined.
