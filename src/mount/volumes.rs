@@ -752,6 +752,42 @@ mod tests {
         assert!(wait_detached(&device_path, &image));
     }
 
+    /// A copy of an ext4 image taken while it was mounted, as a snapshot is: its journal
+    /// says it needs recovery.
+    fn image_copied_while_mounted(dir: &Path) -> PathBuf {
+        let image = dir.join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let target = dir.join("live");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+        mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false).unwrap();
+        std::fs::write(target.join("hello"), b"hi").unwrap();
+        rustix::fs::sync();
+        let copy = dir.join("snapshot.raw");
+        std::fs::copy(&image, &copy).unwrap();
+        unmount_tree(&target).unwrap();
+        copy
+    }
+
+    #[test]
+    fn read_only_device_with_a_journal_to_replay_mounts_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = image_copied_while_mounted(dir.path());
+        let device = LoopDevice::attach(&copy, true).unwrap();
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+        mount_volume(
+            &VolumeSource::BlockDevice(device.path().to_path_buf()),
+            None,
+            &target,
+            true,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(target.join("hello")).unwrap(), b"hi");
+        unmount_tree(&target).unwrap();
+    }
+
     #[test]
     fn probe_rejects_unknown_data_and_finds_btrfs() {
         let dir = tempfile::tempdir().unwrap();

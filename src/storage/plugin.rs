@@ -534,6 +534,22 @@ impl StorageConfig {
         plugin.snapshot_source(store, volid, snap)
     }
 
+    /// Where snapshot `snap` of a volume is on the host (pve-storage's `path` with a
+    /// snapshot name): a snapshot LV's device, a ZFS snapshot's directory.
+    pub fn volume_snapshot_path(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<PathBuf, StorageError> {
+        let (store, plugin) = self.store(&volid.storage)?;
+        plugin.parse_volume(store, volid)?;
+        Ok(match plugin.snapshot_source(store, volid, snap)? {
+            VolumeSource::RawImage(path)
+            | VolumeSource::Directory(path)
+            | VolumeSource::BlockDevice(path) => path,
+        })
+    }
+
     /// Undo [`activate_volume_snapshot`](Self::activate_volume_snapshot) once unmounted.
     pub fn deactivate_volume_snapshot(
         &self,

@@ -596,7 +596,16 @@ impl StoragePlugin for ZfsPoolPlugin {
                 "snapshot '{snap}' does not exist on '{volid}'"
             )));
         }
-        self.activate_volume(store, volid)
+        self.activate_volume(store, volid)?;
+        if let VolumeSource::Directory(dir) = self.snapshot_source(store, volid, snap)? {
+            // Entering the directory has ZFS mount the snapshot there; a bind mount of the
+            // bare automount point would show it empty.
+            std::fs::read_dir(&dir).map_err(super::alloc::io_error(format!(
+                "unable to read snapshot '{}'",
+                dir.display()
+            )))?;
+        }
+        Ok(())
     }
 
     /// Renamed `basevol-…`/`base-…` and snapshotted `@__base__`, the snapshot every linked
