@@ -15,15 +15,10 @@ use common::TestRoot;
 use common::busybox_template;
 use common::ct::Ct;
 use corral::storage::{StorageConfig, VolumeFormat, VolumeId};
-use rig::{Mounted, POOL, Pool, VolumeGroup, root_with_storages, value, zfs_available};
-
-fn config(root: &TestRoot, vmid: u32) -> String {
-    root.read(&format!("etc/pve/lxc/{vmid}.conf"))
-}
-
-fn volid(text: &str) -> VolumeId {
-    VolumeId::parse(text).unwrap()
-}
+use rig::{
+    Mounted, POOL, Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_storages,
+    value, zfs_available,
+};
 
 /// A container on `storage` with a rootfs and a mount point at /data, started, with a writer
 /// appending numbered lines to /log and /data/log that does not stop.
@@ -56,19 +51,6 @@ fn snapshot_while_writing(ct: &Ct<'_>, name: &str) {
     assert!(lines() > before, "the writer stopped");
 }
 
-/// A refused command: pct's message, exit 255, the config as it was.
-fn assert_refused(root: &TestRoot, vmid: u32, args: &[&str], message: &str) {
-    let before = config(root, vmid);
-    let (code, out, err) = root.pct(args);
-    assert_eq!(code, 255, "pct {args:?}: {out}{err}");
-    assert!(err.contains(message), "pct {args:?}: {err}");
-    assert_eq!(
-        config(root, vmid),
-        before,
-        "pct {args:?} changed the config"
-    );
-}
-
 /// After deleting `second` of `first` ← `second` ← `third`: the chain skips it.
 fn assert_relinked(text: &str) {
     assert_eq!(value(text, None, "parent").as_deref(), Some("third"));
@@ -79,28 +61,6 @@ fn assert_relinked(text: &str) {
     assert_eq!(value(text, Some("first"), "parent"), None);
     assert!(!text.contains("[second]"), "{text}");
     assert_eq!(value(text, None, "lock"), None);
-}
-
-/// The contents of `file` in a volume's snapshot, read through the storage library as a
-/// full clone reads it: the snapshot made readable, an LV's ext4 mounted as pct mounts
-/// snapshots (`ro,noload`: its journal may say "in use"), a ZFS snapshot's directory as it is.
-fn read_in_snapshot(root: &TestRoot, volume: &str, snap: &str, file: &str) -> String {
-    let storage = StorageConfig::load(root.path()).unwrap();
-    let volume = volid(volume);
-    storage.activate_volume_snapshot(&volume, snap).unwrap();
-    let path = storage.volume_snapshot_path(&volume, snap).unwrap();
-    let text = if path.is_dir() {
-        fs::read_to_string(path.join(file)).unwrap()
-    } else {
-        let mounted = Mounted::new(
-            &path,
-            root.join("snapshot-view"),
-            &["-t", "ext4", "-o", "ro,noload"],
-        );
-        fs::read_to_string(mounted.dir.join(file)).unwrap()
-    };
-    storage.deactivate_volume_snapshot(&volume, snap).unwrap();
-    text
 }
 
 #[test]

@@ -295,3 +295,43 @@ pub fn value(text: &str, name: Option<&str>, key: &str) -> Option<String> {
         .iter()
         .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
 }
+
+/// A container's config file.
+pub fn config(root: &TestRoot, vmid: u32) -> String {
+    root.read(&format!("etc/pve/lxc/{vmid}.conf"))
+}
+
+/// A refused command: pct's message, exit 255, the config as it was.
+pub fn assert_refused(root: &TestRoot, vmid: u32, args: &[&str], message: &str) {
+    let before = config(root, vmid);
+    let (code, out, err) = root.pct(args);
+    assert_eq!(code, 255, "pct {args:?}: {out}{err}");
+    assert!(err.contains(message), "pct {args:?}: {err}");
+    assert_eq!(
+        config(root, vmid),
+        before,
+        "pct {args:?} changed the config"
+    );
+}
+
+/// The contents of `file` in a volume's snapshot, read through the storage library as a
+/// full clone reads it: the snapshot made readable, an LV's ext4 mounted as pct mounts
+/// snapshots (`ro,noload`: its journal may say "in use"), a ZFS snapshot's directory as it is.
+pub fn read_in_snapshot(root: &TestRoot, volume: &str, snap: &str, file: &str) -> String {
+    let storage = corral::storage::StorageConfig::load(root.path()).unwrap();
+    let volume = corral::storage::VolumeId::parse(volume).unwrap();
+    storage.activate_volume_snapshot(&volume, snap).unwrap();
+    let path = storage.volume_snapshot_path(&volume, snap).unwrap();
+    let text = if path.is_dir() {
+        fs::read_to_string(path.join(file)).unwrap()
+    } else {
+        let mounted = Mounted::new(
+            &path,
+            root.join("snapshot-view"),
+            &["-t", "ext4", "-o", "ro,noload"],
+        );
+        fs::read_to_string(mounted.dir.join(file)).unwrap()
+    };
+    storage.deactivate_volume_snapshot(&volume, snap).unwrap();
+    text
+}
