@@ -238,7 +238,7 @@ pub(crate) fn prepare_lv(
 }
 
 /// Without udev, LVM makes the `/dev/<vg>/<lv>` link itself; give it a moment to appear.
-fn wait_for_device(path: &Path) -> Result<(), StorageError> {
+pub(crate) fn wait_for_device(path: &Path) -> Result<(), StorageError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !path.exists() {
         if std::time::Instant::now() >= deadline {

@@ -358,7 +358,9 @@ impl StoragePlugin for LvmThinPlugin {
         snap: &str,
     ) -> Result<(), StorageError> {
         parse_lv_name(&volid.name, true)?;
-        activate_lv(store.option("vgname")?, &snapshot_lv(&volid.name, snap))
+        let snapshot = snapshot_lv(&volid.name, snap);
+        activate_lv(store.option("vgname")?, &snapshot)?;
+        super::lvm::wait_for_device(&lv_path(store, &snapshot)?)
     }
 
     fn deactivate_snapshot(

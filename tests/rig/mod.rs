@@ -58,7 +58,7 @@ pub struct VolumeGroup {
 
 impl VolumeGroup {
     pub fn new() -> VolumeGroup {
-        for module in ["virtio_blk", "dm_mod", "dm_thin_pool"] {
+        for module in ["virtio_blk", "dm_mod", "dm_thin_pool", "dm_snapshot"] {
             let _ = Command::new("modprobe").arg(module).status();
         }
         let mut disk = None;
