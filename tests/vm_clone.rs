@@ -15,8 +15,8 @@ use common::TestRoot;
 use common::busybox_template;
 use common::ct::Ct;
 use rig::{
-    Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_storages, tool, value,
-    zfs_available,
+    Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_thin, root_with_zfs,
+    tool, value, zfs_available,
 };
 
 /// A bridge in the guest for the containers' NICs; removed when dropped.
@@ -135,7 +135,8 @@ fn template_and_linked_clones(
         err.contains("you can't start a CT if it's a template"),
         "{err}"
     );
-    let (code, _, err) = root.pct(&["clone", &id, "10779", "--storage", "thin"]);
+    let storage = rootfs.split(':').next().unwrap();
+    let (code, _, err) = root.pct(&["clone", &id, "10779", "--storage", storage]);
     assert_ne!(code, 0);
     assert!(
         err.contains("parameter 'storage' not allowed for linked clones"),
@@ -211,7 +212,7 @@ fn template_and_linked_clones(
 #[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
 fn template_and_five_linked_clones_on_lvmthin() {
     let vg = VolumeGroup::new();
-    let root = root_with_storages();
+    let root = root_with_thin();
     template_and_linked_clones(
         &root,
         10740,
@@ -231,7 +232,7 @@ fn template_and_five_linked_clones_on_zfs() {
     if !zfs_available("template_and_five_linked_clones_on_zfs") {
         return;
     }
-    let root = root_with_storages();
+    let root = root_with_zfs();
     let pool = Pool::create(&root);
     template_and_linked_clones(
         &root,
@@ -338,7 +339,7 @@ fn full_clone_of_a_running_container(
 #[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
 fn full_clone_of_a_running_container_from_a_snapshot_on_lvmthin() {
     let vg = VolumeGroup::new();
-    let root = root_with_storages();
+    let root = root_with_thin();
     full_clone_of_a_running_container(
         &root,
         10760,
@@ -358,7 +359,7 @@ fn full_clone_of_a_running_container_from_a_snapshot_on_zfs() {
     if !zfs_available("full_clone_of_a_running_container_from_a_snapshot_on_zfs") {
         return;
     }
-    let root = root_with_storages();
+    let root = root_with_zfs();
     let pool = Pool::create(&root);
     full_clone_of_a_running_container(
         &root,

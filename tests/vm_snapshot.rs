@@ -16,8 +16,8 @@ use common::busybox_template;
 use common::ct::Ct;
 use corral::storage::{StorageConfig, VolumeFormat, VolumeId};
 use rig::{
-    Mounted, POOL, Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_storages,
-    value, zfs_available,
+    Mounted, POOL, Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_thin,
+    root_with_zfs, value, zfs_available,
 };
 
 /// A container on `storage` with a rootfs and a mount point at /data, started, with a writer
@@ -67,7 +67,7 @@ fn assert_relinked(text: &str) {
 #[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
 fn lvmthin_snapshots_of_a_running_container_roll_back_and_go_with_it() {
     let vg = VolumeGroup::new();
-    let root = root_with_storages();
+    let root = root_with_thin();
     let vmid = 10700;
     let id = vmid.to_string();
     let ct = started_with_writers(&root, vmid, "thin:0.5", "thin:0.25,mp=/data");
@@ -157,7 +157,7 @@ fn zfs_snapshots_of_a_running_container_roll_back_to_the_newest_only() {
     if !zfs_available("zfs_snapshots_of_a_running_container_roll_back_to_the_newest_only") {
         return;
     }
-    let root = root_with_storages();
+    let root = root_with_zfs();
     let pool = Pool::create(&root);
     let vmid = 10710;
     let id = vmid.to_string();
@@ -244,7 +244,7 @@ fn mounted(storage: &StorageConfig, root: &TestRoot, volume: &VolumeId, at: &str
 #[ignore = "needs LVM and the VM rig's disk: run with tests/vm/run"]
 fn lvmthin_base_volumes_and_linked_clones() {
     let vg = VolumeGroup::new();
-    let root = root_with_storages();
+    let root = root_with_thin();
     let storage = StorageConfig::load(root.path()).unwrap();
     let err = |r: Result<VolumeId, corral::storage::StorageError>| r.unwrap_err().to_string();
 
@@ -341,7 +341,7 @@ fn zfs_base_volumes_and_linked_clones() {
     if !zfs_available("zfs_base_volumes_and_linked_clones") {
         return;
     }
-    let root = root_with_storages();
+    let root = root_with_zfs();
     let pool = Pool::create(&root);
     let storage = StorageConfig::load(root.path()).unwrap();
     let err = |r: Result<VolumeId, corral::storage::StorageError>| r.unwrap_err().to_string();

@@ -540,9 +540,9 @@ impl StoragePlugin for ZfsPoolPlugin {
         if !name.subvol {
             return Ok(());
         }
-        let refquota = property(&snapshot, "pve-storage:refquota")?;
-        if refquota.bytes().all(|b| b.is_ascii_digit()) && !refquota.is_empty() {
-            run_zfs("zfs", &["set", &format!("refquota={refquota}"), &dataset])?;
+        let recorded = property(&snapshot, "pve-storage:refquota")?;
+        if let Some(setting) = refquota_setting(&recorded) {
+            run_zfs("zfs", &["set", &setting, &dataset])?;
         }
         match run_zfs("zfs", &["unmount", &dataset]) {
             Err(e) if !e.to_string().contains("not currently mounted") => Err(e),
@@ -720,6 +720,18 @@ fn newest_snapshot_check(listing: &str, snap: &str, volid: &VolumeId) -> Result<
         ))),
         Some(_) => Ok(()),
     }
+}
+
+/// The `refquota=` setting that restores the quota a snapshot recorded in its
+/// `pve-storage:refquota` (`-`: none recorded); ZFS takes `none`, not 0, for no quota.
+fn refquota_setting(recorded: &str) -> Option<String> {
+    if recorded.is_empty() || !recorded.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match recorded.trim_start_matches('0') {
+        "" => "refquota=none".to_string(),
+        _ => format!("refquota={recorded}"),
+    })
 }
 
 /// The snapshot every linked clone of a template's volume is made from.
@@ -937,6 +949,17 @@ mod tests {
                 "tank/vm-101-disk-0"
             ]
         );
+    }
+
+    #[test]
+    fn rollback_restores_the_recorded_quota_none_for_zero() {
+        assert_eq!(
+            refquota_setting("536870912").as_deref(),
+            Some("refquota=536870912")
+        );
+        assert_eq!(refquota_setting("0").as_deref(), Some("refquota=none"));
+        assert_eq!(refquota_setting("-"), None);
+        assert_eq!(refquota_setting(""), None);
     }
 
     #[test]

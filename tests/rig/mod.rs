@@ -235,17 +235,25 @@ impl Drop for Pool {
     }
 }
 
-/// A TestRoot whose storage.cfg has `local` (templates), the thin pool as `thin` and the
-/// ZFS pool as `tank`.
-pub fn root_with_storages() -> TestRoot {
+/// A TestRoot whose storage.cfg has `local` (templates) and the thin pool as `thin`.
+pub fn root_with_thin() -> TestRoot {
+    root_with(&format!(
+        "lvmthin: thin\n\tvgname {VG}\n\tthinpool pool\n\tcontent rootdir,images\n"
+    ))
+}
+
+/// A TestRoot whose storage.cfg has `local` (templates) and the ZFS pool as `tank`.
+pub fn root_with_zfs() -> TestRoot {
+    root_with(&format!(
+        "zfspool: tank\n\tpool {POOL}\n\tmountpoint /{POOL}\n\tcontent rootdir,images\n\tsparse 1\n"
+    ))
+}
+
+fn root_with(section: &str) -> TestRoot {
     let root = TestRoot::new();
     root.write(
         "etc/pve/storage.cfg",
-        &format!(
-            "dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,images,vztmpl\n\n\
-             lvmthin: thin\n\tvgname {VG}\n\tthinpool pool\n\tcontent rootdir,images\n\n\
-             zfspool: tank\n\tpool {POOL}\n\tmountpoint /{POOL}\n\tcontent rootdir,images\n\tsparse 1\n"
-        ),
+        &format!("dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,images,vztmpl\n\n{section}"),
     );
     root
 }
