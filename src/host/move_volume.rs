@@ -552,7 +552,7 @@ pub(crate) fn copy_volume_data(
     storage.activate_volume(to)?;
     let frozen = snap.is_some() || storage.is_base_volume(from);
     let source = match snap {
-        Some(snap) => storage.volume_snapshot_source(from, snap)?,
+        Some(snap) => storage.activate_volume_snapshot(from, snap)?,
         None => storage.volume_source(from)?,
     };
     if snap.is_none()
@@ -594,8 +594,9 @@ pub(crate) fn copy_volume_data(
     // As pct: neither LV stays active for a stopped container. One left active does no
     // harm on a single node, so a failure here is not the copy's.
     let _ = storage.deactivate_volume(to);
-    if snap.is_none() {
-        let _ = storage.deactivate_volume(from);
+    match snap {
+        None => drop(storage.deactivate_volume(from)),
+        Some(snap) => drop(storage.deactivate_volume_snapshot(from, snap)),
     }
     copied
 }

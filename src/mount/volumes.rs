@@ -148,7 +148,14 @@ fn mount_volume_as(
     let mut loop_device = None;
     let detached = match source {
         VolumeSource::Directory(dir) => bind_tree(dir, read_only)?,
-        VolumeSource::BlockDevice(device) => mount_filesystem(device, read_only, noload)?,
+        // A journal cannot be replayed onto a read-only device (a snapshot LV, a template's
+        // base LV): mounted without it, as pct mounts those (`ro,noload`). Not so a loop
+        // device made read-only for an `ro` mount point, which pct mounts as it is.
+        VolumeSource::BlockDevice(device) => mount_filesystem(
+            device,
+            read_only,
+            noload || (read_only && device_is_read_only(device)),
+        )?,
         VolumeSource::RawImage(image) => {
             let device = LoopDevice::attach(image, read_only).map_err(failed(format!(
                 "failed to setup loop device for {}",
@@ -448,6 +455,22 @@ fn mount_filesystem(device: &Path, read_only: bool, noload: bool) -> Result<Owne
         MountAttrFlags::empty()
     };
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(with_log)
+}
+
+/// Whether the block device is read-only (its `/sys/dev/block/<major>:<minor>/ro`).
+fn device_is_read_only(device: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(device) else {
+        return false;
+    };
+    if !meta.file_type().is_block_device() {
+        return false;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/ro"))
+        .is_ok_and(|ro| ro.trim() == "1")
 }
 
 /// The messages the kernel queued on an fs context (`e ext4: ...` lines), joined.
@@ -754,6 +777,42 @@ mod tests {
         );
         unmount_tree(&target).unwrap();
         assert!(wait_detached(&device_path, &image));
+    }
+
+    /// A copy of an ext4 image taken while it was mounted, as a snapshot is: its journal
+    /// says it needs recovery.
+    fn image_copied_while_mounted(dir: &Path) -> PathBuf {
+        let image = dir.join("disk.raw");
+        make_fs_image(&image, 32 << 20, "mkfs.ext4");
+        let target = dir.join("live");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+        mount_volume(&VolumeSource::RawImage(image.clone()), None, &target, false).unwrap();
+        std::fs::write(target.join("hello"), b"hi").unwrap();
+        rustix::fs::sync();
+        let copy = dir.join("snapshot.raw");
+        std::fs::copy(&image, &copy).unwrap();
+        unmount_tree(&target).unwrap();
+        copy
+    }
+
+    #[test]
+    fn read_only_device_with_a_journal_to_replay_mounts_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = image_copied_while_mounted(dir.path());
+        let device = LoopDevice::attach(&copy, true).unwrap();
+        let target = dir.path().join("mnt");
+        std::fs::create_dir(&target).unwrap();
+        let _guard = MountGuard(target.clone());
+        mount_volume(
+            &VolumeSource::BlockDevice(device.path().to_path_buf()),
+            None,
+            &target,
+            true,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(target.join("hello")).unwrap(), b"hi");
+        unmount_tree(&target).unwrap();
     }
 
     #[test]

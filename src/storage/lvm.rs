@@ -90,7 +90,7 @@ pub(crate) fn list_lvs(
     Ok(parse_lvs(&output))
 }
 
-fn parse_lvs(output: &str) -> BTreeMap<String, BTreeMap<String, LvInfo>> {
+pub(crate) fn parse_lvs(output: &str) -> BTreeMap<String, BTreeMap<String, LvInfo>> {
     let mut lvs: BTreeMap<String, BTreeMap<String, LvInfo>> = BTreeMap::new();
     for line in output.lines() {
         let fields: Vec<&str> = line.trim().split(':').collect();
@@ -238,7 +238,7 @@ pub(crate) fn prepare_lv(
 }
 
 /// Without udev, LVM makes the `/dev/<vg>/<lv>` link itself; give it a moment to appear.
-fn wait_for_device(path: &Path) -> Result<(), StorageError> {
+pub(crate) fn wait_for_device(path: &Path) -> Result<(), StorageError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !path.exists() {
         if std::time::Instant::now() >= deadline {
@@ -329,10 +329,32 @@ pub(crate) fn list_lv_volumes(
 ) -> Result<Vec<(VolumeId, VolumeFormat)>, StorageError> {
     let vg = store.option("vgname")?;
     let lvs = list_lvs(Some(vg))?;
-    let mut found: Vec<(u32, String)> = lvs
-        .get(vg)
+    let empty = BTreeMap::new();
+    let names = lv_volume_names(lvs.get(vg).unwrap_or(&empty), vmid, bases, keep);
+    Ok(names
         .into_iter()
-        .flatten()
+        .map(|name| {
+            (
+                VolumeId {
+                    storage: store.id().to_string(),
+                    name,
+                },
+                VolumeFormat::Raw,
+            )
+        })
+        .collect())
+}
+
+/// The names of `vmid`'s container volumes among one group's `lvs` that `keep` accepts, in
+/// disk order; other LVs (thin pools, snapshots `snap_…`, foreign names) are no volumes.
+pub(crate) fn lv_volume_names(
+    lvs: &BTreeMap<String, LvInfo>,
+    vmid: u32,
+    bases: bool,
+    keep: impl Fn(&LvInfo) -> bool,
+) -> Vec<String> {
+    let mut found: Vec<(u32, String)> = lvs
+        .iter()
         .filter(|(name, info)| {
             parse_lv_name(name, bases).is_ok_and(|(owner, _)| owner == vmid) && keep(info)
         })
@@ -344,18 +366,7 @@ pub(crate) fn list_lv_volumes(
         })
         .collect();
     found.sort();
-    Ok(found
-        .into_iter()
-        .map(|(_, name)| {
-            (
-                VolumeId {
-                    storage: store.id().to_string(),
-                    name,
-                },
-                VolumeFormat::Raw,
-            )
-        })
-        .collect())
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 /// Write zeroes over an LV before it is removed (`saferemove`): `blkdiscard --zeroout`

@@ -224,6 +224,27 @@ pub(crate) trait StoragePlugin: Sync {
         )))
     }
 
+    /// Make snapshot `snap` of the volume readable (a snapshot LV activated); pve-storage's
+    /// `activate_volume` with a snapshot name.
+    fn activate_snapshot(
+        &self,
+        _store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// Undo [`activate_snapshot`](Self::activate_snapshot) once it is unmounted.
+    fn deactivate_snapshot(
+        &self,
+        _store: Store<'_>,
+        _volid: &VolumeId,
+        _snap: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// A linked clone of the base volume (or of its snapshot `snap`) for `vmid`.
     fn clone_volume(
         &self,
@@ -516,15 +537,42 @@ impl StorageConfig {
         plugin.delete_snapshot(store, volid, snap)
     }
 
-    /// What snapshot `snap` of a volume is, to be mounted read-only (`ro,noload` for an
-    /// image), with its storage activated.
-    pub fn volume_snapshot_source(
+    /// Where snapshot `snap` of a volume is, made readable (an LV activated): for a full
+    /// copy from a snapshot, mounted read-only.
+    pub fn activate_volume_snapshot(
         &self,
         volid: &VolumeId,
         snap: &str,
     ) -> Result<VolumeSource, StorageError> {
         let (store, plugin) = self.active_volume_store(volid)?;
+        plugin.activate_snapshot(store, volid, snap)?;
         plugin.snapshot_source(store, volid, snap)
+    }
+
+    /// Where snapshot `snap` of a volume is on the host (pve-storage's `path` with a
+    /// snapshot name): a snapshot LV's device, a ZFS snapshot's directory.
+    pub fn volume_snapshot_path(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<PathBuf, StorageError> {
+        let (store, plugin) = self.store(&volid.storage)?;
+        plugin.parse_volume(store, volid)?;
+        Ok(match plugin.snapshot_source(store, volid, snap)? {
+            VolumeSource::RawImage(path)
+            | VolumeSource::Directory(path)
+            | VolumeSource::BlockDevice(path) => path,
+        })
+    }
+
+    /// Undo [`activate_volume_snapshot`](Self::activate_volume_snapshot) once unmounted.
+    pub fn deactivate_volume_snapshot(
+        &self,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let (store, plugin) = self.store(&volid.storage)?;
+        plugin.deactivate_snapshot(store, volid, snap)
     }
 
     /// A linked clone of a base volume (or of its snapshot `snap`) for container `vmid`.

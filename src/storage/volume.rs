@@ -189,6 +189,19 @@ pub(crate) fn block_volume_name(name: &str) -> Option<(u32, VolumeFormat)> {
     Some((vmid.parse().ok()?, format))
 }
 
+/// [`block_volume_name`], or a linked clone's `<base>/<name>` (zfspool names a clone after
+/// the template's volume it is made from), which is the clone's: its owner and format.
+fn linked_block_volume_name(name: &str) -> Option<(u32, VolumeFormat)> {
+    match name.split_once('/') {
+        Some((base, clone)) => {
+            let is_base = base.starts_with("base-") || base.starts_with("basevol-");
+            block_volume_name(base).filter(|_| is_base)?;
+            block_volume_name(clone)
+        }
+        None => block_volume_name(name),
+    }
+}
+
 impl VolumeId {
     /// Parse `storage:name`, with pct's checks of both parts.
     pub fn parse(text: &str) -> Result<VolumeId, StorageError> {
@@ -246,11 +259,12 @@ impl VolumeId {
     }
 
     /// The owning container of an image volume (`100` in `100/vm-100-disk-0.raw`, or in
-    /// `vm-100-disk-0` on a block or dataset storage).
+    /// `vm-100-disk-0` on a block or dataset storage; `101` for the linked clone
+    /// `basevol-100-disk-0/subvol-101-disk-0`).
     pub fn owner(&self) -> Option<u32> {
         match self.kind() {
             Ok(VolumeKind::Image { vmid, .. }) => Some(vmid),
-            _ => block_volume_name(&self.name).map(|(vmid, _)| vmid),
+            _ => linked_block_volume_name(&self.name).map(|(vmid, _)| vmid),
         }
     }
 
@@ -264,7 +278,7 @@ impl VolumeId {
                 "subvol" => Some(VolumeFormat::Subvol),
                 _ => None,
             },
-            _ => block_volume_name(&self.name).map(|(_, format)| format),
+            _ => linked_block_volume_name(&self.name).map(|(_, format)| format),
         }
     }
 }
@@ -396,9 +410,22 @@ mod tests {
         // Linked clone: the owner is the clone, not the base.
         let v = vol("local:100/base-100-disk-0.raw/105/vm-105-disk-0.qcow2");
         assert_eq!((v.owner(), v.format()), (Some(105), None));
+        // A zfspool linked clone names its base first; it is the clone's.
+        let v = vol("tank:basevol-100-disk-0/subvol-105-disk-1");
+        assert_eq!(
+            (v.owner(), v.format()),
+            (Some(105), Some(VolumeFormat::Subvol))
+        );
+        let v = vol("tank:base-100-disk-0/vm-105-disk-0");
+        assert_eq!(
+            (v.owner(), v.format()),
+            (Some(105), Some(VolumeFormat::Raw))
+        );
         for text in [
             "local:vztmpl/x.tar.gz",
             "local:100/vm-100-disk-0",
+            "tank:subvol-100-disk-0/subvol-105-disk-1",
+            "tank:basevol-100-disk-0/subvol-105-disk-1/x",
             "local:abc/vm-1-disk-0.raw",
             "local:iso/x.iso",
         ] {

@@ -4,6 +4,11 @@
 //! through the `zfs`/`zpool` tools with the parseable output pve-storage asks for (`-Hp`).
 //! A volume's directory is `<mountpoint>/<name>`, `mountpoint` defaulting to `/<pool>` and
 //! taken under the host root like every storage path.
+//!
+//! A template's volume is renamed `basevol-…` (`base-…` for a zvol) and gets the snapshot
+//! `@__base__`; a linked clone is a `zfs clone` of that snapshot, and its volume id names the
+//! base: `basevol-100-disk-0/subvol-101-disk-0`. A snapshot `S` of a file system is read in
+//! its directory `<dataset's directory>/.zfs/snapshot/S`, which ZFS mounts on first use.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -334,8 +339,16 @@ impl StoragePlugin for ZfsPoolPlugin {
         Ok(prepared)
     }
 
+    /// The dataset with its snapshots; a template's volume only once no linked clone is
+    /// made from it (pve-storage refuses before ZFS would).
     fn free(&self, store: Store<'_>, volid: &VolumeId) -> Result<(), StorageError> {
         let name = parse_name(&volid.name)?;
+        if name.is_base && !clones_of(&list_pool(store)?, name.dataset).is_empty() {
+            return Err(StorageError::Invalid(format!(
+                "base volume '{}' is still in use by linked clones",
+                volid.name
+            )));
+        }
         destroy(&format!("{}/{}", pool(store)?, name.dataset))
     }
 
@@ -527,9 +540,9 @@ impl StoragePlugin for ZfsPoolPlugin {
         if !name.subvol {
             return Ok(());
         }
-        let refquota = property(&snapshot, "pve-storage:refquota")?;
-        if refquota.bytes().all(|b| b.is_ascii_digit()) && !refquota.is_empty() {
-            run_zfs("zfs", &["set", &format!("refquota={refquota}"), &dataset])?;
+        let recorded = property(&snapshot, "pve-storage:refquota")?;
+        if let Some(setting) = refquota_setting(&recorded) {
+            run_zfs("zfs", &["set", &setting, &dataset])?;
         }
         match run_zfs("zfs", &["unmount", &dataset]) {
             Err(e) if !e.to_string().contains("not currently mounted") => Err(e),
@@ -546,6 +559,125 @@ impl StoragePlugin for ZfsPoolPlugin {
         let name = parse_name(&volid.name)?;
         let snapshot = format!("{}/{}@{snap}", pool(store)?, name.dataset);
         run_zfs("zfs", &["destroy", &snapshot]).map(drop)
+    }
+
+    /// A file system's snapshot directory (mounted by ZFS when first entered), or a zvol
+    /// snapshot's device.
+    fn snapshot_source(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<VolumeSource, StorageError> {
+        let name = parse_name(&volid.name)?;
+        Ok(if name.subvol {
+            VolumeSource::Directory(volume_path(store, &name)?.join(".zfs/snapshot").join(snap))
+        } else {
+            VolumeSource::BlockDevice(PathBuf::from(format!(
+                "/dev/zvol/{}/{}@{snap}",
+                pool(store)?,
+                name.dataset
+            )))
+        })
+    }
+
+    /// The snapshot must exist, and a file system's directory (where its snapshots are)
+    /// be mounted.
+    fn activate_snapshot(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: &str,
+    ) -> Result<(), StorageError> {
+        let name = parse_name(&volid.name)?;
+        let snapshot = format!("{}/{}@{snap}", pool(store)?, name.dataset);
+        if !exists(&snapshot) {
+            return Err(StorageError::Invalid(format!(
+                "snapshot '{snap}' does not exist on '{volid}'"
+            )));
+        }
+        self.activate_volume(store, volid)?;
+        if let VolumeSource::Directory(dir) = self.snapshot_source(store, volid, snap)? {
+            // Entering the directory has ZFS mount the snapshot there; a bind mount of the
+            // bare automount point would show it empty.
+            std::fs::read_dir(&dir).map_err(super::alloc::io_error(format!(
+                "unable to read snapshot '{}'",
+                dir.display()
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// Renamed `basevol-…`/`base-…` and snapshotted `@__base__`, the snapshot every linked
+    /// clone is made from.
+    fn create_base(&self, store: Store<'_>, volid: &VolumeId) -> Result<VolumeId, StorageError> {
+        let name = parse_name(&volid.name)?;
+        if name.is_base {
+            return Err(StorageError::Invalid(
+                "create_base not possible with base image".to_string(),
+            ));
+        }
+        let pool = pool(store)?;
+        let new_dataset = base_dataset(&name);
+        run_zfs(
+            "zfs",
+            &[
+                "rename",
+                &format!("{pool}/{}", name.dataset),
+                &format!("{pool}/{new_dataset}"),
+            ],
+        )?;
+        // A linked clone made a template keeps naming its own base.
+        let new_name = match volid.name.split_once('/') {
+            Some((base, _)) => format!("{base}/{new_dataset}"),
+            None => new_dataset.clone(),
+        };
+        let new_volid = VolumeId {
+            storage: store.id().to_string(),
+            name: new_name,
+        };
+        self.snapshot(store, &new_volid, BASE_SNAPSHOT)?;
+        Ok(new_volid)
+    }
+
+    /// `zfs clone` of the base's `@__base__` (or of its snapshot `snap`) as the next disk of
+    /// `vmid`; the volume id names the base.
+    fn clone_volume(
+        &self,
+        store: Store<'_>,
+        volid: &VolumeId,
+        snap: Option<&str>,
+        vmid: u32,
+    ) -> Result<VolumeId, StorageError> {
+        let name = parse_name(&volid.name)?;
+        if !name.is_base {
+            return Err(StorageError::Invalid(
+                "clone_image only works on base images".to_string(),
+            ));
+        }
+        let pool = pool(store)?;
+        let listed = list_pool(store)?;
+        let number = free_disk_number(listed.iter().map(|v| v.name.as_str()), vmid, store.id())?;
+        let kind = if name.subvol { "subvol" } else { "vm" };
+        let new = format!("{kind}-{vmid}-disk-{number}");
+        let refquota = if name.subvol {
+            Some(property(&format!("{pool}/{}", name.dataset), "refquota")?)
+        } else {
+            None
+        };
+        let args = clone_args(
+            pool,
+            name.dataset,
+            snap.unwrap_or(BASE_SNAPSHOT),
+            &new,
+            refquota.as_deref(),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_zfs("zfs", &args)?;
+        Ok(VolumeId {
+            storage: store.id().to_string(),
+            name: format!("{}/{new}", name.dataset),
+        })
     }
 
     fn status(&self, store: Store<'_>) -> Result<Option<StorageStatus>, StorageError> {
@@ -588,6 +720,65 @@ fn newest_snapshot_check(listing: &str, snap: &str, volid: &VolumeId) -> Result<
         ))),
         Some(_) => Ok(()),
     }
+}
+
+/// The `refquota=` setting that restores the quota a snapshot recorded in its
+/// `pve-storage:refquota` (`-`: none recorded); ZFS takes `none`, not 0, for no quota.
+fn refquota_setting(recorded: &str) -> Option<String> {
+    if recorded.is_empty() || !recorded.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match recorded.trim_start_matches('0') {
+        "" => "refquota=none".to_string(),
+        _ => format!("refquota={recorded}"),
+    })
+}
+
+/// The snapshot every linked clone of a template's volume is made from.
+const BASE_SNAPSHOT: &str = "__base__";
+
+/// The dataset a template's volume is renamed to: `subvol-` → `basevol-`, `vm-` → `base-`.
+fn base_dataset(name: &ZfsName<'_>) -> String {
+    let (from, to) = if name.subvol {
+        ("subvol-", "basevol-")
+    } else {
+        ("vm-", "base-")
+    };
+    match name.dataset.strip_prefix(from) {
+        Some(rest) => format!("{to}{rest}"),
+        None => name.dataset.to_string(),
+    }
+}
+
+/// The `zfs clone` arguments for dataset `new` from snapshot `snap` of `base` (both below
+/// `pool`); a file system gets the base's quota (`refquota`, 0 meaning none).
+fn clone_args(
+    pool: &str,
+    base: &str,
+    snap: &str,
+    new: &str,
+    refquota: Option<&str>,
+) -> Vec<String> {
+    let mut args = vec![
+        "clone".to_string(),
+        format!("{pool}/{base}@{snap}"),
+        format!("{pool}/{new}"),
+    ];
+    if let Some(refquota) = refquota {
+        let refquota = if refquota == "0" { "none" } else { refquota };
+        args.extend(["-o".to_string(), format!("refquota={refquota}")]);
+    }
+    args
+}
+
+/// The linked clones of base dataset `base` among a pool's volumes.
+fn clones_of<'a>(listed: &'a [Listed], base: &str) -> Vec<&'a str> {
+    let origin = format!("{base}@{BASE_SNAPSHOT}");
+    listed
+        .iter()
+        .filter(|l| l.origin.as_deref() == Some(origin.as_str()))
+        .map(|l| l.name.as_str())
+        .collect()
 }
 
 /// Disk order of a volume name: the number after `-disk-`, then the name.
@@ -722,6 +913,68 @@ mod tests {
              'zfsutils-linux'"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn templates_and_linked_clones_are_named_as_pve_storage_names_them() {
+        let subvol = parse_name("subvol-100-disk-1").unwrap();
+        assert_eq!(base_dataset(&subvol), "basevol-100-disk-1");
+        assert_eq!(
+            base_dataset(&parse_name("vm-100-disk-0").unwrap()),
+            "base-100-disk-0"
+        );
+        let clone = parse_name("basevol-100-disk-0/subvol-101-disk-0").unwrap();
+        assert_eq!(base_dataset(&clone), "basevol-101-disk-0");
+        assert_eq!(
+            clone_args(
+                "tank",
+                "basevol-100-disk-0",
+                "__base__",
+                "subvol-101-disk-0",
+                Some("0")
+            ),
+            [
+                "clone",
+                "tank/basevol-100-disk-0@__base__",
+                "tank/subvol-101-disk-0",
+                "-o",
+                "refquota=none"
+            ]
+        );
+        assert_eq!(
+            clone_args("tank", "base-100-disk-0", "__base__", "vm-101-disk-0", None),
+            [
+                "clone",
+                "tank/base-100-disk-0@__base__",
+                "tank/vm-101-disk-0"
+            ]
+        );
+    }
+
+    #[test]
+    fn rollback_restores_the_recorded_quota_none_for_zero() {
+        assert_eq!(
+            refquota_setting("536870912").as_deref(),
+            Some("refquota=536870912")
+        );
+        assert_eq!(refquota_setting("0").as_deref(), Some("refquota=none"));
+        assert_eq!(refquota_setting("-"), None);
+        assert_eq!(refquota_setting(""), None);
+    }
+
+    #[test]
+    fn linked_clones_are_found_by_their_origin() {
+        let text = "tank/basevol-100-disk-0\t-\t-\tfilesystem\t1024\n\
+                    tank/subvol-101-disk-0\t-\ttank/basevol-100-disk-0@__base__\tfilesystem\t1024\n\
+                    tank/subvol-102-disk-0\t-\ttank/basevol-100-disk-0@__base__\tfilesystem\t1024\n\
+                    tank/subvol-103-disk-0\t-\ttank/basevol-100-disk-0@other\tfilesystem\t1024\n\
+                    tank/subvol-104-disk-0\t-\ttank/basevol-100-disk-1@__base__\tfilesystem\t1024\n";
+        let listed = parse_list(text, "tank");
+        assert_eq!(
+            clones_of(&listed, "basevol-100-disk-0"),
+            ["subvol-101-disk-0", "subvol-102-disk-0"]
+        );
+        assert!(clones_of(&listed, "basevol-100-disk-2").is_empty());
     }
 
     #[test]
