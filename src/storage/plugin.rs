@@ -830,7 +830,7 @@ mod tests {
         let config = StorageConfig::parse(
             Path::new("/r"),
             "btrfs: b1\n\tpath /b\n\nlvmthin: t1\n\tvgname vg\n\tthinpool pool\n\n\
-             lvm: l1\n\tvgname vg\n\tcontent rootdir\n",
+             lvm: l1\n\tvgname vg\n\tcontent rootdir\n\nzfspool: z1\n\tpool tank\n",
         )
         .unwrap();
         let has = |feature, volid: &str, snap| {
@@ -857,6 +857,15 @@ mod tests {
         assert!(has(Feature::Clone, "t1:base-100-disk-0", None));
         assert!(!has(Feature::Clone, "t1:vm-100-disk-0", None));
         assert!(has(Feature::Clone, "t1:vm-100-disk-0", Some("s1")));
+        // ZFS: snapshots of snapshots' state too, linked clones only of a base (its
+        // `@__base__`), never of a snapshot; a linked clone is a current volume.
+        assert!(has(Feature::Snapshot, "z1:subvol-100-disk-0", Some("s1")));
+        assert!(has(Feature::Clone, "z1:basevol-100-disk-0", None));
+        assert!(!has(Feature::Clone, "z1:subvol-100-disk-0", Some("s1")));
+        assert!(!has(Feature::Copy, "z1:subvol-100-disk-0", Some("s1")));
+        let clone = "z1:basevol-100-disk-0/subvol-101-disk-0";
+        assert!(has(Feature::Snapshot, clone, None) && !has(Feature::Clone, clone, None));
+        assert!(has(Feature::Template, clone, None));
         assert!(!has(Feature::Snapshot, "l1:vm-100-disk-0", None));
         assert!(has(Feature::Rename, "l1:vm-100-disk-0", None));
         assert!(
