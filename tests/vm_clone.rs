@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::TestRoot;
-use common::busybox_template;
 use common::ct::Ct;
+use common::{busybox_template, debianish_template};
 use rig::{
     Pool, VolumeGroup, assert_refused, config, read_in_snapshot, root_with_thin, root_with_zfs,
     tool, value, zfs_available,
@@ -56,10 +56,16 @@ fn mac(text: &str) -> String {
         .unwrap_or_else(|| panic!("no hwaddr in:\n{text}"))
 }
 
-/// A container to be made a template: busybox with a machine-id (and the dbus copy) a systemd
-/// guest would have, on `storage` (`rootfs` and `mp0` sizes as given).
+/// A container to be made a template: a Debian-looking busybox with the machine-id (and the
+/// dbus copy) a systemd guest would have, on `storage` (`rootfs` and `mp0` sizes as given).
 fn prepared_container(root: &TestRoot, vmid: u32, rootfs: &str, mp0: &str, bridge: &str) {
-    let template = root.install_template(&busybox_template());
+    // A Debian-looking guest: pct's post-clone hook does nothing for an unmanaged one.
+    // (made in the root's template cache already: its volume id is all that is needed)
+    let template = debianish_template(root);
+    let template = format!(
+        "local:vztmpl/{}",
+        template.file_name().unwrap().to_string_lossy()
+    );
     let id = vmid.to_string();
     root.pct_ok(&[
         "create",
