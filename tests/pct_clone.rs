@@ -56,23 +56,7 @@ fn guest_template(root: &TestRoot) -> String {
 /// `local` (dir) and `tank`, a btrfs file system on a loop-backed image under the test root
 /// at `mnt/btrfs` (TestRoot's drop unmounts it). Returns the template's volume id.
 fn btrfs_root(root: &TestRoot) -> String {
-    let image = root.join("btrfs.img");
-    fs::File::create(&image).unwrap().set_len(4 * GIB).unwrap();
-    let status = Command::new("mkfs.btrfs")
-        .arg("-q")
-        .arg(&image)
-        .status()
-        .expect("mkfs.btrfs");
-    assert!(status.success());
-    let mountpoint = root.join("mnt/btrfs");
-    fs::create_dir_all(&mountpoint).unwrap();
-    let status = Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&image)
-        .arg(&mountpoint)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    root.mount_btrfs(4 * GIB);
     root.write(
         "etc/pve/storage.cfg",
         "dir: local\n\tpath /var/lib/vz\n\tcontent vztmpl,rootdir,images\n\n\

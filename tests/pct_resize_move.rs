@@ -35,23 +35,7 @@ fn storages(root: &TestRoot, extra: &str) {
 /// A btrfs file system on a loop-backed image under the test root, mounted at `mnt/btrfs`
 /// (TestRoot's drop unmounts it), as storage `tank`.
 fn btrfs_storage(root: &TestRoot) -> &'static str {
-    let image = root.join("btrfs.img");
-    fs::File::create(&image).unwrap().set_len(3 * GIB).unwrap();
-    let status = Command::new("mkfs.btrfs")
-        .arg("-q")
-        .arg(&image)
-        .status()
-        .expect("mkfs.btrfs");
-    assert!(status.success());
-    let mountpoint = root.join("mnt/btrfs");
-    fs::create_dir_all(&mountpoint).unwrap();
-    let status = Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&image)
-        .arg(&mountpoint)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    root.mount_btrfs(3 * GIB);
     "\nbtrfs: tank\n\tpath /mnt/btrfs\n\tcontent rootdir,images\n"
 }
 

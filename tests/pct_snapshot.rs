@@ -139,23 +139,7 @@ const GIB: u64 = 1 << 30;
 /// under the test root mounted at `mnt/btrfs` (TestRoot's drop unmounts it). Returns the
 /// busybox template's volume id.
 fn btrfs_root(root: &TestRoot) -> String {
-    let image = root.join("btrfs.img");
-    fs::File::create(&image).unwrap().set_len(3 * GIB).unwrap();
-    let status = Command::new("mkfs.btrfs")
-        .arg("-q")
-        .arg(&image)
-        .status()
-        .expect("mkfs.btrfs");
-    assert!(status.success());
-    let mountpoint = root.join("mnt/btrfs");
-    fs::create_dir_all(&mountpoint).unwrap();
-    let status = Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&image)
-        .arg(&mountpoint)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    root.mount_btrfs(3 * GIB);
     root.write(
         "etc/pve/storage.cfg",
         "dir: local\n\tpath /var/lib/vz\n\tcontent vztmpl,rootdir,images\n\n\

@@ -10,25 +10,7 @@ use common::{TestRoot, debianish_template};
 /// A btrfs filesystem on a loop-backed image under the test root, mounted at `mnt/btrfs`,
 /// and a storage.cfg naming it `tank` next to the default `local`.
 fn btrfs_storage(root: &TestRoot) {
-    let image = root.join("btrfs.img");
-    let file = fs::File::create(&image).unwrap();
-    file.set_len(256 * 1024 * 1024).unwrap();
-    let status = Command::new("mkfs.btrfs")
-        .arg("-q")
-        .arg(&image)
-        .status()
-        .expect("mkfs.btrfs");
-    assert!(status.success());
-    let mountpoint = root.join("mnt/btrfs");
-    fs::create_dir_all(&mountpoint).unwrap();
-    let status = Command::new("mount")
-        .arg("-o")
-        .arg("loop")
-        .arg(&image)
-        .arg(&mountpoint)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    root.mount_btrfs(256 * 1024 * 1024);
     root.write(
         "etc/pve/storage.cfg",
         "dir: local\n\tpath /var/lib/vz\n\tcontent vztmpl,iso,backup\n\nbtrfs: tank\n\tpath /mnt/btrfs\n\tcontent rootdir,images\n",

@@ -60,6 +60,16 @@ fn activate_lv(vg: &str, lv: &str) -> Result<(), StorageError> {
     .map(drop)
 }
 
+/// `VG/LV` of snapshot `snap` of a thin volume, for the LVM tools.
+fn snapshot_target(store: Store<'_>, volid: &VolumeId, snap: &str) -> Result<String, StorageError> {
+    parse_lv_name(&volid.name, true)?;
+    Ok(format!(
+        "{}/{}",
+        store.option("vgname")?,
+        snapshot_lv(&volid.name, snap)
+    ))
+}
+
 /// The LV of snapshot `snap` of volume `volname` (pve-storage's name).
 fn snapshot_lv(volname: &str, snap: &str) -> String {
     format!("snap_{volname}_{snap}")
@@ -323,12 +333,7 @@ impl StoragePlugin for LvmThinPlugin {
         volid: &VolumeId,
         snap: &str,
     ) -> Result<(), StorageError> {
-        parse_lv_name(&volid.name, true)?;
-        let target = format!(
-            "{}/{}",
-            store.option("vgname")?,
-            snapshot_lv(&volid.name, snap)
-        );
+        let target = snapshot_target(store, volid, snap)?;
         run_lvm(
             "lvremove",
             &["-f", &target],
@@ -369,12 +374,7 @@ impl StoragePlugin for LvmThinPlugin {
         volid: &VolumeId,
         snap: &str,
     ) -> Result<(), StorageError> {
-        parse_lv_name(&volid.name, true)?;
-        let target = format!(
-            "{}/{}",
-            store.option("vgname")?,
-            snapshot_lv(&volid.name, snap)
-        );
+        let target = snapshot_target(store, volid, snap)?;
         run_lvm(
             "lvchange",
             &["-an", &target],

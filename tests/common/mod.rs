@@ -56,6 +56,29 @@ impl TestRoot {
         before
     }
 
+    /// A btrfs file system of `bytes` on a loop-backed image (`btrfs.img`) under this root,
+    /// mounted at `mnt/btrfs` (the drop unmounts it), for a storage.cfg to name
+    /// (`path /mnt/btrfs`).
+    pub fn mount_btrfs(&self, bytes: u64) {
+        let image = self.join("btrfs.img");
+        fs::File::create(&image).unwrap().set_len(bytes).unwrap();
+        let status = std::process::Command::new("mkfs.btrfs")
+            .arg("-q")
+            .arg(&image)
+            .status()
+            .expect("mkfs.btrfs");
+        assert!(status.success(), "mkfs.btrfs");
+        let mountpoint = self.join("mnt/btrfs");
+        fs::create_dir_all(&mountpoint).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&mountpoint)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount the btrfs image");
+    }
+
     pub fn read(&self, relative: &str) -> String {
         fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
