@@ -715,6 +715,7 @@ mod tests {
                     "group",
                     "perms",
                     "description",
+                    "pool",
                 ];
                 // rescan's vmid is an option of its own, not a positional word; move-volume's
                 // optional positional words are options too.
