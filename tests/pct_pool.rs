@@ -67,6 +67,10 @@ fn create_with_pool_joins_it_and_destroy_leaves_it() {
     let root = with_user_cfg();
     let path = root.join("etc/pve/user.cfg");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    // What a writer killed before its rename left.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    root.write(&format!("etc/pve/.user.cfg.tmp.{}", gone.id()), "half");
     let template = template(&root);
     let _ct = Ct {
         root: &root,
@@ -253,4 +257,67 @@ fn a_failed_clone_joins_no_pool() {
     assert!(err.contains("No space left on device"), "{err}");
     assert!(!root.join("etc/pve/lxc/10931.conf").exists());
     assert_eq!(user_cfg(&root), USER_CFG);
+}
+
+/// Through the library the refusal is a typed error, before anything is looked at (there is
+/// not even a source container here).
+#[test]
+fn the_library_names_an_unknown_pool() {
+    use corral::host::RequestError;
+    use corral::{CloneOptions, CreateOptions, Error, Host, Vmid};
+    let root = with_user_cfg();
+    let host = Host::open(root.path()).unwrap();
+    let error = host
+        .container(Vmid::new(10940).unwrap())
+        .clone_to(
+            Vmid::new(10941).unwrap(),
+            &CloneOptions {
+                pool: Some("nope".into()),
+                ..CloneOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Request(RequestError::NoSuchPool { pool, .. }) if pool == "nope"),
+        "{error:?}"
+    );
+    let error = host
+        .container(Vmid::new(10942).unwrap())
+        .create(&CreateOptions {
+            template: "local:vztmpl/none.tar.gz".into(),
+            pool: Some("nope".into()),
+            ..CreateOptions::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Request(RequestError::NoSuchPool { pool, .. }) if pool == "nope"),
+        "{error:?}"
+    );
+    assert!(!root.join("etc/pve/lxc/10941.conf").exists());
+    assert!(!root.join("etc/pve/lxc/10942.conf").exists());
+}
+
+/// A user.cfg destroy cannot rewrite fails it in pct's words, after the volumes are gone;
+/// the config stays, locked `destroyed`, as in pct.
+#[test]
+fn a_user_cfg_destroy_cannot_rewrite_fails_it() {
+    let root = TestRoot::new();
+    let template = template(&root);
+    let _ct = Ct {
+        root: &root,
+        vmid: 10945,
+    };
+    create(&root, 10945, &template, false, &[]);
+    fs::create_dir_all(root.join("etc/pve/user.cfg")).unwrap();
+    let (code, _, err) = root.pct(&["destroy", "10945"]);
+    assert_eq!(code, 255);
+    assert!(
+        err.starts_with("access permissions cleanup for VM 10945 failed: unable to read '"),
+        "{err}"
+    );
+    assert!(
+        root.read("etc/pve/lxc/10945.conf")
+            .contains("lock: destroyed\n")
+    );
+    assert!(!root.join("var/lib/vz/images/10945").exists());
 }

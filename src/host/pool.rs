@@ -24,6 +24,8 @@ use crate::config::Vmid;
 const USER_CFG: &str = "etc/pve/user.cfg";
 /// The lock writers of the file take (Proxmox's `lock_user_config`).
 const USER_CFG_LOCK: &str = "run/lock/corral/user.cfg.lock";
+/// The new file is written beside it as `<prefix><pid>`, then renamed over it.
+const TEMP_PREFIX: &str = ".user.cfg.tmp.";
 
 /// Why a pool name is not a pool id (pve-access-control's `verify_poolname`); the `Err` is
 /// pct's message for the `pool` parameter.
@@ -318,7 +320,9 @@ impl<'h> Pools<'h> {
         let unable = |e| Error::io(format!("unable to write '{}'", path.display()), e);
         let old = fs::metadata(&path).map_err(unable)?;
         let dir = path.parent().expect("user.cfg has a directory");
-        let temp = dir.join(format!(".user.cfg.tmp.{}", std::process::id()));
+        // One killed between writing its temporary file and renaming it leaves the file.
+        super::remove_stale_temps(dir, TEMP_PREFIX);
+        let temp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
         let written = (|| {
             let mut file = fs::File::create(&temp)?;
             file.write_all(&new)?;
