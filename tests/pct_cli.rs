@@ -874,7 +874,6 @@ fn pct_options_corral_lacks_are_refused_not_ignored() {
             "restore",
         ),
         (&["create", "112", TEMPLATE, "--uniq"][..], "unique"),
-        (&["create", "112", TEMPLATE, "--pool", "p"][..], "pool"),
         (&["create", "112", TEMPLATE, "--bw", "10"][..], "bwlimit"),
         (
             &["create", "112", TEMPLATE, "--ha-managed", "1"][..],

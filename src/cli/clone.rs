@@ -56,6 +56,11 @@ pub fn commands() -> Vec<Command> {
             ))
             .arg(option("hostname", "STRING", "Set a hostname for the new CT."))
             .arg(option(
+                "pool",
+                "STRING",
+                "Add the new CT to the specified pool.",
+            ))
+            .arg(option(
                 "snapname",
                 "STRING",
                 "The name of the snapshot.",
@@ -106,6 +111,7 @@ pub fn dispatch(name: &str, m: &ArgMatches) -> Option<Result<(), Error>> {
                     storage: text("storage"),
                     target: text("target"),
                     bwlimit: super::bwlimit(m)?,
+                    pool: text("pool"),
                 };
                 host(m)?.container(vmid(m)?).clone_to(newid, &options)
             }

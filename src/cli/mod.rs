@@ -203,6 +203,7 @@ fn dispatch(name: &str, m: &ArgMatches) -> Result<(), Failure> {
                         })?),
                         None => None,
                     },
+                    pool: m.get_one::<String>("pool").cloned(),
                     cancel: None,
                 };
             let start = flag(m, "start")?;

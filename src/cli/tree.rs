@@ -245,6 +245,7 @@ fn build(with_config_options: bool) -> Command {
                     .arg(flag("force", "Allow to overwrite existing container."))
                     .arg(flag("start", "Start the CT after its creation finished successfully."))
                     .arg(flag("ignore-unpack-errors", "Ignore errors when extracting the template."))
+                    .arg(Arg::new("pool").long("pool").value_name("STRING").help("Add the VM to the specified pool."))
                     .arg(
                         Arg::new("password")
                             .long("password")
@@ -714,6 +715,7 @@ mod tests {
                     "group",
                     "perms",
                     "description",
+                    "pool",
                 ];
                 // rescan's vmid is an option of its own, not a positional word; move-volume's
                 // optional positional words are options too.

@@ -6,6 +6,7 @@
 //! config and no volume of the new container behind.
 
 use super::move_volume::copy_volume_data;
+use super::pool::Pools;
 use super::template::section_mount_points;
 use super::{Container, Error};
 use crate::config::{Config, MountKind, MountPoint, NetDevice, Section, Vmid};
@@ -30,6 +31,8 @@ pub struct CloneOptions {
     pub target: Option<String>,
     /// Bandwidth limit of the copies in KiB/s; `None` or 0 for none.
     pub bwlimit: Option<u64>,
+    /// Add the new container to this resource pool (pct's `--pool`).
+    pub pool: Option<String>,
 }
 
 /// Why `pct clone` refused ([`Error::Clone`]); `Display` is pct's message.
@@ -165,11 +168,16 @@ impl Container<'_> {
     /// `pct clone <vmid> <newid>`, as pct: the checks before anything is made (node,
     /// storage, source lock, new id, snapshot, each mount point), then the new container
     /// with `lock: create` and each volume copied or cloned, the guest's post-clone fix-up
-    /// (machine-id; corral also renews SSH host keys the source had), and the lock removed.
+    /// (machine-id; corral also renews SSH host keys the source had), the new container
+    /// added to `--pool`, and the lock removed.
     /// Progress lines go to the host's observer. A failure after the checks undoes the
     /// new container and reads `clone failed: <error>`. The source's `lock: disk` is
     /// removed whatever happens.
     pub fn clone_to(&self, newid: Vmid, options: &CloneOptions) -> Result<(), Error> {
+        // pct checks the pool first of all.
+        if let Some(pool) = options.pool.as_deref() {
+            Pools::of(self.host).check(pool)?;
+        }
         if let Some(hostname) = options.hostname.as_deref() {
             crate::config::check_option("hostname", hostname)
                 .map_err(|e| Error::param("hostname", e.0))?;
@@ -363,7 +371,14 @@ impl Container<'_> {
             }
         }
         let _ = std::fs::remove_dir(&staging);
-        target.post_clone_fixup(storage, &config)
+        target.post_clone_fixup(storage, &config)?;
+        // pct adds the clone to its pool before the guest fix-up, and a fix-up that fails
+        // then leaves the pool naming a container that is gone; here it comes last, so
+        // that a failed clone is in no pool.
+        match options.pool.as_deref() {
+            Some(pool) => Pools::of(self.host).add(target.vmid, pool),
+            None => Ok(()),
+        }
     }
 
     /// Name a new volume in the new container's config, under the key of the one it was

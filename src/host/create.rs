@@ -1,9 +1,11 @@
 //! `pct create`: validate everything first, reserve the id with `lock: create`, allocate the
-//! volumes, extract the template into them, detect arch and ostype, and write the config.
-//! Any failure frees what was allocated and removes the config again.
+//! volumes, extract the template into them, detect arch and ostype, and write the config;
+//! then add it to `--pool`. Any failure before that frees what was allocated and removes the
+//! config again.
 
 use std::fs;
 
+use super::pool::Pools;
 use super::{Container, Error, ParamError, RequestError};
 use crate::config::{Config, IdKind, IdMap, MountPoint, NetDevice, check_option};
 use crate::setup::{GuestConfig, Hook, HostEnv, OsRandom, RandomSource, SetupRequest};
@@ -34,6 +36,8 @@ pub struct CreateOptions {
     pub password: Option<String>,
     /// Public SSH keys for root's authorized_keys, one per line (OpenSSH format).
     pub ssh_public_keys: Option<String>,
+    /// Add the new container to this resource pool (pct's `--pool`).
+    pub pool: Option<String>,
     /// Once cancelled, the create stops at its next step, undoes what it did and fails with
     /// [`Error::Interrupted`].
     pub cancel: Option<crate::cancel::Cancel>,
@@ -104,6 +108,14 @@ impl Container<'_> {
                 }
             }
         }
+        if let Some(pool) = options.pool.as_deref()
+            && let Err(message) = super::pool::check_pool_name(pool)
+        {
+            errors.push(ParamError {
+                key: "pool".into(),
+                message,
+            });
+        }
         if !errors.is_empty() {
             return Err(Error::Parameters(errors));
         }
@@ -113,6 +125,9 @@ impl Container<'_> {
         }
         if let Some(keys) = &options.ssh_public_keys {
             validate_ssh_public_keys(keys)?;
+        }
+        if let Some(pool) = options.pool.as_deref() {
+            Pools::of(self.host).check(pool)?;
         }
         if options.template == "-" {
             return Err(Error::Request(RequestError::PipeNeedsRestore));
@@ -180,6 +195,10 @@ impl Container<'_> {
             // Otherwise the config (still `lock: create`) names what is left, for
             // `pct unlock` and `pct destroy` to take away once it can go.
             return Err(Error::with_leftovers(error, left));
+        }
+        // As pct, once the container is made: should this fail, the container stays.
+        if let Some(pool) = options.pool.as_deref() {
+            Pools::of(self.host).add(vmid, pool)?;
         }
         Ok(config)
     }

@@ -1,6 +1,7 @@
 //! `pct destroy`: refuse protected or locked containers, and running ones unless forced (then
 //! stop them first); free every volume the config references (and, on request, every other
-//! volume the id owns); then remove the config.
+//! volume the id owns); take the id out of its resource pool and drop its ACLs, as pct does
+//! with or without `--purge`; then remove the config.
 //!
 //! "References" is pct's (`destroy_lxc_container`): rootfs, mpN and unusedN of the current
 //! config and of its pending section. Snapshot sections are not read: the storage frees a
@@ -11,6 +12,7 @@
 
 use std::fs;
 
+use super::pool::Pools;
 use super::{Container, Error, VolumeNotFreed, check_lock};
 use crate::config::{Config, MountKind, Warning};
 use crate::storage::VolumeId;
@@ -97,6 +99,8 @@ impl Container<'_> {
                 volumes: not_freed,
             });
         }
+        // Should this fail, the config (locked `destroyed`) stays, as in pct.
+        Pools::of(self.host).remove_vm_access(vmid)?;
         if options.purge {
             self.host
                 .observer()

@@ -42,6 +42,12 @@ pub enum RequestError {
         /// The value as pct reads it (a `0` prepended where it had none).
         perms: String,
     },
+    /// `--pool` names a pool the host's user.cfg does not have.
+    #[non_exhaustive]
+    NoSuchPool {
+        /// The pool asked for.
+        pool: String,
+    },
 }
 
 impl fmt::Display for RequestError {
@@ -54,6 +60,13 @@ impl fmt::Display for RequestError {
                 "mount points configured, but 'rootfs' not set - aborting"
             }
             RequestError::InvalidMode { perms } => return write!(f, "invalid mode: '{perms}'"),
+            // pct's access check: a permission exception (HTTP 403) as its CLI prints it.
+            RequestError::NoSuchPool { pool } => {
+                return write!(
+                    f,
+                    "403 Permission check failed (pool '{pool}' does not exist)"
+                );
+            }
         })
     }
 }

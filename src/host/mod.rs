@@ -24,6 +24,7 @@ mod lifecycle;
 mod lock;
 mod modify;
 mod move_volume;
+mod pool;
 mod pull;
 mod push;
 mod rescan;
