@@ -664,15 +664,21 @@ fn frozen_during(vmid: u32, work: impl FnOnce()) -> f64 {
                 }
                 std::thread::sleep(Duration::from_micros(200));
             }
-            frozen.as_secs_f64()
+            (frozen, since)
         });
         // The work starts once the watcher reads: a freeze shorter than its start is not lost.
         while !watching.load(Ordering::Relaxed) {
             std::thread::yield_now();
         }
         work();
+        let ended = Instant::now();
         done.store(true, Ordering::Relaxed);
-        watcher.join().unwrap()
+        let (frozen, since) = watcher.join().unwrap();
+        // The work ends thawed: a freeze the watcher saw begin but not end ended by then.
+        let open = since.map_or(Duration::ZERO, |start| {
+            ended.saturating_duration_since(start)
+        });
+        (frozen + open).as_secs_f64()
     })
 }
 
@@ -681,10 +687,17 @@ fn set_frozen_by_hand(vmid: u32, frozen: bool) {
     let cgroup = container_cgroup(vmid).expect("a cgroup v2 tree");
     fs::write(cgroup.join("cgroup.freeze"), if frozen { "1" } else { "0" }).unwrap();
     let wanted = if frozen { "frozen 1" } else { "frozen 0" };
-    wait_until("the freezer", Duration::from_secs(30), || {
-        fs::read_to_string(cgroup.join("cgroup.events"))
-            .is_ok_and(|text| text.lines().any(|line| line == wanted))
-    });
+    // Polled every millisecond, as pct waits for the freezer.
+    let start = Instant::now();
+    while !fs::read_to_string(cgroup.join("cgroup.events"))
+        .is_ok_and(|text| text.lines().any(|line| line == wanted))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the freezer: not {wanted}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// `syncfs` of the file system at `path`, as pct syncs a frozen container's mounts.
