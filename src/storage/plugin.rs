@@ -509,8 +509,13 @@ impl StorageConfig {
     }
 
     /// Take snapshot `snap` of a volume (pve-storage's `volume_snapshot`).
+    ///
+    /// The storage is not activated here: as pve-storage's `volume_snapshot`, this is called
+    /// with it active (`pct snapshot` activates it before the container is frozen, so that
+    /// the freeze lasts no longer than the snapshots themselves).
     pub fn volume_snapshot(&self, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
-        let (store, plugin) = self.active_volume_store(volid)?;
+        let (store, plugin) = self.store(&volid.storage)?;
+        plugin.parse_volume(store, volid)?;
         plugin.snapshot(store, volid, snap)
     }
 
