@@ -497,19 +497,22 @@ impl StoragePlugin for ZfsPoolPlugin {
         let name = parse_name(&volid.name)?;
         let dataset = format!("{}/{}", pool(store)?, name.dataset);
         let snapshot = format!("{dataset}@{snap}");
-        run_zfs("zfs", &["snapshot", &snapshot])?;
-        if name.subvol {
-            let refquota = property(&dataset, "refquota")?;
-            run_zfs(
-                "zfs",
-                &[
-                    "set",
-                    &format!("pve-storage:refquota={refquota}"),
-                    &snapshot,
-                ],
-            )?;
+        // A subvol's quota goes with its snapshot, for a rollback to restore; set as the
+        // snapshot is made, one command less while the container is frozen.
+        let quota = if name.subvol {
+            Some(format!(
+                "pve-storage:refquota={}",
+                property(&dataset, "refquota")?
+            ))
+        } else {
+            None
+        };
+        let mut args = vec!["snapshot"];
+        if let Some(quota) = &quota {
+            args.extend(["-o", quota]);
         }
-        Ok(())
+        args.push(&snapshot);
+        run_zfs("zfs", &args).map(drop)
     }
 
     /// `zfs rollback` goes only to the newest snapshot (it would destroy the newer ones).
