@@ -109,11 +109,11 @@ impl Container<'_> {
             }
         }
         if let Some(pool) = options.pool.as_deref()
-            && let Err(message) = super::pool::check_pool_name(pool)
+            && let Err(e) = super::pool::check_pool_name(pool)
         {
             errors.push(ParamError {
                 key: "pool".into(),
-                message,
+                message: e.to_string(),
             });
         }
         if !errors.is_empty() {

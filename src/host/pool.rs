@@ -27,13 +27,35 @@ const USER_CFG_LOCK: &str = "run/lock/corral/user.cfg.lock";
 /// The new file is written beside it as `<prefix><pid>`, then renamed over it.
 const TEMP_PREFIX: &str = ".user.cfg.tmp.";
 
-/// Why a pool name is not a pool id (pve-access-control's `verify_poolname`); the `Err` is
+/// Why a pool name is not a pool id (pve-access-control's `verify_poolname`); `Display` is
 /// pct's message for the `pool` parameter.
-pub(crate) fn check_pool_name(name: &str) -> Result<(), String> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PoolNameError {
+    /// More than three levels (`a/b/c/d`).
+    NestedTooDeeply(String),
+    /// An empty level, or a character other than letters, digits, `.`, `-` and `_`.
+    InvalidCharacters(String),
+}
+
+impl std::fmt::Display for PoolNameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolNameError::NestedTooDeeply(name) => {
+                writeln!(f, "pool name '{name}' nested too deeply (max levels = 3)")
+            }
+            PoolNameError::InvalidCharacters(name) => {
+                writeln!(f, "pool name '{name}' contains invalid characters")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PoolNameError {}
+
+/// Whether a pool name is a pool id, as pve-access-control's `verify_poolname` checks.
+pub(crate) fn check_pool_name(name: &str) -> Result<(), PoolNameError> {
     if name.split('/').count() > 3 {
-        return Err(format!(
-            "pool name '{name}' nested too deeply (max levels = 3)\n"
-        ));
+        return Err(PoolNameError::NestedTooDeeply(name.to_string()));
     }
     let part_ok = |part: &str| {
         !part.is_empty()
@@ -42,7 +64,7 @@ pub(crate) fn check_pool_name(name: &str) -> Result<(), String> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     };
     if !name.split('/').all(part_ok) {
-        return Err(format!("pool name '{name}' contains invalid characters\n"));
+        return Err(PoolNameError::InvalidCharacters(name.to_string()));
     }
     Ok(())
 }
@@ -274,7 +296,7 @@ impl<'h> Pools<'h> {
 
     /// pct's check before it makes anything: the pool must be a pool id and exist.
     pub(crate) fn check(&self, pool: &str) -> Result<(), Error> {
-        check_pool_name(pool).map_err(|message| Error::param("pool", message))?;
+        check_pool_name(pool).map_err(|e| Error::param("pool", e.to_string()))?;
         if !pool_exists(&self.read()?, pool) {
             return Err(Error::Request(RequestError::NoSuchPool {
                 pool: pool.to_string(),
@@ -389,13 +411,17 @@ acl:1:/pool/dev:@admins:PVEAdmin:
         assert_eq!(check_pool_name("dev"), Ok(()));
         assert_eq!(check_pool_name("a.b-c_D/e/f"), Ok(()));
         assert_eq!(
-            check_pool_name("a/b/c/d"),
-            Err("pool name 'a/b/c/d' nested too deeply (max levels = 3)\n".into())
+            check_pool_name("a/b/c/d").unwrap_err().to_string(),
+            "pool name 'a/b/c/d' nested too deeply (max levels = 3)\n"
         );
         for bad in ["", "a b", "a:b", "a//b", "/a", "ä"] {
             assert_eq!(
                 check_pool_name(bad),
-                Err(format!("pool name '{bad}' contains invalid characters\n"))
+                Err(PoolNameError::InvalidCharacters(bad.to_string()))
+            );
+            assert_eq!(
+                check_pool_name(bad).unwrap_err().to_string(),
+                format!("pool name '{bad}' contains invalid characters\n")
             );
         }
     }
