@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{is_read_only, is_subvolume};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,21 +90,6 @@ fn btrfs_images(root: &TestRoot, vmid: u32) -> PathBuf {
 
 fn dir_images(root: &TestRoot, vmid: u32) -> PathBuf {
     root.join(&format!("var/lib/vz/images/{vmid}"))
-}
-
-fn is_subvolume(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
-}
-
-fn is_read_only(path: &Path) -> bool {
-    let output = Command::new("btrfs")
-        .args(["property", "get", "-ts"])
-        .arg(path)
-        .arg("ro")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim() == "ro=true"
 }
 
 fn is_immutable(path: &Path) -> bool {

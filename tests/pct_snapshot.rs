@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{is_read_only, is_subvolume};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -191,22 +193,6 @@ fn value(text: &str, name: Option<&str>, key: &str) -> Option<String> {
     section(text, name)
         .iter()
         .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
-}
-
-/// Whether `path` is a btrfs subvolume (its root inode is 256).
-fn is_subvolume(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
-}
-
-fn is_read_only(path: &Path) -> bool {
-    let output = Command::new("btrfs")
-        .args(["property", "get", "-ts"])
-        .arg(path)
-        .arg("ro")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim() == "ro=true"
 }
 
 /// A refused command: pct's message, exit 255, the config as it was.

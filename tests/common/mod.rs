@@ -403,3 +403,20 @@ pub fn skip_visibly(test: &str, reason: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
+
+/// Whether `path` is a btrfs subvolume (its root directory has inode 256).
+pub fn is_subvolume(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
+}
+
+/// Whether a btrfs subvolume is read-only (its `ro` property).
+pub fn is_read_only(path: &Path) -> bool {
+    let output = std::process::Command::new("btrfs")
+        .args(["property", "get", "-ts"])
+        .arg(path)
+        .arg("ro")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim() == "ro=true"
+}
